@@ -1,0 +1,180 @@
+import { Either, ParseResult, Schema } from "effect"
+
+/**
+ * DDSketch-style mergeable quantile sketch stored as plain JSON.
+ *
+ * `pos`/`neg` map a bucket index (decimal string) to a positive count; bucket `i` holds
+ * magnitudes in (gamma^(i-1), gamma^i] with gamma = (1+alpha)/(1-alpha), so any value is
+ * reported within relative error `alpha`. Each store keeps at most `maxBuckets` buckets:
+ * beyond that the lowest indices (smallest magnitudes) are folded into the lowest kept one.
+ * Collapsing keeps the top-N indices of the union, so merge stays exactly associative.
+ * `min`/`max` are exact and are 0 while `count` is 0 (JSON has no Infinity).
+ */
+const BucketCounts = Schema.Record({
+  key: Schema.String.pipe(Schema.pattern(/^-?(0|[1-9]\d*)$/)),
+  value: Schema.Int.pipe(Schema.positive())
+})
+
+const total = (store: Readonly<Record<string, number>>): number =>
+  Object.values(store).reduce((acc, c) => acc + c, 0)
+
+export const SketchSchema = Schema.Struct({
+  alpha: Schema.Number.pipe(Schema.greaterThan(0), Schema.lessThan(1)),
+  maxBuckets: Schema.Int.pipe(Schema.positive()),
+  count: Schema.NonNegativeInt,
+  zeroCount: Schema.NonNegativeInt,
+  min: Schema.Finite,
+  max: Schema.Finite,
+  pos: BucketCounts,
+  neg: BucketCounts
+}).pipe(
+  Schema.filter((s) => {
+    if (s.count !== s.zeroCount + total(s.pos) + total(s.neg)) return "count does not equal the sum of bucket counts"
+    if (s.count > 0 && s.min > s.max) return "min is greater than max"
+    return true
+  }, { identifier: "Sketch" })
+)
+export type Sketch = typeof SketchSchema.Type
+
+export const DEFAULT_ALPHA = 0.01
+export const DEFAULT_MAX_BUCKETS = 2048
+/** Magnitudes below this count as zero: their log index would leave the accurate double range. */
+export const MIN_INDEXABLE = 1e-300
+
+const gammaOf = (alpha: number) => (1 + alpha) / (1 - alpha)
+
+export const empty = (alpha: number = DEFAULT_ALPHA, maxBuckets: number = DEFAULT_MAX_BUCKETS): Sketch => {
+  if (!(alpha > 0 && alpha < 1)) throw new RangeError(`sketch alpha must be in (0, 1), got ${alpha}`)
+  if (!Number.isInteger(maxBuckets) || maxBuckets < 1) throw new RangeError(`maxBuckets must be a positive integer`)
+  return { alpha, maxBuckets, count: 0, zeroCount: 0, min: 0, max: 0, pos: {}, neg: {} }
+}
+
+type Store = Map<number, number>
+
+const toStore = (r: Readonly<Record<string, number>>): Store => {
+  const m: Store = new Map()
+  for (const [k, c] of Object.entries(r)) m.set(Number(k), c)
+  return m
+}
+
+const collapse = (m: Store, maxBuckets: number): Store => {
+  if (m.size <= maxBuckets) return m
+  const keys = [...m.keys()].sort((a, b) => b - a)
+  const floorKey = keys[maxBuckets - 1] ?? 0
+  let folded = 0
+  for (const k of keys.slice(maxBuckets - 1)) folded += m.get(k) ?? 0
+  for (const k of keys.slice(maxBuckets)) m.delete(k)
+  m.set(floorKey, folded)
+  return m
+}
+
+const toRecord = (m: Store): Record<string, number> =>
+  Object.fromEntries([...m.entries()].sort((a, b) => a[0] - b[0]).map(([k, c]) => [String(k), c]))
+
+/** Returns a new sketch; non-finite values are skipped so the sketch stays JSON-serialisable. */
+export const addMany = (s: Sketch, xs: Iterable<number>): Sketch => {
+  const lnGamma = Math.log(gammaOf(s.alpha))
+  const pos = toStore(s.pos)
+  const neg = toStore(s.neg)
+  let { count, zeroCount, min, max } = s
+  for (const raw of xs) {
+    if (!Number.isFinite(raw)) continue
+    const x = raw === 0 ? 0 : raw // -0 does not survive JSON
+    min = count === 0 ? x : Math.min(min, x)
+    max = count === 0 ? x : Math.max(max, x)
+    count++
+    const mag = Math.abs(x)
+    if (mag < MIN_INDEXABLE) {
+      zeroCount++
+      continue
+    }
+    const store = x > 0 ? pos : neg
+    const i = Math.ceil(Math.log(mag) / lnGamma)
+    store.set(i, (store.get(i) ?? 0) + 1)
+  }
+  return {
+    alpha: s.alpha,
+    maxBuckets: s.maxBuckets,
+    count,
+    zeroCount,
+    min,
+    max,
+    pos: toRecord(collapse(pos, s.maxBuckets)),
+    neg: toRecord(collapse(neg, s.maxBuckets))
+  }
+}
+
+/** Copies the bucket maps (O(buckets)); prefer `addMany` for batches. */
+export const add = (s: Sketch, x: number): Sketch => addMany(s, [x])
+
+export const fromValues = (xs: Iterable<number>, alpha: number = DEFAULT_ALPHA): Sketch => addMany(empty(alpha), xs)
+
+const mergeStores = (a: Readonly<Record<string, number>>, b: Readonly<Record<string, number>>): Store => {
+  const m = toStore(a)
+  for (const [k, c] of Object.entries(b)) m.set(Number(k), (m.get(Number(k)) ?? 0) + c)
+  return m
+}
+
+/** Associative and commutative (bucket counts are integers, so exactly so). Alphas must match. */
+export const merge = (a: Sketch, b: Sketch): Sketch => {
+  if (a.alpha !== b.alpha) throw new RangeError(`cannot merge sketches with alpha ${a.alpha} and ${b.alpha}`)
+  const maxBuckets = Math.min(a.maxBuckets, b.maxBuckets)
+  const min = a.count === 0 ? b.min : b.count === 0 ? a.min : Math.min(a.min, b.min)
+  const max = a.count === 0 ? b.max : b.count === 0 ? a.max : Math.max(a.max, b.max)
+  return {
+    alpha: a.alpha,
+    maxBuckets,
+    count: a.count + b.count,
+    zeroCount: a.zeroCount + b.zeroCount,
+    min,
+    max,
+    pos: toRecord(collapse(mergeStores(a.pos, b.pos), maxBuckets)),
+    neg: toRecord(collapse(mergeStores(a.neg, b.neg), maxBuckets))
+  }
+}
+
+/**
+ * Value of rank floor(q * (count - 1)) within relative error alpha; q = 0 and q = 1 give the
+ * exact min and max. NaN for an empty sketch or q outside [0, 1].
+ */
+export const quantiles = (s: Sketch, qs: ReadonlyArray<number>): Array<number> => {
+  const gamma = gammaOf(s.alpha)
+  const scale = 2 / (gamma + 1)
+  const rep = (i: number) => Math.pow(gamma, i) * scale
+  const sortedKeys = (r: Readonly<Record<string, number>>) => Object.keys(r).map(Number).sort((a, b) => a - b)
+  const ordered: Array<readonly [value: number, count: number]> = [
+    ...sortedKeys(s.neg).reverse().map((i) => [-rep(i), s.neg[String(i)] ?? 0] as const),
+    ...(s.zeroCount > 0 ? [[0, s.zeroCount] as const] : []),
+    ...sortedKeys(s.pos).map((i) => [rep(i), s.pos[String(i)] ?? 0] as const)
+  ]
+  return qs.map((q) => {
+    if (s.count === 0 || !(q >= 0 && q <= 1)) return Number.NaN
+    if (q === 0) return s.min
+    if (q === 1) return s.max
+    const rank = Math.floor(q * (s.count - 1))
+    let seen = 0
+    for (const [value, c] of ordered) {
+      seen += c
+      if (seen > rank) return Math.min(s.max, Math.max(s.min, value))
+    }
+    return s.max
+  })
+}
+
+export const quantile = (s: Sketch, q: number): number => quantiles(s, [q])[0] ?? Number.NaN
+
+/** The sketch is already plain JSON; this returns a detached copy. */
+export const toJSON = (s: Sketch): Sketch => ({ ...s, pos: { ...s.pos }, neg: { ...s.neg } })
+
+const decodeObject = Schema.decodeUnknownEither(SketchSchema)
+const decodeString = Schema.decodeUnknownEither(Schema.parseJson(SketchSchema))
+
+/** Accepts the object form (jsonb) or a JSON string (Redis); a corrupt value is a typed failure. */
+export const fromJSON = (u: unknown): Either.Either<Sketch, ParseResult.ParseError> =>
+  typeof u === "string" ? decodeString(u) : decodeObject(u)
+
+/** Throwing variant for places where a corrupt sketch is a defect; the message names the bad field. */
+export const fromJSONOrThrow = (u: unknown): Sketch =>
+  Either.getOrElse(fromJSON(u), (e) => {
+    throw new Error(`invalid sketch: ${ParseResult.TreeFormatter.formatErrorSync(e)}`)
+  })

@@ -1,0 +1,162 @@
+import { Schema } from "effect"
+import { addMany, empty, merge, quantiles, SketchSchema, type Sketch } from "./sketch.ts"
+
+export type SeriesKey = string
+
+/** Running aggregate of one (series, window). `m2` is the sum of squared deviations (Welford/Chan). */
+export const WindowAggSchema = Schema.Struct({
+  count: Schema.NonNegativeInt,
+  sum: Schema.Finite,
+  min: Schema.Finite,
+  max: Schema.Finite,
+  mean: Schema.Finite,
+  m2: Schema.Finite.pipe(Schema.nonNegative()),
+  sketch: SketchSchema
+})
+export type WindowAgg = typeof WindowAggSchema.Type
+
+export interface WindowStats {
+  readonly count: number
+  readonly sum: number
+  readonly min: number
+  readonly max: number
+  readonly mean: number
+  readonly variance: number
+  readonly p50: number
+  readonly p95: number
+  readonly p99: number
+}
+
+export interface Point {
+  readonly series: SeriesKey
+  readonly timeMs: number
+  readonly value: number
+}
+
+const checkSize = (sizeMs: number) => {
+  if (!(sizeMs > 0 && Number.isFinite(sizeMs))) throw new RangeError(`window size must be a positive finite number, got ${sizeMs}`)
+}
+
+/** Floor to a multiple of sizeMs, also for negative times (t % size keeps the sign of t). */
+export const windowStart = (timeMs: number, sizeMs: number): number => {
+  checkSize(sizeMs)
+  const r = timeMs % sizeMs
+  return timeMs - (r < 0 ? r + sizeMs : r)
+}
+
+/** min/max/mean are 0 while count is 0 so the aggregate stays JSON-serialisable. */
+export const emptyAgg = (): WindowAgg => ({ count: 0, sum: 0, min: 0, max: 0, mean: 0, m2: 0, sketch: empty() })
+
+/** Returns a new aggregate; non-finite values are skipped (same rule as the sketch). */
+export const addPoint = (agg: WindowAgg, raw: number): WindowAgg => {
+  if (!Number.isFinite(raw)) return agg
+  const value = raw === 0 ? 0 : raw // -0 does not survive JSON
+  const count = agg.count + 1
+  const d = value - agg.mean
+  const mean = agg.mean + d / count
+  return {
+    count,
+    sum: agg.sum + value,
+    min: agg.count === 0 ? value : Math.min(agg.min, value),
+    max: agg.count === 0 ? value : Math.max(agg.max, value),
+    mean,
+    m2: agg.m2 + d * (value - mean),
+    sketch: addMany(agg.sketch, [value])
+  }
+}
+
+/** Chan et al. parallel combine: associative and commutative up to floating-point rounding. */
+export const mergeAgg = (a: WindowAgg, b: WindowAgg): WindowAgg => {
+  if (a.count === 0) return b.count === 0 ? { ...a, sketch: merge(a.sketch, b.sketch) } : b
+  if (b.count === 0) return a
+  const count = a.count + b.count
+  const delta = b.mean - a.mean
+  return {
+    count,
+    sum: a.sum + b.sum,
+    min: Math.min(a.min, b.min),
+    max: Math.max(a.max, b.max),
+    mean: a.mean + (delta * b.count) / count,
+    m2: a.m2 + b.m2 + (delta * delta * a.count * b.count) / count,
+    sketch: merge(a.sketch, b.sketch)
+  }
+}
+
+/** Population variance. */
+export const variance = (agg: WindowAgg): number => (agg.count < 2 ? 0 : Math.max(0, agg.m2) / agg.count)
+
+export const sampleVariance = (agg: WindowAgg): number => (agg.count < 2 ? 0 : Math.max(0, agg.m2) / (agg.count - 1))
+
+/** Quantiles come from the sketch (1% relative error); they are NaN for an empty aggregate. */
+export const finalize = (agg: WindowAgg): WindowStats => {
+  const [p50 = Number.NaN, p95 = Number.NaN, p99 = Number.NaN] = quantiles(agg.sketch, [0.5, 0.95, 0.99])
+  return { count: agg.count, sum: agg.sum, min: agg.min, max: agg.max, mean: agg.mean, variance: variance(agg), p50, p95, p99 }
+}
+
+/** Builds an aggregate from a batch with one sketch copy instead of one per value. */
+export const aggOf = (values: ReadonlyArray<number>): WindowAgg => {
+  let count = 0, sum = 0, min = 0, max = 0, mean = 0, m2 = 0
+  const finite = values.filter(Number.isFinite).map((v) => (v === 0 ? 0 : v))
+  for (const v of finite) {
+    min = count === 0 ? v : Math.min(min, v)
+    max = count === 0 ? v : Math.max(max, v)
+    count++
+    sum += v
+    const d = v - mean
+    mean += d / count
+    m2 += d * (v - mean)
+  }
+  return { count, sum, min, max, mean, m2, sketch: addMany(empty(), finite) }
+}
+
+/** Key of `foldPoints`' map; the window start follows the last "|" so series keys may contain "|". */
+export const windowKey = (series: SeriesKey, windowStartMs: number): string => `${series}|${windowStartMs}`
+
+export const parseWindowKey = (key: string): { readonly series: SeriesKey; readonly windowStartMs: number } => {
+  const at = key.lastIndexOf("|")
+  return { series: key.slice(0, at), windowStartMs: Number(key.slice(at + 1)) }
+}
+
+/**
+ * Groups points into tumbling windows: `windowKey(series, windowStartMs)` → aggregate.
+ * Points with a non-finite time or value are dropped. Map order is first appearance.
+ */
+export const foldPoints = (points: ReadonlyArray<Point>, sizeMs: number): Map<string, WindowAgg> => {
+  checkSize(sizeMs)
+  const groups = new Map<string, Array<number>>()
+  for (const p of points) {
+    if (!Number.isFinite(p.timeMs) || !Number.isFinite(p.value)) continue
+    const key = windowKey(p.series, windowStart(p.timeMs, sizeMs))
+    const values = groups.get(key)
+    if (values) values.push(p.value)
+    else groups.set(key, [p.value])
+  }
+  return new Map([...groups].map(([k, vs]) => [k, aggOf(vs)] as const))
+}
+
+/** Combines two folds (e.g. of consecutive batches) key by key. */
+export const mergeFolds = (a: ReadonlyMap<string, WindowAgg>, b: ReadonlyMap<string, WindowAgg>): Map<string, WindowAgg> => {
+  const out = new Map(a)
+  for (const [k, agg] of b) {
+    const prev = out.get(k)
+    out.set(k, prev ? mergeAgg(prev, agg) : agg)
+  }
+  return out
+}
+
+/** Event-time watermark: everything at or before it is assumed to have arrived. */
+export const watermark = (maxEventTimeMs: number, allowedLatenessMs: number): number => maxEventTimeMs - allowedLatenessMs
+
+export const isClosed = (windowStartMs: number, sizeMs: number, watermarkMs: number): boolean =>
+  watermarkMs >= windowStartMs + sizeMs
+
+/** The event's window has already closed, so the event cannot be folded in any more. */
+export const isLate = (eventTimeMs: number, sizeMs: number, watermarkMs: number): boolean =>
+  isClosed(windowStart(eventTimeMs, sizeMs), sizeMs, watermarkMs)
+
+/**
+ * A quiet series never advances its watermark; its window may still close once processing
+ * time has passed the window end and nothing has arrived for `idleTimeoutMs`.
+ */
+export const idleClosable = (windowEndMs: number, lastArrivalMs: number, nowMs: number, idleTimeoutMs: number): boolean =>
+  nowMs >= windowEndMs && nowMs - lastArrivalMs >= idleTimeoutMs

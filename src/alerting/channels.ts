@@ -1,0 +1,71 @@
+import { Effect, Schema } from "effect"
+import { deliverWebhook, type DeliveryResult, type DeliverWebhookOptions } from "./webhook.ts"
+
+const HttpUrl = Schema.String.pipe(
+  Schema.filter(
+    (s) => {
+      if (!URL.canParse(s)) return "url must be a valid absolute URL"
+      const { protocol } = new URL(s)
+      return protocol === "http:" || protocol === "https:" || `url must use http or https, not ${protocol}`
+    },
+    { identifier: "HttpUrl" }
+  )
+)
+
+const NonEmpty = (field: string) =>
+  Schema.String.pipe(Schema.minLength(1, { message: () => `${field} must not be empty` }))
+
+const Events = Schema.optional(Schema.Array(Schema.String))
+
+export const WebhookChannelSchema = Schema.Struct({
+  id: NonEmpty("id"),
+  type: Schema.Literal("webhook"),
+  url: HttpUrl,
+  secret: NonEmpty("secret"),
+  events: Events,
+  enabled: Schema.optional(Schema.Boolean)
+}).annotations({ identifier: "WebhookChannel" })
+
+export const LogChannelSchema = Schema.Struct({
+  id: NonEmpty("id"),
+  type: Schema.Literal("log"),
+  events: Events
+}).annotations({ identifier: "LogChannel" })
+
+export const ChannelSchema = Schema.Union(WebhookChannelSchema, LogChannelSchema)
+
+export type WebhookChannel = typeof WebhookChannelSchema.Type
+export type LogChannel = typeof LogChannelSchema.Type
+export type Channel = typeof ChannelSchema.Type
+
+/** No `events` list means every event; a disabled channel (e.g. after a 410 Gone) wants none. */
+export const wantsEvent = (channel: Channel, eventType: string): boolean =>
+  !(channel.type === "webhook" && channel.enabled === false) &&
+  (channel.events === undefined || channel.events.includes(eventType))
+
+export const deliverLog = (input: {
+  readonly tenantId: string
+  readonly channel: LogChannel
+  readonly messageId: string
+  readonly payload: object
+}): Effect.Effect<void> =>
+  Effect.logInfo("alert notification", input.payload).pipe(
+    Effect.annotateLogs({ tenantId: input.tenantId, channelId: input.channel.id, messageId: input.messageId })
+  )
+
+export type DeliverOptions<E, R> = Omit<DeliverWebhookOptions<E, R>, "channel"> & {
+  readonly tenantId: string
+  readonly channel: Channel
+}
+
+/** A log channel always "delivers" in one step and has no HTTP attempts to record. */
+export const deliverToChannel = <E = never, R = never>(
+  opts: DeliverOptions<E, R>
+): Effect.Effect<DeliveryResult, E, R> => {
+  const { channel, tenantId, ...rest } = opts
+  return channel.type === "log"
+    ? deliverLog({ tenantId, channel, messageId: opts.messageId, payload: opts.payload }).pipe(
+        Effect.as<DeliveryResult>({ outcome: "delivered", attempts: [] })
+      )
+    : deliverWebhook({ ...rest, channel }).pipe(Effect.annotateLogs({ tenantId, channelId: channel.id }))
+}

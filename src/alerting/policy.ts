@@ -1,0 +1,132 @@
+import { severityRank, type Severity } from "../detection/thresholds.ts"
+
+export type AlertRule = "anomaly" | "threshold"
+export type AlertSeverity = Exclude<Severity, "none">
+
+export interface Evaluation {
+  readonly seriesKey: string
+  readonly rule: AlertRule
+  readonly severity: Severity
+  readonly windowStartMs: number
+  readonly value: number
+  readonly expected?: number
+  readonly z?: number
+}
+
+export interface OkState {
+  readonly status: "ok"
+  readonly lastWindowStartMs?: number
+}
+
+export interface ActiveState {
+  readonly status: "open" | "acknowledged"
+  readonly alertId?: string
+  /** Highest severity reached; it never drops while the alert is active, so flapping cannot re-escalate. */
+  readonly severity: AlertSeverity
+  readonly lastSeverity: AlertSeverity
+  readonly openedAtMs: number
+  readonly lastNotifiedAtMs: number
+  readonly lastSeenAtMs: number
+  readonly lastWindowStartMs: number
+  readonly occurrences: number
+  readonly normalStreak: number
+  readonly peakValue: number
+}
+
+export type AlertState = OkState | ActiveState
+
+export type Action =
+  | { readonly _tag: "Open"; readonly severity: AlertSeverity }
+  | { readonly _tag: "Escalate"; readonly from: AlertSeverity; readonly to: AlertSeverity }
+  | { readonly _tag: "Fold" }
+  | { readonly _tag: "Renotify" }
+  | { readonly _tag: "Resolve" }
+
+/** Actions that send a notification; Fold only counts. */
+export const notifies = (a: Action): boolean => a._tag !== "Fold"
+
+export interface PolicyConfig {
+  readonly cooldownMs: number
+  readonly resolveAfterWindows: number
+  /** Remind about an open (not acknowledged) alert once per cooldown while it keeps firing. */
+  readonly renotify: boolean
+}
+
+export const defaultPolicyConfig: PolicyConfig = { cooldownMs: 5 * 60_000, resolveAfterWindows: 3, renotify: true }
+
+export const initialAlertState: AlertState = { status: "ok" }
+
+/** One alert per (tenant, series, rule): callers keep one AlertState per key. */
+export const alertKey = (tenantId: string, seriesKey: string, rule: AlertRule): string => `${tenantId}|${rule}|${seriesKey}`
+
+export interface StepResult {
+  readonly state: AlertState
+  readonly actions: ReadonlyArray<Action>
+}
+
+// Furthest from the expected value when known, else largest magnitude.
+const peakOf = (peak: number, ev: Evaluation): number => {
+  const ref = ev.expected ?? 0
+  return Math.abs(ev.value - ref) > Math.abs(peak - ref) ? ev.value : peak
+}
+
+/**
+ * Pure transition for one key. Cooldown and timestamps use `nowMs` (processing time).
+ * An evaluation whose window is not after the last one seen is ignored, which makes
+ * redelivered jobs idempotent. Each step emits at most one action.
+ */
+export const step = (config: PolicyConfig, state: AlertState, ev: Evaluation, nowMs: number): StepResult => {
+  if (state.lastWindowStartMs !== undefined && ev.windowStartMs <= state.lastWindowStartMs) return { state, actions: [] }
+  const lastWindowStartMs = ev.windowStartMs
+  const severity = ev.severity
+  if (state.status === "ok") {
+    if (severity === "none") return { state: { status: "ok", lastWindowStartMs }, actions: [] }
+    const opened: ActiveState = {
+      status: "open",
+      severity,
+      lastSeverity: severity,
+      openedAtMs: nowMs,
+      lastNotifiedAtMs: nowMs,
+      lastSeenAtMs: nowMs,
+      lastWindowStartMs,
+      occurrences: 1,
+      normalStreak: 0,
+      peakValue: ev.value
+    }
+    return { state: opened, actions: [{ _tag: "Open", severity }] }
+  }
+  if (severity === "none") {
+    const normalStreak = state.normalStreak + 1
+    if (normalStreak >= Math.max(1, config.resolveAfterWindows)) {
+      return { state: { status: "ok", lastWindowStartMs }, actions: [{ _tag: "Resolve" }] }
+    }
+    return { state: { ...state, normalStreak, lastWindowStartMs }, actions: [] }
+  }
+  const seen: ActiveState = {
+    ...state,
+    lastSeverity: severity,
+    lastSeenAtMs: nowMs,
+    lastWindowStartMs,
+    occurrences: state.occurrences + 1,
+    normalStreak: 0,
+    peakValue: peakOf(state.peakValue, ev)
+  }
+  if (severityRank(severity) > severityRank(state.severity)) {
+    return {
+      state: { ...seen, severity, lastNotifiedAtMs: nowMs },
+      actions: [{ _tag: "Escalate", from: state.severity, to: severity }]
+    }
+  }
+  if (state.status === "open" && config.renotify && nowMs - state.lastNotifiedAtMs >= config.cooldownMs) {
+    return { state: { ...seen, lastNotifiedAtMs: nowMs }, actions: [{ _tag: "Renotify" }] }
+  }
+  return { state: seen, actions: [{ _tag: "Fold" }] }
+}
+
+/** Stops reminders; escalation and resolution still notify. */
+export const acknowledge = (state: AlertState): AlertState =>
+  state.status === "open" ? { ...state, status: "acknowledged" } : state
+
+/** Records the id assigned when the alert row was inserted. */
+export const withAlertId = (state: AlertState, alertId: string): AlertState =>
+  state.status === "ok" ? state : { ...state, alertId }

@@ -1,0 +1,149 @@
+import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware, HttpApiSchema, HttpApiSecurity, OpenApi } from "@effect/platform"
+import { Context, Schema } from "effect"
+import { BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, ServiceUnavailable, TooManyRequests, Unauthorized, UnsupportedMediaType } from "../domain/errors.ts"
+import { Scope, TraceId } from "../domain/ids.ts"
+import { Accepted, ExecutionResult, ExecutionUpdate, JobAccepted, JobRequest, JobStatus, MetricsRequest, StartExecutionRequest, StartExecutionResponse } from "../domain/ingest.ts"
+import { TenantSettings } from "../domain/settings.ts"
+import { CreatedKey, ExecutionView, Health, Readiness, TenantView } from "../domain/views.ts"
+import type { Principal } from "../tenants/TenantStore.ts"
+
+export class CurrentPrincipal extends Context.Tag("api/CurrentPrincipal")<CurrentPrincipal, Principal>() {}
+
+/** A tenant's API key, as `Authorization: Bearer <key>` or `x-api-key: <key>`. */
+export class TenantAuth extends HttpApiMiddleware.Tag<TenantAuth>()("api/TenantAuth", {
+  failure: Schema.Union(Unauthorized, TooManyRequests, ServiceUnavailable),
+  provides: CurrentPrincipal,
+  security: {
+    bearer: HttpApiSecurity.bearer,
+    apiKey: HttpApiSecurity.apiKey({ in: "header", key: "x-api-key" })
+  }
+}) {}
+
+/** The operator's `MPLP_ADMIN_TOKEN`, as a bearer token. */
+export class AdminAuth extends HttpApiMiddleware.Tag<AdminAuth>()("api/AdminAuth", {
+  failure: Unauthorized,
+  security: { bearer: HttpApiSecurity.bearer }
+}) {}
+
+const IdempotencyHeaders = Schema.Struct({ "idempotency-key": Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200))) })
+const TraceIdPath = Schema.Struct({ traceId: TraceId })
+const TenantPath = Schema.Struct({ id: Schema.String })
+
+export class HealthApi extends HttpApiGroup.make("health")
+  .add(HttpApiEndpoint.get("healthz", "/healthz").addSuccess(Health))
+  .add(HttpApiEndpoint.get("readyz", "/readyz").addSuccess(Readiness).addError(Readiness, { status: 503 }))
+  .add(HttpApiEndpoint.get("metrics", "/metrics").addSuccess(HttpApiSchema.Text({ contentType: "text/plain; version=0.0.4" })))
+  .annotate(OpenApi.Description, "Liveness, readiness and the service's own metrics (Prometheus text)") {}
+
+export class AdminApi extends HttpApiGroup.make("admin")
+  .add(
+    HttpApiEndpoint.post("createTenant", "/api/admin/tenants")
+      .setPayload(Schema.Struct({ id: Schema.String, name: Schema.optional(Schema.String), settings: Schema.optional(Schema.Unknown) }))
+      .addSuccess(TenantView, { status: 201 })
+      .addError(Conflict)
+  )
+  .add(HttpApiEndpoint.get("getTenant", "/api/admin/tenants/:id").setPath(TenantPath).addSuccess(TenantView).addError(NotFound))
+  .add(
+    HttpApiEndpoint.post("createKey", "/api/admin/tenants/:id/keys")
+      .setPath(TenantPath)
+      .setPayload(Schema.Struct({ scopes: Schema.Array(Scope).pipe(Schema.minItems(1)), name: Schema.optional(Schema.String) }))
+      .addSuccess(CreatedKey, { status: 201 })
+      .addError(NotFound)
+  )
+  .add(
+    HttpApiEndpoint.del("revokeKey", "/api/admin/keys/:keyId")
+      .setPath(Schema.Struct({ keyId: Schema.String }))
+      .addSuccess(HttpApiSchema.NoContent)
+      .addError(NotFound)
+  )
+  .add(HttpApiEndpoint.get("getSettings", "/api/admin/tenants/:id/settings").setPath(TenantPath).addSuccess(TenantSettings).addError(NotFound))
+  .add(
+    HttpApiEndpoint.put("putSettings", "/api/admin/tenants/:id/settings")
+      .setPath(TenantPath)
+      .setPayload(Schema.Unknown.annotations({ description: "A tenant settings document; fields left out take the defaults" }))
+      .addSuccess(TenantSettings)
+      .addError(NotFound)
+  )
+  .addError(BadRequest)
+  .middleware(AdminAuth)
+  .annotate(OpenApi.Description, "Operator endpoints, guarded by MPLP_ADMIN_TOKEN") {}
+
+export class ExecutionsApi extends HttpApiGroup.make("executions")
+  .add(
+    HttpApiEndpoint.post("start", "/api/executions")
+      .setPayload(StartExecutionRequest)
+      .setHeaders(IdempotencyHeaders)
+      .addSuccess(StartExecutionResponse, { status: 201 })
+  )
+  .add(
+    HttpApiEndpoint.patch("update", "/api/executions/:traceId")
+      .setPath(TraceIdPath)
+      .setPayload(ExecutionUpdate)
+      .setHeaders(IdempotencyHeaders)
+      .addSuccess(JobAccepted, { status: 202 })
+  )
+  .add(
+    HttpApiEndpoint.post("finish", "/api/executions/:traceId/finish")
+      .setPath(TraceIdPath)
+      .setPayload(ExecutionResult)
+      .setHeaders(IdempotencyHeaders)
+      .addSuccess(JobAccepted, { status: 202 })
+  )
+  .add(HttpApiEndpoint.get("get", "/api/executions/:traceId").setPath(TraceIdPath).addSuccess(ExecutionView))
+  .addError(NotFound)
+  .addError(Conflict)
+  .addError(Forbidden) {}
+
+export class MetricsApi extends HttpApiGroup.make("metrics")
+  .add(
+    HttpApiEndpoint.post("ingest", "/api/metrics")
+      .setPayload(MetricsRequest)
+      .setHeaders(IdempotencyHeaders)
+      .addSuccess(Accepted, { status: 202 })
+  )
+  .addError(Forbidden) {}
+
+const OtlpResponse = Schema.Struct({
+  partialSuccess: Schema.optional(Schema.Struct({
+    rejectedSpans: Schema.optional(Schema.Number),
+    rejectedDataPoints: Schema.optional(Schema.Number),
+    errorMessage: Schema.optional(Schema.String)
+  }))
+}).annotations({ identifier: "OtlpExportResponse" })
+
+export class OtlpApi extends HttpApiGroup.make("otlp")
+  .add(HttpApiEndpoint.post("traces", "/v1/traces").addSuccess(OtlpResponse))
+  .add(HttpApiEndpoint.post("metrics", "/v1/metrics").addSuccess(OtlpResponse))
+  .addError(Forbidden)
+  .annotate(OpenApi.Description, "OTLP/HTTP receiver: application/x-protobuf or application/json, optionally gzip") {}
+
+export class JobsApi extends HttpApiGroup.make("jobs")
+  .add(
+    HttpApiEndpoint.post("submit", "/api/jobs")
+      .setPayload(JobRequest)
+      .setHeaders(IdempotencyHeaders)
+      .addSuccess(JobAccepted, { status: 202 })
+  )
+  .add(HttpApiEndpoint.get("get", "/api/jobs/:jobId").setPath(Schema.Struct({ jobId: Schema.String })).addSuccess(JobStatus))
+  .add(
+    HttpApiEndpoint.get("listFailed", "/api/jobs")
+      .setUrlParams(Schema.Struct({ state: Schema.Literal("failed"), limit: Schema.optional(Schema.NumberFromString) }))
+      .addSuccess(Schema.Struct({ jobs: Schema.Array(JobStatus) }))
+  )
+  .addError(NotFound)
+  .addError(Forbidden) {}
+
+export class MplpApi extends HttpApi.make("mplp-trace")
+  .add(HealthApi)
+  .add(AdminApi)
+  .add(ExecutionsApi.middleware(TenantAuth))
+  .add(MetricsApi.middleware(TenantAuth))
+  .add(OtlpApi.middleware(TenantAuth))
+  .add(JobsApi.middleware(TenantAuth))
+  .addError(BadRequest)
+  .addError(PayloadTooLarge)
+  .addError(UnsupportedMediaType)
+  .addError(TooManyRequests)
+  .addError(ServiceUnavailable)
+  .annotate(OpenApi.Title, "MPLP Trace")
+  .annotate(OpenApi.Description, "Multi-tenant execution tracing and performance monitoring") {}

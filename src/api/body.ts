@@ -1,0 +1,111 @@
+import { HttpApp, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { NodeHttpServerRequest } from "@effect/platform-node"
+import { Effect, ParseResult, Schema } from "effect"
+import { promisify } from "node:util"
+import { brotliDecompress, gunzip, inflate } from "node:zlib"
+import { DbError } from "../db/Db.ts"
+import { BadRequest, PayloadTooLarge, ServiceUnavailable, UnsupportedMediaType } from "../domain/errors.ts"
+
+const decompressors = {
+  gzip: promisify(gunzip),
+  "x-gzip": promisify(gunzip),
+  deflate: promisify(inflate),
+  br: promisify(brotliDecompress)
+} as const
+
+const tooLarge = (limit: number) =>
+  new PayloadTooLarge({ message: `request body is larger than ${limit} bytes (after decompression)`, limitBytes: limit })
+
+/**
+ * The request body, decompressed, refused with 413 as soon as it (or its expansion) passes `limit`:
+ * the check counts bytes as they arrive, so an oversized body is never held whole in memory.
+ */
+export const readBody = (limit: number) =>
+  Effect.gen(function* () {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const declared = Number(request.headers["content-length"] ?? "0")
+    if (declared > limit) return yield* tooLarge(limit)
+    const source = NodeHttpServerRequest.toIncomingMessage(request)
+    const raw = yield* Effect.async<Buffer, PayloadTooLarge | BadRequest>((resume) => {
+      const chunks: Array<Buffer> = []
+      let size = 0
+      const onData = (c: Buffer) => {
+        size += c.length
+        if (size > limit) {
+          cleanup()
+          source.resume()
+          resume(Effect.fail(tooLarge(limit)))
+        } else chunks.push(c)
+      }
+      const onEnd = () => {
+        cleanup()
+        resume(Effect.succeed(Buffer.concat(chunks, size)))
+      }
+      const onError = (e: Error) => {
+        cleanup()
+        resume(Effect.fail(new BadRequest({ message: `could not read the request body: ${e.message}` })))
+      }
+      const cleanup = () => {
+        source.off("data", onData)
+        source.off("end", onEnd)
+        source.off("error", onError)
+      }
+      source.on("data", onData)
+      source.on("end", onEnd)
+      source.on("error", onError)
+      return Effect.sync(cleanup)
+    })
+    const encoding = (request.headers["content-encoding"] ?? "identity").trim().toLowerCase()
+    if (encoding === "identity" || encoding === "") return raw
+    const inflateWith = decompressors[encoding as keyof typeof decompressors]
+    if (inflateWith === undefined) {
+      return yield* new UnsupportedMediaType({ message: `unsupported content-encoding "${encoding}" (gzip, deflate, br or identity)` })
+    }
+    return yield* Effect.tryPromise({
+      try: () => inflateWith(raw, { maxOutputLength: limit }),
+      catch: (e) =>
+        e instanceof RangeError || (e as { code?: string }).code === "ERR_BUFFER_TOO_LARGE"
+          ? tooLarge(limit)
+          : new BadRequest({ message: `request body is not valid ${encoding} data` })
+    })
+  })
+
+export const formatIssues = (error: ParseResult.ParseError) =>
+  ParseResult.ArrayFormatter.formatErrorSync(error).map((i) => ({ path: i.path.join("."), message: i.message }))
+
+export const badRequestFrom = (error: ParseResult.ParseError, what = "request body") => {
+  const issues = formatIssues(error)
+  return new BadRequest({
+    message: `invalid ${what}: ${issues.map((i) => (i.path === "" ? i.message : `${i.path}: ${i.message}`)).join("; ")}`,
+    issues
+  })
+}
+
+export const parseJson = (buf: Uint8Array): Effect.Effect<unknown, BadRequest> =>
+  Effect.try({
+    try: () => JSON.parse(Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString("utf8")) as unknown,
+    catch: (e) => new BadRequest({ message: `request body is not valid JSON: ${e instanceof Error ? e.message : String(e)}` })
+  })
+
+export const decodeWith = <A, I>(schema: Schema.Schema<A, I>, value: unknown, what?: string) =>
+  Schema.decodeUnknown(schema, { errors: "all", onExcessProperty: "ignore" })(value).pipe(
+    Effect.mapError((e) => badRequestFrom(e, what))
+  )
+
+/** Reads, decompresses, parses and decodes a JSON body. */
+export const readJson = <A, I>(schema: Schema.Schema<A, I>, limit: number) =>
+  readBody(limit).pipe(Effect.flatMap(parseJson), Effect.flatMap((json) => decodeWith(schema, json)))
+
+/** Adds `Retry-After` to whatever response this request ends with (429 and 503 carry it). */
+export const withRetryAfter = (seconds: number) =>
+  HttpApp.appendPreResponseHandler((_req, res) =>
+    Effect.succeed(HttpServerResponse.setHeader(res, "retry-after", String(Math.max(1, Math.ceil(seconds)))))
+  )
+
+/** A database that does not answer is the client's 503 (retry later), not a 500. */
+export const dbUnavailable = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, Exclude<E, DbError> | ServiceUnavailable, R> =>
+  Effect.catchIf(self, (e): e is Extract<E, DbError> => e instanceof DbError, () =>
+    Effect.zipRight(
+      withRetryAfter(2),
+      Effect.fail(new ServiceUnavailable({ message: "the database is not answering; retry later", retryAfterSeconds: 2 }))
+    )) as Effect.Effect<A, Exclude<E, DbError> | ServiceUnavailable, R>

@@ -1,0 +1,23 @@
+import { HttpApiBuilder } from "@effect/platform"
+import { Effect } from "effect"
+import { TenantStore } from "../../tenants/TenantStore.ts"
+import { MplpApi } from "../Api.ts"
+import { dbUnavailable } from "../body.ts"
+
+export const AdminLive = HttpApiBuilder.group(MplpApi, "admin", (handlers) =>
+  Effect.gen(function* () {
+    const store = yield* TenantStore
+    return handlers
+      .handle("createTenant", ({ payload }) =>
+        store.createTenant(payload.id, payload.name ?? payload.id, payload.settings ?? {}, payload.settings === undefined ? "default" : "api").pipe(
+          Effect.zipRight(store.getTenant(payload.id).pipe(Effect.orDie)),
+          dbUnavailable
+        )
+      )
+      .handle("getTenant", ({ path }) => store.getTenant(path.id).pipe(dbUnavailable))
+      .handle("createKey", ({ path, payload }) => store.createKey(path.id, payload.scopes, payload.name).pipe(dbUnavailable))
+      .handle("revokeKey", ({ path }) => store.revokeKey(path.keyId).pipe(dbUnavailable))
+      .handle("getSettings", ({ path }) => store.getSettings(path.id).pipe(dbUnavailable))
+      .handle("putSettings", ({ path, payload }) => store.putSettings(path.id, payload, "api").pipe(dbUnavailable))
+  })
+)

@@ -1,0 +1,119 @@
+import { HttpApiBuilder } from "@effect/platform"
+import { DateTime, Effect, Option } from "effect"
+import { randomBytes } from "node:crypto"
+import { AppConfig } from "../../config/AppConfig.ts"
+import { Conflict, NotFound } from "../../domain/errors.ts"
+import { ExecutionResult, ExecutionUpdate, StartExecutionRequest } from "../../domain/ingest.ts"
+import type { TenantSettings } from "../../domain/settings.ts"
+import { IngestQueue } from "../../ingest/IngestQueue.ts"
+import { ExecutionReader } from "../../query/ExecutionReader.ts"
+import { Quotas } from "../../tenants/Quotas.ts"
+import { TenantStore } from "../../tenants/TenantStore.ts"
+import { MplpApi } from "../Api.ts"
+import { requireScope } from "../auth.ts"
+import { dbUnavailable, readJson, withRetryAfter } from "../body.ts"
+
+const randomHex = (bytes: number) => {
+  for (;;) {
+    const h = randomBytes(bytes).toString("hex")
+    if (!/^0+$/.test(h)) return h
+  }
+}
+
+/** The sequence counter outlives the trace timeout, so late updates of a timed-out execution still order. */
+const seqTtl = (s: TenantSettings) => s.traceTimeoutSeconds * 2 + 3600
+
+export const ExecutionsLive = HttpApiBuilder.group(MplpApi, "executions", (handlers) =>
+  Effect.gen(function* () {
+    const ingest = yield* IngestQueue
+    const store = yield* TenantStore
+    const reader = yield* ExecutionReader
+    const quotas = yield* Quotas
+    const { maxBodyBytes } = yield* AppConfig
+
+    const settingsOf = (tenantId: string) => store.getSettings(tenantId).pipe(Effect.orDie)
+
+    const nextSeq = (tenantId: string, traceId: string, ttl: number) =>
+      Effect.gen(function* () {
+        const s = yield* ingest.nextSeq(tenantId, traceId, ttl)
+        if (Option.isSome(s)) return s.value
+        const last = yield* reader.lastSeq(tenantId, traceId)
+        if (Option.isNone(last)) return yield* new NotFound({ message: `execution ${traceId} not found` })
+        yield* ingest.initSeq(tenantId, traceId, last.value, ttl)
+        const again = yield* ingest.nextSeq(tenantId, traceId, ttl)
+        return Option.isSome(again) ? again.value : yield* new NotFound({ message: `execution ${traceId} not found` })
+      })
+
+    const chargePoints = (tenantId: string, settings: TenantSettings, points: number) =>
+      quotas.charge(tenantId, settings.quotas, points, false).pipe(Effect.tapError((e) => withRetryAfter(e.retryAfterSeconds)))
+
+    return handlers
+      .handleRaw("start", ({ headers }) =>
+        Effect.gen(function* () {
+          const p = yield* requireScope("ingest")
+          const body = yield* readJson(StartExecutionRequest, maxBodyBytes)
+          const settings = yield* settingsOf(p.tenantId)
+          return yield* ingest.idempotent(p.tenantId, headers["idempotency-key"], (jobId) =>
+            Effect.gen(function* () {
+              const traceId = body.traceId ?? randomHex(16)
+              const now = Date.now()
+              const fresh = yield* ingest.initSeq(p.tenantId, traceId, 1, seqTtl(settings))
+              if (!fresh) return yield* new Conflict({ message: `execution ${traceId} already exists` })
+              const spanId = randomHex(8)
+              yield* ingest.submit(
+                { _tag: "execution-start", tenantId: p.tenantId, receivedAtMs: now, traceId, spanId, parentSpanId: body.parentSpanId ?? null, startTimeMs: now, request: body },
+                jobId === undefined ? {} : { jobId }
+              ).pipe(Effect.tapError(() => ingest.dropSeq(p.tenantId, traceId)))
+              return { traceId, spanId, status: "active" as const, startTime: DateTime.formatIso(DateTime.unsafeMake(now)) }
+            })
+          )
+        }).pipe(dbUnavailable)
+      )
+      .handleRaw("update", ({ headers, path }) =>
+        Effect.gen(function* () {
+          const p = yield* requireScope("ingest")
+          const update = yield* readJson(ExecutionUpdate, maxBodyBytes)
+          const settings = yield* settingsOf(p.tenantId)
+          yield* chargePoints(p.tenantId, settings, Object.keys(update.metrics ?? {}).length + (update.events?.length ?? 0))
+          return yield* ingest.idempotent(p.tenantId, headers["idempotency-key"], (jobId) =>
+            Effect.gen(function* () {
+              const seq = yield* nextSeq(p.tenantId, path.traceId, seqTtl(settings))
+              const id = yield* ingest.submit(
+                { _tag: "execution-update", tenantId: p.tenantId, receivedAtMs: Date.now(), traceId: path.traceId, seq, update },
+                jobId === undefined ? {} : { jobId }
+              )
+              return { jobId: id }
+            })
+          )
+        }).pipe(dbUnavailable)
+      )
+      .handleRaw("finish", ({ headers, path }) =>
+        Effect.gen(function* () {
+          const p = yield* requireScope("ingest")
+          const result = yield* readJson(ExecutionResult, maxBodyBytes)
+          const settings = yield* settingsOf(p.tenantId)
+          yield* chargePoints(p.tenantId, settings, Object.keys(result.finalMetrics ?? {}).length)
+          return yield* ingest.idempotent(p.tenantId, headers["idempotency-key"], (jobId) =>
+            Effect.gen(function* () {
+              const seq = yield* nextSeq(p.tenantId, path.traceId, seqTtl(settings))
+              const id = yield* ingest.submit(
+                { _tag: "execution-finish", tenantId: p.tenantId, receivedAtMs: Date.now(), traceId: path.traceId, seq, result },
+                jobId === undefined ? {} : { jobId }
+              )
+              return { jobId: id }
+            })
+          )
+        }).pipe(dbUnavailable)
+      )
+      .handle("get", ({ path }) =>
+        Effect.gen(function* () {
+          const p = yield* requireScope("query")
+          const found = yield* reader.get(p.tenantId, path.traceId)
+          return yield* Option.match(found, {
+            onNone: () => Effect.fail(new NotFound({ message: `execution ${path.traceId} not found` })),
+            onSome: Effect.succeed
+          })
+        }).pipe(dbUnavailable)
+      )
+  })
+)

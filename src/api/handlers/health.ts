@@ -1,0 +1,33 @@
+import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
+import { Duration, Effect } from "effect"
+import { Db } from "../../db/Db.ts"
+import { RedisConnection } from "../../queues/Redis.ts"
+import { Telemetry } from "../../telemetry/Telemetry.ts"
+import { MplpApi } from "../Api.ts"
+
+const probe = <E>(check: Effect.Effect<void, E>) =>
+  check.pipe(
+    Effect.timeout(Duration.seconds(2)),
+    Effect.match({ onFailure: (e) => `down: ${e instanceof Error ? e.message : String(e)}`, onSuccess: () => "up" })
+  )
+
+export const HealthLive = HttpApiBuilder.group(MplpApi, "health", (handlers) =>
+  Effect.gen(function* () {
+    const db = yield* Db
+    const redis = yield* RedisConnection
+    const telemetry = yield* Telemetry
+    return handlers
+      .handle("healthz", () => Effect.succeed({ status: "ok" }))
+      .handleRaw("readyz", () =>
+        Effect.gen(function* () {
+          const [database, r] = yield* Effect.all([probe(db.ping), probe(redis.ping)], { concurrency: 2 })
+          const ready = database === "up" && r === "up"
+          return yield* HttpServerResponse.json(
+            { status: ready ? "ready" : "not_ready", database, redis: r },
+            { status: ready ? 200 : 503 }
+          )
+        }).pipe(Effect.orDie)
+      )
+      .handle("metrics", () => Effect.promise(() => telemetry.prometheus()))
+  })
+)

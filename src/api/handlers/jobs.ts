@@ -1,0 +1,79 @@
+import { HttpApiBuilder } from "@effect/platform"
+import { Effect, Option } from "effect"
+import { AppConfig } from "../../config/AppConfig.ts"
+import { BadRequest, NotFound } from "../../domain/errors.ts"
+import { JobRequest, MetricsRequest } from "../../domain/ingest.ts"
+import type { IngestJob } from "../../domain/jobs.ts"
+import { IngestQueue } from "../../ingest/IngestQueue.ts"
+import { pointsFromRequest } from "../../ingest/native.ts"
+import { decodeMetrics, decodeTraces } from "../../ingest/otlp/index.ts"
+import { Quotas } from "../../tenants/Quotas.ts"
+import { TenantStore } from "../../tenants/TenantStore.ts"
+import { MplpApi } from "../Api.ts"
+import { requireScope } from "../auth.ts"
+import { dbUnavailable, decodeWith, readJson, withRetryAfter } from "../body.ts"
+
+const otlp = <A>(f: () => A) =>
+  Effect.try({ try: f, catch: (e) => new BadRequest({ message: `invalid payload: ${e instanceof Error ? e.message : String(e)}` }) })
+
+/** A job request's payload as the ingest job its kind names, and the number of data points in it. */
+const toIngestJob = (tenantId: string, req: typeof JobRequest.Type, receivedAtMs: number) =>
+  Effect.gen(function* () {
+    switch (req.kind) {
+      case "metrics": {
+        const body = yield* decodeWith(MetricsRequest, req.payload, "payload")
+        const points = pointsFromRequest(body, receivedAtMs)
+        return { points: points.length, job: { _tag: "metrics", tenantId, receivedAtMs, source: "native", points } satisfies IngestJob }
+      }
+      case "otlp-traces": {
+        const r = yield* otlp(() => decodeTraces(req.payload, "json"))
+        if (r.spans.length === 0) return yield* new BadRequest({ message: `payload has no valid spans${r.errors.length > 0 ? `: ${r.errors.slice(0, 5).join("; ")}` : ""}` })
+        return { points: r.spans.length, job: { _tag: "spans", tenantId, receivedAtMs, spans: r.spans } satisfies IngestJob }
+      }
+      case "otlp-metrics": {
+        const r = yield* otlp(() => decodeMetrics(req.payload, "json"))
+        if (r.points.length === 0) return yield* new BadRequest({ message: `payload has no valid data points${r.errors.length > 0 ? `: ${r.errors.slice(0, 5).join("; ")}` : ""}` })
+        const points = r.points.map((pt) => ({ name: pt.name, value: pt.value, timeMs: pt.timeMs, serviceName: pt.serviceName, traceId: null, attributes: pt.attributes }))
+        return { points: points.length, job: { _tag: "metrics", tenantId, receivedAtMs, source: "otlp", points } satisfies IngestJob }
+      }
+    }
+  })
+
+export const JobsLive = HttpApiBuilder.group(MplpApi, "jobs", (handlers) =>
+  Effect.gen(function* () {
+    const ingest = yield* IngestQueue
+    const store = yield* TenantStore
+    const quotas = yield* Quotas
+    const { maxBodyBytes } = yield* AppConfig
+    return handlers
+      .handleRaw("submit", ({ headers }) =>
+        Effect.gen(function* () {
+          const p = yield* requireScope("ingest")
+          const req = yield* readJson(JobRequest, maxBodyBytes)
+          const { job, points } = yield* toIngestJob(p.tenantId, req, Date.now())
+          const settings = yield* store.getSettings(p.tenantId).pipe(Effect.orDie)
+          yield* quotas.charge(p.tenantId, settings.quotas, points, false).pipe(Effect.tapError((e) => withRetryAfter(e.retryAfterSeconds)))
+          return yield* ingest.idempotent(p.tenantId, req.idempotencyKey ?? headers["idempotency-key"], (jobId) =>
+            ingest.submit(job as IngestJob, jobId === undefined ? {} : { jobId }).pipe(Effect.map((id) => ({ jobId: id })))
+          )
+        }).pipe(dbUnavailable)
+      )
+      .handle("get", ({ path }) =>
+        Effect.gen(function* () {
+          const p = yield* requireScope("ingest")
+          const info = yield* ingest.getJob(p.tenantId, path.jobId)
+          return yield* Option.match(info, {
+            onNone: () => Effect.fail(new NotFound({ message: `job ${path.jobId} not found` })),
+            onSome: Effect.succeed
+          })
+        })
+      )
+      .handle("listFailed", ({ urlParams }) =>
+        Effect.gen(function* () {
+          const p = yield* requireScope("ingest")
+          const jobs = yield* ingest.listFailed(p.tenantId, Math.min(urlParams.limit ?? 100, 1000))
+          return { jobs }
+        })
+      )
+  })
+)

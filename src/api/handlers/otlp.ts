@@ -1,0 +1,75 @@
+import { HttpApiBuilder, HttpServerRequest } from "@effect/platform"
+import { Effect } from "effect"
+import { AppConfig } from "../../config/AppConfig.ts"
+import { BadRequest, UnsupportedMediaType } from "../../domain/errors.ts"
+import { IngestQueue } from "../../ingest/IngestQueue.ts"
+import { decodeMetrics, decodeTraces } from "../../ingest/otlp/index.ts"
+import { Quotas } from "../../tenants/Quotas.ts"
+import { TenantStore } from "../../tenants/TenantStore.ts"
+import { Telemetry } from "../../telemetry/Telemetry.ts"
+import { MplpApi } from "../Api.ts"
+import { requireScope } from "../auth.ts"
+import { dbUnavailable, parseJson, readBody, withRetryAfter } from "../body.ts"
+import { otlpResponse } from "../otlpResponse.ts"
+
+const formatOf = (contentType: string | undefined) => {
+  const ct = (contentType ?? "").split(";")[0]?.trim().toLowerCase() ?? ""
+  if (ct === "application/x-protobuf" || ct === "application/protobuf") return Effect.succeed("protobuf" as const)
+  if (ct === "application/json") return Effect.succeed("json" as const)
+  return Effect.fail(new UnsupportedMediaType({ message: `OTLP/HTTP takes application/x-protobuf or application/json, not "${ct}"` }))
+}
+
+const decodeOrBadRequest = <A>(f: () => A) =>
+  Effect.try({ try: f, catch: (e) => new BadRequest({ message: `undecodable OTLP body: ${e instanceof Error ? e.message : String(e)}` }) })
+
+export const OtlpLive = HttpApiBuilder.group(MplpApi, "otlp", (handlers) =>
+  Effect.gen(function* () {
+    const ingest = yield* IngestQueue
+    const store = yield* TenantStore
+    const quotas = yield* Quotas
+    const telemetry = yield* Telemetry
+    const { maxBodyBytes } = yield* AppConfig
+
+    const receive = <R extends { readonly rejected: number; readonly errors: ReadonlyArray<string> }, E>(
+      signal: "traces" | "metrics",
+      decode: (body: unknown, format: "protobuf" | "json") => R,
+      count: (r: R) => number,
+      submit: (tenantId: string, r: R, receivedAtMs: number) => Effect.Effect<unknown, E>
+    ) =>
+      Effect.gen(function* () {
+        const p = yield* requireScope("ingest")
+        const request = yield* HttpServerRequest.HttpServerRequest
+        const format = yield* formatOf(request.headers["content-type"])
+        const raw = yield* readBody(maxBodyBytes)
+        const body = format === "json" ? yield* parseJson(raw) : raw
+        const result = yield* decodeOrBadRequest(() => decode(body, format))
+        const n = count(result)
+        if (n > 0) {
+          const settings = yield* store.getSettings(p.tenantId).pipe(Effect.orDie)
+          yield* quotas.charge(p.tenantId, settings.quotas, n, false).pipe(Effect.tapError((e) => withRetryAfter(e.retryAfterSeconds)))
+          yield* submit(p.tenantId, result, Date.now())
+        }
+        return otlpResponse(format, signal, result.rejected, result.errors)
+      })
+
+    return handlers
+      .handleRaw("traces", () =>
+        receive("traces", decodeTraces, (r) => r.spans.length, (tenantId, r, receivedAtMs) =>
+          ingest.submit({ _tag: "spans", tenantId, receivedAtMs, spans: r.spans }).pipe(
+            Effect.tap(() => Effect.sync(() => telemetry.spansAccepted.add(r.spans.length)))
+          )
+        ).pipe(dbUnavailable)
+      )
+      .handleRaw("metrics", () =>
+        receive("metrics", decodeMetrics, (r) => r.points.length, (tenantId, r, receivedAtMs) =>
+          ingest.submit({
+            _tag: "metrics",
+            tenantId,
+            receivedAtMs,
+            source: "otlp",
+            points: r.points.map((pt) => ({ name: pt.name, value: pt.value, timeMs: pt.timeMs, serviceName: pt.serviceName, traceId: null, attributes: pt.attributes }))
+          }).pipe(Effect.tap(() => Effect.sync(() => telemetry.pointsAccepted.add(r.points.length))))
+        ).pipe(dbUnavailable)
+      )
+  })
+)

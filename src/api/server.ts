@@ -1,0 +1,52 @@
+import { HttpApiBuilder, HttpMiddleware, HttpServer, HttpServerRequest } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
+import { SpanStatusCode } from "@opentelemetry/api"
+import { Effect, Layer } from "effect"
+import { createServer } from "node:http"
+import { AppConfig } from "../config/AppConfig.ts"
+import { Telemetry, tracer } from "../telemetry/Telemetry.ts"
+import { MplpApi } from "./Api.ts"
+import { AdminAuthLive, TenantAuthLive } from "./auth.ts"
+import { AdminLive } from "./handlers/admin.ts"
+import { ExecutionsLive } from "./handlers/executions.ts"
+import { HealthLive } from "./handlers/health.ts"
+import { JobsLive } from "./handlers/jobs.ts"
+import { MetricsLive } from "./handlers/metrics.ts"
+import { OtlpLive } from "./handlers/otlp.ts"
+
+/** A span and a duration sample per request, through @opentelemetry/api. */
+const observe = HttpMiddleware.make((app) =>
+  Effect.gen(function* () {
+    const telemetry = yield* Telemetry
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const started = performance.now()
+    const span = tracer().startSpan(`${request.method} ${request.url.split("?")[0] ?? ""}`)
+    return yield* app.pipe(
+      Effect.tap((response) =>
+        Effect.sync(() => {
+          span.setAttribute("http.response.status_code", response.status)
+          if (response.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR })
+          telemetry.requestDuration.record(performance.now() - started, { method: request.method, status: String(response.status) })
+        })
+      ),
+      Effect.ensuring(Effect.sync(() => span.end()))
+    )
+  })
+)
+
+export const ApiLive = HttpApiBuilder.api(MplpApi).pipe(
+  Layer.provide([HealthLive, AdminLive, ExecutionsLive, MetricsLive, OtlpLive, JobsLive]),
+  Layer.provide([TenantAuthLive, AdminAuthLive])
+)
+
+const NodeServer = Layer.unwrapEffect(
+  Effect.map(AppConfig, (c) => NodeHttpServer.layer(createServer, { port: c.port, host: c.host }))
+)
+
+/** The HTTP server on PORT/HOST, with the OpenAPI document at /openapi.json. */
+export const HttpServerLive = HttpApiBuilder.serve(observe).pipe(
+  Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
+  Layer.provide(ApiLive),
+  HttpServer.withLogAddress,
+  Layer.provideMerge(NodeServer)
+)

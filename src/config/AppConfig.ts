@@ -1,0 +1,123 @@
+import { Config, ConfigError, Context, Effect, Either, Layer, LogLevel, Option, Redacted } from "effect"
+
+/** Every setting of the service, read once from the environment. */
+export interface AppSettings {
+  readonly port: number
+  readonly host: string
+  /** Unset: the embedded TimescaleDB (PGlite) in `dataDir`. */
+  readonly databaseUrl: Option.Option<Redacted.Redacted<string>>
+  /** Embedded data folder, or `memory://` for an in-memory database. */
+  readonly dataDir: string
+  readonly redisUrl: Redacted.Redacted<string>
+  /** Prefix of every Redis key and BullMQ queue; tests use one per run. */
+  readonly queuePrefix: string
+  readonly adminToken: Option.Option<Redacted.Redacted<string>>
+  readonly logLevel: LogLevel.LogLevel
+  readonly logFormat: "json" | "pretty" | "auto"
+  readonly maxBodyBytes: number
+  readonly tenantsDir: string
+  readonly otlpEndpoint: Option.Option<string>
+  readonly serviceName: string
+  /** Embedded mode only: how often the service refreshes the continuous aggregates. */
+  readonly aggregateRefreshSeconds: number
+  readonly allowPrivateWebhooks: boolean
+  /** Waiting ingest batches above which the API answers 503 instead of queueing more. */
+  readonly maxBacklog: number
+  /** Embedded mode only: serve the in-process database on this port so other processes can share it. */
+  readonly embeddedDbPort: Option.Option<number>
+}
+
+const LEVELS: Record<string, LogLevel.LogLevel> = {
+  trace: LogLevel.Trace,
+  debug: LogLevel.Debug,
+  info: LogLevel.Info,
+  warn: LogLevel.Warning,
+  warning: LogLevel.Warning,
+  error: LogLevel.Error,
+  fatal: LogLevel.Fatal,
+  none: LogLevel.None
+}
+
+const positiveInt = (name: string, fallback: number) =>
+  Config.integer(name).pipe(
+    Config.validate({ message: "must be a positive integer", validation: (n) => n > 0 }),
+    Config.withDefault(fallback)
+  )
+
+const urlWithScheme = (name: string, schemes: ReadonlyArray<string>) =>
+  Config.string(name).pipe(
+    Config.validate({
+      message: `must be a URL starting with ${schemes.map((s) => `${s}//`).join(" or ")}`,
+      validation: (s) => {
+        try {
+          return schemes.includes(new URL(s).protocol)
+        } catch {
+          return false
+        }
+      }
+    })
+  )
+
+export const appConfig: Config.Config<AppSettings> = Config.all({
+  port: Config.integer("PORT").pipe(
+    Config.validate({ message: "must be a port number (0 picks a free one)", validation: (n) => n >= 0 && n <= 65535 }),
+    Config.withDefault(8080)
+  ),
+  host: Config.string("HOST").pipe(Config.withDefault("0.0.0.0")),
+  databaseUrl: Config.option(urlWithScheme("DATABASE_URL", ["postgres:", "postgresql:"]).pipe(Config.map(Redacted.make))),
+  dataDir: Config.string("MPLP_DATA_DIR").pipe(Config.withDefault("./data")),
+  redisUrl: urlWithScheme("REDIS_URL", ["redis:", "rediss:"]).pipe(
+    Config.map(Redacted.make),
+    Config.withDefault(Redacted.make("redis://127.0.0.1:6379"))
+  ),
+  queuePrefix: Config.string("MPLP_QUEUE_PREFIX").pipe(
+    Config.validate({ message: "must be letters, digits, '-', '_' or ':'", validation: (s) => /^[\w:-]+$/.test(s) }),
+    Config.withDefault("mplp")
+  ),
+  adminToken: Config.option(Config.redacted(Config.nonEmptyString("MPLP_ADMIN_TOKEN"))),
+  logLevel: Config.string("LOG_LEVEL").pipe(
+    Config.mapOrFail((s) => {
+      const level = LEVELS[s.toLowerCase()]
+      return level === undefined
+        ? Either.left(ConfigError.InvalidData([], `must be one of ${Object.keys(LEVELS).join(", ")}, not "${s}"`))
+        : Either.right(level)
+    }),
+    Config.withDefault(LogLevel.Info)
+  ),
+  logFormat: Config.literal("json", "pretty", "auto")("LOG_FORMAT").pipe(Config.withDefault("auto" as const)),
+  maxBodyBytes: positiveInt("MPLP_MAX_BODY_BYTES", 8 * 1024 * 1024),
+  tenantsDir: Config.string("MPLP_TENANTS_DIR").pipe(Config.withDefault("./tenants")),
+  otlpEndpoint: Config.option(urlWithScheme("OTEL_EXPORTER_OTLP_ENDPOINT", ["http:", "https:"])),
+  serviceName: Config.string("OTEL_SERVICE_NAME").pipe(Config.withDefault("mplp-trace")),
+  aggregateRefreshSeconds: positiveInt("MPLP_AGGREGATE_REFRESH_SECONDS", 30),
+  allowPrivateWebhooks: Config.boolean("MPLP_ALLOW_PRIVATE_WEBHOOKS").pipe(Config.withDefault(false)),
+  maxBacklog: positiveInt("MPLP_MAX_BACKLOG", 20_000),
+  embeddedDbPort: Config.option(Config.port("MPLP_EMBEDDED_DB_PORT"))
+})
+
+export class AppConfig extends Context.Tag("config/AppConfig")<AppConfig, AppSettings>() {
+  static readonly layer = Layer.effect(AppConfig, appConfig)
+  static readonly make = (settings: Partial<AppSettings>) =>
+    Layer.effect(AppConfig, Effect.map(appConfig, (base) => ({ ...base, ...settings })))
+}
+
+/** One line for an operator: which variable is wrong and why, no stack trace. */
+export const describeConfigError = (error: ConfigError.ConfigError): string => {
+  const lines: Array<string> = []
+  const walk = (e: ConfigError.ConfigError): void => {
+    switch (e._op) {
+      case "And":
+      case "Or":
+        walk(e.left)
+        walk(e.right)
+        return
+      case "InvalidData":
+      case "MissingData":
+      case "SourceUnavailable":
+      case "Unsupported":
+        lines.push(`${e.path.join(".")}: ${e.message}`)
+    }
+  }
+  walk(error)
+  return `invalid configuration: ${[...new Set(lines)].join("; ")}`
+}

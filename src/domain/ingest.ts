@@ -1,0 +1,108 @@
+import { Schema } from "effect"
+import { Name, SpanId, Timestamp, TraceId } from "./ids.ts"
+
+// Request bodies of the native ingestion API, with the seed's JSON field names.
+
+const Finite = Schema.Number.pipe(Schema.finite({ message: () => "must be a finite number" }))
+const AttributeValue = Schema.Union(Schema.String, Finite, Schema.Boolean)
+export const Attributes = Schema.Record({ key: Schema.String, value: AttributeValue })
+const JsonObject = Schema.Record({ key: Schema.String, value: Schema.Unknown })
+
+export const ExecutionStatus = Schema.Literal("active", "paused", "completed", "failed", "cancelled", "timed_out")
+export type ExecutionStatus = typeof ExecutionStatus.Type
+
+export const StartExecutionRequest = Schema.Struct({
+  operationName: Name("operationName"),
+  serviceName: Name("serviceName"),
+  context: Schema.Struct(
+    { contextId: Schema.String, userId: Schema.String },
+    Schema.Record({ key: Schema.String, value: Schema.Unknown })
+  ),
+  operationType: Schema.optional(Schema.String),
+  priority: Schema.optional(Schema.String),
+  tags: Schema.optional(Schema.Union(Schema.Array(Schema.String), Schema.Record({ key: Schema.String, value: Schema.String }))),
+  metadata: Schema.optional(JsonObject),
+  samplingRate: Schema.optional(Finite.pipe(Schema.between(0, 1, { message: () => "samplingRate must be between 0 and 1" }))),
+  traceFlags: Schema.optional(Schema.Number.pipe(Schema.int(), Schema.between(0, 255))),
+  /** Optional W3C parent: continue an existing trace instead of starting a new one. */
+  traceId: Schema.optional(TraceId),
+  parentSpanId: Schema.optional(SpanId)
+}).annotations({ identifier: "StartExecutionRequest" })
+export type StartExecutionRequest = typeof StartExecutionRequest.Type
+
+export const StartExecutionResponse = Schema.Struct({
+  traceId: Schema.String,
+  spanId: Schema.String,
+  status: Schema.Literal("active"),
+  startTime: Schema.String
+}).annotations({ identifier: "StartExecutionResponse" })
+
+export const ExecutionMetrics = Schema.Record({ key: Schema.String, value: Finite }).annotations({
+  identifier: "ExecutionMetrics",
+  description: "cpuUsagePercent, memoryUsageMb, memoryUsagePercent, responseTimeMs, errorRate, or any custom number"
+})
+
+export const ExecutionEvent = Schema.Struct({
+  eventName: Name("eventName"),
+  eventType: Name("eventType", 64),
+  timestamp: Timestamp,
+  metadata: Schema.optional(JsonObject)
+})
+
+export const ExecutionUpdate = Schema.Struct({
+  progressPercentage: Schema.optional(Finite.pipe(Schema.between(0, 100, { message: () => "progressPercentage must be between 0 and 100" }))),
+  currentOperation: Schema.optional(Schema.String),
+  status: Schema.optional(Schema.Literal("active", "paused")),
+  metrics: Schema.optional(ExecutionMetrics),
+  events: Schema.optional(Schema.Array(ExecutionEvent).pipe(Schema.maxItems(1000))),
+  customAttributes: Schema.optional(JsonObject)
+}).annotations({ identifier: "ExecutionUpdate" })
+export type ExecutionUpdate = typeof ExecutionUpdate.Type
+
+export const ExecutionResult = Schema.Struct({
+  success: Schema.Boolean,
+  errorMessage: Schema.optional(Schema.String),
+  durationMs: Schema.optional(Finite.pipe(Schema.nonNegative())),
+  performanceScore: Schema.optional(Finite),
+  finalMetrics: Schema.optional(ExecutionMetrics),
+  errors: Schema.optional(Schema.Array(Schema.Unknown)),
+  warnings: Schema.optional(Schema.Array(Schema.Unknown))
+}).annotations({ identifier: "ExecutionResult" })
+export type ExecutionResult = typeof ExecutionResult.Type
+
+export const MetricPointInput = Schema.Struct({
+  name: Name("name"),
+  value: Finite,
+  time: Schema.optional(Timestamp),
+  serviceName: Schema.optional(Name("serviceName")),
+  traceId: Schema.optional(TraceId),
+  attributes: Schema.optional(Attributes)
+})
+
+export const MetricsRequest = Schema.Struct({
+  points: Schema.Array(MetricPointInput).pipe(
+    Schema.minItems(1, { message: () => "points must not be empty" }),
+    Schema.maxItems(50_000, { message: () => "at most 50000 points per request" })
+  )
+}).annotations({ identifier: "MetricsRequest" })
+export type MetricsRequest = typeof MetricsRequest.Type
+
+export const Accepted = Schema.Struct({ accepted: Schema.Number, jobId: Schema.String }).annotations({ identifier: "Accepted" })
+export const JobAccepted = Schema.Struct({ jobId: Schema.String }).annotations({ identifier: "JobAccepted" })
+
+export const JobKind = Schema.Literal("metrics", "otlp-traces", "otlp-metrics")
+export const JobRequest = Schema.Struct({
+  kind: JobKind,
+  payload: Schema.Unknown,
+  idempotencyKey: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)))
+}).annotations({ identifier: "JobRequest" })
+
+export const JobStatus = Schema.Struct({
+  jobId: Schema.String,
+  kind: Schema.String,
+  state: Schema.String,
+  attempts: Schema.Number,
+  failedReason: Schema.optional(Schema.String),
+  createdAt: Schema.String,
+  finishedAt: Schema.optional(Schema.String)
+}).annotations({ identifier: "JobStatus" })

@@ -1,0 +1,150 @@
+import type { Job } from "bullmq"
+import { Context, Duration, Effect, Layer, Option, Ref, Schedule, Schema } from "effect"
+import { createHash, randomUUID } from "node:crypto"
+import { AppConfig } from "../config/AppConfig.ts"
+import { ServiceUnavailable } from "../domain/errors.ts"
+import { IngestJob } from "../domain/jobs.ts"
+import type { IngestJobEncoded } from "../domain/jobs.ts"
+import { makeQueue } from "../queues/Queues.ts"
+import { RedisConnection } from "../queues/Redis.ts"
+
+export interface SubmitOptions {
+  /** A stable job id makes a retried submission a no-op while the job is kept. */
+  readonly jobId?: string
+}
+
+export interface JobInfo {
+  readonly jobId: string
+  readonly kind: string
+  readonly state: string
+  readonly attempts: number
+  readonly failedReason?: string
+  readonly createdAt: string
+  readonly finishedAt?: string
+}
+
+const encode = Schema.encodeSync(IngestJob)
+
+/** Job ids carry the tenant, so a lookup can refuse another tenant's job without reading it. */
+export const newJobId = (tenantId: string) => `${tenantId}.${randomUUID()}`
+export const idempotentJobId = (tenantId: string, key: string) =>
+  `${tenantId}.idem-${createHash("sha256").update(key).digest("hex").slice(0, 32)}`
+
+const unavailable = (what: string) =>
+  new ServiceUnavailable({ message: `ingestion is unavailable: ${what}; retry later`, retryAfterSeconds: 2 })
+
+const makeIngestQueue = Effect.gen(function* () {
+  const redis = yield* RedisConnection
+  const queue = yield* makeQueue("ingest")
+  const { maxBacklog } = yield* AppConfig
+  const backlog = yield* Ref.make(0)
+  // Backlog is sampled, not counted per request: one Redis round trip a second instead of one per request.
+  yield* Effect.tryPromise(() => queue.getJobCountByTypes("wait", "prioritized", "delayed")).pipe(
+    Effect.flatMap((n) => Ref.set(backlog, n)),
+    Effect.ignore,
+    Effect.repeat(Schedule.spaced(Duration.seconds(1))),
+    Effect.forkScoped
+  )
+  const key = (...parts: ReadonlyArray<string>) => `{${redis.prefix}}:${parts.join(":")}`
+
+  const submit = (job: IngestJob, options: SubmitOptions = {}) =>
+    Effect.gen(function* () {
+      if ((yield* Ref.get(backlog)) > maxBacklog) {
+        return yield* unavailable(`the ingest backlog is over ${maxBacklog} batches`)
+      }
+      const jobId = options.jobId ?? newJobId(job.tenantId)
+      const data: IngestJobEncoded = encode(job)
+      yield* Effect.tryPromise({
+        try: () => queue.add(job._tag, data, { jobId }),
+        catch: (e) => unavailable(`queue write failed (${e instanceof Error ? e.message : String(e)})`)
+      }).pipe(Effect.timeoutFail({ duration: Duration.seconds(2), onTimeout: () => unavailable("queue write timed out") }))
+      return jobId
+    }).pipe(Effect.withSpan("IngestQueue.submit"))
+
+  /**
+   * At most once per (tenant, key) for 24 h: the first request stores its response; a repeat gets
+   * the stored response and enqueues nothing.
+   */
+  const idempotent = <A, E, R>(
+    tenantId: string,
+    idempotencyKey: string | undefined,
+    run: (jobId: string | undefined) => Effect.Effect<A, E, R>
+  ): Effect.Effect<A, E | ServiceUnavailable, R> => {
+    if (idempotencyKey === undefined) return run(undefined)
+    const marker = key("idem", tenantId, createHash("sha256").update(idempotencyKey).digest("hex"))
+    const jobId = idempotentJobId(tenantId, idempotencyKey)
+    return Effect.gen(function* () {
+      const claimed = yield* redisCall(() => redis.client.set(marker, "pending", "EX", 86_400, "NX"))
+      if (claimed === null) {
+        const stored = yield* waitForStored(marker)
+        return JSON.parse(stored) as A
+      }
+      const result = yield* run(jobId).pipe(
+        Effect.tapError(() => redisCall(() => redis.client.del(marker)).pipe(Effect.ignore))
+      )
+      yield* redisCall(() => redis.client.set(marker, JSON.stringify(result), "EX", 86_400))
+      return result
+    })
+  }
+
+  const waitForStored = (marker: string) =>
+    redisCall(() => redis.client.get(marker)).pipe(
+      Effect.flatMap((v) => (v === null || v === "pending" ? Effect.fail(unavailable("a request with this Idempotency-Key is in progress")) : Effect.succeed(v))),
+      Effect.retry(Schedule.spaced(Duration.millis(50)).pipe(Schedule.upTo(Duration.seconds(2))))
+    )
+
+  const redisCall = <T>(f: () => Promise<T>) =>
+    Effect.tryPromise({ try: f, catch: (e) => unavailable(`Redis: ${e instanceof Error ? e.message : String(e)}`) })
+
+  /** The next sequence number of an execution's start/update/finish; None if the execution is unknown here. */
+  const nextSeq = (tenantId: string, traceId: string, ttlSeconds: number) => {
+    const k = key("seq", tenantId, traceId)
+    return redisCall(() =>
+      redis.client.eval(
+        "if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end local n = redis.call('INCR', KEYS[1]) redis.call('EXPIRE', KEYS[1], ARGV[1]) return n",
+        1, k, ttlSeconds
+      )
+    ).pipe(Effect.map((n) => (Number(n) < 0 ? Option.none<number>() : Option.some(Number(n)))))
+  }
+
+  /** Starts (or, from the database's last applied sequence, resumes) an execution's counter. */
+  const initSeq = (tenantId: string, traceId: string, value: number, ttlSeconds: number) =>
+    redisCall(() => redis.client.set(key("seq", tenantId, traceId), String(value), "EX", ttlSeconds, "NX")).pipe(
+      Effect.map((r) => r === "OK")
+    )
+
+  const dropSeq = (tenantId: string, traceId: string) =>
+    redisCall(() => redis.client.del(key("seq", tenantId, traceId))).pipe(Effect.ignore)
+
+  const getJob = (tenantId: string, jobId: string) =>
+    Effect.gen(function* () {
+      if (!jobId.startsWith(`${tenantId}.`)) return Option.none<JobInfo>()
+      const job = yield* redisCall(() => queue.getJob(jobId))
+      if (job === undefined || job === null) return Option.none<JobInfo>()
+      const state = yield* redisCall(() => job.getState())
+      return Option.some(jobInfo(job, state))
+    })
+
+  const listFailed = (tenantId: string, limit: number) =>
+    redisCall(() => queue.getFailed(0, 999)).pipe(
+      Effect.flatMap((jobs) =>
+        Effect.succeed(jobs.filter((j) => j.id?.startsWith(`${tenantId}.`) === true).slice(0, limit).map((j) => jobInfo(j, "failed")))
+      )
+    )
+
+  return { submit, idempotent, nextSeq, initSeq, dropSeq, getJob, listFailed, queue } as const
+})
+
+const jobInfo = (job: Job, state: string): JobInfo => ({
+  jobId: job.id ?? "",
+  kind: job.name,
+  state,
+  attempts: job.attemptsMade,
+  ...(job.failedReason ? { failedReason: job.failedReason } : {}),
+  createdAt: new Date(job.timestamp).toISOString(),
+  ...(job.finishedOn ? { finishedAt: new Date(job.finishedOn).toISOString() } : {})
+})
+
+export class IngestQueue extends Context.Tag("ingest/IngestQueue")<IngestQueue, Effect.Effect.Success<typeof makeIngestQueue>>() {
+  static readonly Live = Layer.scoped(IngestQueue, makeIngestQueue)
+}

@@ -1,0 +1,124 @@
+import { Data, Effect } from "effect"
+import type { DbError, Queryable } from "../db/Db.ts"
+import { toEpochMs } from "../domain/ids.ts"
+import type { ExecutionFinishJob, ExecutionStartJob, ExecutionUpdateJob, MetricRow } from "../domain/jobs.ts"
+import { hash64, insertMetricPoints } from "./persist.ts"
+
+/** An update that arrived before its predecessor: the job is retried (with back-off) until it is next in line. */
+export class OutOfOrder extends Data.TaggedError("OutOfOrder")<{ readonly message: string }> {}
+
+type StartJob = typeof ExecutionStartJob.Type
+type UpdateJob = typeof ExecutionUpdateJob.Type
+type FinishJob = typeof ExecutionFinishJob.Type
+
+export interface Applied {
+  readonly applied: boolean
+  /** Metric points this step produced (already stored), for the aggregation stage. */
+  readonly points: ReadonlyArray<MetricRow>
+  readonly serviceName?: string
+}
+
+const notApplied: Applied = { applied: false, points: [] }
+
+export const startExecution = (tx: Queryable, job: StartJob) => {
+  const r = job.request
+  return tx.query(
+    `INSERT INTO executions (tenant_id, trace_id, span_id, operation_name, service_name, operation_type, priority, status, source,
+                             start_time, context, tags, metadata, sampling_rate, trace_flags, last_seq)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', 'api', to_timestamp($8 / 1000.0), $9::jsonb, $10::jsonb, $11::jsonb, $12, $13, 1)
+     ON CONFLICT DO NOTHING RETURNING trace_id`,
+    [
+      job.tenantId, job.traceId, job.spanId, r.operationName, r.serviceName, r.operationType ?? null, r.priority ?? null,
+      job.startTimeMs, JSON.stringify(r.context), JSON.stringify(r.tags ?? {}),
+      JSON.stringify({ ...(r.metadata ?? {}), ...(job.parentSpanId === null ? {} : { parentSpanId: job.parentSpanId }) }),
+      r.samplingRate ?? 1, r.traceFlags ?? 1
+    ]
+  ).pipe(Effect.map((rows): Applied => ({ applied: rows.length > 0, points: [] })))
+}
+
+/**
+ * Applies step `seq` only when `seq - 1` is the last one applied: a replay (already applied) is a
+ * no-op, an early arrival fails with OutOfOrder and is retried.
+ */
+const inOrder = (
+  tx: Queryable,
+  tenantId: string,
+  traceId: string,
+  seq: number,
+  apply: Effect.Effect<ReadonlyArray<{ service_name: string; start_time: Date }>, DbError>
+) =>
+  Effect.gen(function* () {
+    const rows = yield* apply
+    const row = rows[0]
+    if (row !== undefined) return { serviceName: row.service_name, startTime: new Date(row.start_time) }
+    const last = yield* tx.query<{ last_seq: number }>(
+      "SELECT last_seq FROM executions WHERE tenant_id = $1 AND trace_id = $2 LIMIT 1", [tenantId, traceId]
+    )
+    const lastSeq = last[0] === undefined ? 0 : Number(last[0].last_seq)
+    if (lastSeq >= seq) return undefined
+    return yield* new OutOfOrder({ message: `execution ${traceId}: step ${seq} waits for step ${lastSeq + 1}` })
+  })
+
+const metricRows = (metrics: Readonly<Record<string, number>>, timeMs: number, serviceName: string, traceId: string): Array<MetricRow> =>
+  Object.entries(metrics).map(([name, value]) => ({ name, value, timeMs, serviceName, traceId, attributes: {} }))
+
+export const updateExecution = (tx: Queryable, job: UpdateJob, jobId: string) =>
+  Effect.gen(function* () {
+    const u = job.update
+    const done = yield* inOrder(tx, job.tenantId, job.traceId, job.seq, tx.query(
+      `UPDATE executions SET
+         progress_percentage = coalesce($4, progress_percentage),
+         current_operation = coalesce($5, current_operation),
+         status = CASE WHEN status IN ('active', 'paused') THEN coalesce($6, status) ELSE status END,
+         metrics = metrics || $7::jsonb,
+         custom_attributes = custom_attributes || $8::jsonb,
+         last_seq = $3, updated_at = now()
+       WHERE tenant_id = $1 AND trace_id = $2 AND last_seq = $3 - 1
+       RETURNING service_name, start_time`,
+      [job.tenantId, job.traceId, job.seq, u.progressPercentage ?? null, u.currentOperation ?? null, u.status ?? null,
+        JSON.stringify(u.metrics ?? {}), JSON.stringify(u.customAttributes ?? {})]
+    ))
+    if (done === undefined) return notApplied
+    const events = u.events ?? []
+    if (events.length > 0) {
+      yield* tx.query(
+        `INSERT INTO execution_events (tenant_id, trace_id, time, event_key, event_name, event_type, metadata)
+         SELECT $1, $2, to_timestamp(t / 1000.0), k, n, ty, m::jsonb
+         FROM unnest($3::float8[], $4::text[], $5::text[], $6::text[], $7::text[]) AS u(t, k, n, ty, m)
+         ON CONFLICT DO NOTHING`,
+        [job.tenantId, job.traceId, events.map((e) => toEpochMs(e.timestamp)), events.map((_, i) => `${job.seq}.${i}`),
+          events.map((e) => e.eventName), events.map((e) => e.eventType), events.map((e) => JSON.stringify(e.metadata ?? {}))]
+      )
+    }
+    const points = metricRows(u.metrics ?? {}, job.receivedAtMs, done.serviceName, job.traceId)
+    if (points.length > 0) yield* insertMetricPoints(tx, job.tenantId, points, points.map((_, i) => keyOf(jobId, i)))
+    return { applied: true, points, serviceName: done.serviceName } satisfies Applied
+  })
+
+export const finishExecution = (tx: Queryable, job: FinishJob, jobId: string) =>
+  Effect.gen(function* () {
+    const r = job.result
+    const done = yield* inOrder(tx, job.tenantId, job.traceId, job.seq, tx.query(
+      `UPDATE executions SET
+         status = $4,
+         end_time = CASE WHEN $5::float8 IS NULL THEN to_timestamp($6 / 1000.0) ELSE start_time + make_interval(secs => $5 / 1000.0) END,
+         duration_ms = coalesce($5, extract(epoch FROM (to_timestamp($6 / 1000.0) - start_time)) * 1000),
+         result = $7::jsonb, errors = $8::jsonb, warnings = $9::jsonb, performance_score = $10,
+         metrics = metrics || $11::jsonb,
+         progress_percentage = CASE WHEN $4 = 'completed' THEN 100 ELSE progress_percentage END,
+         current_operation = NULL,
+         last_seq = $3, updated_at = now()
+       WHERE tenant_id = $1 AND trace_id = $2 AND last_seq = $3 - 1
+       RETURNING service_name, start_time`,
+      [job.tenantId, job.traceId, job.seq, r.success ? "completed" : "failed", r.durationMs ?? null, job.receivedAtMs,
+        JSON.stringify({ success: r.success, errorMessage: r.errorMessage ?? null, durationMs: r.durationMs ?? null, performanceScore: r.performanceScore ?? null }),
+        JSON.stringify(r.errors ?? (r.errorMessage === undefined ? [] : [r.errorMessage])), JSON.stringify(r.warnings ?? []),
+        r.performanceScore ?? null, JSON.stringify(r.finalMetrics ?? {})]
+    ))
+    if (done === undefined) return notApplied
+    const points = metricRows(r.finalMetrics ?? {}, job.receivedAtMs, done.serviceName, job.traceId)
+    if (points.length > 0) yield* insertMetricPoints(tx, job.tenantId, points, points.map((_, i) => keyOf(jobId, i)))
+    return { applied: true, points, serviceName: done.serviceName } satisfies Applied
+  })
+
+const keyOf = (jobId: string, i: number) => String(hash64(`${jobId}#${i}`))

@@ -1,0 +1,116 @@
+import { attributesToRecord, serviceNameOf } from "./attributes.ts"
+import type { ExportTraceServiceRequest, Rejections, Span } from "./types.ts"
+import { makeRejections, nanosToMs, reject, subMsNanos, wholeMs } from "./types.ts"
+
+export { normalizeMetrics } from "./normalizeMetrics.ts"
+export type { MetricPointRow, MetricsResult } from "./normalizeMetrics.ts"
+
+export interface SpanEventRow {
+  readonly name: string
+  readonly timeMs: number
+  readonly attributes: Record<string, unknown>
+}
+
+export interface SpanLinkRow {
+  readonly traceId: string
+  readonly spanId: string
+  readonly attributes: Record<string, unknown>
+}
+
+/** `resourceAttributes` is one object shared by every row of its resource: treat rows as read-only. */
+export interface SpanRow {
+  readonly traceId: string
+  readonly spanId: string
+  readonly parentSpanId: string | null
+  readonly name: string
+  readonly kind: number
+  readonly statusCode: number
+  readonly statusMessage: string | null
+  readonly startTimeMs: number
+  readonly endTimeMs: number
+  readonly durationMs: number
+  readonly serviceName: string
+  readonly scopeName: string | null
+  readonly resourceAttributes: Record<string, unknown>
+  readonly attributes: Record<string, unknown>
+  readonly events: Array<SpanEventRow>
+  readonly links: Array<SpanLinkRow>
+}
+
+export interface TracesResult {
+  readonly spans: Array<SpanRow>
+  readonly rejected: number
+  readonly errors: Array<string>
+}
+
+const isHexId = (s: string, length: number): boolean => {
+  if (s.length !== length) return false
+  let nonZero = false
+  for (let i = 0; i < length; i++) {
+    const c = s.charCodeAt(i)
+    if (c === 48) continue
+    if (!((c > 48 && c <= 57) || (c >= 97 && c <= 102))) return false
+    nonZero = true
+  }
+  return nonZero
+}
+
+const show = (s: string): string => JSON.stringify(s.length > 40 ? `${s.slice(0, 40)}…` : s)
+
+const spanProblem = (s: Span): string | undefined => {
+  if (!isHexId(s.traceId, 32)) return `traceId must be 32 hex characters, not all zero (got ${show(s.traceId)})`
+  if (!isHexId(s.spanId, 16)) return `spanId must be 16 hex characters, not all zero (got ${show(s.spanId)})`
+  if (s.parentSpanId !== "" && !isHexId(s.parentSpanId, 16)) return `parentSpanId must be empty or 16 hex characters (got ${show(s.parentSpanId)})`
+  if (s.startTimeUnixNano === "0") return "startTimeUnixNano is missing"
+  if (s.endTimeUnixNano === "0") return "endTimeUnixNano is missing"
+  for (const l of s.links) {
+    if (!isHexId(l.traceId, 32) || !isHexId(l.spanId, 16)) return `link to ${show(l.traceId)}/${show(l.spanId)} has an invalid id`
+  }
+  return undefined
+}
+
+/**
+ * Decoded trace request to span rows. Spans failing the checks (ids, timestamps) are counted
+ * in `rejected`; `rej` carries rejections already made by the decoder.
+ */
+export const normalizeTraces = (req: ExportTraceServiceRequest, rej: Rejections = makeRejections()): TracesResult => {
+  const spans: Array<SpanRow> = []
+  for (const rs of req.resourceSpans) {
+    const resourceAttributes = attributesToRecord(rs.resource.attributes)
+    const serviceName = serviceNameOf(resourceAttributes)
+    for (const ss of rs.scopeSpans) {
+      const scopeName = ss.scope.name === "" ? null : ss.scope.name
+      for (const s of ss.spans) {
+        const problem = spanProblem(s)
+        if (problem !== undefined) {
+          reject(rej, 1, `span ${show(s.spanId)} of trace ${show(s.traceId)}: ${problem}`)
+          continue
+        }
+        const startMs = wholeMs(s.startTimeUnixNano)
+        const startNs = subMsNanos(s.startTimeUnixNano)
+        const endMs = wholeMs(s.endTimeUnixNano)
+        const endNs = subMsNanos(s.endTimeUnixNano)
+        spans.push({
+          traceId: s.traceId,
+          spanId: s.spanId,
+          parentSpanId: s.parentSpanId === "" ? null : s.parentSpanId,
+          name: s.name,
+          kind: s.kind,
+          statusCode: s.status.code,
+          statusMessage: s.status.message === "" ? null : s.status.message,
+          startTimeMs: startMs + startNs / 1e6,
+          endTimeMs: endMs + endNs / 1e6,
+          // From the exact parts, so short spans keep ns precision that the epoch floats lose.
+          durationMs: endMs - startMs + (endNs - startNs) / 1e6,
+          serviceName,
+          scopeName,
+          resourceAttributes,
+          attributes: attributesToRecord(s.attributes),
+          events: s.events.map((e) => ({ name: e.name, timeMs: nanosToMs(e.timeUnixNano), attributes: attributesToRecord(e.attributes) })),
+          links: s.links.map((l) => ({ traceId: l.traceId, spanId: l.spanId, attributes: attributesToRecord(l.attributes) }))
+        })
+      }
+    }
+  }
+  return { spans, rejected: rej.count, errors: rej.errors }
+}

@@ -1,0 +1,114 @@
+import { attributesToRecord, serviceNameOf } from "./attributes.ts"
+import type {
+  ExportMetricsServiceRequest, KeyValue, Metric, NumberDataPoint, Rejections, SummaryDataPoint, UnixNanos
+} from "./types.ts"
+import { makeRejections, nanosToMs, reject } from "./types.ts"
+
+export interface MetricPointRow {
+  readonly name: string
+  readonly value: number
+  readonly timeMs: number
+  readonly serviceName: string
+  readonly attributes: Record<string, unknown>
+  readonly unit?: string
+}
+
+export interface MetricsResult {
+  readonly points: Array<MetricPointRow>
+  readonly rejected: number
+  readonly errors: Array<string>
+}
+
+// DataPointFlags.FLAG_NO_RECORDED_VALUE: the point is a staleness marker, not a measurement.
+const NO_RECORDED_VALUE = 1
+
+interface PointCommon {
+  readonly attributes: Array<KeyValue>
+  readonly timeUnixNano: UnixNanos
+  readonly flags: number
+}
+
+/** One row to emit: name suffix, value, whether the metric unit applies, and a summary quantile. */
+type Row = readonly [suffix: string, value: number, hasUnit: boolean, quantile?: number]
+
+/**
+ * Decoded metrics request to rows, one OTLP data point giving one or more rows:
+ * - gauge and sum: `name` = the value as sent (cumulative sums stay cumulative, not differenced);
+ * - histogram and exponential histogram: `name.count`, `name.sum` (if sent), `name.min`,
+ *   `name.max` (if sent); buckets are not stored, a mean is Δsum/Δcount over a window;
+ * - summary: `name.count`, `name.sum`, and `name` with attribute `quantile` per quantile value.
+ * Rejections (no name, no time, no value, non-finite numbers) count OTLP data points, not rows.
+ */
+export const normalizeMetrics = (req: ExportMetricsServiceRequest, rej: Rejections = makeRejections()): MetricsResult => {
+  const points: Array<MetricPointRow> = []
+  for (const rm of req.resourceMetrics) {
+    const serviceName = serviceNameOf(attributesToRecord(rm.resource.attributes))
+    for (const sm of rm.scopeMetrics) {
+      for (const m of sm.metrics) {
+        const data = m.gauge ?? m.sum
+        if (data !== undefined) emit(m, serviceName, data.dataPoints, numberRows, points, rej)
+        else if (m.histogram !== undefined) emit(m, serviceName, m.histogram.dataPoints, histogramRows, points, rej)
+        else if (m.exponentialHistogram !== undefined) emit(m, serviceName, m.exponentialHistogram.dataPoints, histogramRows, points, rej)
+        else if (m.summary !== undefined) emit(m, serviceName, m.summary.dataPoints, summaryRows, points, rej)
+      }
+    }
+  }
+  return { points, rejected: rej.count, errors: rej.errors }
+}
+
+const emit = <P extends PointCommon>(
+  m: Metric, serviceName: string, dataPoints: ReadonlyArray<P>, rowsOf: (p: P) => string | ReadonlyArray<Row>,
+  out: Array<MetricPointRow>, rej: Rejections
+): void => {
+  for (const p of dataPoints) {
+    if ((p.flags & NO_RECORDED_VALUE) !== 0) continue
+    const rows = m.name === "" ? "metric name is missing" : p.timeUnixNano === "0" ? "timeUnixNano is missing" : rowsOf(p)
+    if (typeof rows === "string") {
+      reject(rej, 1, `metric ${JSON.stringify(m.name)}: ${rows}`)
+      continue
+    }
+    const timeMs = nanosToMs(p.timeUnixNano)
+    const attributes = attributesToRecord(p.attributes)
+    for (const [suffix, value, hasUnit, quantile] of rows) {
+      const row = {
+        name: m.name + suffix, value, timeMs, serviceName,
+        attributes: quantile === undefined ? attributes : { ...attributes, quantile }
+      }
+      out.push(hasUnit && m.unit !== "" ? { ...row, unit: m.unit } : row)
+    }
+  }
+}
+
+const numberRows = (p: NumberDataPoint): string | ReadonlyArray<Row> => {
+  const value = p.asDouble ?? p.asInt
+  if (value === undefined) return "data point has no value"
+  if (!Number.isFinite(value)) return `value ${value} is not finite`
+  return [["", value, true]]
+}
+
+interface HistogramLike {
+  readonly count: number
+  readonly sum?: number
+  readonly min?: number
+  readonly max?: number
+}
+
+const histogramRows = (p: HistogramLike): string | ReadonlyArray<Row> => {
+  const rows: Array<Row> = [[".count", p.count, false]]
+  for (const [suffix, v] of [[".sum", p.sum], [".min", p.min], [".max", p.max]] as const) {
+    if (v === undefined) continue
+    if (!Number.isFinite(v)) return `histogram${suffix} ${v} is not finite`
+    rows.push([suffix, v, true])
+  }
+  return rows
+}
+
+const summaryRows = (p: SummaryDataPoint): string | ReadonlyArray<Row> => {
+  if (!Number.isFinite(p.sum)) return `summary sum ${p.sum} is not finite`
+  const rows: Array<Row> = [[".count", p.count, false], [".sum", p.sum, true]]
+  for (const q of p.quantileValues) {
+    if (!Number.isFinite(q.value) || !Number.isFinite(q.quantile)) return `summary quantile ${q.quantile} = ${q.value} is not finite`
+    rows.push(["", q.value, true, q.quantile])
+  }
+  return rows
+}

@@ -1,0 +1,216 @@
+/**
+ * The decoded OTLP request: the OTLP/JSON shape (lowerCamelCase fields), produced by both the
+ * protobuf and the JSON decoder so that one normaliser serves both. Differences from raw
+ * OTLP/JSON, all fixed by the decoders:
+ * - every field is present (proto3 defaults: "", 0, false, []);
+ * - trace/span ids are lowercase hex ("" when absent);
+ * - timestamps are `UnixNanos`, a string of decimal digits ("0" when absent), never BigInt;
+ * - enums are numbers; uint64 counts and `asInt` are numbers (they end up as float values anyway);
+ * - `intValue` attributes are numbers when safe integers, else exact decimal strings;
+ * - `bytesValue` is standard base64.
+ */
+export type UnixNanos = string
+
+/** Whole milliseconds of a UnixNanos, exact (at most 14 digits); parsed in place, no substrings. */
+export const wholeMs = (n: UnixNanos): number => {
+  let v = 0
+  for (let i = 0, end = n.length - 6; i < end; i++) v = v * 10 + n.charCodeAt(i) - 48
+  return v
+}
+
+/** The sub-millisecond nanoseconds of a UnixNanos. */
+export const subMsNanos = (n: UnixNanos): number => {
+  let v = 0
+  for (let i = Math.max(0, n.length - 6); i < n.length; i++) v = v * 10 + n.charCodeAt(i) - 48
+  return v
+}
+
+/** Epoch ms as a float; a double near 1.7e12 resolves ~0.25 µs, so this is the precision limit. */
+export const nanosToMs = (n: UnixNanos): number => wholeMs(n) + subMsNanos(n) / 1e6
+
+export interface AnyValue {
+  readonly stringValue?: string
+  readonly boolValue?: boolean
+  readonly intValue?: number | string
+  readonly doubleValue?: number
+  readonly arrayValue?: { readonly values: ReadonlyArray<AnyValue> }
+  readonly kvlistValue?: { readonly values: ReadonlyArray<KeyValue> }
+  readonly bytesValue?: string
+}
+
+export interface KeyValue {
+  readonly key: string
+  readonly value: AnyValue
+}
+
+export interface Resource {
+  attributes: Array<KeyValue>
+  droppedAttributesCount: number
+}
+
+export interface InstrumentationScope {
+  name: string
+  version: string
+  attributes: Array<KeyValue>
+  droppedAttributesCount: number
+}
+
+export interface Status {
+  message: string
+  code: number
+}
+
+export interface SpanEvent {
+  timeUnixNano: UnixNanos
+  name: string
+  attributes: Array<KeyValue>
+  droppedAttributesCount: number
+}
+
+export interface SpanLink {
+  traceId: string
+  spanId: string
+  traceState: string
+  attributes: Array<KeyValue>
+  droppedAttributesCount: number
+  flags: number
+}
+
+export interface Span {
+  traceId: string
+  spanId: string
+  traceState: string
+  parentSpanId: string
+  flags: number
+  name: string
+  kind: number
+  startTimeUnixNano: UnixNanos
+  endTimeUnixNano: UnixNanos
+  attributes: Array<KeyValue>
+  droppedAttributesCount: number
+  events: Array<SpanEvent>
+  droppedEventsCount: number
+  links: Array<SpanLink>
+  droppedLinksCount: number
+  status: Status
+}
+
+export interface ScopeSpans {
+  scope: InstrumentationScope
+  spans: Array<Span>
+  schemaUrl: string
+}
+
+export interface ResourceSpans {
+  resource: Resource
+  scopeSpans: Array<ScopeSpans>
+  schemaUrl: string
+}
+
+export interface ExportTraceServiceRequest {
+  resourceSpans: Array<ResourceSpans>
+}
+
+export interface NumberDataPoint {
+  attributes: Array<KeyValue>
+  startTimeUnixNano: UnixNanos
+  timeUnixNano: UnixNanos
+  asDouble?: number
+  asInt?: number
+  flags: number
+}
+
+export interface HistogramDataPoint {
+  attributes: Array<KeyValue>
+  startTimeUnixNano: UnixNanos
+  timeUnixNano: UnixNanos
+  count: number
+  sum?: number
+  bucketCounts: Array<number>
+  explicitBounds: Array<number>
+  min?: number
+  max?: number
+  flags: number
+}
+
+export interface Buckets {
+  offset: number
+  bucketCounts: Array<number>
+}
+
+export interface ExponentialHistogramDataPoint {
+  attributes: Array<KeyValue>
+  startTimeUnixNano: UnixNanos
+  timeUnixNano: UnixNanos
+  count: number
+  sum?: number
+  scale: number
+  zeroCount: number
+  positive: Buckets
+  negative: Buckets
+  min?: number
+  max?: number
+  zeroThreshold: number
+  flags: number
+}
+
+export interface ValueAtQuantile {
+  quantile: number
+  value: number
+}
+
+export interface SummaryDataPoint {
+  attributes: Array<KeyValue>
+  startTimeUnixNano: UnixNanos
+  timeUnixNano: UnixNanos
+  count: number
+  sum: number
+  quantileValues: Array<ValueAtQuantile>
+  flags: number
+}
+
+export interface Metric {
+  name: string
+  description: string
+  unit: string
+  gauge?: { dataPoints: Array<NumberDataPoint> }
+  sum?: { dataPoints: Array<NumberDataPoint>; aggregationTemporality: number; isMonotonic: boolean }
+  histogram?: { dataPoints: Array<HistogramDataPoint>; aggregationTemporality: number }
+  exponentialHistogram?: { dataPoints: Array<ExponentialHistogramDataPoint>; aggregationTemporality: number }
+  summary?: { dataPoints: Array<SummaryDataPoint> }
+}
+
+export interface ScopeMetrics {
+  scope: InstrumentationScope
+  metrics: Array<Metric>
+  schemaUrl: string
+}
+
+export interface ResourceMetrics {
+  resource: Resource
+  scopeMetrics: Array<ScopeMetrics>
+  schemaUrl: string
+}
+
+export interface ExportMetricsServiceRequest {
+  resourceMetrics: Array<ResourceMetrics>
+}
+
+/** Per-request rejection tally; feeds OTLP `partialSuccess`. Messages are capped, the count is not. */
+export interface Rejections {
+  count: number
+  readonly errors: Array<string>
+}
+
+const MAX_ERRORS = 20
+
+export const makeRejections = (): Rejections => ({ count: 0, errors: [] })
+
+export const reject = (r: Rejections, n: number, message: string): void => {
+  r.count += n
+  if (r.errors.length < MAX_ERRORS) r.errors.push(message)
+}
+
+export const emptyResource = (): Resource => ({ attributes: [], droppedAttributesCount: 0 })
+
+export const emptyScope = (): InstrumentationScope => ({ name: "", version: "", attributes: [], droppedAttributesCount: 0 })

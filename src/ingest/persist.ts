@@ -1,0 +1,115 @@
+import { Effect } from "effect"
+import { createHash } from "node:crypto"
+import type { Queryable } from "../db/Db.ts"
+import type { MetricRow, SpanRow } from "../domain/jobs.ts"
+
+/** Rows per statement: the embedded database is fastest (and safe) at a few thousand. */
+export const CHUNK = 2000
+
+const chunks = <A>(xs: ReadonlyArray<A>, n = CHUNK): Array<ReadonlyArray<A>> => {
+  const out: Array<ReadonlyArray<A>> = []
+  for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n))
+  return out
+}
+
+/** A signed 64-bit key from the first 8 bytes of a SHA-256, as the decimal text pg takes for int8. */
+export const hash64 = (s: string): bigint => createHash("sha256").update(s).digest().readBigInt64BE(0)
+
+const stableJson = (o: Record<string, unknown>): string =>
+  JSON.stringify(Object.keys(o).sort().map((k) => [k, o[k]]))
+
+/**
+ * Where a point came from decides its identity: a native point is its job and position (a redelivered
+ * job writes the same keys), an OTLP point is its series (the same export sent twice is one row).
+ */
+export const dedupKeys = (points: ReadonlyArray<MetricRow>, source: "native" | "otlp", jobId: string): Array<string> => {
+  if (source === "otlp") return points.map((p) => String(hash64(`${p.serviceName}\u0000${stableJson(p.attributes)}`)))
+  const base = hash64(jobId)
+  return points.map((_, i) => String(BigInt.asIntN(64, base + BigInt(i))))
+}
+
+export const insertMetricPoints = (tx: Queryable, tenantId: string, points: ReadonlyArray<MetricRow>, keys: ReadonlyArray<string>) =>
+  Effect.forEach(
+    chunks(points.map((p, i) => [p, keys[i] ?? "0"] as const)),
+    (chunk) =>
+      tx.query(
+        `INSERT INTO metric_points (tenant_id, time, name, value, service_name, trace_id, attributes, dedup_key)
+         SELECT $1, to_timestamp(t / 1000.0), n, v, s, tr, a::jsonb, k
+         FROM unnest($2::float8[], $3::text[], $4::float8[], $5::text[], $6::text[], $7::text[], $8::int8[]) AS u(t, n, v, s, tr, a, k)
+         ON CONFLICT DO NOTHING`,
+        [
+          tenantId,
+          chunk.map(([p]) => p.timeMs),
+          chunk.map(([p]) => p.name),
+          chunk.map(([p]) => p.value),
+          chunk.map(([p]) => p.serviceName),
+          chunk.map(([p]) => p.traceId),
+          chunk.map(([p]) => JSON.stringify(p.attributes)),
+          chunk.map(([, k]) => k)
+        ]
+      ),
+    { discard: true }
+  )
+
+export const insertSpans = (tx: Queryable, tenantId: string, spans: ReadonlyArray<SpanRow>) =>
+  Effect.forEach(
+    chunks(spans),
+    (chunk) =>
+      tx.query(
+        `INSERT INTO spans (tenant_id, trace_id, span_id, parent_span_id, name, kind, status_code, status_message, service_name,
+                            scope_name, start_time, end_time, duration_ms, resource_attributes, attributes, events, links)
+         SELECT $1, tr, sp, pa, n, k, sc, sm, sv, sn, to_timestamp(st / 1000.0), to_timestamp(et / 1000.0), d,
+                ra::jsonb, a::jsonb, ev::jsonb, l::jsonb
+         FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::int2[], $7::int2[], $8::text[], $9::text[], $10::text[],
+                     $11::float8[], $12::float8[], $13::float8[], $14::text[], $15::text[], $16::text[], $17::text[])
+              AS u(tr, sp, pa, n, k, sc, sm, sv, sn, st, et, d, ra, a, ev, l)
+         ON CONFLICT DO NOTHING`,
+        [
+          tenantId,
+          chunk.map((s) => s.traceId),
+          chunk.map((s) => s.spanId),
+          chunk.map((s) => s.parentSpanId),
+          chunk.map((s) => s.name),
+          chunk.map((s) => s.kind),
+          chunk.map((s) => s.statusCode),
+          chunk.map((s) => s.statusMessage),
+          chunk.map((s) => s.serviceName),
+          chunk.map((s) => s.scopeName),
+          chunk.map((s) => s.startTimeMs),
+          chunk.map((s) => s.endTimeMs),
+          chunk.map((s) => s.durationMs),
+          chunk.map((s) => JSON.stringify(s.resourceAttributes)),
+          chunk.map((s) => JSON.stringify(s.attributes)),
+          chunk.map((s) => JSON.stringify(s.events)),
+          chunk.map((s) => JSON.stringify(s.links))
+        ]
+      ),
+    { discard: true }
+  )
+
+/** A root span (no parent) makes its trace an execution too, found by the same search and detail endpoints. */
+export const upsertSpanExecutions = (tx: Queryable, tenantId: string, spans: ReadonlyArray<SpanRow>) => {
+  const roots = spans.filter((s) => s.parentSpanId === null)
+  if (roots.length === 0) return Effect.void
+  return tx.query(
+    `INSERT INTO executions (tenant_id, trace_id, span_id, operation_name, service_name, status, source, start_time, end_time,
+                             duration_ms, metadata, last_seq)
+     SELECT $1, tr, sp, n, sv, st, 'otlp', to_timestamp(s / 1000.0), to_timestamp(e / 1000.0), d, a::jsonb, 0
+     FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::float8[], $8::float8[], $9::float8[], $10::text[])
+          AS u(tr, sp, n, sv, st, s, e, d, a)
+     WHERE NOT EXISTS (SELECT 1 FROM executions x WHERE x.tenant_id = $1 AND x.trace_id = u.tr)
+     ON CONFLICT DO NOTHING`,
+    [
+      tenantId,
+      roots.map((s) => s.traceId),
+      roots.map((s) => s.spanId),
+      roots.map((s) => s.name),
+      roots.map((s) => s.serviceName),
+      roots.map((s) => (s.statusCode === 2 ? "failed" : "completed")),
+      roots.map((s) => s.startTimeMs),
+      roots.map((s) => s.endTimeMs),
+      roots.map((s) => s.durationMs),
+      roots.map((s) => JSON.stringify(s.attributes))
+    ]
+  ).pipe(Effect.asVoid)
+}

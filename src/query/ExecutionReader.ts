@@ -1,0 +1,89 @@
+import { Context, Effect, Layer, Option } from "effect"
+import { Db } from "../db/Db.ts"
+import type { ExecutionView } from "../domain/views.ts"
+
+interface ExecutionRow {
+  trace_id: string
+  span_id: string
+  operation_name: string
+  service_name: string
+  operation_type: string | null
+  priority: string | null
+  status: string
+  source: string
+  start_time: Date
+  end_time: Date | null
+  duration_ms: number | null
+  context: Record<string, unknown>
+  tags: unknown
+  metadata: Record<string, unknown>
+  sampling_rate: number
+  trace_flags: number
+  progress_percentage: number | null
+  current_operation: string | null
+  metrics: Record<string, unknown>
+  custom_attributes: Record<string, unknown>
+  result: Record<string, unknown> | null
+  errors: Array<unknown>
+  warnings: Array<unknown>
+  performance_score: number | null
+  last_seq: number
+}
+
+const iso = (d: Date | string) => new Date(d).toISOString()
+
+export const toView = (r: ExecutionRow, events: ExecutionView["events"]): ExecutionView => ({
+  traceId: r.trace_id,
+  spanId: r.span_id,
+  operationName: r.operation_name,
+  serviceName: r.service_name,
+  operationType: r.operation_type,
+  priority: r.priority,
+  status: r.status,
+  source: r.source,
+  startTime: iso(r.start_time),
+  endTime: r.end_time === null ? null : iso(r.end_time),
+  durationMs: r.duration_ms,
+  context: r.context,
+  tags: r.tags,
+  metadata: r.metadata,
+  samplingRate: r.sampling_rate,
+  traceFlags: r.trace_flags,
+  progressPercentage: r.progress_percentage,
+  currentOperation: r.current_operation,
+  metrics: r.metrics,
+  customAttributes: r.custom_attributes,
+  result: r.result,
+  errors: r.errors,
+  warnings: r.warnings,
+  performanceScore: r.performance_score,
+  events
+})
+
+const makeReader = Effect.gen(function* () {
+  const db = yield* Db
+  /** The execution of this tenant with this trace id; another tenant's is simply not found. */
+  const get = (tenantId: string, traceId: string) =>
+    Effect.gen(function* () {
+      const rows = yield* db.query<ExecutionRow & Record<string, unknown>>(
+        "SELECT * FROM executions WHERE tenant_id = $1 AND trace_id = $2 ORDER BY start_time LIMIT 1", [tenantId, traceId]
+      )
+      const row = rows[0]
+      if (row === undefined) return Option.none<ExecutionView>()
+      const events = yield* db.query<{ event_name: string; event_type: string; time: Date; metadata: Record<string, unknown> }>(
+        `SELECT event_name, event_type, time, metadata FROM execution_events
+         WHERE tenant_id = $1 AND trace_id = $2 ORDER BY time, event_key LIMIT 10000`, [tenantId, traceId]
+      )
+      return Option.some(toView(row, events.map((e) => ({ eventName: e.event_name, eventType: e.event_type, timestamp: iso(e.time), metadata: e.metadata }))))
+    })
+  /** The last applied sequence number, to resume an execution's counter after its Redis key expired. */
+  const lastSeq = (tenantId: string, traceId: string) =>
+    db.query<{ last_seq: number }>("SELECT last_seq FROM executions WHERE tenant_id = $1 AND trace_id = $2 LIMIT 1", [tenantId, traceId]).pipe(
+      Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), (r) => Number(r.last_seq)))
+    )
+  return { get, lastSeq } as const
+})
+
+export class ExecutionReader extends Context.Tag("query/ExecutionReader")<ExecutionReader, Effect.Effect.Success<typeof makeReader>>() {
+  static readonly Live = Layer.effect(ExecutionReader, makeReader)
+}

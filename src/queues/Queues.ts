@@ -1,0 +1,87 @@
+import { Queue, UnrecoverableError, Worker } from "bullmq"
+import type { Job, JobsOptions } from "bullmq"
+import { Cause, Duration, Effect, Exit, Runtime, Schema } from "effect"
+import { RedisConnection } from "./Redis.ts"
+
+export const STAGES = ["ingest", "aggregate", "detect", "alert"] as const
+export type Stage = (typeof STAGES)[number]
+
+/** BullMQ keys live under `{prefix}`: one hash slot per deployment, so Redis Cluster accepts the scripts. */
+export const bullPrefix = (prefix: string) => `{${prefix}}`
+
+/** At-least-once with a retry budget; a job that exhausts it stays in `failed` (the dead-letter state). */
+export const defaultJobOptions: JobsOptions = {
+  attempts: 8,
+  backoff: { type: "exponential", delay: 500 },
+  removeOnComplete: { age: 3600, count: 50_000 },
+  removeOnFail: { age: 7 * 24 * 3600 }
+}
+
+export const makeQueue = (stage: Stage) =>
+  Effect.gen(function* () {
+    const redis = yield* RedisConnection
+    return yield* Effect.acquireRelease(
+      Effect.sync(() =>
+        new Queue(stage, {
+          connection: redis.connection(`queue-${stage}`, false),
+          prefix: bullPrefix(redis.prefix),
+          defaultJobOptions
+        })
+      ),
+      (q) => Effect.promise(() => q.close()).pipe(Effect.timeout(Duration.seconds(5)), Effect.ignore)
+    )
+  })
+
+export interface WorkerOptions<A, I, R> {
+  readonly stage: Stage
+  readonly schema: Schema.Schema<A, I>
+  readonly concurrency: number
+  readonly lockDurationMs?: number
+  readonly process: (payload: A, job: Job) => Effect.Effect<unknown, unknown, R>
+}
+
+/**
+ * A BullMQ worker owned by the scope. Payloads are decoded on dequeue: one that does not decode is
+ * failed at once (unrecoverable) instead of being retried. Closing waits for the jobs in hand.
+ */
+export const runWorker = <A, I, R>(options: WorkerOptions<A, I, R>) =>
+  Effect.gen(function* () {
+    const redis = yield* RedisConnection
+    const runtime = yield* Effect.runtime<R>()
+    const decode = Schema.decodeUnknown(options.schema)
+    const processor = async (job: Job) => {
+      const exit = await Runtime.runPromiseExit(runtime)(
+        decode(job.data).pipe(
+          Effect.mapError((e) => new UnrecoverableError(`payload does not decode: ${e.message}`)),
+          Effect.flatMap((payload) => options.process(payload, job)),
+          Effect.withSpan(`Worker.${options.stage}`, { attributes: { jobId: job.id ?? "" } })
+        )
+      )
+      if (Exit.isSuccess(exit)) return exit.value
+      const failure = Cause.squash(exit.cause)
+      if (failure instanceof Error) throw failure
+      throw new Error(Cause.pretty(exit.cause))
+    }
+    const worker = yield* Effect.acquireRelease(
+      Effect.sync(() =>
+        new Worker(options.stage, processor, {
+          connection: redis.connection(`worker-${options.stage}`, true),
+          prefix: bullPrefix(redis.prefix),
+          concurrency: options.concurrency,
+          lockDuration: options.lockDurationMs ?? 30_000,
+          stalledInterval: Math.max(1000, Math.floor((options.lockDurationMs ?? 30_000) / 2)),
+          autorun: true
+        })
+      ),
+      (w) => Effect.promise(() => w.close()).pipe(Effect.timeout(Duration.seconds(8)), Effect.ignore)
+    )
+    worker.on("error", () => {})
+    worker.on("failed", (job, err) => {
+      Runtime.runFork(runtime)(
+        Effect.logWarning(`job failed: ${err.message}`).pipe(
+          Effect.annotateLogs({ stage: options.stage, jobId: job?.id ?? "", attempt: job?.attemptsMade ?? 0 })
+        )
+      )
+    })
+    return worker
+  })

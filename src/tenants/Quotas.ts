@@ -1,0 +1,63 @@
+import { Context, Effect, Layer } from "effect"
+import { TooManyRequests } from "../domain/errors.ts"
+import { RedisConnection } from "../queues/Redis.ts"
+
+// One-second windows per tenant, shared by every API process through Redis. The script refuses
+// without counting the refused points, so a tenant over its points quota can retry the same batch.
+const SCRIPT = `
+if ARGV[1] ~= '' then
+  local r = redis.call('INCR', KEYS[1])
+  if r == 1 then redis.call('PEXPIRE', KEYS[1], 2000) end
+  if r > tonumber(ARGV[1]) then return 1 end
+end
+local n = tonumber(ARGV[3])
+if n > 0 then
+  local p = redis.call('INCRBY', KEYS[2], n)
+  if p == n then redis.call('PEXPIRE', KEYS[2], 2000) end
+  if p > tonumber(ARGV[2]) then redis.call('DECRBY', KEYS[2], n) return 2 end
+end
+return 0`
+
+export interface QuotaLimits {
+  readonly requestsPerSecond: number
+  readonly pointsPerSecond: number
+}
+
+const makeQuotas = Effect.gen(function* () {
+  const redis = yield* RedisConnection
+  const key = (tenantId: string, sec: number, kind: string) => `{${redis.prefix}}:quota:${tenantId}:${sec}:${kind}`
+
+  /**
+   * Counts a request (when `countRequest`) and `points` data points against this second's quota.
+   * Fails open when Redis does not answer: ingestion then fails on its own with 503, reads go on.
+   */
+  const charge = (tenantId: string, limits: QuotaLimits, points: number, countRequest: boolean) => {
+    const now = Date.now()
+    const sec = Math.floor(now / 1000)
+    const retryAfterSeconds = Math.max(1, Math.ceil((1000 - (now % 1000)) / 1000))
+    return Effect.tryPromise(() =>
+      redis.client.eval(
+        SCRIPT, 2,
+        key(tenantId, sec, "r"),
+        key(tenantId, sec, "p"),
+        countRequest ? String(limits.requestsPerSecond) : "",
+        String(limits.pointsPerSecond),
+        String(points)
+      )
+    ).pipe(
+      Effect.catchAll(() => Effect.succeed(0)),
+      Effect.flatMap((r) =>
+        Number(r) === 1
+          ? Effect.fail(new TooManyRequests({ message: `tenant ${tenantId} is over its quota of ${limits.requestsPerSecond} requests per second`, retryAfterSeconds }))
+          : Number(r) === 2
+          ? Effect.fail(new TooManyRequests({ message: `tenant ${tenantId} is over its quota of ${limits.pointsPerSecond} points per second`, retryAfterSeconds }))
+          : Effect.void
+      )
+    )
+  }
+  return { charge } as const
+})
+
+export class Quotas extends Context.Tag("tenants/Quotas")<Quotas, Effect.Effect.Success<typeof makeQuotas>>() {
+  static readonly Live = Layer.effect(Quotas, makeQuotas)
+}

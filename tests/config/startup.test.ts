@@ -1,0 +1,107 @@
+import { describe, expect, it } from "@effect/vitest"
+import { spawn } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
+import { mkdtempSync } from "node:fs"
+import { createServer } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { deletePrefix, eventually, testEnv } from "../support/harness.ts"
+
+const root = join(import.meta.dirname, "..", "..")
+
+interface Proc {
+  readonly child: ChildProcess
+  readonly out: () => string
+  readonly err: () => string
+  readonly exited: Promise<number | null>
+}
+
+/** The service as `npm start` runs it: a real child process. */
+const start = (env: Record<string, string>, entry = "workers/all.ts"): Proc => {
+  const child = spawn(process.execPath, ["--import", "tsx", entry], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  let out = ""
+  let err = ""
+  child.stdout?.on("data", (d: Buffer) => (out += d.toString()))
+  child.stderr?.on("data", (d: Buffer) => (err += d.toString()))
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
+  return { child, out: () => out, err: () => err, exited }
+}
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer()
+    s.listen(0, "127.0.0.1", () => {
+      const a = s.address()
+      s.close(() => resolve(typeof a === "object" && a !== null ? a.port : 0))
+    })
+  })
+
+describe("start-up", () => {
+  it("a bad setting stops start-up with one line naming the variable", async () => {
+    const p = start(testEnv({ PORT: "eighty" }))
+    expect(await p.exited).toBe(1)
+    const lines = p.err().trim().split("\n")
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toMatch(/^mplp-trace: invalid configuration: PORT: .*integer/)
+  })
+
+  it("an unreachable Redis is one line with the URL and how to get one", async () => {
+    const p = start(testEnv({ REDIS_URL: "redis://127.0.0.1:1" }))
+    expect(await p.exited).toBe(1)
+    const lines = p.err().trim().split("\n")
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toContain("redis://127.0.0.1:1")
+    expect(lines[0]).toContain("docker compose up -d redis")
+    expect(lines[0]).not.toMatch(/\bat .*\.ts:\d+/) // no stack trace
+  })
+
+  it("npm start: migrates, prints a demo key once, serves /readyz, and stops cleanly on SIGTERM", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "mplp-start-"))
+    const port = await freePort()
+    const env = testEnv({ PORT: String(port), MPLP_DATA_DIR: dataDir, LOG_LEVEL: "info" })
+    const first = start(env)
+    try {
+      const ready = await eventually(async () => {
+        const r = await fetch(`http://127.0.0.1:${port}/readyz`)
+        return r.status === 200 ? ((await r.json()) as { status: string; database: string; redis: string }) : undefined
+      }, 60_000, 250)
+      expect(ready).toEqual({ status: "ready", database: "up", redis: "up" })
+      const key = /mplp_[0-9a-f]{12}_[A-Za-z0-9_-]{43}/.exec(first.out())?.[0]
+      expect(key).toBeDefined()
+      const res = await fetch(`http://127.0.0.1:${port}/api/metrics`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+        body: JSON.stringify({ points: [{ name: "cpuUsagePercent", value: 12 }] })
+      })
+      expect(res.status).toBe(202)
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+      expect(metrics).toMatch(/mplp_points_accepted(_total)?\{[^}]*\} 1/)
+      first.child.kill("SIGTERM")
+      const t0 = Date.now()
+      expect(await first.exited).toBe(0)
+      expect(Date.now() - t0).toBeLessThan(10_000)
+      // second start on the same data: no new demo tenant, the old key still works
+      const second = start(env)
+      try {
+        await eventually(async () => ((await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200 ? true : undefined), 60_000, 250)
+        expect(second.out()).not.toMatch(/Demo tenant created/)
+        const again = await fetch(`http://127.0.0.1:${port}/api/metrics`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+          body: JSON.stringify({ points: [{ name: "cpuUsagePercent", value: 13 }] })
+        })
+        expect(again.status).toBe(202)
+      } finally {
+        second.child.kill("SIGTERM")
+        await second.exited
+      }
+    } finally {
+      first.child.kill("SIGKILL")
+      await deletePrefix(env.MPLP_QUEUE_PREFIX)
+    }
+  }, 120_000)
+})

@@ -1,0 +1,113 @@
+import { HttpServer } from "@effect/platform"
+import { ConfigProvider, Effect, Layer, ManagedRuntime } from "effect"
+import { randomUUID } from "node:crypto"
+import { Redis } from "ioredis"
+import { ApiLayer, appLayer, Infrastructure } from "../../src/App.ts"
+import type { AppOptions } from "../../src/App.ts"
+import { AppConfig } from "../../src/config/AppConfig.ts"
+import { Db } from "../../src/db/Db.ts"
+import type { Row } from "../../src/db/Db.ts"
+import { STAGES } from "../../src/queues/Queues.ts"
+
+type TestServices = Layer.Layer.Success<ReturnType<typeof appLayer>> | Layer.Layer.Success<typeof ApiLayer>
+
+export const ADMIN_TOKEN = "test-admin-token"
+
+export interface TestApp {
+  readonly baseUrl: string
+  readonly prefix: string
+  readonly runtime: ManagedRuntime.ManagedRuntime<TestServices, unknown>
+  readonly sql: <R extends Row = Row>(text: string, values?: ReadonlyArray<unknown>) => Promise<ReadonlyArray<R>>
+  readonly admin: (method: string, path: string, body?: unknown) => Promise<Response>
+  /** A new tenant with one key holding `scopes`. */
+  readonly tenant: (scopes?: ReadonlyArray<"ingest" | "query">, settings?: unknown) => Promise<{ id: string; key: string; keyId: string }>
+  readonly close: () => Promise<void>
+}
+
+/** Test configuration: everything a test does not set explicitly. Each app gets its own Redis key prefix. */
+export const testEnv = (overrides: Record<string, string> = {}) => ({
+  PORT: "0",
+  HOST: "127.0.0.1",
+  MPLP_DATA_DIR: "memory://",
+  MPLP_QUEUE_PREFIX: `test-${randomUUID().slice(0, 8)}`,
+  MPLP_ADMIN_TOKEN: ADMIN_TOKEN,
+  MPLP_ALLOW_PRIVATE_WEBHOOKS: "true",
+  LOG_LEVEL: "Warning",
+  LOG_FORMAT: "json",
+  ...overrides
+})
+
+/** The whole service in this process: real HTTP server, real Redis, embedded TimescaleDB. */
+export const startApp = async (
+  options: Partial<Omit<AppOptions, "api">> = {},
+  env: Record<string, string> = {}
+): Promise<TestApp> => {
+  const vars = testEnv(env)
+  const config = AppConfig.layer.pipe(Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(vars))))))
+  const app = appLayer({ stages: STAGES, concurrency: 2, demoTenant: false, ...options, api: false })
+  // The API is merged in here (not through `api: true`) so its HttpServer stays visible to the test.
+  const layer = Layer.merge(app, ApiLayer.pipe(Layer.provide(Infrastructure))).pipe(Layer.provide(config))
+  const runtime = ManagedRuntime.make(layer)
+  const address = await runtime.runPromise(HttpServer.HttpServer.pipe(Effect.map((s) => s.address)))
+  if (address._tag !== "TcpAddress") throw new Error("expected a TCP address")
+  const baseUrl = `http://127.0.0.1:${address.port}`
+  const sql = <R extends Row = Row>(text: string, values: ReadonlyArray<unknown> = []) =>
+    runtime.runPromise(Effect.flatMap(Db, (db) => db.query<R>(text, values)))
+  const admin = (method: string, path: string, body?: unknown) =>
+    fetch(`${baseUrl}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) })
+    })
+  const tenant = async (scopes: ReadonlyArray<"ingest" | "query"> = ["ingest", "query"], settings?: unknown) => {
+    const id = `t${randomUUID().replace(/-/g, "").slice(0, 12)}`
+    const created = await admin("POST", "/api/admin/tenants", { id, name: id, ...(settings === undefined ? {} : { settings }) })
+    if (created.status !== 201) throw new Error(`tenant: ${created.status} ${await created.text()}`)
+    const k = await admin("POST", `/api/admin/tenants/${id}/keys`, { scopes })
+    if (k.status !== 201) throw new Error(`key: ${k.status} ${await k.text()}`)
+    const body = (await k.json()) as { key: string; keyId: string }
+    return { id, key: body.key, keyId: body.keyId }
+  }
+  const close = async () => {
+    await runtime.dispose()
+    await deletePrefix(vars.MPLP_QUEUE_PREFIX)
+  }
+  return { baseUrl, prefix: vars.MPLP_QUEUE_PREFIX, runtime, sql, admin, tenant, close }
+}
+
+/** Removes every Redis key a test app wrote. */
+export const deletePrefix = async (prefix: string) => {
+  const redis = new Redis("redis://127.0.0.1:6379", { lazyConnect: true })
+  await redis.connect()
+  let cursor = "0"
+  do {
+    const [next, keys] = await redis.scan(cursor, "MATCH", `{${prefix}}*`, "COUNT", 1000)
+    cursor = next
+    if (keys.length > 0) await redis.del(...keys)
+  } while (cursor !== "0")
+  await redis.quit()
+}
+
+/** Polls until `f` returns a value that is not undefined, or fails after `timeoutMs`. */
+export const eventually = async <A>(f: () => Promise<A | undefined>, timeoutMs = 15_000, everyMs = 100): Promise<A> => {
+  const deadline = Date.now() + timeoutMs
+  let last: unknown
+  for (;;) {
+    try {
+      const v = await f()
+      if (v !== undefined) return v
+    } catch (e) {
+      last = e
+    }
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms${last === undefined ? "" : `: ${String(last)}`}`)
+    await new Promise((r) => setTimeout(r, everyMs))
+  }
+}
+
+/** JSON request with a tenant key. */
+export const call = (app: TestApp, key: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+  fetch(`${app.baseUrl}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { "content-type": "application/json" }), ...headers },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) })
+  })
