@@ -1,9 +1,12 @@
 import { Effect, Layer } from "effect"
+import { AggregateStage } from "./aggregation/AggregateStage.ts"
+import { AlertStage } from "./alerting/AlertStage.ts"
 import { HttpServerLive } from "./api/server.ts"
 import { AppConfig } from "./config/AppConfig.ts"
 import { AggregateRefresher } from "./db/AggregateRefresher.ts"
 import { Db } from "./db/Db.ts"
 import { migrateFromDir } from "./db/Migrator.ts"
+import { DetectStage } from "./detection/DetectStage.ts"
 import { IngestQueue } from "./ingest/IngestQueue.ts"
 import { IngestStage } from "./ingest/IngestStage.ts"
 import { ExecutionReader } from "./query/ExecutionReader.ts"
@@ -41,8 +44,13 @@ const stageLayer = (stage: Stage, concurrency: number) => {
   switch (stage) {
     case "ingest":
       return IngestStage.layer(concurrency)
-    default:
-      return Layer.empty
+    case "aggregate":
+      return AggregateStage.layer(concurrency)
+    case "detect":
+      return DetectStage.layer(concurrency)
+    case "alert":
+      // Deliveries wait on other tenants' endpoints: more slots, so one slow endpoint cannot hold them all.
+      return AlertStage.layer(concurrency * 4)
   }
 }
 

@@ -18,6 +18,8 @@ export interface Attempt {
   readonly statusCode: number | null
   readonly error: string | null
   readonly nextDelayMs: number | null
+  /** The endpoint's Retry-After, when it sent one (for a caller that schedules retries itself). */
+  readonly retryAfterMs: number | null
 }
 
 export type DeliveryOutcome = "delivered" | "failed" | "gone" | "refused"
@@ -200,7 +202,8 @@ export const deliverWebhook = <E = never, R = never>(
         durationMs: endMs - startMs,
         statusCode: result.statusCode,
         error: result.error,
-        nextDelayMs: retry ? nextDelay(n, baseDelayMs, maxDelayMs, result.retryAfterMs, () => r) : null
+        nextDelayMs: retry ? nextDelay(n, baseDelayMs, maxDelayMs, result.retryAfterMs, () => r) : null,
+        retryAfterMs: result.retryAfterMs === undefined ? null : Math.min(result.retryAfterMs, maxDelayMs)
       }
       attempts.push(attempt)
       if (opts.onAttempt) yield* opts.onAttempt(attempt)

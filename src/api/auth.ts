@@ -1,10 +1,12 @@
-import { Effect, Layer, Option, Redacted } from "effect"
+import { HttpServerRequest } from "@effect/platform"
+import { Effect, Exit, Layer, Option, Redacted } from "effect"
 import { createHash, timingSafeEqual } from "node:crypto"
 import { AppConfig } from "../config/AppConfig.ts"
-import { Forbidden, ServiceUnavailable, Unauthorized } from "../domain/errors.ts"
+import { Forbidden, ServiceUnavailable, TooManyRequests, Unauthorized } from "../domain/errors.ts"
 import type { Scope } from "../domain/ids.ts"
 import { Quotas } from "../tenants/Quotas.ts"
 import { TenantStore } from "../tenants/TenantStore.ts"
+import type { Principal } from "../tenants/TenantStore.ts"
 import { AdminAuth, CurrentPrincipal, TenantAuth } from "./Api.ts"
 import { withRetryAfter } from "./body.ts"
 
@@ -15,9 +17,9 @@ export const TenantAuthLive = Layer.effect(
   Effect.gen(function* () {
     const store = yield* TenantStore
     const quotas = yield* Quotas
-    const check = (key: Redacted.Redacted<string>) =>
+    const check = (key: string) =>
       Effect.gen(function* () {
-        const principal = yield* store.authenticate(Redacted.value(key))
+        const principal = yield* store.authenticate(key)
         const settings = yield* store.getSettings(principal.tenantId).pipe(
           Effect.catchTag("NotFound", () => new Unauthorized({ message: "the key's tenant no longer exists" }))
         )
@@ -28,9 +30,28 @@ export const TenantAuthLive = Layer.effect(
         Effect.tapErrorTag("TooManyRequests", (e) => withRetryAfter(e.retryAfterSeconds)),
         Effect.tapErrorTag("ServiceUnavailable", (e) => withRetryAfter(e.retryAfterSeconds))
       )
-    return { bearer: check, apiKey: check }
+    // The platform tries the schemes in turn and answers with the last one's failure, which would turn
+    // a bearer key's 429 or 503 into "no x-api-key" 401. So the first scheme tried checks whichever
+    // header was sent, once; the other replays that answer (and the quota is charged once).
+    const answered = new WeakMap<object, Exit.Exit<Principal, Unauthorized | TooManyRequests | ServiceUnavailable>>()
+    const checkRequest = Effect.gen(function* () {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const before = answered.get(request)
+      if (before !== undefined) return yield* before
+      const exit = yield* Effect.exit(check(presentedKey(request.headers)))
+      answered.set(request, exit)
+      return yield* exit
+    })
+    return { bearer: () => checkRequest, apiKey: () => checkRequest }
   })
 )
+
+const presentedKey = (headers: Readonly<Record<string, string | undefined>>): string => {
+  const apiKey = headers["x-api-key"]
+  if (apiKey !== undefined && apiKey !== "") return apiKey
+  const authorization = headers.authorization ?? ""
+  return /^bearer /i.test(authorization) ? authorization.slice(7).trim() : ""
+}
 
 const digest = (s: string) => createHash("sha256").update(s).digest()
 

@@ -11,6 +11,8 @@ import { RedisConnection } from "../queues/Redis.ts"
 export interface SubmitOptions {
   /** A stable job id makes a retried submission a no-op while the job is kept. */
   readonly jobId?: string
+  /** Enqueue even over the backlog bound: for the tiny jobs that keep others from waiting forever. */
+  readonly ignoreBacklog?: boolean
 }
 
 export interface JobInfo {
@@ -49,7 +51,7 @@ const makeIngestQueue = Effect.gen(function* () {
 
   const submit = (job: IngestJob, options: SubmitOptions = {}) =>
     Effect.gen(function* () {
-      if ((yield* Ref.get(backlog)) > maxBacklog) {
+      if (options.ignoreBacklog !== true && (yield* Ref.get(backlog)) > maxBacklog) {
         return yield* unavailable(`the ingest backlog is over ${maxBacklog} batches`)
       }
       const jobId = options.jobId ?? newJobId(job.tenantId)

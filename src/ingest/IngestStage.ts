@@ -1,9 +1,13 @@
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Schema } from "effect"
+import { foldBatch, metricSeriesPoints, spanSeriesPoints } from "../aggregation/partials.ts"
 import { Db } from "../db/Db.ts"
 import { IngestJob } from "../domain/jobs.ts"
-import { runWorker } from "../queues/Queues.ts"
+import { AggregateJob, AlertJob } from "../domain/pipeline.ts"
+import { makeQueue, runWorker } from "../queues/Queues.ts"
+import { TenantStore } from "../tenants/TenantStore.ts"
 import { Telemetry } from "../telemetry/Telemetry.ts"
 import { finishExecution, startExecution, updateExecution } from "./executions.ts"
+import type { Applied } from "./executions.ts"
 import { dedupKeys, insertMetricPoints, insertSpans, upsertSpanExecutions } from "./persist.ts"
 
 /**
@@ -13,7 +17,7 @@ import { dedupKeys, insertMetricPoints, insertSpans, upsertSpanExecutions } from
 export const persistBatch = (job: IngestJob, jobId: string) =>
   Effect.gen(function* () {
     const db = yield* Db
-    return yield* db.transaction((tx) => {
+    return yield* db.transaction((tx): Effect.Effect<Applied, unknown> => {
       switch (job._tag) {
         case "metrics":
           return insertMetricPoints(tx, job.tenantId, job.points, dedupKeys(job.points, job.source, jobId)).pipe(
@@ -33,25 +37,57 @@ export const persistBatch = (job: IngestJob, jobId: string) =>
     })
   }).pipe(Effect.withSpan("IngestStage.persistBatch", { attributes: { kind: job._tag, tenantId: job.tenantId } }))
 
+const encodeAggregate = Schema.encodeSync(AggregateJob)
+const encodeAlert = Schema.encodeSync(AlertJob)
+
 export const IngestStage = {
   layer: (concurrency: number) =>
     Layer.scopedDiscard(
       Effect.gen(function* () {
         const telemetry = yield* Telemetry
+        const store = yield* TenantStore
+        const aggregate = yield* makeQueue("aggregate")
+        const alert = yield* makeQueue("alert")
+
+        // Hands the batch's series points on, folded per window. Runs on every delivery, also when the
+        // rows were already stored, so a crash between commit and hand-off loses nothing; the same job
+        // id (and the window store's per-batch fields) make the repeat harmless.
+        const handOff = (job: IngestJob, applied: Applied, jobId: string) =>
+          Effect.gen(function* () {
+            const points = job._tag === "spans" ? spanSeriesPoints(job.spans) : metricSeriesPoints(applied.points)
+            if (points.length > 0) {
+              const settings = yield* store.getSettings(job.tenantId)
+              const windowSizeMs = settings.windows.sizeSeconds * 1000
+              let maxEventTimeMs = Number.NEGATIVE_INFINITY
+              for (const p of points) if (p.timeMs > maxEventTimeMs) maxEventTimeMs = p.timeMs
+              const data = encodeAggregate({ tenantId: job.tenantId, sourceJobId: jobId, windowSizeMs, maxEventTimeMs, partials: foldBatch(points, windowSizeMs) })
+              yield* Effect.tryPromise(() => aggregate.add("partials", data, { jobId }))
+            }
+            if (job._tag === "execution-finish") {
+              const payload = { traceId: job.traceId, serviceName: applied.serviceName ?? "", success: job.result.success, durationMs: job.result.durationMs ?? null, errorMessage: job.result.errorMessage ?? null }
+              yield* Effect.tryPromise(() =>
+                alert.add("event", encodeAlert({ _tag: "event", tenantId: job.tenantId, eventType: "execution_completed", key: job.traceId, payload }), { jobId: `${jobId}-done` })
+              )
+            }
+          })
+
         yield* runWorker({
           stage: "ingest",
           schema: IngestJob,
           concurrency,
-          process: (job, bullJob) =>
-            persistBatch(job, bullJob.id ?? "").pipe(
+          process: (job, bullJob) => {
+            const jobId = bullJob.id ?? ""
+            return persistBatch(job, jobId).pipe(
+              Effect.flatMap((applied) => handOff(job, applied, jobId)),
               Effect.tap(() =>
                 Effect.sync(() => {
                   telemetry.jobsProcessed.add(1, { stage: "ingest", kind: job._tag })
                   telemetry.jobLatency.record(Date.now() - bullJob.timestamp, { stage: "ingest" })
                 })
               ),
-              Effect.annotateLogs({ tenantId: job.tenantId, jobId: bullJob.id ?? "" })
+              Effect.annotateLogs({ tenantId: job.tenantId, jobId })
             )
+          }
         })
       })
     )

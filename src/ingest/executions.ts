@@ -18,8 +18,6 @@ export interface Applied {
   readonly serviceName?: string
 }
 
-const notApplied: Applied = { applied: false, points: [] }
-
 export const startExecution = (tx: Queryable, job: StartJob) => {
   const r = job.request
   return tx.query(
@@ -37,25 +35,26 @@ export const startExecution = (tx: Queryable, job: StartJob) => {
 }
 
 /**
- * Applies step `seq` only when `seq - 1` is the last one applied: a replay (already applied) is a
- * no-op, an early arrival fails with OutOfOrder and is retried.
+ * Applies step `seq` only when `seq - 1` is the last one applied: a replay (already applied) changes
+ * nothing but still reports the execution, an early arrival fails with OutOfOrder and is retried.
  */
 const inOrder = (
   tx: Queryable,
   tenantId: string,
   traceId: string,
   seq: number,
-  apply: Effect.Effect<ReadonlyArray<{ service_name: string; start_time: Date }>, DbError>
+  apply: Effect.Effect<ReadonlyArray<{ service_name: string }>, DbError>
 ) =>
   Effect.gen(function* () {
     const rows = yield* apply
     const row = rows[0]
-    if (row !== undefined) return { serviceName: row.service_name, startTime: new Date(row.start_time) }
-    const last = yield* tx.query<{ last_seq: number }>(
-      "SELECT last_seq FROM executions WHERE tenant_id = $1 AND trace_id = $2 LIMIT 1", [tenantId, traceId]
+    if (row !== undefined) return { serviceName: row.service_name, fresh: true }
+    const last = yield* tx.query<{ last_seq: number; service_name: string }>(
+      "SELECT last_seq, service_name FROM executions WHERE tenant_id = $1 AND trace_id = $2 LIMIT 1", [tenantId, traceId]
     )
-    const lastSeq = last[0] === undefined ? 0 : Number(last[0].last_seq)
-    if (lastSeq >= seq) return undefined
+    const found = last[0]
+    const lastSeq = found === undefined ? 0 : Number(found.last_seq)
+    if (found !== undefined && lastSeq >= seq) return { serviceName: found.service_name, fresh: false }
     return yield* new OutOfOrder({ message: `execution ${traceId}: step ${seq} waits for step ${lastSeq + 1}` })
   })
 
@@ -66,19 +65,23 @@ export const updateExecution = (tx: Queryable, job: UpdateJob, jobId: string) =>
   Effect.gen(function* () {
     const u = job.update
     const done = yield* inOrder(tx, job.tenantId, job.traceId, job.seq, tx.query(
+      // The finish is the last step by definition: an update that reaches an ended execution (sent in
+      // the same burst but arriving after the finish, or late) adds its events and new metrics, and
+      // changes neither the outcome nor the final values.
       `UPDATE executions SET
-         progress_percentage = coalesce($4, progress_percentage),
-         current_operation = coalesce($5, current_operation),
+         progress_percentage = CASE WHEN status IN ('active', 'paused') THEN coalesce($4, progress_percentage) ELSE progress_percentage END,
+         current_operation = CASE WHEN status IN ('active', 'paused') THEN coalesce($5, current_operation) ELSE current_operation END,
          status = CASE WHEN status IN ('active', 'paused') THEN coalesce($6, status) ELSE status END,
-         metrics = metrics || $7::jsonb,
+         metrics = CASE WHEN status IN ('active', 'paused') THEN metrics || $7::jsonb ELSE $7::jsonb || metrics END,
          custom_attributes = custom_attributes || $8::jsonb,
          last_seq = $3, updated_at = now()
        WHERE tenant_id = $1 AND trace_id = $2 AND last_seq = $3 - 1
-       RETURNING service_name, start_time`,
+       RETURNING service_name`,
       [job.tenantId, job.traceId, job.seq, u.progressPercentage ?? null, u.currentOperation ?? null, u.status ?? null,
         JSON.stringify(u.metrics ?? {}), JSON.stringify(u.customAttributes ?? {})]
     ))
-    if (done === undefined) return notApplied
+    const points = metricRows(u.metrics ?? {}, job.receivedAtMs, done.serviceName, job.traceId)
+    if (!done.fresh) return { applied: false, points, serviceName: done.serviceName } satisfies Applied
     const events = u.events ?? []
     if (events.length > 0) {
       yield* tx.query(
@@ -90,7 +93,6 @@ export const updateExecution = (tx: Queryable, job: UpdateJob, jobId: string) =>
           events.map((e) => e.eventName), events.map((e) => e.eventType), events.map((e) => JSON.stringify(e.metadata ?? {}))]
       )
     }
-    const points = metricRows(u.metrics ?? {}, job.receivedAtMs, done.serviceName, job.traceId)
     if (points.length > 0) yield* insertMetricPoints(tx, job.tenantId, points, points.map((_, i) => keyOf(jobId, i)))
     return { applied: true, points, serviceName: done.serviceName } satisfies Applied
   })
@@ -109,14 +111,14 @@ export const finishExecution = (tx: Queryable, job: FinishJob, jobId: string) =>
          current_operation = NULL,
          last_seq = $3, updated_at = now()
        WHERE tenant_id = $1 AND trace_id = $2 AND last_seq = $3 - 1
-       RETURNING service_name, start_time`,
+       RETURNING service_name`,
       [job.tenantId, job.traceId, job.seq, r.success ? "completed" : "failed", r.durationMs ?? null, job.receivedAtMs,
         JSON.stringify({ success: r.success, errorMessage: r.errorMessage ?? null, durationMs: r.durationMs ?? null, performanceScore: r.performanceScore ?? null }),
         JSON.stringify(r.errors ?? (r.errorMessage === undefined ? [] : [r.errorMessage])), JSON.stringify(r.warnings ?? []),
         r.performanceScore ?? null, JSON.stringify(r.finalMetrics ?? {})]
     ))
-    if (done === undefined) return notApplied
     const points = metricRows(r.finalMetrics ?? {}, job.receivedAtMs, done.serviceName, job.traceId)
+    if (!done.fresh) return { applied: false, points, serviceName: done.serviceName } satisfies Applied
     if (points.length > 0) yield* insertMetricPoints(tx, job.tenantId, points, points.map((_, i) => keyOf(jobId, i)))
     return { applied: true, points, serviceName: done.serviceName } satisfies Applied
   })

@@ -37,6 +37,8 @@ export interface WorkerOptions<A, I, R> {
   readonly schema: Schema.Schema<A, I>
   readonly concurrency: number
   readonly lockDurationMs?: number
+  /** Delay before a failed job's next attempt (BullMQ `backoff: { type: "custom" }`). */
+  readonly backoffStrategy?: (attemptsMade: number, err: Error | undefined) => number
   readonly process: (payload: A, job: Job) => Effect.Effect<unknown, unknown, R>
 }
 
@@ -70,7 +72,10 @@ export const runWorker = <A, I, R>(options: WorkerOptions<A, I, R>) =>
           concurrency: options.concurrency,
           lockDuration: options.lockDurationMs ?? 30_000,
           stalledInterval: Math.max(1000, Math.floor((options.lockDurationMs ?? 30_000) / 2)),
-          autorun: true
+          autorun: true,
+          ...(options.backoffStrategy === undefined
+            ? {}
+            : { settings: { backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) => options.backoffStrategy?.(attemptsMade, err) ?? 1000 } })
         })
       ),
       (w) => Effect.promise(() => w.close()).pipe(Effect.timeout(Duration.seconds(8)), Effect.ignore)

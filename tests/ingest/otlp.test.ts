@@ -5,6 +5,8 @@ import type { ReadableSpan } from "@opentelemetry/sdk-trace-base"
 import { Effect } from "effect"
 import * as fc from "fast-check"
 import { decodeMetrics, decodeTraces, OtlpDecodeError } from "../../src/ingest/otlp/index.ts"
+import { uint64ToDecimal } from "../../src/ingest/otlp/strings.ts"
+import { int64Value } from "../../src/ingest/otlp/wire.ts"
 import {
   bySpanId, expectedRow, hrTimeMs, pb, recordMetrics, recordSpans, serializeMetrics, serializeSpans
 } from "./otlpFixtures.ts"
@@ -18,6 +20,7 @@ const sampleSpans = (): Array<ReadableSpan> =>
       kind: SpanKind.SERVER, startTime: T0,
       attributes: { "http.method": "GET", "http.status_code": 200, ratio: 0.25, cached: false, tags: ["a", "b"], big: 2 ** 60, neg: -7 }
     })
+    root.setAttribute("db.statement", "SELECT * FROM carts WHERE id = $1 AND owner = $2 -- über")
     const ctx = trace.setSpan(ROOT_CONTEXT, root)
     const child = tracer.startSpan("SELECT cart", {
       kind: SpanKind.CLIENT, startTime: [T0[0], T0[1] + 1_500],
@@ -46,7 +49,7 @@ describe("OTLP traces", () => {
     const { protobuf, json } = serializeSpans(spans)
     const fromProtobuf = decodeTraces(protobuf, "protobuf")
     const fromJson = decodeTraces(json, "json")
-    expect(fromProtobuf).toEqual(fromJson)
+    expect(fromProtobuf).toStrictEqual(fromJson)
     expect(fromProtobuf.rejected).toBe(0)
     expect([...fromProtobuf.spans].sort(bySpanId)).toEqual(spans.map(expectedRow).sort(bySpanId))
 
@@ -57,7 +60,8 @@ describe("OTLP traces", () => {
       startTimeMs: 1_700_000_000_123.456789, durationMs: 2876.54321
     })
     expect(root.attributes).toEqual({
-      "http.method": "GET", "http.status_code": 200, ratio: 0.25, cached: false, tags: ["a", "b"], big: "1152921504606846976", neg: -7
+      "http.method": "GET", "http.status_code": 200, ratio: 0.25, cached: false, tags: ["a", "b"], big: "1152921504606846976", neg: -7,
+      "db.statement": "SELECT * FROM carts WHERE id = $1 AND owner = $2 -- über"
     })
     expect(child).toMatchObject({ parentSpanId: root.spanId, traceId: root.traceId, kind: 3, statusCode: 2, statusMessage: "deadlock" })
     // 1.501 µs: exact although the epoch floats only resolve ~0.24 µs.
@@ -137,7 +141,7 @@ describe("OTLP traces", () => {
         }]
       }]
     }
-    expect(decodeTraces(json, "json")).toEqual(decodeTraces(handMadeSpan([]), "protobuf"))
+    expect(decodeTraces(json, "json")).toStrictEqual(decodeTraces(handMadeSpan([]), "protobuf"))
   })
 
   it("raises OtlpDecodeError for every truncation of a request", () => {
@@ -179,14 +183,18 @@ describe("OTLP traces", () => {
       variant({ spanId: "zzzzzzzzzzzzzzzz" }), variant({ name: 42 }), variant({ parentSpanId: "12" }),
       variant({ attributes: [{ key: "k", value: { intValue: "1.5" } }] }), variant({ startTimeUnixNano: "-1" }),
       variant({ endTimeUnixNano: undefined }), "not a span",
-      variant({ traceId: String(valid.traceId).toUpperCase(), spanId: "2222222222222222" })
+      variant({ traceId: String(valid.traceId).toUpperCase(), spanId: "2222222222222222" }),
+      variant({ spanId: "3333333333333333", parentSpanId: "0000000000000000" })
     )
     const result = decodeTraces(request, "json")
     expect(result.rejected).toBe(10)
     expect(result.errors).toHaveLength(10)
     expect(result.errors.join("\n")).toMatch(/traceId must be 32 hex/)
     expect(result.errors.join("\n")).toMatch(/name must be a string/)
-    expect(result.spans.map((s) => s.spanId).sort()).toEqual([valid.spanId, (spans[1] as Record<string, unknown>).spanId, "2222222222222222"].sort())
+    expect(result.spans.map((s) => s.spanId).sort())
+      .toEqual([valid.spanId, (spans[1] as Record<string, unknown>).spanId, "2222222222222222", "3333333333333333"].sort())
+    expect(result.spans.find((s) => s.spanId === "2222222222222222")!.traceId).toBe(valid.traceId)
+    expect(result.spans.find((s) => s.spanId === "3333333333333333")!.parentSpanId).toBeNull()
 
     const shortIds = pb.bytes(pb.len(1, pb.len(2,
       pb.len(2, pb.hex(1, "5b8efff798038103"), pb.hex(2, "eee19b7ec3c1b174"), pb.fixed64(7, 1n), pb.fixed64(8, 2n)),
@@ -237,7 +245,7 @@ describe("OTLP metrics", () => {
         }))
       const { protobuf, json } = serializeMetrics(rm)
       const fromProtobuf = decodeMetrics(protobuf, "protobuf")
-      expect(decodeMetrics(json, "json")).toEqual(fromProtobuf)
+      expect(decodeMetrics(json, "json")).toStrictEqual(fromProtobuf)
 
       const timeOf = (name: string) =>
         hrTimeMs(rm.scopeMetrics[0]!.metrics.find((m) => m.descriptor.name === name)!.dataPoints[0]!.endTime)
@@ -327,7 +335,7 @@ describe("OTLP metrics", () => {
         }]
       }]
     }
-    expect(decodeMetrics(json, "json")).toEqual(fromProtobuf)
+    expect(decodeMetrics(json, "json")).toStrictEqual(fromProtobuf)
   })
 
   it("counts malformed JSON data points and keeps the rest", () => {
@@ -350,6 +358,18 @@ describe("OTLP metrics", () => {
 })
 
 describe("OTLP round trip", () => {
+  it("64-bit helpers agree with BigInt over the whole range", () => {
+    const halves = (n: bigint) => [Number(n & 0xffffffffn), Number(n >> 32n)] as const
+    fc.assert(fc.property(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), (n) => {
+      const [lo, hi] = halves(n)
+      expect(uint64ToDecimal(lo, hi)).toBe(n.toString())
+      const signed = BigInt.asIntN(64, n)
+      const v = int64Value(lo, hi)
+      expect(BigInt(v)).toBe(signed)
+      expect(typeof v === "number").toBe(signed >= -(2n ** 53n - 1n) && signed <= 2n ** 53n - 1n)
+    }), { numRuns: 2000 })
+  })
+
   const hex = (n: number) => fc.stringMatching(new RegExp(`^[0-9a-f]{${n}}$`)).filter((s) => !/^0+$/.test(s))
   const text = fc.string({ unit: "grapheme", maxLength: 12 })
   const finite = fc.double({ noNaN: true, noDefaultInfinity: true })
@@ -394,7 +414,7 @@ describe("OTLP round trip", () => {
       const fromProtobuf = decodeTraces(protobuf, "protobuf")
       expect(fromProtobuf.rejected).toBe(0)
       expect([...fromProtobuf.spans].sort(bySpanId)).toEqual(spans.map(expectedRow).sort(bySpanId))
-      expect(decodeTraces(json, "json")).toEqual(fromProtobuf)
+      expect(decodeTraces(json, "json")).toStrictEqual(fromProtobuf)
     }))
   })
 })

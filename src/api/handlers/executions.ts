@@ -1,9 +1,10 @@
 import { HttpApiBuilder } from "@effect/platform"
-import { DateTime, Effect, Option } from "effect"
+import { DateTime, Duration, Effect, Option, Schedule } from "effect"
 import { randomBytes } from "node:crypto"
 import { AppConfig } from "../../config/AppConfig.ts"
 import { Conflict, NotFound } from "../../domain/errors.ts"
 import { ExecutionResult, ExecutionUpdate, StartExecutionRequest } from "../../domain/ingest.ts"
+import type { IngestJob } from "../../domain/jobs.ts"
 import type { TenantSettings } from "../../domain/settings.ts"
 import { IngestQueue } from "../../ingest/IngestQueue.ts"
 import { ExecutionReader } from "../../query/ExecutionReader.ts"
@@ -33,15 +34,38 @@ export const ExecutionsLive = HttpApiBuilder.group(MplpApi, "executions", (handl
 
     const settingsOf = (tenantId: string) => store.getSettings(tenantId).pipe(Effect.orDie)
 
+    const notFound = (traceId: string) => new NotFound({ message: `execution ${traceId} not found` })
+
     const nextSeq = (tenantId: string, traceId: string, ttl: number) =>
       Effect.gen(function* () {
         const s = yield* ingest.nextSeq(tenantId, traceId, ttl)
         if (Option.isSome(s)) return s.value
         const last = yield* reader.lastSeq(tenantId, traceId)
-        if (Option.isNone(last)) return yield* new NotFound({ message: `execution ${traceId} not found` })
-        yield* ingest.initSeq(tenantId, traceId, last.value, ttl)
-        const again = yield* ingest.nextSeq(tenantId, traceId, ttl)
-        return Option.isSome(again) ? again.value : yield* new NotFound({ message: `execution ${traceId} not found` })
+        if (Option.isSome(last)) {
+          yield* ingest.initSeq(tenantId, traceId, last.value, ttl)
+          const again = yield* ingest.nextSeq(tenantId, traceId, ttl)
+          return Option.isSome(again) ? again.value : yield* notFound(traceId)
+        }
+        // A start sent in the same burst may not have registered yet: give it a moment before a 404.
+        return yield* ingest.nextSeq(tenantId, traceId, ttl).pipe(
+          Effect.flatMap(Option.match({ onNone: () => Effect.fail(notFound(traceId)), onSome: Effect.succeed })),
+          Effect.retry({ schedule: Schedule.spaced(Duration.millis(50)).pipe(Schedule.upTo(Duration.seconds(1))), while: (e) => e instanceof NotFound })
+        )
+      })
+
+    /**
+     * Enqueues an update or finish as the execution's next step. A number taken but not enqueued
+     * (backlog over its bound, Redis failing) becomes a no-op step, so the steps after it never wait
+     * for it.
+     */
+    const submitStep = (tenantId: string, traceId: string, ttl: number, jobId: string | undefined, job: (seq: number) => IngestJob) =>
+      Effect.gen(function* () {
+        const seq = yield* nextSeq(tenantId, traceId, ttl)
+        const skip = ingest.submit({ _tag: "execution-update", tenantId, receivedAtMs: Date.now(), traceId, seq, update: {} }, { ignoreBacklog: true }).pipe(
+          Effect.catchAll((e) => Effect.logWarning(`execution ${traceId}: step ${seq} left unfilled: ${e.message}`))
+        )
+        const id = yield* ingest.submit(job(seq), jobId === undefined ? {} : { jobId }).pipe(Effect.onError(() => skip))
+        return { jobId: id }
       })
 
     const chargePoints = (tenantId: string, settings: TenantSettings, points: number) =>
@@ -76,14 +100,9 @@ export const ExecutionsLive = HttpApiBuilder.group(MplpApi, "executions", (handl
           const settings = yield* settingsOf(p.tenantId)
           yield* chargePoints(p.tenantId, settings, Object.keys(update.metrics ?? {}).length + (update.events?.length ?? 0))
           return yield* ingest.idempotent(p.tenantId, headers["idempotency-key"], (jobId) =>
-            Effect.gen(function* () {
-              const seq = yield* nextSeq(p.tenantId, path.traceId, seqTtl(settings))
-              const id = yield* ingest.submit(
-                { _tag: "execution-update", tenantId: p.tenantId, receivedAtMs: Date.now(), traceId: path.traceId, seq, update },
-                jobId === undefined ? {} : { jobId }
-              )
-              return { jobId: id }
-            })
+            submitStep(p.tenantId, path.traceId, seqTtl(settings), jobId, (seq) => (
+              { _tag: "execution-update", tenantId: p.tenantId, receivedAtMs: Date.now(), traceId: path.traceId, seq, update }
+            ))
           )
         }).pipe(dbUnavailable)
       )
@@ -94,14 +113,9 @@ export const ExecutionsLive = HttpApiBuilder.group(MplpApi, "executions", (handl
           const settings = yield* settingsOf(p.tenantId)
           yield* chargePoints(p.tenantId, settings, Object.keys(result.finalMetrics ?? {}).length)
           return yield* ingest.idempotent(p.tenantId, headers["idempotency-key"], (jobId) =>
-            Effect.gen(function* () {
-              const seq = yield* nextSeq(p.tenantId, path.traceId, seqTtl(settings))
-              const id = yield* ingest.submit(
-                { _tag: "execution-finish", tenantId: p.tenantId, receivedAtMs: Date.now(), traceId: path.traceId, seq, result },
-                jobId === undefined ? {} : { jobId }
-              )
-              return { jobId: id }
-            })
+            submitStep(p.tenantId, path.traceId, seqTtl(settings), jobId, (seq) => (
+              { _tag: "execution-finish", tenantId: p.tenantId, receivedAtMs: Date.now(), traceId: path.traceId, seq, result }
+            ))
           )
         }).pipe(dbUnavailable)
       )

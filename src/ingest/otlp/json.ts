@@ -29,21 +29,25 @@ export const decodeJsonTraceRequest = (body: unknown, rej: Rejections): ExportTr
   return { resourceSpans }
 }
 
+// Container fields are read before the items are collected, so that a container rejected as a
+// whole never counts an item that was already rejected on its own.
 const resourceSpansFrom = (o: Obj, path: string, rej: Rejections): ResourceSpans => {
   const res = resource(o.resource)
+  const schemaUrl = str(field(o, "schemaUrl", "schema_url"), "schemaUrl")
   const scopes = list(field(o, ...SCOPE_SPANS), "scopeSpans")
   return {
     resource: res,
     scopeSpans: collect(scopes, `${path}.scopeSpans`, rej, (s) => countNested(s, [SPANS]), (s, i) =>
       scopeSpansFrom(obj(s, "scopeSpans entry"), `${path}.scopeSpans[${i}]`, rej)),
-    schemaUrl: str(field(o, "schemaUrl", "schema_url"), "schemaUrl")
+    schemaUrl
   }
 }
 
 const scopeSpansFrom = (o: Obj, path: string, rej: Rejections): ScopeSpans => {
   const sc = scope(o.scope)
   const schemaUrl = str(field(o, "schemaUrl", "schema_url"), "schemaUrl")
-  return { scope: sc, spans: collect(list(o.spans, "spans"), `${path}.spans`, rej, () => 1, spanFrom), schemaUrl }
+  const spans = list(o.spans, "spans")
+  return { scope: sc, spans: collect(spans, `${path}.spans`, rej, () => 1, spanFrom), schemaUrl }
 }
 
 const spanFrom = (v: unknown): Span => {

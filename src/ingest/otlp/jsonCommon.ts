@@ -6,7 +6,13 @@ import { reject } from "./types.ts"
  * accepted, `null` meaning "default", enums as numbers or names, 64-bit integers as numbers or
  * strings. A wrong type throws `Invalid`, which rejects the enclosing span or data point only.
  */
-export class Invalid extends Error {}
+export class Invalid {
+  readonly message: string
+  // Deliberately not an Error: a request full of bad spans should not pay for a stack trace each.
+  constructor(message: string) {
+    this.message = message
+  }
+}
 
 export type Obj = Record<string, unknown>
 

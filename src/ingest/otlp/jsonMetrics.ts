@@ -36,20 +36,24 @@ export const decodeJsonMetricsRequest = (body: unknown, rej: Rejections): Export
   return { resourceMetrics }
 }
 
-const resourceMetricsFrom = (o: Obj, path: string, rej: Rejections): ResourceMetrics => ({
-  resource: resource(o.resource),
-  scopeMetrics: collect(list(field(o, ...SCOPE_METRICS), "scopeMetrics"), `${path}.scopeMetrics`, rej,
-    (s) => countNested(s, [METRICS], countPoints),
-    (s, i) => scopeMetricsFrom(obj(s, "scopeMetrics entry"), `${path}.scopeMetrics[${i}]`, rej)),
-  schemaUrl: str(field(o, "schemaUrl", "schema_url"), "schemaUrl")
-})
+// Container fields are read before the items are collected, so that a container rejected as a
+// whole never counts a data point that was already rejected on its own.
+const resourceMetricsFrom = (o: Obj, path: string, rej: Rejections): ResourceMetrics => {
+  const res = resource(o.resource)
+  const schemaUrl = str(field(o, "schemaUrl", "schema_url"), "schemaUrl")
+  const scopes = list(field(o, ...SCOPE_METRICS), "scopeMetrics")
+  const scopeMetrics = collect(scopes, `${path}.scopeMetrics`, rej, (s) => countNested(s, [METRICS], countPoints),
+    (s, i) => scopeMetricsFrom(obj(s, "scopeMetrics entry"), `${path}.scopeMetrics[${i}]`, rej))
+  return { resource: res, scopeMetrics, schemaUrl }
+}
 
-const scopeMetricsFrom = (o: Obj, path: string, rej: Rejections): ScopeMetrics => ({
-  scope: scope(o.scope),
-  metrics: collect(list(o.metrics, "metrics"), `${path}.metrics`, rej, countPoints, (m, i) =>
-    metricFrom(obj(m, "metric"), `${path}.metrics[${i}]`, rej)),
-  schemaUrl: str(field(o, "schemaUrl", "schema_url"), "schemaUrl")
-})
+const scopeMetricsFrom = (o: Obj, path: string, rej: Rejections): ScopeMetrics => {
+  const sc = scope(o.scope)
+  const schemaUrl = str(field(o, "schemaUrl", "schema_url"), "schemaUrl")
+  const metrics = collect(list(o.metrics, "metrics"), `${path}.metrics`, rej, countPoints, (m, i) =>
+    metricFrom(obj(m, "metric"), `${path}.metrics[${i}]`, rej))
+  return { scope: sc, metrics, schemaUrl }
+}
 
 const metricFrom = (o: Obj, path: string, rej: Rejections): Metric => {
   const m: Metric = { name: str(o.name, "name"), description: str(o.description, "description"), unit: str(o.unit, "unit") }
@@ -63,16 +67,17 @@ const metricFrom = (o: Obj, path: string, rej: Rejections): Metric => {
     m.gauge = { dataPoints: points(obj(d, "gauge"), numberPoint) }
   } else if ((d = o.sum) != null) {
     const s = obj(d, "sum")
-    m.sum = {
-      dataPoints: points(s, numberPoint), aggregationTemporality: temporality(s),
-      isMonotonic: bool(field(s, "isMonotonic", "is_monotonic"), "isMonotonic")
-    }
+    const aggregationTemporality = temporality(s)
+    const isMonotonic = bool(field(s, "isMonotonic", "is_monotonic"), "isMonotonic")
+    m.sum = { dataPoints: points(s, numberPoint), aggregationTemporality, isMonotonic }
   } else if ((d = o.histogram) != null) {
     const h = obj(d, "histogram")
-    m.histogram = { dataPoints: points(h, histogramPoint), aggregationTemporality: temporality(h) }
+    const aggregationTemporality = temporality(h)
+    m.histogram = { dataPoints: points(h, histogramPoint), aggregationTemporality }
   } else if ((d = field(o, "exponentialHistogram", "exponential_histogram")) != null) {
     const h = obj(d, "exponentialHistogram")
-    m.exponentialHistogram = { dataPoints: points(h, exponentialPoint), aggregationTemporality: temporality(h) }
+    const aggregationTemporality = temporality(h)
+    m.exponentialHistogram = { dataPoints: points(h, exponentialPoint), aggregationTemporality }
   } else if ((d = o.summary) != null) {
     m.summary = { dataPoints: points(obj(d, "summary"), summaryPoint) }
   }

@@ -57,10 +57,14 @@ const isHexId = (s: string, length: number): boolean => {
 
 const show = (s: string): string => JSON.stringify(s.length > 40 ? `${s.slice(0, 40)}…` : s)
 
+// Some exporters send an all-zero parent id for a root span instead of an empty one.
+const ROOT_PARENT = "0000000000000000"
+const parentOf = (s: Span): string | null => (s.parentSpanId === "" || s.parentSpanId === ROOT_PARENT ? null : s.parentSpanId)
+
 const spanProblem = (s: Span): string | undefined => {
   if (!isHexId(s.traceId, 32)) return `traceId must be 32 hex characters, not all zero (got ${show(s.traceId)})`
   if (!isHexId(s.spanId, 16)) return `spanId must be 16 hex characters, not all zero (got ${show(s.spanId)})`
-  if (s.parentSpanId !== "" && !isHexId(s.parentSpanId, 16)) return `parentSpanId must be empty or 16 hex characters (got ${show(s.parentSpanId)})`
+  if (parentOf(s) !== null && !isHexId(s.parentSpanId, 16)) return `parentSpanId must be empty or 16 hex characters (got ${show(s.parentSpanId)})`
   if (s.startTimeUnixNano === "0") return "startTimeUnixNano is missing"
   if (s.endTimeUnixNano === "0") return "endTimeUnixNano is missing"
   for (const l of s.links) {
@@ -93,7 +97,7 @@ export const normalizeTraces = (req: ExportTraceServiceRequest, rej: Rejections 
         spans.push({
           traceId: s.traceId,
           spanId: s.spanId,
-          parentSpanId: s.parentSpanId === "" ? null : s.parentSpanId,
+          parentSpanId: parentOf(s),
           name: s.name,
           kind: s.kind,
           statusCode: s.status.code,

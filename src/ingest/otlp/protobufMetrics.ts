@@ -4,7 +4,7 @@ import type {
   NumberDataPoint, ResourceMetrics, ScopeMetrics, SummaryDataPoint, ValueAtQuantile
 } from "./types.ts"
 import { emptyResource, emptyScope } from "./types.ts"
-import { I64, LEN, ProtoReader } from "./wire.ts"
+import { I64, ProtoReader } from "./wire.ts"
 
 /** opentelemetry-proto v1 `ExportMetricsServiceRequest` from protobuf bytes; throws OtlpDecodeError. */
 export const decodeMetricsRequest = (buf: Uint8Array): ExportMetricsServiceRequest => {
@@ -85,7 +85,7 @@ const decodePoints = <P>(r: ProtoReader, end: number, point: (r: ProtoReader, en
 }
 
 const decodeSum = (r: ProtoReader, end: number): NonNullable<Metric["sum"]> => {
-  const sum = { dataPoints: [] as Array<NumberDataPoint>, aggregationTemporality: 0, isMonotonic: false }
+  const sum: NonNullable<Metric["sum"]> = { dataPoints: [], aggregationTemporality: 0, isMonotonic: false }
   while (r.pos < end) {
     const tag = r.uint32()
     switch (tag) {
@@ -221,12 +221,10 @@ const decodeQuantile = (r: ProtoReader, end: number): ValueAtQuantile => {
 
 /** repeated fixed64 / double, packed (LEN) or not (I64): parsers must accept both encodings. */
 const readRepeated64 = (r: ProtoReader, tag: number, into: Array<number>, isDouble: boolean): void => {
-  const wire = tag & 7
-  if (wire === I64) {
+  if ((tag & 7) === I64) {
     into.push(isDouble ? r.double() : r.fixed64())
     return
   }
-  if (wire !== LEN) return r.skip(tag)
   const e = r.end()
   if ((e - r.pos) % 8 !== 0) r.fail("packed 64-bit field length is not a multiple of 8")
   while (r.pos < e) into.push(isDouble ? r.double() : r.fixed64())

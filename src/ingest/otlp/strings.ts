@@ -7,6 +7,7 @@
 const MAX_SHORT = 32
 const CACHE_BITS = 12
 const HEX_CODES: ReadonlyArray<number> = Array.from("0123456789abcdef", (c) => c.charCodeAt(0))
+const POW10: ReadonlyArray<number> = Array.from({ length: 11 }, (_, i) => 10 ** i)
 
 // scratch[n] is an n-element argument list for String.fromCharCode.
 const scratch: ReadonlyArray<Array<number>> = Array.from({ length: 2 * MAX_SHORT + 1 }, (_, n) => new Array<number>(n).fill(0))
@@ -52,7 +53,7 @@ export const hexString = (buf: Uint8Array, start: number, end: number): string =
   return codesToString(codes)
 }
 
-/** floor(x / d) and x mod d for 0 <= x < 2^53, corrected for the rounding of x / d. */
+/** floor(x / d) for integers 0 <= x < 2^53, corrected for the rounding of x / d. */
 const divmod = (x: number, d: number): number => {
   let q = Math.floor(x / d)
   if (x - q * d < 0) q--
@@ -89,5 +90,3 @@ export const uint64ToDecimal = (lo: number, hi: number): string => {
   writeDigits(codes, topDigits + 7, 6, units)
   return codesToString(codes)
 }
-
-const POW10: ReadonlyArray<number> = Array.from({ length: 11 }, (_, i) => 10 ** i)

@@ -34,6 +34,8 @@ export class ProtoReader {
   // Scratch halves of the last 64-bit varint, so that reading one allocates nothing.
   lo = 0
   hi = 0
+  private traceIdAt = -1
+  private traceId = ""
 
   constructor(buf: Uint8Array) {
     this.buf = buf
@@ -55,10 +57,18 @@ export class ProtoReader {
   }
 
   uint32(): number {
-    const c = this.buf[this.pos]
+    const b = this.buf
+    const p = this.pos
+    const c = b[p]
     if (c !== undefined && c < 0x80) {
-      this.pos++
+      this.pos = p + 1
       return c
+    }
+    // Two-byte varints: tags of fields 16+ and lengths of most spans.
+    const d = b[p + 1]
+    if (c !== undefined && d !== undefined && d < 0x80) {
+      this.pos = p + 2
+      return (c & 0x7f) | (d << 7)
     }
     this.varint64()
     return this.lo
@@ -171,7 +181,18 @@ export class ProtoReader {
     const end = this.end()
     const start = this.pos
     this.pos = end
-    return end - start <= 32 ? hexString(this.buf, start, end) : this.text.toString("hex", start, end)
+    if (end - start !== 16) return end - start <= 32 ? hexString(this.buf, start, end) : this.text.toString("hex", start, end)
+    // Exporters batch the spans of a trace together: most trace ids equal the previous one.
+    const b = this.buf
+    const prev = this.traceIdAt
+    if (prev >= 0) {
+      let i = 0
+      while (i < 16 && b[prev + i] === b[start + i]) i++
+      if (i === 16) return this.traceId
+    }
+    this.traceIdAt = start
+    this.traceId = hexString(b, start, end)
+    return this.traceId
   }
 
   base64(): string {

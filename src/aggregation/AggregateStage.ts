@@ -1,0 +1,147 @@
+import { Duration, Effect, Layer, Schedule, Schema } from "effect"
+import { createHash } from "node:crypto"
+import { Db } from "../db/Db.ts"
+import type { Queryable } from "../db/Db.ts"
+import { AggregateJob, DetectJob, seriesKeyOf } from "../domain/pipeline.ts"
+import type { ClosedWindow, Series } from "../domain/pipeline.ts"
+import { makeQueue, runWorker } from "../queues/Queues.ts"
+import { TenantStore } from "../tenants/TenantStore.ts"
+import { Telemetry } from "../telemetry/Telemetry.ts"
+import { finalize, mergeAgg, emptyAgg, WindowAggSchema } from "./window.ts"
+import type { WindowAgg } from "./window.ts"
+import { WindowStore } from "./WindowStore.ts"
+
+interface Meta extends Series {
+  readonly sizeMs: number
+}
+
+const decodeAgg = Schema.decodeUnknownSync(Schema.parseJson(WindowAggSchema))
+const decodeMeta = Schema.decodeUnknownSync(Schema.parseJson(Schema.Struct({
+  metricName: Schema.String, serviceName: Schema.String, operation: Schema.String, sizeMs: Schema.Number
+})))
+const encodeDetect = Schema.encodeSync(DetectJob)
+
+interface WindowRow extends ClosedWindow {
+  readonly sum: number
+  readonly variance: number
+  readonly p50: number | null
+  readonly p99: number | null
+  readonly lateCount: number
+}
+
+const toRow = (meta: Meta, seriesKey: string, windowStartMs: number, agg: WindowAgg, lateCount: number): WindowRow => {
+  const s = finalize(agg)
+  const q = (x: number) => (Number.isFinite(x) ? x : null)
+  return {
+    metricName: meta.metricName, serviceName: meta.serviceName, operation: meta.operation, seriesKey,
+    windowStartMs, windowEndMs: windowStartMs + meta.sizeMs,
+    count: s.count, sum: s.sum, min: s.min, max: s.max, mean: s.mean, variance: s.variance,
+    p50: q(s.p50), p95: q(s.p95), p99: q(s.p99), lateCount
+  }
+}
+
+/**
+ * A corrected window replaces the stored one only when it holds more points: partials only ever
+ * accumulate, so the larger count is the newer snapshot, whatever order two writers commit in.
+ */
+export const upsertWindows = (db: Queryable, tenantId: string, rows: ReadonlyArray<WindowRow>) =>
+  rows.length === 0
+    ? Effect.void
+    : db.query(
+        `INSERT INTO metric_windows (tenant_id, series_key, metric_name, service_name, operation, window_start, window_end,
+                                     count, sum, min, max, mean, variance, p50, p95, p99, late_count)
+         SELECT $1, k, m, s, o, to_timestamp(ws / 1000.0), to_timestamp(we / 1000.0), c, su, mi, ma, me, va, p50, p95, p99, l
+         FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::float8[], $8::int8[], $9::float8[],
+                     $10::float8[], $11::float8[], $12::float8[], $13::float8[], $14::float8[], $15::float8[], $16::float8[], $17::int4[])
+              AS u(k, m, s, o, ws, we, c, su, mi, ma, me, va, p50, p95, p99, l)
+         ON CONFLICT (tenant_id, series_key, window_start) DO UPDATE SET
+           count = excluded.count, sum = excluded.sum, min = excluded.min, max = excluded.max, mean = excluded.mean,
+           variance = excluded.variance, p50 = excluded.p50, p95 = excluded.p95, p99 = excluded.p99,
+           late_count = metric_windows.late_count + excluded.late_count,
+           revision = metric_windows.revision + 1, closed_at = now()
+         WHERE excluded.count > metric_windows.count`,
+        [
+          tenantId, rows.map((r) => r.seriesKey), rows.map((r) => r.metricName), rows.map((r) => r.serviceName), rows.map((r) => r.operation),
+          rows.map((r) => r.windowStartMs), rows.map((r) => r.windowEndMs), rows.map((r) => r.count), rows.map((r) => r.sum),
+          rows.map((r) => r.min), rows.map((r) => r.max), rows.map((r) => r.mean), rows.map((r) => r.variance),
+          rows.map((r) => r.p50), rows.map((r) => r.p95), rows.map((r) => r.p99), rows.map((r) => r.lateCount)
+        ]
+      ).pipe(Effect.asVoid)
+
+const makeStage = (concurrency: number) =>
+  Effect.gen(function* () {
+    const db = yield* Db
+    const windows = yield* WindowStore
+    const store = yield* TenantStore
+    const telemetry = yield* Telemetry
+    const detect = yield* makeQueue("detect")
+
+    const merged = (partials: ReadonlyArray<string>) => partials.reduce((acc, p) => mergeAgg(acc, decodeAgg(p)), emptyAgg())
+
+    /** Closes every window the watermark (or, for a quiet tenant, the wall clock) has passed. */
+    const closePass = (tenantId: string) =>
+      windows.withTenantLock(tenantId, Effect.gen(function* () {
+        const settings = yield* store.getSettings(tenantId)
+        const lateness = settings.windows.allowedLatenessSeconds * 1000
+        const wm = yield* windows.watermarkOf(tenantId)
+        const cutoff = Math.max(wm - lateness, Date.now() - lateness - settings.windows.idleTimeoutSeconds * 1000)
+        const due = yield* windows.due(tenantId, cutoff)
+        if (due.length === 0) return yield* windows.forgetTenantIfIdle(tenantId)
+        const rows: Array<WindowRow> = []
+        for (const w of due) {
+          const { partials, meta } = yield* windows.close(tenantId, w.seriesKey, w.windowStartMs)
+          if (meta === undefined || partials.length === 0) continue
+          rows.push(toRow(decodeMeta(meta), w.seriesKey, w.windowStartMs, merged(partials), 0))
+        }
+        yield* upsertWindows(db, tenantId, rows)
+        if (rows.length > 0) {
+          // The windows are in metric_windows now; the detect stage reads them from there, in order.
+          const id = createHash("sha256").update(due.map((d) => d.member).join("\n")).digest("hex").slice(0, 32)
+          yield* Effect.tryPromise(() => detect.add("windows", encodeDetect({ tenantId }), { jobId: `${tenantId}.close-${id}` }))
+        }
+        // Only now: a crash before this line closes the same windows again, idempotently.
+        yield* windows.forgetClosed(tenantId, due.map((d) => d.member))
+      })).pipe(Effect.withSpan("AggregateStage.closePass", { attributes: { tenantId } }))
+
+    const process = (job: AggregateJob) =>
+      Effect.gen(function* () {
+        const partials = job.partials.map((p) => ({
+          seriesKey: seriesKeyOf(p),
+          windowStartMs: p.windowStartMs,
+          windowEndMs: p.windowStartMs + job.windowSizeMs,
+          agg: p.agg,
+          meta: { metricName: p.metricName, serviceName: p.serviceName, operation: p.operation, sizeMs: job.windowSizeMs }
+        }))
+        const results = yield* windows.addPartials(job.tenantId, job.sourceJobId, partials)
+        // A partial that found its window already closed is late: recompute and correct the stored window.
+        const late: Array<WindowRow> = []
+        for (let i = 0; i < partials.length; i++) {
+          const p = partials[i]
+          const r = results[i]
+          if (p === undefined || r === undefined || !r.closed || !r.added) continue
+          const { partials: all, meta } = yield* windows.read(job.tenantId, p.seriesKey, p.windowStartMs)
+          if (meta === undefined) continue
+          late.push(toRow(decodeMeta(meta), p.seriesKey, p.windowStartMs, merged(all), p.agg.count))
+        }
+        if (late.length > 0) {
+          yield* upsertWindows(db, job.tenantId, late)
+          telemetry.lateEvents.add(late.reduce((n, w) => n + w.lateCount, 0), { tenantId: job.tenantId })
+        }
+        yield* windows.advanceWatermark(job.tenantId, job.maxEventTimeMs)
+        yield* closePass(job.tenantId)
+      })
+
+    yield* runWorker({ stage: "aggregate", schema: AggregateJob, concurrency, process: (job) => process(job).pipe(Effect.annotateLogs({ tenantId: job.tenantId })) })
+
+    // Quiet tenants: nothing advances their watermark, so the wall clock closes their windows.
+    yield* windows.openTenants.pipe(
+      Effect.flatMap((tenants) => Effect.forEach(tenants, (t) => closePass(t).pipe(Effect.catchAllCause((c) => Effect.logWarning("close pass failed", c))), { discard: true })),
+      Effect.catchAllCause((c) => Effect.logWarning("window sweep failed", c)),
+      Effect.repeat(Schedule.spaced(Duration.seconds(1))),
+      Effect.forkScoped
+    )
+  })
+
+export const AggregateStage = {
+  layer: (concurrency: number) => Layer.scopedDiscard(makeStage(concurrency)).pipe(Layer.provide(WindowStore.Live))
+}

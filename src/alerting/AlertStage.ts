@@ -1,0 +1,253 @@
+import { Data, Duration, Effect, Layer, Schedule, Schema } from "effect"
+import { createHash } from "node:crypto"
+import { AppConfig } from "../config/AppConfig.ts"
+import { Db } from "../db/Db.ts"
+import { lockCursor } from "../db/cursor.ts"
+import type { Queryable } from "../db/Db.ts"
+import { AlertJob, EvaluationMsg } from "../domain/pipeline.ts"
+import { makeQueue, runWorker } from "../queues/Queues.ts"
+import { TenantStore } from "../tenants/TenantStore.ts"
+import { Telemetry } from "../telemetry/Telemetry.ts"
+import { deliverToChannel, wantsEvent } from "./channels.ts"
+import { initialAlertState, step, withAlertId } from "./policy.ts"
+import type { Action, AlertState } from "./policy.ts"
+import { classifyStatus, nextDelay } from "./webhook.ts"
+
+const encodeAlert = Schema.encodeSync(AlertJob)
+const hash = (s: string) => createHash("sha256").update(s).digest("hex").slice(0, 24)
+
+/** A delivery attempt to retry later (BullMQ back-off), honouring the endpoint's Retry-After. */
+class RetryDelivery extends Data.TaggedError("RetryDelivery")<{ readonly message: string; readonly retryAfterMs?: number }> {}
+
+export const DELIVERY_ATTEMPTS = 6
+
+const eventTypeOf = (rule: "anomaly" | "threshold") => (rule === "anomaly" ? "anomaly_detected" : "threshold_exceeded")
+
+interface Notification {
+  readonly messageId: string
+  readonly alertId: string | null
+  readonly eventType: string
+  readonly payload: Record<string, unknown>
+}
+
+const envelope = (eventType: string, data: Record<string, unknown>) => ({ type: eventType, timestamp: new Date().toISOString(), data })
+
+/**
+ * One evaluation through the alert policy, in one transaction: the policy state row is locked, the
+ * alert row and the notifications (outbox) are written with it. A replayed window is a no-op.
+ */
+export const applyEvaluation = (tx: Queryable, tenantId: string, policy: { cooldownMs: number; resolveAfterWindows: number }, ev: EvaluationMsg, nowMs: number) =>
+  Effect.gen(function* () {
+    const rows = yield* tx.query<{ state: AlertState }>(
+      "SELECT state FROM alert_policy_state WHERE tenant_id = $1 AND series_key = $2 AND rule = $3 FOR UPDATE", [tenantId, ev.seriesKey, ev.rule]
+    )
+    const before = rows[0]?.state ?? initialAlertState
+    const result = step({ ...policy, renotify: true }, before, { ...ev, expected: ev.expected ?? undefined, z: ev.z ?? undefined }, nowMs)
+    let state = result.state
+    const notifications: Array<Notification> = []
+    for (const action of result.actions) {
+      const alertId = action._tag === "Open" ? `al_${hash(`${tenantId}|${ev.seriesKey}|${ev.rule}|${ev.windowStartMs}`)}` : before.status === "ok" ? undefined : before.alertId
+      if (alertId === undefined) continue
+      if (action._tag === "Open") state = withAlertId(state, alertId)
+      yield* writeAlert(tx, tenantId, alertId, action, ev)
+      if (action._tag === "Fold") continue
+      const eventType = action._tag === "Resolve" ? "alert_resolved" : eventTypeOf(ev.rule)
+      const messageId = `${alertId}.${action._tag.toLowerCase()}.${ev.windowStartMs}`
+      notifications.push({ messageId, alertId, eventType, payload: envelope(eventType, payloadOf(tenantId, alertId, action, ev, state)) })
+    }
+    for (const n of notifications) {
+      yield* tx.query(
+        `INSERT INTO alert_notifications (tenant_id, message_id, alert_id, event_type, payload) VALUES ($1, $2, $3, $4, $5::jsonb)
+         ON CONFLICT DO NOTHING`, [tenantId, n.messageId, n.alertId, n.eventType, JSON.stringify(n.payload)]
+      )
+    }
+    yield* tx.query(
+      `INSERT INTO alert_policy_state (tenant_id, series_key, rule, state) VALUES ($1, $2, $3, $4::jsonb)
+       ON CONFLICT (tenant_id, series_key, rule) DO UPDATE SET state = excluded.state, updated_at = now()`,
+      [tenantId, ev.seriesKey, ev.rule, JSON.stringify(state)]
+    )
+    return notifications.length
+  })
+
+const payloadOf = (tenantId: string, alertId: string, action: Action, ev: EvaluationMsg, state: AlertState) => ({
+  alertId, tenantId, action: action._tag.toLowerCase(),
+  state: action._tag === "Resolve" ? "resolved" : state.status === "ok" ? "open" : state.status,
+  severity: action._tag === "Resolve" ? null : ev.severity,
+  ...(action._tag === "Escalate" ? { previousSeverity: action.from } : {}),
+  rule: ev.rule, metric: ev.metricName, service: ev.serviceName, operation: ev.operation, seriesKey: ev.seriesKey,
+  observed: ev.value, expected: ev.expected, sd: ev.sd, z: ev.z, threshold: ev.threshold,
+  windowStart: new Date(ev.windowStartMs).toISOString(), windowEnd: new Date(ev.windowEndMs).toISOString()
+})
+
+const writeAlert = (tx: Queryable, tenantId: string, alertId: string, action: Action, ev: EvaluationMsg) => {
+  switch (action._tag) {
+    case "Open":
+      return tx.query(
+        `INSERT INTO alerts (id, tenant_id, series_key, rule, type, state, severity, metric_name, service_name, title, observed, expected,
+                             peak, last_window_start, last_notified_at, details)
+         VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, $8, $9, $10, $11, $10, to_timestamp($12 / 1000.0), now(), $13::jsonb)
+         ON CONFLICT DO NOTHING`,
+        [alertId, tenantId, ev.seriesKey, ev.rule, eventTypeOf(ev.rule), action.severity, ev.metricName, ev.serviceName,
+          `${ev.metricName}${ev.serviceName === "" ? "" : ` of ${ev.serviceName}`}${ev.operation === "" ? "" : ` (${ev.operation})`}: ${ev.rule === "anomaly" ? "anomalous" : "over threshold"}`,
+          ev.value, ev.expected, ev.windowStartMs, JSON.stringify({ operation: ev.operation, z: ev.z, sd: ev.sd, threshold: ev.threshold })]
+      )
+    case "Resolve":
+      return tx.query(
+        `UPDATE alerts SET state = 'resolved', resolved_at = now(), last_notified_at = now(), last_window_start = to_timestamp($3 / 1000.0)
+         WHERE tenant_id = $1 AND id = $2 AND state <> 'resolved'`, [tenantId, alertId, ev.windowStartMs]
+      )
+    default:
+      return tx.query(
+        `UPDATE alerts SET occurrences = occurrences + 1, last_seen_at = now(), observed = $3,
+           severity = CASE WHEN $4 = 'critical' THEN 'critical' ELSE severity END,
+           peak = CASE WHEN abs($3 - coalesce(expected, 0)) > abs(coalesce(peak, $3) - coalesce(expected, 0)) THEN $3 ELSE peak END,
+           last_notified_at = CASE WHEN $5 THEN now() ELSE last_notified_at END, last_window_start = to_timestamp($6 / 1000.0)
+         WHERE tenant_id = $1 AND id = $2`,
+        [tenantId, alertId, ev.value, ev.severity, action._tag !== "Fold", ev.windowStartMs]
+      )
+  }
+}
+
+const PENDING_BATCH = 200
+const decodeEvaluations = Schema.decodeUnknownSync(Schema.Array(EvaluationMsg))
+
+/** The tenant's pending evaluations through the policy, in the order detection produced them, exactly once. */
+export const applyPending = (tx: Queryable, tenantId: string, policy: { cooldownMs: number; resolveAfterWindows: number }) =>
+  Effect.gen(function* () {
+    yield* lockCursor(tx, tenantId, "alert")
+    const rows = yield* tx.query<{ id: number; payload: unknown }>(
+      `SELECT id, payload FROM pending_evaluations WHERE tenant_id = $1 ORDER BY id LIMIT ${PENDING_BATCH}`, [tenantId]
+    )
+    const now = Date.now()
+    for (const r of rows) {
+      for (const ev of decodeEvaluations(r.payload)) yield* applyEvaluation(tx, tenantId, policy, ev, now)
+    }
+    if (rows.length > 0) yield* tx.query("DELETE FROM pending_evaluations WHERE tenant_id = $1 AND id = ANY($2::int8[])", [tenantId, rows.map((r) => r.id)])
+    return rows.length
+  })
+
+const makeStage = (concurrency: number) =>
+  Effect.gen(function* () {
+    const db = yield* Db
+    const store = yield* TenantStore
+    const config = yield* AppConfig
+    const telemetry = yield* Telemetry
+    const queue = yield* makeQueue("alert")
+
+    /** Fans recorded notifications out as one delivery job per (notification, channel), then marks them dispatched. */
+    const dispatch = (tenantId: string, olderThanSeconds = 0) =>
+      Effect.gen(function* () {
+        const pending = yield* db.query<{ message_id: string; event_type: string }>(
+          `SELECT message_id, event_type FROM alert_notifications
+           WHERE tenant_id = $1 AND dispatched_at IS NULL AND created_at <= now() - make_interval(secs => $2) ORDER BY created_at LIMIT 1000`,
+          [tenantId, olderThanSeconds]
+        )
+        if (pending.length === 0) return
+        const settings = yield* store.getSettings(tenantId)
+        const jobs = pending.flatMap((n) =>
+          settings.channels.filter((c) => wantsEvent(c, n.event_type)).map((c) => ({
+            name: "deliver",
+            data: encodeAlert({ _tag: "deliver", tenantId, messageId: n.message_id, channelId: c.id }),
+            opts: { jobId: `${tenantId}.dl-${hash(`${n.message_id}|${c.id}`)}`, attempts: DELIVERY_ATTEMPTS, backoff: { type: "custom" } }
+          }))
+        )
+        if (jobs.length > 0) yield* Effect.tryPromise(() => queue.addBulk(jobs))
+        yield* db.query(
+          "UPDATE alert_notifications SET dispatched_at = now() WHERE tenant_id = $1 AND message_id = ANY($2::text[])",
+          [tenantId, pending.map((n) => n.message_id)]
+        )
+      })
+
+    const deliver = (tenantId: string, messageId: string, channelId: string, attemptNo: number) =>
+      Effect.gen(function* () {
+        const rows = yield* db.query<{ alert_id: string | null; event_type: string; payload: Record<string, unknown> }>(
+          "SELECT alert_id, event_type, payload FROM alert_notifications WHERE tenant_id = $1 AND message_id = $2", [tenantId, messageId]
+        )
+        const n = rows[0]
+        const settings = yield* store.getSettings(tenantId)
+        const channel = settings.channels.find((c) => c.id === channelId)
+        if (n === undefined || channel === undefined || !wantsEvent(channel, n.event_type)) return
+        const result = yield* deliverToChannel({ tenantId, channel, messageId, payload: n.payload, allowPrivate: config.allowPrivateWebhooks, maxAttempts: 1, timeoutMs: 5000 })
+        const attempt = result.attempts[0]
+        const retryable = result.outcome === "failed" && attempt !== undefined && (attempt.statusCode === null || classifyStatus(attempt.statusCode) === "retry")
+        const last = attemptNo >= DELIVERY_ATTEMPTS
+        const outcome = retryable && !last ? "retrying" : result.outcome
+        yield* db.query(
+          `INSERT INTO alert_deliveries (tenant_id, alert_id, channel_id, event_type, message_id, attempt, outcome, status_code, error, duration_ms, attempted_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING`,
+          [tenantId, n.alert_id ?? "", channelId, n.event_type, messageId, attemptNo, outcome, attempt?.statusCode ?? null,
+            attempt?.error ?? null, attempt?.durationMs ?? 0, attempt?.startedAt ?? new Date()]
+        )
+        telemetry.alertsSent.add(1, { channel: channel.type, outcome })
+        if (result.outcome === "gone") yield* disableChannel(tenantId, channelId)
+        if (outcome === "retrying") {
+          return yield* new RetryDelivery({ message: `channel ${channelId}: ${attempt?.error ?? `HTTP ${attempt?.statusCode}`}`, ...(attempt?.retryAfterMs == null ? {} : { retryAfterMs: attempt.retryAfterMs }) })
+        }
+      })
+
+    // A channel that answered 410 Gone is switched off in the tenant's settings (and stays visible there).
+    const disableChannel = (tenantId: string, channelId: string) =>
+      Effect.gen(function* () {
+        const settings = yield* store.getSettings(tenantId)
+        const channels = settings.channels.map((c) => (c.id === channelId && c.type === "webhook" ? { ...c, enabled: false } : c))
+        yield* store.putSettings(tenantId, { ...settings, channels }, "api").pipe(Effect.ignore)
+        yield* Effect.logWarning(`webhook channel ${channelId} answered 410 Gone and was disabled`).pipe(Effect.annotateLogs({ tenantId }))
+      })
+
+    const event = (tenantId: string, eventType: string, key: string, payload: Record<string, unknown>) =>
+      db.query(
+        `INSERT INTO alert_notifications (tenant_id, message_id, alert_id, event_type, payload) VALUES ($1, $2, NULL, $3, $4::jsonb) ON CONFLICT DO NOTHING`,
+        [tenantId, `ev_${hash(`${eventType}|${key}`)}`, eventType, JSON.stringify(envelope(eventType, { tenantId, ...payload }))]
+      )
+
+    yield* runWorker({
+      stage: "alert",
+      schema: AlertJob,
+      concurrency,
+      backoffStrategy: (attemptsMade, err) =>
+        err instanceof RetryDelivery && err.retryAfterMs !== undefined ? err.retryAfterMs : nextDelay(attemptsMade, 500, 60_000, undefined, Math.random),
+      process: (job, bullJob) =>
+        Effect.gen(function* () {
+          switch (job._tag) {
+            case "evaluate": {
+              const settings = yield* store.getSettings(job.tenantId)
+              const policy = { cooldownMs: settings.alerting.cooldownSeconds * 1000, resolveAfterWindows: settings.alerting.resolveAfterWindows }
+              for (;;) {
+                const n = yield* db.transaction((tx) => applyPending(tx, job.tenantId, policy))
+                if (n < PENDING_BATCH) break
+              }
+              return yield* dispatch(job.tenantId)
+            }
+            case "event": {
+              yield* event(job.tenantId, job.eventType, job.key, job.payload)
+              return yield* dispatch(job.tenantId)
+            }
+            case "deliver":
+              return yield* deliver(job.tenantId, job.messageId, job.channelId, bullJob.attemptsMade + 1)
+          }
+        }).pipe(Effect.annotateLogs({ tenantId: job.tenantId }), Effect.withSpan(`AlertStage.${job._tag}`))
+    })
+
+    // Crash recovery: evaluations whose hand-off job was lost, and notifications never fanned out.
+    yield* db.query<{ tenant_id: string }>(
+      "SELECT DISTINCT tenant_id FROM pending_evaluations WHERE created_at <= now() - interval '10 seconds'"
+    ).pipe(
+      Effect.flatMap((rows) => Effect.forEach(rows, (r) =>
+        Effect.tryPromise(() => queue.add("evaluate", encodeAlert({ _tag: "evaluate", tenantId: r.tenant_id }))), { discard: true })),
+      Effect.catchAllCause((c) => Effect.logWarning("evaluation sweep failed", c)),
+      Effect.repeat(Schedule.spaced(Duration.seconds(10))),
+      Effect.forkScoped
+    )
+    yield* db.query<{ tenant_id: string }>(
+      "SELECT DISTINCT tenant_id FROM alert_notifications WHERE dispatched_at IS NULL AND created_at <= now() - interval '10 seconds'"
+    ).pipe(
+      Effect.flatMap((rows) => Effect.forEach(rows, (r) => dispatch(r.tenant_id, 10), { discard: true })),
+      Effect.catchAllCause((c) => Effect.logWarning("notification sweep failed", c)),
+      Effect.repeat(Schedule.spaced(Duration.seconds(10))),
+      Effect.forkScoped
+    )
+  })
+
+export const AlertStage = {
+  layer: (concurrency: number) => Layer.scopedDiscard(makeStage(concurrency))
+}
