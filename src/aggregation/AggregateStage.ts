@@ -27,16 +27,18 @@ interface WindowRow extends ClosedWindow {
   readonly p50: number | null
   readonly p99: number | null
   readonly lateCount: number
+  /** A window that was late as a whole: stored, but never evaluated by detection. */
+  readonly skipDetection: boolean
 }
 
-const toRow = (meta: Meta, seriesKey: string, windowStartMs: number, agg: WindowAgg, lateCount: number): WindowRow => {
+const toRow = (meta: Meta, seriesKey: string, windowStartMs: number, agg: WindowAgg, lateCount: number, skipDetection = false): WindowRow => {
   const s = finalize(agg)
   const q = (x: number) => (Number.isFinite(x) ? x : null)
   return {
     metricName: meta.metricName, serviceName: meta.serviceName, operation: meta.operation, seriesKey,
     windowStartMs, windowEndMs: windowStartMs + meta.sizeMs,
     count: s.count, sum: s.sum, min: s.min, max: s.max, mean: s.mean, variance: s.variance,
-    p50: q(s.p50), p95: q(s.p95), p99: q(s.p99), lateCount
+    p50: q(s.p50), p95: q(s.p95), p99: q(s.p99), lateCount, skipDetection
   }
 }
 
@@ -49,11 +51,13 @@ export const upsertWindows = (db: Queryable, tenantId: string, rows: ReadonlyArr
     ? Effect.void
     : db.query(
         `INSERT INTO metric_windows (tenant_id, series_key, metric_name, service_name, operation, window_start, window_end,
-                                     count, sum, min, max, mean, variance, p50, p95, p99, late_count)
-         SELECT $1, k, m, s, o, to_timestamp(ws / 1000.0), to_timestamp(we / 1000.0), c, su, mi, ma, me, va, p50, p95, p99, l
+                                     count, sum, min, max, mean, variance, p50, p95, p99, late_count, evaluated_at)
+         SELECT $1, k, m, s, o, to_timestamp(ws / 1000.0), to_timestamp(we / 1000.0), c, su, mi, ma, me, va, p50, p95, p99, l,
+                CASE WHEN sk THEN now() END
          FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::float8[], $8::int8[], $9::float8[],
-                     $10::float8[], $11::float8[], $12::float8[], $13::float8[], $14::float8[], $15::float8[], $16::float8[], $17::int4[])
-              AS u(k, m, s, o, ws, we, c, su, mi, ma, me, va, p50, p95, p99, l)
+                     $10::float8[], $11::float8[], $12::float8[], $13::float8[], $14::float8[], $15::float8[], $16::float8[], $17::int4[],
+                     $18::bool[])
+              AS u(k, m, s, o, ws, we, c, su, mi, ma, me, va, p50, p95, p99, l, sk)
          ON CONFLICT (tenant_id, series_key, window_start) DO UPDATE SET
            count = excluded.count, sum = excluded.sum, min = excluded.min, max = excluded.max, mean = excluded.mean,
            variance = excluded.variance, p50 = excluded.p50, p95 = excluded.p95, p99 = excluded.p99,
@@ -64,7 +68,8 @@ export const upsertWindows = (db: Queryable, tenantId: string, rows: ReadonlyArr
           tenantId, rows.map((r) => r.seriesKey), rows.map((r) => r.metricName), rows.map((r) => r.serviceName), rows.map((r) => r.operation),
           rows.map((r) => r.windowStartMs), rows.map((r) => r.windowEndMs), rows.map((r) => r.count), rows.map((r) => r.sum),
           rows.map((r) => r.min), rows.map((r) => r.max), rows.map((r) => r.mean), rows.map((r) => r.variance),
-          rows.map((r) => r.p50), rows.map((r) => r.p95), rows.map((r) => r.p99), rows.map((r) => r.lateCount)
+          rows.map((r) => r.p50), rows.map((r) => r.p95), rows.map((r) => r.p99), rows.map((r) => r.lateCount),
+          rows.map((r) => r.skipDetection)
         ]
       ).pipe(Effect.asVoid)
 
@@ -112,20 +117,31 @@ const makeStage = (concurrency: number) =>
           agg: p.agg,
           meta: { metricName: p.metricName, serviceName: p.serviceName, operation: p.operation, sizeMs: job.windowSizeMs }
         }))
+        const settings = yield* store.getSettings(job.tenantId)
+        const lateBefore = (yield* windows.watermarkOf(job.tenantId)) - settings.windows.allowedLatenessSeconds * 1000
         const results = yield* windows.addPartials(job.tenantId, job.sourceJobId, partials)
-        // A partial that found its window already closed is late: recompute and correct the stored window.
+        // Late points: their window was closed already (recompute and correct the stored row), or it is
+        // a new window the watermark had already passed (store it closed, outside detection, whose
+        // baselines move forward in event time only). Either way the points are counted as late.
         const late: Array<WindowRow> = []
+        const lateMembers: Array<string> = []
         for (let i = 0; i < partials.length; i++) {
           const p = partials[i]
           const r = results[i]
-          if (p === undefined || r === undefined || !r.closed || !r.added) continue
-          const { partials: all, meta } = yield* windows.read(job.tenantId, p.seriesKey, p.windowStartMs)
+          if (p === undefined || r === undefined || !r.added) continue
+          const newBehindWatermark = !r.closed && !r.existed && p.windowEndMs <= lateBefore
+          if (!r.closed && !newBehindWatermark) continue
+          const { partials: all, meta } = r.closed
+            ? yield* windows.read(job.tenantId, p.seriesKey, p.windowStartMs)
+            : yield* windows.close(job.tenantId, p.seriesKey, p.windowStartMs)
           if (meta === undefined) continue
-          late.push(toRow(decodeMeta(meta), p.seriesKey, p.windowStartMs, merged(all), p.agg.count))
+          late.push(toRow(decodeMeta(meta), p.seriesKey, p.windowStartMs, merged(all), p.agg.count, newBehindWatermark))
+          if (newBehindWatermark) lateMembers.push(`${p.windowStartMs}|${p.seriesKey}`)
         }
         if (late.length > 0) {
           yield* upsertWindows(db, job.tenantId, late)
-          telemetry.lateEvents.add(late.reduce((n, w) => n + w.lateCount, 0), { tenantId: job.tenantId })
+          yield* windows.forgetClosed(job.tenantId, lateMembers)
+          telemetry.lateEvents.add(late.reduce((n, w) => n + w.lateCount, 0))
         }
         yield* windows.advanceWatermark(job.tenantId, job.maxEventTimeMs)
         yield* closePass(job.tenantId)

@@ -12,15 +12,14 @@ import { RedisConnection } from "../queues/Redis.ts"
 
 const ADD = `
 local closed = redis.call('HGET', KEYS[1], '__closed')
+local existed = redis.call('HSETNX', KEYS[1], '__meta', ARGV[3]) == 0
 local added = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
-redis.call('HSETNX', KEYS[1], '__meta', ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
 if not closed then
   redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5])
   redis.call('SADD', KEYS[3], ARGV[7])
 end
-if closed then return {1, added} end
-return {0, added}`
+return {closed and 1 or 0, added, existed and 1 or 0}`
 
 const CLOSE = `
 redis.call('HSET', KEYS[1], '__closed', '1')
@@ -39,8 +38,12 @@ return 0`
 const RETAIN_MS = 2 * 24 * 3600 * 1000
 
 export interface AddResult {
+  /** The window was already closed: this partial is late. */
   readonly closed: boolean
+  /** This batch's partial was new (not a redelivery). */
   readonly added: boolean
+  /** The window had been opened before this partial. */
+  readonly existed: boolean
 }
 
 const makeStore = Effect.gen(function* () {
@@ -66,8 +69,8 @@ const makeStore = Effect.gen(function* () {
       const out = (await pipe.exec()) ?? []
       return out.map(([err, res]): AddResult => {
         if (err !== null) throw err
-        const [closed, added] = res as [number, number]
-        return { closed: closed === 1, added: added === 1 }
+        const [closed, added, existed] = res as [number, number, number]
+        return { closed: closed === 1, added: added === 1, existed: existed === 1 }
       })
     })
 
