@@ -1,4 +1,7 @@
+import { DelayedError } from "bullmq"
+import type { Job } from "bullmq"
 import { Data, Duration, Effect, Layer, Schedule, Schema } from "effect"
+import type { UnknownException } from "effect/Cause"
 import { createHash } from "node:crypto"
 import { AppConfig } from "../config/AppConfig.ts"
 import { Db } from "../db/Db.ts"
@@ -158,6 +161,21 @@ const makeStage = (concurrency: number) =>
         )
       })
 
+    // Per-tenant share of this process's delivery slots: a tenant whose endpoint is slow or dead
+    // waits for its own slots and never holds everyone else's.
+    const inFlight = new Map<string, number>()
+    const PER_TENANT = 2
+    const withTenantSlot = <A, E, R>(tenantId: string, job: Job, token: string | undefined, body: Effect.Effect<A, E, R>) =>
+      Effect.suspend((): Effect.Effect<A, E | UnknownException | DelayedError, R> => {
+        if ((inFlight.get(tenantId) ?? 0) >= PER_TENANT) {
+          return Effect.tryPromise(() => job.moveToDelayed(Date.now() + 200 + Math.floor(Math.random() * 200), token)).pipe(
+            Effect.zipRight(Effect.fail(new DelayedError()))
+          )
+        }
+        inFlight.set(tenantId, (inFlight.get(tenantId) ?? 0) + 1)
+        return body.pipe(Effect.ensuring(Effect.sync(() => inFlight.set(tenantId, (inFlight.get(tenantId) ?? 1) - 1))))
+      })
+
     const deliver = (tenantId: string, messageId: string, channelId: string, attemptNo: number) =>
       Effect.gen(function* () {
         const rows = yield* db.query<{ alert_id: string | null; event_type: string; payload: Record<string, unknown> }>(
@@ -206,7 +224,7 @@ const makeStage = (concurrency: number) =>
       concurrency,
       backoffStrategy: (attemptsMade, err) =>
         err instanceof RetryDelivery && err.retryAfterMs !== undefined ? err.retryAfterMs : nextDelay(attemptsMade, 500, 60_000, undefined, Math.random),
-      process: (job, bullJob) =>
+      process: (job, bullJob, token) =>
         Effect.gen(function* () {
           switch (job._tag) {
             case "evaluate": {
@@ -223,7 +241,7 @@ const makeStage = (concurrency: number) =>
               return yield* dispatch(job.tenantId)
             }
             case "deliver":
-              return yield* deliver(job.tenantId, job.messageId, job.channelId, bullJob.attemptsMade + 1)
+              return yield* withTenantSlot(job.tenantId, bullJob, token, deliver(job.tenantId, job.messageId, job.channelId, bullJob.attemptsMade + 1))
           }
         }).pipe(Effect.annotateLogs({ tenantId: job.tenantId }), Effect.withSpan(`AlertStage.${job._tag}`))
     })

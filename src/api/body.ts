@@ -102,10 +102,10 @@ export const withRetryAfter = (seconds: number) =>
     Effect.succeed(HttpServerResponse.setHeader(res, "retry-after", String(Math.max(1, Math.ceil(seconds)))))
   )
 
-/** A database that does not answer is the client's 503 (retry later), not a 500. */
+/** A database that does not answer is the client's 503 (retry later), not a 500; every 503 carries Retry-After. */
 export const dbUnavailable = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, Exclude<E, DbError> | ServiceUnavailable, R> =>
-  Effect.catchIf(self, (e): e is Extract<E, DbError> => e instanceof DbError, () =>
-    Effect.zipRight(
-      withRetryAfter(2),
-      Effect.fail(new ServiceUnavailable({ message: "the database is not answering; retry later", retryAfterSeconds: 2 }))
-    )) as Effect.Effect<A, Exclude<E, DbError> | ServiceUnavailable, R>
+  (Effect.catchIf(self, (e): e is Extract<E, DbError> => e instanceof DbError, () =>
+    Effect.fail(new ServiceUnavailable({ message: "the database is not answering; retry later", retryAfterSeconds: 2 }))
+  ) as Effect.Effect<A, Exclude<E, DbError> | ServiceUnavailable, R>).pipe(
+    Effect.tapError((e) => (e instanceof ServiceUnavailable ? withRetryAfter(e.retryAfterSeconds) : Effect.void))
+  )

@@ -39,7 +39,7 @@ export interface WorkerOptions<A, I, R> {
   readonly lockDurationMs?: number
   /** Delay before a failed job's next attempt (BullMQ `backoff: { type: "custom" }`). */
   readonly backoffStrategy?: (attemptsMade: number, err: Error | undefined) => number
-  readonly process: (payload: A, job: Job) => Effect.Effect<unknown, unknown, R>
+  readonly process: (payload: A, job: Job, token: string | undefined) => Effect.Effect<unknown, unknown, R>
 }
 
 /**
@@ -51,11 +51,11 @@ export const runWorker = <A, I, R>(options: WorkerOptions<A, I, R>) =>
     const redis = yield* RedisConnection
     const runtime = yield* Effect.runtime<R>()
     const decode = Schema.decodeUnknown(options.schema)
-    const processor = async (job: Job) => {
+    const processor = async (job: Job, token?: string) => {
       const exit = await Runtime.runPromiseExit(runtime)(
         decode(job.data).pipe(
           Effect.mapError((e) => new UnrecoverableError(`payload does not decode: ${e.message}`)),
-          Effect.flatMap((payload) => options.process(payload, job)),
+          Effect.flatMap((payload) => options.process(payload, job, token)),
           Effect.withSpan(`Worker.${options.stage}`, { attributes: { jobId: job.id ?? "" } })
         )
       )

@@ -2,7 +2,7 @@ import { HttpServer } from "@effect/platform"
 import { ConfigProvider, Effect, Layer, ManagedRuntime } from "effect"
 import { randomUUID } from "node:crypto"
 import { Redis } from "ioredis"
-import { ApiLayer, appLayer, Infrastructure } from "../../src/App.ts"
+import { ApiLayer, appLayer, Infrastructure, LoggingLive } from "../../src/App.ts"
 import type { AppOptions } from "../../src/App.ts"
 import { AppConfig } from "../../src/config/AppConfig.ts"
 import { Db } from "../../src/db/Db.ts"
@@ -46,7 +46,7 @@ export const startApp = async (
   const config = AppConfig.layer.pipe(Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(vars))))))
   const app = appLayer({ stages: STAGES, concurrency: 2, demoTenant: false, ...options, api: false })
   // The API is merged in here (not through `api: true`) so its HttpServer stays visible to the test.
-  const layer = Layer.merge(app, ApiLayer.pipe(Layer.provide(Infrastructure))).pipe(Layer.provide(config))
+  const layer = Layer.merge(app, ApiLayer.pipe(Layer.provide(Infrastructure))).pipe(Layer.provide(LoggingLive), Layer.provide(config))
   const runtime = ManagedRuntime.make(layer)
   const address = await runtime.runPromise(HttpServer.HttpServer.pipe(Effect.map((s) => s.address)))
   if (address._tag !== "TcpAddress") throw new Error("expected a TCP address")

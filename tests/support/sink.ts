@@ -9,11 +9,18 @@ export interface Received {
   readonly at: number
 }
 
+export interface Scripted {
+  readonly status: number
+  readonly retryAfter?: string
+  readonly delayMs?: number
+}
+
 export interface Sink {
   readonly url: string
   readonly received: Array<Received>
-  /** Answers the next requests with these statuses (then 200). */
-  readonly respondWith: (statuses: ReadonlyArray<number>) => void
+  /** Answers the next requests with these (then 200); every request, answered or not, is in `attempts`. */
+  readonly respondWith: (responses: ReadonlyArray<number | Scripted>) => void
+  readonly attempts: Array<{ readonly id: string; readonly status: number; readonly at: number }>
   readonly close: () => Promise<void>
 }
 
@@ -21,12 +28,16 @@ export interface Sink {
 export const startSink = (secret: string): Promise<Sink> =>
   new Promise((resolve) => {
     const received: Array<Received> = []
-    const queued: Array<number> = []
+    const attempts: Sink["attempts"] = []
+    const queued: Array<Scripted> = []
     const server: Server = createServer((req, res) => {
+      req.socket.setTimeout(0)
       let body = ""
       req.on("data", (c: Buffer) => (body += c.toString()))
-      req.on("end", () => {
-        const status = queued.shift() ?? 200
+      req.on("end", async () => {
+        const { status, retryAfter, delayMs } = queued.shift() ?? { status: 200 }
+        if (delayMs !== undefined) await new Promise((r) => setTimeout(r, delayMs))
+        attempts.push({ id: String(req.headers["webhook-id"] ?? ""), status, at: Date.now() })
         if (status < 300) {
           received.push({
             id: String(req.headers["webhook-id"] ?? ""),
@@ -36,6 +47,7 @@ export const startSink = (secret: string): Promise<Sink> =>
           })
         }
         res.statusCode = status
+        if (retryAfter !== undefined) res.setHeader("retry-after", retryAfter)
         res.end()
       })
     })
@@ -45,7 +57,8 @@ export const startSink = (secret: string): Promise<Sink> =>
       resolve({
         url: `http://127.0.0.1:${port}/hook`,
         received,
-        respondWith: (s) => queued.push(...s),
+        attempts,
+        respondWith: (rs) => queued.push(...rs.map((r) => (typeof r === "number" ? { status: r } : r))),
         close: () => new Promise((r) => server.close(() => r()))
       })
     })

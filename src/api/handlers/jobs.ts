@@ -66,14 +66,14 @@ export const JobsLive = HttpApiBuilder.group(MplpApi, "jobs", (handlers) =>
             onNone: () => Effect.fail(new NotFound({ message: `job ${path.jobId} not found` })),
             onSome: Effect.succeed
           })
-        })
+        }).pipe(dbUnavailable)
       )
       .handle("listFailed", ({ urlParams }) =>
         Effect.gen(function* () {
           const p = yield* requireScope("ingest")
           const jobs = yield* ingest.listFailed(p.tenantId, Math.min(urlParams.limit ?? 100, 1000))
           return { jobs }
-        })
+        }).pipe(dbUnavailable)
       )
   })
 )
