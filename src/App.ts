@@ -1,6 +1,7 @@
-import { Effect, Layer } from "effect"
+import { Duration, Effect, Layer } from "effect"
 import { AggregateStage } from "./aggregation/AggregateStage.ts"
 import { AlertStage } from "./alerting/AlertStage.ts"
+import { Draining, DrainOnShutdown } from "./api/drain.ts"
 import { HttpServerLive } from "./api/server.ts"
 import { AppConfig } from "./config/AppConfig.ts"
 import { AggregateRefresher } from "./db/AggregateRefresher.ts"
@@ -55,7 +56,11 @@ const stageLayer = (stage: Stage, concurrency: number) => {
 }
 
 /** The HTTP API with its queue producer. */
-export const ApiLayer = HttpServerLive.pipe(Layer.provide(IngestQueue.Live))
+export const ApiLayer = Layer.unwrapEffect(
+  Effect.map(AppConfig, (c) =>
+    DrainOnShutdown(Duration.millis(c.shutdownGraceMs)).pipe(Layer.provideMerge(HttpServerLive), Layer.provide(IngestQueue.Live), Layer.provide(Draining.Live))
+  )
+)
 
 /** One process: the API and/or some stages, on shared infrastructure (built once, shared by all). */
 export const appLayer = (options: AppOptions) => {

@@ -26,8 +26,11 @@ const startupMessage = (cause: Cause.Cause<unknown>): string => {
 }
 
 /** Runs one process of the service until SIGTERM/SIGINT; every resource is closed by its finalizer. */
-export const runProcess = (options: AppOptions) => {
-  const program = Layer.launch(appLayer(options).pipe(Layer.provide(LoggingLive), Layer.provide(AppConfig.layer)))
+export const runProcess = (options: AppOptions) => runLayer(appLayer(options))
+
+/** Runs a layer as the process: configuration and logging provided, failures as one line on stderr. */
+export const runLayer = <E>(layer: Layer.Layer<never, E, AppConfig>) => {
+  const program = Layer.launch(layer.pipe(Layer.provide(LoggingLive), Layer.provide(AppConfig.layer)))
   NodeRuntime.runMain(
     program.pipe(
       Effect.onExit((exit) =>

@@ -12,6 +12,7 @@ import { makeQueue, runWorker } from "../queues/Queues.ts"
 import { TenantStore } from "../tenants/TenantStore.ts"
 import { Telemetry } from "../telemetry/Telemetry.ts"
 import { deliverToChannel, wantsEvent } from "./channels.ts"
+import type { Channel } from "./channels.ts"
 import { initialAlertState, step, withAlertId } from "./policy.ts"
 import type { Action, AlertState } from "./policy.ts"
 import { classifyStatus, nextDelay } from "./webhook.ts"
@@ -111,6 +112,10 @@ const writeAlert = (tx: Queryable, tenantId: string, alertId: string, action: Ac
   }
 }
 
+/** Completion notices are opt-in: only channels that list the event get them. */
+const OPT_IN = new Set(["execution_completed"])
+const wants = (c: Channel, eventType: string) => (OPT_IN.has(eventType) ? c.events?.includes(eventType) === true && wantsEvent(c, eventType) : wantsEvent(c, eventType))
+
 const PENDING_BATCH = 200
 const decodeEvaluations = Schema.decodeUnknownSync(Schema.Array(EvaluationMsg))
 
@@ -148,7 +153,7 @@ const makeStage = (concurrency: number) =>
         if (pending.length === 0) return
         const settings = yield* store.getSettings(tenantId)
         const jobs = pending.flatMap((n) =>
-          settings.channels.filter((c) => wantsEvent(c, n.event_type)).map((c) => ({
+          settings.channels.filter((c) => wants(c, n.event_type)).map((c) => ({
             name: "deliver",
             data: encodeAlert({ _tag: "deliver", tenantId, messageId: n.message_id, channelId: c.id }),
             opts: { jobId: `${tenantId}.dl-${hash(`${n.message_id}|${c.id}`)}`, attempts: DELIVERY_ATTEMPTS, backoff: { type: "custom" } }
@@ -184,7 +189,7 @@ const makeStage = (concurrency: number) =>
         const n = rows[0]
         const settings = yield* store.getSettings(tenantId)
         const channel = settings.channels.find((c) => c.id === channelId)
-        if (n === undefined || channel === undefined || !wantsEvent(channel, n.event_type)) return
+        if (n === undefined || channel === undefined || !wants(channel, n.event_type)) return
         const result = yield* deliverToChannel({ tenantId, channel, messageId, payload: n.payload, allowPrivate: config.allowPrivateWebhooks, maxAttempts: 1, timeoutMs: 5000 })
         const attempt = result.attempts[0]
         const retryable = result.outcome === "failed" && attempt !== undefined && (attempt.statusCode === null || classifyStatus(attempt.statusCode) === "retry")
@@ -212,10 +217,24 @@ const makeStage = (concurrency: number) =>
         yield* Effect.logWarning(`webhook channel ${channelId} answered 410 Gone and was disabled`).pipe(Effect.annotateLogs({ tenantId }))
       })
 
+    // Events outside the window pipeline. A timed-out execution is an alert of its own (open until acknowledged).
     const event = (tenantId: string, eventType: string, key: string, payload: Record<string, unknown>) =>
-      db.query(
-        `INSERT INTO alert_notifications (tenant_id, message_id, alert_id, event_type, payload) VALUES ($1, $2, NULL, $3, $4::jsonb) ON CONFLICT DO NOTHING`,
-        [tenantId, `ev_${hash(`${eventType}|${key}`)}`, eventType, JSON.stringify(envelope(eventType, { tenantId, ...payload }))]
+      db.transaction((tx) =>
+        Effect.gen(function* () {
+          const alertId = eventType === "execution_timeout" ? `al_${hash(`timeout|${tenantId}|${key}`)}` : null
+          if (alertId !== null) {
+            yield* tx.query(
+              `INSERT INTO alerts (id, tenant_id, series_key, rule, type, state, severity, service_name, trace_id, title, details, last_notified_at)
+               VALUES ($1, $2, $3, 'timeout', 'execution_timeout', 'open', 'warning', $4, $5, $6, $7::jsonb, now()) ON CONFLICT DO NOTHING`,
+              [alertId, tenantId, `execution|${key}`, String(payload.serviceName ?? ""), key,
+                `execution ${String(payload.operationName ?? key)} of ${String(payload.serviceName ?? "")} timed out`, JSON.stringify(payload)]
+            )
+          }
+          yield* tx.query(
+            `INSERT INTO alert_notifications (tenant_id, message_id, alert_id, event_type, payload) VALUES ($1, $2, $3, $4, $5::jsonb) ON CONFLICT DO NOTHING`,
+            [tenantId, `ev_${hash(`${eventType}|${key}`)}`, alertId, eventType, JSON.stringify(envelope(eventType, { tenantId, ...(alertId === null ? {} : { alertId }), ...payload }))]
+          )
+        })
       )
 
     yield* runWorker({

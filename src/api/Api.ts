@@ -4,7 +4,9 @@ import { BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, ServiceUnav
 import { Scope, TraceId } from "../domain/ids.ts"
 import { Accepted, ExecutionResult, ExecutionUpdate, JobAccepted, JobRequest, JobStatus, MetricsRequest, StartExecutionRequest, StartExecutionResponse } from "../domain/ingest.ts"
 import { TenantSettings } from "../domain/settings.ts"
-import { CreatedKey, ExecutionView, Health, Readiness, TenantView } from "../domain/views.ts"
+import { CreatedKey, Health, Readiness, TenantView } from "../domain/views.ts"
+import { AlertParams, AnomalyParams, SearchParams, SeriesParams, ServicesParams } from "../domain/queryParams.ts"
+import { AlertList, AlertView, AnomalyList, ExecutionDetailView, ExecutionPage, SeriesView, ServicesView } from "../domain/queryViews.ts"
 import type { Principal } from "../tenants/TenantStore.ts"
 
 export class CurrentPrincipal extends Context.Tag("api/CurrentPrincipal")<CurrentPrincipal, Principal>() {}
@@ -89,7 +91,7 @@ export class ExecutionsApi extends HttpApiGroup.make("executions")
       .setHeaders(IdempotencyHeaders)
       .addSuccess(JobAccepted, { status: 202 })
   )
-  .add(HttpApiEndpoint.get("get", "/api/executions/:traceId").setPath(TraceIdPath).addSuccess(ExecutionView))
+  .add(HttpApiEndpoint.get("get", "/api/executions/:traceId").setPath(TraceIdPath).addSuccess(ExecutionDetailView))
   .addError(NotFound)
   .addError(Conflict)
   .addError(Forbidden) {}
@@ -133,6 +135,22 @@ export class JobsApi extends HttpApiGroup.make("jobs")
   .addError(NotFound)
   .addError(Forbidden) {}
 
+export class QueryApi extends HttpApiGroup.make("query")
+  .add(HttpApiEndpoint.get("series", "/api/metrics/series").setUrlParams(SeriesParams).addSuccess(SeriesView))
+  .add(HttpApiEndpoint.get("services", "/api/services").setUrlParams(ServicesParams).addSuccess(ServicesView))
+  .add(HttpApiEndpoint.get("search", "/api/executions").setUrlParams(SearchParams).addSuccess(ExecutionPage))
+  .add(HttpApiEndpoint.get("anomalies", "/api/anomalies").setUrlParams(AnomalyParams).addSuccess(AnomalyList))
+  .addError(Forbidden)
+  .annotate(OpenApi.Description, "Metric series, RED per service, execution search and anomalies (scope: query)") {}
+
+export class AlertsApi extends HttpApiGroup.make("alerts")
+  .add(HttpApiEndpoint.get("list", "/api/alerts").setUrlParams(AlertParams).addSuccess(AlertList))
+  .add(HttpApiEndpoint.post("ack", "/api/alerts/:id/ack").setPath(Schema.Struct({ id: Schema.String })).addSuccess(AlertView))
+  .addError(NotFound)
+  .addError(Conflict)
+  .addError(Forbidden)
+  .annotate(OpenApi.Description, "Alerts and their acknowledgement (scope: query)") {}
+
 export class MplpApi extends HttpApi.make("mplp-trace")
   .add(HealthApi)
   .add(AdminApi)
@@ -140,6 +158,8 @@ export class MplpApi extends HttpApi.make("mplp-trace")
   .add(MetricsApi.middleware(TenantAuth))
   .add(OtlpApi.middleware(TenantAuth))
   .add(JobsApi.middleware(TenantAuth))
+  .add(QueryApi.middleware(TenantAuth))
+  .add(AlertsApi.middleware(TenantAuth))
   .addError(BadRequest)
   .addError(PayloadTooLarge)
   .addError(UnsupportedMediaType)

@@ -12,6 +12,13 @@ import { withRetryAfter } from "./body.ts"
 
 const dbDown = new ServiceUnavailable({ message: "the database is not answering; retry later", retryAfterSeconds: 2 })
 
+/** `Authorization: Bearer <key>`, else `x-api-key: <key>`. */
+const presentedKey = (headers: Readonly<Record<string, string | undefined>>): string => {
+  const authorization = headers.authorization ?? ""
+  const bearer = /^bearer /i.test(authorization) ? authorization.slice(7).trim() : ""
+  return bearer !== "" ? bearer : (headers["x-api-key"] ?? "").trim()
+}
+
 export const TenantAuthLive = Layer.effect(
   TenantAuth,
   Effect.gen(function* () {
@@ -45,13 +52,6 @@ export const TenantAuthLive = Layer.effect(
     return { bearer: () => checkRequest, apiKey: () => checkRequest }
   })
 )
-
-const presentedKey = (headers: Readonly<Record<string, string | undefined>>): string => {
-  const apiKey = headers["x-api-key"]
-  if (apiKey !== undefined && apiKey !== "") return apiKey
-  const authorization = headers.authorization ?? ""
-  return /^bearer /i.test(authorization) ? authorization.slice(7).trim() : ""
-}
 
 const digest = (s: string) => createHash("sha256").update(s).digest()
 

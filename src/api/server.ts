@@ -1,24 +1,28 @@
 import { HttpApiBuilder, HttpMiddleware, HttpServer, HttpServerRequest } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { SpanStatusCode } from "@opentelemetry/api"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Ref } from "effect"
 import { createServer } from "node:http"
 import { AppConfig } from "../config/AppConfig.ts"
 import { Telemetry, tracer } from "../telemetry/Telemetry.ts"
 import { MplpApi } from "./Api.ts"
 import { AdminAuthLive, TenantAuthLive } from "./auth.ts"
+import { Draining, drainingResponse } from "./drain.ts"
 import { AdminLive } from "./handlers/admin.ts"
+import { AlertsLive } from "./handlers/alerts.ts"
 import { ExecutionsLive } from "./handlers/executions.ts"
 import { HealthLive } from "./handlers/health.ts"
 import { JobsLive } from "./handlers/jobs.ts"
 import { MetricsLive } from "./handlers/metrics.ts"
 import { OtlpLive } from "./handlers/otlp.ts"
+import { QueryLive } from "./handlers/query.ts"
 
 /** A span and a duration sample per request, through @opentelemetry/api. */
 const observe = HttpMiddleware.make((app) =>
   Effect.gen(function* () {
     const telemetry = yield* Telemetry
     const request = yield* HttpServerRequest.HttpServerRequest
+    if (yield* Ref.get(yield* Draining)) return drainingResponse
     const started = performance.now()
     const span = tracer().startSpan(`${request.method} ${request.url.split("?")[0] ?? ""}`)
     return yield* app.pipe(
@@ -35,7 +39,7 @@ const observe = HttpMiddleware.make((app) =>
 )
 
 export const ApiLive = HttpApiBuilder.api(MplpApi).pipe(
-  Layer.provide([HealthLive, AdminLive, ExecutionsLive, MetricsLive, OtlpLive, JobsLive]),
+  Layer.provide([HealthLive, AdminLive, ExecutionsLive, MetricsLive, OtlpLive, JobsLive, QueryLive, AlertsLive]),
   Layer.provide([TenantAuthLive, AdminAuthLive])
 )
 

@@ -23,6 +23,14 @@ export interface AppSettings {
   readonly allowPrivateWebhooks: boolean
   /** Waiting ingest batches above which the API answers 503 instead of queueing more. */
   readonly maxBacklog: number
+  /** On SIGTERM the API answers 503 (and /readyz not ready) for this long before it closes. */
+  readonly shutdownGraceMs: number
+  /** A worker's lock on a job; a job whose worker died is picked up again after about this long. */
+  readonly jobLockMs: number
+  /** Connections per process to a DATABASE_URL server; 1 against a shared embedded database. */
+  readonly dbPoolMax: number
+  /** Idle connections are closed after this; a few ms against a shared embedded database (one connection at a time). */
+  readonly dbIdleMs: number
   /** Embedded mode only: serve the in-process database on this port so other processes can share it. */
   readonly embeddedDbPort: Option.Option<number>
 }
@@ -92,6 +100,13 @@ export const appConfig: Config.Config<AppSettings> = Config.all({
   aggregateRefreshSeconds: positiveInt("MPLP_AGGREGATE_REFRESH_SECONDS", 30),
   allowPrivateWebhooks: Config.boolean("MPLP_ALLOW_PRIVATE_WEBHOOKS").pipe(Config.withDefault(false)),
   maxBacklog: positiveInt("MPLP_MAX_BACKLOG", 20_000),
+  jobLockMs: positiveInt("MPLP_JOB_LOCK_MS", 30_000),
+  shutdownGraceMs: Config.integer("MPLP_SHUTDOWN_GRACE_MS").pipe(
+    Config.validate({ message: "must be between 0 and 8000 ms (shutdown must finish within 10 s)", validation: (n) => n >= 0 && n <= 8000 }),
+    Config.withDefault(1000)
+  ),
+  dbPoolMax: positiveInt("MPLP_DB_POOL_MAX", 10),
+  dbIdleMs: positiveInt("MPLP_DB_IDLE_MS", 10_000),
   embeddedDbPort: Config.option(Config.port("MPLP_EMBEDDED_DB_PORT"))
 })
 

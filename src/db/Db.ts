@@ -43,7 +43,7 @@ export class Db extends Context.Tag("db/Db")<Db, DbClient>() {
       const config = yield* AppConfig
       return yield* Option.match(config.databaseUrl, {
         onNone: () => makeEmbedded(config.dataDir),
-        onSome: (url) => makePgPool(Redacted.value(url))
+        onSome: (url) => makePgPool(Redacted.value(url), config.dbPoolMax, config.dbIdleMs)
       })
     })
   )

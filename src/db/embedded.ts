@@ -8,21 +8,27 @@ import type { DbClient, Queryable, Row } from "./Db.ts"
 /** Opens the embedded TimescaleDB (PostgreSQL 17 in WASM); `memory://` keeps nothing on disk. */
 export const openPglite = (dataDir: string) =>
   Effect.tryPromise({
-    try: () => {
+    try: async () => {
       if (!dataDir.startsWith("memory://")) mkdirSync(dataDir, { recursive: true })
-      return PGlite.create(dataDir, { extensions: { timescaledb } })
+      const pg = await PGlite.create(dataDir, { extensions: { timescaledb } })
+      // A reopened database does not load the extension's library by itself: without it, inserts into
+      // hypertables fail ("invalid INSERT on the root table") and continuous aggregates are unlicensed.
+      await pg.exec("LOAD 'timescaledb'")
+      return pg
     },
     catch: (cause) => new DbError({ cause })
   })
 
+// Uninterruptible: an interrupted fiber must not let the next statement (or close) into the WASM
+// while this one is still running there, so interruption waits for the statement to finish.
 const toQueryable = (pg: PGlite): Queryable => ({
   query: <R extends Row = Row>(text: string, values: ReadonlyArray<unknown> = []) =>
     Effect.tryPromise({
       try: async () => (await pg.query<R>(text, [...values])).rows,
       catch: (cause) => new DbError({ cause, sql: text })
-    }),
+    }).pipe(Effect.uninterruptible),
   exec: (sql: string) =>
-    Effect.tryPromise({ try: async () => void (await pg.exec(sql)), catch: (cause) => new DbError({ cause, sql }) })
+    Effect.tryPromise({ try: async () => void (await pg.exec(sql)), catch: (cause) => new DbError({ cause, sql }) }).pipe(Effect.uninterruptible)
 })
 
 /**

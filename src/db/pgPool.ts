@@ -22,11 +22,11 @@ const wrap = (client: pg.Pool | pg.PoolClient): Queryable => ({
 })
 
 /** A pg pool against a real TimescaleDB server. */
-export const makePgPool = (url: string, max = 10) =>
+export const makePgPool = (url: string, max = 10, idleTimeoutMillis = 10_000) =>
   Effect.gen(function* () {
     const pool = yield* Effect.acquireRelease(
       Effect.sync(() => {
-        const p = new pg.Pool({ connectionString: url, max, types, connectionTimeoutMillis: 5_000, application_name: "mplp-trace" })
+        const p = new pg.Pool({ connectionString: url, max, idleTimeoutMillis, types, connectionTimeoutMillis: 10_000, application_name: "mplp-trace" })
         // An idle client losing its connection (server restart) must not crash the process.
         p.on("error", () => {})
         return p

@@ -5,6 +5,8 @@ import { IngestJob } from "../domain/jobs.ts"
 import { AggregateJob, AlertJob } from "../domain/pipeline.ts"
 import { makeQueue, runWorker } from "../queues/Queues.ts"
 import { TenantStore } from "../tenants/TenantStore.ts"
+import { TenantSupervisor } from "../tenants/TenantSupervisor.ts"
+import { TraceRegistry } from "../tenants/TraceRegistry.ts"
 import { Telemetry } from "../telemetry/Telemetry.ts"
 import { finishExecution, startExecution, updateExecution } from "./executions.ts"
 import type { Applied } from "./executions.ts"
@@ -46,6 +48,8 @@ export const IngestStage = {
       Effect.gen(function* () {
         const telemetry = yield* Telemetry
         const store = yield* TenantStore
+        const registry = yield* TraceRegistry
+        const supervisor = yield* TenantSupervisor
         const aggregate = yield* makeQueue("aggregate")
         const alert = yield* makeQueue("alert")
 
@@ -63,7 +67,15 @@ export const IngestStage = {
               const data = encodeAggregate({ tenantId: job.tenantId, sourceJobId: jobId, windowSizeMs, maxEventTimeMs, partials: foldBatch(points, windowSizeMs) })
               yield* Effect.tryPromise(() => aggregate.add("partials", data, { jobId }))
             }
+            // Open executions: the deadline is durable (Redis), the trace actor that watches it is not.
+            if ((job._tag === "execution-start" || job._tag === "execution-update") && applied.applied) {
+              const settings = yield* store.getSettings(job.tenantId)
+              yield* registry.touch(job.tenantId, job.traceId, Date.now() + settings.traceTimeoutSeconds * 1000)
+              yield* supervisor.notify(job.tenantId, { _tag: "Opened", traceId: job.traceId })
+            }
             if (job._tag === "execution-finish") {
+              yield* registry.close(job.tenantId, job.traceId)
+              yield* supervisor.notify(job.tenantId, { _tag: "Closed", traceId: job.traceId })
               const payload = { traceId: job.traceId, serviceName: applied.serviceName ?? "", success: job.result.success, durationMs: job.result.durationMs ?? null, errorMessage: job.result.errorMessage ?? null }
               yield* Effect.tryPromise(() =>
                 alert.add("event", encodeAlert({ _tag: "event", tenantId: job.tenantId, eventType: "execution_completed", key: job.traceId, payload }), { jobId: `${jobId}-done` })
@@ -90,5 +102,5 @@ export const IngestStage = {
           }
         })
       })
-    )
+    ).pipe(Layer.provide(TenantSupervisor.Live), Layer.provide(TraceRegistry.Live))
 }

@@ -1,6 +1,10 @@
 import { Context, Effect, Layer, Option } from "effect"
 import { Db } from "../db/Db.ts"
+import type { Queryable } from "../db/Db.ts"
+import type { ExecutionDetailView } from "../domain/queryViews.ts"
 import type { ExecutionView } from "../domain/views.ts"
+import type { PerformanceAnalysis } from "./analysis.ts"
+import { analyseExecution, loadDetail, loadSpans, spanInput } from "./ExecutionDetail.ts"
 
 interface ExecutionRow {
   trace_id: string
@@ -60,28 +64,49 @@ export const toView = (r: ExecutionRow, events: ExecutionView["events"]): Execut
   events
 })
 
+/** The execution of this tenant with this trace id; another tenant's is simply not found. */
+export const getExecution = (q: Queryable, tenantId: string, traceId: string) =>
+  Effect.gen(function* () {
+    const rows = yield* q.query<ExecutionRow & Record<string, unknown>>(
+      "SELECT * FROM executions WHERE tenant_id = $1 AND trace_id = $2 ORDER BY start_time LIMIT 1", [tenantId, traceId]
+    )
+    const row = rows[0]
+    if (row === undefined) return Option.none<ExecutionView>()
+    const events = yield* q.query<{ event_name: string; event_type: string; time: Date; metadata: Record<string, unknown> }>(
+      `SELECT event_name, event_type, time, metadata FROM execution_events
+       WHERE tenant_id = $1 AND trace_id = $2 ORDER BY time, event_key LIMIT 10000`, [tenantId, traceId]
+    )
+    return Option.some(toView(row, events.map((e) => ({ eventName: e.event_name, eventType: e.event_type, timestamp: iso(e.time), metadata: e.metadata }))))
+  })
+
+/**
+ * The performance analysis of a finished execution (None when it is unknown or still running), for
+ * callers outside the query API, e.g. the execution_completed notification.
+ */
+export const loadAnalysis = (q: Queryable, tenantId: string, traceId: string) =>
+  Effect.gen(function* () {
+    const found = yield* getExecution(q, tenantId, traceId)
+    if (Option.isNone(found)) return Option.none<PerformanceAnalysis>()
+    const spans = yield* loadSpans(q, tenantId, traceId)
+    const analysis = yield* analyseExecution(q, tenantId, found.value, spans.map(spanInput))
+    return Option.fromNullable(analysis)
+  })
+
 const makeReader = Effect.gen(function* () {
   const db = yield* Db
-  /** The execution of this tenant with this trace id; another tenant's is simply not found. */
-  const get = (tenantId: string, traceId: string) =>
-    Effect.gen(function* () {
-      const rows = yield* db.query<ExecutionRow & Record<string, unknown>>(
-        "SELECT * FROM executions WHERE tenant_id = $1 AND trace_id = $2 ORDER BY start_time LIMIT 1", [tenantId, traceId]
-      )
-      const row = rows[0]
-      if (row === undefined) return Option.none<ExecutionView>()
-      const events = yield* db.query<{ event_name: string; event_type: string; time: Date; metadata: Record<string, unknown> }>(
-        `SELECT event_name, event_type, time, metadata FROM execution_events
-         WHERE tenant_id = $1 AND trace_id = $2 ORDER BY time, event_key LIMIT 10000`, [tenantId, traceId]
-      )
-      return Option.some(toView(row, events.map((e) => ({ eventName: e.event_name, eventType: e.event_type, timestamp: iso(e.time), metadata: e.metadata }))))
-    })
+  const get = (tenantId: string, traceId: string) => getExecution(db, tenantId, traceId)
+  /** The execution with its span tree, metric points, anomalies and performance analysis. */
+  const detail = (tenantId: string, traceId: string) =>
+    Effect.flatMap(getExecution(db, tenantId, traceId), Option.match({
+      onNone: () => Effect.succeed(Option.none<ExecutionDetailView>()),
+      onSome: (view) => Effect.map(loadDetail(db, tenantId, view), Option.some)
+    }))
   /** The last applied sequence number, to resume an execution's counter after its Redis key expired. */
   const lastSeq = (tenantId: string, traceId: string) =>
     db.query<{ last_seq: number }>("SELECT last_seq FROM executions WHERE tenant_id = $1 AND trace_id = $2 LIMIT 1", [tenantId, traceId]).pipe(
       Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), (r) => Number(r.last_seq)))
     )
-  return { get, lastSeq } as const
+  return { get, detail, lastSeq } as const
 })
 
 export class ExecutionReader extends Context.Tag("query/ExecutionReader")<ExecutionReader, Effect.Effect.Success<typeof makeReader>>() {

@@ -5,7 +5,7 @@ import { BadRequest } from "../domain/errors.ts"
 
 const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 } as const
 
-const bad = (param: string, message: string) => new BadRequest({ message: `${param}: ${message}`, issues: [{ path: param, message }] })
+export const badParam = (param: string, message: string) => new BadRequest({ message: `${param}: ${message}`, issues: [{ path: param, message }] })
 
 /** `10s`, `5m`, `1h`, `1d`, `2w` as seconds; undefined when the text is not such a duration. */
 export const durationSeconds = (text: string): number | undefined => {
@@ -31,10 +31,10 @@ export const parseTime = (param: string, raw: string | undefined, nowMs: number,
   const rel = /^now-(.+)$/.exec(text)
   if (rel !== null) {
     const s = durationSeconds(rel[1] ?? "")
-    return s === undefined ? Effect.fail(bad(param, `"${raw}" is not now-<n><s|m|h|d|w>`)) : Effect.succeed(nowMs - s * 1000)
+    return s === undefined ? Effect.fail(badParam(param, `"${raw}" is not now-<n><s|m|h|d|w>`)) : Effect.succeed(nowMs - s * 1000)
   }
   const ms = /^\d{1,16}$/.test(text) ? Number(text) : Date.parse(text)
-  return Number.isFinite(ms) ? Effect.succeed(ms) : Effect.fail(bad(param, `"${raw}" is not an ISO-8601 time, epoch milliseconds or now-<duration>`))
+  return Number.isFinite(ms) ? Effect.succeed(ms) : Effect.fail(badParam(param, `"${raw}" is not an ISO-8601 time, epoch milliseconds or now-<duration>`))
 }
 
 /** `from`/`to` with defaults (`to` = now, `from` = `to` − defaultSpan), refusing an empty or reversed range. */
@@ -42,20 +42,20 @@ export const parseRange = (from: string | undefined, to: string | undefined, now
   Effect.gen(function* () {
     const toMs = yield* parseTime("to", to, nowMs, nowMs)
     const fromMs = yield* parseTime("from", from, nowMs, toMs - defaultSpanMs)
-    if (fromMs >= toMs) return yield* bad("from", "must be before to")
+    if (fromMs >= toMs) return yield* badParam("from", "must be before to")
     return { fromMs, toMs }
   })
 
 export const parseIntParam = (param: string, raw: string | undefined, fallback: number, min: number, max: number) => {
   if (raw === undefined || raw === "") return Effect.succeed(fallback)
   const n = Number(raw)
-  return Number.isInteger(n) && n >= min && n <= max ? Effect.succeed(n) : Effect.fail(bad(param, `must be an integer between ${min} and ${max}`))
+  return Number.isInteger(n) && n >= min && n <= max ? Effect.succeed(n) : Effect.fail(badParam(param, `must be an integer between ${min} and ${max}`))
 }
 
 export const parseNumberParam = (param: string, raw: string | undefined): Effect.Effect<number | null, BadRequest> => {
   if (raw === undefined || raw === "") return Effect.succeed(null)
   const n = Number(raw)
-  return Number.isFinite(n) ? Effect.succeed(n) : Effect.fail(bad(param, `"${raw}" is not a number`))
+  return Number.isFinite(n) ? Effect.succeed(n) : Effect.fail(badParam(param, `"${raw}" is not a number`))
 }
 
 /** One of `allowed`, or a comma-separated list of them; undefined/empty = no filter. */
@@ -65,7 +65,7 @@ export const parseChoices = <A extends string>(param: string, raw: string | unde
   const wrong = parts.filter((p) => !(allowed as ReadonlyArray<string>).includes(p))
   return wrong.length === 0
     ? Effect.succeed<ReadonlyArray<A> | null>(parts as Array<A>)
-    : Effect.fail(bad(param, `unknown value(s) ${wrong.map((w) => `"${w}"`).join(", ")}; expected ${allowed.join(", ")}`))
+    : Effect.fail(badParam(param, `unknown value(s) ${wrong.map((w) => `"${w}"`).join(", ")}; expected ${allowed.join(", ")}`))
 }
 
 export const parseChoice = <A extends string>(param: string, raw: string | undefined, allowed: ReadonlyArray<A>, fallback: A) =>
@@ -73,6 +73,5 @@ export const parseChoice = <A extends string>(param: string, raw: string | undef
     ? Effect.succeed(fallback)
     : (allowed as ReadonlyArray<string>).includes(raw)
       ? Effect.succeed(raw as A)
-      : Effect.fail(bad(param, `"${raw}" is not one of ${allowed.join(", ")}`))
+      : Effect.fail(badParam(param, `"${raw}" is not one of ${allowed.join(", ")}`))
 
-export const badParam = bad

@@ -1,6 +1,7 @@
 import { Queue, UnrecoverableError, Worker } from "bullmq"
 import type { Job, JobsOptions } from "bullmq"
 import { Cause, Duration, Effect, Exit, Runtime, Schema } from "effect"
+import { AppConfig } from "../config/AppConfig.ts"
 import { RedisConnection } from "./Redis.ts"
 
 export const STAGES = ["ingest", "aggregate", "detect", "alert"] as const
@@ -28,7 +29,8 @@ export const makeQueue = (stage: Stage) =>
           defaultJobOptions
         })
       ),
-      (q) => Effect.promise(() => q.close()).pipe(Effect.timeout(Duration.seconds(5)), Effect.ignore)
+      // Finalizers are uninterruptible: only an interruptible close can be cut short by the timeout.
+      (q) => Effect.promise(() => q.close()).pipe(Effect.interruptible, Effect.timeout(Duration.seconds(5)), Effect.ignore)
     )
   })
 
@@ -36,7 +38,6 @@ export interface WorkerOptions<A, I, R> {
   readonly stage: Stage
   readonly schema: Schema.Schema<A, I>
   readonly concurrency: number
-  readonly lockDurationMs?: number
   /** Delay before a failed job's next attempt (BullMQ `backoff: { type: "custom" }`). */
   readonly backoffStrategy?: (attemptsMade: number, err: Error | undefined) => number
   readonly process: (payload: A, job: Job, token: string | undefined) => Effect.Effect<unknown, unknown, R>
@@ -49,6 +50,7 @@ export interface WorkerOptions<A, I, R> {
 export const runWorker = <A, I, R>(options: WorkerOptions<A, I, R>) =>
   Effect.gen(function* () {
     const redis = yield* RedisConnection
+    const { jobLockMs } = yield* AppConfig
     const runtime = yield* Effect.runtime<R>()
     const decode = Schema.decodeUnknown(options.schema)
     const processor = async (job: Job, token?: string) => {
@@ -70,15 +72,15 @@ export const runWorker = <A, I, R>(options: WorkerOptions<A, I, R>) =>
           connection: redis.connection(`worker-${options.stage}`, true),
           prefix: bullPrefix(redis.prefix),
           concurrency: options.concurrency,
-          lockDuration: options.lockDurationMs ?? 30_000,
-          stalledInterval: Math.max(1000, Math.floor((options.lockDurationMs ?? 30_000) / 2)),
+          lockDuration: jobLockMs,
+          stalledInterval: Math.max(1000, Math.floor(jobLockMs / 2)),
           autorun: true,
           ...(options.backoffStrategy === undefined
             ? {}
             : { settings: { backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) => options.backoffStrategy?.(attemptsMade, err) ?? 1000 } })
         })
       ),
-      (w) => Effect.promise(() => w.close()).pipe(Effect.timeout(Duration.seconds(8)), Effect.ignore)
+      (w) => Effect.promise(() => w.close()).pipe(Effect.interruptible, Effect.timeout(Duration.seconds(8)), Effect.ignore)
     )
     worker.on("error", () => {})
     worker.on("failed", (job, err) => {

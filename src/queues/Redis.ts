@@ -43,7 +43,15 @@ export class RedisConnection extends Context.Tag("queues/RedisConnection")<Redis
       }
       const client = make("client", { maxRetriesPerRequest: 1, enableOfflineQueue: true, commandTimeout: 2_000 })
       yield* Effect.addFinalizer(() =>
-        Effect.forEach(opened, (r) => Effect.promise(() => r.quit().catch(() => r.disconnect())), { discard: true })
+        Effect.forEach(
+          opened,
+          (r) => Effect.promise(() => r.quit().catch(() => r.disconnect())).pipe(
+            Effect.interruptible,
+            Effect.timeout(Duration.seconds(2)),
+            Effect.catchAll(() => Effect.sync(() => r.disconnect()))
+          ),
+          { discard: true }
+        )
       )
       yield* Effect.tryPromise({
         try: () => client.connect(),

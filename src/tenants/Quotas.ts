@@ -29,9 +29,11 @@ const makeQuotas = Effect.gen(function* () {
 
   /**
    * Counts a request (when `countRequest`) and `points` data points against this second's quota.
-   * Fails open when Redis does not answer: ingestion then fails on its own with 503, reads go on.
+   * Fails open when Redis does not answer (at once while it is disconnected, rather than waiting for
+   * ioredis to reconnect): ingestion then fails on its own with 503, reads go on.
    */
   const charge = (tenantId: string, limits: QuotaLimits, points: number, countRequest: boolean) => {
+    if (redis.client.status !== "ready") return Effect.void
     const now = Date.now()
     const sec = Math.floor(now / 1000)
     const retryAfterSeconds = Math.max(1, Math.ceil((1000 - (now % 1000)) / 1000))

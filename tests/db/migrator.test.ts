@@ -18,7 +18,7 @@ describe("migrations on the embedded TimescaleDB", () => {
   it.scoped("create the hypertables and continuous aggregates, and a second run is a no-op", () =>
     Effect.gen(function* () {
       const first = yield* migrateFromDir()
-      expect(first).toEqual(["0001_init.sql", "0002_pipeline_state.sql"])
+      expect(first).toEqual(["0001_init.sql", "0002_pipeline_state.sql", "0003_query_indexes.sql"])
       const db = yield* Db
       const hypertables = (yield* db.query<{ hypertable_name: string }>(
         "SELECT hypertable_name FROM timescaledb_information.hypertables WHERE hypertable_schema = 'public' ORDER BY 1"
@@ -81,10 +81,15 @@ describe("migrations on the embedded TimescaleDB", () => {
       const read = Effect.gen(function* () {
         expect(yield* migrateFromDir()).toEqual([])
         const db = yield* Db
-        return yield* db.query<{ value: number }>("SELECT value FROM metric_points WHERE tenant_id = 'persisted'")
+        const before = yield* db.query<{ value: number }>("SELECT value FROM metric_points WHERE tenant_id = 'persisted'")
+        // and the reopened database takes writes into hypertables with continuous aggregates
+        yield* db.query("INSERT INTO metric_points (tenant_id, time, name, value, dedup_key) VALUES ('persisted', now(), 'cpu', 43, 2)")
+        return before
       })
       const rows = yield* Effect.scoped(Effect.provide(read, embedded(dir)))
       expect(rows.map((r) => r.value)).toEqual([42])
+      const again = yield* Effect.scoped(Effect.provide(Effect.flatMap(Db, (db) => db.query<{ n: number }>("SELECT count(*)::int AS n FROM metric_points")), embedded(dir)))
+      expect(again).toEqual([{ n: 2 }])
     })
   )
 

@@ -34,6 +34,7 @@ export const testEnv = (overrides: Record<string, string> = {}) => ({
   MPLP_ALLOW_PRIVATE_WEBHOOKS: "true",
   LOG_LEVEL: "Warning",
   LOG_FORMAT: "json",
+  MPLP_SHUTDOWN_GRACE_MS: "100",
   ...overrides
 })
 

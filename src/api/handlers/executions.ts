@@ -122,7 +122,7 @@ export const ExecutionsLive = HttpApiBuilder.group(MplpApi, "executions", (handl
       .handle("get", ({ path }) =>
         Effect.gen(function* () {
           const p = yield* requireScope("query")
-          const found = yield* reader.get(p.tenantId, path.traceId)
+          const found = yield* reader.detail(p.tenantId, path.traceId)
           return yield* Option.match(found, {
             onNone: () => Effect.fail(new NotFound({ message: `execution ${path.traceId} not found` })),
             onSome: Effect.succeed

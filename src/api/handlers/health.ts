@@ -1,9 +1,10 @@
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
-import { Duration, Effect } from "effect"
+import { Duration, Effect, Ref } from "effect"
 import { Db } from "../../db/Db.ts"
 import { RedisConnection } from "../../queues/Redis.ts"
 import { Telemetry } from "../../telemetry/Telemetry.ts"
 import { MplpApi } from "../Api.ts"
+import { Draining } from "../drain.ts"
 
 const probe = <E>(check: Effect.Effect<void, E>) =>
   check.pipe(
@@ -16,12 +17,13 @@ export const HealthLive = HttpApiBuilder.group(MplpApi, "health", (handlers) =>
     const db = yield* Db
     const redis = yield* RedisConnection
     const telemetry = yield* Telemetry
+    const draining = yield* Draining
     return handlers
       .handle("healthz", () => Effect.succeed({ status: "ok" }))
       .handleRaw("readyz", () =>
         Effect.gen(function* () {
           const [database, r] = yield* Effect.all([probe(db.ping), probe(redis.ping)], { concurrency: 2 })
-          const ready = database === "up" && r === "up"
+          const ready = database === "up" && r === "up" && !(yield* Ref.get(draining))
           return yield* HttpServerResponse.json(
             { status: ready ? "ready" : "not_ready", database, redis: r },
             { status: ready ? 200 : 503 }

@@ -1,0 +1,38 @@
+import { HttpApiBuilder } from "@effect/platform"
+import { Effect } from "effect"
+import { Db } from "../../db/Db.ts"
+import { Conflict, NotFound } from "../../domain/errors.ts"
+import { acknowledgeAlert, ALERT_STATES, listAlerts } from "../../query/alerts.ts"
+import { parseChoices, parseIntParam } from "../../query/params.ts"
+import { MplpApi } from "../Api.ts"
+import { requireScope } from "../auth.ts"
+import { dbUnavailable } from "../body.ts"
+
+export const AlertsLive = HttpApiBuilder.group(MplpApi, "alerts", (handlers) =>
+  Effect.gen(function* () {
+    const db = yield* Db
+    return handlers
+      .handle("list", ({ urlParams }) =>
+        Effect.gen(function* () {
+          const p = yield* requireScope("query")
+          const states = yield* parseChoices("state", urlParams.state, ALERT_STATES)
+          const limit = yield* parseIntParam("limit", urlParams.limit, 200, 1, 1000)
+          return yield* listAlerts(db, p.tenantId, states, limit)
+        }).pipe(dbUnavailable)
+      )
+      .handle("ack", ({ path }) =>
+        Effect.gen(function* () {
+          const p = yield* requireScope("query")
+          const outcome = yield* acknowledgeAlert(db, p.tenantId, path.id)
+          switch (outcome._tag) {
+            case "NotFound":
+              return yield* new NotFound({ message: `alert ${path.id} not found` })
+            case "Resolved":
+              return yield* new Conflict({ message: `alert ${path.id} is resolved; only open alerts can be acknowledged` })
+            case "Acknowledged":
+              return outcome.alert
+          }
+        }).pipe(dbUnavailable)
+      )
+  })
+)

@@ -1,0 +1,111 @@
+import { HttpApiBuilder } from "@effect/platform"
+import { Effect, Option } from "effect"
+import { Db } from "../../db/Db.ts"
+import type { SearchParams, SeriesParams } from "../../domain/queryParams.ts"
+import { queryAnomalies } from "../../query/anomalies.ts"
+import { badParam, durationSeconds, parseChoice, parseChoices, parseIntParam, parseNumberParam, parseRange, parseTime } from "../../query/params.ts"
+import { decodeCursor, searchExecutions } from "../../query/search.ts"
+import { querySeries, SERIES_AGGS } from "../../query/series.ts"
+import type { BucketSpec } from "../../query/series.ts"
+import { queryServices } from "../../query/services.ts"
+import { MplpApi } from "../Api.ts"
+import { requireScope } from "../auth.ts"
+import { dbUnavailable } from "../body.ts"
+
+const HOUR = 3_600_000
+const STATUSES = ["active", "paused", "completed", "failed", "cancelled", "timed_out"] as const
+const MAX_ATTR_FILTERS = 10
+
+const parseBucket = (raw: string | undefined) => {
+  if (raw === undefined || raw === "" || raw === "auto") return Effect.succeed<BucketSpec>({ _tag: "auto" })
+  if (raw === "raw") return Effect.succeed<BucketSpec>({ _tag: "raw" })
+  const seconds = durationSeconds(raw)
+  return seconds === undefined
+    ? Effect.fail(badParam("bucket", `"${raw}" is not auto, raw or a duration such as 10s, 1m, 5m, 1h, 1d`))
+    : Effect.succeed<BucketSpec>({ _tag: "size", seconds })
+}
+
+const seriesRequest = (p: typeof SeriesParams.Type, nowMs: number) =>
+  Effect.gen(function* () {
+    if (p.name === undefined || p.name === "") return yield* badParam("name", "the metric name is required")
+    const range = yield* parseRange(p.from, p.to, nowMs, HOUR)
+    return {
+      name: p.name,
+      ...range,
+      bucket: yield* parseBucket(p.bucket),
+      agg: yield* parseChoice("agg", p.agg, SERIES_AGGS, "avg"),
+      groupBy: (yield* parseChoice("groupBy", p.groupBy, ["service", "none"] as const, "none")) === "service" ? "service" as const : null,
+      service: p.service === undefined || p.service === "" ? null : p.service,
+      source: yield* parseChoice("source", p.source, ["auto", "raw"] as const, "auto")
+    }
+  })
+
+/** `attr.KEY=VALUE` pairs of the query string (the key is everything after `attr.`, dots included). */
+const attributeFilters = (url: string) => {
+  const pairs = [...new URL(url, "http://localhost").searchParams]
+    .filter(([k]) => k.startsWith("attr.") && k.length > 5)
+    .map(([k, v]) => [k.slice(5), v] as const)
+  return pairs.length > MAX_ATTR_FILTERS ? Effect.fail(badParam("attr", `at most ${MAX_ATTR_FILTERS} attr.KEY filters`)) : Effect.succeed(pairs)
+}
+
+const searchRequest = (p: typeof SearchParams.Type, url: string, nowMs: number) =>
+  Effect.gen(function* () {
+    const cursor = p.cursor === undefined || p.cursor === "" ? Option.none() : Option.some(p.cursor)
+    const decoded = Option.map(cursor, decodeCursor)
+    if (Option.isSome(decoded) && Option.isNone(decoded.value)) return yield* badParam("cursor", "not a cursor this endpoint returned")
+    const fromMs = p.from === undefined || p.from === "" ? null : yield* parseTime("from", p.from, nowMs, nowMs)
+    const toMs = p.to === undefined || p.to === "" ? null : yield* parseTime("to", p.to, nowMs, nowMs)
+    return {
+      service: p.service === undefined || p.service === "" ? null : p.service,
+      operation: p.operation === undefined || p.operation === "" ? null : p.operation,
+      statuses: yield* parseChoices("status", p.status, STATUSES),
+      minDurationMs: yield* parseNumberParam("minDurationMs", p.minDurationMs),
+      maxDurationMs: yield* parseNumberParam("maxDurationMs", p.maxDurationMs),
+      fromMs,
+      toMs,
+      attributes: yield* attributeFilters(url),
+      limit: yield* parseIntParam("limit", p.limit, 50, 1, 500),
+      cursor: Option.isSome(decoded) ? Option.getOrNull(decoded.value) : null
+    }
+  })
+
+export const QueryLive = HttpApiBuilder.group(MplpApi, "query", (handlers) =>
+  Effect.gen(function* () {
+    const db = yield* Db
+    return handlers
+      .handle("series", ({ urlParams }) =>
+        Effect.gen(function* () {
+          const p = yield* requireScope("query")
+          const req = yield* seriesRequest(urlParams, Date.now())
+          return yield* querySeries(db, p.tenantId, req)
+        }).pipe(dbUnavailable)
+      )
+      .handle("services", ({ urlParams }) =>
+        Effect.gen(function* () {
+          const p = yield* requireScope("query")
+          const range = yield* parseRange(urlParams.from, urlParams.to, Date.now(), HOUR)
+          return yield* queryServices(db, p.tenantId, range.fromMs, range.toMs)
+        }).pipe(dbUnavailable)
+      )
+      .handle("search", ({ urlParams, request }) =>
+        Effect.gen(function* () {
+          const p = yield* requireScope("query")
+          const req = yield* searchRequest(urlParams, request.url, Date.now())
+          return yield* searchExecutions(db, p.tenantId, req)
+        }).pipe(dbUnavailable)
+      )
+      .handle("anomalies", ({ urlParams }) =>
+        Effect.gen(function* () {
+          const p = yield* requireScope("query")
+          const range = yield* parseRange(urlParams.from, urlParams.to, Date.now(), 24 * HOUR)
+          return yield* queryAnomalies(db, p.tenantId, {
+            ...range,
+            severities: yield* parseChoices("severity", urlParams.severity, ["warning", "critical"] as const),
+            metric: urlParams.metric === undefined || urlParams.metric === "" ? null : urlParams.metric,
+            service: urlParams.service === undefined || urlParams.service === "" ? null : urlParams.service,
+            limit: yield* parseIntParam("limit", urlParams.limit, 200, 1, 1000)
+          })
+        }).pipe(dbUnavailable)
+      )
+  })
+)

@@ -1,0 +1,64 @@
+import { Context, Effect, Layer } from "effect"
+import { RedisConnection } from "../queues/Redis.ts"
+
+// Open executions and their idle deadlines, durable in Redis so that a trace actor lost with its
+// process is replaced by whoever claims the deadline next:
+//   P:traces:<tenant>     zset traceId → deadline (ms); a claim is a ZREM, which succeeds once
+//   P:traces-tenants      tenants with open executions, for the sweeper
+
+const CLAIM_DUE = `
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+local claimed = {}
+for _, id in ipairs(due) do
+  if redis.call('ZREM', KEYS[1], id) == 1 then table.insert(claimed, id) end
+end
+if redis.call('ZCARD', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[3]) end
+return claimed`
+
+const makeRegistry = Effect.gen(function* () {
+  const redis = yield* RedisConnection
+  const r = redis.client
+  const p = `{${redis.prefix}}`
+  const key = (tenantId: string) => `${p}:traces:${tenantId}`
+  const call = <A>(f: () => Promise<A>) => Effect.tryPromise({ try: f, catch: (e) => (e instanceof Error ? e : new Error(String(e))) })
+
+  /** Opens or extends an execution's idle deadline. */
+  const touch = (tenantId: string, traceId: string, deadlineMs: number) =>
+    call(() => r.multi().zadd(key(tenantId), deadlineMs, traceId).sadd(`${p}:traces-tenants`, tenantId).exec()).pipe(Effect.asVoid)
+
+  /** The execution finished: nobody will time it out. */
+  const close = (tenantId: string, traceId: string) => call(() => r.zrem(key(tenantId), traceId)).pipe(Effect.asVoid)
+
+  /** The current deadline, or undefined when the execution is no longer open. */
+  const deadline = (tenantId: string, traceId: string) =>
+    call(() => r.zscore(key(tenantId), traceId)).pipe(Effect.map((s) => (s === null ? undefined : Number(s))))
+
+  /** Atomically takes the executions whose deadline is at or before `nowMs`: each is claimed by one caller only. */
+  const claimDue = (tenantId: string, nowMs: number, limit = 500) =>
+    call(() => r.eval(CLAIM_DUE, 2, key(tenantId), `${p}:traces-tenants`, String(nowMs), String(limit), tenantId) as Promise<Array<string>>)
+
+  /** One execution, if it is due: true when this caller claimed it. */
+  const claimOne = (tenantId: string, traceId: string, nowMs: number) =>
+    call(() =>
+      r.eval(
+        "local s = redis.call('ZSCORE', KEYS[1], ARGV[1]) if s and tonumber(s) <= tonumber(ARGV[2]) then return redis.call('ZREM', KEYS[1], ARGV[1]) end return 0",
+        1, key(tenantId), traceId, String(nowMs)
+      )
+    ).pipe(Effect.map((n) => Number(n) === 1))
+
+  const open = (tenantId: string) => call(() => r.zrange(key(tenantId), 0, -1, "WITHSCORES")).pipe(
+    Effect.map((flat) => {
+      const out: Array<{ traceId: string; deadlineMs: number }> = []
+      for (let i = 0; i + 1 < flat.length; i += 2) out.push({ traceId: flat[i] ?? "", deadlineMs: Number(flat[i + 1]) })
+      return out
+    })
+  )
+
+  const tenantsWithOpenTraces = call(() => r.smembers(`${p}:traces-tenants`))
+
+  return { touch, close, deadline, claimDue, claimOne, open, tenantsWithOpenTraces } as const
+})
+
+export class TraceRegistry extends Context.Tag("tenants/TraceRegistry")<TraceRegistry, Effect.Effect.Success<typeof makeRegistry>>() {
+  static readonly Live = Layer.effect(TraceRegistry, makeRegistry)
+}
