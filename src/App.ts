@@ -9,7 +9,7 @@ import { Db } from "./db/Db.ts"
 import { migrateFromDir } from "./db/Migrator.ts"
 import { DetectStage } from "./detection/DetectStage.ts"
 import { IngestQueue } from "./ingest/IngestQueue.ts"
-import { IngestStage } from "./ingest/IngestStage.ts"
+import { IngestStage, TenantActors } from "./ingest/IngestStage.ts"
 import { ExecutionReader } from "./query/ExecutionReader.ts"
 import type { Stage } from "./queues/Queues.ts"
 import { RedisConnection } from "./queues/Redis.ts"
@@ -67,7 +67,7 @@ export const appLayer = (options: AppOptions) => {
   const components = Layer.mergeAll(
     options.api ? ApiLayer : Layer.empty,
     ...options.stages.map((s) => stageLayer(s, options.concurrency)),
-    Provisioner,
+    Provisioner.pipe(Layer.provide(options.stages.includes("ingest") ? TenantActors : Layer.empty)),
     options.demoTenant ? Layer.effectDiscard(ensureDemoTenant) : Layer.empty
   )
   return components.pipe(Layer.provideMerge(Infrastructure))

@@ -1,11 +1,12 @@
 import { DelayedError } from "bullmq"
 import type { Job } from "bullmq"
-import { Data, Duration, Effect, Layer, Schedule, Schema } from "effect"
+import { Data, Duration, Effect, Layer, Option, Schedule, Schema } from "effect"
 import type { UnknownException } from "effect/Cause"
 import { createHash } from "node:crypto"
 import { AppConfig } from "../config/AppConfig.ts"
 import { Db } from "../db/Db.ts"
 import { lockCursor } from "../db/cursor.ts"
+import { loadAnalysis } from "../query/ExecutionReader.ts"
 import type { Queryable } from "../db/Db.ts"
 import { AlertJob, EvaluationMsg } from "../domain/pipeline.ts"
 import { makeQueue, runWorker } from "../queues/Queues.ts"
@@ -256,7 +257,11 @@ const makeStage = (concurrency: number) =>
               return yield* dispatch(job.tenantId)
             }
             case "event": {
-              yield* event(job.tenantId, job.eventType, job.key, job.payload)
+              // The completion notice carries the execution's performance analysis (grade, bottlenecks, baseline).
+              const analysis = job.eventType === "execution_completed"
+                ? Option.getOrNull(yield* loadAnalysis(db, job.tenantId, job.key).pipe(Effect.orElseSucceed(() => Option.none())))
+                : null
+              yield* event(job.tenantId, job.eventType, job.key, analysis === null ? job.payload : { ...job.payload, analysis })
               return yield* dispatch(job.tenantId)
             }
             case "deliver":

@@ -42,6 +42,9 @@ export const persistBatch = (job: IngestJob, jobId: string) =>
 const encodeAggregate = Schema.encodeSync(AggregateJob)
 const encodeAlert = Schema.encodeSync(AlertJob)
 
+/** One instance per process (layers are shared by reference): the ingest stage and the provisioner use the same actors. */
+export const TenantActors = TenantSupervisor.Live.pipe(Layer.provideMerge(TraceRegistry.Live))
+
 export const IngestStage = {
   layer: (concurrency: number) =>
     Layer.scopedDiscard(
@@ -102,5 +105,5 @@ export const IngestStage = {
           }
         })
       })
-    ).pipe(Layer.provide(TenantSupervisor.Live), Layer.provide(TraceRegistry.Live))
+    ).pipe(Layer.provide(TenantActors))
 }

@@ -5,6 +5,7 @@ import { basename, join } from "node:path"
 import { AppConfig } from "../config/AppConfig.ts"
 import { messageOf } from "../domain/errors.ts"
 import { TenantStore } from "./TenantStore.ts"
+import { TenantSupervisor } from "./TenantSupervisor.ts"
 
 const isTenantFile = (f: string) => f.endsWith(".json") && f !== "default.json"
 
@@ -23,6 +24,9 @@ export const applyTenantFile = (dir: string, file: string) =>
     const exists = yield* store.tenantExists(id)
     if (exists) yield* store.putSettings(id, settings, "file")
     else yield* store.createTenant(id, typeof name === "string" ? name : id, settings, "file")
+    // A running tenant actor restarts with the new settings (where this process runs actors).
+    const supervisor = yield* Effect.serviceOption(TenantSupervisor)
+    if (supervisor._tag === "Some") yield* supervisor.value.reload(id)
     yield* Effect.logInfo(`applied tenant file ${file}`)
   }).pipe(
     Effect.catchAll((e) =>

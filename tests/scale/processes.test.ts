@@ -203,4 +203,25 @@ describe("crash safety and scale-out across processes", () => {
     expect(double).toEqual(single)
     await Promise.all([a.stop(), b.stop()])
   }, 240_000)
+
+  it("a database restart: the API answers 503 with Retry-After meanwhile, workers reconnect and catch up exactly", async () => {
+    const t = await app.tenant(["ingest", "query"], fastWindows)
+    const w = worker()
+    const before = await load(t.key, 5, 100)
+    await eventually(async () => ((await count(t.id))?.n === 500 ? true : undefined), 60_000, 300)
+    const traceStart = await call(app, t.key, "POST", "/api/executions", { operationName: "op", serviceName: "s", context: { contextId: "c", userId: "u" } })
+    const { traceId } = (await traceStart.json()) as { traceId: string }
+    expect(await db.proc.stop()).toBe(0)
+    const down = await eventually(async () => {
+      const r = await call(app, t.key, "GET", `/api/executions/${traceId}`)
+      return r.status === 503 ? r : undefined
+    }, 20_000, 200)
+    expect(down.headers.get("retry-after")).not.toBeNull()
+    db = await startDbHost(db.dataDir, db.port)
+    const after = await load(t.key, 5, 100)
+    await eventually(async () => ((await windowTotals(t.id))?.n === 1_000 ? true : undefined), 120_000, 500)
+    expect(await count(t.id)).toEqual({ n: 1_000, s: before + after })
+    expect((await call(app, t.key, "GET", `/api/executions/${traceId}`)).status).toBe(200)
+    await w.stop()
+  }, 240_000)
 })
