@@ -1,5 +1,5 @@
 import { HttpServerRequest } from "@effect/platform"
-import { Effect, Exit, Layer, Option, Redacted } from "effect"
+import { Context, Effect, Exit, Layer, Option, Redacted } from "effect"
 import { createHash, timingSafeEqual } from "node:crypto"
 import { AppConfig } from "../config/AppConfig.ts"
 import { Forbidden, ServiceUnavailable, TooManyRequests, Unauthorized } from "../domain/errors.ts"
@@ -80,3 +80,12 @@ export const requireScope = (scope: Scope) =>
       ? Effect.succeed(p)
       : Effect.fail(new Forbidden({ message: `this API key lacks the "${scope}" scope` }))
   )
+
+/** Charges `points` data points against the tenant's per-second quota; over it: 429 with Retry-After. */
+export const pointsQuota = (store: Context.Tag.Service<typeof TenantStore>, quotas: Context.Tag.Service<typeof Quotas>) =>
+  (tenantId: string, points: number) =>
+    store.getSettings(tenantId).pipe(
+      Effect.orDie,
+      Effect.flatMap((settings) => quotas.charge(tenantId, settings.quotas, points, false)),
+      Effect.tapError((e) => withRetryAfter(e.retryAfterSeconds))
+    )

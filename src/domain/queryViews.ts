@@ -1,5 +1,5 @@
 import { Schema } from "effect"
-import { ExecutionView } from "./views.ts"
+import { executionHeadFields, ExecutionView } from "./views.ts"
 
 // What the query endpoints return.
 
@@ -46,17 +46,7 @@ export const ServicesView = Schema.Struct({
 }).annotations({ identifier: "ServicesRed" })
 
 export const ExecutionSummary = Schema.Struct({
-  traceId: Schema.String,
-  spanId: Schema.String,
-  operationName: Schema.String,
-  serviceName: Schema.String,
-  operationType: Schema.NullOr(Schema.String),
-  priority: Schema.NullOr(Schema.String),
-  status: Schema.String,
-  source: Schema.String,
-  startTime: Schema.String,
-  endTime: Schema.NullOr(Schema.String),
-  durationMs: NullableNumber,
+  ...executionHeadFields,
   tags: Schema.Unknown,
   metadata: Json,
   customAttributes: Json

@@ -11,7 +11,8 @@ export const ExecutionEventView = Schema.Struct({
   metadata: Json
 })
 
-export const ExecutionView = Schema.Struct({
+/** What every view of an execution shows first: identity, status and timing. */
+export const executionHeadFields = {
   traceId: Schema.String,
   spanId: Schema.String,
   operationName: Schema.String,
@@ -22,7 +23,11 @@ export const ExecutionView = Schema.Struct({
   source: Schema.String,
   startTime: Schema.String,
   endTime: Schema.NullOr(Schema.String),
-  durationMs: Schema.NullOr(Schema.Number),
+  durationMs: Schema.NullOr(Schema.Number)
+}
+
+export const ExecutionView = Schema.Struct({
+  ...executionHeadFields,
   context: Json,
   tags: Schema.Unknown,
   metadata: Json,

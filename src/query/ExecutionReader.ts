@@ -36,7 +36,11 @@ interface ExecutionRow {
 
 const iso = (d: Date | string) => new Date(d).toISOString()
 
-export const toView = (r: ExecutionRow, events: ExecutionView["events"]): ExecutionView => ({
+/** The columns behind `executionHeadFields`, as every execution view shows them. */
+export type ExecutionHeadRow = Pick<ExecutionRow,
+  "trace_id" | "span_id" | "operation_name" | "service_name" | "operation_type" | "priority" | "status" | "source" | "start_time" | "end_time" | "duration_ms">
+
+export const headOf = (r: ExecutionHeadRow) => ({
   traceId: r.trace_id,
   spanId: r.span_id,
   operationName: r.operation_name,
@@ -47,7 +51,11 @@ export const toView = (r: ExecutionRow, events: ExecutionView["events"]): Execut
   source: r.source,
   startTime: iso(r.start_time),
   endTime: r.end_time === null ? null : iso(r.end_time),
-  durationMs: r.duration_ms,
+  durationMs: r.duration_ms
+})
+
+export const toView = (r: ExecutionRow, events: ExecutionView["events"]): ExecutionView => ({
+  ...headOf(r),
   context: r.context,
   tags: r.tags,
   metadata: r.metadata,

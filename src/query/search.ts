@@ -1,5 +1,7 @@
 import { Effect, Option } from "effect"
 import type { Queryable } from "../db/Db.ts"
+import { headOf } from "./ExecutionReader.ts"
+import type { ExecutionHeadRow } from "./ExecutionReader.ts"
 
 export interface ExecutionSearch {
   readonly service: string | null
@@ -67,10 +69,8 @@ export const searchSql = (tenantId: string, s: ExecutionSearch): { text: string;
   }
 }
 
-type SearchRow = {
-  trace_id: string; span_id: string; operation_name: string; service_name: string; operation_type: string | null; priority: string | null
-  status: string; source: string; start_time: Date; end_time: Date | null; duration_ms: number | null; tags: unknown
-  metadata: Record<string, unknown>; custom_attributes: Record<string, unknown>; cursor_time: string
+type SearchRow = ExecutionHeadRow & {
+  tags: unknown; metadata: Record<string, unknown>; custom_attributes: Record<string, unknown>; cursor_time: string
 }
 
 /** Newest first; `nextCursor` is null on the last page. */
@@ -82,17 +82,7 @@ export const searchExecutions = (q: Queryable, tenantId: string, s: ExecutionSea
     const last = page[page.length - 1]
     return {
       executions: page.map((r) => ({
-        traceId: r.trace_id,
-        spanId: r.span_id,
-        operationName: r.operation_name,
-        serviceName: r.service_name,
-        operationType: r.operation_type,
-        priority: r.priority,
-        status: r.status,
-        source: r.source,
-        startTime: new Date(r.start_time).toISOString(),
-        endTime: r.end_time === null ? null : new Date(r.end_time).toISOString(),
-        durationMs: r.duration_ms,
+        ...headOf(r),
         tags: r.tags,
         metadata: r.metadata,
         customAttributes: r.custom_attributes

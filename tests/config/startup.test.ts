@@ -1,44 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
-import { spawn } from "node:child_process"
-import type { ChildProcess } from "node:child_process"
 import { mkdtempSync } from "node:fs"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { deletePrefix, eventually, testEnv } from "../support/harness.ts"
+import { freePort, startProcess } from "../support/processes.ts"
 
-const root = join(import.meta.dirname, "..", "..")
-
-interface Proc {
-  readonly child: ChildProcess
-  readonly out: () => string
-  readonly err: () => string
-  readonly exited: Promise<number | null>
-}
-
-/** The service as `npm start` runs it: a real child process. */
-const start = (env: Record<string, string>, entry = "workers/all.ts"): Proc => {
-  const child = spawn(process.execPath, ["--import", "tsx", entry], {
-    cwd: root,
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"]
-  })
-  let out = ""
-  let err = ""
-  child.stdout?.on("data", (d: Buffer) => (out += d.toString()))
-  child.stderr?.on("data", (d: Buffer) => (err += d.toString()))
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
-  return { child, out: () => out, err: () => err, exited }
-}
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer()
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address()
-      s.close(() => resolve(typeof a === "object" && a !== null ? a.port : 0))
-    })
-  })
+const start = (env: Record<string, string>) => startProcess("workers/all.ts", [], env)
 
 describe("start-up", () => {
   it("a bad setting stops start-up with one line naming the variable", async () => {

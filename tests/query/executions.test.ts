@@ -75,7 +75,7 @@ describe("GET /api/executions (search)", () => {
   let tenant: { id: string; key: string }
 
   beforeAll(async () => {
-    tenant = await app.tenant()
+    tenant = await app.tenant(["ingest", "query"], { quotas: { requestsPerSecond: 10_000, pointsPerSecond: 1_000_000 } }) // the test pages quickly
     for (const s of seeds) await insertExecution(tenant.id, s)
   })
 

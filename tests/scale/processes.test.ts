@@ -211,6 +211,7 @@ describe("crash safety and scale-out across processes", () => {
     await eventually(async () => ((await count(t.id))?.n === 500 ? true : undefined), 60_000, 300)
     const traceStart = await call(app, t.key, "POST", "/api/executions", { operationName: "op", serviceName: "s", context: { contextId: "c", userId: "u" } })
     const { traceId } = (await traceStart.json()) as { traceId: string }
+    await eventually(async () => ((await call(app, t.key, "GET", `/api/executions/${traceId}`)).status === 200 ? true : undefined), 30_000, 200)
     expect(await db.proc.stop()).toBe(0)
     const down = await eventually(async () => {
       const r = await call(app, t.key, "GET", `/api/executions/${traceId}`)

@@ -11,8 +11,8 @@ import { ExecutionReader } from "../../query/ExecutionReader.ts"
 import { Quotas } from "../../tenants/Quotas.ts"
 import { TenantStore } from "../../tenants/TenantStore.ts"
 import { MplpApi } from "../Api.ts"
-import { requireScope } from "../auth.ts"
-import { dbUnavailable, readJson, withRetryAfter } from "../body.ts"
+import { pointsQuota, requireScope } from "../auth.ts"
+import { dbUnavailable, readJson } from "../body.ts"
 
 const randomHex = (bytes: number) => {
   for (;;) {
@@ -68,8 +68,7 @@ export const ExecutionsLive = HttpApiBuilder.group(MplpApi, "executions", (handl
         return { jobId: id }
       })
 
-    const chargePoints = (tenantId: string, settings: TenantSettings, points: number) =>
-      quotas.charge(tenantId, settings.quotas, points, false).pipe(Effect.tapError((e) => withRetryAfter(e.retryAfterSeconds)))
+    const chargePoints = pointsQuota(store, quotas)
 
     return handlers
       .handleRaw("start", ({ headers }) =>
@@ -98,7 +97,7 @@ export const ExecutionsLive = HttpApiBuilder.group(MplpApi, "executions", (handl
           const p = yield* requireScope("ingest")
           const update = yield* readJson(ExecutionUpdate, maxBodyBytes)
           const settings = yield* settingsOf(p.tenantId)
-          yield* chargePoints(p.tenantId, settings, Object.keys(update.metrics ?? {}).length + (update.events?.length ?? 0))
+          yield* chargePoints(p.tenantId, Object.keys(update.metrics ?? {}).length + (update.events?.length ?? 0))
           return yield* ingest.idempotent(p.tenantId, headers["idempotency-key"], (jobId) =>
             submitStep(p.tenantId, path.traceId, seqTtl(settings), jobId, (seq) => (
               { _tag: "execution-update", tenantId: p.tenantId, receivedAtMs: Date.now(), traceId: path.traceId, seq, update }
@@ -111,7 +110,7 @@ export const ExecutionsLive = HttpApiBuilder.group(MplpApi, "executions", (handl
           const p = yield* requireScope("ingest")
           const result = yield* readJson(ExecutionResult, maxBodyBytes)
           const settings = yield* settingsOf(p.tenantId)
-          yield* chargePoints(p.tenantId, settings, Object.keys(result.finalMetrics ?? {}).length)
+          yield* chargePoints(p.tenantId, Object.keys(result.finalMetrics ?? {}).length)
           return yield* ingest.idempotent(p.tenantId, headers["idempotency-key"], (jobId) =>
             submitStep(p.tenantId, path.traceId, seqTtl(settings), jobId, (seq) => (
               { _tag: "execution-finish", tenantId: p.tenantId, receivedAtMs: Date.now(), traceId: path.traceId, seq, result }

@@ -10,8 +10,8 @@ import { decodeMetrics, decodeTraces } from "../../ingest/otlp/index.ts"
 import { Quotas } from "../../tenants/Quotas.ts"
 import { TenantStore } from "../../tenants/TenantStore.ts"
 import { MplpApi } from "../Api.ts"
-import { requireScope } from "../auth.ts"
-import { dbUnavailable, decodeWith, readJson, withRetryAfter } from "../body.ts"
+import { pointsQuota, requireScope } from "../auth.ts"
+import { dbUnavailable, decodeWith, readJson } from "../body.ts"
 
 const otlp = <A>(f: () => A) =>
   Effect.try({ try: f, catch: (e) => new BadRequest({ message: `invalid payload: ${e instanceof Error ? e.message : String(e)}` }) })
@@ -45,14 +45,14 @@ export const JobsLive = HttpApiBuilder.group(MplpApi, "jobs", (handlers) =>
     const store = yield* TenantStore
     const quotas = yield* Quotas
     const { maxBodyBytes } = yield* AppConfig
+    const chargePoints = pointsQuota(store, quotas)
     return handlers
       .handleRaw("submit", ({ headers }) =>
         Effect.gen(function* () {
           const p = yield* requireScope("ingest")
           const req = yield* readJson(JobRequest, maxBodyBytes)
           const { job, points } = yield* toIngestJob(p.tenantId, req, Date.now())
-          const settings = yield* store.getSettings(p.tenantId).pipe(Effect.orDie)
-          yield* quotas.charge(p.tenantId, settings.quotas, points, false).pipe(Effect.tapError((e) => withRetryAfter(e.retryAfterSeconds)))
+          yield* chargePoints(p.tenantId, points)
           return yield* ingest.idempotent(p.tenantId, req.idempotencyKey ?? headers["idempotency-key"], (jobId) =>
             ingest.submit(job as IngestJob, jobId === undefined ? {} : { jobId }).pipe(Effect.map((id) => ({ jobId: id })))
           )

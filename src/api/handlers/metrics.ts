@@ -8,8 +8,8 @@ import { Quotas } from "../../tenants/Quotas.ts"
 import { TenantStore } from "../../tenants/TenantStore.ts"
 import { Telemetry } from "../../telemetry/Telemetry.ts"
 import { MplpApi } from "../Api.ts"
-import { requireScope } from "../auth.ts"
-import { dbUnavailable, readJson, withRetryAfter } from "../body.ts"
+import { pointsQuota, requireScope } from "../auth.ts"
+import { dbUnavailable, readJson } from "../body.ts"
 
 export const MetricsLive = HttpApiBuilder.group(MplpApi, "metrics", (handlers) =>
   Effect.gen(function* () {
@@ -18,14 +18,12 @@ export const MetricsLive = HttpApiBuilder.group(MplpApi, "metrics", (handlers) =
     const quotas = yield* Quotas
     const telemetry = yield* Telemetry
     const { maxBodyBytes } = yield* AppConfig
+    const chargePoints = pointsQuota(store, quotas)
     return handlers.handleRaw("ingest", ({ headers }) =>
       Effect.gen(function* () {
         const p = yield* requireScope("ingest")
         const body = yield* readJson(MetricsRequest, maxBodyBytes)
-        const settings = yield* store.getSettings(p.tenantId).pipe(Effect.orDie)
-        yield* quotas.charge(p.tenantId, settings.quotas, body.points.length, false).pipe(
-          Effect.tapError((e) => withRetryAfter(e.retryAfterSeconds))
-        )
+        yield* chargePoints(p.tenantId, body.points.length)
         return yield* ingest.idempotent(p.tenantId, headers["idempotency-key"], (jobId) =>
           Effect.gen(function* () {
             const receivedAtMs = Date.now()

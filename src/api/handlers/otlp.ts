@@ -8,8 +8,8 @@ import { Quotas } from "../../tenants/Quotas.ts"
 import { TenantStore } from "../../tenants/TenantStore.ts"
 import { Telemetry } from "../../telemetry/Telemetry.ts"
 import { MplpApi } from "../Api.ts"
-import { requireScope } from "../auth.ts"
-import { dbUnavailable, parseJson, readBody, withRetryAfter } from "../body.ts"
+import { pointsQuota, requireScope } from "../auth.ts"
+import { dbUnavailable, parseJson, readBody } from "../body.ts"
 import { otlpResponse } from "../otlpResponse.ts"
 
 const formatOf = (contentType: string | undefined) => {
@@ -29,6 +29,7 @@ export const OtlpLive = HttpApiBuilder.group(MplpApi, "otlp", (handlers) =>
     const quotas = yield* Quotas
     const telemetry = yield* Telemetry
     const { maxBodyBytes } = yield* AppConfig
+    const chargePoints = pointsQuota(store, quotas)
 
     const receive = <R extends { readonly rejected: number; readonly errors: ReadonlyArray<string> }, E>(
       signal: "traces" | "metrics",
@@ -45,8 +46,7 @@ export const OtlpLive = HttpApiBuilder.group(MplpApi, "otlp", (handlers) =>
         const result = yield* decodeOrBadRequest(() => decode(body, format))
         const n = count(result)
         if (n > 0) {
-          const settings = yield* store.getSettings(p.tenantId).pipe(Effect.orDie)
-          yield* quotas.charge(p.tenantId, settings.quotas, n, false).pipe(Effect.tapError((e) => withRetryAfter(e.retryAfterSeconds)))
+          yield* chargePoints(p.tenantId, n)
           yield* submit(p.tenantId, result, Date.now())
         }
         return otlpResponse(format, signal, result.rejected, result.errors)
