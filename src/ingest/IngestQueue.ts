@@ -1,7 +1,9 @@
 import type { Job } from "bullmq"
 import { Context, Duration, Effect, Layer, Option, Ref, Schedule, Schema } from "effect"
 import { createHash, randomUUID } from "node:crypto"
+import type { ObservableResult } from "@opentelemetry/api"
 import { AppConfig } from "../config/AppConfig.ts"
+import { Telemetry } from "../telemetry/Telemetry.ts"
 import { ServiceUnavailable } from "../domain/errors.ts"
 import { IngestJob } from "../domain/jobs.ts"
 import type { IngestJobEncoded } from "../domain/jobs.ts"
@@ -40,6 +42,10 @@ const makeIngestQueue = Effect.gen(function* () {
   const queue = yield* makeQueue("ingest")
   const { maxBacklog } = yield* AppConfig
   const backlog = yield* Ref.make(0)
+  const telemetry = yield* Telemetry
+  const observeDepth = (result: ObservableResult) => result.observe(Ref.get(backlog).pipe(Effect.runSync), { queue: "ingest" })
+  telemetry.queueDepth.addCallback(observeDepth)
+  yield* Effect.addFinalizer(() => Effect.sync(() => telemetry.queueDepth.removeCallback(observeDepth)))
   // Backlog is sampled, not counted per request: one Redis round trip a second instead of one per request.
   yield* Effect.tryPromise(() => queue.getJobCountByTypes("wait", "prioritized", "delayed")).pipe(
     Effect.flatMap((n) => Ref.set(backlog, n)),

@@ -1,7 +1,9 @@
 import { Queue, UnrecoverableError, Worker } from "bullmq"
 import type { Job, JobsOptions } from "bullmq"
 import { Cause, Duration, Effect, Exit, Runtime, Schema } from "effect"
+import { SpanStatusCode } from "@opentelemetry/api"
 import { AppConfig } from "../config/AppConfig.ts"
+import { tracer } from "../telemetry/Telemetry.ts"
 import { RedisConnection } from "./Redis.ts"
 
 export const STAGES = ["ingest", "aggregate", "detect", "alert"] as const
@@ -54,6 +56,8 @@ export const runWorker = <A, I, R>(options: WorkerOptions<A, I, R>) =>
     const runtime = yield* Effect.runtime<R>()
     const decode = Schema.decodeUnknown(options.schema)
     const processor = async (job: Job, token?: string) => {
+      // The service's own trace: one OpenTelemetry span per job, exported with the rest when configured.
+      const span = tracer().startSpan(`job ${options.stage}`, { attributes: { "messaging.system": "bullmq", "messaging.destination.name": options.stage, "messaging.message.id": job.id ?? "", "job.attempt": job.attemptsMade + 1 } })
       const exit = await Runtime.runPromiseExit(runtime)(
         decode(job.data).pipe(
           Effect.mapError((e) => new UnrecoverableError(`payload does not decode: ${e.message}`)),
@@ -61,6 +65,8 @@ export const runWorker = <A, I, R>(options: WorkerOptions<A, I, R>) =>
           Effect.withSpan(`Worker.${options.stage}`, { attributes: { jobId: job.id ?? "" } })
         )
       )
+      if (Exit.isFailure(exit)) span.setStatus({ code: SpanStatusCode.ERROR, message: Cause.pretty(exit.cause).slice(0, 500) })
+      span.end()
       if (Exit.isSuccess(exit)) return exit.value
       const failure = Cause.squash(exit.cause)
       if (failure instanceof Error) throw failure

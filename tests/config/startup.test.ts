@@ -47,6 +47,8 @@ describe("start-up", () => {
       expect(res.status).toBe(202)
       const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
       expect(metrics).toMatch(/mplp_points_accepted(_total)?\{[^}]*\} 1/)
+      expect(metrics).toMatch(/mplp_queue_depth\{[^}]*queue="ingest"[^}]*\} \d+/)
+      expect(metrics).toMatch(/mplp_http_request_duration_ms_count\{[^}]*\} \d+/)
       first.child.kill("SIGTERM")
       const t0 = Date.now()
       expect(await first.exited).toBe(0)
