@@ -87,13 +87,14 @@ const makeIngestQueue = Effect.gen(function* () {
     const marker = key("idem", tenantId, createHash("sha256").update(idempotencyKey).digest("hex"))
     const jobId = idempotentJobId(tenantId, idempotencyKey)
     return Effect.gen(function* () {
-      const claimed = yield* redisCall(() => redis.client.set(marker, "pending", "EX", 86_400, "NX"))
+      // "pending" lives 30 s only: a request cut off before it stores its answer does not block the key for a day.
+      const claimed = yield* redisCall(() => redis.client.set(marker, "pending", "EX", 30, "NX"))
       if (claimed === null) {
         const stored = yield* waitForStored(marker)
         return JSON.parse(stored) as A
       }
       const result = yield* run(jobId).pipe(
-        Effect.tapError(() => redisCall(() => redis.client.del(marker)).pipe(Effect.ignore))
+        Effect.onExit((exit) => (exit._tag === "Failure" ? redisCall(() => redis.client.del(marker)).pipe(Effect.ignore) : Effect.void))
       )
       yield* redisCall(() => redis.client.set(marker, JSON.stringify(result), "EX", 86_400))
       return result
