@@ -1,10 +1,9 @@
-import { PGLiteSocketServer } from "@electric-sql/pglite-socket"
-import type { PGlite as UpstreamPGlite } from "@electric-sql/pglite"
 import { Effect, Layer, Option } from "effect"
 import { AppConfig } from "../config/AppConfig.ts"
 import { Db, DbError } from "./Db.ts"
 import { embeddedClient, openPglite } from "./embedded.ts"
 import { migrateFromDir } from "./Migrator.ts"
+import { serveWire } from "./wireServer.ts"
 
 /**
  * The embedded TimescaleDB shared by several processes: this process owns the PGlite instance and
@@ -27,16 +26,8 @@ export const EmbeddedServer = Layer.scoped(
   }).pipe(
     Effect.tap(({ pg, port }) =>
       Effect.acquireRelease(
-        Effect.tryPromise({
-          // The socket server is typed against upstream PGlite; this package is the same build with TimescaleDB.
-          try: async () => {
-            const server = new PGLiteSocketServer({ db: pg as unknown as UpstreamPGlite, port, host: "127.0.0.1", connectionQueueTimeout: 60_000 })
-            await server.start()
-            return server
-          },
-          catch: (cause) => new DbError({ cause })
-        }),
-        (server) => Effect.promise(() => server.stop()).pipe(Effect.ignore)
+        Effect.tryPromise({ try: () => serveWire(pg, port, "127.0.0.1"), catch: (cause) => new DbError({ cause }) }),
+        (server) => Effect.async<void>((resume) => void server.close(() => resume(Effect.void)))
       ).pipe(Effect.tap(() => Effect.logInfo(`embedded TimescaleDB served on 127.0.0.1:${port}`)))
     ),
     Effect.map(({ client }) => client)
