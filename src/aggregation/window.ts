@@ -1,5 +1,5 @@
 import { Schema } from "effect"
-import { addMany, empty, merge, quantiles, SketchSchema, type Sketch } from "./sketch.ts"
+import { addMany, empty, merge, quantiles, SketchSchema } from "./sketch.ts"
 
 export type SeriesKey = string
 
