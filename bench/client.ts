@@ -1,0 +1,91 @@
+import { Queue } from "bullmq"
+import { randomUUID } from "node:crypto"
+import { bullPrefix, STAGES } from "../src/queues/Queues.ts"
+import type { Stage } from "../src/queues/Queues.ts"
+
+// What the load generator and the runner need to talk to the service from outside: HTTP with a
+// tenant key or the admin token, the Prometheus text of /metrics, and the BullMQ queue counts in
+// the local Redis (read-only).
+
+export interface Tenant {
+  readonly id: string
+  readonly key: string
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
+
+/** Wall-clock milliseconds with sub-millisecond resolution, comparable across processes of one machine. */
+export const nowMs = () => performance.timeOrigin + performance.now()
+
+export const adminCall = async (baseUrl: string, token: string, method: string, path: string, body?: unknown): Promise<Response> =>
+  fetch(`${baseUrl}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) })
+  })
+
+/** Quotas high enough that the bench measures the pipeline, not the tenant's rate limit. */
+export const UNLIMITED = { quotas: { requestsPerSecond: 1_000_000, pointsPerSecond: 100_000_000 } }
+
+/** A new tenant with one ingest+query key. */
+export const createTenant = async (baseUrl: string, token: string, prefix: string, settings: unknown = UNLIMITED): Promise<Tenant> => {
+  const id = `${prefix}-${randomUUID().replace(/-/g, "").slice(0, 10)}`
+  const created = await adminCall(baseUrl, token, "POST", "/api/admin/tenants", { id, name: id, settings })
+  if (created.status !== 201) throw new Error(`create tenant: ${created.status} ${await created.text()}`)
+  const k = await adminCall(baseUrl, token, "POST", `/api/admin/tenants/${id}/keys`, { scopes: ["ingest", "query"] })
+  if (k.status !== 201) throw new Error(`create key: ${k.status} ${await k.text()}`)
+  const { key } = (await k.json()) as { key: string }
+  return { id, key }
+}
+
+/** Sum of a Prometheus counter's samples whose labels include every pair of `labels`. */
+export const counterValue = (text: string, name: string, labels: Record<string, string> = {}): number => {
+  let total = 0
+  for (const line of text.split("\n")) {
+    if (!(line.startsWith(`${name}_total{`) || line.startsWith(`${name}{`) || line.startsWith(`${name}_total `))) continue
+    if (!Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) continue
+    const value = Number(line.slice(line.lastIndexOf(" ") + 1))
+    if (Number.isFinite(value)) total += value
+  }
+  return total
+}
+
+export const scrape = async (baseUrl: string): Promise<string> => (await fetch(`${baseUrl}/metrics`)).text()
+
+export type Counts = Record<"wait" | "active" | "delayed" | "prioritized" | "paused" | "failed" | "completed", number>
+
+/** The service's BullMQ queues (same names and prefix as src/queues/Queues.ts), opened for reading counts. */
+export const openQueues = (prefix: string, redisUrl: string) => {
+  const u = new URL(redisUrl)
+  const connection = { host: u.hostname, port: Number(u.port || 6379) }
+  const queues = new Map<Stage, Queue>(STAGES.map((s) => [s, new Queue(s, { connection, prefix: bullPrefix(prefix) })]))
+  const counts = async (stage: Stage): Promise<Counts> => {
+    const c = await queues.get(stage)!.getJobCounts("wait", "active", "delayed", "prioritized", "paused", "failed", "completed")
+    return { wait: c.wait ?? 0, active: c.active ?? 0, delayed: c.delayed ?? 0, prioritized: c.prioritized ?? 0, paused: c.paused ?? 0, failed: c.failed ?? 0, completed: c.completed ?? 0 }
+  }
+  const pending = (c: Counts) => c.wait + c.active + c.delayed + c.prioritized + c.paused
+  /** True when no stage has a job waiting, running or scheduled for a retry. */
+  const idle = async (stages: ReadonlyArray<Stage> = STAGES) => {
+    for (const s of stages) if (pending(await counts(s)) > 0) return false
+    return true
+  }
+  /** The most recently completed jobs of a stage (BullMQ keeps them for an hour). */
+  const completed = (stage: Stage, n: number) => queues.get(stage)!.getCompleted(0, n - 1)
+  const close = () => Promise.all([...queues.values()].map((q) => q.close())).then(() => undefined)
+  return { counts, pending, idle, completed, close }
+}
+export type Queues = ReturnType<typeof openQueues>
+
+/** Polls `f` every `everyMs` until it returns true; false when `timeoutMs` passes first. */
+export const until = async (f: () => Promise<boolean>, timeoutMs: number, everyMs = 50): Promise<boolean> => {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    try {
+      if (await f()) return true
+    } catch {
+      // a failed poll (connection reset while the service is busy) counts as "not yet"
+    }
+    if (Date.now() > deadline) return false
+    await sleep(everyMs)
+  }
+}

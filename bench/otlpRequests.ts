@@ -1,0 +1,52 @@
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api"
+import { JsonTraceSerializer, ProtobufTraceSerializer } from "@opentelemetry/otlp-transformer"
+import { resourceFromAttributes } from "@opentelemetry/resources"
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
+
+// OTLP trace export requests as the OpenTelemetry JS SDK builds them: a checkout service's HTTP
+// server spans, each with three client children (one with an event, some with an error status).
+
+const exporter = new InMemorySpanExporter()
+const provider = new BasicTracerProvider({
+  resource: resourceFromAttributes({
+    "service.name": "checkout", "service.version": "1.4.2", "deployment.environment": "prod",
+    "host.name": "ip-10-0-3-17", "telemetry.sdk.language": "nodejs", "telemetry.sdk.version": "2.12.0"
+  }),
+  spanProcessors: [new SimpleSpanProcessor(exporter)]
+})
+const tracer = provider.getTracer("@mplp/checkout", "1.4.2")
+
+export interface TraceRequest {
+  readonly protobuf: Uint8Array
+  /** Empty unless asked for: serialising JSON too doubles the cost of building a request. */
+  readonly json: Uint8Array
+  readonly spans: number
+}
+
+/** One export request of `spans` spans (a multiple of 4: one root and three children), starting at `baseMs`. */
+export const makeTraceRequest = (spans: number, baseMs: number, withJson = true): TraceRequest => {
+  exporter.reset()
+  for (let i = 0; i < spans; i += 4) {
+    const root = tracer.startSpan("GET /api/cart/:id", {
+      kind: SpanKind.SERVER, startTime: baseMs + i,
+      attributes: {
+        "http.request.method": "GET", "http.route": "/api/cart/:id", "url.path": `/api/cart/${i}`,
+        "http.response.status_code": 200, "server.address": "checkout.internal", "client.address": "10.0.7.21",
+        "user_agent.original": "Mozilla/5.0 (X11; Linux x86_64)", "app.cart.items": i % 7
+      }
+    })
+    const ctx = trace.setSpan(ROOT_CONTEXT, root)
+    for (let c = 0; c < 3; c++) {
+      const child = tracer.startSpan(c === 0 ? "SELECT carts" : "redis GET", {
+        kind: SpanKind.CLIENT, startTime: baseMs + i + 0.1 * (c + 1),
+        attributes: { "db.system": c === 0 ? "postgresql" : "redis", "db.statement": "SELECT * FROM carts WHERE id = $1", "server.port": 5432 }
+      }, ctx)
+      if (c === 2) child.addEvent("cache.miss", { "cache.key": `cart:${i}` }, baseMs + i + 0.35)
+      if (i % 40 === 0 && c === 1) child.setStatus({ code: SpanStatusCode.ERROR, message: "timeout" })
+      child.end(baseMs + i + 0.1 * (c + 1) + 0.05)
+    }
+    root.end(baseMs + i + 0.9)
+  }
+  const finished = exporter.getFinishedSpans()
+  return { protobuf: ProtobufTraceSerializer.serializeRequest(finished)!, json: withJson ? JsonTraceSerializer.serializeRequest(finished)! : new Uint8Array(0), spans: finished.length }
+}

