@@ -9,6 +9,8 @@ import { Redis } from "ioredis"
 import { sleep, until } from "./client.ts"
 import { cpuSecondsOf, machineCpuSeconds, root, rssOf } from "./stats.ts"
 
+import { deleteKeysWithPrefix } from "../src/queues/Redis.ts"
+
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379"
 
 export const freePort = () =>
@@ -22,17 +24,7 @@ export const freePort = () =>
   })
 
 /** Removes every Redis key under `{prefix}` (the service's queues, windows, quotas). */
-export const deletePrefix = async (prefix: string) => {
-  const redis = new Redis(REDIS_URL, { lazyConnect: true })
-  await redis.connect()
-  let cursor = "0"
-  do {
-    const [next, keys] = await redis.scan(cursor, "MATCH", `{${prefix}}*`, "COUNT", 1000)
-    cursor = next
-    if (keys.length > 0) await redis.del(...keys)
-  } while (cursor !== "0")
-  await redis.quit()
-}
+export const deletePrefix = (prefix: string) => deleteKeysWithPrefix(REDIS_URL, prefix)
 
 /** The pid of the local Redis server (for its CPU time), if it says. */
 export const redisPid = async (): Promise<number | undefined> => {

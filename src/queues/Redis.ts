@@ -82,3 +82,19 @@ export class RedisConnection extends Context.Tag("queues/RedisConnection")<Redis
     })
   )
 }
+
+/** Removes every key under a prefix (`{prefix}…`): what a test run or a benchmark leaves behind. */
+export const deleteKeysWithPrefix = async (url: string, prefix: string): Promise<void> => {
+  const redis = new Redis(url, { lazyConnect: true })
+  await redis.connect()
+  try {
+    let cursor = "0"
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `{${prefix}}*`, "COUNT", 1000)
+      cursor = next
+      if (keys.length > 0) await redis.del(...keys)
+    } while (cursor !== "0")
+  } finally {
+    await redis.quit()
+  }
+}

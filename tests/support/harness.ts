@@ -1,13 +1,13 @@
 import { HttpServer } from "@effect/platform"
 import { ConfigProvider, Effect, Layer, ManagedRuntime } from "effect"
 import { randomUUID } from "node:crypto"
-import { Redis } from "ioredis"
 import { ApiLayer, appLayer, Infrastructure, LoggingLive } from "../../src/App.ts"
 import type { AppOptions } from "../../src/App.ts"
 import { AppConfig } from "../../src/config/AppConfig.ts"
 import { Db } from "../../src/db/Db.ts"
 import type { Row } from "../../src/db/Db.ts"
 import { STAGES } from "../../src/queues/Queues.ts"
+import { deleteKeysWithPrefix } from "../../src/queues/Redis.ts"
 
 type TestServices = Layer.Layer.Success<ReturnType<typeof appLayer>> | Layer.Layer.Success<typeof ApiLayer>
 
@@ -77,17 +77,7 @@ export const startApp = async (
 }
 
 /** Removes every Redis key a test app wrote. */
-export const deletePrefix = async (prefix: string) => {
-  const redis = new Redis("redis://127.0.0.1:6379", { lazyConnect: true })
-  await redis.connect()
-  let cursor = "0"
-  do {
-    const [next, keys] = await redis.scan(cursor, "MATCH", `{${prefix}}*`, "COUNT", 1000)
-    cursor = next
-    if (keys.length > 0) await redis.del(...keys)
-  } while (cursor !== "0")
-  await redis.quit()
-}
+export const deletePrefix = (prefix: string) => deleteKeysWithPrefix("redis://127.0.0.1:6379", prefix)
 
 /** Polls until `f` returns a value that is not undefined, or fails after `timeoutMs`. */
 export const eventually = async <A>(f: () => Promise<A | undefined>, timeoutMs = 15_000, everyMs = 100): Promise<A> => {
