@@ -19,16 +19,21 @@ import { dedupKeys, insertMetricPoints, insertSpans, upsertSpanExecutions } from
 export const persistBatch = (job: IngestJob, jobId: string) =>
   Effect.gen(function* () {
     const db = yield* Db
+    // Raw rows need no transaction: every statement is keyed (ON CONFLICT), so a batch cut off halfway
+    // is completed by its redelivery, and each BEGIN/COMMIT would cost the embedded database a round
+    // trip and a file sync. Execution steps change a row in order and stay transactional.
+    switch (job._tag) {
+      case "metrics":
+        return yield* insertMetricPoints(db, job.tenantId, job.points, dedupKeys(job.points, job.source, jobId)).pipe(
+          Effect.as<Applied>({ applied: true, points: job.points })
+        )
+      case "spans":
+        return yield* Effect.zipRight(insertSpans(db, job.tenantId, job.spans), upsertSpanExecutions(db, job.tenantId, job.spans)).pipe(
+          Effect.as<Applied>({ applied: true, points: [] })
+        )
+    }
     return yield* db.transaction((tx): Effect.Effect<Applied, unknown> => {
       switch (job._tag) {
-        case "metrics":
-          return insertMetricPoints(tx, job.tenantId, job.points, dedupKeys(job.points, job.source, jobId)).pipe(
-            Effect.as({ applied: true, points: job.points })
-          )
-        case "spans":
-          return Effect.zipRight(insertSpans(tx, job.tenantId, job.spans), upsertSpanExecutions(tx, job.tenantId, job.spans)).pipe(
-            Effect.as({ applied: true, points: [] })
-          )
         case "execution-start":
           return startExecution(tx, job)
         case "execution-update":
