@@ -30,6 +30,10 @@ export interface JobInfo {
 
 /** Job ids carry the tenant, so a lookup can refuse another tenant's job without reading it. */
 export const newJobId = (tenantId: string) => `${tenantId}.${randomUUID()}`
+/** Where the ingest stage leaves a small record of a finished job, after the job itself is removed from Redis. */
+export const jobDoneKey = (prefix: string, jobId: string) => `{${prefix}}:job-done:${jobId}`
+export const JOB_DONE_SECONDS = 86_400
+
 export const idempotentJobId = (tenantId: string, key: string) =>
   `${tenantId}.idem-${createHash("sha256").update(key).digest("hex").slice(0, 32)}`
 
@@ -137,7 +141,16 @@ const makeIngestQueue = Effect.gen(function* () {
     Effect.gen(function* () {
       if (!jobId.startsWith(`${tenantId}.`)) return Option.none<JobInfo>()
       const job = yield* redisCall(() => queue.getJob(jobId))
-      if (job === undefined || job === null) return Option.none<JobInfo>()
+      if (job === undefined || job === null) {
+        // Completed jobs leave the queue within minutes (batches are large); their record stays a day.
+        const done = yield* redisCall(() => redis.client.get(jobDoneKey(redis.prefix, jobId)))
+        if (done === null) return Option.none<JobInfo>()
+        const d = JSON.parse(done) as { kind: string; attempts: number; createdAt: number; finishedAt: number }
+        return Option.some<JobInfo>({
+          jobId, kind: d.kind, state: "completed", attempts: d.attempts,
+          createdAt: new Date(d.createdAt).toISOString(), finishedAt: new Date(d.finishedAt).toISOString()
+        })
+      }
       const state = yield* redisCall(() => job.getState())
       return Option.some(jobInfo(job, state))
     })

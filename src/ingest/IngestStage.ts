@@ -4,6 +4,8 @@ import { Db } from "../db/Db.ts"
 import { IngestJob } from "../domain/jobs.ts"
 import { AggregateJob, AlertJob } from "../domain/pipeline.ts"
 import { makeQueue, runWorker } from "../queues/Queues.ts"
+import { RedisConnection } from "../queues/Redis.ts"
+import { JOB_DONE_SECONDS, jobDoneKey } from "./IngestQueue.ts"
 import { TenantStore } from "../tenants/TenantStore.ts"
 import { TenantSupervisor } from "../tenants/TenantSupervisor.ts"
 import { TraceRegistry } from "../tenants/TraceRegistry.ts"
@@ -57,6 +59,7 @@ export const IngestStage = {
         const telemetry = yield* Telemetry
         const store = yield* TenantStore
         const registry = yield* TraceRegistry
+        const redis = yield* RedisConnection
         const supervisor = yield* TenantSupervisor
         const aggregate = yield* makeQueue("aggregate")
         const alert = yield* makeQueue("alert")
@@ -99,6 +102,15 @@ export const IngestStage = {
             const jobId = bullJob.id ?? ""
             return persistBatch(job, jobId).pipe(
               Effect.flatMap((applied) => handOff(job, applied, jobId)),
+              Effect.tap(() =>
+                Effect.tryPromise(() =>
+                  redis.client.set(
+                    jobDoneKey(redis.prefix, jobId),
+                    JSON.stringify({ kind: job._tag, attempts: bullJob.attemptsMade + 1, createdAt: bullJob.timestamp, finishedAt: Date.now() }),
+                    "EX", JOB_DONE_SECONDS
+                  )
+                )
+              ),
               Effect.tap(() =>
                 Effect.sync(() => {
                   telemetry.jobsProcessed.add(1, { stage: "ingest", kind: job._tag })

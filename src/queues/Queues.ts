@@ -16,7 +16,9 @@ export const bullPrefix = (prefix: string) => `{${prefix}}`
 export const defaultJobOptions: JobsOptions = {
   attempts: 8,
   backoff: { type: "exponential", delay: 500 },
-  removeOnComplete: { age: 3600, count: 50_000 },
+  // Completed jobs only serve job-id dedupe of a resubmission (idempotency proper is the 24 h Redis marker):
+  // a few, briefly, so a batch of thousands of spans is not kept in Redis for an hour.
+  removeOnComplete: { age: 600, count: 1_000 },
   removeOnFail: { age: 7 * 24 * 3600 }
 }
 

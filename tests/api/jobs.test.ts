@@ -52,6 +52,13 @@ describe("POST /api/jobs and GET /api/jobs/{jobId}", () => {
     expect(job).toMatchObject({ jobId, kind: "metrics", state: "completed" })
     expect(job.failedReason).toBeUndefined()
     expect(await pointCount(t.id)).toBe(20)
+    // Completed jobs leave the queue soon (they carry whole batches); their status stays readable.
+    await withIngestQueue(app, async (queue) => (await queue.getJob(jobId))?.remove())
+    const again = await call(app, t.key, "GET", `/api/jobs/${encodeURIComponent(jobId)}`)
+    expect(again.status).toBe(200)
+    expect(await again.json()).toMatchObject({ jobId, kind: "metrics", state: "completed", attempts: 1 })
+    const other = await app.tenant(["ingest"])
+    expect((await call(app, other.key, "GET", `/api/jobs/${encodeURIComponent(jobId)}`)).status).toBe(404)
   })
 
   it("accepts an otlp-traces job with an OTLP/JSON payload", async () => {
