@@ -76,7 +76,10 @@ export const detectPending = (tx: Queryable, tenantId: string, settings: TenantS
     )
     const states = new Map<string, DetectorState>(stored.map((r) => [r.series_key, decodeState(r.state)]))
     const evaluations: Array<EvaluationMsg> = []
+    // Rows come in window order, so the last one seen per series is its latest window.
+    const lastWindow = new Map<string, number>()
     for (const r of rows) {
+      lastWindow.set(r.series_key, Number(r.ws))
       const w: ClosedWindow = {
         seriesKey: r.series_key, metricName: r.metric_name, serviceName: r.service_name, operation: r.operation,
         windowStartMs: Math.round(Number(r.ws)), windowEndMs: Math.round(Number(r.we)), count: Number(r.count), mean: r.mean, min: r.min, max: r.max, p95: r.p95
@@ -106,7 +109,7 @@ export const detectPending = (tx: Queryable, tenantId: string, settings: TenantS
       `INSERT INTO detector_state (tenant_id, series_key, state, last_window_start, updated_at)
        SELECT $1, k, s::jsonb, to_timestamp(w / 1000.0), now() FROM unnest($2::text[], $3::text[], $4::float8[]) AS u(k, s, w)
        ON CONFLICT (tenant_id, series_key) DO UPDATE SET state = excluded.state, last_window_start = excluded.last_window_start, updated_at = now()`,
-      [tenantId, keys, keys.map((k) => JSON.stringify(states.get(k))), keys.map((k) => Math.max(...rows.filter((r) => r.series_key === k).map((r) => Number(r.ws))))]
+      [tenantId, keys, keys.map((k) => JSON.stringify(states.get(k))), keys.map((k) => lastWindow.get(k) ?? 0)]
     )
     yield* tx.query(
       `UPDATE metric_windows m SET evaluated_at = now()
