@@ -140,13 +140,11 @@ describe("execution lifecycle", () => {
     expect(seqs.map((r) => r.last_seq)).toEqual(runs.map(() => "3"))
   })
 
-  it("an update that overtakes its start (the start's upload is slower) waits for it instead of a 404", async () => {
-    const t = await app.tenant()
-    const traceId = traceIdHex()
-    const body = new TextEncoder().encode(JSON.stringify(startBody({ traceId })))
+  /** A request body whose upload stops after 10 bytes until `release()`: to force an arrival order. */
+  const heldBack = (body: Uint8Array) => {
     let release = () => {}
     const gate = new Promise<void>((resolve) => (release = resolve))
-    const slow = new ReadableStream<Uint8Array>({
+    const stream = new ReadableStream<Uint8Array>({
       async start(controller) {
         controller.enqueue(body.subarray(0, 10))
         await gate
@@ -154,6 +152,14 @@ describe("execution lifecycle", () => {
         controller.close()
       }
     })
+    return { stream, release: () => release() }
+  }
+
+  it("an update that overtakes its start (the start's upload is slower) waits for it instead of a 404", async () => {
+    const t = await app.tenant()
+    const traceId = traceIdHex()
+    const body = new TextEncoder().encode(JSON.stringify(startBody({ traceId })))
+    const { stream: slow, release } = heldBack(body)
     const start = fetch(`${app.baseUrl}/api/executions`, {
       method: "POST", headers: { authorization: `Bearer ${t.key}`, "content-type": "application/json" }, body: slow, duplex: "half"
     } as RequestInit)
@@ -171,16 +177,7 @@ describe("execution lifecycle", () => {
       status: "paused", progressPercentage: 50, currentOperation: "waiting", metrics: { responseTimeMs: 1, tokens: 10 },
       events: [{ eventName: "slow-upload", eventType: "progress", timestamp: Date.now() }]
     }))
-    let release = () => {}
-    const gate = new Promise<void>((resolve) => (release = resolve))
-    const slow = new ReadableStream<Uint8Array>({
-      async start(controller) {
-        controller.enqueue(body.subarray(0, 10))
-        await gate
-        controller.enqueue(body.subarray(10))
-        controller.close()
-      }
-    })
+    const { stream: slow, release } = heldBack(body)
     const update = fetch(`${app.baseUrl}/api/executions/${s.traceId}`, {
       method: "PATCH", headers: { authorization: `Bearer ${t.key}`, "content-type": "application/json" }, body: slow, duplex: "half"
     } as RequestInit)
