@@ -1,6 +1,6 @@
 import { Context, Data, Effect, Layer, Option, Redacted } from "effect"
 import { AppConfig } from "../config/AppConfig.ts"
-import { makeEmbedded } from "./embedded.ts"
+import { makeEmbeddedThread } from "./embedded.ts"
 import { makePgPool } from "./pgPool.ts"
 
 export class DbError extends Data.TaggedError("DbError")<{ readonly cause: unknown; readonly sql?: string }> {
@@ -36,13 +36,13 @@ export interface DbClient extends Queryable {
 }
 
 export class Db extends Context.Tag("db/Db")<Db, DbClient>() {
-  /** `DATABASE_URL` set: a pg pool against that server; unset: the embedded TimescaleDB in `MPLP_DATA_DIR`. */
+  /** `DATABASE_URL` set: a pg pool against that server; unset: the embedded TimescaleDB in `MPLP_DATA_DIR`, on its own thread. */
   static readonly Live = Layer.scoped(
     Db,
     Effect.gen(function* () {
       const config = yield* AppConfig
       return yield* Option.match(config.databaseUrl, {
-        onNone: () => makeEmbedded(config.dataDir),
+        onNone: () => makeEmbeddedThread(config.dataDir),
         onSome: (url) => makePgPool(Redacted.value(url), config.dbPoolMax, config.dbIdleMs)
       })
     })

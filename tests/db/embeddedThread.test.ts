@@ -1,0 +1,75 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Deferred, Effect, Fiber } from "effect"
+import { mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import type { Worker } from "node:worker_threads"
+import { makeEmbeddedThread } from "../../src/db/embedded.ts"
+
+// The default database of `npm start` and of the tests: the embedded TimescaleDB on its own thread.
+describe("the embedded database on its own thread", () => {
+  it.scoped("returns values as the in-process driver does, and errors with their SQLSTATE", () =>
+    Effect.gen(function* () {
+      const db = yield* makeEmbeddedThread("memory://")
+      const [row] = yield* db.query<{ t: Date; n: number; j: unknown; a: Array<number>; s: string }>(
+        "SELECT to_timestamp(1764000000) AS t, 9007199254740::int8 AS n, '{\"a\":[1,null]}'::jsonb AS j, ARRAY[1.5, 2]::float8[] AS a, $1::text AS s",
+        ["ünïcode"]
+      )
+      expect(row?.t).toEqual(new Date(1764000000 * 1000))
+      expect(row?.n).toBe(9007199254740)
+      expect(row?.j).toEqual({ a: [1, null] })
+      expect(row?.a).toEqual([1.5, 2])
+      expect(row?.s).toBe("ünïcode")
+      yield* db.exec("CREATE TABLE t (k int PRIMARY KEY, v text); CREATE TABLE u (k int)")
+      yield* db.query("INSERT INTO t SELECT * FROM unnest($1::int[], $2::text[])", [[1, 2], ["a", "b"]])
+      const dup = yield* Effect.flip(db.query("INSERT INTO t VALUES (1, 'again')"))
+      expect(dup._tag).toBe("DbError")
+      expect(dup.code).toBe("23505")
+      expect(dup.message).toContain("duplicate key")
+    })
+  )
+
+  it.scoped("keeps a transaction's statements together and rolls a failed one back", () =>
+    Effect.gen(function* () {
+      const db = yield* makeEmbeddedThread("memory://")
+      yield* db.exec("CREATE TABLE t (k int PRIMARY KEY)")
+      const inside = yield* Deferred.make<void>()
+      const release = yield* Deferred.make<void>()
+      const tx = yield* db.transaction((q) =>
+        q.query("INSERT INTO t VALUES (1)").pipe(
+          Effect.zipRight(Deferred.succeed(inside, undefined)),
+          Effect.zipRight(Deferred.await(release)),
+          Effect.zipRight(q.query("INSERT INTO t VALUES (2)"))
+        )
+      ).pipe(Effect.fork)
+      yield* Deferred.await(inside)
+      // Another fiber's statement waits for the transaction: it never runs inside it.
+      const other = yield* db.query<{ n: number }>("SELECT count(*)::int AS n FROM t").pipe(Effect.fork)
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(tx)
+      expect((yield* Fiber.join(other))[0]?.n).toBe(2)
+      const failed = yield* Effect.either(db.transaction((q) => q.query("INSERT INTO t VALUES (3)").pipe(Effect.zipRight(q.query("INSERT INTO t VALUES (1)")))))
+      expect(failed._tag).toBe("Left")
+      expect((yield* db.query<{ n: number }>("SELECT count(*)::int AS n FROM t"))[0]?.n).toBe(2)
+    })
+  )
+
+  it.scopedLive("reopens the database on a new thread after its thread dies, with everything committed kept", () =>
+    Effect.gen(function* () {
+      const threads: Array<Worker> = []
+      const dir = join(mkdtempSync(join(tmpdir(), "mplp-thread-")), "db")
+      const db = yield* makeEmbeddedThread(dir, (w) => threads.push(w))
+      yield* db.exec("CREATE TABLE t (k int PRIMARY KEY)")
+      yield* db.query("INSERT INTO t SELECT generate_series(1, 1000)")
+      // The thread dies while a long statement is running in it: that statement fails, nothing hangs.
+      const running = yield* db.query("SELECT pg_sleep(5)").pipe(Effect.either, Effect.fork)
+      yield* Effect.sleep("300 millis")
+      yield* Effect.promise(() => threads[0]!.terminate())
+      const lost = yield* Fiber.join(running)
+      expect(lost._tag).toBe("Left")
+      const [row] = yield* db.query<{ n: number }>("SELECT count(*)::int AS n FROM t")
+      expect(row?.n).toBe(1000)
+      expect(threads).toHaveLength(2)
+    })
+  )
+})
