@@ -102,7 +102,11 @@ export class ServiceHolder {
     const exitCode = await s.stop()
     const profiles = this.profileDir === undefined
       ? []
-      : readdirSync(this.profileDir).filter(isMainThreadProfile).flatMap((f) => summarizeProfile(join(this.profileDir!, f), this.windows))
+      // The main thread (API and stages) and the embedded database's thread; not tsx's loader thread, nearly idle.
+      : readdirSync(this.profileDir).filter((f) => f.endsWith(".cpuprofile")).flatMap((f) => {
+        const summaries = summarizeProfile(join(this.profileDir!, f), this.windows)
+        return isMainThreadProfile(f) || summaries.some((x) => x.busySeconds > 1) ? summaries : []
+      })
     return { exitCode, profiles, logTail: logTail.filter((l) => /"level":"(WARN|ERROR|FATAL)"|warn|error/i.test(l)).slice(-20) }
   }
 }

@@ -138,7 +138,7 @@ const label = (f: CallFrame) =>
 const top = (m: Map<string, number>, total: number, n: number): Array<Share> =>
   [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, n).map(([name, us]) => ({ name, ms: Math.round(us / 100) / 10, percent: Math.round((1000 * us) / total) / 10 }))
 
-/** Only the main thread's profile matters (`CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile`, thread 0). */
+/** The main thread's profile (`CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile`, thread 0). */
 export const isMainThreadProfile = (file: string) => /\.\d+\.0\.\d+\.cpuprofile$/.test(file)
 
 /**

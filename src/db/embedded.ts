@@ -33,28 +33,73 @@ const toQueryable = (pg: PGlite): Queryable => ({
 })
 
 /**
- * The embedded database has exactly one connection. Every statement and every transaction takes the
- * one permit, so a transaction never sees another fiber's statements interleaved into it.
+ * The embedded database has exactly one session. A transaction takes it alone (no other fiber's
+ * statement may land inside it); single statements may queue up to `inFlight` deep in front of it,
+ * so that a database on its own thread never idles while this thread is busy elsewhere.
  */
-export const embeddedClient = (pg: PGlite) => serialised(toQueryable(pg))
+export const embeddedClient = (pg: PGlite) => serialised(toQueryable(pg), 1)
 
-/** One permit around every statement and transaction of a single-connection database. */
-const serialised = (raw: Queryable) =>
-  Effect.gen(function* () {
-    const permit = yield* Effect.makeSemaphore(1)
+/**
+ * A shared/exclusive gate: up to `maxShared` holders at once, or one exclusive holder. A waiting
+ * exclusive request stops new shared ones, so a transaction is not starved by a stream of statements.
+ */
+const makeGate = (maxShared: number) => {
+  let shared = 0
+  let exclusive = false
+  const waiting: Array<{ readonly exclusive: boolean; readonly grant: () => void }> = []
+  const pump = () => {
+    while (!exclusive && waiting.length > 0) {
+      const next = waiting[0]!
+      if (next.exclusive) {
+        if (shared > 0) return
+        exclusive = true
+      } else {
+        if (shared >= maxShared) return
+        shared++
+      }
+      waiting.shift()
+      next.grant()
+    }
+  }
+  const acquire = (ex: boolean) =>
+    Effect.async<void>((resume) => {
+      const entry = { exclusive: ex, grant: () => resume(Effect.void) }
+      waiting.push(entry)
+      pump()
+      // Interrupted while waiting (never after the grant: a resumed callback is not cancelled).
+      return Effect.sync(() => {
+        const i = waiting.indexOf(entry)
+        if (i >= 0) waiting.splice(i, 1)
+        pump()
+      })
+    })
+  const release = (ex: boolean) =>
+    Effect.sync(() => {
+      if (ex) exclusive = false
+      else shared--
+      pump()
+    })
+  return <A, E, R>(ex: boolean, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.uninterruptibleMask((restore) => Effect.zipRight(restore(acquire(ex)), Effect.ensuring(restore(effect), release(ex))))
+}
+
+const serialised = (raw: Queryable, inFlight: number) =>
+  Effect.sync(() => {
+    const gate = makeGate(inFlight)
     const client: DbClient = {
       kind: "embedded",
-      query: (text, values) => permit.withPermits(1)(raw.query(text, values)),
-      exec: (sql) => permit.withPermits(1)(raw.exec(sql)),
+      query: (text, values) => gate(false, raw.query(text, values)),
+      exec: (sql) => gate(false, raw.exec(sql)),
       transaction: (f) =>
-        permit.withPermits(1)(
+        gate(
+          true,
           Effect.acquireUseRelease(
             raw.exec("BEGIN"),
             () => Effect.zipLeft(f(raw), raw.exec("COMMIT")),
             (_, exit) => (exit._tag === "Success" ? Effect.void : raw.exec("ROLLBACK").pipe(Effect.ignore))
           )
         ),
-      ping: permit.withPermits(1)(raw.query("SELECT 1")).pipe(Effect.asVoid)
+      ping: gate(false, raw.query("SELECT 1")).pipe(Effect.asVoid)
     }
     return client
   })
@@ -67,6 +112,9 @@ export const makeEmbedded = (dataDir: string) =>
     return yield* embeddedClient(pg)
   })
 
+/** Statements queued at the database thread at once (it runs them one after another, in order). */
+const THREAD_IN_FLIGHT = 8
+
 type Reply = { readonly id: number; readonly rows?: Array<Row>; readonly error?: Record<string, unknown> }
 
 const errorFrom = (e: Record<string, unknown>): Error =>
@@ -76,7 +124,8 @@ const errorFrom = (e: Record<string, unknown>): Error =>
  * The embedded TimescaleDB on a worker thread of this process (src/db/embeddedThread.mjs): the WASM
  * database and the serialising of parameters and rows run on their own core while this thread serves
  * HTTP and runs the stages. Statements cross by message passing (structured clone); the thread runs
- * them in arrival order, and the permit keeps a transaction's statements together. Should the thread
+ * them in arrival order; up to THREAD_IN_FLIGHT single statements wait there at once, and a transaction
+ * has the database to itself. Should the thread
  * die (a WASM abort), its statements fail and the next one reopens the database on a new thread.
  */
 export const makeEmbeddedThread = (dataDir: string, onThread?: (thread: Worker) => void) =>
@@ -148,5 +197,5 @@ export const makeEmbeddedThread = (dataDir: string, onThread?: (thread: Worker) 
       query: <R extends Row = Row>(text: string, values: ReadonlyArray<unknown> = []) =>
         send("query", text, values) as Effect.Effect<ReadonlyArray<R>, DbError>,
       exec: (sql: string) => Effect.asVoid(send("exec", sql))
-    })
+    }, THREAD_IN_FLIGHT)
   })

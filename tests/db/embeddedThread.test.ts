@@ -54,6 +54,35 @@ describe("the embedded database on its own thread", () => {
     })
   )
 
+  it.scopedLive("runs a transaction in its turn while other fibers keep statements queued", () =>
+    Effect.gen(function* () {
+      const db = yield* makeEmbeddedThread("memory://")
+      yield* db.exec("CREATE TABLE t (k int PRIMARY KEY); CREATE TABLE log (n serial, who text)")
+      let stop = false
+      const stream = yield* Effect.forEach(
+        Array.from({ length: 12 }, (_, i) => i),
+        (i) => Effect.whileLoop({ while: () => !stop, body: () => db.query("INSERT INTO log (who) VALUES ($1)", [`s${i}`]), step: () => {} }),
+        { concurrency: "unbounded", discard: true }
+      ).pipe(Effect.fork)
+      yield* Effect.sleep("200 millis")
+      // Inside the transaction no other statement lands: the log grows only between its statements' turns.
+      const [before, after] = yield* db.transaction((q) =>
+        Effect.gen(function* () {
+          const a = yield* q.query<{ n: number }>("SELECT count(*)::int AS n FROM log")
+          yield* Effect.sleep("100 millis")
+          yield* q.query("INSERT INTO t VALUES (1)")
+          const b = yield* q.query<{ n: number }>("SELECT count(*)::int AS n FROM log")
+          return [a[0]?.n, b[0]?.n] as const
+        })
+      )
+      stop = true
+      yield* Fiber.join(stream)
+      expect(before).toBeGreaterThan(0)
+      expect(after).toBe(before)
+      expect((yield* db.query<{ n: number }>("SELECT count(*)::int AS n FROM log"))[0]?.n).toBeGreaterThan(after ?? 0)
+    })
+  )
+
   it.scopedLive("reopens the database on a new thread after its thread dies, with everything committed kept", () =>
     Effect.gen(function* () {
       const threads: Array<Worker> = []
