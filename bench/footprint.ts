@@ -1,6 +1,8 @@
 import { mkdirSync, rmSync } from "node:fs"
 import { join } from "node:path"
 import type { Tenant } from "./client.ts"
+import { startDbProcess } from "./footprintDb.ts"
+import type { DbProcess } from "./footprintDb.ts"
 import type { MemoryProbe } from "./footprintHost.ts"
 import { common, fig, fmt, log, waitIdle } from "./harness.ts"
 import type { Options } from "./harness.ts"
@@ -20,10 +22,11 @@ const memoryDelta = (a: MemoryProbe, b: MemoryProbe): MemoryDelta => ({
 
 /**
  * One footprint round in a fresh service process (RSS only means something in a process that has not
- * already grown and shrunk): 1000 idle tenants, then 10000 open traces on them.
+ * already grown and shrunk): 1000 idle tenants, then 10000 open traces on them. With `db`, the service
+ * uses that database process over DATABASE_URL instead of embedding it.
  */
-const footprintRound = async (o: Options, snapshotDir?: string) => {
-  const s = await startService({ entry: "bench/footprintHost.ts", nodeArgs: ["--expose-gc"], ipc: true })
+const footprintRound = async (o: Options, snapshotDir?: string, db?: DbProcess) => {
+  const s = await startService({ entry: "bench/footprintHost.ts", nodeArgs: ["--expose-gc"], ipc: true, ...(db === undefined ? {} : { env: db.env }) })
   try {
     const ask = <A>(message: string | Record<string, string>, key: string) =>
       new Promise<A>((resolve) => {
@@ -45,6 +48,7 @@ const footprintRound = async (o: Options, snapshotDir?: string) => {
     }
     await settle()
     const a = await probe()
+    const dbA = db?.rss()
     const snapA = await snapshot("0-start")
     const created = await spawnLoadgen<{ tenants: Array<Tenant>; seconds: number }>({ ...common(s), mode: "tenants", count: 1000, concurrency: 8 } satisfies TenantsConfig, o.verbose).done
     const idled = await spawnLoadgen<{ started: number; finished: number; failed: number; drained: boolean; seconds: number }>(
@@ -52,15 +56,18 @@ const footprintRound = async (o: Options, snapshotDir?: string) => {
     ).done
     await settle()
     const b = await probe()
+    const dbB = db?.rss()
     const snapB = await snapshot("1-idle-tenants")
     const execs = await spawnLoadgen<{ started: number; failed: number; drained: boolean; sendSeconds: number; seconds: number }>(
       { ...common(s), mode: "executions", tenants: created.tenants, total: 10_000, finish: false, concurrency: 8, drainTimeoutSeconds: 300 } satisfies ExecutionsConfig, o.verbose
     ).done
     await settle()
     const c = await probe()
+    const dbC = db?.rss()
     const snapC = await snapshot("2-open-traces")
-    log(`  tenants ${created.tenants.length} (${created.seconds.toFixed(1)} s), idled ${idled.finished}, open executions ${execs.started} (${execs.seconds.toFixed(1)} s); ` +
-      `RSS ${fmt(a.rss / MB)} → ${fmt(b.rss / MB)} → ${fmt(c.rss / MB)} MB, JS heap ${fmt(a.heapUsed / MB)} → ${fmt(b.heapUsed / MB)} → ${fmt(c.heapUsed / MB)} MB`)
+    log(`  ${db === undefined ? "" : "database in its own process: "}tenants ${created.tenants.length} (${created.seconds.toFixed(1)} s), idled ${idled.finished}, open executions ${execs.started} (${execs.seconds.toFixed(1)} s); ` +
+      `RSS ${fmt(a.rss / MB)} → ${fmt(b.rss / MB)} → ${fmt(c.rss / MB)} MB, JS heap ${fmt(a.heapUsed / MB)} → ${fmt(b.heapUsed / MB)} → ${fmt(c.heapUsed / MB)} MB` +
+      (dbA === undefined || dbB === undefined || dbC === undefined ? "" : `; database process RSS ${fmt(dbA / MB)} → ${fmt(dbB / MB)} → ${fmt(dbC / MB)} MB`))
     let heapGrowth: Record<string, unknown> | undefined
     if (snapA !== undefined && snapB !== undefined && snapC !== undefined) {
       heapGrowth = { idleTenants: heapDiff(snapA, snapB), openTraces: heapDiff(snapB, snapC) }
@@ -68,7 +75,9 @@ const footprintRound = async (o: Options, snapshotDir?: string) => {
     }
     return {
       startupSeconds: s.startupSeconds, start: a, afterIdleTenants: b, afterOpenTraces: c,
-      idleTenants: memoryDelta(a, b), openTraces: memoryDelta(b, c), created: created.tenants.length, idled, openExecutions: execs, heapGrowth
+      idleTenants: memoryDelta(a, b), openTraces: memoryDelta(b, c),
+      databaseProcessRssMB: dbA === undefined || dbB === undefined || dbC === undefined ? undefined : { start: dbA / MB, idleTenants: (dbB - dbA) / MB, openTraces: (dbC - dbB) / MB },
+      created: created.tenants.length, idled, openExecutions: execs, heapGrowth
     }
   } finally {
     await s.stop()
@@ -83,6 +92,18 @@ export const runFootprint = async (o: Options) => {
     log(`footprint round ${r + 1}/${o.runs}: 1000 tenants, each with one execution started and finished (tenant actor left idle), then 10000 open executions`)
     rounds.push(await footprintRound(o))
   }
+  // The same rounds with the database in a process of its own: the service process's RSS is then the
+  // service's own memory, not the embedded database's pages.
+  const separate: typeof rounds = []
+  for (let r = 0; r < o.runs; r++) {
+    log(`footprint round ${r + 1}/${o.runs}, database in its own process (workers/db.ts over DATABASE_URL)`)
+    const db = await startDbProcess()
+    try {
+      separate.push(await footprintRound(o, undefined, db))
+    } finally {
+      await db.stop()
+    }
+  }
   let heapGrowth: Record<string, unknown> | undefined
   if (o.heapSnapshot) {
     // Writing a snapshot grows the process, so the snapshots come from an extra round that is not counted.
@@ -91,21 +112,27 @@ export const runFootprint = async (o: Options) => {
     mkdirSync(dir, { recursive: true })
     heapGrowth = (await footprintRound(o, dir)).heapGrowth
   }
-  const col = (k: "idleTenants" | "openTraces", f: keyof MemoryDelta) => rounds.map((x) => x[k][f])
+  const col = (k: "idleTenants" | "openTraces", f: keyof MemoryDelta, rs = rounds) => rs.map((x) => x[k][f])
   return {
     scenario: "footprint" as const,
     seconds: (performance.now() - t0) / 1000,
     measured: "per round, in a fresh service process: 1000 tenants created with a key (admin API), each then starts and finishes one execution (auth, settings and key cached; its tenant actor from src/tenants/TenantSupervisor.ts started and left idle) = \"1000 idle tenants\"; " +
       "then 10000 POST /api/executions over those tenants (10 each), never finished: one trace actor each, sleeping until the trace timeout = \"10000 open traces\". " +
       "RSS and JS heap of the whole service process (API + all stages + the embedded database) after full GCs, once the ingest queue is drained. " +
-      "Embedded mode: the database is in the process, so the pages it touches for the new rows (tenants, keys, executions) are part of the RSS delta; the JS heap delta is the service's own state.",
+      "Embedded mode: the database is in the process, so the pages it touches for the new rows (tenants, keys, executions) are part of the RSS delta; the JS heap delta is the service's own state. " +
+      "The \"database in its own process\" figures repeat the rounds with the embedded database served by workers/db.ts over DATABASE_URL (pool of 1), as a multi-process deployment runs it: the service process's RSS is then its own.",
     figures: [
       fig("footprint", "1000 idle tenants: RSS", "MB", col("idleTenants", "rssMB")),
       fig("footprint", "1000 idle tenants: JS heap used", "MB", col("idleTenants", "heapUsedMB")),
       fig("footprint", "10000 open traces: RSS", "MB", col("openTraces", "rssMB")),
       fig("footprint", "10000 open traces: JS heap used", "MB", col("openTraces", "heapUsedMB")),
-      fig("footprint", "10000 open traces: V8 heap reserved (heapTotal)", "MB", col("openTraces", "heapTotalMB"))
+      fig("footprint", "10000 open traces: V8 heap reserved (heapTotal)", "MB", col("openTraces", "heapTotalMB")),
+      fig("footprint", "1000 idle tenants: service RSS, database in its own process", "MB", col("idleTenants", "rssMB", separate)),
+      fig("footprint", "1000 idle tenants: service JS heap used, database in its own process", "MB", col("idleTenants", "heapUsedMB", separate)),
+      fig("footprint", "10000 open traces: service RSS, database in its own process", "MB", col("openTraces", "rssMB", separate)),
+      fig("footprint", "10000 open traces: service JS heap used, database in its own process", "MB", col("openTraces", "heapUsedMB", separate)),
+      fig("footprint", "10000 open traces: database process RSS growth", "MB", separate.map((x) => x.databaseProcessRssMB?.openTraces ?? Number.NaN))
     ],
-    details: { rounds, heapGrowth }
+    details: { rounds, separateDatabaseRounds: separate, heapGrowth }
   }
 }

@@ -78,11 +78,12 @@ export const IngestStage = {
               const data = encodeAggregate({ tenantId: job.tenantId, sourceJobId: jobId, windowSizeMs, maxEventTimeMs, partials: foldBatch(points, windowSizeMs) })
               yield* Effect.tryPromise(() => aggregate.add("partials", data, { jobId }))
             }
-            // Open executions: the deadline is durable (Redis), the trace actor that watches it is not.
+            // Open executions: the deadline is durable (Redis), the in-memory timer that watches it is not.
             if ((job._tag === "execution-start" || job._tag === "execution-update") && applied.applied) {
               const settings = yield* store.getSettings(job.tenantId)
-              yield* registry.touch(job.tenantId, job.traceId, Date.now() + settings.traceTimeoutSeconds * 1000)
-              yield* supervisor.notify(job.tenantId, { _tag: "Opened", traceId: job.traceId })
+              const deadlineMs = Date.now() + settings.traceTimeoutSeconds * 1000
+              yield* registry.touch(job.tenantId, job.traceId, deadlineMs)
+              yield* supervisor.notify(job.tenantId, { _tag: "Opened", traceId: job.traceId, deadlineMs })
             }
             if (job._tag === "execution-finish") {
               yield* registry.close(job.tenantId, job.traceId)

@@ -1,18 +1,37 @@
-import { Clock, Context, Duration, Effect, FiberMap, Layer, Option, Queue, Schedule, Schema } from "effect"
+import { Cause, Clock, Context, Deferred, Duration, Effect, FiberId, FiberMap, Layer, Schedule, Schema } from "effect"
 import { Db } from "../db/Db.ts"
 import { AlertJob } from "../domain/pipeline.ts"
 import { makeQueue } from "../queues/Queues.ts"
 import { Telemetry } from "../telemetry/Telemetry.ts"
+import { DeadlineHeap } from "./DeadlineHeap.ts"
 import { TraceRegistry } from "./TraceRegistry.ts"
 
-/** What a tenant actor hears about its executions (the durable part is already in the TraceRegistry). */
+/**
+ * What a tenant actor hears about its executions (the durable part is already in the TraceRegistry).
+ * `deadlineMs` is the idle deadline just written there; without it the actor reads it back.
+ */
 export type TraceEvent =
-  | { readonly _tag: "Opened"; readonly traceId: string }
+  | { readonly _tag: "Opened"; readonly traceId: string; readonly deadlineMs?: number }
   | { readonly _tag: "Closed"; readonly traceId: string }
 
+/**
+ * A tenant's open executions as this process knows them. It exists only while the tenant has some
+ * (or its actor is running), so an idle tenant costs nothing. The deadlines mirror the Redis zset and
+ * may be early (another process extended one), never trusted: a due one is claimed or re-read there.
+ */
+interface TenantTraces {
+  readonly open: Map<string, number>
+  /** Past their in-memory deadline, waiting for the actor to claim them or re-read their deadline. */
+  readonly due: Set<string>
+  /** The open executions recorded in Redis have been read (after a start or a reload). */
+  loaded: boolean
+  /** The actor is running or waiting to restart; it ends once `loaded` and nothing is due. */
+  running: boolean
+}
+
 const encodeAlert = Schema.encodeSync(AlertJob)
-const MAILBOX = 1024
-const ACTOR_IDLE = Duration.minutes(5)
+const CLAIM_BATCH = 500
+const TIMEOUT_CONCURRENCY = 8
 
 const makeSupervisor = Effect.gen(function* () {
   const db = yield* Db
@@ -20,8 +39,39 @@ const makeSupervisor = Effect.gen(function* () {
   const telemetry = yield* Telemetry
   const alerts = yield* makeQueue("alert")
   const actors = yield* FiberMap.make<string>()
-  const mailboxes = new Map<string, Queue.Queue<TraceEvent>>()
-  let openTraceFibers = 0
+  const tenants = new Map<string, TenantTraces>()
+  // One timer for the whole process over every open execution; `wake` cuts its sleep short when an
+  // earlier deadline arrives (undefined while it is awake: it looks at the heap before sleeping again).
+  const heap = new DeadlineHeap()
+  let openTraces = 0
+  let wakeAt = Number.POSITIVE_INFINITY
+  let wake: Deferred.Deferred<void> | undefined
+
+  const schedule = (at: number, tenantId: string, traceId: string) => {
+    heap.push(at, tenantId, traceId)
+    // Stale entries (finished or extended executions) are dropped lazily; rebuilt before they dominate.
+    if (heap.size > 2 * openTraces + 1024) {
+      heap.clear()
+      for (const [t, s] of tenants) for (const [id, d] of s.open) heap.push(d, t, id)
+    }
+    if (wake !== undefined && at < wakeAt) {
+      Deferred.unsafeDone(wake, Effect.void)
+      wake = undefined
+    }
+  }
+
+  // Invariant: every execution in `open` has a heap entry at or before its deadline, or is in `due`.
+  const setDeadline = (tenantId: string, s: TenantTraces, traceId: string, at: number) => {
+    const before = s.open.get(traceId)
+    s.open.set(traceId, at)
+    if (before === undefined) openTraces++
+    if (before === undefined || at < before) schedule(at, tenantId, traceId)
+  }
+
+  const forget = (s: TenantTraces, traceId: string) => {
+    if (s.open.delete(traceId)) openTraces--
+    s.due.delete(traceId)
+  }
 
   /** Marks the execution timed out (if still open) and raises an execution_timeout alert, once. */
   const timeOut = (tenantId: string, traceId: string) =>
@@ -38,94 +88,157 @@ const makeSupervisor = Effect.gen(function* () {
       yield* Effect.tryPromise(() =>
         alerts.add("event", encodeAlert({ _tag: "event", tenantId, eventType: "execution_timeout", key: traceId, payload }), { jobId: `${tenantId}.timeout-${traceId}` })
       )
-      yield* Effect.logInfo(`execution ${traceId} timed out`).pipe(Effect.annotateLogs({ tenantId }))
+      yield* Effect.logInfo(`execution ${traceId} timed out`)
     })
 
-  /** A trace actor: sleeps until its execution's idle deadline; ends on finish, or times the execution out. */
-  const traceActor = (tenantId: string, traceId: string) =>
+  /**
+   * Times out the tenant's due executions. The claim in Redis is atomic, so each is timed out once
+   * across processes; the ones not claimed were extended (their new deadline is read back) or were
+   * finished or claimed elsewhere (forgotten). One that fails after its claim goes back into Redis,
+   * where the actor's retry or the sweeper claims it again.
+   */
+  const expire = (tenantId: string, s: TenantTraces) =>
+    Effect.gen(function* () {
+      const now = yield* Clock.currentTimeMillis
+      const seen = [...s.due]
+      for (;;) {
+        const claimed = yield* registry.claimDue(tenantId, now, CLAIM_BATCH)
+        yield* Effect.forEach(claimed, (id) =>
+          timeOut(tenantId, id).pipe(
+            Effect.onError(() => Effect.ignore(registry.touch(tenantId, id, now))),
+            Effect.zipRight(Effect.sync(() => forget(s, id)))
+          ), { concurrency: TIMEOUT_CONCURRENCY, discard: true })
+        if (claimed.length < CLAIM_BATCH) break
+      }
+      const rest = seen.filter((id) => s.due.has(id))
+      const current = yield* registry.deadlines(tenantId, rest)
+      rest.forEach((id, i) => {
+        const at = current[i]
+        if (at === undefined) forget(s, id)
+        else if (s.due.delete(id)) {
+          s.open.set(id, at)
+          schedule(at, tenantId, id)
+        }
+      })
+    })
+
+  /** A tenant actor: reads its open executions back from Redis when (re)started, then times out the due ones; ends when nothing is left to do. */
+  const tenantActor = (tenantId: string, s: TenantTraces) =>
     Effect.gen(function* () {
       for (;;) {
-        const deadline = yield* registry.deadline(tenantId, traceId)
-        if (deadline === undefined) return
-        const now = yield* Clock.currentTimeMillis
-        if (deadline > now) {
-          yield* Effect.sleep(Duration.millis(deadline - now))
-          continue
+        if (!s.loaded) {
+          for (const t of yield* registry.open(tenantId)) setDeadline(tenantId, s, t.traceId, t.deadlineMs)
+          s.loaded = true
         }
-        if (yield* registry.claimOne(tenantId, traceId, now)) yield* timeOut(tenantId, traceId)
-        return
-      }
-    }).pipe(
-      Effect.ensuring(Effect.sync(() => openTraceFibers--)),
-      Effect.catchAllCause((c) => Effect.logWarning(`trace actor ${traceId} failed; the sweeper will time it out`, c))
-    )
-
-  /** A tenant actor: owns its mailbox and its executions' trace actors; stops when idle with nothing open. */
-  const tenantActor = (tenantId: string, mailbox: Queue.Queue<TraceEvent>) =>
-    Effect.gen(function* () {
-      const traces = yield* FiberMap.make<string>()
-      const spawn = (traceId: string) =>
-        Effect.suspend(() => {
-          openTraceFibers++
-          return FiberMap.run(traces, traceId, traceActor(tenantId, traceId), { onlyIfMissing: true })
-        })
-      // After a restart (or in a new process) the open executions are read back from Redis.
-      for (const t of yield* registry.open(tenantId)) yield* spawn(t.traceId)
-      for (;;) {
-        const next = yield* Queue.take(mailbox).pipe(Effect.timeoutOption(ACTOR_IDLE))
-        if (Option.isNone(next)) {
-          const idle = (yield* FiberMap.size(traces)) === 0 && (yield* Queue.size(mailbox)) === 0
-          if (idle && mailboxes.get(tenantId) === mailbox) {
-            mailboxes.delete(tenantId)
-            return
-          }
-          continue
+        if (s.due.size > 0) yield* expire(tenantId, s)
+        if (s.loaded && s.due.size === 0) {
+          s.running = false
+          if (s.open.size === 0 && tenants.get(tenantId) === s) tenants.delete(tenantId)
+          return
         }
-        const event = next.value
-        if (event._tag === "Opened") yield* spawn(event.traceId)
-        else yield* FiberMap.remove(traces, event.traceId)
       }
-    }).pipe(Effect.scoped)
+    })
 
-  const supervised = (tenantId: string, mailbox: Queue.Queue<TraceEvent>) =>
-    tenantActor(tenantId, mailbox).pipe(
+  const supervised = (tenantId: string, s: TenantTraces) =>
+    tenantActor(tenantId, s).pipe(
       Effect.catchAllDefect((d) => Effect.fail(d)),
       Effect.tapErrorCause((c) =>
-        Effect.zipRight(Effect.sync(() => telemetry.actorRestarts.add(1, { kind: "tenant" })), Effect.logWarning("tenant actor failed; restarting", c))
+        Cause.isInterruptedOnly(c)
+          ? Effect.void
+          : Effect.zipRight(Effect.sync(() => telemetry.actorRestarts.add(1, { kind: "tenant" })), Effect.logWarning("tenant actor failed; restarting", c))
       ),
       Effect.retry(Schedule.exponential(Duration.millis(200)).pipe(Schedule.union(Schedule.spaced(Duration.seconds(30))))),
       Effect.annotateLogs({ tenantId }),
       Effect.ignore
     )
 
-  /** Delivers an event to the tenant's actor, starting it on first use. Never blocks on another tenant. */
+  const start = (tenantId: string, s: TenantTraces) =>
+    Effect.suspend(() => {
+      if (s.running) return Effect.void
+      s.running = true
+      return FiberMap.run(actors, tenantId, supervised(tenantId, s)).pipe(Effect.asVoid)
+    })
+
+  const stateOf = (tenantId: string) => {
+    let s = tenants.get(tenantId)
+    if (s === undefined) {
+      s = { open: new Map(), due: new Set(), loaded: false, running: false }
+      tenants.set(tenantId, s)
+    }
+    return s
+  }
+
+  /** Delivers an event to the tenant's actor, starting it when the tenant was idle. Never blocks on another tenant. */
   const notify = (tenantId: string, event: TraceEvent) =>
-    Effect.gen(function* () {
-      let mailbox = mailboxes.get(tenantId)
-      if (mailbox === undefined) {
-        mailbox = yield* Queue.bounded<TraceEvent>(MAILBOX)
-        mailboxes.set(tenantId, mailbox)
-        yield* FiberMap.run(actors, tenantId, supervised(tenantId, mailbox))
-      } else if (!(yield* FiberMap.has(actors, tenantId))) {
-        yield* FiberMap.run(actors, tenantId, supervised(tenantId, mailbox))
+    Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      if (event._tag === "Closed") {
+        const s = tenants.get(tenantId)
+        if (s !== undefined) {
+          forget(s, event.traceId)
+          if (s.open.size === 0 && !s.running) tenants.delete(tenantId)
+        }
+        return Effect.void
       }
-      yield* Queue.offer(mailbox, event)
+      const s = stateOf(tenantId)
+      // Without a deadline it is due at once, i.e. read back from Redis by the actor.
+      setDeadline(tenantId, s, event.traceId, event.deadlineMs ?? now)
+      return s.loaded ? Effect.void : start(tenantId, s)
     })
 
-  /** Restarts a tenant's actor (settings changed): its trace actors are rebuilt from the registry. */
+  /** Restarts a tenant's actor (settings changed): its open executions are read back from the registry. */
   const reload = (tenantId: string) =>
-    Effect.gen(function* () {
-      const mailbox = mailboxes.get(tenantId)
-      if (mailbox === undefined) return
-      yield* FiberMap.run(actors, tenantId, supervised(tenantId, mailbox))
+    Effect.suspend(() => {
+      const s = tenants.get(tenantId)
+      if (s === undefined) return Effect.void
+      s.loaded = false
+      return start(tenantId, s)
     })
 
-  // Executions whose trace actor died with its process: claimed by whoever sees them due first.
+  /** Moves the executions whose in-memory deadline passed to their tenant's `due`; the tenants to start. */
+  const takeDue = (now: number) => {
+    const ready: Array<[string, TenantTraces]> = []
+    while (heap.topAt() <= now) {
+      heap.pop((_at, tenantId, traceId) => {
+        const s = tenants.get(tenantId)
+        const current = s?.open.get(traceId)
+        if (s === undefined || current === undefined) return
+        if (current > now) {
+          heap.push(current, tenantId, traceId) // extended meanwhile
+          return
+        }
+        s.due.add(traceId)
+        if (!s.running) ready.push([tenantId, s])
+      })
+    }
+    return ready
+  }
+
+  yield* Effect.gen(function* () {
+    const now = yield* Clock.currentTimeMillis
+    yield* Effect.forEach(takeDue(now), ([tenantId, s]) => start(tenantId, s), { discard: true })
+    const signal = yield* Effect.sync(() => {
+      wakeAt = heap.topAt()
+      wake = Deferred.unsafeMake<void>(FiberId.none)
+      return wake
+    })
+    const until = wakeAt
+    const woken = Deferred.await(signal)
+    yield* Number.isFinite(until)
+      ? Effect.flatMap(Clock.currentTimeMillis, (t) => Effect.raceFirst(Effect.sleep(Duration.millis(Math.max(0, until - t))), woken))
+      : woken
+    wake = undefined
+  }).pipe(
+    Effect.catchAllCause((c) => Effect.logError("trace timer failed", c)),
+    Effect.forever,
+    Effect.forkScoped
+  )
+
+  // Executions whose actor died with its process: claimed by whoever sees them due first.
   yield* registry.tenantsWithOpenTraces.pipe(
-    Effect.flatMap((tenants) =>
-      Effect.forEach(tenants, (tenantId) =>
+    Effect.flatMap((tenantIds) =>
+      Effect.forEach(tenantIds, (tenantId) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) => registry.claimDue(tenantId, now - 2_000)).pipe(
-          Effect.flatMap((ids) => Effect.forEach(ids, (id) => timeOut(tenantId, id), { discard: true }))
+          Effect.flatMap((ids) => Effect.forEach(ids, (id) => timeOut(tenantId, id).pipe(Effect.annotateLogs({ tenantId })), { discard: true }))
         ), { discard: true })
     ),
     Effect.catchAllCause((c) => Effect.logWarning("trace sweep failed", c)),
@@ -136,7 +249,8 @@ const makeSupervisor = Effect.gen(function* () {
   return {
     notify,
     reload,
-    stats: Effect.sync(() => ({ tenants: mailboxes.size, openTraces: openTraceFibers }))
+    /** Tenants with open executions here (or a running actor), running actors, open executions. */
+    stats: Effect.sync(() => ({ tenants: tenants.size, actors: [...tenants.values()].filter((s) => s.running).length, openTraces }))
   } as const
 })
 

@@ -1,8 +1,8 @@
 import { Context, Effect, Layer } from "effect"
 import { RedisConnection } from "../queues/Redis.ts"
 
-// Open executions and their idle deadlines, durable in Redis so that a trace actor lost with its
-// process is replaced by whoever claims the deadline next:
+// Open executions and their idle deadlines, durable in Redis so that an execution whose watcher (the
+// tenant actor's timer) was lost with its process is timed out by whoever claims the deadline next:
 //   P:traces:<tenant>     zset traceId → deadline (ms); a claim is a ZREM, which succeeds once
 //   P:traces-tenants      tenants with open executions, for the sweeper
 
@@ -33,6 +33,13 @@ const makeRegistry = Effect.gen(function* () {
   const deadline = (tenantId: string, traceId: string) =>
     call(() => r.zscore(key(tenantId), traceId)).pipe(Effect.map((s) => (s === null ? undefined : Number(s))))
 
+  /** The current deadlines of several executions (undefined where no longer open), a round trip per 1000. */
+  const deadlines = (tenantId: string, traceIds: ReadonlyArray<string>) =>
+    Effect.forEach(
+      Array.from({ length: Math.ceil(traceIds.length / 1000) }, (_, i) => traceIds.slice(i * 1000, i * 1000 + 1000)),
+      (ids) => call(() => r.zmscore(key(tenantId), ...ids))
+    ).pipe(Effect.map((chunks) => chunks.flat().map((s) => (s === null ? undefined : Number(s)))))
+
   /** Atomically takes the executions whose deadline is at or before `nowMs`: each is claimed by one caller only. */
   const claimDue = (tenantId: string, nowMs: number, limit = 500) =>
     call(() => r.eval(CLAIM_DUE, 2, key(tenantId), `${p}:traces-tenants`, String(nowMs), String(limit), tenantId) as Promise<Array<string>>)
@@ -56,7 +63,7 @@ const makeRegistry = Effect.gen(function* () {
 
   const tenantsWithOpenTraces = call(() => r.smembers(`${p}:traces-tenants`))
 
-  return { touch, close, deadline, claimDue, claimOne, open, tenantsWithOpenTraces } as const
+  return { touch, close, deadline, deadlines, claimDue, claimOne, open, tenantsWithOpenTraces } as const
 })
 
 export class TraceRegistry extends Context.Tag("tenants/TraceRegistry")<TraceRegistry, Effect.Effect.Success<typeof makeRegistry>>() {

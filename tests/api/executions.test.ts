@@ -105,6 +105,25 @@ describe("execution lifecycle", () => {
     ])
   })
 
+  it("an idle execution times out traceTimeoutSeconds after its last update, not after its start, with one alert", async () => {
+    const t = await app.tenant(["ingest", "query"], { traceTimeoutSeconds: 3 })
+    const s = (await (await call(app, t.key, "POST", "/api/executions", startBody())).json()) as { traceId: string }
+    await executionWhen(t.key, s.traceId, (e) => e.status === "active")
+    const started = Date.now() // the start's deadline is at most 3 s from now
+    await new Promise((r) => setTimeout(r, 1_500))
+    const sent = Date.now() // the update's deadline is 3 s after it was processed, so after sent + 3 s
+    expect((await call(app, t.key, "PATCH", `/api/executions/${s.traceId}`, { progressPercentage: 10 })).status).toBe(202)
+    await executionWhen(t.key, s.traceId, (e) => e.progressPercentage === 10)
+    await new Promise((r) => setTimeout(r, Math.max(0, started + 3_700 - Date.now())))
+    // Past the start's deadline (when the machine is not too slow to still be before the update's): still active.
+    if (Date.now() < sent + 2_800) expect(((await (await getExecution(t.key, s.traceId)).json()) as Execution).status).toBe("active")
+    const timedOut = await executionWhen(t.key, s.traceId, (e) => e.status === "timed_out")
+    expect(Date.parse(timedOut.endTime ?? "")).toBeGreaterThanOrEqual(sent + 2_990)
+    await eventually(async () => ((await app.sql("SELECT 1 FROM alerts WHERE tenant_id = $1", [t.id])).length > 0 ? true : undefined))
+    await new Promise((r) => setTimeout(r, 500))
+    expect(await app.sql("SELECT type FROM alerts WHERE tenant_id = $1", [t.id])).toEqual([{ type: "execution_timeout" }])
+  }, 30_000)
+
   it("a failed finish marks the execution failed with its error", async () => {
     const t = await app.tenant()
     const s = (await (await call(app, t.key, "POST", "/api/executions", startBody())).json()) as { traceId: string }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Context, Effect, Layer } from "effect"
 import { randomBytes } from "node:crypto"
 import { TenantSupervisor } from "../../src/tenants/TenantSupervisor.ts"
 import { TraceRegistry } from "../../src/tenants/TraceRegistry.ts"
@@ -22,6 +22,8 @@ const openExecution = async (tenantId: string) => {
   )
   return traceId
 }
+const rowOf = async (tenantId: string, traceId: string) =>
+  (await app.sql<{ status: string; end_time: Date | null }>("SELECT status, end_time FROM executions WHERE tenant_id = $1 AND trace_id = $2", [tenantId, traceId]))[0]
 const statusOf = async (tenantId: string, traceId: string) =>
   (await app.sql<{ status: string }>("SELECT status FROM executions WHERE tenant_id = $1 AND trace_id = $2", [tenantId, traceId]))[0]?.status
 
@@ -59,4 +61,106 @@ describe("tenant actors", () => {
     })
     await app.runtime.runPromise(Effect.scoped(program.pipe(Effect.provide(TenantSupervisor.Live.pipe(Layer.provideMerge(Faulty))))))
   }, 60_000)
+
+  it("an execution whose deadline an update extended is not timed out at the old deadline", async () => {
+    const t = await app.tenant()
+    const here = await openExecution(t.id) // its update is seen by this process's actor
+    const elsewhere = await openExecution(t.id) // its update went to another process: only Redis knows
+    const program = Effect.gen(function* () {
+      const registry = yield* TraceRegistry
+      const supervisor = yield* TenantSupervisor
+      const first = Date.now() + 800
+      for (const id of [here, elsewhere]) {
+        yield* registry.touch(t.id, id, first)
+        yield* supervisor.notify(t.id, { _tag: "Opened", traceId: id, deadlineMs: first })
+      }
+      yield* Effect.sleep("300 millis")
+      const later = Date.now() + 2_000
+      yield* registry.touch(t.id, here, later)
+      yield* supervisor.notify(t.id, { _tag: "Opened", traceId: here, deadlineMs: later })
+      yield* registry.touch(t.id, elsewhere, later)
+      yield* Effect.sleep("1200 millis") // well past the first deadline
+      expect(yield* Effect.promise(() => statusOf(t.id, here))).toBe("active")
+      expect(yield* Effect.promise(() => statusOf(t.id, elsewhere))).toBe("active")
+      expect((yield* supervisor.stats).openTraces).toBe(2)
+      for (const id of [here, elsewhere]) {
+        const row = yield* Effect.promise(() => eventually(async () => {
+          const r = await rowOf(t.id, id)
+          return r?.status === "timed_out" ? r : undefined
+        }, 10_000, 100))
+        expect(new Date(row.end_time ?? 0).getTime()).toBeGreaterThanOrEqual(later)
+      }
+      yield* Effect.promise(() => eventually(async () => ((await app.runtime.runPromise(supervisor.stats)).tenants === 0 ? true : undefined), 5_000, 50))
+    })
+    await app.runtime.runPromise(Effect.scoped(program.pipe(Effect.provide(TenantSupervisor.Live.pipe(Layer.provideMerge(TraceRegistry.Live))))))
+  }, 30_000)
+
+  it("many open executions across tenants and two processes' actors time out exactly once each, none before its deadline", async () => {
+    const tenants = [await app.tenant(), await app.tenant(), await app.tenant()]
+    const claims: Array<string> = []
+    const program = Effect.gen(function* () {
+      const real = yield* TraceRegistry
+      // The real registry, recording every claim (the actors' and the sweepers').
+      const counting = {
+        ...real,
+        claimDue: (tenantId: string, nowMs: number, limit?: number) => real.claimDue(tenantId, nowMs, limit).pipe(Effect.tap((ids) => Effect.sync(() => claims.push(...ids)))),
+        claimOne: (tenantId: string, traceId: string, nowMs: number) => real.claimOne(tenantId, traceId, nowMs).pipe(Effect.tap((ok) => Effect.sync(() => ok && claims.push(traceId))))
+      }
+      const supervisorOf = Layer.build(TenantSupervisor.Live.pipe(Layer.provide(Layer.succeed(TraceRegistry, counting)))).pipe(Effect.map(Context.get(TenantSupervisor)))
+      const a = yield* supervisorOf
+      const b = yield* supervisorOf
+      const deadlines = new Map<string, { tenantId: string; at: number }>()
+      const t0 = Date.now()
+      for (const t of tenants) {
+        for (let i = 0; i < 30; i++) {
+          const id = yield* Effect.promise(() => openExecution(t.id))
+          const at = t0 + 1_000 + Math.floor(Math.random() * 1_500)
+          deadlines.set(id, { tenantId: t.id, at })
+          yield* real.touch(t.id, id, at)
+          // Every execution is watched in process A; a third also in B, a third without a deadline in the event.
+          yield* a.notify(t.id, i % 3 === 2 ? { _tag: "Opened", traceId: id } : { _tag: "Opened", traceId: id, deadlineMs: at })
+          if (i % 3 === 0) yield* b.notify(t.id, { _tag: "Opened", traceId: id, deadlineMs: at })
+        }
+      }
+      expect((yield* a.stats).openTraces).toBe(90)
+      const rows = yield* Effect.promise(() => eventually(async () => {
+        const r = await app.sql<{ trace_id: string; status: string; end_time: Date | null }>(
+          "SELECT trace_id, status, end_time FROM executions WHERE tenant_id = ANY($1)", [tenants.map((t) => t.id)]
+        )
+        return r.length === 90 && r.every((x) => x.status === "timed_out") ? r : undefined
+      }, 20_000, 100))
+      for (const r of rows) expect(new Date(r.end_time ?? 0).getTime()).toBeGreaterThanOrEqual(deadlines.get(r.trace_id)!.at)
+      expect(claims.filter((id) => deadlines.has(id)).sort()).toEqual([...deadlines.keys()].sort())
+      yield* Effect.promise(() => eventually(async () => {
+        const [sa, sb] = await Promise.all([app.runtime.runPromise(a.stats), app.runtime.runPromise(b.stats)])
+        return sa.openTraces === 0 && sb.openTraces === 0 && sa.tenants === 0 && sb.tenants === 0 ? true : undefined
+      }, 5_000, 50))
+    })
+    await app.runtime.runPromise(Effect.scoped(program.pipe(Effect.provide(TraceRegistry.Live))))
+  }, 60_000)
+
+  it("a tenant costs nothing once its executions are finished", async () => {
+    const t = await app.tenant()
+    const program = Effect.gen(function* () {
+      const registry = yield* TraceRegistry
+      const supervisor = yield* TenantSupervisor
+      const ids = [yield* Effect.promise(() => openExecution(t.id)), yield* Effect.promise(() => openExecution(t.id))]
+      for (const id of ids) {
+        yield* registry.touch(t.id, id, Date.now() + 60_000)
+        yield* supervisor.notify(t.id, { _tag: "Opened", traceId: id, deadlineMs: Date.now() + 60_000 })
+      }
+      yield* Effect.promise(() => eventually(async () => ((await app.runtime.runPromise(supervisor.stats)).actors === 0 ? true : undefined), 5_000, 20))
+      expect(yield* supervisor.stats).toEqual({ tenants: 1, actors: 0, openTraces: 2 })
+      // A settings change re-reads the open executions from Redis; nothing is lost or doubled.
+      yield* supervisor.reload(t.id)
+      yield* Effect.promise(() => eventually(async () => ((await app.runtime.runPromise(supervisor.stats)).actors === 0 ? true : undefined), 5_000, 20))
+      expect(yield* supervisor.stats).toEqual({ tenants: 1, actors: 0, openTraces: 2 })
+      for (const id of ids) {
+        yield* registry.close(t.id, id)
+        yield* supervisor.notify(t.id, { _tag: "Closed", traceId: id })
+      }
+      expect(yield* supervisor.stats).toEqual({ tenants: 0, actors: 0, openTraces: 0 })
+    })
+    await app.runtime.runPromise(Effect.scoped(program.pipe(Effect.provide(TenantSupervisor.Live.pipe(Layer.provideMerge(TraceRegistry.Live))))))
+  }, 30_000)
 })
