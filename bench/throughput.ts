@@ -33,7 +33,7 @@ export const runThroughput = async (o: Options, holder: ServiceHolder, mode: "me
   for (let r = 0; r < o.runs; r++) {
     const idleWaitSeconds = await waitIdle(s)
     const config: ThroughputConfig = {
-      ...common(s), mode, durationSeconds: o.duration, maxRequests, batchSize, concurrency: 4, maxQueued: 8, seed: r + 1, drainTimeoutSeconds: 180,
+      ...common(s), mode, durationSeconds: o.duration, maxRequests, batchSize, concurrency: 4, maxQueued: 32, seed: r + 1, drainTimeoutSeconds: 180,
       pids: { service: s.pid, redis: rpid }
     }
     log(`${mode} run ${r + 1}/${o.runs}: up to ${maxRequests} requests of ${batchSize} for up to ${o.duration} s`)
