@@ -10,13 +10,25 @@ const AGGREGATES: ReadonlyArray<readonly [name: string, endOffset: string]> = [
   ["metric_points_1h", "1 hour"]
 ]
 
+/** Small tables rewritten all the time (queues of work, cursors, state): vacuumed, as autovacuum would. */
+const CHURNING = ["pending_evaluations", "alert_notifications", "alert_policy_state", "pipeline_cursor", "tenants", "api_keys"]
+
+const MAINTENANCE_EVERY = Duration.minutes(10)
+
 export class AggregateRefresher extends Context.Tag("db/AggregateRefresher")<AggregateRefresher, {
   /** Materialises every continuous aggregate now (only the invalidated ranges are recomputed). */
   readonly refreshNow: Effect.Effect<void, DbError>
+  /**
+   * Embedded mode's stand-in for TimescaleDB's job scheduler and PostgreSQL's autovacuum, neither of
+   * which runs inside PGlite: the retention and compression policies of the migrations, statistics
+   * for the planner, and dead rows of the churning tables. Returns the policy jobs that failed.
+   */
+  readonly maintainNow: Effect.Effect<ReadonlyArray<string>, DbError>
 }>() {
   /**
-   * Embedded mode: TimescaleDB's job scheduler does not run inside PGlite, so the service refreshes the
-   * aggregates itself. Against a real server the policies from the migration do it, never both.
+   * Embedded mode: the service refreshes the aggregates itself (every MPLP_AGGREGATE_REFRESH_SECONDS)
+   * and runs the maintenance every 10 minutes. Against a real server the policies from the migration
+   * and autovacuum do it, never both.
    */
   static readonly Live = Layer.scoped(
     AggregateRefresher,
@@ -26,6 +38,28 @@ export class AggregateRefresher extends Context.Tag("db/AggregateRefresher")<Agg
       const refreshNow = Effect.forEach(AGGREGATES, ([name, end]) =>
         db.query(`CALL refresh_continuous_aggregate('${name}', NULL, now() - INTERVAL '${end}')`), { discard: true }
       ).pipe(Effect.withSpan("AggregateRefresher.refreshNow"))
+      const maintainNow = Effect.gen(function* () {
+        const jobs = yield* db.query<{ job_id: number; proc_name: string; hypertable_name: string }>(
+          `SELECT job_id, proc_name, hypertable_name FROM timescaledb_information.jobs
+           WHERE proc_name IN ('policy_retention', 'policy_compression') ORDER BY job_id`
+        )
+        const failed: Array<string> = []
+        // One job at a time, each its own statement: ingest goes on between them.
+        for (const j of jobs) {
+          yield* db.query(`CALL run_job(${Number(j.job_id)})`).pipe(
+            Effect.catchAll((e) =>
+              Effect.zipRight(
+                Effect.sync(() => failed.push(`${j.proc_name} ${j.hypertable_name}`)),
+                Effect.logWarning(`${j.proc_name} on ${j.hypertable_name} failed: ${e.message}`)
+              )
+            )
+          )
+        }
+        // ANALYZE samples a bounded number of rows per table; VACUUM only the small churning tables.
+        yield* db.exec("ANALYZE")
+        yield* db.exec(`VACUUM ${CHURNING.join(", ")}`)
+        return failed
+      }).pipe(Effect.withSpan("AggregateRefresher.maintainNow"))
       if (db.kind === "embedded") {
         yield* refreshNow.pipe(
           Effect.catchAllCause((cause) => Effect.logWarning("continuous aggregate refresh failed", cause)),
@@ -33,8 +67,14 @@ export class AggregateRefresher extends Context.Tag("db/AggregateRefresher")<Agg
           Effect.delay(Duration.seconds(config.aggregateRefreshSeconds)),
           Effect.forkScoped
         )
+        yield* maintainNow.pipe(
+          Effect.catchAllCause((cause) => Effect.logWarning("database maintenance failed", cause)),
+          Effect.repeat(Schedule.spaced(MAINTENANCE_EVERY)),
+          Effect.delay(Duration.minutes(1)),
+          Effect.forkScoped
+        )
       }
-      return { refreshNow }
+      return { refreshNow, maintainNow }
     })
   )
 }

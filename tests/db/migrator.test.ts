@@ -131,6 +131,36 @@ describe("migrations on the embedded TimescaleDB", () => {
   )
 })
 
+describe("embedded maintenance (no job scheduler, no autovacuum inside PGlite)", () => {
+  it.scoped("applies the retention policies of the migrations and gives the planner statistics", () =>
+    Effect.gen(function* () {
+      const db = yield* Db
+      yield* migrateFromDir()
+      yield* db.query(
+        `INSERT INTO metric_points (tenant_id, time, name, value, dedup_key)
+         VALUES ('old', now() - INTERVAL '45 days', 'x', 1, 1), ('old', now() - INTERVAL '1 hour', 'x', 2, 2)`
+      )
+      yield* db.query(
+        `INSERT INTO spans (tenant_id, trace_id, span_id, name, kind, status_code, service_name, start_time, end_time, duration_ms)
+         SELECT 'old', md5(i::text), 'span' || i, 'op', 1, 0, 'svc', t, t, 1
+         FROM generate_series(1, 200) i, LATERAL (SELECT now() - make_interval(days => 40 - (i % 2) * 39)) AS a(t)`
+      )
+      const analysed = db.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stats WHERE tablename LIKE '%chunk' AND attname = 'trace_id'")
+      expect((yield* analysed)[0]?.n).toBe(0)
+      const failed = yield* (yield* AggregateRefresher).maintainNow
+      expect(failed).toEqual([])
+      // 30 days of raw points and spans: the 45- and 40-day-old rows are gone, the recent ones stay.
+      expect(yield* db.query("SELECT value FROM metric_points WHERE tenant_id = 'old'")).toEqual([{ value: 2 }])
+      expect((yield* db.query<{ n: number }>("SELECT count(*)::int AS n FROM spans WHERE tenant_id = 'old'"))[0]?.n).toBe(100)
+      expect((yield* analysed)[0]?.n).toBeGreaterThan(0)
+    }).pipe(
+      Effect.provide(AggregateRefresher.Live),
+      Effect.provide(embedded()),
+      Effect.provide(AppConfig.layer.pipe(Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map([["MPLP_AGGREGATE_REFRESH_SECONDS", "3600"]]))))))
+    )
+  )
+})
+
 describe("migrations against a real PostgreSQL server", () => {
   // The machine's PostgreSQL has no TimescaleDB, so this runs plain-SQL migrations: it shows the
   // advisory lock and the per-migration transactions of the pg driver path, not the schema.
