@@ -66,7 +66,9 @@ describe("API keys", () => {
     )
     expect(rows).toHaveLength(1)
     expect(rows[0]!.hash).toBe(createHash("sha256").update(k.key).digest("hex"))
-    const secret = k.key.slice(k.key.lastIndexOf("_") + 1)
+    // The secret is everything after "mplp_<keyId>_" (base64url: it may contain "_" itself).
+    const secret = k.key.slice(`mplp_${k.keyId}_`.length)
+    expect(secret).toHaveLength(43)
     expect(rows[0]!.whole).not.toContain(secret)
     expect(rows[0]!.whole).not.toContain(Buffer.from(secret).toString("hex"))
     // Shown once: nothing the admin API returns later carries it.
