@@ -37,7 +37,8 @@ describe("start-up", () => {
         return r.status === 200 ? ((await r.json()) as { status: string; database: string; redis: string }) : undefined
       }, 60_000, 250)
       expect(ready).toEqual({ status: "ready", database: "up", redis: "up" })
-      const key = /mplp_[0-9a-f]{12}_[A-Za-z0-9_-]{43}/.exec(first.out())?.[0]
+      // The demo tenant is created beside the API's start: its key may be printed just after /readyz.
+      const key = await eventually(async () => /mplp_[0-9a-f]{12}_[A-Za-z0-9_-]{43}/.exec(first.out())?.[0], 15_000, 100)
       expect(key).toBeDefined()
       const res = await fetch(`http://127.0.0.1:${port}/api/metrics`, {
         method: "POST",
