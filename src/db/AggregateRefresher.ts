@@ -55,8 +55,14 @@ export class AggregateRefresher extends Context.Tag("db/AggregateRefresher")<Agg
             )
           )
         }
-        // ANALYZE samples a bounded number of rows per table; VACUUM only the small churning tables.
-        yield* db.exec("ANALYZE")
+        // ANALYZE samples a bounded number of rows per table, one table per statement so that ingest's
+        // statements get their turns between them (the whole database at once held it for seconds);
+        // VACUUM only the small churning tables.
+        const tables = yield* db.query<{ name: string }>(
+          `SELECT quote_ident(table_name) AS name FROM information_schema.tables
+           WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1`
+        )
+        for (const t of tables) yield* db.exec(`ANALYZE ${t.name}`)
         yield* db.exec(`VACUUM ${CHURNING.join(", ")}`)
         return failed
       }).pipe(Effect.withSpan("AggregateRefresher.maintainNow"))
@@ -70,7 +76,7 @@ export class AggregateRefresher extends Context.Tag("db/AggregateRefresher")<Agg
         yield* maintainNow.pipe(
           Effect.catchAllCause((cause) => Effect.logWarning("database maintenance failed", cause)),
           Effect.repeat(Schedule.spaced(MAINTENANCE_EVERY)),
-          Effect.delay(Duration.minutes(1)),
+          Effect.delay(MAINTENANCE_EVERY),
           Effect.forkScoped
         )
       }
