@@ -77,7 +77,7 @@ export class Telemetry extends Context.Tag("telemetry/Telemetry")<Telemetry, Sel
         jobsProcessed: meter.createCounter("mplp_jobs_processed", { description: "queue jobs processed, by stage and outcome" }),
         jobLatency: meter.createHistogram("mplp_job_latency_ms", { description: "enqueue to completion, by stage", unit: "ms" }),
         requestDuration: meter.createHistogram("mplp_http_request_duration_ms", { description: "HTTP request duration", unit: "ms" }),
-        actorRestarts: meter.createCounter("mplp_actor_restarts", { description: "tenant or trace actor restarts" }),
+        actorRestarts: meter.createCounter("mplp_actor_restarts", { description: "tenant actor restarts (after a failure, with back-off)" }),
         alertsSent: meter.createCounter("mplp_alert_notifications", { description: "alert notifications, by channel type and outcome" }),
         lateEvents: meter.createCounter("mplp_late_events", { description: "points that arrived after their window closed" }),
         queueDepth: meter.createObservableGauge("mplp_queue_depth", { description: "waiting jobs per queue" }),
