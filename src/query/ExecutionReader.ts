@@ -76,7 +76,7 @@ export const toView = (r: ExecutionRow, events: ExecutionView["events"]): Execut
 export const getExecution = (q: Queryable, tenantId: string, traceId: string) =>
   Effect.gen(function* () {
     const rows = yield* q.query<ExecutionRow & Record<string, unknown>>(
-      "SELECT * FROM executions WHERE tenant_id = $1 AND trace_id = $2 ORDER BY start_time LIMIT 1", [tenantId, traceId]
+      "SELECT * FROM executions WHERE trace_id = $2 AND (tenant_id = $1) IS TRUE ORDER BY start_time LIMIT 1", [tenantId, traceId]
     )
     const row = rows[0]
     if (row === undefined) return Option.none<ExecutionView>()
@@ -111,7 +111,7 @@ const makeReader = Effect.gen(function* () {
     }))
   /** The last applied sequence number, to resume an execution's counter after its Redis key expired. */
   const lastSeq = (tenantId: string, traceId: string) =>
-    db.query<{ last_seq: number }>("SELECT last_seq FROM executions WHERE tenant_id = $1 AND trace_id = $2 LIMIT 1", [tenantId, traceId]).pipe(
+    db.query<{ last_seq: number }>("SELECT last_seq FROM executions WHERE trace_id = $2 AND (tenant_id = $1) IS TRUE LIMIT 1", [tenantId, traceId]).pipe(
       Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), (r) => Number(r.last_seq)))
     )
   return { get, detail, lastSeq } as const

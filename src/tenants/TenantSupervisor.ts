@@ -79,7 +79,7 @@ const makeSupervisor = Effect.gen(function* () {
       const rows = yield* db.query<{ service_name: string; operation_name: string; start_time: Date }>(
         `UPDATE executions SET status = 'timed_out', end_time = now(), duration_ms = extract(epoch FROM (now() - start_time)) * 1000,
                 updated_at = now(), current_operation = NULL
-         WHERE tenant_id = $1 AND trace_id = $2 AND status IN ('active', 'paused')
+         WHERE trace_id = $2 AND (tenant_id = $1) IS TRUE AND status IN ('active', 'paused')
          RETURNING service_name, operation_name, start_time`, [tenantId, traceId]
       )
       const row = rows[0]
