@@ -125,8 +125,8 @@ const errorFrom = (e: Record<string, unknown>): Error =>
  * database and the serialising of parameters and rows run on their own core while this thread serves
  * HTTP and runs the stages. Statements cross by message passing (structured clone); the thread runs
  * them in arrival order; up to THREAD_IN_FLIGHT single statements wait there at once, and a transaction
- * has the database to itself. Should the thread
- * die (a WASM abort), its statements fail and the next one reopens the database on a new thread.
+ * has the database to itself. Should the thread die (a WASM abort), its statements fail and the next
+ * one reopens the database on a new thread.
  */
 export const makeEmbeddedThread = (dataDir: string, onThread?: (thread: Worker) => void) =>
   Effect.gen(function* () {

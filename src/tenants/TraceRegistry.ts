@@ -29,10 +29,6 @@ const makeRegistry = Effect.gen(function* () {
   /** The execution finished: nobody will time it out. */
   const close = (tenantId: string, traceId: string) => call(() => r.zrem(key(tenantId), traceId)).pipe(Effect.asVoid)
 
-  /** The current deadline, or undefined when the execution is no longer open. */
-  const deadline = (tenantId: string, traceId: string) =>
-    call(() => r.zscore(key(tenantId), traceId)).pipe(Effect.map((s) => (s === null ? undefined : Number(s))))
-
   /** The current deadlines of several executions (undefined where no longer open), a round trip per 1000. */
   const deadlines = (tenantId: string, traceIds: ReadonlyArray<string>) =>
     Effect.forEach(
@@ -44,15 +40,6 @@ const makeRegistry = Effect.gen(function* () {
   const claimDue = (tenantId: string, nowMs: number, limit = 500) =>
     call(() => r.eval(CLAIM_DUE, 2, key(tenantId), `${p}:traces-tenants`, String(nowMs), String(limit), tenantId) as Promise<Array<string>>)
 
-  /** One execution, if it is due: true when this caller claimed it. */
-  const claimOne = (tenantId: string, traceId: string, nowMs: number) =>
-    call(() =>
-      r.eval(
-        "local s = redis.call('ZSCORE', KEYS[1], ARGV[1]) if s and tonumber(s) <= tonumber(ARGV[2]) then return redis.call('ZREM', KEYS[1], ARGV[1]) end return 0",
-        1, key(tenantId), traceId, String(nowMs)
-      )
-    ).pipe(Effect.map((n) => Number(n) === 1))
-
   const open = (tenantId: string) => call(() => r.zrange(key(tenantId), 0, -1, "WITHSCORES")).pipe(
     Effect.map((flat) => {
       const out: Array<{ traceId: string; deadlineMs: number }> = []
@@ -63,7 +50,7 @@ const makeRegistry = Effect.gen(function* () {
 
   const tenantsWithOpenTraces = call(() => r.smembers(`${p}:traces-tenants`))
 
-  return { touch, close, deadline, deadlines, claimDue, claimOne, open, tenantsWithOpenTraces } as const
+  return { touch, close, deadlines, claimDue, open, tenantsWithOpenTraces } as const
 })
 
 export class TraceRegistry extends Context.Tag("tenants/TraceRegistry")<TraceRegistry, Effect.Effect.Success<typeof makeRegistry>>() {

@@ -103,8 +103,7 @@ describe("tenant actors", () => {
       // The real registry, recording every claim (the actors' and the sweepers').
       const counting = {
         ...real,
-        claimDue: (tenantId: string, nowMs: number, limit?: number) => real.claimDue(tenantId, nowMs, limit).pipe(Effect.tap((ids) => Effect.sync(() => claims.push(...ids)))),
-        claimOne: (tenantId: string, traceId: string, nowMs: number) => real.claimOne(tenantId, traceId, nowMs).pipe(Effect.tap((ok) => Effect.sync(() => ok && claims.push(traceId))))
+        claimDue: (tenantId: string, nowMs: number, limit?: number) => real.claimDue(tenantId, nowMs, limit).pipe(Effect.tap((ids) => Effect.sync(() => claims.push(...ids))))
       }
       const supervisorOf = Layer.build(TenantSupervisor.Live.pipe(Layer.provide(Layer.succeed(TraceRegistry, counting)))).pipe(Effect.map(Context.get(TenantSupervisor)))
       const a = yield* supervisorOf
