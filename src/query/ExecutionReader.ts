@@ -72,19 +72,24 @@ export const toView = (r: ExecutionRow, events: ExecutionView["events"]): Execut
   events
 })
 
-/** The execution of this tenant with this trace id; another tenant's is simply not found. */
+interface EventJson { readonly n: string; readonly ty: string; readonly t: number; readonly m: Record<string, unknown> }
+
+/**
+ * The execution of this tenant with this trace id; another tenant's is simply not found. One statement,
+ * so the row and its events are one snapshot: an update's events never show beside the row before it.
+ */
 export const getExecution = (q: Queryable, tenantId: string, traceId: string) =>
   Effect.gen(function* () {
-    const rows = yield* q.query<ExecutionRow & Record<string, unknown>>(
-      "SELECT * FROM executions WHERE trace_id = $2 AND (tenant_id = $1) IS TRUE ORDER BY start_time LIMIT 1", [tenantId, traceId]
+    const rows = yield* q.query<ExecutionRow & Record<string, unknown> & { readonly events_json: ReadonlyArray<EventJson> }>(
+      `SELECT x.*, coalesce((
+         SELECT json_agg(json_build_object('n', ev.event_name, 'ty', ev.event_type, 't', ev.t, 'm', ev.metadata) ORDER BY ev.time, ev.event_key)
+         FROM (SELECT event_name, event_type, time, event_key, metadata, extract(epoch FROM time) * 1000 AS t FROM execution_events
+               WHERE tenant_id = $1 AND trace_id = $2 ORDER BY time, event_key LIMIT 10000) ev), '[]'::json) AS events_json
+       FROM executions x WHERE x.trace_id = $2 AND (x.tenant_id = $1) IS TRUE ORDER BY x.start_time LIMIT 1`, [tenantId, traceId]
     )
     const row = rows[0]
     if (row === undefined) return Option.none<ExecutionView>()
-    const events = yield* q.query<{ event_name: string; event_type: string; time: Date; metadata: Record<string, unknown> }>(
-      `SELECT event_name, event_type, time, metadata FROM execution_events
-       WHERE tenant_id = $1 AND trace_id = $2 ORDER BY time, event_key LIMIT 10000`, [tenantId, traceId]
-    )
-    return Option.some(toView(row, events.map((e) => ({ eventName: e.event_name, eventType: e.event_type, timestamp: iso(e.time), metadata: e.metadata }))))
+    return Option.some(toView(row, row.events_json.map((e) => ({ eventName: e.n, eventType: e.ty, timestamp: iso(new Date(Number(e.t))), metadata: e.m }))))
   })
 
 /**

@@ -209,6 +209,33 @@ describe("execution lifecycle", () => {
     expect(done).toMatchObject({ status: "completed", progressPercentage: 100, currentOperation: null, metrics: { responseTimeMs: 2, tokens: 10 } })
   })
 
+  it("a read never shows an update's events without its metrics: row and events are one snapshot", async () => {
+    const t = await app.tenant()
+    const s = (await (await call(app, t.key, "POST", "/api/executions", startBody())).json()) as { traceId: string }
+    const steps = 25
+    let seen = 0
+    let writing = true
+    const reads = (async () => {
+      const torn: Array<string> = []
+      while (writing || seen < steps) {
+        const res = await getExecution(t.key, s.traceId)
+        const e = (await res.json()) as Execution
+        const step = Number(e.metrics.step ?? 0)
+        if (e.events.length !== step) torn.push(`${e.events.length} events beside step ${step}`)
+        seen = Math.max(seen, step)
+      }
+      return torn
+    })()
+    for (let i = 1; i <= steps; i++) {
+      const res = await call(app, t.key, "PATCH", `/api/executions/${s.traceId}`, {
+        metrics: { step: i }, events: [{ eventName: `e${i}`, eventType: "progress", timestamp: Date.now() + i }]
+      })
+      expect(res.status).toBe(202)
+    }
+    writing = false
+    expect(await reads).toEqual([])
+  })
+
   it("a refused update (bad body, over quota) holds up nothing: the next steps still apply", async () => {
     const t = await app.tenant(["ingest", "query"], { quotas: { pointsPerSecond: 5 } })
     const s = (await (await call(app, t.key, "POST", "/api/executions", startBody())).json()) as { traceId: string }
