@@ -10,6 +10,7 @@ import type { Scope } from "../domain/ids.ts"
 import { decodeSettings } from "../domain/settings.ts"
 import type { TenantSettings } from "../domain/settings.ts"
 import { generateKey, keyIdOf, matches } from "./apiKeys.ts"
+import { TtlCache } from "./TtlCache.ts"
 
 export interface Principal {
   readonly tenantId: string
@@ -29,7 +30,6 @@ interface CachedKey {
   readonly hash: Uint8Array
   readonly scopes: ReadonlyArray<Scope>
   readonly revoked: boolean
-  readonly at: number
 }
 
 /** Keys and settings are read on every request; other processes' changes are seen within this time. */
@@ -53,8 +53,8 @@ const makeStore = Effect.gen(function* () {
     onLeft: (e) => Effect.dieMessage(`${defaultsPath}: ${describeIssues(settingsIssues(e))}`),
     onRight: Effect.succeed
   })
-  const keys = new Map<string, CachedKey>()
-  const settingsCache = new Map<string, { readonly settings: TenantSettings; readonly at: number }>()
+  const keys = new TtlCache<CachedKey>(CACHE_MS)
+  const settingsCache = new TtlCache<TenantSettings>(CACHE_MS)
 
   const validate = (doc: unknown): Effect.Effect<TenantSettings, BadRequest> =>
     Either.match(decodeSettings(defaults, doc), {
@@ -103,13 +103,13 @@ const makeStore = Effect.gen(function* () {
   const getSettings = (tenantId: string): Effect.Effect<TenantSettings, NotFound | DbError> =>
     Effect.gen(function* () {
       const hit = settingsCache.get(tenantId)
-      if (hit !== undefined && Date.now() - hit.at < CACHE_MS) return hit.settings
+      if (hit !== undefined) return hit
       const rows = yield* db.query<{ settings: unknown }>("SELECT settings FROM tenants WHERE id = $1", [tenantId])
       const row = rows[0]
       if (row === undefined) return yield* new NotFound({ message: `tenant ${tenantId} not found` })
       // A stored document that no longer decodes (e.g. after a schema change) falls back to the defaults.
       const settings = Either.getOrElse(decodeSettings(defaults, row.settings), () => defaultSettings)
-      settingsCache.set(tenantId, { settings, at: Date.now() })
+      settingsCache.set(tenantId, settings)
       return settings
     })
 
@@ -121,7 +121,7 @@ const makeStore = Effect.gen(function* () {
         [tenantId, JSON.stringify(settings), source]
       )
       if (rows.length === 0) return yield* new NotFound({ message: `tenant ${tenantId} not found` })
-      settingsCache.set(tenantId, { settings, at: Date.now() })
+      settingsCache.set(tenantId, settings)
       return settings
     })
 
@@ -151,13 +151,13 @@ const makeStore = Effect.gen(function* () {
       const keyId = keyIdOf(key)
       if (keyId === undefined) return yield* unauthorized
       let entry = keys.get(keyId)
-      if (entry === undefined || Date.now() - entry.at > CACHE_MS) {
+      if (entry === undefined) {
         const rows = yield* db.query<{ tenant_id: string; key_hash: Uint8Array; scopes: Array<Scope>; revoked: boolean }>(
           "SELECT tenant_id, key_hash, scopes, revoked_at IS NOT NULL AS revoked FROM api_keys WHERE id = $1", [keyId]
         )
         const r = rows[0]
         if (r === undefined) return yield* unauthorized
-        entry = { tenantId: r.tenant_id, hash: r.key_hash, scopes: r.scopes, revoked: r.revoked, at: Date.now() }
+        entry = { tenantId: r.tenant_id, hash: r.key_hash, scopes: r.scopes, revoked: r.revoked }
         keys.set(keyId, entry)
       }
       if (entry.revoked || !matches(key, entry.hash)) return yield* unauthorized

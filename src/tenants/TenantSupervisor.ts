@@ -91,11 +91,16 @@ const makeSupervisor = Effect.gen(function* () {
       yield* Effect.logInfo(`execution ${traceId} timed out`)
     })
 
+  /** Times out a claimed execution and settles the claim; a claim left unsettled (a crash) lapses and is claimed again. */
+  const timeOutClaimed = (tenantId: string, traceId: string) =>
+    Effect.zipRight(timeOut(tenantId, traceId), registry.settle(tenantId, [traceId]))
+
   /**
    * Times out the tenant's due executions. The claim in Redis is atomic, so each is timed out once
    * across processes; the ones not claimed were extended (their new deadline is read back) or were
    * finished or claimed elsewhere (forgotten). One that fails after its claim goes back into Redis,
-   * where the actor's retry or the sweeper claims it again.
+   * where the actor's retry or the sweeper claims it again; one whose process dies after its claim is
+   * claimed again once the claim's lease lapses.
    */
   const expire = (tenantId: string, s: TenantTraces) =>
     Effect.gen(function* () {
@@ -104,7 +109,7 @@ const makeSupervisor = Effect.gen(function* () {
       for (;;) {
         const claimed = yield* registry.claimDue(tenantId, now, CLAIM_BATCH)
         yield* Effect.forEach(claimed, (id) =>
-          timeOut(tenantId, id).pipe(
+          timeOutClaimed(tenantId, id).pipe(
             Effect.onError(() => Effect.ignore(registry.touch(tenantId, id, now))),
             Effect.zipRight(Effect.sync(() => forget(s, id)))
           ), { concurrency: TIMEOUT_CONCURRENCY, discard: true })
@@ -233,12 +238,13 @@ const makeSupervisor = Effect.gen(function* () {
     Effect.forkScoped
   )
 
-  // Executions whose actor died with its process: claimed by whoever sees them due first.
+  // Executions whose actor died with its process, and claims whose claimer died before settling them:
+  // claimed by whoever sees them due first.
   yield* registry.tenantsWithOpenTraces.pipe(
     Effect.flatMap((tenantIds) =>
       Effect.forEach(tenantIds, (tenantId) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) => registry.claimDue(tenantId, now - 2_000)).pipe(
-          Effect.flatMap((ids) => Effect.forEach(ids, (id) => timeOut(tenantId, id).pipe(Effect.annotateLogs({ tenantId })), { discard: true }))
+          Effect.flatMap((ids) => Effect.forEach(ids, (id) => timeOutClaimed(tenantId, id).pipe(Effect.annotateLogs({ tenantId })), { discard: true }))
         ), { discard: true })
     ),
     Effect.catchAllCause((c) => Effect.logWarning("trace sweep failed", c)),

@@ -3,16 +3,30 @@ import { RedisConnection } from "../queues/Redis.ts"
 
 // Open executions and their idle deadlines, durable in Redis so that an execution whose watcher (the
 // tenant actor's timer) was lost with its process is timed out by whoever claims the deadline next:
-//   P:traces:<tenant>     zset traceId → deadline (ms); a claim is a ZREM, which succeeds once
-//   P:traces-tenants      tenants with open executions, for the sweeper
+//   P:traces:<tenant>     zset traceId → deadline (ms)
+//   P:claimed:<tenant>    zset traceId → end of the claim's lease (ms): claimed, not yet timed out
+//   P:traces-tenants      tenants with open or claimed executions, for the sweeper
+// A claim moves an execution from traces to claimed, which succeeds once; `settle` drops it once it is
+// timed out. A claimer that dies in between leaves the claim to lapse, and the next claim after the
+// lease takes it again (timing out is idempotent: a status-guarded UPDATE and a keyed alert job).
+
+/** How long a claimer has to time an execution out before another may claim it again. */
+export const CLAIM_LEASE_MS = 30_000
 
 const CLAIM_DUE = `
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
 local claimed = {}
-for _, id in ipairs(due) do
-  if redis.call('ZREM', KEYS[1], id) == 1 then table.insert(claimed, id) end
+local function take(key, ids)
+  for _, id in ipairs(ids) do
+    if redis.call('ZREM', key, id) == 1 then
+      redis.call('ZADD', KEYS[2], ARGV[3], id)
+      table.insert(claimed, id)
+    end
+  end
 end
-if redis.call('ZCARD', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[3]) end
+take(KEYS[2], redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2]))
+local room = tonumber(ARGV[2]) - #claimed
+if room > 0 then take(KEYS[1], redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, room)) end
+if redis.call('ZCARD', KEYS[1]) == 0 and redis.call('ZCARD', KEYS[2]) == 0 then redis.call('SREM', KEYS[3], ARGV[4]) end
 return claimed`
 
 const makeRegistry = Effect.gen(function* () {
@@ -20,6 +34,7 @@ const makeRegistry = Effect.gen(function* () {
   const r = redis.client
   const p = `{${redis.prefix}}`
   const key = (tenantId: string) => `${p}:traces:${tenantId}`
+  const claimedKey = (tenantId: string) => `${p}:claimed:${tenantId}`
   const call = <A>(f: () => Promise<A>) => Effect.tryPromise({ try: f, catch: (e) => (e instanceof Error ? e : new Error(String(e))) })
 
   /** Opens or extends an execution's idle deadline. */
@@ -36,9 +51,21 @@ const makeRegistry = Effect.gen(function* () {
       (ids) => call(() => r.zmscore(key(tenantId), ...ids))
     ).pipe(Effect.map((chunks) => chunks.flat().map((s) => (s === null ? undefined : Number(s)))))
 
-  /** Atomically takes the executions whose deadline is at or before `nowMs`: each is claimed by one caller only. */
-  const claimDue = (tenantId: string, nowMs: number, limit = 500) =>
-    call(() => r.eval(CLAIM_DUE, 2, key(tenantId), `${p}:traces-tenants`, String(nowMs), String(limit), tenantId) as Promise<Array<string>>)
+  /**
+   * Atomically claims the executions whose deadline is at or before `nowMs`, and those whose earlier
+   * claim lapsed by then: each is claimed by one caller per lease. The caller times them out, then
+   * settles them.
+   */
+  const claimDue = (tenantId: string, nowMs: number, limit = 500, leaseMs = CLAIM_LEASE_MS) =>
+    call(() =>
+      r.eval(CLAIM_DUE, 3, key(tenantId), claimedKey(tenantId), `${p}:traces-tenants`, String(nowMs), String(limit), String(nowMs + leaseMs), tenantId) as Promise<
+        Array<string>
+      >
+    )
+
+  /** The claimed executions are timed out: nobody claims them again. */
+  const settle = (tenantId: string, traceIds: ReadonlyArray<string>) =>
+    traceIds.length === 0 ? Effect.void : call(() => r.zrem(claimedKey(tenantId), ...traceIds)).pipe(Effect.asVoid)
 
   const open = (tenantId: string) => call(() => r.zrange(key(tenantId), 0, -1, "WITHSCORES")).pipe(
     Effect.map((flat) => {
@@ -50,7 +77,7 @@ const makeRegistry = Effect.gen(function* () {
 
   const tenantsWithOpenTraces = call(() => r.smembers(`${p}:traces-tenants`))
 
-  return { touch, close, deadlines, claimDue, open, tenantsWithOpenTraces } as const
+  return { touch, close, deadlines, claimDue, settle, open, tenantsWithOpenTraces } as const
 })
 
 export class TraceRegistry extends Context.Tag("tenants/TraceRegistry")<TraceRegistry, Effect.Effect.Success<typeof makeRegistry>>() {

@@ -109,10 +109,16 @@ describe("tenant actors", () => {
       const a = yield* supervisorOf
       const b = yield* supervisorOf
       const deadlines = new Map<string, { tenantId: string; at: number }>()
+      // The rows first: on a loaded machine their inserts may take longer than the first deadline.
+      const opened = yield* Effect.promise(() => Promise.all(tenants.map(async (t) => {
+        const ids: Array<string> = []
+        for (let i = 0; i < 30; i++) ids.push(await openExecution(t.id))
+        return ids
+      })))
       const t0 = Date.now()
-      for (const t of tenants) {
+      for (const [n, t] of tenants.entries()) {
         for (let i = 0; i < 30; i++) {
-          const id = yield* Effect.promise(() => openExecution(t.id))
+          const id = opened[n]![i]!
           const at = t0 + 1_000 + Math.floor(Math.random() * 1_500)
           deadlines.set(id, { tenantId: t.id, at })
           yield* real.touch(t.id, id, at)
@@ -137,6 +143,32 @@ describe("tenant actors", () => {
     })
     await app.runtime.runPromise(Effect.scoped(program.pipe(Effect.provide(TraceRegistry.Live))))
   }, 60_000)
+
+  it("an execution claimed by a process that died before timing it out is timed out once the claim lapses", async () => {
+    const t = await app.tenant()
+    const id = await openExecution(t.id)
+    const program = Effect.gen(function* () {
+      const registry = yield* TraceRegistry
+      const deadline = Date.now() + 300
+      yield* registry.touch(t.id, id, deadline)
+      // The dead process: it claimed the due execution with a 1 s lease, then never timed it out.
+      expect(yield* registry.claimDue(t.id, deadline, 500, 1_000)).toEqual([id])
+      const supervisor = yield* TenantSupervisor
+      yield* supervisor.notify(t.id, { _tag: "Opened", traceId: id, deadlineMs: deadline })
+      yield* Effect.sleep("800 millis")
+      // Past its deadline, but still claimed: nobody else times it out yet.
+      expect(yield* Effect.promise(() => statusOf(t.id, id))).toBe("active")
+      const row = yield* Effect.promise(() => eventually(async () => {
+        const r = await rowOf(t.id, id)
+        return r?.status === "timed_out" ? r : undefined
+      }, 15_000, 100))
+      expect(new Date(row.end_time ?? 0).getTime()).toBeGreaterThanOrEqual(deadline + 1_000)
+      // Settled: nothing is left to claim, and the tenant leaves the sweeper's set.
+      expect(yield* registry.claimDue(t.id, Date.now() + 120_000)).toEqual([])
+      expect(yield* registry.tenantsWithOpenTraces).not.toContain(t.id)
+    })
+    await app.runtime.runPromise(Effect.scoped(program.pipe(Effect.provide(TenantSupervisor.Live.pipe(Layer.provideMerge(TraceRegistry.Live))))))
+  }, 30_000)
 
   it("a tenant costs nothing once its executions are finished", async () => {
     const t = await app.tenant()
