@@ -73,14 +73,23 @@ const makeSupervisor = Effect.gen(function* () {
     s.due.delete(traceId)
   }
 
-  /** Marks the execution timed out (if still open) and raises an execution_timeout alert, once. */
+  /**
+   * Marks the execution timed out (if still open) and raises its execution_timeout alert. One already
+   * timed out raises it again: its claimer may have died between the UPDATE and the alert, and the
+   * alert is keyed by execution (the alert stage stores it once), so a repeat changes nothing.
+   */
   const timeOut = (tenantId: string, traceId: string) =>
     Effect.gen(function* () {
       const rows = yield* db.query<{ service_name: string; operation_name: string; start_time: Date }>(
-        `UPDATE executions SET status = 'timed_out', end_time = now(), duration_ms = extract(epoch FROM (now() - start_time)) * 1000,
-                updated_at = now(), current_operation = NULL
-         WHERE trace_id = $2 AND (tenant_id = $1) IS TRUE AND status IN ('active', 'paused')
-         RETURNING service_name, operation_name, start_time`, [tenantId, traceId]
+        `WITH u AS (
+           UPDATE executions SET status = 'timed_out', end_time = now(), duration_ms = extract(epoch FROM (now() - start_time)) * 1000,
+                  updated_at = now(), current_operation = NULL
+           WHERE trace_id = $2 AND (tenant_id = $1) IS TRUE AND status IN ('active', 'paused')
+           RETURNING service_name, operation_name, start_time)
+         SELECT * FROM u
+         UNION ALL
+         SELECT service_name, operation_name, start_time FROM executions
+         WHERE trace_id = $2 AND (tenant_id = $1) IS TRUE AND status = 'timed_out' AND NOT EXISTS (SELECT 1 FROM u)`, [tenantId, traceId]
       )
       const row = rows[0]
       if (row === undefined) return

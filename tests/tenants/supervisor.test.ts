@@ -8,7 +8,7 @@ import type { TestApp } from "../support/harness.ts"
 
 let app: TestApp
 beforeAll(async () => {
-  app = await startApp({ stages: [] })
+  app = await startApp({ stages: ["alert"] })
 })
 afterAll(async () => {
   await app.close()
@@ -166,6 +166,34 @@ describe("tenant actors", () => {
       // Settled: nothing is left to claim, and the tenant leaves the sweeper's set.
       expect(yield* registry.claimDue(t.id, Date.now() + 120_000)).toEqual([])
       expect(yield* registry.tenantsWithOpenTraces).not.toContain(t.id)
+    })
+    await app.runtime.runPromise(Effect.scoped(program.pipe(Effect.provide(TenantSupervisor.Live.pipe(Layer.provideMerge(TraceRegistry.Live))))))
+  }, 30_000)
+
+  it("an execution whose claimer died after marking it timed out but before raising the alert gets its alert, once", async () => {
+    const t = await app.tenant()
+    const id = await openExecution(t.id)
+    const program = Effect.gen(function* () {
+      const registry = yield* TraceRegistry
+      const deadline = Date.now() + 200
+      yield* registry.touch(t.id, id, deadline)
+      // The dead process: it claimed the execution and committed the time-out, then died.
+      expect(yield* registry.claimDue(t.id, deadline, 500, 500)).toEqual([id])
+      yield* Effect.promise(() => app.sql("UPDATE executions SET status = 'timed_out', end_time = now() WHERE tenant_id = $1 AND trace_id = $2", [t.id, id]))
+      const supervisor = yield* TenantSupervisor
+      yield* supervisor.notify(t.id, { _tag: "Opened", traceId: id, deadlineMs: deadline })
+      const alerts = yield* Effect.promise(() => eventually(async () => {
+        const r = await app.sql<{ type: string; trace_id: string }>("SELECT type, trace_id FROM alerts WHERE tenant_id = $1", [t.id])
+        return r.length > 0 ? r : undefined
+      }, 15_000, 100))
+      expect(alerts).toEqual([{ type: "execution_timeout", trace_id: id }])
+      // Claimed again (the lease lapsed) by a later process: the alert is not raised twice.
+      yield* registry.touch(t.id, id, Date.now())
+      yield* supervisor.notify(t.id, { _tag: "Opened", traceId: id, deadlineMs: Date.now() })
+      yield* Effect.promise(() => eventually(async () => ((await app.runtime.runPromise(supervisor.stats)).openTraces === 0 ? true : undefined), 5_000, 50))
+      yield* Effect.sleep("1 second")
+      expect(yield* Effect.promise(() => app.sql("SELECT type FROM alerts WHERE tenant_id = $1", [t.id]))).toEqual([{ type: "execution_timeout" }])
+      expect(yield* Effect.promise(() => app.sql("SELECT event_type FROM alert_notifications WHERE tenant_id = $1", [t.id]))).toEqual([{ event_type: "execution_timeout" }])
     })
     await app.runtime.runPromise(Effect.scoped(program.pipe(Effect.provide(TenantSupervisor.Live.pipe(Layer.provideMerge(TraceRegistry.Live))))))
   }, 30_000)
