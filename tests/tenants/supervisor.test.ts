@@ -27,6 +27,20 @@ const rowOf = async (tenantId: string, traceId: string) =>
 const statusOf = async (tenantId: string, traceId: string) =>
   (await app.sql<{ status: string }>("SELECT status FROM executions WHERE tenant_id = $1 AND trace_id = $2", [tenantId, traceId]))[0]?.status
 
+/** Runs `program` with a supervisor of its own on the real registry, as one process would. */
+const withActors = <A, E>(program: Effect.Effect<A, E, TenantSupervisor | TraceRegistry>) =>
+  app.runtime.runPromise(Effect.scoped(program.pipe(Effect.provide(TenantSupervisor.Live.pipe(Layer.provideMerge(TraceRegistry.Live))))))
+
+/** An execution due `inMs` from now that a process claimed with a lease of `leaseMs` and then died holding. */
+const claimedByDeadProcess = (tenantId: string, traceId: string, inMs: number, leaseMs: number) =>
+  Effect.gen(function* () {
+    const registry = yield* TraceRegistry
+    const deadline = Date.now() + inMs
+    yield* registry.touch(tenantId, traceId, deadline)
+    expect(yield* registry.claimDue(tenantId, deadline, 500, leaseMs)).toEqual([traceId])
+    return deadline
+  })
+
 describe("tenant actors", () => {
   it("a defect in one tenant's actor restarts it with back-off; another tenant's traces time out meanwhile", async () => {
     const bad = await app.tenant()
@@ -92,7 +106,7 @@ describe("tenant actors", () => {
       }
       yield* Effect.promise(() => eventually(async () => ((await app.runtime.runPromise(supervisor.stats)).tenants === 0 ? true : undefined), 5_000, 50))
     })
-    await app.runtime.runPromise(Effect.scoped(program.pipe(Effect.provide(TenantSupervisor.Live.pipe(Layer.provideMerge(TraceRegistry.Live))))))
+    await withActors(program)
   }, 30_000)
 
   it("many open executions across tenants and two processes' actors time out exactly once each, none before its deadline", async () => {
@@ -149,10 +163,8 @@ describe("tenant actors", () => {
     const id = await openExecution(t.id)
     const program = Effect.gen(function* () {
       const registry = yield* TraceRegistry
-      const deadline = Date.now() + 300
-      yield* registry.touch(t.id, id, deadline)
       // The dead process: it claimed the due execution with a 1 s lease, then never timed it out.
-      expect(yield* registry.claimDue(t.id, deadline, 500, 1_000)).toEqual([id])
+      const deadline = yield* claimedByDeadProcess(t.id, id, 300, 1_000)
       const supervisor = yield* TenantSupervisor
       yield* supervisor.notify(t.id, { _tag: "Opened", traceId: id, deadlineMs: deadline })
       yield* Effect.sleep("800 millis")
@@ -167,7 +179,7 @@ describe("tenant actors", () => {
       expect(yield* registry.claimDue(t.id, Date.now() + 120_000)).toEqual([])
       expect(yield* registry.tenantsWithOpenTraces).not.toContain(t.id)
     })
-    await app.runtime.runPromise(Effect.scoped(program.pipe(Effect.provide(TenantSupervisor.Live.pipe(Layer.provideMerge(TraceRegistry.Live))))))
+    await withActors(program)
   }, 30_000)
 
   it("an execution whose claimer died after marking it timed out but before raising the alert gets its alert, once", async () => {
@@ -175,10 +187,8 @@ describe("tenant actors", () => {
     const id = await openExecution(t.id)
     const program = Effect.gen(function* () {
       const registry = yield* TraceRegistry
-      const deadline = Date.now() + 200
-      yield* registry.touch(t.id, id, deadline)
       // The dead process: it claimed the execution and committed the time-out, then died.
-      expect(yield* registry.claimDue(t.id, deadline, 500, 500)).toEqual([id])
+      const deadline = yield* claimedByDeadProcess(t.id, id, 200, 500)
       yield* Effect.promise(() => app.sql("UPDATE executions SET status = 'timed_out', end_time = now() WHERE tenant_id = $1 AND trace_id = $2", [t.id, id]))
       const supervisor = yield* TenantSupervisor
       yield* supervisor.notify(t.id, { _tag: "Opened", traceId: id, deadlineMs: deadline })
@@ -195,7 +205,7 @@ describe("tenant actors", () => {
       expect(yield* Effect.promise(() => app.sql("SELECT type FROM alerts WHERE tenant_id = $1", [t.id]))).toEqual([{ type: "execution_timeout" }])
       expect(yield* Effect.promise(() => app.sql("SELECT event_type FROM alert_notifications WHERE tenant_id = $1", [t.id]))).toEqual([{ event_type: "execution_timeout" }])
     })
-    await app.runtime.runPromise(Effect.scoped(program.pipe(Effect.provide(TenantSupervisor.Live.pipe(Layer.provideMerge(TraceRegistry.Live))))))
+    await withActors(program)
   }, 30_000)
 
   it("a tenant costs nothing once its executions are finished", async () => {
@@ -220,6 +230,6 @@ describe("tenant actors", () => {
       }
       expect(yield* supervisor.stats).toEqual({ tenants: 0, actors: 0, openTraces: 0 })
     })
-    await app.runtime.runPromise(Effect.scoped(program.pipe(Effect.provide(TenantSupervisor.Live.pipe(Layer.provideMerge(TraceRegistry.Live))))))
+    await withActors(program)
   }, 30_000)
 })
