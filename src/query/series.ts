@@ -92,6 +92,7 @@ export const seriesSql = (tenantId: string, req: SeriesRequest, plan: SeriesPlan
 }
 
 export type SeriesRow = { t: number; service: string; count: number; sum: number; min: number; max: number; p95: number | null }
+type PackedRow = readonly [number, string, number, number, number, number, number | null]
 
 /** Averages are sum/count over the bucket, never an average of averages. */
 export const valueOf = (agg: SeriesAgg, r: SeriesRow): number | null => {
@@ -127,7 +128,13 @@ export const querySeries = (q: Queryable, tenantId: string, req: SeriesRequest) 
       onRight: Effect.succeed
     })
     const { text, values } = seriesSql(tenantId, req, plan)
-    const fetched = yield* q.query<SeriesRow>(text, values)
+    // One JSON array instead of a row per bucket: moving rows one by one out of the embedded database
+    // cost more than computing them (100 series x 168 h: 520 ms as rows, 140 ms as one array; the
+    // database's share is the same), and one JSON.parse is cheap for a driver as well.
+    const [packed] = yield* q.query<{ rows: ReadonlyArray<PackedRow> }>(
+      `SELECT coalesce(json_agg(json_build_array(t, service, count, sum, min, max, p95) ORDER BY service, t), '[]'::json) AS rows FROM (${text}) q`, values
+    )
+    const fetched = (packed?.rows ?? []).map(([t, service, count, sum, min, max, p95]): SeriesRow => ({ t, service, count, sum, min, max, p95 }))
     const truncated = plan.bucketSeconds === null && fetched.length > MAX_RAW_POINTS
     const rows = truncated ? fetched.slice(0, MAX_RAW_POINTS) : fetched
     const groups = new Map<string, Array<SeriesPoint>>()
