@@ -1,4 +1,5 @@
 import type { Job } from "bullmq"
+import type { Redis } from "ioredis"
 import { Context, Duration, Effect, Layer, Option, Ref, Schedule } from "effect"
 import { createHash, randomUUID } from "node:crypto"
 import type { ObservableResult } from "@opentelemetry/api"
@@ -33,6 +34,26 @@ export const newJobId = (tenantId: string) => `${tenantId}.${randomUUID()}`
 /** Where the ingest stage leaves a small record of a finished job, after the job itself is removed from Redis. */
 export const jobDoneKey = (prefix: string, jobId: string) => `{${prefix}}:job-done:${jobId}`
 export const JOB_DONE_SECONDS = 86_400
+
+/** A tenant's dead letters: failed ingest job id → when it failed (ms), as long as BullMQ keeps failed jobs. */
+export const deadLetterKey = (prefix: string, tenantId: string) => `{${prefix}}:ingest-failed:${tenantId}`
+const DEAD_LETTER_DAYS = 7
+const DEAD_LETTER_MAX = 10_000
+
+/** Indexes a job that failed for good under its tenant (job ids are `<tenant>.<id>`), pruning what BullMQ has dropped. */
+export const indexDeadLetter = (redis: { readonly client: Redis; readonly prefix: string }, job: Job) => {
+  const id = job.id ?? ""
+  const dot = id.indexOf(".")
+  if (dot <= 0) return Promise.resolve()
+  const k = deadLetterKey(redis.prefix, id.slice(0, dot))
+  const at = job.finishedOn ?? Date.now()
+  return redis.client.multi()
+    .zadd(k, at, id)
+    .zremrangebyscore(k, "-inf", at - DEAD_LETTER_DAYS * 86_400_000)
+    .zremrangebyrank(k, 0, -(DEAD_LETTER_MAX + 1))
+    .expire(k, DEAD_LETTER_DAYS * 86_400)
+    .exec()
+}
 
 export const idempotentJobId = (tenantId: string, key: string) =>
   `${tenantId}.idem-${createHash("sha256").update(key).digest("hex").slice(0, 32)}`
@@ -155,12 +176,26 @@ const makeIngestQueue = Effect.gen(function* () {
       return Option.some(jobInfo(job, state))
     })
 
+  /**
+   * The tenant's failed jobs, newest first: those in its dead-letter index (written when a job fails
+   * for good), so other tenants' failures cannot crowd them out, plus any of the queue's newest 1,000
+   * failed (a job whose index entry was lost with its worker). Entries whose job was retried or
+   * expired are skipped.
+   */
   const listFailed = (tenantId: string, limit: number) =>
-    redisCall(() => queue.getFailed(0, 999)).pipe(
-      Effect.flatMap((jobs) =>
-        Effect.succeed(jobs.filter((j) => j.id?.startsWith(`${tenantId}.`) === true).slice(0, limit).map((j) => jobInfo(j, "failed")))
-      )
-    )
+    Effect.gen(function* () {
+      const indexed = yield* redisCall(() => redis.client.zrevrange(deadLetterKey(redis.prefix, tenantId), 0, Math.min(2 * limit, 2_000) - 1))
+      const recent = yield* redisCall(() => queue.getFailed(0, 999))
+      const byId = new Map<string, Job>()
+      for (const j of recent) if (j.id?.startsWith(`${tenantId}.`) === true) byId.set(j.id, j)
+      const missing = indexed.filter((id) => id.startsWith(`${tenantId}.`) && !byId.has(id))
+      const looked = yield* redisCall(() => Promise.all(missing.map(async (id) => {
+        const job = await queue.getJob(id)
+        return job !== undefined && job !== null && (await job.getState()) === "failed" ? job : undefined
+      })))
+      for (const j of looked) if (j !== undefined && j.id !== undefined) byId.set(j.id, j)
+      return [...byId.values()].sort((a, b) => (b.finishedOn ?? 0) - (a.finishedOn ?? 0)).slice(0, limit).map((j) => jobInfo(j, "failed"))
+    })
 
   return { submit, idempotent, nextSeq, initSeq, dropSeq, getJob, listFailed, queue } as const
 })

@@ -5,7 +5,7 @@ import { IngestJob } from "../domain/jobs.ts"
 import { AggregateJob, AlertJob } from "../domain/pipeline.ts"
 import { makeQueue, runWorker } from "../queues/Queues.ts"
 import { RedisConnection } from "../queues/Redis.ts"
-import { JOB_DONE_SECONDS, jobDoneKey } from "./IngestQueue.ts"
+import { JOB_DONE_SECONDS, indexDeadLetter, jobDoneKey } from "./IngestQueue.ts"
 import { TenantStore } from "../tenants/TenantStore.ts"
 import { TenantSupervisor } from "../tenants/TenantSupervisor.ts"
 import { TraceRegistry } from "../tenants/TraceRegistry.ts"
@@ -99,6 +99,7 @@ export const IngestStage = {
           stage: "ingest",
           schema: IngestJob,
           concurrency,
+          onDeadLetter: (bullJob) => indexDeadLetter(redis, bullJob),
           process: (job, bullJob) => {
             const jobId = bullJob.id ?? ""
             return persistBatch(job, jobId).pipe(

@@ -45,6 +45,8 @@ export interface WorkerOptions<A, I, R> {
   /** Delay before a failed job's next attempt (BullMQ `backoff: { type: "custom" }`). */
   readonly backoffStrategy?: (attemptsMade: number, err: Error | undefined) => number
   readonly process: (payload: A, job: Job, token: string | undefined) => Effect.Effect<unknown, unknown, R>
+  /** A job failed for good (retries exhausted or unrecoverable): it stays in `failed`, the dead letters. */
+  readonly onDeadLetter?: (job: Job) => Promise<unknown>
 }
 
 /**
@@ -92,8 +94,13 @@ export const runWorker = <A, I, R>(options: WorkerOptions<A, I, R>) =>
     )
     worker.on("error", () => {})
     worker.on("failed", (job, err) => {
+      // BullMQ sets finishedOn only when the job moved to `failed` for good, not before a retry.
+      const dead = job !== undefined && typeof job.finishedOn === "number" && options.onDeadLetter !== undefined
       Runtime.runFork(runtime)(
         Effect.logWarning(`job failed: ${err.message}`).pipe(
+          Effect.zipRight(dead ? Effect.tryPromise(() => options.onDeadLetter!(job)).pipe(
+            Effect.catchAll((e) => Effect.logWarning(`dead-letter index not updated: ${String(e.error)}`))
+          ) : Effect.void),
           Effect.annotateLogs({ stage: options.stage, jobId: job?.id ?? "", attempt: job?.attemptsMade ?? 0 })
         )
       )

@@ -124,6 +124,25 @@ describe("POST /api/jobs and GET /api/jobs/{jobId}", () => {
     expect(jobs[0]).toMatchObject({ state: "failed", kind: "metrics" })
   })
 
+  it("lists a tenant's failed job even when over a thousand newer failures of another tenant follow it", async () => {
+    const a = await app.tenant(["ingest"])
+    const b = await app.tenant(["ingest"])
+    const own = await poisonJob(a.id)
+    await jobWhen(a.key, own, "failed")
+    const noisy = Array.from({ length: 1_050 }, (_, i) => ({
+      name: "metrics", data: { _tag: "metrics", tenantId: b.id, points: "not a list" }, opts: { jobId: `${b.id}.poison-${i}` }
+    }))
+    await withIngestQueue(app, async (q) => {
+      await q.addBulk(noisy)
+      await eventually(async () => ((await q.getFailedCount()) >= noisy.length + 1 ? true : undefined), 60_000)
+    })
+    const listed = (await (await call(app, a.key, "GET", "/api/jobs?state=failed")).json()) as { jobs: Array<JobStatus> }
+    expect(listed.jobs.map((j) => j.jobId)).toEqual([own])
+    const theirs = (await (await call(app, b.key, "GET", "/api/jobs?state=failed&limit=1000")).json()) as { jobs: Array<JobStatus> }
+    expect(theirs.jobs).toHaveLength(1_000)
+    expect(theirs.jobs.every((j) => j.jobId.startsWith(`${b.id}.`) && j.state === "failed")).toBe(true)
+  }, 90_000)
+
   it("answers 404 for an unknown job", async () => {
     const t = await app.tenant(["ingest"])
     expect((await call(app, t.key, "GET", `/api/jobs/${t.id}.00000000-0000-0000-0000-000000000000`)).status).toBe(404)
