@@ -3,6 +3,7 @@ import type { DbError, Queryable } from "../db/Db.ts"
 import { toEpochMs } from "../domain/ids.ts"
 import type { ExecutionFinishJob, ExecutionStartJob, ExecutionUpdateJob, MetricRow } from "../domain/jobs.ts"
 import { hash64, insertMetricPoints } from "./persist.ts"
+import { executionByTrace } from "../db/executionByTrace.ts"
 
 /** An update that arrived before its predecessor: the job is retried (with back-off) until it is next in line. */
 export class OutOfOrder extends Data.TaggedError("OutOfOrder")<{ readonly message: string }> {}
@@ -34,10 +35,6 @@ export const startExecution = (tx: Queryable, job: StartJob) => {
   ).pipe(Effect.map((rows): Applied => ({ applied: rows.length > 0, points: [] })))
 }
 
-// Executions are found by trace id (index executions_trace_id), the tenant checked on the row: `IS TRUE`
-// keeps the tenant out of the index choice, where stale statistics (a tenant new or grown since the last
-// ANALYZE, estimated at one row) would send the planner through all of the tenant's rows (migrations/0004).
-
 /**
  * Applies step `seq` only when `seq - 1` is the last one applied: a replay (already applied) changes
  * nothing but still reports the execution, an early arrival fails with OutOfOrder and is retried.
@@ -54,7 +51,7 @@ const inOrder = (
     const row = rows[0]
     if (row !== undefined) return { serviceName: row.service_name, fresh: true }
     const last = yield* tx.query<{ last_seq: number; service_name: string }>(
-      "SELECT last_seq, service_name FROM executions WHERE trace_id = $2 AND (tenant_id = $1) IS TRUE LIMIT 1", [tenantId, traceId]
+      `SELECT last_seq, service_name FROM executions WHERE ${executionByTrace()} LIMIT 1`, [tenantId, traceId]
     )
     const found = last[0]
     const lastSeq = found === undefined ? 0 : Number(found.last_seq)
@@ -79,7 +76,7 @@ export const updateExecution = (tx: Queryable, job: UpdateJob, jobId: string) =>
          metrics = CASE WHEN status IN ('active', 'paused') THEN metrics || $7::jsonb ELSE $7::jsonb || metrics END,
          custom_attributes = custom_attributes || $8::jsonb,
          last_seq = $3, updated_at = now()
-       WHERE trace_id = $2 AND (tenant_id = $1) IS TRUE AND last_seq = $3 - 1
+       WHERE ${executionByTrace()} AND last_seq = $3 - 1
        RETURNING service_name`,
       [job.tenantId, job.traceId, job.seq, u.progressPercentage ?? null, u.currentOperation ?? null, u.status ?? null,
         JSON.stringify(u.metrics ?? {}), JSON.stringify(u.customAttributes ?? {})]
@@ -114,7 +111,7 @@ export const finishExecution = (tx: Queryable, job: FinishJob, jobId: string) =>
          progress_percentage = CASE WHEN $4 = 'completed' THEN 100 ELSE progress_percentage END,
          current_operation = NULL,
          last_seq = $3, updated_at = now()
-       WHERE trace_id = $2 AND (tenant_id = $1) IS TRUE AND last_seq = $3 - 1
+       WHERE ${executionByTrace()} AND last_seq = $3 - 1
        RETURNING service_name`,
       [job.tenantId, job.traceId, job.seq, r.success ? "completed" : "failed", r.durationMs ?? null, job.receivedAtMs,
         JSON.stringify({ success: r.success, errorMessage: r.errorMessage ?? null, durationMs: r.durationMs ?? null, performanceScore: r.performanceScore ?? null }),

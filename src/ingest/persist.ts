@@ -2,6 +2,7 @@ import { Effect } from "effect"
 import { createHash } from "node:crypto"
 import type { Queryable } from "../db/Db.ts"
 import type { MetricRow, SpanRow } from "../domain/jobs.ts"
+import { executionByTrace } from "../db/executionByTrace.ts"
 
 /** Rows per statement: the embedded database is fastest (and safe) at a few thousand. */
 export const CHUNK = 2000
@@ -97,11 +98,9 @@ export const upsertSpanExecutions = (tx: Queryable, tenantId: string, spans: Rea
      SELECT $1, tr, sp, n, sv, st, 'otlp', to_timestamp(s / 1000.0), to_timestamp(e / 1000.0), d, a::jsonb, 0
      FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::float8[], $8::float8[], $9::float8[], $10::text[])
           AS u(tr, sp, n, sv, st, s, e, d, a)
-     -- One probe of executions_trace_id per root (migrations/0004): OFFSET 0 keeps it per row (as an
-     -- anti-join the planner, without statistics, hashed every execution of the tenant) and IS TRUE
-     -- keeps the tenant out of the index choice (a tenant-first index walks all of a tenant's rows
-     -- whenever its statistics are stale).
-     WHERE NOT EXISTS (SELECT 1 FROM executions x WHERE x.trace_id = u.tr AND (x.tenant_id = $1) IS TRUE OFFSET 0)
+     -- One probe of executions_trace_id per root (see executionByTrace): OFFSET 0 keeps it per row (as
+     -- an anti-join the planner, without statistics, hashed every execution of the tenant).
+     WHERE NOT EXISTS (SELECT 1 FROM executions x WHERE ${executionByTrace("u.tr", "x.")} OFFSET 0)
      ON CONFLICT DO NOTHING`,
     [
       tenantId,

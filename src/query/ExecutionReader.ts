@@ -5,6 +5,7 @@ import type { ExecutionDetailView } from "../domain/queryViews.ts"
 import type { ExecutionView } from "../domain/views.ts"
 import type { PerformanceAnalysis } from "./analysis.ts"
 import { analyseExecution, loadDetail, loadSpans, spanInput } from "./ExecutionDetail.ts"
+import { executionByTrace } from "../db/executionByTrace.ts"
 
 interface ExecutionRow {
   trace_id: string
@@ -85,7 +86,7 @@ export const getExecution = (q: Queryable, tenantId: string, traceId: string) =>
          SELECT json_agg(json_build_object('n', ev.event_name, 'ty', ev.event_type, 't', ev.t, 'm', ev.metadata) ORDER BY ev.time, ev.event_key)
          FROM (SELECT event_name, event_type, time, event_key, metadata, extract(epoch FROM time) * 1000 AS t FROM execution_events
                WHERE tenant_id = $1 AND trace_id = $2 ORDER BY time, event_key LIMIT 10000) ev), '[]'::json) AS events_json
-       FROM executions x WHERE x.trace_id = $2 AND (x.tenant_id = $1) IS TRUE ORDER BY x.start_time LIMIT 1`, [tenantId, traceId]
+       FROM executions x WHERE ${executionByTrace("$2", "x.")} ORDER BY x.start_time LIMIT 1`, [tenantId, traceId]
     )
     const row = rows[0]
     if (row === undefined) return Option.none<ExecutionView>()
@@ -116,7 +117,7 @@ const makeReader = Effect.gen(function* () {
     }))
   /** The last applied sequence number, to resume an execution's counter after its Redis key expired. */
   const lastSeq = (tenantId: string, traceId: string) =>
-    db.query<{ last_seq: number }>("SELECT last_seq FROM executions WHERE trace_id = $2 AND (tenant_id = $1) IS TRUE LIMIT 1", [tenantId, traceId]).pipe(
+    db.query<{ last_seq: number }>(`SELECT last_seq FROM executions WHERE ${executionByTrace()} LIMIT 1`, [tenantId, traceId]).pipe(
       Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), (r) => Number(r.last_seq)))
     )
   return { get, detail, lastSeq } as const

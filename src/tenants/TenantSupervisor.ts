@@ -5,6 +5,7 @@ import { makeQueue } from "../queues/Queues.ts"
 import { Telemetry } from "../telemetry/Telemetry.ts"
 import { DeadlineHeap } from "./DeadlineHeap.ts"
 import { TraceRegistry } from "./TraceRegistry.ts"
+import { executionByTrace } from "../db/executionByTrace.ts"
 
 /**
  * What a tenant actor hears about its executions (the durable part is already in the TraceRegistry).
@@ -84,12 +85,12 @@ const makeSupervisor = Effect.gen(function* () {
         `WITH u AS (
            UPDATE executions SET status = 'timed_out', end_time = now(), duration_ms = extract(epoch FROM (now() - start_time)) * 1000,
                   updated_at = now(), current_operation = NULL
-           WHERE trace_id = $2 AND (tenant_id = $1) IS TRUE AND status IN ('active', 'paused')
+           WHERE ${executionByTrace()} AND status IN ('active', 'paused')
            RETURNING service_name, operation_name, start_time)
          SELECT * FROM u
          UNION ALL
          SELECT service_name, operation_name, start_time FROM executions
-         WHERE trace_id = $2 AND (tenant_id = $1) IS TRUE AND status = 'timed_out' AND NOT EXISTS (SELECT 1 FROM u)`, [tenantId, traceId]
+         WHERE ${executionByTrace()} AND status = 'timed_out' AND NOT EXISTS (SELECT 1 FROM u)`, [tenantId, traceId]
       )
       const row = rows[0]
       if (row === undefined) return
