@@ -188,7 +188,7 @@ const makeIngestQueue = Effect.gen(function* () {
       const recent = yield* redisCall(() => queue.getFailed(0, 999))
       const byId = new Map<string, Job>()
       for (const j of recent) if (j.id?.startsWith(`${tenantId}.`) === true) byId.set(j.id, j)
-      const missing = indexed.filter((id) => id.startsWith(`${tenantId}.`) && !byId.has(id))
+      const missing = indexed.filter((id) => !byId.has(id))
       const looked = yield* redisCall(() => Promise.all(missing.map(async (id) => {
         const job = await queue.getJob(id)
         return job !== undefined && job !== null && (await job.getState()) === "failed" ? job : undefined

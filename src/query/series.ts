@@ -129,8 +129,8 @@ export const querySeries = (q: Queryable, tenantId: string, req: SeriesRequest) 
     })
     const { text, values } = seriesSql(tenantId, req, plan)
     // One JSON array instead of a row per bucket: moving rows one by one out of the embedded database
-    // cost more than computing them (100 series x 168 h: 520 ms as rows, 140 ms as one array; the
-    // database's share is the same), and one JSON.parse is cheap for a driver as well.
+    // cost more than computing them (100 series x 168 h: 222 ms as rows, of which 106 ms execution; 108 ms
+    // as one array, bench/results/2026-11-26T01-56-24-all.json), and one JSON.parse is cheap for a driver as well.
     const [packed] = yield* q.query<{ rows: ReadonlyArray<PackedRow> }>(
       `SELECT coalesce(json_agg(json_build_array(t, service, count, sum, min, max, p95) ORDER BY service, t), '[]'::json) AS rows FROM (${text}) q`, values
     )

@@ -95,12 +95,12 @@ export const runWorker = <A, I, R>(options: WorkerOptions<A, I, R>) =>
     worker.on("error", () => {})
     worker.on("failed", (job, err) => {
       // BullMQ sets finishedOn only when the job moved to `failed` for good, not before a retry.
-      const dead = job !== undefined && typeof job.finishedOn === "number" && options.onDeadLetter !== undefined
+      const onDeadLetter = job !== undefined && typeof job.finishedOn === "number" ? options.onDeadLetter : undefined
       Runtime.runFork(runtime)(
         Effect.logWarning(`job failed: ${err.message}`).pipe(
-          Effect.zipRight(dead ? Effect.tryPromise(() => options.onDeadLetter!(job)).pipe(
+          Effect.zipRight(onDeadLetter === undefined || job === undefined ? Effect.void : Effect.tryPromise(() => onDeadLetter(job)).pipe(
             Effect.catchAll((e) => Effect.logWarning(`dead-letter index not updated: ${String(e.error)}`))
-          ) : Effect.void),
+          )),
           Effect.annotateLogs({ stage: options.stage, jobId: job?.id ?? "", attempt: job?.attemptsMade ?? 0 })
         )
       )
