@@ -5,7 +5,9 @@ import { Scope, TraceId } from "../domain/ids.ts"
 import { Accepted, ExecutionResult, ExecutionUpdate, JobAccepted, JobRequest, JobStatus, MetricsRequest, StartExecutionRequest, StartExecutionResponse } from "../domain/ingest.ts"
 import { TenantSettings } from "../domain/settings.ts"
 import { CreatedKey, Health, Readiness, TenantView } from "../domain/views.ts"
-import { AlertParams, AnomalyParams, SearchParams, SeriesParams, ServicesParams } from "../domain/queryParams.ts"
+import { AlertParams, AnomalyParams, GenaiUsageParams, GraphParams, MetricNamesParams, MetricWindowsParams, SearchParams, SeriesParams, ServicesParams, TimelineParams } from "../domain/queryParams.ts"
+import { AlertDetailView, ChannelTestResult, IngestRateView, KeyList, MetricNamesView, MetricWindowsView, ServiceGraphView, ServicesTimelineView, TenantList } from "../domain/consoleViews.ts"
+import { AgentGraphView, GenaiUsageView } from "../domain/genaiViews.ts"
 import { AlertList, AlertView, AnomalyList, ExecutionDetailView, ExecutionPage, SeriesView, ServicesView } from "../domain/queryViews.ts"
 import type { Principal } from "../tenants/TenantStore.ts"
 
@@ -44,7 +46,9 @@ export class AdminApi extends HttpApiGroup.make("admin")
       .addSuccess(TenantView, { status: 201 })
       .addError(Conflict)
   )
+  .add(HttpApiEndpoint.get("listTenants", "/api/admin/tenants").addSuccess(TenantList))
   .add(HttpApiEndpoint.get("getTenant", "/api/admin/tenants/:id").setPath(TenantPath).addSuccess(TenantView).addError(NotFound))
+  .add(HttpApiEndpoint.get("listKeys", "/api/admin/tenants/:id/keys").setPath(TenantPath).addSuccess(KeyList).addError(NotFound))
   .add(
     HttpApiEndpoint.post("createKey", "/api/admin/tenants/:id/keys")
       .setPath(TenantPath)
@@ -65,6 +69,13 @@ export class AdminApi extends HttpApiGroup.make("admin")
       .setPayload(Schema.Unknown.annotations({ description: "A tenant settings document; fields left out take the defaults" }))
       .addSuccess(TenantSettings)
       .addError(NotFound)
+  )
+  .add(
+    HttpApiEndpoint.post("testChannel", "/api/admin/tenants/:id/channels/:channelId/test")
+      .setPath(Schema.Struct({ id: Schema.String, channelId: Schema.String }))
+      .addSuccess(ChannelTestResult)
+      .addError(NotFound)
+      .annotate(OpenApi.Description, "Sends a test notification to one channel through the real delivery path and answers with the attempt")
   )
   .addError(BadRequest)
   .middleware(AdminAuth)
@@ -140,16 +151,28 @@ export class QueryApi extends HttpApiGroup.make("query")
   .add(HttpApiEndpoint.get("services", "/api/services").setUrlParams(ServicesParams).addSuccess(ServicesView))
   .add(HttpApiEndpoint.get("search", "/api/executions").setUrlParams(SearchParams).addSuccess(ExecutionPage))
   .add(HttpApiEndpoint.get("anomalies", "/api/anomalies").setUrlParams(AnomalyParams).addSuccess(AnomalyList))
+  .add(HttpApiEndpoint.get("metricNames", "/api/metrics/names").setUrlParams(MetricNamesParams).addSuccess(MetricNamesView))
+  .add(HttpApiEndpoint.get("metricWindows", "/api/metrics/windows").setUrlParams(MetricWindowsParams).addSuccess(MetricWindowsView))
+  .add(HttpApiEndpoint.get("serviceGraph", "/api/services/graph").setUrlParams(GraphParams).addSuccess(ServiceGraphView))
+  .add(HttpApiEndpoint.get("servicesTimeline", "/api/services/timeline").setUrlParams(TimelineParams).addSuccess(ServicesTimelineView))
+  .add(HttpApiEndpoint.get("ingestRate", "/api/ingest/rate").setUrlParams(TimelineParams).addSuccess(IngestRateView))
   .addError(Forbidden)
   .annotate(OpenApi.Description, "Metric series, RED per service, execution search and anomalies (scope: query)") {}
 
 export class AlertsApi extends HttpApiGroup.make("alerts")
   .add(HttpApiEndpoint.get("list", "/api/alerts").setUrlParams(AlertParams).addSuccess(AlertList))
+  .add(HttpApiEndpoint.get("get", "/api/alerts/:id").setPath(Schema.Struct({ id: Schema.String })).addSuccess(AlertDetailView))
   .add(HttpApiEndpoint.post("ack", "/api/alerts/:id/ack").setPath(Schema.Struct({ id: Schema.String })).addSuccess(AlertView))
   .addError(NotFound)
   .addError(Conflict)
   .addError(Forbidden)
   .annotate(OpenApi.Description, "Alerts and their acknowledgement (scope: query)") {}
+
+export class GenaiApi extends HttpApiGroup.make("genai")
+  .add(HttpApiEndpoint.get("usage", "/api/genai/usage").setUrlParams(GenaiUsageParams).addSuccess(GenaiUsageView))
+  .add(HttpApiEndpoint.get("graph", "/api/genai/graph").setUrlParams(GraphParams).addSuccess(AgentGraphView))
+  .addError(Forbidden)
+  .annotate(OpenApi.Description, "Tokens, cost and calls per model, agent, tool, service, user or conversation; the agent graph (scope: query)") {}
 
 export class MplpApi extends HttpApi.make("mplp-trace")
   .add(HealthApi)
@@ -160,6 +183,7 @@ export class MplpApi extends HttpApi.make("mplp-trace")
   .add(JobsApi.middleware(TenantAuth))
   .add(QueryApi.middleware(TenantAuth))
   .add(AlertsApi.middleware(TenantAuth))
+  .add(GenaiApi.middleware(TenantAuth))
   .addError(BadRequest)
   .addError(PayloadTooLarge)
   .addError(UnsupportedMediaType)

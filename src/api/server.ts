@@ -11,6 +11,7 @@ import { Draining, drainingResponse } from "./drain.ts"
 import { AdminLive } from "./handlers/admin.ts"
 import { AlertsLive } from "./handlers/alerts.ts"
 import { ExecutionsLive } from "./handlers/executions.ts"
+import { GenaiLive } from "./handlers/genai.ts"
 import { HealthLive } from "./handlers/health.ts"
 import { JobsLive } from "./handlers/jobs.ts"
 import { MetricsLive } from "./handlers/metrics.ts"
@@ -39,7 +40,7 @@ const observe = HttpMiddleware.make((app) =>
 )
 
 export const ApiLive = HttpApiBuilder.api(MplpApi).pipe(
-  Layer.provide([HealthLive, AdminLive, ExecutionsLive, MetricsLive, OtlpLive, JobsLive, QueryLive, AlertsLive]),
+  Layer.provide([HealthLive, AdminLive, ExecutionsLive, MetricsLive, OtlpLive, JobsLive, QueryLive, AlertsLive, GenaiLive]),
   Layer.provide([TenantAuthLive, AdminAuthLive])
 )
 

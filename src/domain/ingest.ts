@@ -26,13 +26,19 @@ export const StartExecutionRequest = Schema.Struct({
   traceFlags: Schema.optional(Schema.Number.pipe(Schema.int(), Schema.between(0, 255))),
   /** Optional W3C parent: continue an existing trace instead of starting a new one. */
   traceId: Schema.optional(TraceId),
-  parentSpanId: Schema.optional(SpanId)
+  parentSpanId: Schema.optional(SpanId),
+  /** The parent as a W3C `traceparent` (`00-<traceId>-<spanId>-<flags>`); the request's traceparent header is read too. */
+  traceparent: Schema.optional(Schema.String)
 }).annotations({ identifier: "StartExecutionRequest" })
 export type StartExecutionRequest = typeof StartExecutionRequest.Type
 
 export const StartExecutionResponse = Schema.Struct({
+  /** The id of /api/executions/{id}: the trace id, or `<traceId>-<spanId>` for an execution with a parent. */
+  executionId: Schema.String,
   traceId: Schema.String,
   spanId: Schema.String,
+  /** The W3C traceparent of the execution's span: hand it to the agents and calls it makes. */
+  traceparent: Schema.String,
   status: Schema.Literal("active"),
   startTime: Schema.String
 }).annotations({ identifier: "StartExecutionResponse" })

@@ -47,3 +47,35 @@ export const AlertParams = Schema.Struct({
   state: P("open, acknowledged, resolved, or a comma-separated list; default all"),
   limit: P("1-1000, default 200")
 })
+
+export const MetricNamesParams = Schema.Struct({
+  from: P(`${TIME}; default to − 24h`),
+  to: P(`${TIME}; default now`)
+})
+
+export const MetricWindowsParams = Schema.Struct({
+  name: P("metric name (required)"),
+  service: P("only this service"),
+  operation: P("only this operation (span-derived series)"),
+  from: P(`${TIME}; default to − 1h`),
+  to: P(`${TIME}; default now`),
+  limit: P("windows per request, 1-20000, default 5000")
+})
+
+export const GraphParams = Schema.Struct({
+  from: P(`${TIME}; default to − 1h`),
+  to: P(`${TIME}; default now`)
+})
+
+export const TimelineParams = Schema.Struct({
+  from: P(`${TIME}; default to − 1h`),
+  to: P(`${TIME}; default now`),
+  bucket: P("auto (default) or a duration of whole minutes such as 1m, 5m, 1h")
+})
+
+export const GenaiUsageParams = Schema.Struct({
+  from: P(`${TIME}; default to − 24h`),
+  to: P(`${TIME}; default now`),
+  groupBy: P("model (default), agent, tool, service, user or conversation"),
+  bucket: P("unset: totals only; auto or a duration such as 1m, 1h: each group also as a series")
+})

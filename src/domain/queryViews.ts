@@ -1,4 +1,5 @@
 import { Schema } from "effect"
+import { GenaiTotalsView, SpanGenaiView } from "./genaiViews.ts"
 import { executionHeadFields, ExecutionView } from "./views.ts"
 
 // What the query endpoints return.
@@ -49,7 +50,10 @@ export const ExecutionSummary = Schema.Struct({
   ...executionHeadFields,
   tags: Schema.Unknown,
   metadata: Json,
-  customAttributes: Json
+  customAttributes: Json,
+  progressPercentage: Schema.NullOr(Schema.Number),
+  currentOperation: Schema.NullOr(Schema.String),
+  genai: Schema.NullOr(GenaiTotalsView)
 }).annotations({ identifier: "ExecutionSummary" })
 
 export const ExecutionPage = Schema.Struct({
@@ -117,7 +121,9 @@ export const SpanNodeView = Schema.Struct({
   children: Schema.Array(Schema.String),
   criticalPathMs: Ms,
   attributes: Json,
-  events: Schema.Unknown
+  events: Schema.Unknown,
+  /** Null for a span that is not a GenAI span. */
+  genai: Schema.NullOr(SpanGenaiView)
 }).annotations({ identifier: "SpanNode" })
 
 const Recommendation = Schema.Struct({ kind: Schema.String, fact: Schema.String, recommendation: Schema.String, spanId: Schema.NullOr(Schema.String) })

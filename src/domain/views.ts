@@ -1,4 +1,5 @@
 import { Schema } from "effect"
+import { GenaiTotalsView } from "./genaiViews.ts"
 
 // What the read endpoints return.
 
@@ -13,8 +14,11 @@ export const ExecutionEventView = Schema.Struct({
 
 /** What every view of an execution shows first: identity, status and timing. */
 export const executionHeadFields = {
+  /** The id in /api/executions/{id}: the trace id for an execution that starts its trace, `<traceId>-<spanId>` for one with a parent span. */
+  executionId: Schema.String,
   traceId: Schema.String,
   spanId: Schema.String,
+  parentSpanId: Schema.NullOr(Schema.String),
   operationName: Schema.String,
   serviceName: Schema.String,
   operationType: Schema.NullOr(Schema.String),
@@ -41,6 +45,8 @@ export const ExecutionView = Schema.Struct({
   errors: Schema.Array(Schema.Unknown),
   warnings: Schema.Array(Schema.Unknown),
   performanceScore: Schema.NullOr(Schema.Number),
+  /** Tokens, cost, model and tool calls of the execution's spans; null when none of them is a GenAI span. */
+  genai: Schema.NullOr(GenaiTotalsView),
   events: Schema.Array(ExecutionEventView),
   spans: Schema.optional(Schema.Array(Schema.Unknown)),
   analysis: Schema.optional(Schema.Unknown)

@@ -133,7 +133,8 @@ export const loadDetail = (q: Queryable, tenantId: string, view: ExecutionView) 
           children: n.children.map((c) => c.span.spanId),
           criticalPathMs: path.timeBySpan.get(n.span.spanId) ?? 0,
           attributes: r?.attributes ?? {},
-          events: r?.events ?? []
+          events: r?.events ?? [],
+          genai: null
         }
       }),
       metricPoints: points.map((p) => ({ name: p.name, time: iso(Number(p.t)), value: p.value, serviceName: p.service_name })),

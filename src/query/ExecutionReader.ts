@@ -10,6 +10,7 @@ import { executionByTrace } from "../db/executionByTrace.ts"
 interface ExecutionRow {
   trace_id: string
   span_id: string
+  parent_span_id: string | null
   operation_name: string
   service_name: string
   operation_type: string | null
@@ -39,11 +40,17 @@ const iso = (d: Date | string) => new Date(d).toISOString()
 
 /** The columns behind `executionHeadFields`, as every execution view shows them. */
 export type ExecutionHeadRow = Pick<ExecutionRow,
-  "trace_id" | "span_id" | "operation_name" | "service_name" | "operation_type" | "priority" | "status" | "source" | "start_time" | "end_time" | "duration_ms">
+  "trace_id" | "span_id" | "parent_span_id" | "operation_name" | "service_name" | "operation_type" | "priority" | "status" | "source" | "start_time" | "end_time" | "duration_ms">
+
+/** The id an execution goes by in the API: its trace id when it starts its trace, else `<traceId>-<spanId>`. */
+export const executionIdOf = (traceId: string, spanId: string, parentSpanId: string | null) =>
+  parentSpanId === null ? traceId : `${traceId}-${spanId}`
 
 export const headOf = (r: ExecutionHeadRow) => ({
+  executionId: executionIdOf(r.trace_id, r.span_id, r.parent_span_id),
   traceId: r.trace_id,
   spanId: r.span_id,
+  parentSpanId: r.parent_span_id,
   operationName: r.operation_name,
   serviceName: r.service_name,
   operationType: r.operation_type,
@@ -70,6 +77,7 @@ export const toView = (r: ExecutionRow, events: ExecutionView["events"]): Execut
   errors: r.errors,
   warnings: r.warnings,
   performanceScore: r.performance_score,
+  genai: null,
   events
 })
 

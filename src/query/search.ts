@@ -60,8 +60,8 @@ export const searchSql = (tenantId: string, s: ExecutionSearch): { text: string;
   // (start_time, trace_id) is unique per tenant, so this order is total and a page boundary never splits ties.
   if (s.cursor !== null) where.push(`(start_time, trace_id) < (${p(s.cursor.startTime)}::timestamptz, ${p(s.cursor.traceId)})`)
   return {
-    text: `SELECT trace_id, span_id, operation_name, service_name, operation_type, priority, status, source,
-                  start_time, end_time, duration_ms, tags, metadata, custom_attributes,
+    text: `SELECT trace_id, span_id, parent_span_id, operation_name, service_name, operation_type, priority, status, source,
+                  start_time, end_time, duration_ms, tags, metadata, custom_attributes, progress_percentage, current_operation,
                   to_char(start_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_time
            FROM executions WHERE ${where.join(" AND ")}
            ORDER BY start_time DESC, trace_id DESC LIMIT ${p(s.limit + 1)}`,
@@ -70,7 +70,7 @@ export const searchSql = (tenantId: string, s: ExecutionSearch): { text: string;
 }
 
 type SearchRow = ExecutionHeadRow & {
-  tags: unknown; metadata: Record<string, unknown>; custom_attributes: Record<string, unknown>; cursor_time: string
+  progress_percentage: number | null; current_operation: string | null; tags: unknown; metadata: Record<string, unknown>; custom_attributes: Record<string, unknown>; cursor_time: string
 }
 
 /** Newest first; `nextCursor` is null on the last page. */
@@ -85,7 +85,10 @@ export const searchExecutions = (q: Queryable, tenantId: string, s: ExecutionSea
         ...headOf(r),
         tags: r.tags,
         metadata: r.metadata,
-        customAttributes: r.custom_attributes
+        customAttributes: r.custom_attributes,
+        progressPercentage: r.progress_percentage,
+        currentOperation: r.current_operation,
+        genai: null
       })),
       nextCursor: rows.length > s.limit && last !== undefined ? encodeCursor({ startTime: last.cursor_time, traceId: last.trace_id }) : null
     }

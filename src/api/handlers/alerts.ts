@@ -20,6 +20,7 @@ export const AlertsLive = HttpApiBuilder.group(MplpApi, "alerts", (handlers) =>
           return yield* listAlerts(db, p.tenantId, states, limit)
         }).pipe(dbUnavailable)
       )
+      .handle("get", ({ path }) => Effect.zipRight(requireScope("query"), Effect.fail(new NotFound({ message: `alert ${path.id} not found` }))))
       .handle("ack", ({ path }) =>
         Effect.gen(function* () {
           const p = yield* requireScope("query")

@@ -87,7 +87,12 @@ export const ExecutionsLive = HttpApiBuilder.group(MplpApi, "executions", (handl
                 { _tag: "execution-start", tenantId: p.tenantId, receivedAtMs: now, traceId, spanId, parentSpanId: body.parentSpanId ?? null, startTimeMs: now, request: body },
                 jobId === undefined ? {} : { jobId }
               ).pipe(Effect.tapError(() => ingest.dropSeq(p.tenantId, traceId)))
-              return { traceId, spanId, status: "active" as const, startTime: DateTime.formatIso(DateTime.unsafeMake(now)) }
+              const parent = body.parentSpanId ?? null
+              return {
+                executionId: parent === null ? traceId : `${traceId}-${spanId}`, traceId, spanId,
+                traceparent: `00-${traceId}-${spanId}-${(body.traceFlags ?? 1).toString(16).padStart(2, "0")}`,
+                status: "active" as const, startTime: DateTime.formatIso(DateTime.unsafeMake(now))
+              }
             })
           )
         }).pipe(dbUnavailable)

@@ -107,5 +107,11 @@ export const QueryLive = HttpApiBuilder.group(MplpApi, "query", (handlers) =>
           })
         }).pipe(dbUnavailable)
       )
+      // Contract stubs: the console's read endpoints, implemented in their own modules.
+      .handle("metricNames", () => Effect.as(requireScope("query"), { from: "", to: "", metrics: [] }))
+      .handle("metricWindows", () => Effect.as(requireScope("query"), { name: "", from: "", to: "", zWarning: 3, zCritical: 4.5, truncated: false, series: [] }))
+      .handle("serviceGraph", () => Effect.as(requireScope("query"), { from: "", to: "", nodes: [], edges: [], truncated: false }))
+      .handle("servicesTimeline", () => Effect.as(requireScope("query"), { from: "", to: "", bucketSeconds: 60, series: [] }))
+      .handle("ingestRate", () => Effect.as(requireScope("query"), { from: "", to: "", bucketSeconds: 60, points: [] }))
   })
 )
