@@ -77,8 +77,7 @@ export const RunningExecutions = ({ refreshMs }: { readonly refreshMs: number })
             <StatusBadge status={e.status} />
             <ProgressBar percent={e.progressPercentage} label={`${e.operationName} progress`} />
             {e.currentOperation !== null && <span className="muted"> {e.currentOperation}</span>}
-            <span className="muted" title={formatDateTime(Date.parse(e.startTime))}>
-              {" "}
+            <span className="muted list-sub" title={formatDateTime(Date.parse(e.startTime))}>
               started {formatAgo(Date.parse(e.startTime), now)}
             </span>
           </li>
@@ -112,7 +111,7 @@ export const AnomalyList = ({ range, refreshMs }: { readonly range: TimeRange; r
                 {formatValue(a.observed, unit)} vs expected {formatValue(a.expected, unit)}
                 {a.z !== null && ` (z ${formatDecimal(a.z)})`}
               </span>
-              <span className="muted"> · {formatDateTime(Date.parse(a.windowStart))}</span>
+              <span className="muted list-sub">{formatDateTime(Date.parse(a.windowStart))}</span>
             </li>
           )
         })}
