@@ -49,8 +49,8 @@ export const IngestCard = ({ range, refreshMs }: { readonly range: TimeRange; re
     <div className="card stat">
       <h2>Ingest rate</h2>
       <p className="stat-value">{rate.data === undefined ? "…" : last === undefined ? "–" : formatRate(last.spans / bucket, "spans")}</p>
-      <p className="muted">{last === undefined ? "nothing stored in the range" : `${formatRate(last.metricPoints / bucket, "points")} of metrics`}</p>
-      <Sparkline x={x} y={points.map((p) => (p.spans + p.metricPoints) / bucket)} color="#3b78c2" label="Spans and metric points stored per second" />
+      {rate.data !== undefined && <p className="muted">{last === undefined ? "nothing stored in the range" : `${formatRate(last.metricPoints / bucket, "points")} of metrics`}</p>}
+      {points.length > 1 && <Sparkline x={x} y={points.map((p) => (p.spans + p.metricPoints) / bucket)} color="#3b78c2" label="Spans and metric points stored per second" />}
     </div>
   )
 }
