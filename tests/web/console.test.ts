@@ -13,6 +13,7 @@ import type { SpanSpec } from "../support/otlpJson.ts"
 let app: TestApp
 let browser: Browser
 let key: string
+let running: string
 const trace = traceId()
 const ids = Array.from({ length: 12 }, () => spanId())
 const T0 = Date.now() - 60_000
@@ -53,7 +54,14 @@ beforeAll(async () => {
   expect((await call(app, key, "POST", "/v1/traces", otlpTraces(trace, SPANS))).status).toBe(200)
   const points = Array.from({ length: 30 }, (_, i) => ({ name: "responseTimeMs", value: 100 + i, serviceName: i % 2 === 0 ? "planner" : "llm", time: new Date(T0 + i * 1000).toISOString() }))
   expect((await call(app, key, "POST", "/api/metrics", { points })).status).toBe(202)
+  const started = await call(app, key, "POST", "/api/executions", { operationName: "book hotel", serviceName: "booker", context: { contextId: "c1", userId: "u1" } })
+  running = ((await started.json()) as { traceId: string }).traceId
+  expect((await call(app, key, "PATCH", `/api/executions/${running}`, { progressPercentage: 40, currentOperation: "compare prices" })).status).toBe(202)
   await eventually(async () => ((await detail()).spans?.length === SPANS.length ? true : undefined), 30_000)
+  await eventually(async () => {
+    const page = (await (await call(app, key, "GET", "/api/executions?status=active")).json()) as { executions: Array<{ progressPercentage: number | null }> }
+    return page.executions[0]?.progressPercentage === 40 ? true : undefined
+  }, 30_000)
   await eventually(async () => {
     const page = (await (await call(app, key, "GET", "/api/metrics/series?name=responseTimeMs&from=now-1h&bucket=raw")).json()) as { series: Array<{ points: Array<unknown> }> }
     return page.series.reduce((n, s) => n + s.points.length, 0) === 30 ? true : undefined
@@ -125,6 +133,9 @@ describe("web console", () => {
     const page = await signedIn()
     for (const s of ["planner", "researcher", "tools", "llm", "writer"]) await page.locator(`tr[data-service="${s}"]`).waitFor()
     expect(await page.locator(`tr[data-service="llm"]`).textContent()).toMatch(/⚠ 33 %/)
+    const now = page.locator(`li[data-trace-id="${running}"]`)
+    expect(await now.textContent()).toContain("compare prices")
+    expect(await now.getByRole("progressbar").getAttribute("value")).toBe("40")
     await screenshot(page, "overview")
     const dark = await signedIn({ colorScheme: "dark" })
     await dark.locator(`tr[data-service="planner"]`).waitFor()
