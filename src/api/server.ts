@@ -17,6 +17,7 @@ import { JobsLive } from "./handlers/jobs.ts"
 import { MetricsLive } from "./handlers/metrics.ts"
 import { OtlpLive } from "./handlers/otlp.ts"
 import { QueryLive } from "./handlers/query.ts"
+import { ConsoleAssets, ConsoleRoutes } from "./static.ts"
 
 /** A span and a duration sample per request, through @opentelemetry/api. */
 const observe = HttpMiddleware.make((app) =>
@@ -41,16 +42,18 @@ const observe = HttpMiddleware.make((app) =>
 
 export const ApiLive = HttpApiBuilder.api(MplpApi).pipe(
   Layer.provide([HealthLive, AdminLive, ExecutionsLive, MetricsLive, OtlpLive, JobsLive, QueryLive, AlertsLive, GenaiLive]),
-  Layer.provide([TenantAuthLive, AdminAuthLive])
+  Layer.provide([TenantAuthLive, AdminAuthLive]),
+  Layer.provide(ConsoleAssets.Default)
 )
 
 const NodeServer = Layer.unwrapEffect(
   Effect.map(AppConfig, (c) => NodeHttpServer.layer(createServer, { port: c.port, host: c.host }))
 )
 
-/** The HTTP server on PORT/HOST, with the OpenAPI document at /openapi.json. */
+/** The HTTP server on PORT/HOST, with the OpenAPI document at /openapi.json and the web console at /. */
 export const HttpServerLive = HttpApiBuilder.serve(observe).pipe(
   Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
+  Layer.provide(ConsoleRoutes.pipe(Layer.provide(ConsoleAssets.Default))),
   Layer.provide(ApiLive),
   HttpServer.withLogAddress,
   Layer.provideMerge(NodeServer)

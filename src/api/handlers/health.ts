@@ -5,6 +5,7 @@ import { RedisConnection } from "../../queues/Redis.ts"
 import { Telemetry } from "../../telemetry/Telemetry.ts"
 import { MplpApi } from "../Api.ts"
 import { Draining } from "../drain.ts"
+import { ConsoleAssets, wantsHtml } from "../static.ts"
 
 const probe = <E>(check: Effect.Effect<void, E>) =>
   check.pipe(
@@ -18,6 +19,7 @@ export const HealthLive = HttpApiBuilder.group(MplpApi, "health", (handlers) =>
     const redis = yield* RedisConnection
     const telemetry = yield* Telemetry
     const draining = yield* Draining
+    const assets = yield* ConsoleAssets
     return handlers
       .handle("healthz", () => Effect.succeed({ status: "ok" }))
       .handleRaw("readyz", () =>
@@ -30,6 +32,9 @@ export const HealthLive = HttpApiBuilder.group(MplpApi, "health", (handlers) =>
           )
         }).pipe(Effect.orDie)
       )
-      .handle("metrics", () => Effect.promise(() => telemetry.prometheus()))
+      // The console's metrics page lives at /metrics too: a browser gets the page, a scraper the text.
+      .handleRaw("metrics", ({ request }) =>
+        wantsHtml(request) ? Effect.succeed(assets.page(request)) : Effect.promise(() => telemetry.prometheus())
+      )
   })
 )
