@@ -18,7 +18,7 @@ describe("migrations on the embedded TimescaleDB", () => {
   it.scoped("create the hypertables and continuous aggregates, and a second run is a no-op", () =>
     Effect.gen(function* () {
       const first = yield* migrateFromDir()
-      expect(first).toEqual(["0001_init.sql", "0002_pipeline_state.sql", "0003_query_indexes.sql", "0004_trace_probe.sql"])
+      expect(first).toEqual(["0001_init.sql", "0002_pipeline_state.sql", "0003_query_indexes.sql", "0004_trace_probe.sql", "0005_execution_spans.sql", "0006_console_windows.sql"])
       const db = yield* Db
       const hypertables = (yield* db.query<{ hypertable_name: string }>(
         "SELECT hypertable_name FROM timescaledb_information.hypertables WHERE hypertable_schema = 'public' ORDER BY 1"
