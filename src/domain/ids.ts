@@ -16,7 +16,8 @@ export const SpanId = Schema.String.pipe(
   Schema.pattern(/^(?!0{16})[0-9a-f]{16}$/, { message: () => "spanId must be 16 lowercase hex digits (W3C trace-context)" })
 )
 
-export const Scope = Schema.Literal("ingest", "query")
+/** `ingest` writes data, `query` reads it, `alerts` acknowledges alerts (a write a read-only key must not make). */
+export const Scope = Schema.Literal("ingest", "query", "alerts")
 export type Scope = typeof Scope.Type
 
 /** A non-empty name of bounded length (metric names, services, operations). */

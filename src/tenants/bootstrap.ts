@@ -1,13 +1,14 @@
 import { Effect } from "effect"
+import { Scope } from "../domain/ids.ts"
 import { TenantStore } from "./TenantStore.ts"
 
-/** On an empty database: a `demo` tenant and a key with both scopes, printed once. */
+/** On an empty database: a `demo` tenant and a key with every scope, printed once. */
 export const ensureDemoTenant = Effect.gen(function* () {
   const store = yield* TenantStore
   const tenants = yield* store.listTenants
   if (tenants.length > 0) return
   yield* store.createTenant("demo", "Demo tenant")
-  const key = yield* store.createKey("demo", ["ingest", "query"], "demo")
+  const key = yield* store.createKey("demo", Scope.literals, "demo")
   yield* Effect.sync(() =>
     process.stdout.write(
       `\n  Demo tenant created. Its API key (shown once, only its hash is stored):\n\n    ${key.key}\n\n` +

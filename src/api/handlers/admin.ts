@@ -1,6 +1,7 @@
 import { HttpApiBuilder } from "@effect/platform"
 import { Effect } from "effect"
 import { NotFound } from "../../domain/errors.ts"
+import { maskSecrets } from "../../tenants/settingsSecrets.ts"
 import { TenantStore } from "../../tenants/TenantStore.ts"
 import { MplpApi } from "../Api.ts"
 import { dbUnavailable } from "../body.ts"
@@ -21,7 +22,8 @@ export const AdminLive = HttpApiBuilder.group(MplpApi, "admin", (handlers) =>
       .handle("getTenant", ({ path }) => store.getTenant(path.id).pipe(dbUnavailable))
       .handle("createKey", ({ path, payload }) => store.createKey(path.id, payload.scopes, payload.name).pipe(dbUnavailable))
       .handle("revokeKey", ({ path }) => store.revokeKey(path.keyId).pipe(dbUnavailable))
-      .handle("getSettings", ({ path }) => store.getSettings(path.id).pipe(dbUnavailable))
-      .handle("putSettings", ({ path, payload }) => store.putSettings(path.id, payload, "api").pipe(dbUnavailable))
+      // Webhook secrets are write-only: answered masked; the masked value sent back keeps the stored one.
+      .handle("getSettings", ({ path }) => store.getSettings(path.id).pipe(Effect.map(maskSecrets), dbUnavailable))
+      .handle("putSettings", ({ path, payload }) => store.putSettings(path.id, payload, "api").pipe(Effect.map(maskSecrets), dbUnavailable))
   })
 )

@@ -21,9 +21,10 @@ export const AlertsLive = HttpApiBuilder.group(MplpApi, "alerts", (handlers) =>
         }).pipe(dbUnavailable)
       )
       .handle("get", ({ path }) => Effect.zipRight(requireScope("query"), Effect.fail(new NotFound({ message: `alert ${path.id} not found` }))))
+      // Acknowledging is a write: it takes the "alerts" scope, which a read-only key lacks.
       .handle("ack", ({ path }) =>
         Effect.gen(function* () {
-          const p = yield* requireScope("query")
+          const p = yield* requireScope("alerts")
           const outcome = yield* acknowledgeAlert(db, p.tenantId, path.id)
           switch (outcome._tag) {
             case "NotFound":
