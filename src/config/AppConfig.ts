@@ -79,12 +79,28 @@ const SECRET_KEY_MESSAGE = "must be 32 bytes as 64 hex digits or base64 (e.g. `o
 const secretKeyList = (name: string) =>
   Config.string(name).pipe(
     Config.mapOrFail((s) => {
-      const keys = s.split(",").filter((x) => x.trim() !== "").map(parseSecretKey)
-      return keys.every((k) => k !== undefined)
+      const given = s.split(",").filter((x) => x.trim() !== "")
+      const keys = given.map(parseSecretKey).filter((k): k is Buffer => k !== undefined)
+      return keys.length === given.length
         ? Either.right(keys.map((k) => Redacted.make(k)))
         : Either.left(ConfigError.InvalidData([], `each comma-separated key ${SECRET_KEY_MESSAGE}`))
     }),
     Config.withDefault([])
+  )
+
+/** Unset or empty (as `${X:-}` in a compose file passes it): None. */
+const optional = <A>(name: string, parse: (s: string) => Either.Either<A, string>) =>
+  Config.string(name).pipe(
+    Config.withDefault(""),
+    Config.mapOrFail((s) =>
+      s.trim() === ""
+        ? Either.right(Option.none<A>())
+        : Either.match(parse(s.trim()), {
+            // Named here: after withDefault the failure no longer carries the variable's name.
+            onLeft: (message) => Either.left(ConfigError.InvalidData([name], message)),
+            onRight: (a) => Either.right(Option.some(a))
+          })
+    )
   )
 
 /** Addresses or CIDRs, comma-separated. */
@@ -159,15 +175,11 @@ export const appConfig: Config.Config<AppSettings> = Config.all({
   authMaxFailures: positiveInt("MPLP_AUTH_MAX_FAILURES", 20),
   authFailureWindowSeconds: positiveInt("MPLP_AUTH_FAILURE_WINDOW_SECONDS", 60),
   trustedProxies: addressList("MPLP_TRUSTED_PROXIES"),
-  metricsToken: Config.option(Config.redacted(Config.nonEmptyString("MPLP_METRICS_TOKEN"))),
-  secretKey: Config.option(
-    Config.string("MPLP_SECRET_KEY").pipe(
-      Config.mapOrFail((s) => {
-        const k = parseSecretKey(s)
-        return k === undefined ? Either.left(ConfigError.InvalidData([], SECRET_KEY_MESSAGE)) : Either.right(Redacted.make(k))
-      })
-    )
-  ),
+  metricsToken: optional("MPLP_METRICS_TOKEN", (s) => Either.right(Redacted.make(s))),
+  secretKey: optional("MPLP_SECRET_KEY", (s) => {
+    const k = parseSecretKey(s)
+    return k === undefined ? Either.left(SECRET_KEY_MESSAGE) : Either.right(Redacted.make(k))
+  }),
   secretKeysPrevious: secretKeyList("MPLP_SECRET_KEY_PREVIOUS")
 })
 
