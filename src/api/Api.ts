@@ -167,7 +167,7 @@ export class AlertsApi extends HttpApiGroup.make("alerts")
   .addError(NotFound)
   .addError(Conflict)
   .addError(Forbidden)
-  .annotate(OpenApi.Description, "Alerts and their acknowledgement (scope: query)") {}
+  .annotate(OpenApi.Description, "Alerts (scope: query) and their acknowledgement (scope: alerts)") {}
 
 export class GenaiApi extends HttpApiGroup.make("genai")
   .add(HttpApiEndpoint.get("usage", "/api/genai/usage").setUrlParams(GenaiUsageParams).addSuccess(GenaiUsageView))
