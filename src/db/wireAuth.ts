@@ -59,7 +59,8 @@ class Framer {
     const header = this.started ? 5 : 4
     if (this.buffered.length < header) return undefined
     const size = this.buffered.readInt32BE(this.started ? 1 : 0) + (this.started ? 1 : 0)
-    if (size < header - (this.started ? 1 : 0) || size > 1 << 20) throw new Error("bad message length")
+    // A startup message has at least its length and code; a typed one its type and length. Sign-in messages are small.
+    if (size < (this.started ? 5 : 8) || size > 1 << 16) throw new Error("bad message length")
     if (this.buffered.length < size) return undefined
     const m = this.buffered.subarray(0, size)
     this.buffered = this.buffered.subarray(size)
