@@ -13,4 +13,6 @@ COPY scripts ./scripts
 ENV NODE_OPTIONS=--experimental-strip-types
 USER node
 EXPOSE 8080
-CMD ["node", "workers/all.ts"]
+# The API and every stage, without the demo tenant `npm start` (workers/all.ts) creates on an empty database:
+# tenants and keys are made with the admin API or `node scripts/tenants.ts`.
+CMD ["node", "workers/run.ts", "--api", "--stage", "all"]

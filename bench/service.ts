@@ -70,7 +70,7 @@ export const startService = async (options: StartOptions = {}): Promise<Service>
   const port = await freePort()
   const dataDir = mkdtempSync(join(tmpdir(), "mplp-bench-svc-"))
   const queuePrefix = `bench-${randomUUID().slice(0, 8)}`
-  const adminToken = randomBytes(18).toString("base64url")
+  const adminToken = randomBytes(32).toString("base64url") // 43 characters: start-up refuses fewer than 32
   const env: Record<string, string> = {
     ...Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined)),
     PORT: String(port),

@@ -17,11 +17,19 @@ const NonEmpty = (field: string) =>
 
 const Events = Schema.optional(Schema.Array(Schema.String))
 
+/**
+ * What the admin API shows instead of a webhook secret (secrets are write-only). A settings document
+ * sent back with it keeps the channel's stored secret, so an editor can round-trip the document.
+ */
+export const MASKED_SECRET = "••••••(set)"
+
 export const WebhookChannelSchema = Schema.Struct({
   id: NonEmpty("id"),
   type: Schema.Literal("webhook"),
   url: HttpUrl,
-  secret: NonEmpty("secret"),
+  secret: NonEmpty("secret").annotations({
+    description: `Write-only: at least 24 bytes (a whsec_ value: base64 of them). Answered as "${MASKED_SECRET}"; sending that back keeps the stored secret.`
+  }),
   events: Events,
   enabled: Schema.optional(Schema.Boolean)
 }).annotations({ identifier: "WebhookChannel" })

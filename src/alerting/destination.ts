@@ -1,18 +1,10 @@
 import { lookup } from "node:dns/promises"
 import { isIP, isIPv4, isIPv6 } from "node:net"
 import { Data, Effect } from "effect"
+import ipaddr from "ipaddr.js"
 
-export type AddressClass =
-  | "public"
-  | "unspecified"
-  | "loopback"
-  | "private"
-  | "link-local"
-  | "cgnat"
-  | "multicast"
-  | "unique-local"
-  | "reserved"
-  | "invalid"
+/** "public" (global unicast: the only class a webhook may reach by default) or the special range it is in. */
+export type AddressClass = string
 
 export class DestinationRefused extends Data.TaggedError("alerting/DestinationRefused")<{
   readonly host: string
@@ -38,69 +30,47 @@ export interface CheckedDestination {
   readonly family: 4 | 6
 }
 
-const V4_RANGES: ReadonlyArray<readonly [base: string, bits: number, cls: AddressClass]> = [
-  ["0.0.0.0", 8, "unspecified"],
-  ["10.0.0.0", 8, "private"],
-  ["100.64.0.0", 10, "cgnat"],
-  ["127.0.0.0", 8, "loopback"],
-  ["169.254.0.0", 16, "link-local"],
-  ["172.16.0.0", 12, "private"],
-  ["192.0.0.0", 24, "reserved"],
-  ["192.168.0.0", 16, "private"],
-  ["198.18.0.0", 15, "reserved"],
-  ["224.0.0.0", 4, "multicast"],
-  ["240.0.0.0", 4, "reserved"]
-]
-
-const v4ToNumber = (ip: string): number => ip.split(".").reduce((acc, octet) => acc * 256 + Number(octet), 0)
-
-const classifyV4Number = (ip: number): AddressClass => {
-  const hit = V4_RANGES.find(([base, bits]) => ip >>> (32 - bits) === v4ToNumber(base) >>> (32 - bits))
-  return hit?.[2] ?? "public"
+// ipaddr.js's range names, shortened where the name says little to an operator reading a refusal.
+const RENAMED: Readonly<Record<string, string>> = {
+  carrierGradeNat: "cgnat",
+  rfc6052: "nat64",
+  rfc6145: "ipv4-translated",
+  as112v6: "as112",
+  deprecatedSiteLocal: "site-local",
+  droneRemoteIdProtocolEntityTags: "drip"
 }
+const kebab = (name: string) => RENAMED[name] ?? name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
 
-const parseV6 = (ip: string): ReadonlyArray<number> => {
-  const groups = (part: string): Array<number> =>
-    part === ""
-      ? []
-      : part.split(":").flatMap((g) => {
-          if (!g.includes(".")) return [parseInt(g, 16)]
-          const v4 = v4ToNumber(g)
-          return [Math.floor(v4 / 65536), v4 % 65536]
-        })
-  const [head = "", tail] = ip.split("::")
-  const h = groups(head)
-  if (tail === undefined) return h
-  const t = groups(tail)
-  return [...h, ...Array<number>(8 - h.length - t.length).fill(0), ...t]
-}
+// IANA's global unicast space; ipaddr.js calls anything outside its special ranges "unicast", ::a.b.c.d included.
+const GLOBAL_UNICAST_V6 = ipaddr.IPv6.parseCIDR("2000::/3")
 
-const classifyV6 = (ip: string): AddressClass => {
-  const g = parseV6(ip)
-  const at = (i: number) => g[i] ?? 0
-  const zeroUpTo = (n: number) => g.slice(0, n).every((x) => x === 0)
-  const embeddedV4 = (hi: number, lo: number) => classifyV4Number(at(hi) * 65536 + at(lo))
-  if (zeroUpTo(8)) return "unspecified"
-  if (zeroUpTo(7) && at(7) === 1) return "loopback"
-  if (zeroUpTo(5) && at(5) === 0xffff) return embeddedV4(6, 7) // ::ffff:a.b.c.d (IPv4-mapped)
-  if (zeroUpTo(6)) return "reserved" // deprecated IPv4-compatible ::a.b.c.d
-  // NAT64 (64:ff9b::/96) and 6to4 (2002::/16) reach the embedded IPv4 address.
-  if (at(0) === 0x64 && at(1) === 0xff9b && g.slice(2, 6).every((x) => x === 0)) return embeddedV4(6, 7)
-  if (at(0) === 0x2002) return embeddedV4(1, 2)
-  if ((at(0) & 0xfe00) === 0xfc00) return "unique-local"
-  if ((at(0) & 0xffc0) === 0xfe80) return "link-local"
-  if ((at(0) & 0xffc0) === 0xfec0) return "private" // deprecated site-local
-  if ((at(0) & 0xff00) === 0xff00) return "multicast"
-  if (at(0) === 0x100 && g.slice(1, 4).every((x) => x === 0)) return "reserved" // discard-only 100::/64
-  return "public"
-}
-
-/** Pure classification of an IP literal (zone ids like `%eth0` are ignored). */
+/**
+ * Pure classification of an IP literal by ipaddr.js's special-purpose ranges (zone ids like `%eth0`
+ * are ignored). Only global unicast is "public": IPv6 forms that embed an IPv4 address (mapped,
+ * translated, NAT64, 6to4, Teredo) are classed by their own range, never by the address inside.
+ */
 export const classifyAddress = (address: string): AddressClass => {
   const ip = address.replace(/^\[|\]$/g, "").split("%")[0] ?? ""
-  if (isIPv4(ip)) return classifyV4Number(v4ToNumber(ip))
-  if (isIPv6(ip)) return classifyV6(ip.toLowerCase())
+  if (isIPv4(ip)) {
+    const range = ipaddr.IPv4.parse(ip).range()
+    return range === "unicast" ? "public" : kebab(range)
+  }
+  if (isIPv6(ip)) {
+    const v6 = ipaddr.IPv6.parse(ip)
+    const range = v6.range()
+    if (range !== "unicast") return kebab(range)
+    return v6.match(GLOBAL_UNICAST_V6) ? "public" : "reserved"
+  }
   return "invalid"
+}
+
+/** Why a URL whose host is an IP literal may not be a webhook destination, or undefined (names are checked at delivery). */
+export const literalDestinationProblem = (rawUrl: string): string | undefined => {
+  if (!URL.canParse(rawUrl)) return undefined
+  const host = new URL(rawUrl).hostname.replace(/^\[|\]$/g, "")
+  if (isIP(host) === 0) return undefined
+  const cls = classifyAddress(host)
+  return cls === "public" ? undefined : `${host} is a ${cls} address; webhooks go to public addresses only (MPLP_ALLOW_PRIVATE_WEBHOOKS allows others)`
 }
 
 export const systemResolver: Resolver = (host) =>

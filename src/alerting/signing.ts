@@ -28,6 +28,26 @@ export const secretKey = (secret: string): Buffer =>
     ? Buffer.from(secret.slice(SECRET_PREFIX.length), "base64")
     : Buffer.from(secret, "utf8")
 
+/** Standard Webhooks secrets are 24-64 random bytes; anything shorter is refused when settings are saved. */
+export const MIN_SECRET_BYTES = 24
+
+/**
+ * Why a secret may not be configured, or undefined. A `whsec_` value must be base64 after the prefix:
+ * Node's lenient decoder turns anything else into a short or empty HMAC key without complaint.
+ * The message never repeats the secret.
+ */
+export const secretProblem = (secret: string): string | undefined => {
+  if (secret.startsWith(SECRET_PREFIX)) {
+    const rest = secret.slice(SECRET_PREFIX.length)
+    const bytes = Buffer.from(rest, "base64")
+    const canonical = /^[A-Za-z0-9+/]+={0,2}$/.test(rest) && bytes.toString("base64").replace(/=+$/, "") === rest.replace(/=+$/, "")
+    if (!canonical) return "a whsec_ secret must be base64 after the prefix"
+    return bytes.length < MIN_SECRET_BYTES ? `a whsec_ secret must decode to at least ${MIN_SECRET_BYTES} bytes (this one: ${bytes.length})` : undefined
+  }
+  const n = Buffer.byteLength(secret, "utf8")
+  return n < MIN_SECRET_BYTES ? `must be at least ${MIN_SECRET_BYTES} bytes (this one: ${n}); e.g. whsec_ and the base64 of 32 random bytes` : undefined
+}
+
 const hmac = (key: Buffer, id: string, timestamp: string, body: string): Buffer =>
   createHmac("sha256", key).update(`${id}.${timestamp}.${body}`, "utf8").digest()
 

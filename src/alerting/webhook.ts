@@ -3,7 +3,8 @@ import { request as httpsRequest } from "node:https"
 import type { LookupFunction } from "node:net"
 import { Clock, Data, Duration, Effect, Random } from "effect"
 import { checkDestination, type CheckedDestination, type Resolver } from "./destination.ts"
-import { sign } from "./signing.ts"
+import { isSealed } from "./secretBox.ts"
+import { secretKey, sign } from "./signing.ts"
 
 export interface WebhookTarget {
   readonly id: string
@@ -175,6 +176,14 @@ const attemptOnce = (
     })
   )
 
+/** A secret that cannot sign: never send a request with an empty key, or with the sealed text as the key. */
+const unusableSecret = (secret: string): string | undefined =>
+  isSealed(secret)
+    ? "the channel's secret is encrypted with a key this process does not have (MPLP_SECRET_KEY, MPLP_SECRET_KEY_PREVIOUS)"
+    : secretKey(secret).length === 0
+      ? "the channel's secret gives an empty signing key (a whsec_ value must be base64 after the prefix)"
+      : undefined
+
 /**
  * Delivers one notification to one webhook channel, retrying transient failures. Never fails on
  * delivery problems: every attempt is returned for the caller to record (and `onAttempt` sees
@@ -190,6 +199,13 @@ export const deliverWebhook = <E = never, R = never>(
     const timeoutMs = opts.timeoutMs ?? 5000
     const body = JSON.stringify(opts.payload)
     const attempts: Array<Attempt> = []
+    const unusable = unusableSecret(opts.channel.secret)
+    if (unusable !== undefined) {
+      const startMs = yield* Clock.currentTimeMillis
+      const attempt: Attempt = { attempt: 1, startedAt: new Date(startMs), durationMs: 0, statusCode: null, error: `refused: ${unusable}`, nextDelayMs: null, retryAfterMs: null }
+      if (opts.onAttempt) yield* opts.onAttempt(attempt)
+      return { outcome: "refused", attempts: [attempt] } satisfies DeliveryResult
+    }
     for (let n = 1; ; n++) {
       const startMs = yield* Clock.currentTimeMillis
       const result = yield* attemptOnce(opts, body, timeoutMs, startMs)

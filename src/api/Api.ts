@@ -25,7 +25,7 @@ export class TenantAuth extends HttpApiMiddleware.Tag<TenantAuth>()("api/TenantA
 
 /** The operator's `MPLP_ADMIN_TOKEN`, as a bearer token. */
 export class AdminAuth extends HttpApiMiddleware.Tag<AdminAuth>()("api/AdminAuth", {
-  failure: Unauthorized,
+  failure: Schema.Union(Unauthorized, TooManyRequests),
   security: { bearer: HttpApiSecurity.bearer }
 }) {}
 
@@ -37,7 +37,7 @@ const TenantPath = Schema.Struct({ id: Schema.String })
 export class HealthApi extends HttpApiGroup.make("health")
   .add(HttpApiEndpoint.get("healthz", "/healthz").addSuccess(Health))
   .add(HttpApiEndpoint.get("readyz", "/readyz").addSuccess(Readiness).addError(Readiness, { status: 503 }))
-  .add(HttpApiEndpoint.get("metrics", "/metrics").addSuccess(HttpApiSchema.Text({ contentType: "text/plain; version=0.0.4" })))
+  .add(HttpApiEndpoint.get("metrics", "/metrics").addSuccess(HttpApiSchema.Text({ contentType: "text/plain; version=0.0.4" })).addError(Unauthorized).addError(TooManyRequests))
   .annotate(OpenApi.Description, "Liveness, readiness and the service's own metrics (Prometheus text)") {}
 
 export class AdminApi extends HttpApiGroup.make("admin")
@@ -167,7 +167,7 @@ export class AlertsApi extends HttpApiGroup.make("alerts")
   .addError(NotFound)
   .addError(Conflict)
   .addError(Forbidden)
-  .annotate(OpenApi.Description, "Alerts and their acknowledgement (scope: query)") {}
+  .annotate(OpenApi.Description, "Alerts (scope: query) and their acknowledgement (scope: alerts)") {}
 
 export class GenaiApi extends HttpApiGroup.make("genai")
   .add(HttpApiEndpoint.get("usage", "/api/genai/usage").setUrlParams(GenaiUsageParams).addSuccess(GenaiUsageView))

@@ -8,6 +8,7 @@ import { Quotas } from "../tenants/Quotas.ts"
 import { TenantStore } from "../tenants/TenantStore.ts"
 import type { Principal } from "../tenants/TenantStore.ts"
 import { AdminAuth, CurrentPrincipal, TenantAuth } from "./Api.ts"
+import { makeSignInThrottle } from "./signInThrottle.ts"
 import { withRetryAfter } from "./body.ts"
 
 const dbDown = new ServiceUnavailable({ message: "the database is not answering; retry later", retryAfterSeconds: 2 })
@@ -24,9 +25,14 @@ export const TenantAuthLive = Layer.effect(
   Effect.gen(function* () {
     const store = yield* TenantStore
     const quotas = yield* Quotas
-    const check = (key: string) =>
+    const throttle = yield* makeSignInThrottle
+    const check = (key: string, address: string) =>
       Effect.gen(function* () {
-        const principal = yield* store.authenticate(key)
+        // No key at all is not a guess: 401 without counting.
+        if (key !== "") yield* throttle.check(address)
+        const principal = yield* store.authenticate(key).pipe(
+          Effect.tapErrorTag("Unauthorized", () => (key === "" ? Effect.void : throttle.failed(address)))
+        )
         const settings = yield* store.getSettings(principal.tenantId).pipe(
           Effect.catchTag("NotFound", () => new Unauthorized({ message: "the key's tenant no longer exists" }))
         )
@@ -45,7 +51,7 @@ export const TenantAuthLive = Layer.effect(
       const request = yield* HttpServerRequest.HttpServerRequest
       const before = answered.get(request)
       if (before !== undefined) return yield* before
-      const exit = yield* Effect.exit(check(presentedKey(request.headers)))
+      const exit = yield* Effect.exit(check(presentedKey(request.headers), yield* throttle.addressOf))
       answered.set(request, exit)
       return yield* exit
     })
@@ -55,19 +61,31 @@ export const TenantAuthLive = Layer.effect(
 
 const digest = (s: string) => createHash("sha256").update(s).digest()
 
+/** A bearer token compared in constant time, with failed attempts counted per client address. */
+export const makeTokenCheck = (what: string) =>
+  Effect.gen(function* () {
+    const throttle = yield* makeSignInThrottle
+    return (expected: Redacted.Redacted<string>, presented: string) =>
+      Effect.gen(function* () {
+        if (presented === "") return yield* new Unauthorized({ message: `missing ${what}` })
+        const address = yield* throttle.addressOf
+        yield* throttle.check(address)
+        if (timingSafeEqual(digest(presented), digest(Redacted.value(expected)))) return
+        yield* throttle.failed(address)
+        return yield* new Unauthorized({ message: `wrong ${what}` })
+      }).pipe(Effect.tapErrorTag("TooManyRequests", (e) => withRetryAfter(e.retryAfterSeconds)))
+  })
+
 export const AdminAuthLive = Layer.effect(
   AdminAuth,
   Effect.gen(function* () {
     const config = yield* AppConfig
-    const expected = Option.map(config.adminToken, (t) => digest(Redacted.value(t)))
+    const checkToken = yield* makeTokenCheck("admin token")
     return {
       bearer: (token) =>
-        Option.match(expected, {
+        Option.match(config.adminToken, {
           onNone: () => Effect.fail(new Unauthorized({ message: "the admin API is disabled: set MPLP_ADMIN_TOKEN" })),
-          onSome: (want) =>
-            timingSafeEqual(digest(Redacted.value(token)), want)
-              ? Effect.void
-              : Effect.fail(new Unauthorized({ message: "wrong or missing admin token" }))
+          onSome: (expected) => checkToken(expected, Redacted.value(token).trim())
         })
     }
   })

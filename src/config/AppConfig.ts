@@ -1,4 +1,7 @@
 import { Config, ConfigError, Context, Effect, Either, Layer, LogLevel, Option, Redacted } from "effect"
+import ipaddr from "ipaddr.js"
+
+const isAddressOrCidr = (s: string): boolean => (s.includes("/") ? ipaddr.isValidCIDR(s) : ipaddr.isValid(s))
 
 /** Every setting of the service, read once from the environment. */
 export interface AppSettings {
@@ -33,6 +36,16 @@ export interface AppSettings {
   readonly dbIdleMs: number
   /** Embedded mode only: serve the in-process database on this port so other processes can share it. */
   readonly embeddedDbPort: Option.Option<number>
+  /** Failed sign-ins (401) one client address may make per window before it gets 429. */
+  readonly authMaxFailures: number
+  readonly authFailureWindowSeconds: number
+  /** Peers whose X-Forwarded-For is believed (addresses or CIDRs); empty: the socket's address is the client's. */
+  readonly trustedProxies: ReadonlyArray<string>
+  /** Bearer token `/metrics` requires; unset: open. */
+  readonly metricsToken: Option.Option<Redacted.Redacted<string>>
+  /** Encrypts webhook secrets at rest (AES-256-GCM); the previous keys only decrypt (rotation). */
+  readonly secretKey: Option.Option<Redacted.Redacted<Buffer>>
+  readonly secretKeysPrevious: ReadonlyArray<Redacted.Redacted<Buffer>>
 }
 
 const LEVELS: Record<string, LogLevel.LogLevel> = {
@@ -50,6 +63,52 @@ const positiveInt = (name: string, fallback: number) =>
   Config.integer(name).pipe(
     Config.validate({ message: "must be a positive integer", validation: (n) => n > 0 }),
     Config.withDefault(fallback)
+  )
+
+/** 32 bytes as 64 hex digits or base64 (`openssl rand -base64 32`). */
+export const parseSecretKey = (s: string): Buffer | undefined => {
+  const t = s.trim()
+  if (/^[0-9a-fA-F]{64}$/.test(t)) return Buffer.from(t, "hex")
+  if (!/^[A-Za-z0-9+/_-]{43}=?$/.test(t)) return undefined
+  const b = Buffer.from(t, "base64")
+  return b.length === 32 ? b : undefined
+}
+
+const SECRET_KEY_MESSAGE = "must be 32 bytes as 64 hex digits or base64 (e.g. `openssl rand -base64 32`)"
+
+const secretKeyList = (name: string) =>
+  Config.string(name).pipe(
+    Config.mapOrFail((s) => {
+      const given = s.split(",").filter((x) => x.trim() !== "")
+      const keys = given.map(parseSecretKey).filter((k): k is Buffer => k !== undefined)
+      return keys.length === given.length
+        ? Either.right(keys.map((k) => Redacted.make(k)))
+        : Either.left(ConfigError.InvalidData([], `each comma-separated key ${SECRET_KEY_MESSAGE}`))
+    }),
+    Config.withDefault([])
+  )
+
+/** Unset or empty (as `${X:-}` in a compose file passes it): None. */
+const optional = <A>(name: string, parse: (s: string) => Either.Either<A, string>) =>
+  Config.string(name).pipe(
+    Config.withDefault(""),
+    Config.mapOrFail((s) =>
+      s.trim() === ""
+        ? Either.right(Option.none<A>())
+        : Either.match(parse(s.trim()), {
+            // Named here: after withDefault the failure no longer carries the variable's name.
+            onLeft: (message) => Either.left(ConfigError.InvalidData([name], message)),
+            onRight: (a) => Either.right(Option.some(a))
+          })
+    )
+  )
+
+/** Addresses or CIDRs, comma-separated. */
+const addressList = (name: string) =>
+  Config.string(name).pipe(
+    Config.map((s) => s.split(",").map((x) => x.trim()).filter((x) => x !== "")),
+    Config.validate({ message: "must be comma-separated IP addresses or CIDRs", validation: (xs) => xs.every(isAddressOrCidr) }),
+    Config.withDefault([])
   )
 
 const urlWithScheme = (name: string, schemes: ReadonlyArray<string>) =>
@@ -82,7 +141,12 @@ export const appConfig: Config.Config<AppSettings> = Config.all({
     Config.validate({ message: "must be letters, digits, '-', '_' or ':'", validation: (s) => /^[\w:-]+$/.test(s) }),
     Config.withDefault("mplp")
   ),
-  adminToken: Config.option(Config.redacted(Config.nonEmptyString("MPLP_ADMIN_TOKEN"))),
+  adminToken: Config.option(
+    Config.string("MPLP_ADMIN_TOKEN").pipe(
+      Config.validate({ message: "must be at least 32 characters (e.g. `openssl rand -hex 32`)", validation: (s) => s.length >= 32 }),
+      Config.map(Redacted.make)
+    )
+  ),
   logLevel: Config.string("LOG_LEVEL").pipe(
     Config.mapOrFail((s) => {
       const level = LEVELS[s.toLowerCase()]
@@ -107,7 +171,16 @@ export const appConfig: Config.Config<AppSettings> = Config.all({
   ),
   dbPoolMax: positiveInt("MPLP_DB_POOL_MAX", 10),
   dbIdleMs: positiveInt("MPLP_DB_IDLE_MS", 10_000),
-  embeddedDbPort: Config.option(Config.port("MPLP_EMBEDDED_DB_PORT"))
+  embeddedDbPort: Config.option(Config.port("MPLP_EMBEDDED_DB_PORT")),
+  authMaxFailures: positiveInt("MPLP_AUTH_MAX_FAILURES", 20),
+  authFailureWindowSeconds: positiveInt("MPLP_AUTH_FAILURE_WINDOW_SECONDS", 60),
+  trustedProxies: addressList("MPLP_TRUSTED_PROXIES"),
+  metricsToken: optional("MPLP_METRICS_TOKEN", (s) => Either.right(Redacted.make(s))),
+  secretKey: optional("MPLP_SECRET_KEY", (s) => {
+    const k = parseSecretKey(s)
+    return k === undefined ? Either.left(SECRET_KEY_MESSAGE) : Either.right(Redacted.make(k))
+  }),
+  secretKeysPrevious: secretKeyList("MPLP_SECRET_KEY_PREVIOUS")
 })
 
 export class AppConfig extends Context.Tag("config/AppConfig")<AppConfig, AppSettings>() {

@@ -40,7 +40,8 @@ export const parseTraceParent = (text: string): TraceParent | undefined => {
 export const formatTraceParent = (traceId: string, spanId: string, flags: number) =>
   `00-${traceId}-${spanId}-${(flags & 0xff).toString(16).padStart(2, "0")}`
 
-export const Scope = Schema.Literal("ingest", "query")
+/** `ingest` writes data, `query` reads it, `alerts` acknowledges alerts (a write a read-only key must not make). */
+export const Scope = Schema.Literal("ingest", "query", "alerts")
 export type Scope = typeof Scope.Type
 
 /** A non-empty name of bounded length (metric names, services, operations). */

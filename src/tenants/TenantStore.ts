@@ -1,4 +1,4 @@
-import { Context, Effect, Either, Layer, ParseResult, Schema } from "effect"
+import { Context, Effect, Either, Layer, Option, ParseResult, Redacted, Schema } from "effect"
 import { readFile } from "node:fs/promises"
 import { join } from "node:path"
 import { AppConfig } from "../config/AppConfig.ts"
@@ -9,7 +9,10 @@ import { TenantId } from "../domain/ids.ts"
 import type { Scope } from "../domain/ids.ts"
 import { decodeSettings } from "../domain/settings.ts"
 import type { TenantSettings } from "../domain/settings.ts"
+import { makeSecretBox } from "../alerting/secretBox.ts"
 import { generateKey, keyIdOf, matches } from "./apiKeys.ts"
+import { needsReseal, openSecrets, saveIssues, sealSecrets, unmaskSecrets } from "./settingsSecrets.ts"
+import type { Issue } from "./settingsSecrets.ts"
 import { TtlCache } from "./TtlCache.ts"
 
 export interface Principal {
@@ -34,6 +37,13 @@ interface CachedKey {
 
 /** Keys and settings are read on every request; other processes' changes are seen within this time. */
 const CACHE_MS = 5_000
+/**
+ * Key ids the database does not know are remembered this long, so a stream of made-up keys does not
+ * cost a query each; at most a bounded number of them, so the memory they take is bounded too. A key
+ * created since is known at once in this process; elsewhere, as for revocations, within this time.
+ */
+const UNKNOWN_KEY_MS = 5_000
+const UNKNOWN_KEYS_MAX = 50_000
 
 export const settingsIssues = (error: ParseResult.ParseError) =>
   ParseResult.ArrayFormatter.formatErrorSync(error).map((i) => ({ path: i.path.join("."), message: i.message }))
@@ -54,15 +64,43 @@ const makeStore = Effect.gen(function* () {
     onRight: Effect.succeed
   })
   const keys = new TtlCache<CachedKey>(CACHE_MS)
+  let unknownKeys = new TtlCache<true>(UNKNOWN_KEY_MS)
   const settingsCache = new TtlCache<TenantSettings>(CACHE_MS)
+  const box = makeSecretBox(
+    Option.getOrUndefined(Option.map(config.secretKey, Redacted.value)),
+    config.secretKeysPrevious.map(Redacted.value)
+  )
+
+  const invalid = (issues: ReadonlyArray<Issue>) =>
+    new BadRequest({ message: `invalid tenant settings: ${describeIssues(issues)}`, issues: [...issues] })
 
   const validate = (doc: unknown): Effect.Effect<TenantSettings, BadRequest> =>
     Either.match(decodeSettings(defaults, doc), {
-      onLeft: (e) => {
-        const issues = settingsIssues(e)
-        return Effect.fail(new BadRequest({ message: `invalid tenant settings: ${describeIssues(issues)}`, issues }))
-      },
+      onLeft: (e) => Effect.fail(invalid(settingsIssues(e))),
       onRight: Effect.succeed
+    })
+
+  /** A document to save over `stored` (the tenant's current settings, if any): masked secrets kept, save-time checks applied. */
+  const validateSave = (tenantId: string, doc: unknown, stored: TenantSettings | undefined) =>
+    Effect.gen(function* () {
+      const unmasked = unmaskSecrets(doc, stored)
+      if (unmasked.issues.length > 0) return yield* invalid(unmasked.issues)
+      const settings = yield* validate(unmasked.doc)
+      const issues = saveIssues(settings, stored, config.allowPrivateWebhooks)
+      if (issues.length > 0) return yield* invalid(issues)
+      return { settings, sealed: sealSecrets(settings, box, tenantId) }
+    })
+
+  /** A stored document as the service sees it: over the defaults, secrets opened. */
+  const readStored = (tenantId: string, raw: unknown) =>
+    Effect.gen(function* () {
+      // A stored document that no longer decodes (e.g. after a schema change) falls back to the defaults.
+      const decoded = Either.getOrElse(decodeSettings(defaults, raw), () => defaultSettings)
+      const opened = openSecrets(decoded, box, tenantId)
+      if (opened.unreadable > 0) {
+        yield* Effect.logWarning(`${opened.unreadable} webhook secret(s) of tenant ${tenantId} are encrypted with a key this process lacks: set MPLP_SECRET_KEY / MPLP_SECRET_KEY_PREVIOUS; their deliveries are refused`)
+      }
+      return opened.settings
     })
 
   const tenantExists = (id: string) =>
@@ -76,11 +114,11 @@ const makeStore = Effect.gen(function* () {
       yield* Schema.decodeUnknown(TenantId)(id).pipe(
         Effect.mapError((e) => new BadRequest({ message: `invalid tenant id: ${e.message}` }))
       )
-      const settings = yield* validate(settingsDoc)
+      const { sealed } = yield* validateSave(id, settingsDoc, undefined)
       const rows = yield* db.query(
         `INSERT INTO tenants (id, name, settings, settings_source) VALUES ($1, $2, $3::jsonb, $4)
          ON CONFLICT (id) DO NOTHING RETURNING id`,
-        [id, name, JSON.stringify(settings), source]
+        [id, name, JSON.stringify(sealed), source]
       )
       if (rows.length === 0) return yield* new Conflict({ message: `tenant ${id} already exists` })
       return { id, name }
@@ -124,23 +162,46 @@ const makeStore = Effect.gen(function* () {
       const rows = yield* db.query<{ settings: unknown }>("SELECT settings FROM tenants WHERE id = $1", [tenantId])
       const row = rows[0]
       if (row === undefined) return yield* new NotFound({ message: `tenant ${tenantId} not found` })
-      // A stored document that no longer decodes (e.g. after a schema change) falls back to the defaults.
-      const settings = Either.getOrElse(decodeSettings(defaults, row.settings), () => defaultSettings)
+      const settings = yield* readStored(tenantId, row.settings)
       settingsCache.set(tenantId, settings)
       return settings
     })
 
+  /** Replaces a tenant's settings. Secrets are compared with (and masked ones taken from) the stored document, not the cache. */
   const putSettings = (tenantId: string, doc: unknown, source: "file" | "api") =>
     Effect.gen(function* () {
-      const settings = yield* validate(doc)
+      const current = yield* db.query<{ settings: unknown }>("SELECT settings FROM tenants WHERE id = $1", [tenantId])
+      const row = current[0]
+      if (row === undefined) return yield* new NotFound({ message: `tenant ${tenantId} not found` })
+      const { settings, sealed } = yield* validateSave(tenantId, doc, yield* readStored(tenantId, row.settings))
       const rows = yield* db.query(
         "UPDATE tenants SET settings = $2::jsonb, settings_source = $3, updated_at = now() WHERE id = $1 RETURNING id",
-        [tenantId, JSON.stringify(settings), source]
+        [tenantId, JSON.stringify(sealed), source]
       )
       if (rows.length === 0) return yield* new NotFound({ message: `tenant ${tenantId} not found` })
       settingsCache.set(tenantId, settings)
       return settings
     })
+
+  /**
+   * Rewrites every tenant's webhook secrets in the form a save would store now: sealed with the current
+   * MPLP_SECRET_KEY (plain text when none is set). Secrets no configured key opens are left as they are.
+   */
+  const resealSecrets = Effect.gen(function* () {
+    const rows = yield* db.query<{ id: string; settings: unknown }>("SELECT id, settings FROM tenants ORDER BY id")
+    let rewritten = 0
+    const unreadable: Array<string> = []
+    for (const row of rows) {
+      const decoded = decodeSettings(defaults, row.settings)
+      if (Either.isLeft(decoded) || !needsReseal(decoded.right, box)) continue
+      const opened = openSecrets(decoded.right, box, row.id)
+      if (opened.unreadable > 0) unreadable.push(row.id)
+      yield* db.query("UPDATE tenants SET settings = $2::jsonb, updated_at = now() WHERE id = $1", [row.id, JSON.stringify(sealSecrets(opened.settings, box, row.id))])
+      settingsCache.delete(row.id)
+      rewritten++
+    }
+    return { tenants: rows.length, rewritten, unreadable } as const
+  })
 
   const createKey = (tenantId: string, scopes: ReadonlyArray<Scope>, name?: string) =>
     Effect.gen(function* () {
@@ -149,6 +210,7 @@ const makeStore = Effect.gen(function* () {
       yield* db.query("INSERT INTO api_keys (id, tenant_id, key_hash, scopes, name) VALUES ($1, $2, $3, $4, $5)", [
         k.id, tenantId, k.hash, [...scopes], name ?? null
       ])
+      unknownKeys.delete(k.id)
       return { keyId: k.id, key: k.key, tenantId, scopes }
     })
 
@@ -169,11 +231,17 @@ const makeStore = Effect.gen(function* () {
       if (keyId === undefined) return yield* unauthorized
       let entry = keys.get(keyId)
       if (entry === undefined) {
+        if (unknownKeys.get(keyId) !== undefined) return yield* unauthorized
         const rows = yield* db.query<{ tenant_id: string; key_hash: Uint8Array; scopes: Array<Scope>; revoked: boolean }>(
           "SELECT tenant_id, key_hash, scopes, revoked_at IS NOT NULL AS revoked FROM api_keys WHERE id = $1", [keyId]
         )
         const r = rows[0]
-        if (r === undefined) return yield* unauthorized
+        if (r === undefined) {
+          // Full (a flood of made-up ids): start afresh rather than grow.
+          if (unknownKeys.size >= UNKNOWN_KEYS_MAX) unknownKeys = new TtlCache<true>(UNKNOWN_KEY_MS)
+          unknownKeys.set(keyId, true)
+          return yield* unauthorized
+        }
         entry = { tenantId: r.tenant_id, hash: r.key_hash, scopes: r.scopes, revoked: r.revoked }
         keys.set(keyId, entry)
       }
@@ -193,6 +261,7 @@ const makeStore = Effect.gen(function* () {
     tenantExists,
     getSettings,
     putSettings,
+    resealSecrets,
     createKey,
     revokeKey,
     authenticate

@@ -1,6 +1,7 @@
 import { HttpServer } from "@effect/platform"
 import { Effect, Option } from "effect"
 import { AppConfig } from "../config/AppConfig.ts"
+import { Scope } from "../domain/ids.ts"
 import { TenantStore } from "./TenantStore.ts"
 
 /** The port the API listens on: the bound one when this process serves it (PORT=0 picks one), else PORT. */
@@ -24,7 +25,7 @@ export const demoBanner = (key: string, port: number) => {
 }
 
 /**
- * On an empty database: a `demo` tenant and a key with both scopes, printed once with the console link.
+ * On an empty database: a `demo` tenant and a key with every scope, printed once with the console link.
  * Provided with the API's HttpServer when this process serves it, so the link has the bound port.
  */
 export const ensureDemoTenant = Effect.gen(function* () {
@@ -32,7 +33,7 @@ export const ensureDemoTenant = Effect.gen(function* () {
   const tenants = yield* store.listTenants
   if (tenants.length > 0) return
   yield* store.createTenant("demo", "Demo tenant")
-  const key = yield* store.createKey("demo", ["ingest", "query"], "demo")
+  const key = yield* store.createKey("demo", Scope.literals, "demo")
   const port = yield* listeningPort
   yield* Effect.sync(() => process.stdout.write(demoBanner(key.key, port)))
 })

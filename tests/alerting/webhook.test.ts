@@ -3,7 +3,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Either, Fiber, Logger, ParseResult, Schema, TestClock } from "effect"
 import fc from "fast-check"
 import { ChannelSchema, deliverToChannel, wantsEvent, type Channel } from "../../src/alerting/channels.ts"
-import { checkDestination, classifyAddress, type Resolver } from "../../src/alerting/destination.ts"
+import { checkDestination, classifyAddress, literalDestinationProblem, type Resolver } from "../../src/alerting/destination.ts"
 import { isValid } from "../../src/alerting/signing.ts"
 import {
   type Attempt,
@@ -174,7 +174,7 @@ describe("deliverWebhook (real HTTP sink)", () => {
         const refused = yield* deliver(url, { allowPrivate: false })
         expect(refused.outcome).toBe("refused")
         expect(refused.attempts).toHaveLength(1)
-        expect(refused.attempts[0]?.error).toMatch(/^destination refused: .*loopback/)
+        expect(refused.attempts[0]?.error).toMatch(/^destination refused: .*(loopback|ipv4-mapped)/)
       }
       expect(s.received).toHaveLength(0)
       expect((yield* deliver(s.url, { allowPrivate: true })).outcome).toBe("delivered")
@@ -193,20 +193,35 @@ describe("deliverWebhook (real HTTP sink)", () => {
 })
 
 describe("destination guard", () => {
-  it("classifies addresses", () => {
+  it("classifies addresses: only global unicast is public", () => {
     const table: ReadonlyArray<readonly [string, string]> = [
       ["8.8.8.8", "public"], ["1.1.1.1", "public"], ["127.0.0.1", "loopback"], ["127.255.0.9", "loopback"],
       ["10.1.2.3", "private"], ["172.16.0.1", "private"], ["172.31.255.255", "private"], ["172.32.0.1", "public"],
       ["192.168.1.1", "private"], ["169.254.169.254", "link-local"], ["100.64.0.1", "cgnat"],
       ["100.127.255.255", "cgnat"], ["100.128.0.1", "public"], ["0.0.0.0", "unspecified"], ["0.1.2.3", "unspecified"],
-      ["224.0.0.1", "multicast"], ["239.255.255.250", "multicast"], ["255.255.255.255", "reserved"],
+      ["224.0.0.1", "multicast"], ["239.255.255.250", "multicast"], ["255.255.255.255", "broadcast"],
+      // TEST-NET-1/2/3 and the benchmarking range were public under the hand-written ranges.
+      ["192.0.2.1", "reserved"], ["198.51.100.7", "reserved"], ["203.0.113.9", "reserved"], ["198.18.0.1", "reserved"], ["198.19.255.1", "reserved"],
       ["::1", "loopback"], ["::", "unspecified"], ["fc00::1", "unique-local"], ["fd12:3456::1", "unique-local"],
       ["fe80::1", "link-local"], ["fe80::1%eth0", "link-local"], ["febf::1", "link-local"], ["ff02::1", "multicast"],
-      ["::ffff:127.0.0.1", "loopback"], ["::ffff:7f00:1", "loopback"], ["::ffff:169.254.169.254", "link-local"],
-      ["::ffff:10.0.0.1", "private"], ["::ffff:8.8.8.8", "public"], ["64:ff9b::a00:1", "private"],
-      ["2002:c0a8:101::1", "private"], ["2606:4700:4700::1111", "public"], ["[::1]", "loopback"], ["nope", "invalid"]
+      // Forms that embed an IPv4 address are refused whatever the address inside.
+      ["::ffff:127.0.0.1", "ipv4-mapped"], ["::ffff:7f00:1", "ipv4-mapped"], ["::ffff:169.254.169.254", "ipv4-mapped"],
+      ["::ffff:8.8.8.8", "ipv4-mapped"], ["::ffff:0:7f00:1", "ipv4-translated"], ["::7f00:1", "reserved"],
+      ["64:ff9b::a00:1", "nat64"], ["64:ff9b:1::a00:1", "nat64"], ["2002:c0a8:101::1", "6to4"], ["2002:808:808::1", "6to4"],
+      ["2001:0:4136:e378:8000:63bf:3fff:fdd2", "teredo"], ["2001:2::1", "benchmarking"], ["2001:db8::1", "reserved"],
+      ["100::1", "discard"], ["3fff::1", "reserved"], ["4000::1", "reserved"],
+      ["2606:4700:4700::1111", "public"], ["2a00:1450:4001:80b::200e", "public"], ["[::1]", "loopback"], ["nope", "invalid"]
     ]
     for (const [address, expected] of table) expect([address, classifyAddress(address)]).toEqual([address, expected])
+  })
+
+  it("names the problem of a literal non-public webhook host, and leaves names to delivery", () => {
+    expect(literalDestinationProblem("http://169.254.169.254/latest/meta-data")).toMatch(/169\.254\.169\.254 is a link-local address/)
+    expect(literalDestinationProblem("http://[64:ff9b:1::a9fe:a9fe]/")).toMatch(/nat64/)
+    expect(literalDestinationProblem("http://2130706433/")).toMatch(/127\.0\.0\.1 is a loopback/)
+    expect(literalDestinationProblem("https://8.8.8.8/hook")).toBeUndefined()
+    expect(literalDestinationProblem("https://localhost/hook")).toBeUndefined()
+    expect(literalDestinationProblem("https://hooks.example.com/x")).toBeUndefined()
   })
 
   it.effect("refuses bad schemes, credentials and mixed DNS answers; returns the checked address", () =>
@@ -224,6 +239,7 @@ describe("destination guard", () => {
       expect(yield* reason("https://mixed.test/")).toMatch(/10\.0\.0\.5 \(private\)/)
       expect(yield* reason("http://169.254.169.254/latest/meta-data")).toMatch(/link-local/)
       expect(yield* reason("http://2130706433/")).toMatch(/loopback/) // WHATWG URL normalises to 127.0.0.1
+      expect(yield* reason("http://[64:ff9b:1::a9fe:a9fe]/")).toMatch(/nat64/)
       expect(yield* reason("https://public.test/")).toBe("93.184.216.34")
     }))
 })

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { createHash, randomUUID } from "node:crypto"
-import { call, startApp } from "../support/harness.ts"
+import { ADMIN_TOKEN, call, startApp } from "../support/harness.ts"
 import type { TestApp } from "../support/harness.ts"
 
 let app: TestApp
@@ -147,7 +147,7 @@ describe("tenant settings", () => {
     expect(((await misspelt.json()) as { message: string }).message).toContain("qoutas")
 
     const notJson = await fetch(`${app.baseUrl}/api/admin/tenants/${t.id}/settings`, {
-      method: "PUT", headers: { authorization: "Bearer test-admin-token", "content-type": "application/json" }, body: "{nope"
+      method: "PUT", headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" }, body: "{nope"
     })
     expect(notJson.status).toBe(400)
 

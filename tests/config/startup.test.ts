@@ -16,6 +16,18 @@ describe("start-up", () => {
     expect(lines[0]).toMatch(/^mplp-trace: invalid configuration: PORT: .*integer/)
   })
 
+  it("refuses an admin token under 32 characters and a secret key that is not 32 bytes, one line each", async () => {
+    const [token, key] = await Promise.all(
+      [{ MPLP_ADMIN_TOKEN: "change-me" }, { MPLP_SECRET_KEY: "not-32-bytes" }].map(async (env: Readonly<Record<string, string | undefined>>) => {
+        const p = start({ ...testEnv(), ...Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined)) })
+        expect(await p.exited).toBe(1)
+        return p.err().trim().split("\n")
+      })
+    )
+    expect(token).toEqual([expect.stringMatching(/^mplp-trace: invalid configuration: MPLP_ADMIN_TOKEN: must be at least 32 characters/)])
+    expect(key).toEqual([expect.stringMatching(/^mplp-trace: invalid configuration: MPLP_SECRET_KEY: must be 32 bytes/)])
+  })
+
   it("an unreachable Redis is one line with the URL and how to get one", async () => {
     const p = start(testEnv({ REDIS_URL: "redis://127.0.0.1:1" }))
     expect(await p.exited).toBe(1)
@@ -49,6 +61,9 @@ describe("start-up", () => {
         body: JSON.stringify({ points: [{ name: "cpuUsagePercent", value: 12 }] })
       })
       expect(res.status).toBe(202)
+      // The demo key has every scope: acknowledging (the alerts scope) gets as far as "no such alert".
+      const ack = await fetch(`http://127.0.0.1:${port}/api/alerts/al_none/ack`, { method: "POST", headers: { authorization: `Bearer ${key}` } })
+      expect(ack.status).toBe(404)
       const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
       expect(metrics).toMatch(/mplp_points_accepted(_total)?\{[^}]*\} 1/)
       expect(metrics).toMatch(/mplp_queue_depth\{[^}]*queue="ingest"[^}]*\} \d+/)

@@ -4,7 +4,7 @@ import type { TestApp } from "../support/harness.ts"
 import { startSink } from "../support/sink.ts"
 import type { Sink } from "../support/sink.ts"
 
-const SECRET = "delivery-secret"
+const SECRET = "delivery-secret-of-24-bytes+"
 let app: TestApp
 const sinks: Array<Sink> = []
 beforeAll(async () => {

@@ -7,7 +7,7 @@ import type { TestApp } from "../support/harness.ts"
 import { startSink } from "../support/sink.ts"
 import type { Sink } from "../support/sink.ts"
 
-const SECRET = "redelivery-secret"
+const SECRET = "redelivery-secret-24-bytes+"
 let app: TestApp
 let sink: Sink
 beforeAll(async () => {

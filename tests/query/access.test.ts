@@ -99,7 +99,7 @@ describe("tenant isolation and scopes", () => {
   })
 
   it("another tenant gets 404 for the owner's ids and sees none of its data", async () => {
-    const other = await app.tenant(["query"])
+    const other = await app.tenant(["query", "alerts"])
     expect((await call(app, other.key, "GET", `/api/executions/${traceId}`)).status).toBe(404)
     expect((await call(app, other.key, "POST", `/api/alerts/${alertId}/ack`)).status).toBe(404)
     const empty = async (path: string, field: string) => {

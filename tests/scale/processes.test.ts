@@ -14,7 +14,7 @@ let db: DbHost
 let app: TestApp
 let sink: Sink
 const procs: Array<Proc> = []
-const SECRET = "scale-secret"
+const SECRET = "scale-secret-of-24-bytes-long"
 
 beforeAll(async () => {
   db = await startDbHost()
@@ -30,7 +30,7 @@ afterAll(async () => {
 
 const worker = (args: ReadonlyArray<string> = ["--stage", "all", "--concurrency", "2"]) => {
   const p = startProcess("workers/run.ts", args, {
-    ...db.env, MPLP_QUEUE_PREFIX: app.prefix, MPLP_JOB_LOCK_MS: "3000", LOG_LEVEL: "warn", LOG_FORMAT: "json", MPLP_ALLOW_PRIVATE_WEBHOOKS: "true"
+    ...db.env, MPLP_QUEUE_PREFIX: app.prefix, MPLP_SECRET_KEY: app.env.MPLP_SECRET_KEY ?? "", MPLP_JOB_LOCK_MS: "3000", LOG_LEVEL: "warn", LOG_FORMAT: "json", MPLP_ALLOW_PRIVATE_WEBHOOKS: "true"
   })
   procs.push(p)
   return p

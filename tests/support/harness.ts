@@ -1,30 +1,38 @@
 import { HttpServer } from "@effect/platform"
 import { ConfigProvider, Effect, Layer, ManagedRuntime } from "effect"
-import { randomUUID } from "node:crypto"
+import { randomBytes, randomUUID } from "node:crypto"
 import { ApiLayer, appLayer, Infrastructure, LoggingLive } from "../../src/App.ts"
 import type { AppOptions } from "../../src/App.ts"
 import { AppConfig } from "../../src/config/AppConfig.ts"
 import { Db } from "../../src/db/Db.ts"
 import type { Row } from "../../src/db/Db.ts"
+import type { Scope } from "../../src/domain/ids.ts"
 import { STAGES } from "../../src/queues/Queues.ts"
 import { deleteKeysWithPrefix } from "../../src/queues/Redis.ts"
 
 type TestServices = Layer.Layer.Success<ReturnType<typeof appLayer>> | Layer.Layer.Success<typeof ApiLayer>
 
-export const ADMIN_TOKEN = "test-admin-token"
+/** At least 32 characters: start-up refuses a shorter MPLP_ADMIN_TOKEN. */
+export const ADMIN_TOKEN = "test-admin-token-0123456789abcdefghij"
 
 export interface TestApp {
   readonly baseUrl: string
   readonly prefix: string
+  /** The app's configuration, for worker processes that must share it (its Redis prefix, its secret key). */
+  readonly env: Readonly<Record<string, string>>
   readonly runtime: ManagedRuntime.ManagedRuntime<TestServices, unknown>
   readonly sql: <R extends Row = Row>(text: string, values?: ReadonlyArray<unknown>) => Promise<ReadonlyArray<R>>
   readonly admin: (method: string, path: string, body?: unknown) => Promise<Response>
   /** A new tenant with one key holding `scopes`. */
-  readonly tenant: (scopes?: ReadonlyArray<"ingest" | "query">, settings?: unknown) => Promise<{ id: string; key: string; keyId: string }>
+  readonly tenant: (scopes?: ReadonlyArray<Scope>, settings?: unknown) => Promise<{ id: string; key: string; keyId: string }>
   readonly close: () => Promise<void>
 }
 
-/** Test configuration: everything a test does not set explicitly. Each app gets its own Redis key prefix. */
+/**
+ * Test configuration: everything a test does not set explicitly. Each app gets its own Redis key prefix
+ * (so its sign-in throttle counts only its own failures; the budget is raised for tests that make 401s
+ * on purpose) and its own key for webhook secrets at rest.
+ */
 export const testEnv = (overrides: Record<string, string> = {}) => ({
   PORT: "0",
   HOST: "127.0.0.1",
@@ -35,6 +43,8 @@ export const testEnv = (overrides: Record<string, string> = {}) => ({
   LOG_LEVEL: "Warning",
   LOG_FORMAT: "json",
   MPLP_SHUTDOWN_GRACE_MS: "100",
+  MPLP_AUTH_MAX_FAILURES: "1000",
+  MPLP_SECRET_KEY: randomBytes(32).toString("base64"),
   ...overrides
 })
 
@@ -60,7 +70,7 @@ export const startApp = async (
       headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
       ...(body === undefined ? {} : { body: JSON.stringify(body) })
     })
-  const tenant = async (scopes: ReadonlyArray<"ingest" | "query"> = ["ingest", "query"], settings?: unknown) => {
+  const tenant = async (scopes: ReadonlyArray<Scope> = ["ingest", "query", "alerts"], settings?: unknown) => {
     const id = `t${randomUUID().replace(/-/g, "").slice(0, 12)}`
     const created = await admin("POST", "/api/admin/tenants", { id, name: id, ...(settings === undefined ? {} : { settings }) })
     if (created.status !== 201) throw new Error(`tenant: ${created.status} ${await created.text()}`)
@@ -73,7 +83,7 @@ export const startApp = async (
     await runtime.dispose()
     await deletePrefix(vars.MPLP_QUEUE_PREFIX)
   }
-  return { baseUrl, prefix: vars.MPLP_QUEUE_PREFIX, runtime, sql, admin, tenant, close }
+  return { baseUrl, prefix: vars.MPLP_QUEUE_PREFIX, env: vars, runtime, sql, admin, tenant, close }
 }
 
 /** Removes every Redis key a test app wrote. */

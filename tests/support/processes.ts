@@ -1,9 +1,10 @@
 import { spawn } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
-import { mkdtempSync } from "node:fs"
+import { mkdtempSync, readFileSync } from "node:fs"
 import { createServer, connect } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { passwordFile } from "../../src/db/wireAuth.ts"
 import { eventually } from "./harness.ts"
 
 const root = join(import.meta.dirname, "..", "..")
@@ -72,10 +73,12 @@ export const startDbHost = async (dataDir = mkdtempSync(join(tmpdir(), "mplp-dbh
   const p = port ?? (await freePort())
   const proc = startProcess("workers/db.ts", [], { MPLP_DATA_DIR: dataDir, MPLP_EMBEDDED_DB_PORT: String(p), LOG_LEVEL: "warn", LOG_FORMAT: "json" })
   await eventually(async () => ((await accepts(p)) ? true : undefined), 60_000, 200)
+  // The server lets in only those who know the password it keeps in its data folder.
+  const password = readFileSync(passwordFile(dataDir), "utf8").trim()
   return {
     proc,
     port: p,
     dataDir,
-    env: { DATABASE_URL: `postgres://postgres@127.0.0.1:${p}/postgres`, MPLP_DB_POOL_MAX: "1", MPLP_DB_IDLE_MS: "5" }
+    env: { DATABASE_URL: `postgres://postgres:${password}@127.0.0.1:${p}/postgres`, MPLP_DB_POOL_MAX: "1", MPLP_DB_IDLE_MS: "5" }
   }
 }

@@ -4,6 +4,7 @@ import { testChannel } from "../../alerting/channelTest.ts"
 import { AppConfig } from "../../config/AppConfig.ts"
 import { Db } from "../../db/Db.ts"
 import { NotFound } from "../../domain/errors.ts"
+import { maskSecrets } from "../../tenants/settingsSecrets.ts"
 import { TenantStore } from "../../tenants/TenantStore.ts"
 import { MplpApi } from "../Api.ts"
 import { dbUnavailable } from "../body.ts"
@@ -34,7 +35,8 @@ export const AdminLive = HttpApiBuilder.group(MplpApi, "admin", (handlers) =>
       .handle("getTenant", ({ path }) => store.getTenant(path.id).pipe(dbUnavailable))
       .handle("createKey", ({ path, payload }) => store.createKey(path.id, payload.scopes, payload.name).pipe(dbUnavailable))
       .handle("revokeKey", ({ path }) => store.revokeKey(path.keyId).pipe(dbUnavailable))
-      .handle("getSettings", ({ path }) => store.getSettings(path.id).pipe(dbUnavailable))
-      .handle("putSettings", ({ path, payload }) => store.putSettings(path.id, payload, "api").pipe(dbUnavailable))
+      // Webhook secrets are write-only: answered masked; the masked value sent back keeps the stored one.
+      .handle("getSettings", ({ path }) => store.getSettings(path.id).pipe(Effect.map(maskSecrets), dbUnavailable))
+      .handle("putSettings", ({ path, payload }) => store.putSettings(path.id, payload, "api").pipe(Effect.map(maskSecrets), dbUnavailable))
   })
 )

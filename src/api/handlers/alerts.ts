@@ -29,9 +29,10 @@ export const AlertsLive = HttpApiBuilder.group(MplpApi, "alerts", (handlers) =>
           return detail.value
         }).pipe(dbUnavailable)
       )
+      // Acknowledging is a write: it takes the "alerts" scope, which a read-only key lacks.
       .handle("ack", ({ path }) =>
         Effect.gen(function* () {
-          const p = yield* requireScope("query")
+          const p = yield* requireScope("alerts")
           const outcome = yield* acknowledgeAlert(db, p.tenantId, path.id)
           switch (outcome._tag) {
             case "NotFound":
