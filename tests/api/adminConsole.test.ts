@@ -6,7 +6,7 @@ import type { TestApp } from "../support/harness.ts"
 import { startSink } from "../support/sink.ts"
 import type { Sink } from "../support/sink.ts"
 
-const SECRET = "whsec_dGVzdC1jaGFubmVsLXNlY3JldA=="
+const SECRET = "whsec_dGVzdC1jaGFubmVsLXNlY3JldC1vZi0zMi1ieXRlcyE="
 let app: TestApp
 let sink: Sink
 beforeAll(async () => {
@@ -42,7 +42,7 @@ describe("GET /api/admin/tenants and /api/admin/tenants/{id}/keys", () => {
     expect(text).not.toMatch(/hash/i)
     const { keys } = JSON.parse(text) as { keys: Array<{ keyId: string; name: string | null; scopes: Array<string>; revokedAt: string | null }> }
     expect(keys.map((k) => [k.keyId, k.name, k.scopes, k.revokedAt !== null])).toEqual([
-      [a.keyId, null, ["ingest", "query"], true],
+      [a.keyId, null, ["ingest", "query", "alerts"], true],
       [second.keyId, "console", ["query"], false]
     ])
     expect((await app.admin("GET", `/api/admin/tenants/${newId()}/keys`)).status).toBe(404)
