@@ -68,7 +68,8 @@ export const appLayer = (options: AppOptions) => {
     options.api ? ApiLayer : Layer.empty,
     ...options.stages.map((s) => stageLayer(s, options.concurrency)),
     Provisioner.pipe(Layer.provide(options.stages.includes("ingest") ? TenantActors : Layer.empty)),
-    options.demoTenant ? Layer.effectDiscard(ensureDemoTenant) : Layer.empty
+    // Beside the API, after it: the banner's console link needs the port it is bound to.
+    options.demoTenant ? Layer.effectDiscard(ensureDemoTenant).pipe(Layer.provide(options.api ? ApiLayer : Layer.empty)) : Layer.empty
   )
   return components.pipe(Layer.provideMerge(Infrastructure))
 }

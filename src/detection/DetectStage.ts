@@ -78,6 +78,8 @@ export const detectPending = (tx: Queryable, tenantId: string, settings: TenantS
     const evaluations: Array<EvaluationMsg> = []
     // Rows come in window order, so the last one seen per series is its latest window.
     const lastWindow = new Map<string, number>()
+    // The detector's expected level, sd and z per window, stored on the window for the console's band.
+    const band: Array<EvaluationMsg | undefined> = []
     for (const r of rows) {
       lastWindow.set(r.series_key, Number(r.ws))
       const w: ClosedWindow = {
@@ -87,6 +89,7 @@ export const detectPending = (tx: Queryable, tenantId: string, settings: TenantS
       const result = evaluate(settings, states.get(w.seriesKey) ?? initial(), w)
       states.set(w.seriesKey, result.state)
       evaluations.push(...result.evaluations)
+      band.push(result.evaluations.find((e) => e.rule === "anomaly"))
     }
     const anomalies = evaluations.filter((e) => e.severity !== "none")
     if (anomalies.length > 0) {
@@ -112,10 +115,11 @@ export const detectPending = (tx: Queryable, tenantId: string, settings: TenantS
       [tenantId, keys, keys.map((k) => JSON.stringify(states.get(k))), keys.map((k) => lastWindow.get(k) ?? 0)]
     )
     yield* tx.query(
-      `UPDATE metric_windows m SET evaluated_at = now()
-       FROM unnest($2::text[], $3::float8[]) AS u(k, ws)
+      `UPDATE metric_windows m SET evaluated_at = now(), expected = u.ex, sd = u.sd, z = u.z
+       FROM unnest($2::text[], $3::float8[], $4::float8[], $5::float8[], $6::float8[]) AS u(k, ws, ex, sd, z)
        WHERE m.tenant_id = $1 AND m.series_key = u.k AND m.window_start = to_timestamp(u.ws / 1000.0)`,
-      [tenantId, rows.map((r) => r.series_key), rows.map((r) => Number(r.ws))]
+      [tenantId, rows.map((r) => r.series_key), rows.map((r) => Number(r.ws)), band.map((e) => e?.expected ?? null),
+        band.map((e) => e?.sd ?? null), band.map((e) => e?.z ?? null)]
     )
     if (evaluations.length > 0) {
       yield* tx.query("INSERT INTO pending_evaluations (tenant_id, payload) VALUES ($1, $2::jsonb)", [tenantId, JSON.stringify(evaluations)])

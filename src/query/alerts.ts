@@ -6,7 +6,7 @@ import type { DbClient, Queryable } from "../db/Db.ts"
 
 export const ALERT_STATES = ["open", "acknowledged", "resolved"] as const
 
-type AlertRow = {
+export type AlertRow = {
   id: string; series_key: string; rule: string; type: string; state: string; severity: string; metric_name: string | null
   service_name: string | null; trace_id: string | null; title: string; observed: number | null; expected: number | null
   peak: number | null; occurrences: number; opened_at: Date; last_seen_at: Date; acknowledged_at: Date | null
@@ -16,7 +16,7 @@ type AlertRow = {
 const iso = (d: Date | string) => new Date(d).toISOString()
 const isoOrNull = (d: Date | string | null) => (d === null ? null : iso(d))
 
-const alertView = (r: AlertRow) => ({
+export const alertView = (r: AlertRow) => ({
   id: r.id,
   seriesKey: r.series_key,
   rule: r.rule,
@@ -38,7 +38,7 @@ const alertView = (r: AlertRow) => ({
   details: r.details
 })
 
-const COLUMNS = `id, series_key, rule, type, state, severity, metric_name, service_name, trace_id, title, observed, expected, peak,
+export const COLUMNS = `id, series_key, rule, type, state, severity, metric_name, service_name, trace_id, title, observed, expected, peak,
   occurrences, opened_at, last_seen_at, acknowledged_at, resolved_at, details`
 
 /** The tenant's alerts, most recently opened first. */

@@ -100,6 +100,23 @@ const makeStore = Effect.gen(function* () {
 
   const listTenants = db.query<{ id: string }>("SELECT id FROM tenants ORDER BY id").pipe(Effect.map((r) => r.map((x) => x.id)))
 
+  const listTenantRecords = db.query<{ id: string; name: string; created_at: Date; settings_source: string }>(
+    "SELECT id, name, created_at, settings_source FROM tenants ORDER BY id"
+  ).pipe(Effect.map((rows) => rows.map((r): TenantRecord => ({ id: r.id, name: r.name, createdAt: new Date(r.created_at).toISOString(), settingsSource: r.settings_source }))))
+
+  /** The tenant's keys, oldest first: never the key or its hash. */
+  const listKeys = (tenantId: string) =>
+    Effect.gen(function* () {
+      yield* requireTenant(tenantId)
+      const rows = yield* db.query<{ id: string; name: string | null; scopes: Array<string>; created_at: Date; revoked_at: Date | null }>(
+        "SELECT id, name, scopes, created_at, revoked_at FROM api_keys WHERE tenant_id = $1 ORDER BY created_at, id", [tenantId]
+      )
+      return rows.map((r) => ({
+        keyId: r.id, name: r.name, scopes: r.scopes, createdAt: new Date(r.created_at).toISOString(),
+        revokedAt: r.revoked_at === null ? null : new Date(r.revoked_at).toISOString()
+      }))
+    })
+
   const getSettings = (tenantId: string): Effect.Effect<TenantSettings, NotFound | DbError> =>
     Effect.gen(function* () {
       const hit = settingsCache.get(tenantId)
@@ -171,6 +188,8 @@ const makeStore = Effect.gen(function* () {
     createTenant,
     getTenant,
     listTenants,
+    listTenantRecords,
+    listKeys,
     tenantExists,
     getSettings,
     putSettings,

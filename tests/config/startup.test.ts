@@ -3,7 +3,7 @@ import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { deletePrefix, eventually, testEnv } from "../support/harness.ts"
-import { freePort, startProcess } from "../support/processes.ts"
+import { startProcess } from "../support/processes.ts"
 
 const start = (env: Record<string, string>) => startProcess("workers/all.ts", [], env)
 
@@ -26,20 +26,23 @@ describe("start-up", () => {
     expect(lines[0]).not.toMatch(/\bat .*\.ts:\d+/) // no stack trace
   })
 
-  it("npm start: migrates, prints a demo key once, serves /readyz, and stops cleanly on SIGTERM", async () => {
+  it("npm start: migrates, prints a demo key and the console link once, serves /readyz, and stops cleanly on SIGTERM", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "mplp-start-"))
-    const port = await freePort()
-    const env = testEnv({ PORT: String(port), MPLP_DATA_DIR: dataDir, LOG_LEVEL: "info" })
+    // PORT=0: the banner must name the port the service is bound to, not the one asked for.
+    const env = testEnv({ PORT: "0", MPLP_DATA_DIR: dataDir, LOG_LEVEL: "info" })
     const first = start(env)
     try {
+      const link = await eventually(async () => /Console: http:\/\/localhost:(\d+)\/#key=(mplp_[0-9a-f]{12}_[A-Za-z0-9_-]{43})\n/.exec(first.out()) ?? undefined, 60_000, 250)
+      const port = Number(link[1])
+      const key = link[2]
+      expect(port).toBeGreaterThan(0)
       const ready = await eventually(async () => {
         const r = await fetch(`http://127.0.0.1:${port}/readyz`)
         return r.status === 200 ? ((await r.json()) as { status: string; database: string; redis: string }) : undefined
-      }, 60_000, 250)
+      }, 15_000, 250)
       expect(ready).toEqual({ status: "ready", database: "up", redis: "up" })
-      // The demo tenant is created beside the API's start: its key may be printed just after /readyz.
-      const key = await eventually(async () => /mplp_[0-9a-f]{12}_[A-Za-z0-9_-]{43}/.exec(first.out())?.[0], 15_000, 100)
-      expect(key).toBeDefined()
+      expect(first.out()).toContain(`http://localhost:${port}/api/metrics`)
+      expect(first.out()).not.toMatch(/localhost:(?!\d)|localhost:8080/)
       const res = await fetch(`http://127.0.0.1:${port}/api/metrics`, {
         method: "POST",
         headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
@@ -57,9 +60,10 @@ describe("start-up", () => {
       // second start on the same data: no new demo tenant, the old key still works
       const second = start(env)
       try {
-        await eventually(async () => ((await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200 ? true : undefined), 60_000, 250)
+        const port2 = Number(await eventually(async () => /Listening on http:\/\/[^:\s"]+:(\d+)/.exec(second.out())?.[1], 60_000, 250))
+        await eventually(async () => ((await fetch(`http://127.0.0.1:${port2}/readyz`)).status === 200 ? true : undefined), 15_000, 250)
         expect(second.out()).not.toMatch(/Demo tenant created/)
-        const again = await fetch(`http://127.0.0.1:${port}/api/metrics`, {
+        const again = await fetch(`http://127.0.0.1:${port2}/api/metrics`, {
           method: "POST",
           headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
           body: JSON.stringify({ points: [{ name: "cpuUsagePercent", value: 13 }] })

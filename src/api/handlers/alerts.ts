@@ -1,7 +1,8 @@
 import { HttpApiBuilder } from "@effect/platform"
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
 import { Db } from "../../db/Db.ts"
 import { Conflict, NotFound } from "../../domain/errors.ts"
+import { queryAlertDetail } from "../../query/alertDetail.ts"
 import { acknowledgeAlert, ALERT_STATES, listAlerts } from "../../query/alerts.ts"
 import { parseChoices, parseIntParam } from "../../query/params.ts"
 import { MplpApi } from "../Api.ts"
@@ -20,7 +21,14 @@ export const AlertsLive = HttpApiBuilder.group(MplpApi, "alerts", (handlers) =>
           return yield* listAlerts(db, p.tenantId, states, limit)
         }).pipe(dbUnavailable)
       )
-      .handle("get", ({ path }) => Effect.zipRight(requireScope("query"), Effect.fail(new NotFound({ message: `alert ${path.id} not found` }))))
+      .handle("get", ({ path }) =>
+        Effect.gen(function* () {
+          const p = yield* requireScope("query")
+          const detail = yield* queryAlertDetail(db, p.tenantId, path.id)
+          if (Option.isNone(detail)) return yield* new NotFound({ message: `alert ${path.id} not found` })
+          return detail.value
+        }).pipe(dbUnavailable)
+      )
       .handle("ack", ({ path }) =>
         Effect.gen(function* () {
           const p = yield* requireScope("query")

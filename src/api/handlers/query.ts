@@ -1,13 +1,18 @@
 import { HttpApiBuilder } from "@effect/platform"
-import { Effect, Option } from "effect"
+import { Effect, Either, Option } from "effect"
 import { Db } from "../../db/Db.ts"
-import type { SearchParams, SeriesParams } from "../../domain/queryParams.ts"
+import type { MetricWindowsParams, SearchParams, SeriesParams, TimelineParams } from "../../domain/queryParams.ts"
 import { queryAnomalies } from "../../query/anomalies.ts"
+import { queryMetricNames } from "../../query/metricNames.ts"
 import { badParam, durationSeconds, parseChoice, parseChoices, parseIntParam, parseNumberParam, parseRange, parseTime } from "../../query/params.ts"
 import { decodeCursor, searchExecutions } from "../../query/search.ts"
 import { querySeries, SERIES_AGGS } from "../../query/series.ts"
 import type { BucketSpec } from "../../query/series.ts"
+import { queryServiceGraph } from "../../query/serviceGraph.ts"
 import { queryServices } from "../../query/services.ts"
+import { planTimeline, queryIngestRate, queryServicesTimeline } from "../../query/timeline.ts"
+import { queryWindows } from "../../query/windows.ts"
+import { TenantStore } from "../../tenants/TenantStore.ts"
 import { MplpApi } from "../Api.ts"
 import { requireScope } from "../auth.ts"
 import { dbUnavailable } from "../body.ts"
@@ -69,9 +74,31 @@ const searchRequest = (p: typeof SearchParams.Type, url: string, nowMs: number) 
     }
   })
 
+const optional = (raw: string | undefined) => (raw === undefined || raw === "" ? null : raw)
+
+const windowsRequest = (p: typeof MetricWindowsParams.Type, nowMs: number) =>
+  Effect.gen(function* () {
+    if (p.name === undefined || p.name === "") return yield* badParam("name", "the metric name is required")
+    const range = yield* parseRange(p.from, p.to, nowMs, HOUR)
+    return { name: p.name, service: optional(p.service), operation: optional(p.operation), ...range, limit: yield* parseIntParam("limit", p.limit, 5000, 1, 20_000) }
+  })
+
+const timelinePlan = (p: typeof TimelineParams.Type, nowMs: number) =>
+  Effect.gen(function* () {
+    const range = yield* parseRange(p.from, p.to, nowMs, HOUR)
+    let seconds: number | null = null
+    if (p.bucket !== undefined && p.bucket !== "" && p.bucket !== "auto") {
+      const s = durationSeconds(p.bucket)
+      if (s === undefined) return yield* badParam("bucket", `"${p.bucket}" is not auto or a duration such as 1m, 5m, 1h`)
+      seconds = s
+    }
+    return yield* Either.match(planTimeline(range.fromMs, range.toMs, seconds), { onLeft: (m) => Effect.fail(badParam("bucket", m)), onRight: Effect.succeed })
+  })
+
 export const QueryLive = HttpApiBuilder.group(MplpApi, "query", (handlers) =>
   Effect.gen(function* () {
     const db = yield* Db
+    const store = yield* TenantStore
     return handlers
       .handle("series", ({ urlParams }) =>
         Effect.gen(function* () {
@@ -107,11 +134,39 @@ export const QueryLive = HttpApiBuilder.group(MplpApi, "query", (handlers) =>
           })
         }).pipe(dbUnavailable)
       )
-      // Contract stubs: the console's read endpoints, implemented in their own modules.
-      .handle("metricNames", () => Effect.as(requireScope("query"), { from: "", to: "", metrics: [] }))
-      .handle("metricWindows", () => Effect.as(requireScope("query"), { name: "", from: "", to: "", zWarning: 3, zCritical: 4.5, truncated: false, series: [] }))
-      .handle("serviceGraph", () => Effect.as(requireScope("query"), { from: "", to: "", nodes: [], edges: [], truncated: false }))
-      .handle("servicesTimeline", () => Effect.as(requireScope("query"), { from: "", to: "", bucketSeconds: 60, series: [] }))
-      .handle("ingestRate", () => Effect.as(requireScope("query"), { from: "", to: "", bucketSeconds: 60, points: [] }))
+      .handle("metricNames", ({ urlParams }) =>
+        Effect.gen(function* () {
+          const p = yield* requireScope("query")
+          const range = yield* parseRange(urlParams.from, urlParams.to, Date.now(), 24 * HOUR)
+          return yield* queryMetricNames(db, p.tenantId, range.fromMs, range.toMs)
+        }).pipe(dbUnavailable)
+      )
+      .handle("metricWindows", ({ urlParams }) =>
+        Effect.gen(function* () {
+          const p = yield* requireScope("query")
+          const req = yield* windowsRequest(urlParams, Date.now())
+          const settings = yield* store.getSettings(p.tenantId).pipe(Effect.orDie)
+          return yield* queryWindows(db, p.tenantId, req, settings.detector)
+        }).pipe(dbUnavailable)
+      )
+      .handle("serviceGraph", ({ urlParams }) =>
+        Effect.gen(function* () {
+          const p = yield* requireScope("query")
+          const range = yield* parseRange(urlParams.from, urlParams.to, Date.now(), HOUR)
+          return yield* queryServiceGraph(db, p.tenantId, range.fromMs, range.toMs)
+        }).pipe(dbUnavailable)
+      )
+      .handle("servicesTimeline", ({ urlParams }) =>
+        Effect.gen(function* () {
+          const p = yield* requireScope("query")
+          return yield* queryServicesTimeline(db, p.tenantId, yield* timelinePlan(urlParams, Date.now()))
+        }).pipe(dbUnavailable)
+      )
+      .handle("ingestRate", ({ urlParams }) =>
+        Effect.gen(function* () {
+          const p = yield* requireScope("query")
+          return yield* queryIngestRate(db, p.tenantId, yield* timelinePlan(urlParams, Date.now()))
+        }).pipe(dbUnavailable)
+      )
   })
 )
