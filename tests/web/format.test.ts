@@ -1,0 +1,51 @@
+import { describe, expect, it } from "vitest"
+import { formatAgo, formatCount, formatDateTime, formatDuration, formatOffset, formatPercent, formatRate, formatValue, unitOf } from "../../web/src/lib/format.ts"
+
+const T = Date.UTC(2026, 10, 26, 9, 4, 5, 123)
+
+describe("console formatting", () => {
+  it("shows times in the viewer's zone with its UTC offset", () => {
+    expect(formatDateTime(T, 60)).toBe("2026-11-26 10:04:05 UTC+01:00")
+    expect(formatDateTime(T, -330, true)).toBe("2026-11-26 03:34:05.123 UTC-05:30")
+    expect(formatDateTime(T, 0)).toBe("2026-11-26 09:04:05 UTC")
+    // Crossing midnight changes the date, not only the hour.
+    expect(formatDateTime(Date.UTC(2026, 10, 26, 23, 30), 120)).toBe("2026-11-27 01:30:00 UTC+02:00")
+    expect(formatOffset(345)).toBe("UTC+05:45")
+  })
+
+  it("writes durations in ms, s, min and h", () => {
+    expect(formatDuration(0.42)).toBe("0.42 ms")
+    expect(formatDuration(12.5)).toBe("12.5 ms")
+    expect(formatDuration(340)).toBe("340 ms")
+    expect(formatDuration(1250)).toBe("1.25 s")
+    expect(formatDuration(42_100)).toBe("42.1 s")
+    expect(formatDuration(125_000)).toBe("2 min 05 s")
+    expect(formatDuration(3_720_000)).toBe("1 h 02 min")
+    expect(formatDuration(null)).toBe("–")
+  })
+
+  it("gives numbers their units", () => {
+    expect(formatPercent(0.053)).toBe("5.3 %")
+    expect(formatPercent(0.0004)).toBe("< 0.1 %")
+    expect(formatRate(12.5)).toBe("12.5 req/s")
+    expect(formatRate(0.5)).toBe("30 req/min")
+    expect(formatRate(0.0005)).toBe("1.8 req/h")
+    expect(formatCount(1234567)).toBe("1,234,567")
+    expect(formatCount(12_345, true)).toBe("12.3k")
+    expect(formatAgo(T - 90_000, T)).toBe("1 min ago")
+  })
+
+  it("reads a metric's unit from its name", () => {
+    expect(unitOf("responseTimeMs")).toBe("ms")
+    expect(unitOf("http.server.request.duration")).toBe("s")
+    expect(unitOf("cpuUsagePercent")).toBe("percent")
+    expect(unitOf("errorRate")).toBe("ratio")
+    expect(unitOf("heapBytes")).toBe("bytes")
+    expect(unitOf("queueDepth")).toBe("count")
+    expect(formatValue(1500, "ms")).toBe("1.5 s")
+    expect(formatValue(0.25, "s")).toBe("250 ms")
+    expect(formatValue(71.5, "percent")).toBe("71.5 %")
+    expect(formatValue(0.02, "ratio")).toBe("2 %")
+    expect(formatValue(2048, "bytes")).toBe("2 KiB")
+  })
+})
