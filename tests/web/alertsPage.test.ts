@@ -33,8 +33,8 @@ beforeAll(async () => {
   expect((await call(app, tenant.key, "POST", "/api/metrics", { points })).status).toBe(202)
   alertId = await eventually(async () => {
     const res = await call(app, tenant.key, "GET", "/api/alerts?state=open")
-    const { alerts } = (await res.json()) as { alerts: Array<{ id: string; type: string }> }
-    return alerts.find((a) => a.type === "anomaly_detected")?.id
+    const { alerts } = (await res.json()) as { alerts: Array<{ id: string; type: string; metricName: string | null }> }
+    return alerts.find((a) => a.type === "anomaly_detected" && a.metricName === "latencyMs")?.id
   }, 30_000)
   // Its notification delivered to the tenant's log channel.
   await eventually(async () => {
@@ -80,6 +80,11 @@ describe("alerts in the console", () => {
     expect(await page.locator(".alert-head").innerText()).toMatch(/UTC\+0[12]:00/)
     await page.waitForTimeout(300)
     await screenshot(page, "alert")
+    const dark = await newPage(browser, { colorScheme: "dark" })
+    await dark.goto(`${app.baseUrl}/alerts/${alertId}#key=${tenant.key}`)
+    await dark.locator(".alert-chart canvas").first().waitFor()
+    await dark.waitForTimeout(300)
+    await screenshot(dark, "alert-dark")
     expect(problems).toEqual([])
   })
 

@@ -68,6 +68,20 @@ describe("layered graph layout", () => {
     expect(layoutGraph(["a"], [e("a", "b")]).nodes.map((n) => n.id)).toEqual(["a", "b"])
   })
 
+  it("puts an edge's numbers where it runs alone: near the callee of a fan-out, near the caller of a fan-in", () => {
+    const o = DEFAULT_LAYOUT
+    const out = layoutGraph(["g", "a", "b"], [e("g", "a"), e("g", "b")])
+    for (const x of out.edges) {
+      const t = node(out, x.target)
+      expect(x.label).toEqual({ x: t.x - o.labelInset, y: t.y + t.height / 2 })
+    }
+    const into = layoutGraph(["a", "b", "db"], [e("a", "db"), e("b", "db")])
+    for (const x of into.edges) {
+      const s = node(into, x.source)
+      expect(x.label).toEqual({ x: s.x + s.width + o.labelInset, y: s.y + s.height / 2 })
+    }
+  })
+
   it("edge paths are smooth curves through every point", () => {
     expect(edgePath([{ x: 0, y: 0 }, { x: 100, y: 50 }])).toBe("M0,0 C50,0 50,50 100,50")
   })

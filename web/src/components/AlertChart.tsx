@@ -74,7 +74,10 @@ export const AlertChart = ({ band, unit, threshold, markers, label }: {
         ctx.lineTo(x, top + height)
         ctx.stroke()
         ctx.fillStyle = cssVar("--fg")
-        ctx.fillText(m.label, x + 4 * devicePixelRatio, top + 14 * devicePixelRatio)
+        const w = ctx.measureText(m.label).width
+        // Near the right edge the label goes to the left of its line.
+        const tx = x + 4 * devicePixelRatio + w > left + width ? x - 4 * devicePixelRatio - w : x + 4 * devicePixelRatio
+        ctx.fillText(m.label, tx, top + 14 * devicePixelRatio)
       }
       ctx.restore()
     }

@@ -58,7 +58,7 @@ export const GraphView = ({ nodes, edges, selected, onSelectEdge, onOpenNode, la
   readonly label: string
   readonly options?: Partial<LayoutOptions>
 }) => {
-  const opts = useMemo(() => ({ ...DEFAULT_LAYOUT, layerGap: 190, ...options }), [options])
+  const opts = useMemo(() => ({ ...DEFAULT_LAYOUT, ...options }), [options])
   const layout = useMemo(() => layoutGraph(nodes.map((n) => n.id), edges, opts), [nodes, edges, opts])
   const [focused, setFocused] = useState<string | null>(null)
   const byId = useMemo(() => new Map(nodes.map((n) => [n.id, n])), [nodes])
@@ -69,7 +69,7 @@ export const GraphView = ({ nodes, edges, selected, onSelectEdge, onOpenNode, la
       <svg className="graph" width={layout.width} height={layout.height + 10} viewBox={`0 -10 ${layout.width} ${layout.height + 10}`} role="group" aria-label={label}>
         <defs>
           {["plain", "bad", "on"].map((m) => (
-            <marker key={m} id={`arrow-${m}`} className={`arrow arrow-${m}`} viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
+            <marker key={m} id={`arrow-${m}`} className={`arrow arrow-${m}`} viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="11" markerHeight="11" orient="auto-start-reverse">
               <path d="M0,0 L10,5 L0,10 z" />
             </marker>
           ))}
@@ -144,7 +144,7 @@ export const GraphView = ({ nodes, edges, selected, onSelectEdge, onOpenNode, la
               onKeyDown={activate(() => onSelectEdge(on ? null : k))}
             >
               {e.label.map((l, j) => (
-                <text key={j} x={p.label.x} y={p.label.y - 4 + (j - (e.label.length - 1) / 2) * 14} textAnchor="middle">
+                <text key={j} x={p.label.x} y={p.label.y - 7 - (e.label.length - 1 - j) * 14} textAnchor="middle">
                   {l}
                 </text>
               ))}

@@ -18,9 +18,11 @@ export interface LayoutOptions {
   readonly margin: number
   /** The height a dummy node (an edge passing a layer) takes up. */
   readonly dummyHeight: number
+  /** How far from its node an edge's label is centred, when it goes near an end. */
+  readonly labelInset: number
 }
 
-export const DEFAULT_LAYOUT: LayoutOptions = { nodeWidth: 180, nodeHeight: 64, layerGap: 150, nodeGap: 28, margin: 24, dummyHeight: 20 }
+export const DEFAULT_LAYOUT: LayoutOptions = { nodeWidth: 180, nodeHeight: 64, layerGap: 190, nodeGap: 28, margin: 24, dummyHeight: 20, labelInset: 78 }
 
 export interface PlacedNode {
   readonly id: string
@@ -41,7 +43,7 @@ export interface PlacedEdge {
   readonly self: boolean
   /** From the source's border to the target's border, through the layers it crosses. */
   readonly points: ReadonlyArray<Point>
-  /** Where its numbers go: the middle of its path. */
+  /** Where its numbers go (see labelPoint). */
   readonly label: Point
 }
 
@@ -184,6 +186,22 @@ const orderLayers = (initial: ReadonlyArray<ReadonlyArray<string>>, links: Reado
 
 const DUMMY = "\u0000dummy:"
 
+/**
+ * Where an edge's numbers go: where it runs flat and alone. Edges fan out of a caller and into a
+ * callee, so a label sits near the end that no other edge shares (`inset` from the node), on the
+ * straight run through a layer for a long edge, and at the middle otherwise.
+ */
+const labelPoint = (points: ReadonlyArray<Point>, sharedEnd: boolean, sharedStart: boolean, inset: number): Point => {
+  const first = points[0]!
+  const last = points[points.length - 1]!
+  const toward = (from: Point, to: Point) => ({ x: from.x + Math.sign(to.x - from.x) * Math.min(inset, Math.abs(to.x - from.x) / 2), y: from.y })
+  if (points.length === 2 && !sharedEnd) return toward(last, first)
+  if (points.length === 2 && !sharedStart) return toward(first, last)
+  const a = points[Math.floor((points.length - 1) / 2)]!
+  const b = points[Math.floor((points.length - 1) / 2) + 1]!
+  return { x: (a.x + b.x) / 2, y: (a.y + b.y) / 2 }
+}
+
 /** Lays `nodes` out in layers left to right; edges to unknown nodes bring those nodes in. */
 export const layoutGraph = (nodes: ReadonlyArray<string>, edges: ReadonlyArray<Edge>, options: LayoutOptions = DEFAULT_LAYOUT): Layout => {
   const o = options
@@ -226,6 +244,13 @@ export const layoutGraph = (nodes: ReadonlyArray<string>, edges: ReadonlyArray<E
   })
 
   const mid = (n: PlacedNode) => n.y + n.height / 2
+  const indegree = new Map<string, number>()
+  const outdegree = new Map<string, number>()
+  for (const e of edges) {
+    if (e.source === e.target) continue
+    indegree.set(e.target, (indegree.get(e.target) ?? 0) + 1)
+    outdegree.set(e.source, (outdegree.get(e.source) ?? 0) + 1)
+  }
   let chainIndex = 0
   const placedEdges = edges.map((e, i): PlacedEdge => {
     const s = placed.get(e.source)!
@@ -242,9 +267,7 @@ export const layoutGraph = (nodes: ReadonlyArray<string>, edges: ReadonlyArray<E
     const last = chain[chain.length - 1]!
     points.push({ x: last.x, y: mid(last) + dy })
     if (reversed) points.reverse()
-    const a = points[Math.floor((points.length - 1) / 2)]!
-    const b = points[Math.floor((points.length - 1) / 2) + 1]!
-    return { source: e.source, target: e.target, reversed, self: false, points, label: { x: (a.x + b.x) / 2, y: (a.y + b.y) / 2 } }
+    return { source: e.source, target: e.target, reversed, self: false, points, label: labelPoint(points, (indegree.get(e.target) ?? 0) > 1, (outdegree.get(e.source) ?? 0) > 1, o.labelInset) }
   })
 
   const real = [...placed.values()].filter((n) => !n.id.startsWith(DUMMY))

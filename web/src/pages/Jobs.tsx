@@ -12,6 +12,22 @@ import "./pages.css"
 
 const failedAt = (j: Job) => Date.parse(j.finishedAt ?? j.createdAt)
 
+const SHORT = 160
+
+/** A reason's first line; a schema's full report (it can run to pages) behind a disclosure. */
+const Reason = ({ text }: { readonly text: string }) => {
+  const first = text.split("\n")[0]!
+  const short = first.length > SHORT ? `${first.slice(0, SHORT)}…` : first
+  return short === text ? (
+    <span>{text}</span>
+  ) : (
+    <details>
+      <summary>{short}</summary>
+      <pre className="reason-full">{text}</pre>
+    </details>
+  )
+}
+
 const JobTable = ({ jobs }: { readonly jobs: ReadonlyArray<Job> }) => (
   <div className="table-wrap">
     <table className="table jobs-table">
@@ -39,7 +55,7 @@ const JobTable = ({ jobs }: { readonly jobs: ReadonlyArray<Job> }) => (
               <span className="badge badge-bad">
                 <span aria-hidden="true">✕</span> {j.state}
               </span>{" "}
-              {j.failedReason ?? "no reason recorded"}
+              <Reason text={j.failedReason ?? "no reason recorded"} />
             </td>
           </tr>
         ))}
