@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- --scenario NAME[,NAME…]] [--duration S] [--runs N] [--window S] [--profile] [--heap-snapshot] [--verbose]`
  *
- * Scenarios: baseline, metrics, otlp, alert-latency, query, footprint, all (the default). The service
+ * Scenarios: baseline, metrics, otlp, alert-latency, query, footprint, browser, all (the default). The service
  * runs as `npm start` runs it (workers/all.ts in a child process: a fresh data folder, a free port, its
  * own queue prefix); load comes from a separate process (bench/loadgen.ts) over HTTP on 127.0.0.1.
  * The embedded TimescaleDB unless DATABASE_URL is set. Writes bench/results/<date>-<scenario>.json
@@ -12,6 +12,7 @@ import { mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { runAlert } from "./alertLatency.ts"
 import { runBaseline } from "./baseline.ts"
+import { POINTS, runBrowser, SPANS } from "./browser.ts"
 import type { BaselineFigures } from "./baseline.ts"
 import { dbKind } from "./benchDb.ts"
 import { runFootprint } from "./footprint.ts"
@@ -156,6 +157,17 @@ const main = async () => {
           const x = med("10000 open traces: RSS")
           goals.push({ goal: "1,000 idle tenants ≤ 20 MB of RSS", met: t <= 20, figures: `${t.toFixed(1)} MB RSS, ${med("1000 idle tenants: JS heap used").toFixed(1)} MB of JS heap (medians of ${o.runs} rounds)` })
           goals.push({ goal: "10,000 open traces ≤ 50 MB of RSS", met: x <= 50, figures: `${x.toFixed(1)} MB RSS, ${med("10000 open traces: JS heap used").toFixed(1)} MB of JS heap (medians of ${o.runs} rounds)` })
+          break
+        }
+        case "browser": {
+          const r = await runBrowser(o)
+          results.push(r)
+          const wf = medianOf(r.figures, `${SPANS}-span waterfall: data → painted`)
+          const chart = medianOf(r.figures, `${POINTS}-point chart: data → drawn`)
+          const js = medianOf(r.figures, "first-load JS gzipped")
+          goals.push({ goal: "a 10,000-span waterfall renders in ≤ 1 s", met: wf <= 1000, figures: `${fmt(wf)} ms from data to painted rows (median of ${o.runs}; the whole navigation ${fmt(medianOf(r.figures, `${SPANS}-span waterfall: navigation → painted`))} ms)` })
+          goals.push({ goal: "a 10,000-point chart draws in ≤ 200 ms", met: chart <= 200, figures: `${fmt(chart)} ms from data to the drawn frame (median of ${o.runs})` })
+          goals.push({ goal: "the console's first-load JavaScript ≤ 300 KB gzipped", met: js <= 300, figures: `${fmt(js)} KB` })
           break
         }
       }

@@ -1,7 +1,7 @@
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware, HttpApiSchema, HttpApiSecurity, OpenApi } from "@effect/platform"
 import { Context, Schema } from "effect"
 import { BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, ServiceUnavailable, TooManyRequests, Unauthorized, UnsupportedMediaType } from "../domain/errors.ts"
-import { Scope, TraceId } from "../domain/ids.ts"
+import { ExecutionId, Scope } from "../domain/ids.ts"
 import { Accepted, ExecutionResult, ExecutionUpdate, JobAccepted, JobRequest, JobStatus, MetricsRequest, StartExecutionRequest, StartExecutionResponse } from "../domain/ingest.ts"
 import { TenantSettings } from "../domain/settings.ts"
 import { CreatedKey, Health, Readiness, TenantView } from "../domain/views.ts"
@@ -30,7 +30,8 @@ export class AdminAuth extends HttpApiMiddleware.Tag<AdminAuth>()("api/AdminAuth
 }) {}
 
 const IdempotencyHeaders = Schema.Struct({ "idempotency-key": Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200))) })
-const TraceIdPath = Schema.Struct({ traceId: TraceId })
+const ExecutionIdPath = Schema.Struct({ executionId: ExecutionId })
+const StartHeaders = Schema.Struct({ ...IdempotencyHeaders.fields, traceparent: Schema.optional(Schema.String) })
 const TenantPath = Schema.Struct({ id: Schema.String })
 
 export class HealthApi extends HttpApiGroup.make("health")
@@ -85,24 +86,24 @@ export class ExecutionsApi extends HttpApiGroup.make("executions")
   .add(
     HttpApiEndpoint.post("start", "/api/executions")
       .setPayload(StartExecutionRequest)
-      .setHeaders(IdempotencyHeaders)
+      .setHeaders(StartHeaders)
       .addSuccess(StartExecutionResponse, { status: 201 })
   )
   .add(
-    HttpApiEndpoint.patch("update", "/api/executions/:traceId")
-      .setPath(TraceIdPath)
+    HttpApiEndpoint.patch("update", "/api/executions/:executionId")
+      .setPath(ExecutionIdPath)
       .setPayload(ExecutionUpdate)
       .setHeaders(IdempotencyHeaders)
       .addSuccess(JobAccepted, { status: 202 })
   )
   .add(
-    HttpApiEndpoint.post("finish", "/api/executions/:traceId/finish")
-      .setPath(TraceIdPath)
+    HttpApiEndpoint.post("finish", "/api/executions/:executionId/finish")
+      .setPath(ExecutionIdPath)
       .setPayload(ExecutionResult)
       .setHeaders(IdempotencyHeaders)
       .addSuccess(JobAccepted, { status: 202 })
   )
-  .add(HttpApiEndpoint.get("get", "/api/executions/:traceId").setPath(TraceIdPath).addSuccess(ExecutionDetailView))
+  .add(HttpApiEndpoint.get("get", "/api/executions/:executionId").setPath(ExecutionIdPath).addSuccess(ExecutionDetailView))
   .addError(NotFound)
   .addError(Conflict)
   .addError(Forbidden) {}

@@ -16,6 +16,30 @@ export const SpanId = Schema.String.pipe(
   Schema.pattern(/^(?!0{16})[0-9a-f]{16}$/, { message: () => "spanId must be 16 lowercase hex digits (W3C trace-context)" })
 )
 
+/** An execution's id in the API: its trace id, or `<traceId>-<spanId>` for a later execution of the same trace. */
+export const ExecutionId = Schema.String.pipe(
+  Schema.pattern(/^(?!0{32})[0-9a-f]{32}(-(?!0{16})[0-9a-f]{16})?$/, {
+    message: () => "an execution id is a trace id (32 lowercase hex digits) or <traceId>-<spanId> (32 and 16 hex digits)"
+  })
+)
+
+/** A W3C trace-context `traceparent`: version 00 (or a later one, read as 00), trace id, parent span id, flags. */
+export interface TraceParent { readonly traceId: string; readonly spanId: string; readonly flags: number }
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/
+
+/** Parses a traceparent as the W3C spec says: version ff and all-zero ids are invalid; version 00 has nothing after the flags. */
+export const parseTraceParent = (text: string): TraceParent | undefined => {
+  const m = TRACEPARENT.exec(text.trim())
+  if (m === null) return undefined
+  const [, version = "", traceId = "", spanId = "", flags = "", rest] = m
+  if (version === "ff" || (version === "00" && rest !== undefined)) return undefined
+  if (/^0+$/.test(traceId) || /^0+$/.test(spanId)) return undefined
+  return { traceId, spanId, flags: parseInt(flags, 16) }
+}
+
+export const formatTraceParent = (traceId: string, spanId: string, flags: number) =>
+  `00-${traceId}-${spanId}-${(flags & 0xff).toString(16).padStart(2, "0")}`
+
 export const Scope = Schema.Literal("ingest", "query")
 export type Scope = typeof Scope.Type
 

@@ -40,9 +40,16 @@ const Base = { tenantId: Schema.String, receivedAtMs: Schema.Number }
 /** Native points are deduplicated by job and position; OTLP points by their series and time. */
 export const MetricsJob = Schema.TaggedStruct("metrics", { ...Base, source: Schema.Literal("native", "otlp"), points: Schema.Array(MetricRow) })
 export const SpansJob = Schema.TaggedStruct("spans", { ...Base, spans: Schema.Array(SpanRow) })
+/**
+ * `executionId` (the trace id, or `<traceId>-<spanId>` for a later execution of the trace) is optional
+ * only so that jobs queued before it existed still decode: they meant their trace id.
+ */
+const ExecutionRef = { traceId: Schema.String, executionId: Schema.optional(Schema.String) }
+export const executionIdOfJob = (job: { readonly traceId: string; readonly executionId?: string | undefined }) => job.executionId ?? job.traceId
+
 export const ExecutionStartJob = Schema.TaggedStruct("execution-start", {
   ...Base,
-  traceId: Schema.String,
+  ...ExecutionRef,
   spanId: Schema.String,
   parentSpanId: Schema.NullOr(Schema.String),
   startTimeMs: Schema.Number,
@@ -51,13 +58,13 @@ export const ExecutionStartJob = Schema.TaggedStruct("execution-start", {
 /** `seq` orders the updates of one execution (start is 1): they apply in that order, each once. */
 export const ExecutionUpdateJob = Schema.TaggedStruct("execution-update", {
   ...Base,
-  traceId: Schema.String,
+  ...ExecutionRef,
   seq: Schema.Number,
   update: ExecutionUpdate
 })
 export const ExecutionFinishJob = Schema.TaggedStruct("execution-finish", {
   ...Base,
-  traceId: Schema.String,
+  ...ExecutionRef,
   seq: Schema.Number,
   result: ExecutionResult
 })

@@ -1,7 +1,7 @@
 import { Effect, Layer, Schema } from "effect"
 import { foldBatch, metricSeriesPoints, spanSeriesPoints } from "../aggregation/partials.ts"
 import { Db } from "../db/Db.ts"
-import { IngestJob } from "../domain/jobs.ts"
+import { executionIdOfJob, IngestJob } from "../domain/jobs.ts"
 import { AggregateJob, AlertJob } from "../domain/pipeline.ts"
 import { makeQueue, runWorker } from "../queues/Queues.ts"
 import { RedisConnection } from "../queues/Redis.ts"
@@ -79,18 +79,24 @@ export const IngestStage = {
               yield* Effect.tryPromise(() => aggregate.add("partials", data, { jobId }))
             }
             // Open executions: the deadline is durable (Redis), the in-memory timer that watches it is not.
+            // Executions are watched by their id (the trace id, or <traceId>-<spanId> for a later one of the trace).
             if ((job._tag === "execution-start" || job._tag === "execution-update") && applied.applied) {
               const settings = yield* store.getSettings(job.tenantId)
               const deadlineMs = Date.now() + settings.traceTimeoutSeconds * 1000
-              yield* registry.touch(job.tenantId, job.traceId, deadlineMs)
-              yield* supervisor.notify(job.tenantId, { _tag: "Opened", traceId: job.traceId, deadlineMs })
+              const executionId = executionIdOfJob(job)
+              yield* registry.touch(job.tenantId, executionId, deadlineMs)
+              yield* supervisor.notify(job.tenantId, { _tag: "Opened", traceId: executionId, deadlineMs })
             }
             if (job._tag === "execution-finish") {
-              yield* registry.close(job.tenantId, job.traceId)
-              yield* supervisor.notify(job.tenantId, { _tag: "Closed", traceId: job.traceId })
-              const payload = { traceId: job.traceId, serviceName: applied.serviceName ?? "", success: job.result.success, durationMs: job.result.durationMs ?? null, errorMessage: job.result.errorMessage ?? null }
+              const executionId = executionIdOfJob(job)
+              yield* registry.close(job.tenantId, executionId)
+              yield* supervisor.notify(job.tenantId, { _tag: "Closed", traceId: executionId })
+              const payload = {
+                executionId, traceId: job.traceId, serviceName: applied.serviceName ?? "", success: job.result.success,
+                durationMs: job.result.durationMs ?? null, errorMessage: job.result.errorMessage ?? null
+              }
               yield* Effect.tryPromise(() =>
-                alert.add("event", encodeAlert({ _tag: "event", tenantId: job.tenantId, eventType: "execution_completed", key: job.traceId, payload }), { jobId: `${jobId}-done` })
+                alert.add("event", encodeAlert({ _tag: "event", tenantId: job.tenantId, eventType: "execution_completed", key: executionId, payload }), { jobId: `${jobId}-done` })
               )
             }
           })

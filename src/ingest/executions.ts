@@ -1,9 +1,11 @@
 import { Data, Effect } from "effect"
 import type { DbError, Queryable } from "../db/Db.ts"
 import { toEpochMs } from "../domain/ids.ts"
+import { executionIdOfJob } from "../domain/jobs.ts"
 import type { ExecutionFinishJob, ExecutionStartJob, ExecutionUpdateJob, MetricRow } from "../domain/jobs.ts"
+import { insertExecutionSpan } from "./executionSpan.ts"
 import { hash64, insertMetricPoints } from "./persist.ts"
-import { executionByTrace } from "../db/executionByTrace.ts"
+import { executionById } from "../db/executionByTrace.ts"
 
 /** An update that arrived before its predecessor: the job is retried (with back-off) until it is next in line. */
 export class OutOfOrder extends Data.TaggedError("OutOfOrder")<{ readonly message: string }> {}
@@ -19,21 +21,32 @@ export interface Applied {
   readonly serviceName?: string
 }
 
-export const startExecution = (tx: Queryable, job: StartJob) => {
-  const r = job.request
-  return tx.query(
-    `INSERT INTO executions (tenant_id, trace_id, span_id, operation_name, service_name, operation_type, priority, status, source,
-                             start_time, context, tags, metadata, sampling_rate, trace_flags, last_seq)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', 'api', to_timestamp($8 / 1000.0), $9::jsonb, $10::jsonb, $11::jsonb, $12, $13, 1)
-     ON CONFLICT DO NOTHING RETURNING trace_id`,
-    [
-      job.tenantId, job.traceId, job.spanId, r.operationName, r.serviceName, r.operationType ?? null, r.priority ?? null,
-      job.startTimeMs, JSON.stringify(r.context), JSON.stringify(r.tags ?? {}),
-      JSON.stringify({ ...(r.metadata ?? {}), ...(job.parentSpanId === null ? {} : { parentSpanId: job.parentSpanId }) }),
-      r.samplingRate ?? 1, r.traceFlags ?? 1
-    ]
-  ).pipe(Effect.map((rows): Applied => ({ applied: rows.length > 0, points: [] })))
-}
+/**
+ * Records the execution. An OTLP root span that became an execution under the same id in the moment
+ * before this start claimed it (see upsertSpanExecutions) gives way: the native execution is the one
+ * its client updates, and the OTLP span stays in the trace as a span.
+ */
+export const startExecution = (tx: Queryable, job: StartJob) =>
+  Effect.gen(function* () {
+    const r = job.request
+    const executionId = executionIdOfJob(job)
+    const rows = yield* tx.query(
+      `INSERT INTO executions (tenant_id, trace_id, span_id, parent_span_id, execution_id, operation_name, service_name, operation_type,
+                               priority, status, source, start_time, context, tags, metadata, sampling_rate, trace_flags, last_seq)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'active', 'api', to_timestamp($10 / 1000.0), $11::jsonb, $12::jsonb, $13::jsonb, $14, $15, 1)
+       ON CONFLICT DO NOTHING RETURNING trace_id`,
+      [
+        job.tenantId, job.traceId, job.spanId, job.parentSpanId, executionId, r.operationName, r.serviceName, r.operationType ?? null,
+        r.priority ?? null, job.startTimeMs, JSON.stringify(r.context), JSON.stringify(r.tags ?? {}),
+        JSON.stringify({ ...(r.metadata ?? {}), ...(job.parentSpanId === null ? {} : { parentSpanId: job.parentSpanId }) }),
+        r.samplingRate ?? 1, r.traceFlags ?? 1
+      ]
+    )
+    if (rows.length > 0) {
+      yield* tx.query(`DELETE FROM executions WHERE ${executionById()} AND source = 'otlp'`, [job.tenantId, executionId])
+    }
+    return { applied: rows.length > 0, points: [] } satisfies Applied
+  })
 
 /**
  * Applies step `seq` only when `seq - 1` is the last one applied: a replay (already applied) changes
@@ -42,7 +55,7 @@ export const startExecution = (tx: Queryable, job: StartJob) => {
 const inOrder = (
   tx: Queryable,
   tenantId: string,
-  traceId: string,
+  executionId: string,
   seq: number,
   apply: Effect.Effect<ReadonlyArray<{ service_name: string }>, DbError>
 ) =>
@@ -51,13 +64,17 @@ const inOrder = (
     const row = rows[0]
     if (row !== undefined) return { serviceName: row.service_name, fresh: true }
     const last = yield* tx.query<{ last_seq: number; service_name: string }>(
-      `SELECT last_seq, service_name FROM executions WHERE ${executionByTrace()} LIMIT 1`, [tenantId, traceId]
+      `SELECT last_seq, service_name FROM executions WHERE ${executionById()} AND source = 'api' LIMIT 1`, [tenantId, executionId]
     )
     const found = last[0]
     const lastSeq = found === undefined ? 0 : Number(found.last_seq)
     if (found !== undefined && lastSeq >= seq) return { serviceName: found.service_name, fresh: false }
-    return yield* new OutOfOrder({ message: `execution ${traceId}: step ${seq} waits for step ${lastSeq + 1}` })
+    return yield* new OutOfOrder({ message: `execution ${executionId}: step ${seq} waits for step ${lastSeq + 1}` })
   })
+
+/** Event keys are unique per execution: a later execution of the trace prefixes them with its span id. */
+const eventKey = (executionId: string, seq: number, i: number) =>
+  executionId.length > 32 ? `${executionId.slice(33)}:${seq}.${i}` : `${seq}.${i}`
 
 const metricRows = (metrics: Readonly<Record<string, number>>, timeMs: number, serviceName: string, traceId: string): Array<MetricRow> =>
   Object.entries(metrics).map(([name, value]) => ({ name, value, timeMs, serviceName, traceId, attributes: {} }))
@@ -65,7 +82,8 @@ const metricRows = (metrics: Readonly<Record<string, number>>, timeMs: number, s
 export const updateExecution = (tx: Queryable, job: UpdateJob, jobId: string) =>
   Effect.gen(function* () {
     const u = job.update
-    const done = yield* inOrder(tx, job.tenantId, job.traceId, job.seq, tx.query(
+    const executionId = executionIdOfJob(job)
+    const done = yield* inOrder(tx, job.tenantId, executionId, job.seq, tx.query(
       // The finish is the last step by definition: an update that reaches an ended execution (sent in
       // the same burst but arriving after the finish, or late) adds its events and new metrics, and
       // changes neither the outcome nor the final values.
@@ -76,9 +94,9 @@ export const updateExecution = (tx: Queryable, job: UpdateJob, jobId: string) =>
          metrics = CASE WHEN status IN ('active', 'paused') THEN metrics || $7::jsonb ELSE $7::jsonb || metrics END,
          custom_attributes = custom_attributes || $8::jsonb,
          last_seq = $3, updated_at = now()
-       WHERE ${executionByTrace()} AND last_seq = $3 - 1
+       WHERE ${executionById()} AND source = 'api' AND last_seq = $3 - 1
        RETURNING service_name`,
-      [job.tenantId, job.traceId, job.seq, u.progressPercentage ?? null, u.currentOperation ?? null, u.status ?? null,
+      [job.tenantId, executionId, job.seq, u.progressPercentage ?? null, u.currentOperation ?? null, u.status ?? null,
         JSON.stringify(u.metrics ?? {}), JSON.stringify(u.customAttributes ?? {})]
     ))
     const points = metricRows(u.metrics ?? {}, job.receivedAtMs, done.serviceName, job.traceId)
@@ -86,12 +104,12 @@ export const updateExecution = (tx: Queryable, job: UpdateJob, jobId: string) =>
     const events = u.events ?? []
     if (events.length > 0) {
       yield* tx.query(
-        `INSERT INTO execution_events (tenant_id, trace_id, time, event_key, event_name, event_type, metadata)
-         SELECT $1, $2, to_timestamp(t / 1000.0), k, n, ty, m::jsonb
+        `INSERT INTO execution_events (tenant_id, trace_id, execution_id, time, event_key, event_name, event_type, metadata)
+         SELECT $1, $2, $8, to_timestamp(t / 1000.0), k, n, ty, m::jsonb
          FROM unnest($3::float8[], $4::text[], $5::text[], $6::text[], $7::text[]) AS u(t, k, n, ty, m)
          ON CONFLICT DO NOTHING`,
-        [job.tenantId, job.traceId, events.map((e) => toEpochMs(e.timestamp)), events.map((_, i) => `${job.seq}.${i}`),
-          events.map((e) => e.eventName), events.map((e) => e.eventType), events.map((e) => JSON.stringify(e.metadata ?? {}))]
+        [job.tenantId, job.traceId, events.map((e) => toEpochMs(e.timestamp)), events.map((_, i) => eventKey(executionId, job.seq, i)),
+          events.map((e) => e.eventName), events.map((e) => e.eventType), events.map((e) => JSON.stringify(e.metadata ?? {})), executionId]
       )
     }
     if (points.length > 0) yield* insertMetricPoints(tx, job.tenantId, points, points.map((_, i) => keyOf(jobId, i)))
@@ -101,7 +119,8 @@ export const updateExecution = (tx: Queryable, job: UpdateJob, jobId: string) =>
 export const finishExecution = (tx: Queryable, job: FinishJob, jobId: string) =>
   Effect.gen(function* () {
     const r = job.result
-    const done = yield* inOrder(tx, job.tenantId, job.traceId, job.seq, tx.query(
+    const executionId = executionIdOfJob(job)
+    const done = yield* inOrder(tx, job.tenantId, executionId, job.seq, tx.query(
       `UPDATE executions SET
          status = $4,
          end_time = CASE WHEN $5::float8 IS NULL THEN to_timestamp($6 / 1000.0) ELSE start_time + make_interval(secs => $5 / 1000.0) END,
@@ -111,14 +130,16 @@ export const finishExecution = (tx: Queryable, job: FinishJob, jobId: string) =>
          progress_percentage = CASE WHEN $4 = 'completed' THEN 100 ELSE progress_percentage END,
          current_operation = NULL,
          last_seq = $3, updated_at = now()
-       WHERE ${executionByTrace()} AND last_seq = $3 - 1
+       WHERE ${executionById()} AND source = 'api' AND last_seq = $3 - 1
        RETURNING service_name`,
-      [job.tenantId, job.traceId, job.seq, r.success ? "completed" : "failed", r.durationMs ?? null, job.receivedAtMs,
+      [job.tenantId, executionId, job.seq, r.success ? "completed" : "failed", r.durationMs ?? null, job.receivedAtMs,
         JSON.stringify({ success: r.success, errorMessage: r.errorMessage ?? null, durationMs: r.durationMs ?? null, performanceScore: r.performanceScore ?? null }),
         JSON.stringify(r.errors ?? (r.errorMessage === undefined ? [] : [r.errorMessage])), JSON.stringify(r.warnings ?? []),
         r.performanceScore ?? null, JSON.stringify(r.finalMetrics ?? {})]
     ))
     const points = metricRows(r.finalMetrics ?? {}, job.receivedAtMs, done.serviceName, job.traceId)
+    // The span is written on every delivery (keyed): a finish that committed before its span did is completed by its retry.
+    yield* insertExecutionSpan(tx, job.tenantId, executionId)
     if (!done.fresh) return { applied: false, points, serviceName: done.serviceName } satisfies Applied
     if (points.length > 0) yield* insertMetricPoints(tx, job.tenantId, points, points.map((_, i) => keyOf(jobId, i)))
     return { applied: true, points, serviceName: done.serviceName } satisfies Applied

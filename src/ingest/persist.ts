@@ -88,14 +88,17 @@ export const insertSpans = (tx: Queryable, tenantId: string, spans: ReadonlyArra
     { discard: true }
   )
 
-/** A root span (no parent) makes its trace an execution too, found by the same search and detail endpoints. */
+/**
+ * A root span (no parent) makes its trace an execution too, found by the same search and detail
+ * endpoints, unless the trace already holds one (a native execution, whose own span may come later).
+ */
 export const upsertSpanExecutions = (tx: Queryable, tenantId: string, spans: ReadonlyArray<SpanRow>) => {
   const roots = spans.filter((s) => s.parentSpanId === null)
   if (roots.length === 0) return Effect.void
   return tx.query(
-    `INSERT INTO executions (tenant_id, trace_id, span_id, operation_name, service_name, status, source, start_time, end_time,
+    `INSERT INTO executions (tenant_id, trace_id, span_id, execution_id, operation_name, service_name, status, source, start_time, end_time,
                              duration_ms, metadata, last_seq)
-     SELECT $1, tr, sp, n, sv, st, 'otlp', to_timestamp(s / 1000.0), to_timestamp(e / 1000.0), d, a::jsonb, 0
+     SELECT $1, tr, sp, tr, n, sv, st, 'otlp', to_timestamp(s / 1000.0), to_timestamp(e / 1000.0), d, a::jsonb, 0
      FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::float8[], $8::float8[], $9::float8[], $10::text[])
           AS u(tr, sp, n, sv, st, s, e, d, a)
      -- One probe of executions_trace_id per root (see executionByTrace): OFFSET 0 keeps it per row (as

@@ -8,6 +8,8 @@ import { ANOMALY_COLUMNS, anomalyView } from "./anomalies.ts"
 import type { AnomalyRow } from "./anomalies.ts"
 import { quantileFromHistogram } from "./histogram.ts"
 import { minuteRange, redRows } from "./services.ts"
+import { executionByTrace } from "../db/executionByTrace.ts"
+import { EXECUTION_SPAN_ATTRIBUTES, EXECUTION_SPAN_KIND, EXECUTION_SPAN_MESSAGE, EXECUTION_SPAN_STATUS } from "../ingest/executionSpan.ts"
 import { buildSpanTree, criticalPath } from "./spanTree.ts"
 import type { SpanInput } from "./spanTree.ts"
 
@@ -27,6 +29,52 @@ export const loadSpans = (q: Queryable, tenantId: string, traceId: string) =>
             duration_ms, attributes, events
      FROM spans WHERE tenant_id = $1 AND trace_id = $2 ORDER BY start_time, span_id LIMIT ${MAX_SPANS}`, [tenantId, traceId]
   )
+
+/**
+ * The trace's spans, plus the span of each of its executions not yet written to `spans` (one still
+ * running ends now, for the picture): a trace shows every execution in it, whichever arrived first.
+ */
+export const loadTraceSpans = (q: Queryable, tenantId: string, view: ExecutionView) =>
+  Effect.gen(function* () {
+    const rows = yield* loadSpans(q, tenantId, view.traceId)
+    const executions = yield* q.query<SpanRow>(
+      `SELECT x.span_id, x.parent_span_id, x.operation_name AS name, ${EXECUTION_SPAN_KIND} AS kind, ${EXECUTION_SPAN_STATUS} AS status_code,
+              ${EXECUTION_SPAN_MESSAGE} AS status_message, x.service_name,
+              (extract(epoch FROM x.start_time) * 1000)::float8 AS start_ms,
+              (extract(epoch FROM coalesce(x.end_time, greatest(now(), x.start_time))) * 1000)::float8 AS end_ms,
+              coalesce(x.duration_ms, extract(epoch FROM (greatest(now(), x.start_time) - x.start_time)) * 1000) AS duration_ms,
+              ${EXECUTION_SPAN_ATTRIBUTES} AS attributes, '[]'::jsonb AS events
+       FROM executions x WHERE ${executionByTrace("$2", "x.")} AND x.source = 'api' LIMIT 1000`, [tenantId, view.traceId]
+    )
+    const written = new Set(rows.map((r) => r.span_id))
+    return [...rows, ...executions.filter((e) => !written.has(e.span_id))]
+  })
+
+/** The spans under (and including) the execution's span; the whole trace when its span is not there. */
+export const executionSubtree = (rows: ReadonlyArray<SpanRow>, spanId: string): Array<SpanInput> => {
+  const inputs = rows.map(spanInput)
+  if (!inputs.some((s) => s.spanId === spanId)) return inputs
+  const children = new Map<string, Array<SpanInput>>()
+  for (const s of inputs) {
+    if (s.parentSpanId === null) continue
+    const list = children.get(s.parentSpanId)
+    if (list === undefined) children.set(s.parentSpanId, [s])
+    else list.push(s)
+  }
+  const seen = new Set<string>([spanId])
+  const out: Array<SpanInput> = []
+  const stack = inputs.filter((s) => s.spanId === spanId)
+  for (let s = stack.pop(); s !== undefined; s = stack.pop()) {
+    out.push(s)
+    for (const c of children.get(s.spanId) ?? []) {
+      if (!seen.has(c.spanId)) {
+        seen.add(c.spanId)
+        stack.push(c)
+      }
+    }
+  }
+  return out
+}
 
 export const spanInput = (r: SpanRow): SpanInput => ({
   spanId: r.span_id, parentSpanId: r.parent_span_id, name: r.name, serviceName: r.service_name,
@@ -90,7 +138,7 @@ const iso = (ms: number) => new Date(ms).toISOString()
 
 export const loadDetail = (q: Queryable, tenantId: string, view: ExecutionView) =>
   Effect.gen(function* () {
-    const rows = yield* loadSpans(q, tenantId, view.traceId)
+    const rows = yield* loadTraceSpans(q, tenantId, view)
     const inputs = rows.map(spanInput)
     const byId = new Map(rows.map((r) => [r.span_id, r]))
     const tree = buildSpanTree(inputs)
@@ -111,7 +159,7 @@ export const loadDetail = (q: Queryable, tenantId: string, view: ExecutionView) 
        ORDER BY window_start, series_key, method LIMIT 200`,
       [tenantId, view.traceId, view.serviceName, startMs, endMs]
     )
-    const analysis = yield* analyseExecution(q, tenantId, view, inputs)
+    const analysis = yield* analyseExecution(q, tenantId, view, executionSubtree(rows, view.spanId))
     const { spans: _spans, analysis: _analysis, ...base } = view
     return {
       ...base,

@@ -4,10 +4,11 @@ import type { Queryable } from "../db/Db.ts"
 import type { ExecutionDetailView } from "../domain/queryViews.ts"
 import type { ExecutionView } from "../domain/views.ts"
 import type { PerformanceAnalysis } from "./analysis.ts"
-import { analyseExecution, loadDetail, loadSpans, spanInput } from "./ExecutionDetail.ts"
-import { executionByTrace } from "../db/executionByTrace.ts"
+import { analyseExecution, executionSubtree, loadDetail, loadTraceSpans } from "./ExecutionDetail.ts"
+import { executionById, executionByTrace } from "../db/executionByTrace.ts"
 
 interface ExecutionRow {
+  execution_id: string
   trace_id: string
   span_id: string
   parent_span_id: string | null
@@ -40,14 +41,10 @@ const iso = (d: Date | string) => new Date(d).toISOString()
 
 /** The columns behind `executionHeadFields`, as every execution view shows them. */
 export type ExecutionHeadRow = Pick<ExecutionRow,
-  "trace_id" | "span_id" | "parent_span_id" | "operation_name" | "service_name" | "operation_type" | "priority" | "status" | "source" | "start_time" | "end_time" | "duration_ms">
-
-/** The id an execution goes by in the API: its trace id when it starts its trace, else `<traceId>-<spanId>`. */
-export const executionIdOf = (traceId: string, spanId: string, parentSpanId: string | null) =>
-  parentSpanId === null ? traceId : `${traceId}-${spanId}`
+  "execution_id" | "trace_id" | "span_id" | "parent_span_id" | "operation_name" | "service_name" | "operation_type" | "priority" | "status" | "source" | "start_time" | "end_time" | "duration_ms">
 
 export const headOf = (r: ExecutionHeadRow) => ({
-  executionId: executionIdOf(r.trace_id, r.span_id, r.parent_span_id),
+  executionId: r.execution_id,
   traceId: r.trace_id,
   spanId: r.span_id,
   parentSpanId: r.parent_span_id,
@@ -84,17 +81,19 @@ export const toView = (r: ExecutionRow, events: ExecutionView["events"]): Execut
 interface EventJson { readonly n: string; readonly ty: string; readonly t: number; readonly m: Record<string, unknown> }
 
 /**
- * The execution of this tenant with this trace id; another tenant's is simply not found. One statement,
- * so the row and its events are one snapshot: an update's events never show beside the row before it.
+ * The execution of this tenant with this id; another tenant's is simply not found. One statement, so
+ * the row and its events are one snapshot: an update's events never show beside the row before it. A
+ * native start that raced an OTLP root span to the same trace id wins over it (see ingest/executions.ts).
  */
-export const getExecution = (q: Queryable, tenantId: string, traceId: string) =>
+export const getExecution = (q: Queryable, tenantId: string, executionId: string) =>
   Effect.gen(function* () {
+    const traceId = executionId.slice(0, 32)
     const rows = yield* q.query<ExecutionRow & Record<string, unknown> & { readonly events_json: ReadonlyArray<EventJson> }>(
       `SELECT x.*, coalesce((
          SELECT json_agg(json_build_object('n', ev.event_name, 'ty', ev.event_type, 't', ev.t, 'm', ev.metadata) ORDER BY ev.time, ev.event_key)
          FROM (SELECT event_name, event_type, time, event_key, metadata, extract(epoch FROM time) * 1000 AS t FROM execution_events
-               WHERE tenant_id = $1 AND trace_id = $2 ORDER BY time, event_key LIMIT 10000) ev), '[]'::json) AS events_json
-       FROM executions x WHERE ${executionByTrace("$2", "x.")} ORDER BY x.start_time LIMIT 1`, [tenantId, traceId]
+               WHERE tenant_id = $1 AND trace_id = $2 AND execution_id = $3 ORDER BY time, event_key LIMIT 10000) ev), '[]'::json) AS events_json
+       FROM executions x WHERE ${executionById("$3", "x.")} ORDER BY x.source = 'api' DESC, x.start_time LIMIT 1`, [tenantId, traceId, executionId]
     )
     const row = rows[0]
     if (row === undefined) return Option.none<ExecutionView>()
@@ -105,30 +104,33 @@ export const getExecution = (q: Queryable, tenantId: string, traceId: string) =>
  * The performance analysis of a finished execution (None when it is unknown or still running), for
  * callers outside the query API, e.g. the execution_completed notification.
  */
-export const loadAnalysis = (q: Queryable, tenantId: string, traceId: string) =>
+export const loadAnalysis = (q: Queryable, tenantId: string, executionId: string) =>
   Effect.gen(function* () {
-    const found = yield* getExecution(q, tenantId, traceId)
+    const found = yield* getExecution(q, tenantId, executionId)
     if (Option.isNone(found)) return Option.none<PerformanceAnalysis>()
-    const spans = yield* loadSpans(q, tenantId, traceId)
-    const analysis = yield* analyseExecution(q, tenantId, found.value, spans.map(spanInput))
+    const trace = yield* loadTraceSpans(q, tenantId, found.value)
+    const analysis = yield* analyseExecution(q, tenantId, found.value, executionSubtree(trace, found.value.spanId))
     return Option.fromNullable(analysis)
   })
 
 const makeReader = Effect.gen(function* () {
   const db = yield* Db
-  const get = (tenantId: string, traceId: string) => getExecution(db, tenantId, traceId)
-  /** The execution with its span tree, metric points, anomalies and performance analysis. */
-  const detail = (tenantId: string, traceId: string) =>
-    Effect.flatMap(getExecution(db, tenantId, traceId), Option.match({
+  const get = (tenantId: string, executionId: string) => getExecution(db, tenantId, executionId)
+  /** The execution with its trace's span tree, metric points, anomalies and performance analysis. */
+  const detail = (tenantId: string, executionId: string) =>
+    Effect.flatMap(getExecution(db, tenantId, executionId), Option.match({
       onNone: () => Effect.succeed(Option.none<ExecutionDetailView>()),
       onSome: (view) => Effect.map(loadDetail(db, tenantId, view), Option.some)
     }))
   /** The last applied sequence number, to resume an execution's counter after its Redis key expired. */
-  const lastSeq = (tenantId: string, traceId: string) =>
-    db.query<{ last_seq: number }>(`SELECT last_seq FROM executions WHERE ${executionByTrace()} LIMIT 1`, [tenantId, traceId]).pipe(
-      Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), (r) => Number(r.last_seq)))
-    )
-  return { get, detail, lastSeq } as const
+  const lastSeq = (tenantId: string, executionId: string) =>
+    db.query<{ last_seq: number }>(
+      `SELECT last_seq FROM executions WHERE ${executionById()} ORDER BY source = 'api' DESC LIMIT 1`, [tenantId, executionId]
+    ).pipe(Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), (r) => Number(r.last_seq))))
+  /** Does the trace already hold an execution (then a new one in it goes by `<traceId>-<spanId>`)? */
+  const traceHasExecution = (tenantId: string, traceId: string) =>
+    db.query(`SELECT 1 FROM executions WHERE ${executionByTrace()} LIMIT 1`, [tenantId, traceId]).pipe(Effect.map((rows) => rows.length > 0))
+  return { get, detail, lastSeq, traceHasExecution } as const
 })
 
 export class ExecutionReader extends Context.Tag("query/ExecutionReader")<ExecutionReader, Effect.Effect.Success<typeof makeReader>>() {

@@ -17,18 +17,20 @@ export interface ExecutionSearch {
   readonly cursor: SearchCursor | null
 }
 
-/** The last row of a page: start_time exactly as the database keeps it (microseconds) and the trace id. */
-export interface SearchCursor { readonly startTime: string; readonly traceId: string }
+/** The last row of a page: start_time exactly as the database keeps it (microseconds), the trace and span ids. */
+export interface SearchCursor { readonly startTime: string; readonly traceId: string; readonly spanId: string }
 
 const CURSOR_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/
 
-export const encodeCursor = (c: SearchCursor): string => Buffer.from(JSON.stringify([c.startTime, c.traceId]), "utf8").toString("base64url")
+export const encodeCursor = (c: SearchCursor): string => Buffer.from(JSON.stringify([c.startTime, c.traceId, c.spanId]), "utf8").toString("base64url")
 
 export const decodeCursor = (text: string): Option.Option<SearchCursor> => {
   try {
     const v: unknown = JSON.parse(Buffer.from(text, "base64url").toString("utf8"))
-    if (Array.isArray(v) && v.length === 2 && typeof v[0] === "string" && CURSOR_TIME.test(v[0]) && typeof v[1] === "string" && v[1].length <= 64) {
-      return Option.some({ startTime: v[0], traceId: v[1] })
+    if (Array.isArray(v) && (v.length === 2 || v.length === 3) && typeof v[0] === "string" && CURSOR_TIME.test(v[0]) &&
+        typeof v[1] === "string" && v[1].length <= 64 && (v.length === 2 || (typeof v[2] === "string" && v[2].length <= 32))) {
+      // A two-part cursor (from before a trace could hold several executions) skips its whole trace at that time, as it did.
+      return Option.some({ startTime: v[0], traceId: v[1], spanId: typeof v[2] === "string" ? v[2] : "" })
     }
   } catch {
     // a cursor that is not ours is refused below
@@ -57,14 +59,16 @@ export const searchSql = (tenantId: string, s: ExecutionSearch): { text: string;
     const v = p(value)
     where.push(`(metadata ->> ${k} = ${v} OR custom_attributes ->> ${k} = ${v} OR (jsonb_typeof(tags) = 'object' AND tags ->> ${k} = ${v}))`)
   }
-  // (start_time, trace_id) is unique per tenant, so this order is total and a page boundary never splits ties.
-  if (s.cursor !== null) where.push(`(start_time, trace_id) < (${p(s.cursor.startTime)}::timestamptz, ${p(s.cursor.traceId)})`)
+  // (start_time, trace_id, span_id) is unique per tenant, so this order is total and a page boundary never splits ties.
+  if (s.cursor !== null) {
+    where.push(`(start_time, trace_id, span_id) < (${p(s.cursor.startTime)}::timestamptz, ${p(s.cursor.traceId)}, ${p(s.cursor.spanId)})`)
+  }
   return {
-    text: `SELECT trace_id, span_id, parent_span_id, operation_name, service_name, operation_type, priority, status, source,
+    text: `SELECT execution_id, trace_id, span_id, parent_span_id, operation_name, service_name, operation_type, priority, status, source,
                   start_time, end_time, duration_ms, tags, metadata, custom_attributes, progress_percentage, current_operation,
                   to_char(start_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_time
            FROM executions WHERE ${where.join(" AND ")}
-           ORDER BY start_time DESC, trace_id DESC LIMIT ${p(s.limit + 1)}`,
+           ORDER BY start_time DESC, trace_id DESC, span_id DESC LIMIT ${p(s.limit + 1)}`,
     values
   }
 }
@@ -90,6 +94,6 @@ export const searchExecutions = (q: Queryable, tenantId: string, s: ExecutionSea
         currentOperation: r.current_operation,
         genai: null
       })),
-      nextCursor: rows.length > s.limit && last !== undefined ? encodeCursor({ startTime: last.cursor_time, traceId: last.trace_id }) : null
+      nextCursor: rows.length > s.limit && last !== undefined ? encodeCursor({ startTime: last.cursor_time, traceId: last.trace_id, spanId: last.span_id }) : null
     }
   }).pipe(Effect.withSpan("Executions.search"))

@@ -5,7 +5,8 @@ import { makeQueue } from "../queues/Queues.ts"
 import { Telemetry } from "../telemetry/Telemetry.ts"
 import { DeadlineHeap } from "./DeadlineHeap.ts"
 import { TraceRegistry } from "./TraceRegistry.ts"
-import { executionByTrace } from "../db/executionByTrace.ts"
+import { executionById } from "../db/executionByTrace.ts"
+import { insertExecutionSpan } from "../ingest/executionSpan.ts"
 
 /**
  * What a tenant actor hears about its executions (the durable part is already in the TraceRegistry).
@@ -79,26 +80,32 @@ const makeSupervisor = Effect.gen(function* () {
    * timed out raises it again: its claimer may have died between the UPDATE and the alert, and the
    * alert is keyed by execution (the alert stage stores it once), so a repeat changes nothing.
    */
-  const timeOut = (tenantId: string, traceId: string) =>
+  // `executionId` is the id the registry and heap know the execution by (see IngestStage's hand-off).
+  const timeOut = (tenantId: string, executionId: string) =>
     Effect.gen(function* () {
       const rows = yield* db.query<{ service_name: string; operation_name: string; start_time: Date }>(
         `WITH u AS (
            UPDATE executions SET status = 'timed_out', end_time = now(), duration_ms = extract(epoch FROM (now() - start_time)) * 1000,
                   updated_at = now(), current_operation = NULL
-           WHERE ${executionByTrace()} AND status IN ('active', 'paused')
+           WHERE ${executionById()} AND source = 'api' AND status IN ('active', 'paused')
            RETURNING service_name, operation_name, start_time)
          SELECT * FROM u
          UNION ALL
          SELECT service_name, operation_name, start_time FROM executions
-         WHERE ${executionByTrace()} AND status = 'timed_out' AND NOT EXISTS (SELECT 1 FROM u)`, [tenantId, traceId]
+         WHERE ${executionById()} AND source = 'api' AND status = 'timed_out' AND NOT EXISTS (SELECT 1 FROM u)`, [tenantId, executionId]
       )
       const row = rows[0]
       if (row === undefined) return
-      const payload = { traceId, serviceName: row.service_name, operationName: row.operation_name, startTime: new Date(row.start_time).toISOString() }
+      // Like the alert, the span is keyed: a repeated time-out writes it once.
+      yield* insertExecutionSpan(db, tenantId, executionId)
+      const payload = {
+        executionId, traceId: executionId.slice(0, 32), serviceName: row.service_name, operationName: row.operation_name,
+        startTime: new Date(row.start_time).toISOString()
+      }
       yield* Effect.tryPromise(() =>
-        alerts.add("event", encodeAlert({ _tag: "event", tenantId, eventType: "execution_timeout", key: traceId, payload }), { jobId: `${tenantId}.timeout-${traceId}` })
+        alerts.add("event", encodeAlert({ _tag: "event", tenantId, eventType: "execution_timeout", key: executionId, payload }), { jobId: `${tenantId}.timeout-${executionId}` })
       )
-      yield* Effect.logInfo(`execution ${traceId} timed out`)
+      yield* Effect.logInfo(`execution ${executionId} timed out`)
     })
 
   /** Times out a claimed execution and settles the claim; a claim left unsettled (a crash) lapses and is claimed again. */

@@ -252,17 +252,23 @@ describe("execution lifecycle", () => {
     await executionWhen(t.key, s.traceId, (e) => e.status === "completed")
   })
 
-  it("a client-chosen traceId continues a trace; starting it twice is 409", async () => {
+  it("a client-chosen traceId continues a trace: the first execution in it goes by the trace id, a second by <traceId>-<spanId>", async () => {
     const t = await app.tenant()
     const traceId = traceIdHex()
     const parentSpanId = randomBytes(8).toString("hex")
     const first = await call(app, t.key, "POST", "/api/executions", startBody({ traceId, parentSpanId }))
     expect(first.status).toBe(201)
-    expect(((await first.json()) as { traceId: string }).traceId).toBe(traceId)
-    expect((await call(app, t.key, "POST", "/api/executions", startBody({ traceId }))).status).toBe(409)
+    expect(await first.json()).toMatchObject({ traceId, executionId: traceId })
+    const second = await call(app, t.key, "POST", "/api/executions", startBody({ traceId }))
+    expect(second.status).toBe(201)
+    const s2 = (await second.json()) as { traceId: string; spanId: string; executionId: string }
+    expect(s2).toMatchObject({ traceId, executionId: `${traceId}-${s2.spanId}` })
     const e = await executionWhen(t.key, traceId, () => true)
     expect(e).toMatchObject({ traceId, status: "active" })
-    expect(await app.sql("SELECT 1 FROM executions WHERE tenant_id = $1", [t.id])).toHaveLength(1)
+    expect((await call(app, t.key, "POST", `/api/executions/${s2.executionId}/finish`, { success: true })).status).toBe(202)
+    await executionWhen(t.key, s2.executionId, (x) => x.status === "completed")
+    expect((await executionWhen(t.key, traceId, () => true)).status).toBe("active")
+    expect(await app.sql("SELECT 1 FROM executions WHERE tenant_id = $1", [t.id])).toHaveLength(2)
   })
 
   it("update or finish of an unknown execution is 404 and enqueues nothing", async () => {
@@ -272,6 +278,8 @@ describe("execution lifecycle", () => {
     expect((await call(app, t.key, "POST", `/api/executions/${traceId}/finish`, { success: true })).status).toBe(404)
     expect((await getExecution(t.key, traceId)).status).toBe(404)
     expect((await call(app, t.key, "GET", "/api/executions/not-a-trace-id")).status).toBe(400)
+    expect((await call(app, t.key, "GET", `/api/executions/${traceId}-${"0".repeat(16)}`)).status).toBe(400)
+    expect((await call(app, t.key, "PATCH", `/api/executions/${traceId}-${randomBytes(8).toString("hex")}`, { progressPercentage: 10 })).status).toBe(404)
     const jobs = await withIngestQueue(app, (q) => q.getJobs(["wait", "active", "delayed", "completed", "failed"]))
     expect(jobs.filter((j) => j.id?.startsWith(`${t.id}.`))).toEqual([])
   })

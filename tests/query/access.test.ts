@@ -41,8 +41,8 @@ describe("tenant isolation and scopes", () => {
     traceId = hex(16)
     alertId = `al_${hex(12)}`
     await app.sql(
-      `INSERT INTO executions (tenant_id, trace_id, span_id, operation_name, service_name, status, start_time, end_time, duration_ms)
-       VALUES ($1, $2, $3, 'plan', 'agent', 'completed', now() - interval '5 minutes', now() - interval '4 minutes', 60000)`,
+      `INSERT INTO executions (tenant_id, trace_id, execution_id, span_id, operation_name, service_name, status, start_time, end_time, duration_ms)
+       VALUES ($1, $2, $2, $3, 'plan', 'agent', 'completed', now() - interval '5 minutes', now() - interval '4 minutes', 60000)`,
       [owner.id, traceId, hex(8)]
     )
     await app.sql(
@@ -88,7 +88,7 @@ describe("tenant isolation and scopes", () => {
 
   it("documents every query endpoint in the OpenAPI document", async () => {
     const doc = (await (await fetch(`${app.baseUrl}/openapi.json`)).json()) as { paths: Record<string, unknown> }
-    for (const path of ["/api/metrics/series", "/api/services", "/api/executions", "/api/executions/{traceId}", "/api/anomalies", "/api/alerts", "/api/alerts/{id}/ack"]) {
+    for (const path of ["/api/metrics/series", "/api/services", "/api/executions", "/api/executions/{executionId}", "/api/anomalies", "/api/alerts", "/api/alerts/{id}/ack"]) {
       expect(Object.keys(doc.paths)).toContain(path)
     }
   })

@@ -26,9 +26,9 @@ interface Seed {
 
 const insertExecution = (tenantId: string, e: Seed) =>
   app.sql(
-    `INSERT INTO executions (tenant_id, trace_id, span_id, operation_name, service_name, status, source, start_time, end_time, duration_ms,
+    `INSERT INTO executions (tenant_id, trace_id, execution_id, span_id, operation_name, service_name, status, source, start_time, end_time, duration_ms,
                              metadata, custom_attributes, tags, errors, warnings)
-     VALUES ($1, $2, $3, $4, $5, $6, 'api', to_timestamp($7::float8 / 1000.0),
+     VALUES ($1, $2, $2, $3, $4, $5, $6, 'api', to_timestamp($7::float8 / 1000.0),
              CASE WHEN $8::float8 IS NULL THEN NULL ELSE to_timestamp(($7::float8 + $8::float8) / 1000.0) END, $8::float8,
              $9::jsonb, $10::jsonb, $11::jsonb, '[]'::jsonb, '[]'::jsonb)`,
     [tenantId, e.traceId, hex(8), e.operation, e.service, e.status, e.startMs, e.durationMs,
@@ -130,7 +130,10 @@ const resource = (service: string, spans: ReadonlyArray<unknown>) => ({
 
 interface Detail {
   source: string; status: string; durationMs: number; events: Array<{ eventName: string }>
-  spans: Array<{ spanId: string; name: string; depth: number; selfTimeMs: number; children: Array<string>; criticalPathMs: number; events: Array<{ name: string }> }>
+  spans: Array<{
+    spanId: string; name: string; serviceName: string; kind: number; statusCode: number; durationMs: number; depth: number; selfTimeMs: number
+    children: Array<string>; criticalPathMs: number; events: Array<{ name: string }>; attributes: Record<string, unknown>
+  }>
   metricPoints: Array<{ name: string; value: number }>
   anomalies: Array<{ metricName: string; serviceName: string }>
   analysis: null | {
@@ -145,7 +148,7 @@ const detail = async (key: string, traceId: string) => {
   return res.status === 200 ? ((await res.json()) as Detail) : undefined
 }
 
-describe("GET /api/executions/{traceId}", () => {
+describe("GET /api/executions/{executionId}", () => {
   it("shows an OTLP-only trace as an execution with its span tree, critical path and a baseline from span_red_1m", async () => {
     const t = await app.tenant()
     const history = Array.from({ length: 40 }, (_, i) => 200 + i * 20)
@@ -232,7 +235,9 @@ describe("GET /api/executions/{traceId}", () => {
     const d = await detail(t.key, fast)
     expect(d?.analysis?.comparisonWithBaseline).toMatchObject({ source: "executions", sampleCount: 20, p50Ms: 1050, band: "at_or_below_p50" })
     expect(d?.analysis?.comparisonWithBaseline.p95Ms).toBeCloseTo(1905, 9)
-    expect(d?.spans).toEqual([])
+    // The execution is the root span of its trace, shown from its row (no OTLP spans were sent).
+    expect(d?.spans.map((x) => [x.name, x.serviceName, x.depth, x.kind, x.statusCode, x.durationMs])).toEqual([["plan", "planner", 0, 2, 1, 500]])
+    expect(d?.spans[0]?.attributes).toMatchObject({ "mplp.service.name": "planner", "mplp.execution.id": fast })
     expect(d?.metricPoints).toEqual([{ name: "cpuUsagePercent", time: new Date(start + 100).toISOString(), value: 42, serviceName: "planner" }])
     const running = await run(null, "active")
     expect((await detail(t.key, running))?.analysis).toBeNull()

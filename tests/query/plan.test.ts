@@ -67,8 +67,8 @@ describe("parameters", () => {
   })
 
   it("round-trips cursors and refuses foreign ones", () => {
-    fc.assert(fc.property(fc.date({ min: new Date(0), max: new Date(4e12), noInvalidDate: true }), fc.integer({ min: 0, max: 999 }), fc.stringMatching(/^[0-9a-f]{32}$/), (d, us, id) => {
-      const c = { startTime: d.toISOString().replace("Z", `${String(us).padStart(3, "0")}Z`), traceId: id }
+    fc.assert(fc.property(fc.date({ min: new Date(0), max: new Date(4e12), noInvalidDate: true }), fc.integer({ min: 0, max: 999 }), fc.stringMatching(/^[0-9a-f]{32}$/), fc.stringMatching(/^[0-9a-f]{16}$/), (d, us, id, span) => {
+      const c = { startTime: d.toISOString().replace("Z", `${String(us).padStart(3, "0")}Z`), traceId: id, spanId: span }
       expect(decodeCursor(encodeCursor(c))).toEqual(Option.some(c))
     }))
     expect(Option.isNone(decodeCursor("bm9wZQ"))).toBe(true)

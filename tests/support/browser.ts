@@ -12,12 +12,15 @@ import { ensureWebBuilt } from "../../scripts/buildWeb.ts"
 
 /** Quiet on a machine without internet: no update checks, no sync, no first-run pages. */
 const QUIET = ["--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync", "--lang=en-US"]
-/** Flags of the Lambda build that would hide what a real browser enforces (same-origin, the page's CSP). */
-const UNSAFE = new Set(["--disable-web-security", "--allow-running-insecure-content"])
+/**
+ * Flags of the Lambda build left out: two would hide what a real browser enforces (same-origin, the
+ * page's CSP), and in one process closing a context closes the whole browser.
+ */
+const DROPPED = new Set(["--disable-web-security", "--allow-running-insecure-content", "--single-process"])
 
 export const launchBrowser = async (): Promise<Browser> => {
   const executablePath = process.env.CHROMIUM_PATH ?? (await chromium.executablePath())
-  const args = [...chromium.args.filter((a) => !UNSAFE.has(a)), ...QUIET]
+  const args = [...chromium.args.filter((a) => !DROPPED.has(a)), ...QUIET]
   return playwright.launch({ executablePath, args, headless: true })
 }
 

@@ -17,8 +17,8 @@ afterAll(async () => {
 const openExecution = async (tenantId: string) => {
   const traceId = randomBytes(16).toString("hex")
   await app.sql(
-    `INSERT INTO executions (tenant_id, trace_id, span_id, operation_name, service_name, status, start_time, last_seq)
-     VALUES ($1, $2, $3, 'op', 'svc', 'active', now(), 1)`, [tenantId, traceId, randomBytes(8).toString("hex")]
+    `INSERT INTO executions (tenant_id, trace_id, execution_id, span_id, operation_name, service_name, status, start_time, last_seq)
+     VALUES ($1, $2, $2, $3, 'op', 'svc', 'active', now(), 1)`, [tenantId, traceId, randomBytes(8).toString("hex")]
   )
   return traceId
 }

@@ -24,8 +24,16 @@ export const serviceStatus = {
     trouble = t
     emit()
   },
-  clear: () => {
-    if (trouble === null) return
+  /** A success: the banner goes once the retry it announced is due (other requests may still be waiting). */
+  clear: (force = false) => {
+    const t = trouble
+    if (t === null) return
+    const wait = force ? 0 : t.retryAt - Date.now()
+    if (wait > 0) {
+      // Unless another refusal replaces it meanwhile.
+      setTimeout(() => trouble === t && serviceStatus.clear(true), wait)
+      return
+    }
     trouble = null
     emit()
   }

@@ -24,7 +24,7 @@ export const ServiceBanner = () => {
       <button
         type="button"
         onClick={() => {
-          serviceStatus.clear()
+          serviceStatus.clear(true)
           void client.refetchQueries({ type: "active" })
         }}
       >

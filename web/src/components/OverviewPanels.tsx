@@ -49,8 +49,8 @@ export const IngestCard = ({ range, refreshMs }: { readonly range: TimeRange; re
     <div className="card stat">
       <h2>Ingest rate</h2>
       <p className="stat-value">{rate.data === undefined ? "…" : last === undefined ? "–" : formatRate(last.spans / bucket, "spans")}</p>
-      <p className="muted">{last === undefined ? "nothing stored in the range" : `${formatRate(last.metricPoints / bucket, "points")} of metrics`}</p>
-      <Sparkline x={x} y={points.map((p) => (p.spans + p.metricPoints) / bucket)} color="#3b78c2" label="Spans and metric points stored per second" />
+      {rate.data !== undefined && <p className="muted">{last === undefined ? "nothing stored in the range" : `${formatRate(last.metricPoints / bucket, "points")} of metrics`}</p>}
+      {points.length > 1 && <Sparkline x={x} y={points.map((p) => (p.spans + p.metricPoints) / bucket)} color="#3b78c2" label="Spans and metric points stored per second" />}
     </div>
   )
 }
@@ -77,8 +77,7 @@ export const RunningExecutions = ({ refreshMs }: { readonly refreshMs: number })
             <StatusBadge status={e.status} />
             <ProgressBar percent={e.progressPercentage} label={`${e.operationName} progress`} />
             {e.currentOperation !== null && <span className="muted"> {e.currentOperation}</span>}
-            <span className="muted" title={formatDateTime(Date.parse(e.startTime))}>
-              {" "}
+            <span className="muted list-sub" title={formatDateTime(Date.parse(e.startTime))}>
               started {formatAgo(Date.parse(e.startTime), now)}
             </span>
           </li>
@@ -112,7 +111,7 @@ export const AnomalyList = ({ range, refreshMs }: { readonly range: TimeRange; r
                 {formatValue(a.observed, unit)} vs expected {formatValue(a.expected, unit)}
                 {a.z !== null && ` (z ${formatDecimal(a.z)})`}
               </span>
-              <span className="muted"> · {formatDateTime(Date.parse(a.windowStart))}</span>
+              <span className="muted list-sub">{formatDateTime(Date.parse(a.windowStart))}</span>
             </li>
           )
         })}

@@ -45,7 +45,7 @@ export const SendData = ({ title, what }: { readonly title: string; readonly wha
           <p>Or start an execution with the native API (then PATCH its progress and POST …/finish):</p>
           <Copyable
             label="curl: start an execution"
-            text={`curl -H "Authorization: Bearer ${k}" -H 'content-type: application/json' \\\n  -d '{"operationName":"plan","serviceName":"agent"}' ${origin}/api/executions`}
+            text={`curl -H "Authorization: Bearer ${k}" -H 'content-type: application/json' \\\n  -d '{"operationName":"plan","serviceName":"agent","context":{"contextId":"c1","userId":"u1"}}' ${origin}/api/executions`}
           />
         </>
       )}

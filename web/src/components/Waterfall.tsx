@@ -1,3 +1,4 @@
+import "./waterfall.css"
 import { useVirtualizer } from "@tanstack/react-virtual"
 import { useEffect, useMemo, useRef, useState } from "react"
 import type { KeyboardEvent } from "react"

@@ -1,3 +1,4 @@
+import "./executions.css"
 import { useQuery } from "@tanstack/react-query"
 import { useSearchParams } from "wouter"
 import { api } from "../api/client.ts"

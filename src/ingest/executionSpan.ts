@@ -1,0 +1,43 @@
+import { Effect } from "effect"
+import type { Queryable } from "../db/Db.ts"
+import { executionById } from "../db/executionByTrace.ts"
+
+// An execution is a span of its trace (kind SERVER, named after its operation): written to `spans` when
+// the execution ends (finished or timed out), shown from its row while it runs.
+
+/** The span attributes of an execution row `x`: its tags, then the mplp.* facts of its start (those win). */
+export const EXECUTION_SPAN_ATTRIBUTES = `
+  (CASE WHEN jsonb_typeof(x.tags) = 'object' THEN x.tags ELSE jsonb_build_object('mplp.tags', x.tags) END)
+  || jsonb_strip_nulls(jsonb_build_object(
+       'mplp.service.name', x.service_name, 'mplp.context.id', x.context ->> 'contextId', 'mplp.user.id', x.context ->> 'userId',
+       'mplp.operation.type', x.operation_type, 'mplp.priority', x.priority, 'mplp.execution.id', x.execution_id))`
+
+/** OpenTelemetry status of an execution row `x`: OK when completed, ERROR when it failed, timed out or was cancelled. */
+export const EXECUTION_SPAN_STATUS = `CASE x.status WHEN 'completed' THEN 1 WHEN 'failed' THEN 2 WHEN 'timed_out' THEN 2 WHEN 'cancelled' THEN 2 ELSE 0 END`
+export const EXECUTION_SPAN_MESSAGE = `CASE x.status WHEN 'timed_out' THEN 'timed out' WHEN 'failed' THEN x.result ->> 'errorMessage' END`
+export const EXECUTION_SPAN_KIND = 2
+
+/**
+ * Writes the span of an ended execution (id `$2`), its events as span events. Keyed like every span
+ * (ON CONFLICT), so a redelivered finish or a repeated time-out writes it once.
+ */
+export const insertExecutionSpan = (tx: Queryable, tenantId: string, executionId: string) =>
+  tx.query(
+    `INSERT INTO spans (tenant_id, trace_id, span_id, parent_span_id, name, kind, status_code, status_message, service_name,
+                        scope_name, start_time, end_time, duration_ms, resource_attributes, attributes, events, links)
+     SELECT x.tenant_id, x.trace_id, x.span_id, x.parent_span_id, x.operation_name, ${EXECUTION_SPAN_KIND}, ${EXECUTION_SPAN_STATUS},
+            ${EXECUTION_SPAN_MESSAGE}, x.service_name, 'mplp.executions', x.start_time, x.end_time,
+            coalesce(x.duration_ms, extract(epoch FROM (x.end_time - x.start_time)) * 1000),
+            jsonb_build_object('service.name', x.service_name), ${EXECUTION_SPAN_ATTRIBUTES},
+            coalesce((SELECT jsonb_agg(jsonb_build_object('name', ev.event_name, 'timeMs', extract(epoch FROM ev.time) * 1000,
+                                                          'attributes', ev.metadata || jsonb_build_object('mplp.event.type', ev.event_type))
+                                       ORDER BY ev.time, ev.event_key)
+                      FROM (SELECT * FROM execution_events e
+                            WHERE e.tenant_id = x.tenant_id AND e.trace_id = x.trace_id AND e.execution_id = x.execution_id
+                            ORDER BY e.time, e.event_key LIMIT 1000) ev), '[]'::jsonb),
+            '[]'::jsonb
+     FROM executions x
+     WHERE ${executionById("$2", "x.")} AND x.status NOT IN ('active', 'paused') AND x.end_time IS NOT NULL AND x.source = 'api'
+     ON CONFLICT DO NOTHING`,
+    [tenantId, executionId]
+  ).pipe(Effect.asVoid)
