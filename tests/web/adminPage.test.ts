@@ -46,7 +46,7 @@ describe("admin in the console", () => {
     await page.getByRole("button", { name: "Continue" }).click()
     await page.locator("#admin-title").waitFor()
     expect(page.url()).not.toContain(ADMIN_TOKEN)
-    expect(await page.evaluate(() => JSON.stringify(localStorage))).toBe("{}")
+    expect(await page.evaluate("JSON.stringify(localStorage)")).toBe("{}")
 
     const id = `c${randomUUID().replace(/-/g, "").slice(0, 10)}`
     await page.getByLabel("Id", { exact: true }).fill(id)
@@ -83,7 +83,7 @@ describe("admin in the console", () => {
     await row.waitFor()
     expect(await page.locator("[data-new-key]").count()).toBe(0)
     expect(await page.content()).not.toContain(key)
-    expect(await page.evaluate(() => JSON.stringify(localStorage) + JSON.stringify(sessionStorage))).not.toContain(key)
+    expect(await page.evaluate("JSON.stringify(localStorage) + JSON.stringify(sessionStorage)")).not.toContain(key)
 
     await row.locator('[data-action="revoke"]').click()
     await row.locator('[data-action="confirm-revoke"]').click()
@@ -103,7 +103,7 @@ describe("admin in the console", () => {
     expect(await error.innerText()).toContain("detector.zWarning must be > 0")
     expect(await zWarning.getAttribute("aria-invalid")).toBe("true")
     expect(await field("detector.zCritical").locator(".field-error").count()).toBe(0)
-    await page.evaluate(() => window.scrollTo(0, 0))
+    await page.evaluate("window.scrollTo(0, 0)")
     await screenshot(page, "admin-settings-error")
 
     // A check across two fields lands on the one its message names.

@@ -10,7 +10,7 @@ import { useNow } from "../hooks/useNow.ts"
 import { useHrefWithRange, useSetParams, useTimeRange } from "../hooks/useUrlState.ts"
 import { ALERT_STATES, distinct, eventTypeLabel, filterAlerts, filtersFromParams, filtersToParams, groupAlerts, SEVERITIES, stateQuery } from "../lib/alerts.ts"
 import type { AlertFilters } from "../lib/alerts.ts"
-import { formatAgo, formatCount, formatDateTime, formatValue, unitOf } from "../lib/format.ts"
+import { formatAgo, formatCount, formatDateTime, formatLocal, formatOffset, formatValue, localOffsetMinutes, unitOf } from "../lib/format.ts"
 import { resolveRange } from "../lib/timeRange.ts"
 import "./pages.css"
 
@@ -86,9 +86,8 @@ const AlertRows = ({ alerts, now }: { readonly alerts: ReadonlyArray<Alert>; rea
             <th scope="col" className="num">Observed</th>
             <th scope="col" className="num">Expected</th>
             <th scope="col" className="num">Seen</th>
-            <th scope="col">Opened</th>
+            <th scope="col">Opened ({formatOffset(localOffsetMinutes())})</th>
             <th scope="col">Last seen</th>
-            <th scope="col">State</th>
             <th scope="col">
               <span className="visually-hidden">Actions</span>
             </th>
@@ -112,11 +111,8 @@ const AlertRows = ({ alerts, now }: { readonly alerts: ReadonlyArray<Alert>; rea
                 <td className="num">{formatValue(a.observed, unit)}</td>
                 <td className="num">{formatValue(a.expected, unit)}</td>
                 <td className="num">{formatCount(a.occurrences)}×</td>
-                <td className="mono">{formatDateTime(Date.parse(a.openedAt))}</td>
+                <td className="mono" title={formatDateTime(Date.parse(a.openedAt))}>{formatLocal(Date.parse(a.openedAt), localOffsetMinutes(Date.parse(a.openedAt)))}</td>
                 <td title={formatDateTime(Date.parse(a.lastSeenAt))}>{formatAgo(Date.parse(a.lastSeenAt), now)}</td>
-                <td>
-                  <AlertStateBadge state={a.state} />
-                </td>
                 <td>
                   <AckButton id={a.id} state={a.state} label={a.title} />
                 </td>
