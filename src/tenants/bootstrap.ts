@@ -17,6 +17,7 @@ export const demoBanner = (key: string, port: number) => {
   return (
     `\n  Demo tenant created. Its API key (shown once, only its hash is stored):\n\n    ${key}\n\n` +
     `  Console: ${base}/#key=${key}\n\n` +
+    `  Demo workload (agents, tools, LLM calls, a latency spike every 3 min): npm run demo -- --url ${base} --key ${key}\n\n` +
     `  Try: curl -H "Authorization: Bearer ${key}" -H 'content-type: application/json' \\\n` +
     `         -d '{"points":[{"name":"cpuUsagePercent","value":42,"serviceName":"checkout"}]}' ${base}/api/metrics\n\n`
   )
