@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest"
-import { activeIn, chartWindow, distinct, eventTypeLabel, executionsWindow, filterAlerts, filtersFromParams, filtersToParams, groupAlerts, stateQuery } from "../../web/src/lib/alerts.ts"
+import { activeIn, chartWindow, distinct, eventTypeLabel, executionsWindow, filterAlerts, filtersFromParams, filtersToParams, formatZ, groupAlerts, stateQuery } from "../../web/src/lib/alerts.ts"
+import { Z_CAP } from "../../src/detection/ewma.ts"
 import type { AlertLike } from "../../web/src/lib/alerts.ts"
 
 const T = Date.UTC(2026, 10, 26, 10, 0)
@@ -78,6 +79,13 @@ describe("grouping", () => {
     expect(distinct([alert("1", "open", "warning", 0, 1), alert("2", "open", "warning", 0, 1, null, { serviceName: "a" }), alert("3", "open", "warning", 0, 1, null, { serviceName: null })], (a) => a.serviceName)).toEqual(["a", "checkout"])
     expect(eventTypeLabel("agent_loop_suspected")).toBe("Agent loop suspected")
     expect(eventTypeLabel("something_new")).toBe("something new")
+  })
+
+  it("says a capped z (a series flat before the window) as what it means", () => {
+    expect(formatZ(Z_CAP, String)).toBe("≥ 10⁶ (flat before)")
+    expect(formatZ(-Z_CAP, String)).toBe("≤ −10⁶ (flat before)")
+    expect(formatZ(5.25, String)).toBe("5.25")
+    expect(formatZ(null, String)).toBe("–")
   })
 })
 

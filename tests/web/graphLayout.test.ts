@@ -2,6 +2,7 @@ import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { assignLayers, countCrossings, DEFAULT_LAYOUT, edgePath, feedbackEdges, layoutGraph } from "../../web/src/lib/graphLayout.ts"
 import type { Layout } from "../../web/src/lib/graphLayout.ts"
+import { candidates, labelBox, placeLabels } from "../../web/src/lib/edgeLabels.ts"
 
 const e = (source: string, target: string) => ({ source, target })
 const node = (l: Layout, id: string) => {
@@ -68,18 +69,33 @@ describe("layered graph layout", () => {
     expect(layoutGraph(["a"], [e("a", "b")]).nodes.map((n) => n.id)).toEqual(["a", "b"])
   })
 
-  it("puts an edge's numbers where it runs alone: near the callee of a fan-out, near the caller of a fan-in", () => {
-    const o = DEFAULT_LAYOUT
-    const out = layoutGraph(["g", "a", "b"], [e("g", "a"), e("g", "b")])
-    for (const x of out.edges) {
-      const t = node(out, x.target)
-      expect(x.label).toEqual({ x: t.x - o.labelInset, y: t.y + t.height / 2 })
-    }
-    const into = layoutGraph(["a", "b", "db"], [e("a", "db"), e("b", "db")])
-    for (const x of into.edges) {
-      const s = node(into, x.source)
-      expect(x.label).toEqual({ x: s.x + s.width + o.labelInset, y: s.y + s.height / 2 })
-    }
+  it("places each edge's numbers clear of every node and every other label, on its own path", () => {
+    // Compact nodes, a caller fanning out to five callees and a long edge: the middles would collide.
+    const edges = [e("r", "web"), e("r", "db"), e("r", "claude"), e("r", "gpt"), e("r", "llama"), e("p", "gpt"), e("p", "r")]
+    const size = { width: 130, height: 28 }
+    const l = layoutGraph(["p", "r", "web", "db", "claude", "gpt", "llama"], edges, { ...DEFAULT_LAYOUT, nodeHeight: 40, nodeGap: 12 }, edges.map(() => size))
+    const boxes = l.edges.map((x) => labelBox(x.label, size))
+    const overlaps = (a: { x: number; y: number; width: number; height: number }, b: typeof a) =>
+      a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height
+    boxes.forEach((box, i) => {
+      for (const n of l.nodes) expect(overlaps(box, n), `label ${i} over node ${n.id}`).toBe(false)
+      boxes.forEach((other, j) => i !== j && expect(overlaps(box, other), `labels ${i} and ${j}`).toBe(false))
+      const xs = l.edges[i]!.points.map((p) => p.x)
+      expect(l.edges[i]!.label.x).toBeGreaterThanOrEqual(Math.min(...xs))
+      expect(l.edges[i]!.label.x).toBeLessThanOrEqual(Math.max(...xs))
+    })
+    // With room to spare, the label sits at the middle of its edge.
+    const one = layoutGraph(["a", "b"], [e("a", "b")])
+    const [p0, p1] = one.edges[0]!.points as [{ x: number; y: number }, { x: number; y: number }]
+    expect(one.edges[0]!.label).toEqual({ x: (p0.x + p1.x) / 2, y: (p0.y + p1.y) / 2, anchor: "middle" })
+  })
+
+  it("prefers the straight run of a long edge through a layer for its label", () => {
+    const l = layoutGraph(["a", "b", "c"], [e("a", "b"), e("b", "c"), e("a", "c")])
+    const long = l.edges[2]!
+    expect(long.points).toHaveLength(4)
+    expect(candidates(long)[0]).toEqual({ x: (long.points[1]!.x + long.points[2]!.x) / 2, y: long.points[1]!.y, anchor: "middle" })
+    expect(placeLabels([], [long])[0]).toEqual(candidates(long)[0])
   })
 
   it("edge paths are smooth curves through every point", () => {

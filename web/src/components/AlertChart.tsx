@@ -4,19 +4,12 @@ import { cssVar, useColorScheme } from "../hooks/useColorScheme.ts"
 import type { Band } from "../lib/band.ts"
 import { formatDateTime, formatValue } from "../lib/format.ts"
 import type { Unit } from "../lib/format.ts"
+import { TIME_AXIS } from "../lib/timeAxis.ts"
 import { UPlot } from "./UPlot.tsx"
 
 type Options = Omit<uPlot.Options, "width" | "height">
 
 const noPath: uPlot.Series.PathBuilder = () => null
-
-/** 24-hour ISO ticks (uPlot's table: step → format, and the longer format where the day changes). */
-const TIME_AXIS: uPlot.Axis["values"] = [
-  [3600 * 24, "{MM}-{DD}", "\n{YYYY}", null, null, null, null, null, 1],
-  [3600, "{HH}:{mm}", "\n{YYYY}-{MM}-{DD}", null, "\n{MM}-{DD}", null, null, null, 1],
-  [60, "{HH}:{mm}", "\n{YYYY}-{MM}-{DD}", null, "\n{MM}-{DD}", null, null, null, 1],
-  [1, "{HH}:{mm}:{ss}", "\n{YYYY}-{MM}-{DD}", null, "\n{MM}-{DD}", null, null, null, 1]
-]
 
 export interface Marker {
   readonly ms: number
@@ -48,6 +41,9 @@ export const AlertChart = ({ band, unit, threshold, markers, label }: {
       const ctx = u.ctx
       const { left, top, width, height } = u.bbox
       ctx.save()
+      // uPlot leaves the context as its last axis set it (right-aligned): labels here start at their x.
+      ctx.textAlign = "left"
+      ctx.textBaseline = "alphabetic"
       ctx.font = `${Math.round(12 * devicePixelRatio)}px system-ui, sans-serif`
       if (threshold !== null) {
         const y = u.valToPos(threshold, "y", true)

@@ -4,7 +4,7 @@ import { Link } from "wouter"
 import { api } from "../api/client.ts"
 import type { AlertDetail, MetricWindows } from "../api/client.ts"
 import { useHrefWithRange, useParam, useSetParams } from "../hooks/useUrlState.ts"
-import { chartWindow, CONTEXT_CHOICES } from "../lib/alerts.ts"
+import { chartWindow, CONTEXT_CHOICES, formatZ } from "../lib/alerts.ts"
 import { computeBand } from "../lib/band.ts"
 import { formatDateTime, formatDecimal, formatValue, unitOf } from "../lib/format.ts"
 import type { Unit } from "../lib/format.ts"
@@ -32,7 +32,7 @@ const Reason = ({ d, unit, windows }: { readonly d: AlertDetail; readonly unit: 
         {sd !== null && <> (sd {formatValue(sd, unit)})</>}
         {z !== null && (
           <>
-            : <strong>z = {formatDecimal(z)}</strong>
+            : <strong>z = {formatZ(z, formatDecimal)}</strong>
           </>
         )}
         {windows !== undefined && (
@@ -162,7 +162,7 @@ const AnomalyTable = ({ d, unit }: { readonly d: AlertDetail; readonly unit: Uni
                 </td>
                 <td className="num">{formatValue(x.observed, unit)}</td>
                 <td className="num">{formatValue(x.expected, unit)}</td>
-                <td className="num">{x.z === null ? "–" : formatDecimal(x.z)}</td>
+                <td className="num">{formatZ(x.z, formatDecimal)}</td>
                 <td className="num">{formatValue(x.threshold, unit)}</td>
                 <td>{x.traceId === null ? <span className="muted">–</span> : <Link href={withRange(`/executions/${x.traceId}`)}>{x.traceId.slice(0, 12)}…</Link>}</td>
               </tr>

@@ -4,6 +4,7 @@ import type { GenaiUsage } from "../api/client.ts"
 import { cssVar, useColorScheme } from "../hooks/useColorScheme.ts"
 import { PALETTE } from "../lib/colors.ts"
 import { formatCount, formatDateTime, formatDuration, formatPercent } from "../lib/format.ts"
+import { TIME_AXIS } from "../lib/timeAxis.ts"
 import { UPlot } from "./UPlot.tsx"
 
 type Group = GenaiUsage["groups"][number]
@@ -149,7 +150,7 @@ export const UsageChart = ({ groups, measure }: { readonly groups: ReadonlyArray
         ...top.map((g, i) => ({ label: g.key === "" ? "(none)" : g.key, stroke: PALETTE[i % PALETTE.length], width: 1.5, value: (_u: uPlot, v: number | null) => (v === null ? "–" : m.format(v)) }))
       ],
       axes: [
-        { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid } },
+        { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, values: TIME_AXIS },
         { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, size: 80, values: (_u, splits) => splits.map((v) => m.format(v)) }
       ],
       scales: { x: { time: true } },

@@ -31,6 +31,8 @@ export interface GraphEdge {
   readonly description: string
 }
 
+const LINE = 14
+
 export const edgeKey = (e: { readonly source: string; readonly target: string }) => `${e.source}->${e.target}`
 
 const activate = (f: () => void) => (e: KeyboardEvent) => {
@@ -59,7 +61,9 @@ export const GraphView = ({ nodes, edges, selected, onSelectEdge, onOpenNode, la
   readonly options?: Partial<LayoutOptions>
 }) => {
   const opts = useMemo(() => ({ ...DEFAULT_LAYOUT, ...options }), [options])
-  const layout = useMemo(() => layoutGraph(nodes.map((n) => n.id), edges, opts), [nodes, edges, opts])
+  // Label sizes estimated from their text (12 px system font): the layout keeps labels apart with them.
+  const sizes = useMemo(() => edges.map((e) => ({ width: Math.max(...e.label.map((l) => l.length)) * 6.9 + 8, height: e.label.length * LINE })), [edges])
+  const layout = useMemo(() => layoutGraph(nodes.map((n) => n.id), edges, opts, sizes), [nodes, edges, opts, sizes])
   const [focused, setFocused] = useState<string | null>(null)
   const byId = useMemo(() => new Map(nodes.map((n) => [n.id, n])), [nodes])
   const maxCalls = Math.max(1, ...edges.map((e) => e.calls))
@@ -144,7 +148,12 @@ export const GraphView = ({ nodes, edges, selected, onSelectEdge, onOpenNode, la
               onKeyDown={activate(() => onSelectEdge(on ? null : k))}
             >
               {e.label.map((l, j) => (
-                <text key={j} x={p.label.x} y={p.label.y - 7 - (e.label.length - 1 - j) * 14} textAnchor="middle">
+                <text
+                  key={j}
+                  x={p.label.anchor === "middle" ? p.label.x : p.label.anchor === "start" ? p.label.x + 6 : p.label.x - 6}
+                  y={p.label.y - 7 - (e.label.length - 1 - j) * LINE}
+                  textAnchor={p.label.anchor}
+                >
                   {l}
                 </text>
               ))}

@@ -132,3 +132,10 @@ export const chartWindow = (a: AlertLike, contextMs: number, now: number): { rea
   const end = a.resolvedAt === null ? now : Date.parse(a.resolvedAt)
   return { fromMs: opened - contextMs, toMs: Math.min(now, Math.max(end, Date.parse(a.lastSeenAt)) + contextMs) }
 }
+
+/** The detector's cap on |z| (Z_CAP in src/detection/ewma.ts): a series flat before the window reaches it. */
+export const Z_CAP = 1e6
+
+/** z as a reader takes it: the cap said as what it means rather than as a million. */
+export const formatZ = (z: number | null, decimal: (n: number) => string): string =>
+  z === null ? "–" : Math.abs(z) >= Z_CAP ? `${z < 0 ? "≤ −10⁶" : "≥ 10⁶"} (flat before)` : decimal(z)

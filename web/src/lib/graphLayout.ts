@@ -1,3 +1,6 @@
+import { placeLabels } from "./edgeLabels.ts"
+import type { LabelPoint, Size } from "./edgeLabels.ts"
+
 // A layered (Sugiyama-style) layout for call graphs, left to right: cycles broken by reversing DFS back
 // edges, longest-path layering, dummy nodes on edges that skip layers (so no edge runs through a node),
 // barycenter sweeps to reduce crossings, then coordinates. Pure and deterministic: the same graph in the
@@ -18,11 +21,9 @@ export interface LayoutOptions {
   readonly margin: number
   /** The height a dummy node (an edge passing a layer) takes up. */
   readonly dummyHeight: number
-  /** How far from its node an edge's label is centred, when it goes near an end. */
-  readonly labelInset: number
 }
 
-export const DEFAULT_LAYOUT: LayoutOptions = { nodeWidth: 180, nodeHeight: 64, layerGap: 190, nodeGap: 28, margin: 24, dummyHeight: 20, labelInset: 78 }
+export const DEFAULT_LAYOUT: LayoutOptions = { nodeWidth: 180, nodeHeight: 64, layerGap: 190, nodeGap: 28, margin: 24, dummyHeight: 20 }
 
 export interface PlacedNode {
   readonly id: string
@@ -43,8 +44,8 @@ export interface PlacedEdge {
   readonly self: boolean
   /** From the source's border to the target's border, through the layers it crosses. */
   readonly points: ReadonlyArray<Point>
-  /** Where its numbers go (see labelPoint). */
-  readonly label: Point
+  /** Where its numbers go: a point of its path, the label drawn just above it (see placeLabels). */
+  readonly label: LabelPoint
 }
 
 export interface Layout {
@@ -186,24 +187,14 @@ const orderLayers = (initial: ReadonlyArray<ReadonlyArray<string>>, links: Reado
 
 const DUMMY = "\u0000dummy:"
 
-/**
- * Where an edge's numbers go: where it runs flat and alone. Edges fan out of a caller and into a
- * callee, so a label sits near the end that no other edge shares (`inset` from the node), on the
- * straight run through a layer for a long edge, and at the middle otherwise.
- */
-const labelPoint = (points: ReadonlyArray<Point>, sharedEnd: boolean, sharedStart: boolean, inset: number): Point => {
-  const first = points[0]!
-  const last = points[points.length - 1]!
-  const toward = (from: Point, to: Point) => ({ x: from.x + Math.sign(to.x - from.x) * Math.min(inset, Math.abs(to.x - from.x) / 2), y: from.y })
-  if (points.length === 2 && !sharedEnd) return toward(last, first)
-  if (points.length === 2 && !sharedStart) return toward(first, last)
-  const a = points[Math.floor((points.length - 1) / 2)]!
-  const b = points[Math.floor((points.length - 1) / 2) + 1]!
-  return { x: (a.x + b.x) / 2, y: (a.y + b.y) / 2 }
-}
-
 /** Lays `nodes` out in layers left to right; edges to unknown nodes bring those nodes in. */
-export const layoutGraph = (nodes: ReadonlyArray<string>, edges: ReadonlyArray<Edge>, options: LayoutOptions = DEFAULT_LAYOUT): Layout => {
+export const layoutGraph = (
+  nodes: ReadonlyArray<string>,
+  edges: ReadonlyArray<Edge>,
+  options: LayoutOptions = DEFAULT_LAYOUT,
+  /** Each edge's label size (estimated by the caller), so that labels are placed clear of each other. */
+  labelSizes: ReadonlyArray<Size | undefined> = []
+): Layout => {
   const o = options
   const ids = [...new Set([...nodes, ...edges.flatMap((e) => [e.source, e.target])])]
   if (ids.length === 0) return { width: 0, height: 0, layers: 0, nodes: [], edges: [] }
@@ -244,19 +235,12 @@ export const layoutGraph = (nodes: ReadonlyArray<string>, edges: ReadonlyArray<E
   })
 
   const mid = (n: PlacedNode) => n.y + n.height / 2
-  const indegree = new Map<string, number>()
-  const outdegree = new Map<string, number>()
-  for (const e of edges) {
-    if (e.source === e.target) continue
-    indegree.set(e.target, (indegree.get(e.target) ?? 0) + 1)
-    outdegree.set(e.source, (outdegree.get(e.source) ?? 0) + 1)
-  }
   let chainIndex = 0
   const placedEdges = edges.map((e, i): PlacedEdge => {
     const s = placed.get(e.source)!
     if (e.source === e.target) {
       const points = [{ x: s.x + s.width * 0.65, y: s.y }, { x: s.x + s.width * 0.5, y: s.y - 26 }, { x: s.x + s.width * 0.35, y: s.y }]
-      return { source: e.source, target: e.target, reversed: false, self: true, points, label: { x: s.x + s.width / 2, y: s.y - 30 } }
+      return { source: e.source, target: e.target, reversed: false, self: true, points, label: { x: s.x + s.width / 2, y: s.y - 30, anchor: "middle" } }
     }
     const chain = chains[chainIndex++]!.map((id) => placed.get(id)!)
     const reversed = back.has(i)
@@ -267,16 +251,24 @@ export const layoutGraph = (nodes: ReadonlyArray<string>, edges: ReadonlyArray<E
     const last = chain[chain.length - 1]!
     points.push({ x: last.x, y: mid(last) + dy })
     if (reversed) points.reverse()
-    return { source: e.source, target: e.target, reversed, self: false, points, label: labelPoint(points, (indegree.get(e.target) ?? 0) > 1, (outdegree.get(e.source) ?? 0) > 1, o.labelInset) }
+    return { source: e.source, target: e.target, reversed, self: false, points, label: { ...points[0]!, anchor: "middle" } }
   })
 
   const real = [...placed.values()].filter((n) => !n.id.startsWith(DUMMY))
+  const outs = new Map<string, number>()
+  const ins = new Map<string, number>()
+  for (const e of edges) {
+    if (e.source === e.target) continue
+    outs.set(e.source, (outs.get(e.source) ?? 0) + 1)
+    ins.set(e.target, (ins.get(e.target) ?? 0) + 1)
+  }
+  const labels = placeLabels(real, placedEdges.map((e) => ({ ...e, fanOut: (outs.get(e.source) ?? 0) > 1, fanIn: (ins.get(e.target) ?? 0) > 1 })), labelSizes)
   return {
     width: o.margin * 2 + layers * o.nodeWidth + (layers - 1) * o.layerGap,
     height: o.margin * 2 + tallest,
     layers,
     nodes: real.sort((a, b) => a.layer - b.layer || a.order - b.order),
-    edges: placedEdges
+    edges: placedEdges.map((e, i) => ({ ...e, label: labels[i]! }))
   }
 }
 

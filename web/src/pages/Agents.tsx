@@ -23,9 +23,10 @@ export const agentNodes = (g: AgentGraph): ReadonlyArray<GraphNode> =>
     id: n.id,
     kind: n.kind,
     title: n.name,
+    // Two lines: what it costs (a tool: its calls), then its errors, or else its calls.
     lines: [
       n.kind === "tool" ? `${formatCount(n.calls, true)} calls · p95 ${formatDuration(n.p95Ms)}` : `${formatTokens(n.inputTokens + n.outputTokens)} · ${formatUsd(n.costUsd)}`,
-      n.errors > 0 ? errorsLine(n.errors, n.calls) : `${formatCount(n.calls, true)} calls · p95 ${formatDuration(n.p95Ms)}`
+      ...(n.errors > 0 ? [errorsLine(n.errors, n.calls)] : n.kind === "tool" ? [] : [`${formatCount(n.calls, true)} calls · p95 ${formatDuration(n.p95Ms)}`])
     ],
     bad: n.errors > 0,
     description: `${n.kind} ${n.name}: ${formatCount(n.calls)} calls, ${formatCount(n.errors)} errors, ${formatCount(n.inputTokens)} input and ${formatCount(n.outputTokens)} output tokens, ${formatUsd(n.costUsd)}, p95 ${formatDuration(n.p95Ms)}`

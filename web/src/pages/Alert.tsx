@@ -9,7 +9,7 @@ import { Notifications } from "../components/Notifications.tsx"
 import { SeverityBadge } from "../components/Status.tsx"
 import { useNow } from "../hooks/useNow.ts"
 import { useHrefWithRange } from "../hooks/useUrlState.ts"
-import { executionsWindow } from "../lib/alerts.ts"
+import { executionsWindow, formatZ } from "../lib/alerts.ts"
 import { formatDateTime, formatDecimal, formatValue, unitOf } from "../lib/format.ts"
 import type { Unit } from "../lib/format.ts"
 import "./pages.css"
@@ -28,7 +28,7 @@ const Facts = ({ d, unit }: { readonly d: AlertDetail; readonly unit: Unit }) =>
     <div className="cards">
       {fact("Observed", formatValue(a.observed, unit))}
       {fact("Expected", formatValue(a.expected, unit))}
-      {fact("z", num(a.details.z) === null ? "–" : formatDecimal(num(a.details.z)!))}
+      {fact("z", formatZ(num(a.details.z), formatDecimal))}
       {fact("Threshold", formatValue(num(a.details.threshold), unit))}
       {fact("Peak", formatValue(a.peak, unit))}
       {fact("Occurrences", `${a.occurrences}×`)}
