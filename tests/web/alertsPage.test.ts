@@ -80,6 +80,16 @@ describe("alerts in the console", () => {
     expect(await page.locator(".alert-head").innerText()).toMatch(/UTC\+0[12]:00/)
     await page.waitForTimeout(300)
     await screenshot(page, "alert")
+    // A threshold's alert says which threshold it passed, drawn as a line on the same chart.
+    const threshold = await eventually(async () => {
+      const { alerts } = (await (await call(app, tenant.key, "GET", "/api/alerts?state=open")).json()) as { alerts: Array<{ id: string; type: string }> }
+      return alerts.find((a) => a.type === "threshold_exceeded")?.id
+    })
+    await page.goto(`${app.baseUrl}/alerts/${threshold}`)
+    await page.locator(".alert-chart canvas").first().waitFor()
+    expect(await page.locator(".reason").innerText()).toMatch(/latencyMs of checkout reached 900 ms, past its warning threshold of 500 ms/)
+    await page.waitForTimeout(300)
+    await screenshot(page, "alert-threshold")
     const dark = await newPage(browser, { colorScheme: "dark" })
     await dark.goto(`${app.baseUrl}/alerts/${alertId}#key=${tenant.key}`)
     await dark.locator(".alert-chart canvas").first().waitFor()

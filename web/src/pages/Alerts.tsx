@@ -165,7 +165,7 @@ export default function AlertsPage() {
             {g.alerts.length === 0 ? (
               <p className="muted">
                 {g.state === "open"
-                  ? "Nothing open. Alerts open when the detector flags a series (after its warm-up windows), a threshold is crossed, or an execution times out."
+                  ? "Nothing open. Alerts open when the detector flags a series of metric points or span durations (after its warm-up windows), a threshold is crossed, or an execution times out; thresholds and notification channels are in Admin → Settings."
                   : `No ${g.state} alert in this range.`}
               </p>
             ) : (
