@@ -22,10 +22,11 @@ const PARENT_SKEW_MS = 60_000
 type EdgeRow = readonly [source: string, target: string, calls: number, errors: number, p95: number | null]
 
 /**
- * Calls between services: each span (or native execution) whose parent belongs to another service. The
- * child spans come from spans_service (tenant, service, operation, time), per operation that span_red_1m
- * knows in the range, within GRAPH_CHILD_BUDGET; each parent is one probe of the
- * primary key (tenant, trace, span) within the range's chunks, then of the trace's native executions.
+ * Calls between services: each span whose parent belongs to another service. The child spans come from
+ * spans_service (tenant, service, operation, time), per operation that span_red_1m knows in the range,
+ * within GRAPH_CHILD_BUDGET; each parent is one probe of the primary key (tenant, trace, span) within the
+ * range's chunks. A native execution is a span once it ends (src/ingest/executionSpan.ts); while it runs
+ * its row stands for it, as a child (no duration yet) and as a parent.
  */
 export const EDGES_SQL = `
 WITH ops AS (
@@ -42,11 +43,10 @@ children AS (
     ORDER BY s.start_time DESC LIMIT (SELECT n + 1 FROM budget)
   ) c
   UNION ALL
-  (SELECT trace_id, parent_span_id, service_name, CASE WHEN status IN ('failed', 'timed_out') THEN 2 ELSE 0 END, duration_ms,
-          row_number() OVER (ORDER BY start_time DESC)
+  (SELECT trace_id, parent_span_id, service_name, 0::smallint, NULL::float8, row_number() OVER (ORDER BY start_time DESC)
    FROM executions
    WHERE tenant_id = $1 AND start_time >= to_timestamp($2 / 1000.0) AND start_time < to_timestamp($3 / 1000.0)
-     AND source = 'api' AND parent_span_id IS NOT NULL
+     AND source = 'api' AND status IN ('active', 'paused') AND parent_span_id IS NOT NULL
    ORDER BY start_time DESC LIMIT (SELECT n + 1 FROM budget))
 ),
 pairs AS (
@@ -61,6 +61,7 @@ pairs AS (
   LEFT JOIN LATERAL (
     SELECT e.service_name FROM executions e
     WHERE ps.service_name IS NULL AND ${executionByTrace("c.trace_id", "e.")} AND e.span_id = c.parent_span_id AND e.source = 'api'
+      AND e.status IN ('active', 'paused')
     LIMIT 1
   ) pe ON true
   WHERE c.rn <= (SELECT n FROM budget)

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Exit, Layer } from "effect"
 import { randomUUID } from "node:crypto"
-import { mkdtempSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readdirSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import pg from "pg"
@@ -18,7 +18,10 @@ describe("migrations on the embedded TimescaleDB", () => {
   it.scoped("create the hypertables and continuous aggregates, and a second run is a no-op", () =>
     Effect.gen(function* () {
       const first = yield* migrateFromDir()
-      expect(first).toEqual(["0001_init.sql", "0002_pipeline_state.sql", "0003_query_indexes.sql", "0004_trace_probe.sql"])
+      // Every file of migrations/, in name order.
+      const files = readdirSync("migrations").filter((f) => /^\d{4}_.+\.sql$/.test(f)).sort()
+      expect(files.slice(0, 4)).toEqual(["0001_init.sql", "0002_pipeline_state.sql", "0003_query_indexes.sql", "0004_trace_probe.sql"])
+      expect(first).toEqual(files)
       const db = yield* Db
       const hypertables = (yield* db.query<{ hypertable_name: string }>(
         "SELECT hypertable_name FROM timescaledb_information.hypertables WHERE hypertable_schema = 'public' ORDER BY 1"

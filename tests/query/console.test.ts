@@ -175,30 +175,35 @@ describe("GET /api/services/graph", () => {
     }
     // A span whose parent never arrived (a remote caller) is no edge.
     spans.push({ trace: hex(16), span: hex(8), parent: hex(8), name: "create", service: "orders", start: t0, d: 10 })
-    // A native execution (not a span row) parenting a span, and one that is the child of a span.
+    // Running native executions (a row, no span yet): one parenting a span, one the child of a span.
     const execTrace = hex(16)
     const execSpan = hex(8)
     const rootOfFirst = spans[0]
     spans.push({ trace: execTrace, span: hex(8), parent: execSpan, name: "search", service: "researcher", start: t0 + 100, d: 30, error: true })
+    // An ended native execution is a row and a span (src/ingest/executionSpan.ts): one call, not two.
+    const ended = hex(8)
+    spans.push({ trace: rootOfFirst?.trace ?? "", span: ended, parent: rootOfFirst?.span ?? null, name: "charge", service: "payments", start: t0 + 40, d: 70, error: true })
     await insertSpans(t.id, spans)
     await app.sql(
-      `INSERT INTO executions (tenant_id, trace_id, span_id, parent_span_id, operation_name, service_name, status, start_time, duration_ms)
-       VALUES ($1, $2, $3, NULL, 'plan', 'planner', 'completed', to_timestamp($4 / 1000.0), 500),
-              ($1, $5, $6, $7, 'charge', 'billing', 'failed', to_timestamp($8 / 1000.0), 40)`,
-      [t.id, execTrace, execSpan, t0 + 50, rootOfFirst?.trace, hex(8), rootOfFirst?.span, t0 + 30]
+      `INSERT INTO executions (tenant_id, trace_id, span_id, execution_id, parent_span_id, operation_name, service_name, status, start_time, duration_ms)
+       VALUES ($1, $2, $3, $2, NULL, 'plan', 'planner', 'active', to_timestamp($4 / 1000.0), NULL),
+              ($1, $5, $6, $5 || '-' || $6, $7, 'charge', 'billing', 'active', to_timestamp($8 / 1000.0), NULL),
+              ($1, $5, $9, $5 || '-' || $9, $7, 'charge', 'payments', 'failed', to_timestamp($10 / 1000.0), 70)`,
+      [t.id, execTrace, execSpan, t0 + 50, rootOfFirst?.trace, hex(8), rootOfFirst?.span, t0 + 30, ended, t0 + 40]
     )
     await refresh()
     const g = await get<ServiceGraphView>(t.key, "/api/services/graph?from=now-1h")
     expect(g.truncated).toBe(false)
     const edge = (s: string, d: string) => g.edges.find((e) => e.source === s && e.target === d)
-    expect(g.edges.map((e) => `${e.source}->${e.target}`)).toEqual(["gateway->billing", "gateway->orders", "orders->postgres", "planner->researcher"])
+    expect(g.edges.map((e) => `${e.source}->${e.target}`)).toEqual(["gateway->billing", "gateway->orders", "gateway->payments", "orders->postgres", "planner->researcher"])
     expect(edge("gateway", "orders")).toMatchObject({ calls: 20, errors: 4, errorRate: 0.2 })
     expect(edge("gateway", "orders")?.p95Ms).toBeCloseTo(percentileCont(orders, 0.95), 9)
     expect(edge("orders", "postgres")).toMatchObject({ calls: 20, errors: 0, errorRate: 0 })
     expect(edge("orders", "postgres")?.p95Ms).toBeCloseTo(percentileCont(db, 0.95), 9)
     expect(edge("planner", "researcher")).toMatchObject({ calls: 1, errors: 1, p95Ms: 30 })
-    expect(edge("gateway", "billing")).toMatchObject({ calls: 1, errors: 1, p95Ms: 40 })
-    expect(g.nodes.map((n) => n.service)).toEqual(["billing", "gateway", "orders", "planner", "postgres", "researcher"])
+    expect(edge("gateway", "billing")).toMatchObject({ calls: 1, errors: 0, p95Ms: null })
+    expect(edge("gateway", "payments")).toMatchObject({ calls: 1, errors: 1, p95Ms: 70 })
+    expect(g.nodes.map((n) => n.service)).toEqual(["billing", "gateway", "orders", "payments", "planner", "postgres", "researcher"])
     expect(g.nodes.find((n) => n.service === "orders")).toMatchObject({ requests: 21, errors: 4 })
     expect(g.nodes.find((n) => n.service === "orders")?.p95Ms).toBeCloseTo(quantileFromHistogram(histogramOf([...orders, 10]), 0.95) ?? Number.NaN, 9)
     expect(g.nodes.find((n) => n.service === "planner")).toMatchObject({ requests: 0, p95Ms: null })
@@ -206,7 +211,7 @@ describe("GET /api/services/graph", () => {
     const wide = await get<ServiceGraphView>(t.key, "/api/services/graph?from=now-3d")
     expect(wide.truncated).toBe(true)
     expect(Date.parse(wide.to) - Date.parse(wide.from)).toBe(24 * HOUR)
-    expect(wide.edges).toHaveLength(4)
+    expect(wide.edges).toHaveLength(5)
     const other = await app.tenant()
     expect(await get<ServiceGraphView>(other.key, "/api/services/graph")).toMatchObject({ nodes: [], edges: [], truncated: false })
   })

@@ -17,7 +17,8 @@ describe("SIGTERM drain of `npm start`", () => {
     const first = startProcess("workers/all.ts", [], env)
     try {
       await eventually(async () => ((await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200 ? true : undefined), 60_000, 250)
-      const key = /mplp_[0-9a-f]{12}_[A-Za-z0-9_-]{43}/.exec(first.out())?.[0] ?? ""
+      // The demo tenant is created once the API listens (its banner names the bound port): the key may follow /readyz.
+      const key = await eventually(async () => /mplp_[0-9a-f]{12}_[A-Za-z0-9_-]{43}/.exec(first.out())?.[0], 15_000, 100)
       const post = (i: number) =>
         fetch(`${url}/api/metrics`, {
           method: "POST",

@@ -38,13 +38,15 @@ describe("npm run demo", () => {
       }, 80_000, 500).catch((e: unknown) => Promise.reject(new Error(`${String(e)}\ndemo output:\n${demo.out()}${demo.err()}`)))
       expect(alert.state).toBe("open")
 
-      const { executions } = await get<{ executions: Array<Execution> }>(t.key, "/api/executions?service=planner&limit=500")
+      // History runs are OTLP traces, live ones native executions; one finished is the parent of its run's spans.
+      const { executions, native } = await eventually(async () => {
+        const page = await get<{ executions: Array<Execution> }>(t.key, "/api/executions?service=planner&limit=500")
+        const finished = page.executions.find((e) => e.source === "api" && e.status !== "active")
+        return finished === undefined ? undefined : { executions: page.executions, native: finished }
+      }, 30_000, 500)
       expect(new Set(executions.map((e) => e.source))).toEqual(new Set(["api", "otlp"]))
-      // A native execution is the parent of its run's OTLP spans.
-      const native = executions.find((e) => e.source === "api" && e.status !== "active")
-      expect(native).toBeDefined()
-      const detail = await get<{ spans: Array<{ name: string; serviceName: string; parentSpanId: string | null }> }>(t.key, `/api/executions/${native?.traceId}`)
-      expect(detail.spans.find((s) => s.name === "invoke_agent planner")?.parentSpanId).toBe(native?.spanId)
+      const detail = await get<{ spans: Array<{ name: string; serviceName: string; parentSpanId: string | null }> }>(t.key, `/api/executions/${native.traceId}`)
+      expect(detail.spans.find((s) => s.name === "invoke_agent planner")?.parentSpanId).toBe(native.spanId)
       expect(new Set(detail.spans.map((s) => s.serviceName))).toEqual(new Set(["planner", "researcher", "tool-server", "vector-db"]))
 
       const { services } = await get<{ services: Array<{ service: string }> }>(t.key, "/api/services?from=now-10m")

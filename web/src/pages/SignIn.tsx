@@ -64,7 +64,7 @@ export const SignIn = () => {
           {busy ? "Checking…" : "Sign in"}
         </button>
         <p className="hint">
-          `npm start` prints a sign-in link for the demo tenant (<code>http://localhost:8080/#key=…</code>). The key stays in this tab only
+          <code>npm start</code> prints a sign-in link for the demo tenant (<code>http://localhost:8080/#key=…</code>). The key stays in this tab only
           (session storage). Operators: <Link href="/admin">Admin</Link> takes the admin token.
         </p>
       </form>
