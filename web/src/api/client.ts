@@ -1,4 +1,5 @@
 import type { BadRequest } from "../../../src/domain/errors.ts"
+import type { Scope } from "../../../src/domain/ids.ts"
 import type { AlertDetailView, ChannelTestResult, IngestRateView, KeyList, MetricNamesView, MetricWindowsView, ServiceGraphView, ServicesTimelineView, TenantList } from "../../../src/domain/consoleViews.ts"
 import type { AgentGraphView, GenaiUsageView } from "../../../src/domain/genaiViews.ts"
 import type { JobStatus } from "../../../src/domain/ingest.ts"
@@ -150,7 +151,7 @@ export const api = {
     tenant: (id: string) => request<Tenant>("GET", `/api/admin/tenants/${enc(id)}`, { auth: "admin" }),
     createTenant: (body: { readonly id: string; readonly name?: string }) => request<Tenant>("POST", "/api/admin/tenants", { auth: "admin", body }),
     keys: (id: string) => request<Keys>("GET", `/api/admin/tenants/${enc(id)}/keys`, { auth: "admin" }),
-    createKey: (id: string, body: { readonly scopes: ReadonlyArray<"ingest" | "query">; readonly name?: string }) =>
+    createKey: (id: string, body: { readonly scopes: ReadonlyArray<Scope>; readonly name?: string }) =>
       request<NewKey>("POST", `/api/admin/tenants/${enc(id)}/keys`, { auth: "admin", body }),
     revokeKey: (keyId: string) => request<void>("DELETE", `/api/admin/keys/${enc(keyId)}`, { auth: "admin" }),
     settings: (id: string) => request<Settings>("GET", `/api/admin/tenants/${enc(id)}/settings`, { auth: "admin" }),
