@@ -11,7 +11,8 @@ import { CopyText } from "../CopyText.tsx"
 /** Every scope a key can hold and what it allows (a scope added to the API must be described here). */
 export const SCOPES: Readonly<Record<Scope, string>> = {
   ingest: "send spans, metrics, executions and jobs",
-  query: "read: the console, search, series, alerts"
+  query: "read: the console, search, series, alerts",
+  alerts: "acknowledge alerts"
 }
 
 type Key = KeyList["keys"][number]
