@@ -8,7 +8,7 @@ import { useSession } from "../hooks/useSession.ts"
 const refusal = (e: unknown) => {
   if (!(e instanceof ApiError)) return "The key could not be checked."
   if (e.status === 401) return `That key was refused: ${e.message}.`
-  if (e.status === 403) return "That key has no “query” scope: the console reads with it. Use a key with both scopes."
+  if (e.status === 403) return "That key has no “query” scope: the console reads with it. Use a key with the query scope (and alerts to acknowledge alerts)."
   return `The key could not be checked: ${e.status === 0 ? e.message : `${e.status} ${e.message}`}.`
 }
 
@@ -40,7 +40,7 @@ export const SignIn = () => {
         <h1 id="signin-title">
           <img src="/favicon.svg" alt="" width="24" height="24" /> MPLP Trace
         </h1>
-        <p>Sign in with a tenant API key (scopes ingest and query).</p>
+        <p>Sign in with a tenant API key with the query scope (alerts too, to acknowledge alerts).</p>
         {shownMessage !== null && (
           <p className="field-error" role="alert">
             {shownMessage}
