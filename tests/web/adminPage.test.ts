@@ -16,7 +16,7 @@ let browser: Browser
 let page: Page
 let problems: Array<string>
 let sink: Sink
-const SECRET = "whsec_dGVzdC1jaGFubmVsLXNlY3JldA=="
+const SECRET = "whsec_dGVzdC1jaGFubmVsLXNlY3JldC1vZi0zMi1ieXRlcyE="
 
 beforeAll(async () => {
   await buildConsole()

@@ -19,7 +19,7 @@ beforeAll(async () => {
   await buildConsole()
   app = await startApp()
   browser = await launchBrowser()
-  tenant = await app.tenant(["ingest", "query"], {
+  tenant = await app.tenant(["ingest", "query", "alerts"], {
     windows: { sizeSeconds: 1, allowedLatenessSeconds: 0, idleTimeoutSeconds: 1 },
     detector: { warmupWindows: 3 },
     thresholds: { latencyMs: { warning: 500 } }
