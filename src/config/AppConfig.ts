@@ -33,6 +33,14 @@ export interface AppSettings {
   readonly dbIdleMs: number
   /** Embedded mode only: serve the in-process database on this port so other processes can share it. */
   readonly embeddedDbPort: Option.Option<number>
+  /** Event times older than this (before now) are refused: raw data is retained 30 days. */
+  readonly eventMaxAgeSeconds: number
+  /** Event times later than this after now are refused (clock skew allowance). */
+  readonly eventMaxFutureSeconds: number
+  /** A read endpoint's statement running longer is abandoned with a 503. */
+  readonly queryTimeoutMs: number
+  /** Widest time range of a query that reads raw points (series from metric_points). */
+  readonly maxRawRangeHours: number
 }
 
 const LEVELS: Record<string, LogLevel.LogLevel> = {
@@ -107,7 +115,14 @@ export const appConfig: Config.Config<AppSettings> = Config.all({
   ),
   dbPoolMax: positiveInt("MPLP_DB_POOL_MAX", 10),
   dbIdleMs: positiveInt("MPLP_DB_IDLE_MS", 10_000),
-  embeddedDbPort: Config.option(Config.port("MPLP_EMBEDDED_DB_PORT"))
+  embeddedDbPort: Config.option(Config.port("MPLP_EMBEDDED_DB_PORT")),
+  eventMaxAgeSeconds: positiveInt("MPLP_EVENT_MAX_AGE_SECONDS", 30 * 86_400),
+  eventMaxFutureSeconds: Config.integer("MPLP_EVENT_MAX_FUTURE_SECONDS").pipe(
+    Config.validate({ message: "must be between 0 and 86400 seconds", validation: (n) => n >= 0 && n <= 86_400 }),
+    Config.withDefault(600)
+  ),
+  queryTimeoutMs: positiveInt("MPLP_QUERY_TIMEOUT_MS", 10_000),
+  maxRawRangeHours: positiveInt("MPLP_MAX_RAW_RANGE_HOURS", 24)
 })
 
 export class AppConfig extends Context.Tag("config/AppConfig")<AppConfig, AppSettings>() {

@@ -5,7 +5,7 @@ import { createHash, randomUUID } from "node:crypto"
 import type { ObservableResult } from "@opentelemetry/api"
 import { AppConfig } from "../config/AppConfig.ts"
 import { Telemetry } from "../telemetry/Telemetry.ts"
-import { ServiceUnavailable } from "../domain/errors.ts"
+import { Conflict, NotFound, ServiceUnavailable } from "../domain/errors.ts"
 import type { IngestJob } from "../domain/jobs.ts"
 import type { IngestJobEncoded } from "../domain/jobs.ts"
 import { makeQueue } from "../queues/Queues.ts"
@@ -35,25 +35,75 @@ export const newJobId = (tenantId: string) => `${tenantId}.${randomUUID()}`
 export const jobDoneKey = (prefix: string, jobId: string) => `{${prefix}}:job-done:${jobId}`
 export const JOB_DONE_SECONDS = 86_400
 
-/** A tenant's dead letters: failed ingest job id → when it failed (ms), as long as BullMQ keeps failed jobs. */
+/**
+ * A tenant's dead letters, a small index written when an ingest job fails for good: job id → when it
+ * failed (a sorted set), and job id → its record (kind, times, attempts, the reason cut short) in a
+ * hash. Listing reads only these, never the jobs (a batch of thousands of spans each).
+ */
 export const deadLetterKey = (prefix: string, tenantId: string) => `{${prefix}}:ingest-failed:${tenantId}`
+const deadLetterInfoKey = (prefix: string, tenantId: string) => `{${prefix}}:ingest-failed-info:${tenantId}`
 const DEAD_LETTER_DAYS = 7
 const DEAD_LETTER_MAX = 10_000
+const REASON_CHARS = 500
+
+/** A failure reason can quote a whole payload: the client gets its start. */
+const shortReason = (reason: string) => (reason.length > REASON_CHARS ? `${reason.slice(0, REASON_CHARS)}…` : reason)
+
+interface DeadLetter {
+  readonly kind: string
+  readonly attempts: number
+  readonly reason: string
+  readonly createdAt: number
+  readonly failedAt: number
+}
+
+// Adds one entry, then drops those older than the cutoff and the oldest beyond the maximum, from both keys.
+const INDEX_DEAD_LETTER = `
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+local gone = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[4])
+local kept = redis.call('ZCARD', KEYS[1]) - #gone
+local max = tonumber(ARGV[5])
+if kept > max then
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[1], #gone, #gone + kept - max - 1)) do gone[#gone + 1] = id end
+end
+for i = 1, #gone, 500 do
+  local chunk = {unpack(gone, i, math.min(i + 499, #gone))}
+  redis.call('ZREM', KEYS[1], unpack(chunk))
+  redis.call('HDEL', KEYS[2], unpack(chunk))
+end
+redis.call('EXPIRE', KEYS[1], ARGV[6])
+redis.call('EXPIRE', KEYS[2], ARGV[6])
+`
+
+/** The tenant of a job id (`<tenant>.<id>`), or undefined. */
+const tenantOfJob = (jobId: string) => {
+  const dot = jobId.indexOf(".")
+  return dot <= 0 ? undefined : jobId.slice(0, dot)
+}
 
 /** Indexes a job that failed for good under its tenant (job ids are `<tenant>.<id>`), pruning what BullMQ has dropped. */
 export const indexDeadLetter = (redis: { readonly client: Redis; readonly prefix: string }, job: Job) => {
   const id = job.id ?? ""
-  const dot = id.indexOf(".")
-  if (dot <= 0) return Promise.resolve()
-  const k = deadLetterKey(redis.prefix, id.slice(0, dot))
+  const tenantId = tenantOfJob(id)
+  if (tenantId === undefined) return Promise.resolve()
   const at = job.finishedOn ?? Date.now()
-  return redis.client.multi()
-    .zadd(k, at, id)
-    .zremrangebyscore(k, "-inf", at - DEAD_LETTER_DAYS * 86_400_000)
-    .zremrangebyrank(k, 0, -(DEAD_LETTER_MAX + 1))
-    .expire(k, DEAD_LETTER_DAYS * 86_400)
-    .exec()
+  const reason = job.failedReason ?? ""
+  const record: DeadLetter = {
+    kind: job.name, attempts: job.attemptsMade, createdAt: job.timestamp, failedAt: at,
+    reason: shortReason(reason)
+  }
+  return redis.client.eval(
+    INDEX_DEAD_LETTER, 2, deadLetterKey(redis.prefix, tenantId), deadLetterInfoKey(redis.prefix, tenantId),
+    id, at, JSON.stringify(record), at - DEAD_LETTER_DAYS * 86_400_000, DEAD_LETTER_MAX, DEAD_LETTER_DAYS * 86_400
+  )
 }
+
+const deadLetterInfo = (jobId: string, d: DeadLetter): JobInfo => ({
+  jobId, kind: d.kind, state: "failed", attempts: d.attempts,
+  ...(d.reason === "" ? {} : { failedReason: d.reason }),
+  createdAt: new Date(d.createdAt).toISOString(), finishedAt: new Date(d.failedAt).toISOString()
+})
 
 export const idempotentJobId = (tenantId: string, key: string) =>
   `${tenantId}.idem-${createHash("sha256").update(key).digest("hex").slice(0, 32)}`
@@ -176,28 +226,46 @@ const makeIngestQueue = Effect.gen(function* () {
       return Option.some(jobInfo(job, state))
     })
 
-  /**
-   * The tenant's failed jobs, newest first: those in its dead-letter index (written when a job fails
-   * for good), so other tenants' failures cannot crowd them out, plus any of the queue's newest 1,000
-   * failed (a job whose index entry was lost with its worker). Entries whose job was retried or
-   * expired are skipped.
-   */
+  /** The tenant's dead-lettered jobs, newest first, from its index alone. */
   const listFailed = (tenantId: string, limit: number) =>
     Effect.gen(function* () {
-      const indexed = yield* redisCall(() => redis.client.zrevrange(deadLetterKey(redis.prefix, tenantId), 0, Math.min(2 * limit, 2_000) - 1))
-      const recent = yield* redisCall(() => queue.getFailed(0, 999))
-      const byId = new Map<string, Job>()
-      for (const j of recent) if (j.id?.startsWith(`${tenantId}.`) === true) byId.set(j.id, j)
-      const missing = indexed.filter((id) => !byId.has(id))
-      const looked = yield* redisCall(() => Promise.all(missing.map(async (id) => {
-        const job = await queue.getJob(id)
-        return job !== undefined && job !== null && (await job.getState()) === "failed" ? job : undefined
-      })))
-      for (const j of looked) if (j !== undefined && j.id !== undefined) byId.set(j.id, j)
-      return [...byId.values()].sort((a, b) => (b.finishedOn ?? 0) - (a.finishedOn ?? 0)).slice(0, limit).map((j) => jobInfo(j, "failed"))
+      const ids = yield* redisCall(() => redis.client.zrevrange(deadLetterKey(redis.prefix, tenantId), 0, limit - 1))
+      if (ids.length === 0) return []
+      const records = yield* redisCall(() => redis.client.hmget(deadLetterInfoKey(redis.prefix, tenantId), ...ids))
+      return ids.flatMap((id, i) => {
+        const r = records[i]
+        return r === null || r === undefined ? [] : [deadLetterInfo(id, JSON.parse(r) as DeadLetter)]
+      })
     })
 
-  return { submit, idempotent, nextSeq, initSeq, dropSeq, getJob, listFailed, queue } as const
+  const forget = (tenantId: string, jobId: string) =>
+    redisCall(() => redis.client.multi().zrem(deadLetterKey(redis.prefix, tenantId), jobId).hdel(deadLetterInfoKey(redis.prefix, tenantId), jobId).exec())
+
+  /**
+   * Runs a dead-lettered job again with a fresh retry budget. NotFound: not the tenant's, or gone;
+   * Conflict: the job is not failed (waiting, running, done).
+   */
+  const retry = (tenantId: string, jobId: string) =>
+    Effect.gen(function* () {
+      const notFound = new NotFound({ message: `job ${jobId} not found` })
+      if (tenantOfJob(jobId) !== tenantId) return yield* notFound
+      const job = yield* redisCall(() => queue.getJob(jobId))
+      if (job === undefined || job === null) {
+        yield* forget(tenantId, jobId)
+        return yield* notFound
+      }
+      const state = yield* redisCall(() => job.getState())
+      if (state !== "failed") return yield* new Conflict({ message: `job ${jobId} is ${state}, not failed: only a failed job can be retried` })
+      yield* Effect.tryPromise({
+        try: () => job.retry("failed", { resetAttemptsMade: true, resetAttemptsStarted: true }),
+        // Another retry won the race: the job is no longer failed.
+        catch: () => new Conflict({ message: `job ${jobId} is no longer failed` })
+      })
+      yield* forget(tenantId, jobId)
+      return { jobId, kind: job.name, state: "waiting", attempts: 0, createdAt: new Date(job.timestamp).toISOString() } satisfies JobInfo
+    })
+
+  return { submit, idempotent, nextSeq, initSeq, dropSeq, getJob, listFailed, retry, queue } as const
 })
 
 const jobInfo = (job: Job, state: string): JobInfo => ({
@@ -205,7 +273,7 @@ const jobInfo = (job: Job, state: string): JobInfo => ({
   kind: job.name,
   state,
   attempts: job.attemptsMade,
-  ...(job.failedReason ? { failedReason: job.failedReason } : {}),
+  ...(job.failedReason ? { failedReason: shortReason(job.failedReason) } : {}),
   createdAt: new Date(job.timestamp).toISOString(),
   ...(job.finishedOn ? { finishedAt: new Date(job.finishedOn).toISOString() } : {})
 })

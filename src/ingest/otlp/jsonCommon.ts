@@ -1,3 +1,4 @@
+import { MAX_ATTRIBUTE_DEPTH } from "../../domain/limits.ts"
 import type { AnyValue, InstrumentationScope, KeyValue, Rejections, Resource, UnixNanos } from "./types.ts"
 import { reject } from "./types.ts"
 
@@ -16,7 +17,6 @@ export class Invalid {
 
 export type Obj = Record<string, unknown>
 
-const MAX_VALUE_DEPTH = 32
 const EMPTY: AnyValue = Object.freeze({})
 const DIGITS = /^\d{1,20}$/
 const INTEGER = /^-?\d{1,20}$/
@@ -65,11 +65,9 @@ export const int = (v: unknown, what: string): number => {
   return invalid(`${what} must be an integer`)
 }
 
+/** An enum's name or number; only the table's own names count ("constructor" is no SpanKind). */
 export const enumValue = (v: unknown, names: Readonly<Record<string, number>>, what: string): number => {
-  if (typeof v === "string") {
-    const n = names[v]
-    if (n !== undefined) return n
-  }
+  if (typeof v === "string" && Object.hasOwn(names, v)) return names[v]!
   return int(v, what)
 }
 
@@ -114,7 +112,7 @@ const base64 = (v: unknown): string =>
 export const anyValue = (v: unknown, depth: number): AnyValue => {
   if (v == null) return EMPTY
   const o = obj(v, "attribute value")
-  if (depth > MAX_VALUE_DEPTH) invalid("attribute value nested too deeply")
+  if (depth > MAX_ATTRIBUTE_DEPTH) invalid(`attribute value nested more than ${MAX_ATTRIBUTE_DEPTH} levels deep`)
   let x = field(o, "stringValue", "string_value")
   if (x != null) return { stringValue: typeof x === "string" ? x : invalid("stringValue must be a string") }
   x = field(o, "intValue", "int_value")
