@@ -7,7 +7,7 @@ import { brotliDecompress, gunzip, inflate } from "node:zlib"
 import { DbError } from "../db/Db.ts"
 import { QUERY_CANCELED } from "../db/QueryDb.ts"
 import { BadRequest, PayloadTooLarge, ServiceUnavailable, UnsupportedMediaType } from "../domain/errors.ts"
-import { describeIssues, formatParseError } from "../domain/issues.ts"
+import { describeIssues, excerpt, formatParseError } from "../domain/issues.ts"
 import type { Issue } from "../domain/issues.ts"
 import { parseBoundedJson } from "./safeJson.ts"
 
@@ -111,9 +111,10 @@ export const withRetryAfter = (seconds: number) =>
 
 /**
  * A database that does not answer is the client's 503 (retry later), not a 500, and so is a read that
- * ran past the statement timeout; every 503 carries Retry-After.
+ * ran past the statement timeout; every 503 carries Retry-After. A data exception (SQLSTATE class 22: a
+ * time out of range, a NUL in a path or query parameter) comes from what the client sent: a 400.
  */
-export const dbUnavailable = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, Exclude<E, DbError> | ServiceUnavailable, R> =>
+export const dbUnavailable = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, Exclude<E, DbError> | ServiceUnavailable | BadRequest, R> =>
   (Effect.catchIf(self, (e): e is Extract<E, DbError> => e instanceof DbError, (e) =>
     Effect.fail(
       e.code === QUERY_CANCELED
@@ -121,8 +122,10 @@ export const dbUnavailable = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Eff
           message: "the query ran longer than the statement timeout (MPLP_QUERY_TIMEOUT_MS) and was abandoned: narrow the time range or the filters, or retry later",
           retryAfterSeconds: 5
         })
-        : new ServiceUnavailable({ message: "the database is not answering; retry later", retryAfterSeconds: 2 })
+        : e.code?.startsWith("22") === true
+          ? new BadRequest({ message: `a value of this request is out of range or cannot be stored: ${excerpt(e.message, 120)}` })
+          : new ServiceUnavailable({ message: "the database is not answering; retry later", retryAfterSeconds: 2 })
     )
-  ) as Effect.Effect<A, Exclude<E, DbError> | ServiceUnavailable, R>).pipe(
+  ) as Effect.Effect<A, Exclude<E, DbError> | ServiceUnavailable | BadRequest, R>).pipe(
     Effect.tapError((e) => (e instanceof ServiceUnavailable ? withRetryAfter(e.retryAfterSeconds) : Effect.void))
   )

@@ -1,12 +1,17 @@
 import { Schema } from "effect"
 import { Name, SpanId, Timestamp, TraceId, toEpochMs } from "./ids.ts"
 import type { Issue } from "./issues.ts"
-import { describeWindow, MAX_ATTRIBUTE_KEY_LENGTH, MAX_ATTRIBUTE_VALUE_LENGTH, MAX_ATTRIBUTES, MAX_DURATION_MS, MAX_NAME_LENGTH, outsideWindow } from "./limits.ts"
+import {
+  describeWindow, MAX_ATTRIBUTE_KEY_LENGTH, MAX_ATTRIBUTE_VALUE_LENGTH, MAX_ATTRIBUTES, MAX_DURATION_MS, MAX_NAME_LENGTH, outsideWindow,
+  storableValue, VALUE_RANGE
+} from "./limits.ts"
 import type { TimeWindow } from "./limits.ts"
 
 // Request bodies of the native ingestion API, with the seed's JSON field names.
 
 const Finite = Schema.Number.pipe(Schema.finite({ message: () => "must be a finite number" }))
+/** A number the pipeline computes with (windows, continuous aggregates): see MAX_VALUE_MAGNITUDE. */
+const Value = Finite.pipe(Schema.filter((x) => storableValue(x) || `must be ${VALUE_RANGE}`))
 const AttributeValue = Schema.Union(
   Schema.String.pipe(Schema.maxLength(MAX_ATTRIBUTE_VALUE_LENGTH, { message: () => `attribute values must be at most ${MAX_ATTRIBUTE_VALUE_LENGTH} characters` })),
   Finite,
@@ -61,7 +66,7 @@ export const StartExecutionResponse = Schema.Struct({
   startTime: Schema.String
 }).annotations({ identifier: "StartExecutionResponse" })
 
-export const ExecutionMetrics = boundedRecord("metric", Finite, MAX_ATTRIBUTES, MAX_NAME_LENGTH).annotations({
+export const ExecutionMetrics = boundedRecord("metric", Value, MAX_ATTRIBUTES, MAX_NAME_LENGTH).annotations({
   identifier: "ExecutionMetrics",
   description: "cpuUsagePercent, memoryUsageMb, memoryUsagePercent, responseTimeMs, errorRate, or any custom number"
 })
@@ -86,7 +91,7 @@ export type ExecutionUpdate = typeof ExecutionUpdate.Type
 export const ExecutionResult = Schema.Struct({
   success: Schema.Boolean,
   errorMessage: Schema.optional(Schema.String),
-  durationMs: Schema.optional(Finite.pipe(Schema.between(0, MAX_DURATION_MS, { message: () => `durationMs must be between 0 and ${MAX_DURATION_MS}` }))),
+  durationMs: Schema.optional(Value.pipe(Schema.between(0, MAX_DURATION_MS, { message: () => `durationMs must be between 0 and ${MAX_DURATION_MS}` }))),
   performanceScore: Schema.optional(Finite),
   finalMetrics: Schema.optional(ExecutionMetrics),
   errors: Schema.optional(Schema.Array(Schema.Unknown)),
@@ -96,7 +101,7 @@ export type ExecutionResult = typeof ExecutionResult.Type
 
 export const MetricPointInput = Schema.Struct({
   name: Name("name"),
-  value: Finite,
+  value: Value,
   time: Schema.optional(Timestamp),
   serviceName: Schema.optional(Name("serviceName")),
   traceId: Schema.optional(TraceId),

@@ -17,6 +17,16 @@ export const MAX_ATTRIBUTE_VALUE_LENGTH = 65_536
 export const MAX_ATTRIBUTE_ELEMENTS = 1_024
 /** Nesting of array and key-value list attribute values. */
 export const MAX_ATTRIBUTE_DEPTH = 16
+/**
+ * Metric values (and execution durations): 0, or a magnitude between 1e-100 and 1e100. PostgreSQL
+ * raises an error when float arithmetic overflows or underflows to 0 (the continuous aggregates sum
+ * value × value: one point of 1e200 failed the refresh for every tenant), and the window statistics
+ * (sums, squared deviations) must stay finite; squares and sums of values in this range do.
+ */
+export const MAX_VALUE_MAGNITUDE = 1e100
+export const MIN_VALUE_MAGNITUDE = 1e-100
+export const storableValue = (x: number) => x === 0 || (Math.abs(x) >= MIN_VALUE_MAGNITUDE && Math.abs(x) <= MAX_VALUE_MAGNITUDE)
+export const VALUE_RANGE = "0 or a magnitude between 1e-100 and 1e100"
 /** A native execution's duration: start_time + duration must stay a timestamp. */
 export const MAX_DURATION_MS = 366 * 86_400_000
 

@@ -280,3 +280,41 @@ describe("names, attributes and times", () => {
     await noJobFailed()
   })
 })
+
+describe("numbers the pipeline computes with (found by the fuzzer)", () => {
+  it("metric values outside 0 or 1e-100 … 1e100 in magnitude are refused: one of 1e200 overflowed the continuous aggregate's sum of squares for every tenant", async () => {
+    const t = await app.tenant()
+    for (const value of [1e200, -1e101, 1e-320, 1e-101]) {
+      const res = await call(app, t.key, "POST", "/api/metrics", { points: [{ name: "v", value }] })
+      expect(res.status).toBe(400)
+      expect(((await res.json()) as ErrorBody).issues?.map((i) => i.path)).toEqual(["points.0.value"])
+    }
+    const traceId = await started(t.key)
+    const finish = await call(app, t.key, "POST", `/api/executions/${traceId}/finish`, { success: true, durationMs: 5e-324, finalMetrics: { big: 1e200 } })
+    expect(((await finish.json()) as ErrorBody).issues?.map((i) => i.path).sort()).toEqual(["durationMs", "finalMetrics.big"])
+    const gauge = (asDouble: number) => ({ timeUnixNano: `${nowNanos()}`, asDouble })
+    const otlp = await raw("/v1/metrics", t.key, JSON.stringify({ resourceMetrics: [{ scopeMetrics: [{ metrics: [
+      { name: "g", gauge: { dataPoints: [gauge(1e200), gauge(1e-320), gauge(1e100)] } },
+      { name: "h", histogram: { dataPoints: [{ timeUnixNano: `${nowNanos()}`, count: 1, sum: 1e300 }] } }
+    ] }] }] }))
+    expect(((await otlp.json()) as OtlpBody).partialSuccess?.rejectedDataPoints).toBe(3)
+    const extremes = await call(app, t.key, "POST", "/api/metrics", { points: [1e100, -1e100, 1e-100, 0].map((value) => ({ name: "v", value, time: Date.now() - 120_000 })) })
+    expect(extremes.status).toBe(202)
+    await noJobFailed()
+    await app.sql("CALL refresh_continuous_aggregate('metric_points_1m', NULL, now() - INTERVAL '1 minute')")
+    const [minute] = await app.sql<{ count: number }>("SELECT count::int AS count FROM metric_points_1m WHERE tenant_id = $1 AND name = 'v'", [t.id])
+    expect(minute?.count).toBe(4)
+  })
+
+  it("query times outside 1970 … 9999 and NUL in path parameters are a 400, not a 500 or 503", async () => {
+    const t = await app.tenant()
+    const res = await Promise.all([
+      call(app, t.key, "GET", "/api/services?to=9007199254740992"),
+      call(app, t.key, "GET", "/api/metrics/series?name=x&from=now-999999w"),
+      call(app, t.key, "GET", "/api/anomalies?from=-271821-04-20T00:00:00Z"),
+      call(app, t.key, "POST", "/api/alerts/%00/ack"),
+      app.admin("GET", "/api/admin/tenants/a%00b/settings")
+    ])
+    expect(res.map((r) => r.status)).toEqual([400, 400, 400, 400, 400])
+  })
+})

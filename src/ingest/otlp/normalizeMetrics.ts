@@ -1,4 +1,4 @@
-import { MAX_NAME_LENGTH, outsideWindow } from "../../domain/limits.ts"
+import { MAX_NAME_LENGTH, outsideWindow, storableValue, VALUE_RANGE } from "../../domain/limits.ts"
 import type { TimeWindow } from "../../domain/limits.ts"
 import { attributesProblem, attributesToRecord, resourceProblem, serviceNameOf } from "./attributes.ts"
 import type {
@@ -106,7 +106,7 @@ const emit = <P extends PointCommon>(c: EmitContext, dataPoints: ReadonlyArray<P
 const numberRows = (p: NumberDataPoint): string | ReadonlyArray<Row> => {
   const value = p.asDouble ?? p.asInt
   if (value === undefined) return "data point has no value"
-  if (!Number.isFinite(value)) return `value ${value} is not finite`
+  if (!storableValue(value)) return `value ${value} is not ${VALUE_RANGE}`
   return [["", value, true]]
 }
 
@@ -118,20 +118,21 @@ interface HistogramLike {
 }
 
 const histogramRows = (p: HistogramLike): string | ReadonlyArray<Row> => {
+  if (!storableValue(p.count)) return `histogram count ${p.count} is not ${VALUE_RANGE}`
   const rows: Array<Row> = [[".count", p.count, false]]
   for (const [suffix, v] of [[".sum", p.sum], [".min", p.min], [".max", p.max]] as const) {
     if (v === undefined) continue
-    if (!Number.isFinite(v)) return `histogram${suffix} ${v} is not finite`
+    if (!storableValue(v)) return `histogram${suffix} ${v} is not ${VALUE_RANGE}`
     rows.push([suffix, v, true])
   }
   return rows
 }
 
 const summaryRows = (p: SummaryDataPoint): string | ReadonlyArray<Row> => {
-  if (!Number.isFinite(p.sum)) return `summary sum ${p.sum} is not finite`
+  if (!storableValue(p.sum) || !storableValue(p.count)) return `summary sum ${p.sum} or count ${p.count} is not ${VALUE_RANGE}`
   const rows: Array<Row> = [[".count", p.count, false], [".sum", p.sum, true]]
   for (const q of p.quantileValues) {
-    if (!Number.isFinite(q.value) || !Number.isFinite(q.quantile)) return `summary quantile ${q.quantile} = ${q.value} is not finite`
+    if (!storableValue(q.value) || !Number.isFinite(q.quantile)) return `summary quantile ${q.quantile} = ${q.value} is not ${VALUE_RANGE}`
     rows.push(["", q.value, true, q.quantile])
   }
   return rows
