@@ -23,6 +23,7 @@ const INTEGER = /^-?\d{1,20}$/
 const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/
 const INT64_MIN = -(2 ** 63)
 const INT64_LIMIT = 2 ** 63
+const UINT64_LIMIT = 2 ** 64
 
 export const invalid = (message: string): never => {
   throw new Invalid(message)
@@ -86,7 +87,7 @@ export const optionalDouble = (v: unknown, what: string): number | undefined => 
 export const nanos = (v: unknown, what: string): UnixNanos => {
   if (v == null) return "0"
   if (typeof v === "string" && DIGITS.test(v)) return v
-  if (typeof v === "number" && Number.isInteger(v) && v >= 0) return Number.isSafeInteger(v) ? String(v) : BigInt(v).toString()
+  if (typeof v === "number" && Number.isInteger(v) && v >= 0 && v < UINT64_LIMIT) return Number.isSafeInteger(v) ? String(v) : BigInt(v).toString()
   return invalid(`${what} must be unsigned decimal nanoseconds`)
 }
 

@@ -2,7 +2,7 @@ import { MAX_NAME_LENGTH, outsideWindow } from "../../domain/limits.ts"
 import type { TimeWindow } from "../../domain/limits.ts"
 import { attributesProblem, attributesToRecord, resourceProblem, serviceNameOf } from "./attributes.ts"
 import type { ExportTraceServiceRequest, Rejections, Span } from "./types.ts"
-import { makeRejections, nanosToMs, reject, subMsNanos, wholeMs } from "./types.ts"
+import { iso, makeRejections, nanosToMs, reject, subMsNanos, wholeMs } from "./types.ts"
 
 export { normalizeMetrics } from "./normalizeMetrics.ts"
 export type { MetricPointRow, MetricsResult } from "./normalizeMetrics.ts"
@@ -98,8 +98,6 @@ const timeProblem = (w: TimeWindow | undefined, startMs: number, endMs: number):
   return undefined
 }
 
-/** ISO-8601, or the raw number for a time beyond what Date can show. */
-export const iso = (ms: number): string => (Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : String(ms))
 
 /**
  * Decoded trace request to span rows. Spans failing the checks (ids, enums, bounds of

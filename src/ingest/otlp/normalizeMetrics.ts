@@ -4,7 +4,7 @@ import { attributesProblem, attributesToRecord, resourceProblem, serviceNameOf }
 import type {
   ExportMetricsServiceRequest, KeyValue, Metric, NumberDataPoint, Rejections, SummaryDataPoint, UnixNanos
 } from "./types.ts"
-import { makeRejections, nanosToMs, reject } from "./types.ts"
+import { iso, makeRejections, nanosToMs, reject } from "./types.ts"
 
 export interface MetricPointRow {
   readonly name: string
@@ -77,7 +77,7 @@ const pointProblem = <P extends PointCommon>(c: EmitContext, p: P, timeMs: numbe
   if (c.m.name.length > MAX_NAME_LENGTH) return `metric name is ${c.m.name.length} characters long (at most ${MAX_NAME_LENGTH})`
   if (p.timeUnixNano === "0") return "timeUnixNano is missing"
   if (c.window !== undefined && outsideWindow(c.window, timeMs)) {
-    return `time ${new Date(timeMs).toISOString()} is outside the accepted window (${new Date(c.window.minMs).toISOString()} to ${new Date(c.window.maxMs).toISOString()})`
+    return `time ${iso(timeMs)} is outside the accepted window (${iso(c.window.minMs)} to ${iso(c.window.maxMs)})`
   }
   return p.attributes.length === 0 ? undefined : attributesProblem(p.attributes, "the data point")
 }
