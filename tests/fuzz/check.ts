@@ -4,7 +4,8 @@ import { MAX_NAME_LENGTH, outsideWindow, timeWindow } from "../../src/domain/lim
 import type { TimeWindow } from "../../src/domain/limits.ts"
 import { decodeMetrics, decodeTraces, OtlpDecodeError } from "../../src/ingest/otlp/index.ts"
 import type { MetricPointRow, SpanRow } from "../../src/ingest/otlp/index.ts"
-import { jsonBody, metricsJson, metricsModel, metricsPb, mutateBytes, protobufBody, traceJson, traceModel, tracePb } from "./inputs.ts"
+import { jsonBody, metricsModel, mutateBytes, protobufBody, traceModel } from "./inputs.ts"
+import { metricsJson, metricsPb, traceJson, tracePb } from "./otlpEncode.ts"
 
 // The in-process fuzzer of the OTLP decoders: whatever the bytes, a decoder either refuses the body
 // (OtlpDecodeError, the API's 400) or returns rows that PostgreSQL can store as they are. Any other

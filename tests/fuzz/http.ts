@@ -1,5 +1,6 @@
 import fc from "fast-check"
-import { hostileValue, jsonBody, metricsJson, metricsModel, metricsPb, mutateBytes, nastyNumber, nastyString, protobufBody, traceJson, traceModel, tracePb } from "./inputs.ts"
+import { hostileValue, jsonBody, metricsModel, mutateBytes, nastyNumber, nastyString, protobufBody, traceModel } from "./inputs.ts"
+import { metricsJson, metricsPb, traceJson, tracePb } from "./otlpEncode.ts"
 
 // Generated requests for every endpoint that takes a body (and the read endpoints' query strings),
 // sent to the real HTTP server: any answer is fine but a 5xx.
