@@ -26,10 +26,8 @@ export const withStatementTimeout = (server: DbClient, pipeline: DbClient, timeo
       return Effect.gen(function* () {
         // A daemon fiber: the statement cannot be interrupted anyway, and it must outlive this request.
         const fiber = yield* Effect.forkDaemon(effect)
-        const done = yield* Effect.timeout(Fiber.join(fiber), Duration.millis(timeoutMs)).pipe(Effect.option)
+        const done = yield* Fiber.join(fiber).pipe(Effect.timeoutOption(Duration.millis(timeoutMs)))
         if (Option.isSome(done)) return done.value
-        const exit = yield* Fiber.poll(fiber)
-        if (Option.isSome(exit)) return yield* exit.value
         abandoned++
         yield* Effect.forkDaemon(Fiber.await(fiber).pipe(Effect.ensuring(Effect.sync(() => abandoned--))))
         return yield* timedOut(sql, `the statement ran longer than ${timeoutMs} ms`)
