@@ -106,6 +106,7 @@ const emit = <P extends PointCommon>(c: EmitContext, dataPoints: ReadonlyArray<P
 const numberRows = (p: NumberDataPoint): string | ReadonlyArray<Row> => {
   const value = p.asDouble ?? p.asInt
   if (value === undefined) return "data point has no value"
+  if (!Number.isFinite(value)) return `value ${value} is not finite`
   if (!storableValue(value)) return `value ${value} is not ${VALUE_RANGE}`
   return [["", value, true]]
 }
