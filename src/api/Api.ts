@@ -29,10 +29,14 @@ export class AdminAuth extends HttpApiMiddleware.Tag<AdminAuth>()("api/AdminAuth
   security: { bearer: HttpApiSecurity.bearer }
 }) {}
 
-const IdempotencyHeaders = Schema.Struct({ "idempotency-key": Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200))) })
+const IdempotencyHeaders = Schema.Struct({
+  "idempotency-key": Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)).annotations({ message: () => "Idempotency-Key must be 1-200 characters" }))
+})
 const ExecutionIdPath = Schema.Struct({ executionId: ExecutionId })
 const StartHeaders = Schema.Struct({ ...IdempotencyHeaders.fields, traceparent: Schema.optional(Schema.String) })
 const TenantPath = Schema.Struct({ id: Schema.String })
+export const CreateTenantRequest = Schema.Struct({ id: Schema.String, name: Schema.optional(Schema.String), settings: Schema.optional(Schema.Unknown) })
+export const CreateKeyRequest = Schema.Struct({ scopes: Schema.Array(Scope).pipe(Schema.minItems(1)), name: Schema.optional(Schema.String) })
 
 export class HealthApi extends HttpApiGroup.make("health")
   .add(HttpApiEndpoint.get("healthz", "/healthz").addSuccess(Health))
@@ -43,7 +47,7 @@ export class HealthApi extends HttpApiGroup.make("health")
 export class AdminApi extends HttpApiGroup.make("admin")
   .add(
     HttpApiEndpoint.post("createTenant", "/api/admin/tenants")
-      .setPayload(Schema.Struct({ id: Schema.String, name: Schema.optional(Schema.String), settings: Schema.optional(Schema.Unknown) }))
+      .setPayload(CreateTenantRequest)
       .addSuccess(TenantView, { status: 201 })
       .addError(Conflict)
   )
@@ -53,7 +57,7 @@ export class AdminApi extends HttpApiGroup.make("admin")
   .add(
     HttpApiEndpoint.post("createKey", "/api/admin/tenants/:id/keys")
       .setPath(TenantPath)
-      .setPayload(Schema.Struct({ scopes: Schema.Array(Scope).pipe(Schema.minItems(1)), name: Schema.optional(Schema.String) }))
+      .setPayload(CreateKeyRequest)
       .addSuccess(CreatedKey, { status: 201 })
       .addError(NotFound)
   )
@@ -141,10 +145,20 @@ export class JobsApi extends HttpApiGroup.make("jobs")
   .add(HttpApiEndpoint.get("get", "/api/jobs/:jobId").setPath(Schema.Struct({ jobId: Schema.String })).addSuccess(JobStatus))
   .add(
     HttpApiEndpoint.get("listFailed", "/api/jobs")
-      .setUrlParams(Schema.Struct({ state: Schema.Literal("failed"), limit: Schema.optional(Schema.NumberFromString) }))
+      .setUrlParams(Schema.Struct({
+        state: Schema.optional(Schema.String.annotations({ description: "failed (required): the tenant's dead-lettered jobs" })),
+        limit: Schema.optional(Schema.String.annotations({ description: "1-1000, default 100" }))
+      }))
       .addSuccess(Schema.Struct({ jobs: Schema.Array(JobStatus) }))
   )
+  .add(
+    HttpApiEndpoint.post("retry", "/api/jobs/:jobId/retry")
+      .setPath(Schema.Struct({ jobId: Schema.String }))
+      .addSuccess(JobStatus, { status: 202 })
+      .annotate(OpenApi.Description, "Runs a dead-lettered job again with a fresh retry budget (404 another tenant's or unknown job, 409 a job that is not failed)")
+  )
   .addError(NotFound)
+  .addError(Conflict)
   .addError(Forbidden) {}
 
 export class QueryApi extends HttpApiGroup.make("query")

@@ -1,10 +1,15 @@
 import { HttpApp, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
-import { Effect, ParseResult, Schema } from "effect"
+import { Effect, Schema } from "effect"
+import type { ParseResult } from "effect"
 import { promisify } from "node:util"
 import { brotliDecompress, gunzip, inflate } from "node:zlib"
 import { DbError } from "../db/Db.ts"
+import { QUERY_CANCELED } from "../db/QueryDb.ts"
 import { BadRequest, PayloadTooLarge, ServiceUnavailable, UnsupportedMediaType } from "../domain/errors.ts"
+import { describeIssues, excerpt, formatParseError } from "../domain/issues.ts"
+import type { Issue } from "../domain/issues.ts"
+import { parseBoundedJson } from "./safeJson.ts"
 
 const decompressors = {
   gzip: promisify(gunzip),
@@ -70,21 +75,23 @@ export const readBody = (limit: number) =>
     })
   })
 
-export const formatIssues = (error: ParseResult.ParseError) =>
-  ParseResult.ArrayFormatter.formatErrorSync(error).map((i) => ({ path: i.path.join("."), message: i.message }))
+/** The issues of a failed decode, each naming its field; the client's values appear only as short excerpts. */
+export const formatIssues = (error: ParseResult.ParseError) => formatParseError(error)
 
 export const badRequestFrom = (error: ParseResult.ParseError, what = "request body") => {
   const issues = formatIssues(error)
-  return new BadRequest({
-    message: `invalid ${what}: ${issues.map((i) => (i.path === "" ? i.message : `${i.path}: ${i.message}`)).join("; ")}`,
-    issues
-  })
+  return new BadRequest({ message: `invalid ${what}: ${describeIssues(issues)}`, issues })
 }
 
+/** A 400 naming every field of `issues`, or nothing when there is none. */
+export const rejectIssues = (issues: ReadonlyArray<Issue>, what = "request body"): Effect.Effect<void, BadRequest> =>
+  issues.length === 0 ? Effect.void : Effect.fail(new BadRequest({ message: `invalid ${what}: ${describeIssues(issues)}`, issues }))
+
+/** A JSON body, nested at most MAX_JSON_DEPTH levels, its strings made storable (see safeJson.ts). */
 export const parseJson = (buf: Uint8Array): Effect.Effect<unknown, BadRequest> =>
-  Effect.try({
-    try: () => JSON.parse(Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString("utf8")) as unknown,
-    catch: (e) => new BadRequest({ message: `request body is not valid JSON: ${e instanceof Error ? e.message : String(e)}` })
+  Effect.suspend(() => {
+    const parsed = parseBoundedJson(Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString("utf8"))
+    return parsed.ok ? Effect.succeed(parsed.value) : Effect.fail(new BadRequest({ message: parsed.message }))
   })
 
 export const decodeWith = <A, I>(schema: Schema.Schema<A, I>, value: unknown, what?: string) =>
@@ -102,10 +109,23 @@ export const withRetryAfter = (seconds: number) =>
     Effect.succeed(HttpServerResponse.setHeader(res, "retry-after", String(Math.max(1, Math.ceil(seconds)))))
   )
 
-/** A database that does not answer is the client's 503 (retry later), not a 500; every 503 carries Retry-After. */
-export const dbUnavailable = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, Exclude<E, DbError> | ServiceUnavailable, R> =>
-  (Effect.catchIf(self, (e): e is Extract<E, DbError> => e instanceof DbError, () =>
-    Effect.fail(new ServiceUnavailable({ message: "the database is not answering; retry later", retryAfterSeconds: 2 }))
-  ) as Effect.Effect<A, Exclude<E, DbError> | ServiceUnavailable, R>).pipe(
+/**
+ * A database that does not answer is the client's 503 (retry later), not a 500, and so is a read that
+ * ran past the statement timeout; every 503 carries Retry-After. A data exception (SQLSTATE class 22: a
+ * time out of range, a NUL in a path or query parameter) comes from what the client sent: a 400.
+ */
+export const dbUnavailable = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, Exclude<E, DbError> | ServiceUnavailable | BadRequest, R> =>
+  (Effect.catchIf(self, (e): e is Extract<E, DbError> => e instanceof DbError, (e) =>
+    Effect.fail(
+      e.code === QUERY_CANCELED
+        ? new ServiceUnavailable({
+          message: "the query ran longer than the statement timeout (MPLP_QUERY_TIMEOUT_MS) and was abandoned: narrow the time range or the filters, or retry later",
+          retryAfterSeconds: 5
+        })
+        : e.code?.startsWith("22") === true
+          ? new BadRequest({ message: `a value of this request is out of range or cannot be stored: ${excerpt(e.message, 120)}` })
+          : new ServiceUnavailable({ message: "the database is not answering; retry later", retryAfterSeconds: 2 })
+    )
+  ) as Effect.Effect<A, Exclude<E, DbError> | ServiceUnavailable | BadRequest, R>).pipe(
     Effect.tapError((e) => (e instanceof ServiceUnavailable ? withRetryAfter(e.retryAfterSeconds) : Effect.void))
   )

@@ -4,6 +4,8 @@ import { SpanStatusCode } from "@opentelemetry/api"
 import { Effect, Layer, Ref } from "effect"
 import { createServer } from "node:http"
 import { AppConfig } from "../config/AppConfig.ts"
+import { QueryDbLive } from "../db/QueryDb.ts"
+import { ExecutionReader } from "../query/ExecutionReader.ts"
 import { Telemetry, tracer } from "../telemetry/Telemetry.ts"
 import { MplpApi } from "./Api.ts"
 import { AdminAuthLive, TenantAuthLive } from "./auth.ts"
@@ -40,10 +42,16 @@ const observe = HttpMiddleware.make((app) =>
   })
 )
 
+/**
+ * The handlers' own statements (the read endpoints, the execution reader) run under
+ * MPLP_QUERY_TIMEOUT_MS (src/db/QueryDb.ts); services shared with the pipeline (tenants, quotas) do not.
+ */
 export const ApiLive = HttpApiBuilder.api(MplpApi).pipe(
   Layer.provide([HealthLive, AdminLive, ExecutionsLive, MetricsLive, OtlpLive, JobsLive, QueryLive, AlertsLive, GenaiLive]),
   Layer.provide([TenantAuthLive, AdminAuthLive]),
-  Layer.provide(ConsoleAssets.Default)
+  Layer.provide(ConsoleAssets.Default),
+  Layer.provide(Layer.fresh(ExecutionReader.Live)),
+  Layer.provide(QueryDbLive)
 )
 
 const NodeServer = Layer.unwrapEffect(

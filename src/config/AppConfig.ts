@@ -46,6 +46,14 @@ export interface AppSettings {
   /** Encrypts webhook secrets at rest (AES-256-GCM); the previous keys only decrypt (rotation). */
   readonly secretKey: Option.Option<Redacted.Redacted<Buffer>>
   readonly secretKeysPrevious: ReadonlyArray<Redacted.Redacted<Buffer>>
+  /** Event times older than this (before now) are refused: raw data is retained 30 days. */
+  readonly eventMaxAgeSeconds: number
+  /** Event times later than this after now are refused (clock skew allowance). */
+  readonly eventMaxFutureSeconds: number
+  /** A read endpoint's statement running longer is abandoned with a 503. */
+  readonly queryTimeoutMs: number
+  /** Widest time range of a query that reads raw points (series from metric_points). */
+  readonly maxRawRangeHours: number
 }
 
 const LEVELS: Record<string, LogLevel.LogLevel> = {
@@ -180,7 +188,14 @@ export const appConfig: Config.Config<AppSettings> = Config.all({
     const k = parseSecretKey(s)
     return k === undefined ? Either.left(SECRET_KEY_MESSAGE) : Either.right(Redacted.make(k))
   }),
-  secretKeysPrevious: secretKeyList("MPLP_SECRET_KEY_PREVIOUS")
+  secretKeysPrevious: secretKeyList("MPLP_SECRET_KEY_PREVIOUS"),
+  eventMaxAgeSeconds: positiveInt("MPLP_EVENT_MAX_AGE_SECONDS", 30 * 86_400),
+  eventMaxFutureSeconds: Config.integer("MPLP_EVENT_MAX_FUTURE_SECONDS").pipe(
+    Config.validate({ message: "must be between 0 and 86400 seconds", validation: (n) => n >= 0 && n <= 86_400 }),
+    Config.withDefault(600)
+  ),
+  queryTimeoutMs: positiveInt("MPLP_QUERY_TIMEOUT_MS", 10_000),
+  maxRawRangeHours: positiveInt("MPLP_MAX_RAW_RANGE_HOURS", 24)
 })
 
 export class AppConfig extends Context.Tag("config/AppConfig")<AppConfig, AppSettings>() {

@@ -21,12 +21,15 @@ const wrap = (client: pg.Pool | pg.PoolClient): Queryable => ({
     Effect.tryPromise({ try: async () => void (await client.query(sql)), catch: (cause) => new DbError({ cause, sql }) })
 })
 
-/** A pg pool against a real TimescaleDB server. */
-export const makePgPool = (url: string, max = 10, idleTimeoutMillis = 10_000) =>
+/** A pg pool against a real TimescaleDB server; `statementTimeoutMs` sets statement_timeout in each of its sessions. */
+export const makePgPool = (url: string, max = 10, idleTimeoutMillis = 10_000, statementTimeoutMs?: number) =>
   Effect.gen(function* () {
     const pool = yield* Effect.acquireRelease(
       Effect.sync(() => {
-        const p = new pg.Pool({ connectionString: url, max, idleTimeoutMillis, types, connectionTimeoutMillis: 10_000, application_name: "mplp-trace" })
+        const p = new pg.Pool({
+          connectionString: url, max, idleTimeoutMillis, types, connectionTimeoutMillis: 10_000, application_name: "mplp-trace",
+          ...(statementTimeoutMs === undefined ? {} : { statement_timeout: statementTimeoutMs })
+        })
         // An idle client losing its connection (server restart) must not crash the process.
         p.on("error", () => {})
         return p

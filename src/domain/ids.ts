@@ -1,4 +1,6 @@
 import { Schema } from "effect"
+import { excerpt } from "./issues.ts"
+import { MAX_NAME_LENGTH } from "./limits.ts"
 
 export const TenantId = Schema.String.pipe(
   Schema.pattern(/^[a-z0-9][a-z0-9_-]{0,62}$/, {
@@ -45,7 +47,7 @@ export const Scope = Schema.Literal("ingest", "query", "alerts")
 export type Scope = typeof Scope.Type
 
 /** A non-empty name of bounded length (metric names, services, operations). */
-export const Name = (field: string, max = 256) =>
+export const Name = (field: string, max = MAX_NAME_LENGTH) =>
   Schema.String.pipe(
     Schema.minLength(1, { message: () => `${field} must not be empty` }),
     Schema.maxLength(max, { message: () => `${field} must be at most ${max} characters` })
@@ -55,7 +57,7 @@ export const Name = (field: string, max = 256) =>
 export const Timestamp = Schema.Union(
   Schema.Number.pipe(Schema.finite(), Schema.between(0, 8.64e15)),
   Schema.String.pipe(
-    Schema.filter((s) => !Number.isNaN(Date.parse(s)) || `"${s}" is not an ISO-8601 time`)
+    Schema.filter((s) => !Number.isNaN(Date.parse(s)) || `${excerpt(s)} is not an ISO-8601 time`)
   )
 )
 export const toEpochMs = (t: typeof Timestamp.Type): number => (typeof t === "number" ? t : Date.parse(t))

@@ -1,11 +1,34 @@
 import { Schema } from "effect"
-import { Name, SpanId, Timestamp, TraceId } from "./ids.ts"
+import { Name, SpanId, Timestamp, TraceId, toEpochMs } from "./ids.ts"
+import type { Issue } from "./issues.ts"
+import {
+  describeWindow, MAX_ATTRIBUTE_KEY_LENGTH, MAX_ATTRIBUTE_VALUE_LENGTH, MAX_ATTRIBUTES, MAX_DURATION_MS, MAX_NAME_LENGTH, outsideWindow,
+  storableValue, VALUE_RANGE
+} from "./limits.ts"
+import type { TimeWindow } from "./limits.ts"
 
 // Request bodies of the native ingestion API, with the seed's JSON field names.
 
 const Finite = Schema.Number.pipe(Schema.finite({ message: () => "must be a finite number" }))
-const AttributeValue = Schema.Union(Schema.String, Finite, Schema.Boolean)
-export const Attributes = Schema.Record({ key: Schema.String, value: AttributeValue })
+/** A number the pipeline computes with (windows, continuous aggregates): see MAX_VALUE_MAGNITUDE. */
+const Value = Finite.pipe(Schema.filter((x) => storableValue(x) || `must be ${VALUE_RANGE}`))
+const AttributeValue = Schema.Union(
+  Schema.String.pipe(Schema.maxLength(MAX_ATTRIBUTE_VALUE_LENGTH, { message: () => `attribute values must be at most ${MAX_ATTRIBUTE_VALUE_LENGTH} characters` })),
+  Finite,
+  Schema.Boolean
+)
+/**
+ * At most `max` entries, each key a non-empty name of at most `keyMax` characters. Checked as a filter:
+ * a key refinement of Schema.Record would only skip the keys it does not match, silently.
+ */
+const boundedRecord = <V, I>(what: string, value: Schema.Schema<V, I>, max: number, keyMax: number) =>
+  Schema.Record({ key: Schema.String, value }).pipe(Schema.filter((r) => {
+    const keys = Object.keys(r)
+    if (keys.length > max) return `at most ${max} ${what}s (got ${keys.length})`
+    const bad = keys.find((k) => k.length === 0 || k.length > keyMax)
+    return bad === undefined || { path: [bad], message: `${what} names must be 1-${keyMax} characters (got ${bad.length})` }
+  }))
+export const Attributes = boundedRecord("attribute", AttributeValue, MAX_ATTRIBUTES, MAX_ATTRIBUTE_KEY_LENGTH)
 const JsonObject = Schema.Record({ key: Schema.String, value: Schema.Unknown })
 
 export const ExecutionStatus = Schema.Literal("active", "paused", "completed", "failed", "cancelled", "timed_out")
@@ -43,7 +66,7 @@ export const StartExecutionResponse = Schema.Struct({
   startTime: Schema.String
 }).annotations({ identifier: "StartExecutionResponse" })
 
-export const ExecutionMetrics = Schema.Record({ key: Schema.String, value: Finite }).annotations({
+export const ExecutionMetrics = boundedRecord("metric", Value, MAX_ATTRIBUTES, MAX_NAME_LENGTH).annotations({
   identifier: "ExecutionMetrics",
   description: "cpuUsagePercent, memoryUsageMb, memoryUsagePercent, responseTimeMs, errorRate, or any custom number"
 })
@@ -68,7 +91,7 @@ export type ExecutionUpdate = typeof ExecutionUpdate.Type
 export const ExecutionResult = Schema.Struct({
   success: Schema.Boolean,
   errorMessage: Schema.optional(Schema.String),
-  durationMs: Schema.optional(Finite.pipe(Schema.nonNegative())),
+  durationMs: Schema.optional(Value.pipe(Schema.between(0, MAX_DURATION_MS, { message: () => `durationMs must be between 0 and ${MAX_DURATION_MS}` }))),
   performanceScore: Schema.optional(Finite),
   finalMetrics: Schema.optional(ExecutionMetrics),
   errors: Schema.optional(Schema.Array(Schema.Unknown)),
@@ -78,7 +101,7 @@ export type ExecutionResult = typeof ExecutionResult.Type
 
 export const MetricPointInput = Schema.Struct({
   name: Name("name"),
-  value: Finite,
+  value: Value,
   time: Schema.optional(Timestamp),
   serviceName: Schema.optional(Name("serviceName")),
   traceId: Schema.optional(TraceId),
@@ -112,3 +135,12 @@ export const JobStatus = Schema.Struct({
   createdAt: Schema.String,
   finishedAt: Schema.optional(Schema.String)
 }).annotations({ identifier: "JobStatus" })
+
+/** The event times of a native request outside `w`, each named by its path (`points.3.time`). */
+export const timeIssues = (w: TimeWindow, times: ReadonlyArray<readonly [path: string, time: typeof Timestamp.Type | undefined]>): Array<Issue> =>
+  times.flatMap(([path, t]) => (t !== undefined && outsideWindow(w, toEpochMs(t)) ? [{ path, message: describeWindow(w) }] : [])).slice(0, 20)
+
+export const metricTimes = (req: MetricsRequest, prefix = "") =>
+  req.points.map((p, i) => [`${prefix}points.${i}.time`, p.time] as const)
+
+export const eventTimes = (u: ExecutionUpdate) => (u.events ?? []).map((e, i) => [`events.${i}.timestamp`, e.timestamp] as const)

@@ -1,14 +1,14 @@
 import type { Job } from "bullmq"
-import type { Redis } from "ioredis"
 import { Context, Duration, Effect, Layer, Option, Ref, Schedule } from "effect"
 import { createHash, randomUUID } from "node:crypto"
 import type { ObservableResult } from "@opentelemetry/api"
 import { AppConfig } from "../config/AppConfig.ts"
 import { Telemetry } from "../telemetry/Telemetry.ts"
-import { ServiceUnavailable } from "../domain/errors.ts"
+import { Conflict, NotFound, ServiceUnavailable } from "../domain/errors.ts"
 import type { IngestJob } from "../domain/jobs.ts"
 import type { IngestJobEncoded } from "../domain/jobs.ts"
 import { makeQueue } from "../queues/Queues.ts"
+import { forgetDeadLetter, listDeadLetters, shortReason, tenantOfJob } from "./DeadLetters.ts"
 import { RedisConnection } from "../queues/Redis.ts"
 
 export interface SubmitOptions {
@@ -35,25 +35,7 @@ export const newJobId = (tenantId: string) => `${tenantId}.${randomUUID()}`
 export const jobDoneKey = (prefix: string, jobId: string) => `{${prefix}}:job-done:${jobId}`
 export const JOB_DONE_SECONDS = 86_400
 
-/** A tenant's dead letters: failed ingest job id → when it failed (ms), as long as BullMQ keeps failed jobs. */
-export const deadLetterKey = (prefix: string, tenantId: string) => `{${prefix}}:ingest-failed:${tenantId}`
-const DEAD_LETTER_DAYS = 7
-const DEAD_LETTER_MAX = 10_000
-
-/** Indexes a job that failed for good under its tenant (job ids are `<tenant>.<id>`), pruning what BullMQ has dropped. */
-export const indexDeadLetter = (redis: { readonly client: Redis; readonly prefix: string }, job: Job) => {
-  const id = job.id ?? ""
-  const dot = id.indexOf(".")
-  if (dot <= 0) return Promise.resolve()
-  const k = deadLetterKey(redis.prefix, id.slice(0, dot))
-  const at = job.finishedOn ?? Date.now()
-  return redis.client.multi()
-    .zadd(k, at, id)
-    .zremrangebyscore(k, "-inf", at - DEAD_LETTER_DAYS * 86_400_000)
-    .zremrangebyrank(k, 0, -(DEAD_LETTER_MAX + 1))
-    .expire(k, DEAD_LETTER_DAYS * 86_400)
-    .exec()
-}
+export { deadLetterKey, indexDeadLetter } from "./DeadLetters.ts"
 
 export const idempotentJobId = (tenantId: string, key: string) =>
   `${tenantId}.idem-${createHash("sha256").update(key).digest("hex").slice(0, 32)}`
@@ -176,28 +158,36 @@ const makeIngestQueue = Effect.gen(function* () {
       return Option.some(jobInfo(job, state))
     })
 
+  /** The tenant's dead-lettered jobs, newest first, from its index alone. */
+  const listFailed = (tenantId: string, limit: number) => redisCall(() => listDeadLetters(redis, tenantId, limit))
+
+  const forget = (tenantId: string, jobId: string) => redisCall(() => forgetDeadLetter(redis, tenantId, jobId))
+
   /**
-   * The tenant's failed jobs, newest first: those in its dead-letter index (written when a job fails
-   * for good), so other tenants' failures cannot crowd them out, plus any of the queue's newest 1,000
-   * failed (a job whose index entry was lost with its worker). Entries whose job was retried or
-   * expired are skipped.
+   * Runs a dead-lettered job again with a fresh retry budget. NotFound: not the tenant's, or gone;
+   * Conflict: the job is not failed (waiting, running, done).
    */
-  const listFailed = (tenantId: string, limit: number) =>
+  const retry = (tenantId: string, jobId: string) =>
     Effect.gen(function* () {
-      const indexed = yield* redisCall(() => redis.client.zrevrange(deadLetterKey(redis.prefix, tenantId), 0, Math.min(2 * limit, 2_000) - 1))
-      const recent = yield* redisCall(() => queue.getFailed(0, 999))
-      const byId = new Map<string, Job>()
-      for (const j of recent) if (j.id?.startsWith(`${tenantId}.`) === true) byId.set(j.id, j)
-      const missing = indexed.filter((id) => !byId.has(id))
-      const looked = yield* redisCall(() => Promise.all(missing.map(async (id) => {
-        const job = await queue.getJob(id)
-        return job !== undefined && job !== null && (await job.getState()) === "failed" ? job : undefined
-      })))
-      for (const j of looked) if (j !== undefined && j.id !== undefined) byId.set(j.id, j)
-      return [...byId.values()].sort((a, b) => (b.finishedOn ?? 0) - (a.finishedOn ?? 0)).slice(0, limit).map((j) => jobInfo(j, "failed"))
+      const notFound = new NotFound({ message: `job ${jobId} not found` })
+      if (tenantOfJob(jobId) !== tenantId) return yield* notFound
+      const job = yield* redisCall(() => queue.getJob(jobId))
+      if (job === undefined || job === null) {
+        yield* forget(tenantId, jobId)
+        return yield* notFound
+      }
+      const state = yield* redisCall(() => job.getState())
+      if (state !== "failed") return yield* new Conflict({ message: `job ${jobId} is ${state}, not failed: only a failed job can be retried` })
+      yield* Effect.tryPromise({
+        try: () => job.retry("failed", { resetAttemptsMade: true, resetAttemptsStarted: true }),
+        // Another retry won the race: the job is no longer failed.
+        catch: () => new Conflict({ message: `job ${jobId} is no longer failed` })
+      })
+      yield* forget(tenantId, jobId)
+      return { jobId, kind: job.name, state: "waiting", attempts: 0, createdAt: new Date(job.timestamp).toISOString() } satisfies JobInfo
     })
 
-  return { submit, idempotent, nextSeq, initSeq, dropSeq, getJob, listFailed, queue } as const
+  return { submit, idempotent, nextSeq, initSeq, dropSeq, getJob, listFailed, retry, queue } as const
 })
 
 const jobInfo = (job: Job, state: string): JobInfo => ({
@@ -205,7 +195,7 @@ const jobInfo = (job: Job, state: string): JobInfo => ({
   kind: job.name,
   state,
   attempts: job.attemptsMade,
-  ...(job.failedReason ? { failedReason: job.failedReason } : {}),
+  ...(job.failedReason ? { failedReason: shortReason(job.failedReason) } : {}),
   createdAt: new Date(job.timestamp).toISOString(),
   ...(job.finishedOn ? { finishedAt: new Date(job.finishedOn).toISOString() } : {})
 })

@@ -14,7 +14,7 @@ import { buildSpanTree, criticalPath } from "./spanTree.ts"
 import type { SpanInput } from "./spanTree.ts"
 
 export const BASELINE_DAYS = 7
-export const MAX_SPANS = 5000
+export const MAX_SPANS = 20_000
 const DAY_MS = 86_400_000
 
 type SpanRow = {

@@ -1,5 +1,6 @@
 import { Effect } from "effect"
 import { BadRequest } from "../domain/errors.ts"
+import { excerpt } from "../domain/issues.ts"
 
 // Query-string parsing shared by the read endpoints: every bad value is a 400 naming the parameter.
 
@@ -23,18 +24,25 @@ export const formatDuration = (seconds: number): string => {
   return `${seconds}s`
 }
 
-/** An ISO-8601 time, epoch milliseconds, `now`, or `now-15m` style. */
+/** 9999-12-31T23:59:59.999Z: later times have no ISO-8601 form (and no timestamptz). */
+const MAX_TIME_MS = 253_402_300_799_999
+
+/** An ISO-8601 time, epoch milliseconds, `now`, or `now-15m` style, within 1970 … 9999. */
 export const parseTime = (param: string, raw: string | undefined, nowMs: number, fallback: number): Effect.Effect<number, BadRequest> => {
   if (raw === undefined || raw === "") return Effect.succeed(fallback)
   const text = raw.trim()
   if (text === "now") return Effect.succeed(nowMs)
   const rel = /^now-(.+)$/.exec(text)
+  let ms: number
   if (rel !== null) {
     const s = durationSeconds(rel[1] ?? "")
-    return s === undefined ? Effect.fail(badParam(param, `"${raw}" is not now-<n><s|m|h|d|w>`)) : Effect.succeed(nowMs - s * 1000)
+    if (s === undefined) return Effect.fail(badParam(param, `${excerpt(raw)} is not now-<n><s|m|h|d|w>`))
+    ms = nowMs - s * 1000
+  } else {
+    ms = /^\d{1,16}$/.test(text) ? Number(text) : Date.parse(text)
+    if (!Number.isFinite(ms)) return Effect.fail(badParam(param, `${excerpt(raw)} is not an ISO-8601 time, epoch milliseconds or now-<duration>`))
   }
-  const ms = /^\d{1,16}$/.test(text) ? Number(text) : Date.parse(text)
-  return Number.isFinite(ms) ? Effect.succeed(ms) : Effect.fail(badParam(param, `"${raw}" is not an ISO-8601 time, epoch milliseconds or now-<duration>`))
+  return ms >= 0 && ms <= MAX_TIME_MS ? Effect.succeed(ms) : Effect.fail(badParam(param, `${excerpt(raw)} is outside 1970 to 9999`))
 }
 
 /** `from`/`to` with defaults (`to` = now, `from` = `to` − defaultSpan), refusing an empty or reversed range. */
@@ -55,7 +63,7 @@ export const parseIntParam = (param: string, raw: string | undefined, fallback: 
 export const parseNumberParam = (param: string, raw: string | undefined): Effect.Effect<number | null, BadRequest> => {
   if (raw === undefined || raw === "") return Effect.succeed(null)
   const n = Number(raw)
-  return Number.isFinite(n) ? Effect.succeed(n) : Effect.fail(badParam(param, `"${raw}" is not a number`))
+  return Number.isFinite(n) ? Effect.succeed(n) : Effect.fail(badParam(param, `${excerpt(raw)} is not a number`))
 }
 
 /** One of `allowed`, or a comma-separated list of them; undefined/empty = no filter. */
@@ -65,7 +73,7 @@ export const parseChoices = <A extends string>(param: string, raw: string | unde
   const wrong = parts.filter((p) => !(allowed as ReadonlyArray<string>).includes(p))
   return wrong.length === 0
     ? Effect.succeed<ReadonlyArray<A> | null>(parts as Array<A>)
-    : Effect.fail(badParam(param, `unknown value(s) ${wrong.map((w) => `"${w}"`).join(", ")}; expected ${allowed.join(", ")}`))
+    : Effect.fail(badParam(param, `unknown value(s) ${wrong.slice(0, 5).map((w) => excerpt(w)).join(", ")}; expected ${allowed.join(", ")}`))
 }
 
 export const parseChoice = <A extends string>(param: string, raw: string | undefined, allowed: ReadonlyArray<A>, fallback: A) =>
@@ -73,5 +81,5 @@ export const parseChoice = <A extends string>(param: string, raw: string | undef
     ? Effect.succeed(fallback)
     : (allowed as ReadonlyArray<string>).includes(raw)
       ? Effect.succeed(raw as A)
-      : Effect.fail(badParam(param, `"${raw}" is not one of ${allowed.join(", ")}`))
+      : Effect.fail(badParam(param, `${excerpt(raw)} is not one of ${allowed.join(", ")}`))
 

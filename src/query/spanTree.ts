@@ -46,9 +46,17 @@ export const unionLength = (intervals: ReadonlyArray<readonly [number, number]>,
   return total
 }
 
+interface MutableNode {
+  span: SpanInput
+  depth: number
+  children: Array<MutableNode>
+  selfTimeMs: number
+}
+
 /**
  * Spans whose parent is absent (or that sit on a parent cycle) become roots, so every span appears
- * exactly once. Duplicate span ids keep the first.
+ * exactly once. Duplicate span ids keep the first. Iterative throughout: a trace may be a chain of
+ * thousands of spans, each the parent of the next.
  */
 export const buildSpanTree = (spans: ReadonlyArray<SpanInput>): SpanTree => {
   const unique = new Map<string, SpanInput>()
@@ -62,25 +70,35 @@ export const buildSpanTree = (spans: ReadonlyArray<SpanInput>): SpanTree => {
     list.push(s)
   }
   const placed = new Set<string>()
-  const build = (s: SpanInput, depth: number): SpanNode => {
-    placed.add(s.spanId)
-    const children = (childrenOf.get(s.spanId) ?? []).filter((c) => !placed.has(c.spanId)).map((c) => build(c, depth + 1))
-    const selfTimeMs = Math.max(0, s.endMs - s.startMs - unionLength(children.map((c) => [c.span.startMs, c.span.endMs]), s.startMs, s.endMs))
-    return { span: s, depth, children, selfTimeMs }
+  const ordered: Array<MutableNode> = []
+  // Depth first, children in start order: the pre-order of a recursive walk, with an explicit stack.
+  const place = (root: SpanInput): MutableNode => {
+    const top: MutableNode = { span: root, depth: 0, children: [], selfTimeMs: 0 }
+    placed.add(root.spanId)
+    const stack = [top]
+    while (stack.length > 0) {
+      const node = stack.pop()!
+      ordered.push(node)
+      for (const c of childrenOf.get(node.span.spanId) ?? []) {
+        if (placed.has(c.spanId)) continue
+        placed.add(c.spanId)
+        node.children.push({ span: c, depth: node.depth + 1, children: [], selfTimeMs: 0 })
+      }
+      for (let i = node.children.length - 1; i >= 0; i--) stack.push(node.children[i]!)
+    }
+    return top
   }
-  const roots: Array<SpanNode> = []
+  const roots: Array<MutableNode> = []
   for (const s of all) {
     const parentKnown = s.parentSpanId !== null && s.parentSpanId !== s.spanId && unique.has(s.parentSpanId)
-    if (!parentKnown && !placed.has(s.spanId)) roots.push(build(s, 0))
+    if (!parentKnown && !placed.has(s.spanId)) roots.push(place(s))
   }
   // What is left sits on a parent cycle: break it at its earliest span.
-  for (const s of all) if (!placed.has(s.spanId)) roots.push(build(s, 0))
-  const ordered: Array<SpanNode> = []
-  const visit = (n: SpanNode): void => {
-    ordered.push(n)
-    n.children.forEach(visit)
+  for (const s of all) if (!placed.has(s.spanId)) roots.push(place(s))
+  for (const n of ordered) {
+    const s = n.span
+    n.selfTimeMs = Math.max(0, s.endMs - s.startMs - unionLength(n.children.map((c) => [c.span.startMs, c.span.endMs]), s.startMs, s.endMs))
   }
-  roots.forEach(visit)
   return { roots, ordered }
 }
 
@@ -107,25 +125,44 @@ export const criticalPath = (roots: ReadonlyArray<SpanNode>): CriticalPath => {
     if (id === null) untrackedMs += ms
     else timeBySpan.set(id, (timeBySpan.get(id) ?? 0) + ms)
   }
-  const walk = (id: string | null, children: ReadonlyArray<SpanNode>, lo: number, hi: number) => {
-    let cursor = hi
-    const byEnd = [...children].sort((a, b) => b.span.endMs - a.span.endMs || b.span.startMs - a.span.startMs)
-    for (const child of byEnd) {
-      if (cursor <= lo) break
-      if (child.span.startMs >= cursor || child.span.endMs <= lo) continue
-      const childEnd = Math.min(child.span.endMs, cursor)
-      const childStart = Math.max(child.span.startMs, lo)
-      add(id, cursor - childEnd)
-      walk(child.span.spanId, child.children, childStart, childEnd)
-      cursor = childStart
+  // One frame per span being walked: its children by end (latest first), the next one to look at,
+  // and the cursor moving back from `hi` to `lo`. A child is entered by pushing its frame; when the
+  // frame is done, the parent resumes before that child's start. Same walk as a recursion, no stack depth.
+  interface Frame { readonly id: string | null; readonly byEnd: ReadonlyArray<SpanNode>; next: number; readonly lo: number; cursor: number }
+  const frame = (id: string | null, children: ReadonlyArray<SpanNode>, lo: number, hi: number): Frame => ({
+    id, lo, cursor: hi, next: 0,
+    byEnd: [...children].sort((a, b) => b.span.endMs - a.span.endMs || b.span.startMs - a.span.startMs)
+  })
+  const walk = (first: Frame) => {
+    const stack: Array<Frame> = [first]
+    while (stack.length > 0) {
+      const f = stack[stack.length - 1]!
+      let entered = false
+      while (f.next < f.byEnd.length && f.cursor > f.lo) {
+        const child = f.byEnd[f.next++]!
+        if (child.span.startMs >= f.cursor || child.span.endMs <= f.lo) continue
+        const childEnd = Math.min(child.span.endMs, f.cursor)
+        const childStart = Math.max(child.span.startMs, f.lo)
+        add(f.id, f.cursor - childEnd)
+        f.cursor = childStart
+        stack.push(frame(child.span.spanId, child.children, childStart, childEnd))
+        entered = true
+        break
+      }
+      if (entered) continue
+      add(f.id, f.cursor - f.lo)
+      stack.pop()
     }
-    add(id, cursor - lo)
   }
   if (roots.length === 0) return { timeBySpan, untrackedMs: 0, totalMs: 0 }
   const only = roots.length === 1 ? roots[0] : undefined
-  const lo = Math.min(...roots.map((r) => r.span.startMs))
-  const hi = Math.max(...roots.map((r) => r.span.endMs))
-  if (only !== undefined) walk(only.span.spanId, only.children, only.span.startMs, only.span.endMs)
-  else walk(null, roots, lo, hi)
+  let lo = Number.POSITIVE_INFINITY
+  let hi = Number.NEGATIVE_INFINITY
+  for (const r of roots) {
+    lo = Math.min(lo, r.span.startMs)
+    hi = Math.max(hi, r.span.endMs)
+  }
+  if (only !== undefined) walk(frame(only.span.spanId, only.children, only.span.startMs, only.span.endMs))
+  else walk(frame(null, roots, lo, hi))
   return { timeBySpan, untrackedMs, totalMs: Math.max(0, hi - lo) }
 }

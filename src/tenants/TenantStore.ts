@@ -6,6 +6,7 @@ import { Db } from "../db/Db.ts"
 import type { DbError } from "../db/Db.ts"
 import { BadRequest, Conflict, NotFound, Unauthorized } from "../domain/errors.ts"
 import { TenantId } from "../domain/ids.ts"
+import { describeIssues, formatParseError } from "../domain/issues.ts"
 import type { Scope } from "../domain/ids.ts"
 import { decodeSettings } from "../domain/settings.ts"
 import type { TenantSettings } from "../domain/settings.ts"
@@ -45,11 +46,8 @@ const CACHE_MS = 5_000
 const UNKNOWN_KEY_MS = 5_000
 const UNKNOWN_KEYS_MAX = 50_000
 
-export const settingsIssues = (error: ParseResult.ParseError) =>
-  ParseResult.ArrayFormatter.formatErrorSync(error).map((i) => ({ path: i.path.join("."), message: i.message }))
-
-export const describeIssues = (issues: ReadonlyArray<{ path: string; message: string }>) =>
-  issues.map((i) => (i.path === "" ? i.message : `${i.path}: ${i.message}`)).join("; ")
+/** Values a tenant document got wrong are quoted only as short excerpts. */
+export const settingsIssues = (error: ParseResult.ParseError) => formatParseError(error)
 
 const makeStore = Effect.gen(function* () {
   const db = yield* Db

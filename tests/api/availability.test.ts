@@ -80,7 +80,8 @@ describe("503 when Redis is unreachable", () => {
 
     await proxy.down()
 
-    const spans = { resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: "5b8efff798038103d269b633813fc60c", spanId: "eee19b7ec3c1b174", startTimeUnixNano: "1700000000000000000", endTimeUnixNano: "1700000000100000000" }] }] }] }
+    const nanos = BigInt(Date.now()) * 1_000_000n
+    const spans = { resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: "5b8efff798038103d269b633813fc60c", spanId: "eee19b7ec3c1b174", startTimeUnixNano: `${nanos - 100_000_000n}`, endTimeUnixNano: `${nanos}` }] }] }] }
     const writes = [
       () => call(app, t.key, "POST", "/api/metrics", onePoint),
       () => call(app, t.key, "POST", "/api/executions", startBody),

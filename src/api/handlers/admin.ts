@@ -1,23 +1,30 @@
 import { HttpApiBuilder } from "@effect/platform"
-import { Effect } from "effect"
+import { Effect, Schema } from "effect"
 import { testChannel } from "../../alerting/channelTest.ts"
 import { AppConfig } from "../../config/AppConfig.ts"
 import { Db } from "../../db/Db.ts"
 import { NotFound } from "../../domain/errors.ts"
 import { maskSecrets } from "../../tenants/settingsSecrets.ts"
 import { TenantStore } from "../../tenants/TenantStore.ts"
-import { MplpApi } from "../Api.ts"
-import { dbUnavailable } from "../body.ts"
+import { CreateKeyRequest, CreateTenantRequest, MplpApi } from "../Api.ts"
+import { dbUnavailable, readJson } from "../body.ts"
 
 export const AdminLive = HttpApiBuilder.group(MplpApi, "admin", (handlers) =>
   Effect.gen(function* () {
     const store = yield* TenantStore
     const db = yield* Db
     const config = yield* AppConfig
+    const { maxBodyBytes } = config
+    // Bodies are read by the API's own parser (nesting bounded, strings storable): through the platform's,
+    // a deeply nested one overflowed the error formatter (a 500).
     return handlers
-      .handle("createTenant", ({ payload }) =>
-        store.createTenant(payload.id, payload.name ?? payload.id, payload.settings ?? {}, payload.settings === undefined ? "default" : "api").pipe(
-          Effect.zipRight(store.getTenant(payload.id).pipe(Effect.orDie)),
+      .handleRaw("createTenant", () =>
+        readJson(CreateTenantRequest, maxBodyBytes).pipe(
+          Effect.flatMap((payload) =>
+            store.createTenant(payload.id, payload.name ?? payload.id, payload.settings ?? {}, payload.settings === undefined ? "default" : "api").pipe(
+              Effect.zipRight(store.getTenant(payload.id).pipe(Effect.orDie))
+            )
+          ),
           dbUnavailable
         )
       )
@@ -33,10 +40,14 @@ export const AdminLive = HttpApiBuilder.group(MplpApi, "admin", (handlers) =>
         }).pipe(dbUnavailable)
       )
       .handle("getTenant", ({ path }) => store.getTenant(path.id).pipe(dbUnavailable))
-      .handle("createKey", ({ path, payload }) => store.createKey(path.id, payload.scopes, payload.name).pipe(dbUnavailable))
+      .handleRaw("createKey", ({ path }) =>
+        readJson(CreateKeyRequest, maxBodyBytes).pipe(Effect.flatMap((payload) => store.createKey(path.id, payload.scopes, payload.name)), dbUnavailable)
+      )
       .handle("revokeKey", ({ path }) => store.revokeKey(path.keyId).pipe(dbUnavailable))
       // Webhook secrets are write-only: answered masked; the masked value sent back keeps the stored one.
       .handle("getSettings", ({ path }) => store.getSettings(path.id).pipe(Effect.map(maskSecrets), dbUnavailable))
-      .handle("putSettings", ({ path, payload }) => store.putSettings(path.id, payload, "api").pipe(Effect.map(maskSecrets), dbUnavailable))
+      .handleRaw("putSettings", ({ path }) =>
+        readJson(Schema.Unknown, maxBodyBytes).pipe(Effect.flatMap((doc) => store.putSettings(path.id, doc, "api")), Effect.map(maskSecrets), dbUnavailable)
+      )
   })
 )

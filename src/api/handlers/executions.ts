@@ -4,7 +4,8 @@ import { randomBytes } from "node:crypto"
 import { AppConfig } from "../../config/AppConfig.ts"
 import { BadRequest, NotFound } from "../../domain/errors.ts"
 import { formatTraceParent, parseTraceParent } from "../../domain/ids.ts"
-import { ExecutionResult, ExecutionUpdate, StartExecutionRequest } from "../../domain/ingest.ts"
+import { eventTimes, ExecutionResult, ExecutionUpdate, StartExecutionRequest, timeIssues } from "../../domain/ingest.ts"
+import { timeWindow } from "../../domain/limits.ts"
 import type { IngestJob } from "../../domain/jobs.ts"
 import type { TenantSettings } from "../../domain/settings.ts"
 import { IngestQueue } from "../../ingest/IngestQueue.ts"
@@ -13,7 +14,7 @@ import { Quotas } from "../../tenants/Quotas.ts"
 import { TenantStore } from "../../tenants/TenantStore.ts"
 import { MplpApi } from "../Api.ts"
 import { pointsQuota, requireScope } from "../auth.ts"
-import { dbUnavailable, readJson } from "../body.ts"
+import { dbUnavailable, readJson, rejectIssues } from "../body.ts"
 
 const randomHex = (bytes: number) => {
   for (;;) {
@@ -62,7 +63,7 @@ export const ExecutionsLive = HttpApiBuilder.group(MplpApi, "executions", (handl
     const store = yield* TenantStore
     const reader = yield* ExecutionReader
     const quotas = yield* Quotas
-    const { maxBodyBytes } = yield* AppConfig
+    const { maxBodyBytes, eventMaxAgeSeconds, eventMaxFutureSeconds } = yield* AppConfig
 
     const settingsOf = (tenantId: string) => store.getSettings(tenantId).pipe(Effect.orDie)
 
@@ -148,6 +149,7 @@ export const ExecutionsLive = HttpApiBuilder.group(MplpApi, "executions", (handl
         Effect.gen(function* () {
           const p = yield* requireScope("ingest")
           const update = yield* readJson(ExecutionUpdate, maxBodyBytes)
+          yield* rejectIssues(timeIssues(timeWindow(Date.now(), eventMaxAgeSeconds, eventMaxFutureSeconds), eventTimes(update)))
           const settings = yield* settingsOf(p.tenantId)
           yield* chargePoints(p.tenantId, Object.keys(update.metrics ?? {}).length + (update.events?.length ?? 0))
           return yield* ingest.idempotent(p.tenantId, headers["idempotency-key"], (jobId) =>

@@ -2,36 +2,40 @@ import { HttpApiBuilder } from "@effect/platform"
 import { Effect, Option } from "effect"
 import { AppConfig } from "../../config/AppConfig.ts"
 import { BadRequest, NotFound } from "../../domain/errors.ts"
-import { JobRequest, MetricsRequest } from "../../domain/ingest.ts"
+import { JobRequest, metricTimes, MetricsRequest, timeIssues } from "../../domain/ingest.ts"
 import type { IngestJob } from "../../domain/jobs.ts"
+import { timeWindow } from "../../domain/limits.ts"
+import type { TimeWindow } from "../../domain/limits.ts"
 import { IngestQueue } from "../../ingest/IngestQueue.ts"
 import { pointsFromRequest } from "../../ingest/native.ts"
 import { decodeMetrics, decodeTraces } from "../../ingest/otlp/index.ts"
+import { badParam, parseChoice, parseIntParam } from "../../query/params.ts"
 import { Quotas } from "../../tenants/Quotas.ts"
 import { TenantStore } from "../../tenants/TenantStore.ts"
 import { MplpApi } from "../Api.ts"
 import { pointsQuota, requireScope } from "../auth.ts"
-import { dbUnavailable, decodeWith, readJson } from "../body.ts"
+import { dbUnavailable, decodeWith, readJson, rejectIssues } from "../body.ts"
 
 const otlp = <A>(f: () => A) =>
   Effect.try({ try: f, catch: (e) => new BadRequest({ message: `invalid payload: ${e instanceof Error ? e.message : String(e)}` }) })
 
 /** A job request's payload as the ingest job its kind names, and the number of data points in it. */
-const toIngestJob = (tenantId: string, req: typeof JobRequest.Type, receivedAtMs: number) =>
+const toIngestJob = (tenantId: string, req: typeof JobRequest.Type, receivedAtMs: number, window: TimeWindow) =>
   Effect.gen(function* () {
     switch (req.kind) {
       case "metrics": {
         const body = yield* decodeWith(MetricsRequest, req.payload, "payload")
+        yield* rejectIssues(timeIssues(window, metricTimes(body, "payload.")), "payload")
         const points = pointsFromRequest(body, receivedAtMs)
         return { points: points.length, job: { _tag: "metrics", tenantId, receivedAtMs, source: "native", points } satisfies IngestJob }
       }
       case "otlp-traces": {
-        const r = yield* otlp(() => decodeTraces(req.payload, "json"))
+        const r = yield* otlp(() => decodeTraces(req.payload, "json", window))
         if (r.spans.length === 0) return yield* new BadRequest({ message: `payload has no valid spans${r.errors.length > 0 ? `: ${r.errors.slice(0, 5).join("; ")}` : ""}` })
         return { points: r.spans.length, job: { _tag: "spans", tenantId, receivedAtMs, spans: r.spans } satisfies IngestJob }
       }
       case "otlp-metrics": {
-        const r = yield* otlp(() => decodeMetrics(req.payload, "json"))
+        const r = yield* otlp(() => decodeMetrics(req.payload, "json", window))
         if (r.points.length === 0) return yield* new BadRequest({ message: `payload has no valid data points${r.errors.length > 0 ? `: ${r.errors.slice(0, 5).join("; ")}` : ""}` })
         const points = r.points.map((pt) => ({ name: pt.name, value: pt.value, timeMs: pt.timeMs, serviceName: pt.serviceName, traceId: null, attributes: pt.attributes }))
         return { points: points.length, job: { _tag: "metrics", tenantId, receivedAtMs, source: "otlp", points } satisfies IngestJob }
@@ -44,14 +48,15 @@ export const JobsLive = HttpApiBuilder.group(MplpApi, "jobs", (handlers) =>
     const ingest = yield* IngestQueue
     const store = yield* TenantStore
     const quotas = yield* Quotas
-    const { maxBodyBytes } = yield* AppConfig
+    const { maxBodyBytes, eventMaxAgeSeconds, eventMaxFutureSeconds } = yield* AppConfig
     const chargePoints = pointsQuota(store, quotas)
     return handlers
       .handleRaw("submit", ({ headers }) =>
         Effect.gen(function* () {
           const p = yield* requireScope("ingest")
           const req = yield* readJson(JobRequest, maxBodyBytes)
-          const { job, points } = yield* toIngestJob(p.tenantId, req, Date.now())
+          const now = Date.now()
+          const { job, points } = yield* toIngestJob(p.tenantId, req, now, timeWindow(now, eventMaxAgeSeconds, eventMaxFutureSeconds))
           yield* chargePoints(p.tenantId, points)
           return yield* ingest.idempotent(p.tenantId, req.idempotencyKey ?? headers["idempotency-key"], (jobId) =>
             ingest.submit(job as IngestJob, jobId === undefined ? {} : { jobId }).pipe(Effect.map((id) => ({ jobId: id })))
@@ -63,7 +68,7 @@ export const JobsLive = HttpApiBuilder.group(MplpApi, "jobs", (handlers) =>
           const p = yield* requireScope("ingest")
           const info = yield* ingest.getJob(p.tenantId, path.jobId)
           return yield* Option.match(info, {
-            onNone: () => Effect.fail(new NotFound({ message: `job ${path.jobId} not found` })),
+            onNone: () => Effect.fail(new NotFound({ message: `job ${path.jobId.slice(0, 100)} not found` })),
             onSome: Effect.succeed
           })
         }).pipe(dbUnavailable)
@@ -71,8 +76,16 @@ export const JobsLive = HttpApiBuilder.group(MplpApi, "jobs", (handlers) =>
       .handle("listFailed", ({ urlParams }) =>
         Effect.gen(function* () {
           const p = yield* requireScope("ingest")
-          const jobs = yield* ingest.listFailed(p.tenantId, Math.min(urlParams.limit ?? 100, 1000))
-          return { jobs }
+          if (urlParams.state === undefined || urlParams.state === "") return yield* badParam("state", "is required: state=failed lists the dead-lettered jobs")
+          yield* parseChoice("state", urlParams.state, ["failed"] as const, "failed")
+          const limit = yield* parseIntParam("limit", urlParams.limit, 100, 1, 1000)
+          return { jobs: yield* ingest.listFailed(p.tenantId, limit) }
+        }).pipe(dbUnavailable)
+      )
+      .handle("retry", ({ path }) =>
+        Effect.gen(function* () {
+          const p = yield* requireScope("ingest")
+          return yield* ingest.retry(p.tenantId, path.jobId)
         }).pipe(dbUnavailable)
       )
   })

@@ -1,7 +1,8 @@
 import { HttpApiBuilder } from "@effect/platform"
 import { Effect } from "effect"
 import { AppConfig } from "../../config/AppConfig.ts"
-import { MetricsRequest } from "../../domain/ingest.ts"
+import { metricTimes, MetricsRequest, timeIssues } from "../../domain/ingest.ts"
+import { timeWindow } from "../../domain/limits.ts"
 import { IngestQueue } from "../../ingest/IngestQueue.ts"
 import { pointsFromRequest } from "../../ingest/native.ts"
 import { Quotas } from "../../tenants/Quotas.ts"
@@ -9,7 +10,7 @@ import { TenantStore } from "../../tenants/TenantStore.ts"
 import { Telemetry } from "../../telemetry/Telemetry.ts"
 import { MplpApi } from "../Api.ts"
 import { pointsQuota, requireScope } from "../auth.ts"
-import { dbUnavailable, readJson } from "../body.ts"
+import { dbUnavailable, readJson, rejectIssues } from "../body.ts"
 
 export const MetricsLive = HttpApiBuilder.group(MplpApi, "metrics", (handlers) =>
   Effect.gen(function* () {
@@ -17,12 +18,13 @@ export const MetricsLive = HttpApiBuilder.group(MplpApi, "metrics", (handlers) =
     const store = yield* TenantStore
     const quotas = yield* Quotas
     const telemetry = yield* Telemetry
-    const { maxBodyBytes } = yield* AppConfig
+    const { maxBodyBytes, eventMaxAgeSeconds, eventMaxFutureSeconds } = yield* AppConfig
     const chargePoints = pointsQuota(store, quotas)
     return handlers.handleRaw("ingest", ({ headers }) =>
       Effect.gen(function* () {
         const p = yield* requireScope("ingest")
         const body = yield* readJson(MetricsRequest, maxBodyBytes)
+        yield* rejectIssues(timeIssues(timeWindow(Date.now(), eventMaxAgeSeconds, eventMaxFutureSeconds), metricTimes(body)))
         yield* chargePoints(p.tenantId, body.points.length)
         return yield* ingest.idempotent(p.tenantId, headers["idempotency-key"], (jobId) =>
           Effect.gen(function* () {

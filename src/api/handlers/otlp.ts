@@ -2,6 +2,8 @@ import { HttpApiBuilder, HttpServerRequest } from "@effect/platform"
 import { Effect } from "effect"
 import { AppConfig } from "../../config/AppConfig.ts"
 import { BadRequest, UnsupportedMediaType } from "../../domain/errors.ts"
+import { timeWindow } from "../../domain/limits.ts"
+import type { TimeWindow } from "../../domain/limits.ts"
 import { IngestQueue } from "../../ingest/IngestQueue.ts"
 import { decodeMetrics, decodeTraces } from "../../ingest/otlp/index.ts"
 import { Quotas } from "../../tenants/Quotas.ts"
@@ -28,12 +30,12 @@ export const OtlpLive = HttpApiBuilder.group(MplpApi, "otlp", (handlers) =>
     const store = yield* TenantStore
     const quotas = yield* Quotas
     const telemetry = yield* Telemetry
-    const { maxBodyBytes } = yield* AppConfig
+    const { maxBodyBytes, eventMaxAgeSeconds, eventMaxFutureSeconds } = yield* AppConfig
     const chargePoints = pointsQuota(store, quotas)
 
     const receive = <R extends { readonly rejected: number; readonly errors: ReadonlyArray<string> }, E>(
       signal: "traces" | "metrics",
-      decode: (body: unknown, format: "protobuf" | "json") => R,
+      decode: (body: unknown, format: "protobuf" | "json", window: TimeWindow) => R,
       count: (r: R) => number,
       submit: (tenantId: string, r: R, receivedAtMs: number) => Effect.Effect<unknown, E>
     ) =>
@@ -43,7 +45,8 @@ export const OtlpLive = HttpApiBuilder.group(MplpApi, "otlp", (handlers) =>
         const format = yield* formatOf(request.headers["content-type"])
         const raw = yield* readBody(maxBodyBytes)
         const body = format === "json" ? yield* parseJson(raw) : raw
-        const result = yield* decodeOrBadRequest(() => decode(body, format))
+        const window = timeWindow(Date.now(), eventMaxAgeSeconds, eventMaxFutureSeconds)
+        const result = yield* decodeOrBadRequest(() => decode(body, format, window))
         const n = count(result)
         if (n > 0) {
           yield* chargePoints(p.tenantId, n)

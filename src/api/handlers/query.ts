@@ -1,13 +1,15 @@
 import { HttpApiBuilder } from "@effect/platform"
 import { Effect, Either, Option } from "effect"
+import { AppConfig } from "../../config/AppConfig.ts"
 import { Db } from "../../db/Db.ts"
+import { excerpt } from "../../domain/issues.ts"
 import type { MetricWindowsParams, SearchParams, SeriesParams, TimelineParams } from "../../domain/queryParams.ts"
 import { queryAnomalies } from "../../query/anomalies.ts"
 import { queryMetricNames } from "../../query/metricNames.ts"
 import { badParam, durationSeconds, parseChoice, parseChoices, parseIntParam, parseNumberParam, parseRange, parseTime } from "../../query/params.ts"
 import { decodeCursor, searchExecutions } from "../../query/search.ts"
-import { querySeries, SERIES_AGGS } from "../../query/series.ts"
-import type { BucketSpec } from "../../query/series.ts"
+import { planSeries, querySeries, SERIES_AGGS } from "../../query/series.ts"
+import type { BucketSpec, SeriesRequest } from "../../query/series.ts"
 import { queryServiceGraph } from "../../query/serviceGraph.ts"
 import { queryServices } from "../../query/services.ts"
 import { planTimeline, queryIngestRate, queryServicesTimeline } from "../../query/timeline.ts"
@@ -20,13 +22,14 @@ import { dbUnavailable } from "../body.ts"
 const HOUR = 3_600_000
 const STATUSES = ["active", "paused", "completed", "failed", "cancelled", "timed_out"] as const
 const MAX_ATTR_FILTERS = 10
+const SEARCH_DEFAULT_SPAN_MS = 24 * HOUR
 
 const parseBucket = (raw: string | undefined) => {
   if (raw === undefined || raw === "" || raw === "auto") return Effect.succeed<BucketSpec>({ _tag: "auto" })
   if (raw === "raw") return Effect.succeed<BucketSpec>({ _tag: "raw" })
   const seconds = durationSeconds(raw)
   return seconds === undefined
-    ? Effect.fail(badParam("bucket", `"${raw}" is not auto, raw or a duration such as 10s, 1m, 5m, 1h, 1d`))
+    ? Effect.fail(badParam("bucket", `${excerpt(raw)} is not auto, raw or a duration such as 10s, 1m, 5m, 1h, 1d`))
     : Effect.succeed<BucketSpec>({ _tag: "size", seconds })
 }
 
@@ -45,6 +48,15 @@ const seriesRequest = (p: typeof SeriesParams.Type, nowMs: number) =>
     }
   })
 
+/** Raw points cost a row each: a query that reads them (bucket=raw, source=raw, sub-minute buckets) spans at most `maxHours`. */
+const limitRawRange = (req: SeriesRequest, maxHours: number) => {
+  const plan = planSeries(req)
+  const hours = (req.toMs - req.fromMs) / HOUR
+  return Either.isRight(plan) && plan.right.source === "metric_points" && hours > maxHours
+    ? Effect.fail(badParam("from", `a query of raw points (bucket=raw, source=raw or a bucket under 1m) spans at most ${maxHours} h (MPLP_MAX_RAW_RANGE_HOURS); this one spans ${Math.ceil(hours)} h: narrow the range or use a bucket of 1m or more`))
+    : Effect.void
+}
+
 /** `attr.KEY=VALUE` pairs of the query string (the key is everything after `attr.`, dots included). */
 const attributeFilters = (url: string) => {
   const pairs = [...new URL(url, "http://localhost").searchParams]
@@ -58,8 +70,9 @@ const searchRequest = (p: typeof SearchParams.Type, url: string, nowMs: number) 
     const cursor = p.cursor === undefined || p.cursor === "" ? Option.none() : Option.some(p.cursor)
     const decoded = Option.map(cursor, decodeCursor)
     if (Option.isSome(decoded) && Option.isNone(decoded.value)) return yield* badParam("cursor", "not a cursor this endpoint returned")
-    const fromMs = p.from === undefined || p.from === "" ? null : yield* parseTime("from", p.from, nowMs, nowMs)
     const toMs = p.to === undefined || p.to === "" ? null : yield* parseTime("to", p.to, nowMs, nowMs)
+    // Without `from`, the last 24 h (before `to`): an unbounded search reads every execution of the tenant.
+    const fromMs = yield* parseTime("from", p.from, nowMs, (toMs ?? nowMs) - SEARCH_DEFAULT_SPAN_MS)
     return {
       service: p.service === undefined || p.service === "" ? null : p.service,
       operation: p.operation === undefined || p.operation === "" ? null : p.operation,
@@ -99,11 +112,13 @@ export const QueryLive = HttpApiBuilder.group(MplpApi, "query", (handlers) =>
   Effect.gen(function* () {
     const db = yield* Db
     const store = yield* TenantStore
+    const { maxRawRangeHours } = yield* AppConfig
     return handlers
       .handle("series", ({ urlParams }) =>
         Effect.gen(function* () {
           const p = yield* requireScope("query")
           const req = yield* seriesRequest(urlParams, Date.now())
+          yield* limitRawRange(req, maxRawRangeHours)
           return yield* querySeries(db, p.tenantId, req)
         }).pipe(dbUnavailable)
       )

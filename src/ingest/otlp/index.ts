@@ -1,3 +1,4 @@
+import type { TimeWindow } from "../../domain/limits.ts"
 import { OtlpDecodeError } from "./errors.ts"
 import { decodeJsonMetricsRequest, decodeJsonTraceRequest } from "./json.ts"
 import { normalizeMetrics, normalizeTraces } from "./normalize.ts"
@@ -18,17 +19,19 @@ const bytes = (body: unknown): Uint8Array => {
 /**
  * OTLP/HTTP `/v1/traces` body to span rows: bytes for "protobuf", the parsed JSON value for
  * "json". Throws OtlpDecodeError when the body as a whole is undecodable; individual invalid
- * spans are skipped and counted in `rejected` / `errors` (OTLP `partialSuccess`).
+ * spans (bad ids or enums, over a bound of src/domain/limits.ts, times outside `window` when given)
+ * are skipped and counted in `rejected` / `errors` (OTLP `partialSuccess`). Every span returned can
+ * be stored as it is (for JSON, given a value from the API's parseJson, whose strings are storable).
  */
-export const decodeTraces = (body: Uint8Array | unknown, contentType: OtlpContentType): TracesResult => {
-  if (contentType === "protobuf") return normalizeTraces(decodeTraceRequest(bytes(body)))
+export const decodeTraces = (body: Uint8Array | unknown, contentType: OtlpContentType, window?: TimeWindow): TracesResult => {
   const rej = makeRejections()
-  return normalizeTraces(decodeJsonTraceRequest(body, rej), rej)
+  const req = contentType === "protobuf" ? decodeTraceRequest(bytes(body)) : decodeJsonTraceRequest(body, rej)
+  return normalizeTraces(req, rej, window)
 }
 
 /** OTLP/HTTP `/v1/metrics` body to metric point rows; same contract as `decodeTraces`. */
-export const decodeMetrics = (body: Uint8Array | unknown, contentType: OtlpContentType): MetricsResult => {
-  if (contentType === "protobuf") return normalizeMetrics(decodeMetricsRequest(bytes(body)))
+export const decodeMetrics = (body: Uint8Array | unknown, contentType: OtlpContentType, window?: TimeWindow): MetricsResult => {
   const rej = makeRejections()
-  return normalizeMetrics(decodeJsonMetricsRequest(body, rej), rej)
+  const req = contentType === "protobuf" ? decodeMetricsRequest(bytes(body)) : decodeJsonMetricsRequest(body, rej)
+  return normalizeMetrics(req, rej, window)
 }

@@ -1,3 +1,4 @@
+import { MAX_ATTRIBUTE_DEPTH } from "../../domain/limits.ts"
 import type { AnyValue, InstrumentationScope, KeyValue, Rejections, Resource, UnixNanos } from "./types.ts"
 import { reject } from "./types.ts"
 
@@ -16,13 +17,13 @@ export class Invalid {
 
 export type Obj = Record<string, unknown>
 
-const MAX_VALUE_DEPTH = 32
 const EMPTY: AnyValue = Object.freeze({})
 const DIGITS = /^\d{1,20}$/
 const INTEGER = /^-?\d{1,20}$/
 const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/
 const INT64_MIN = -(2 ** 63)
 const INT64_LIMIT = 2 ** 63
+const UINT64_LIMIT = 2 ** 64
 
 export const invalid = (message: string): never => {
   throw new Invalid(message)
@@ -65,11 +66,9 @@ export const int = (v: unknown, what: string): number => {
   return invalid(`${what} must be an integer`)
 }
 
+/** An enum's name or number; only the table's own names count ("constructor" is no SpanKind). */
 export const enumValue = (v: unknown, names: Readonly<Record<string, number>>, what: string): number => {
-  if (typeof v === "string") {
-    const n = names[v]
-    if (n !== undefined) return n
-  }
+  if (typeof v === "string" && Object.hasOwn(names, v)) return names[v]!
   return int(v, what)
 }
 
@@ -88,7 +87,7 @@ export const optionalDouble = (v: unknown, what: string): number | undefined => 
 export const nanos = (v: unknown, what: string): UnixNanos => {
   if (v == null) return "0"
   if (typeof v === "string" && DIGITS.test(v)) return v
-  if (typeof v === "number" && Number.isInteger(v) && v >= 0) return Number.isSafeInteger(v) ? String(v) : BigInt(v).toString()
+  if (typeof v === "number" && Number.isInteger(v) && v >= 0 && v < UINT64_LIMIT) return Number.isSafeInteger(v) ? String(v) : BigInt(v).toString()
   return invalid(`${what} must be unsigned decimal nanoseconds`)
 }
 
@@ -114,7 +113,7 @@ const base64 = (v: unknown): string =>
 export const anyValue = (v: unknown, depth: number): AnyValue => {
   if (v == null) return EMPTY
   const o = obj(v, "attribute value")
-  if (depth > MAX_VALUE_DEPTH) invalid("attribute value nested too deeply")
+  if (depth > MAX_ATTRIBUTE_DEPTH) invalid(`attribute value nested more than ${MAX_ATTRIBUTE_DEPTH} levels deep`)
   let x = field(o, "stringValue", "string_value")
   if (x != null) return { stringValue: typeof x === "string" ? x : invalid("stringValue must be a string") }
   x = field(o, "intValue", "int_value")

@@ -1,8 +1,10 @@
-import { attributesToRecord, serviceNameOf } from "./attributes.ts"
+import { MAX_NAME_LENGTH, outsideWindow, storableValue, VALUE_RANGE } from "../../domain/limits.ts"
+import type { TimeWindow } from "../../domain/limits.ts"
+import { attributesProblem, attributesToRecord, resourceProblem, serviceNameOf } from "./attributes.ts"
 import type {
   ExportMetricsServiceRequest, KeyValue, Metric, NumberDataPoint, Rejections, SummaryDataPoint, UnixNanos
 } from "./types.ts"
-import { makeRejections, nanosToMs, reject } from "./types.ts"
+import { iso, makeRejections, nanosToMs, reject } from "./types.ts"
 
 export interface MetricPointRow {
   readonly name: string
@@ -37,37 +39,59 @@ type Row = readonly [suffix: string, value: number, hasUnit: boolean, quantile?:
  * - histogram and exponential histogram: `name.count`, `name.sum` (if sent), `name.min`,
  *   `name.max` (if sent); buckets are not stored, a mean is Δsum/Δcount over a window;
  * - summary: `name.count`, `name.sum`, and `name` with attribute `quantile` per quantile value.
- * Rejections (no name, no time, no value, non-finite numbers) count OTLP data points, not rows.
+ * Rejections (no name, no time, no value, non-finite numbers, bounds of src/domain/limits.ts, a
+ * time outside `window` when given) count OTLP data points, not rows.
  */
-export const normalizeMetrics = (req: ExportMetricsServiceRequest, rej: Rejections = makeRejections()): MetricsResult => {
+export const normalizeMetrics = (req: ExportMetricsServiceRequest, rej: Rejections = makeRejections(), window?: TimeWindow): MetricsResult => {
   const points: Array<MetricPointRow> = []
   for (const rm of req.resourceMetrics) {
     const serviceName = serviceNameOf(attributesToRecord(rm.resource.attributes))
+    const unstorable = resourceProblem(rm.resource.attributes, serviceName)
     for (const sm of rm.scopeMetrics) {
       for (const m of sm.metrics) {
         const data = m.gauge ?? m.sum
-        if (data !== undefined) emit(m, serviceName, data.dataPoints, numberRows, points, rej)
-        else if (m.histogram !== undefined) emit(m, serviceName, m.histogram.dataPoints, histogramRows, points, rej)
-        else if (m.exponentialHistogram !== undefined) emit(m, serviceName, m.exponentialHistogram.dataPoints, histogramRows, points, rej)
-        else if (m.summary !== undefined) emit(m, serviceName, m.summary.dataPoints, summaryRows, points, rej)
+        const c = { m, serviceName, window, unstorable, out: points, rej }
+        if (data !== undefined) emit(c, data.dataPoints, numberRows)
+        else if (m.histogram !== undefined) emit(c, m.histogram.dataPoints, histogramRows)
+        else if (m.exponentialHistogram !== undefined) emit(c, m.exponentialHistogram.dataPoints, histogramRows)
+        else if (m.summary !== undefined) emit(c, m.summary.dataPoints, summaryRows)
       }
     }
   }
   return { points, rejected: rej.count, errors: rej.errors }
 }
 
-const emit = <P extends PointCommon>(
-  m: Metric, serviceName: string, dataPoints: ReadonlyArray<P>, rowsOf: (p: P) => string | ReadonlyArray<Row>,
-  out: Array<MetricPointRow>, rej: Rejections
-): void => {
+interface EmitContext {
+  readonly m: Metric
+  readonly serviceName: string
+  readonly window: TimeWindow | undefined
+  /** Why the metric's resource cannot be stored: every point of it is rejected. */
+  readonly unstorable: string | undefined
+  readonly out: Array<MetricPointRow>
+  readonly rej: Rejections
+}
+
+const pointProblem = <P extends PointCommon>(c: EmitContext, p: P, timeMs: number): string | undefined => {
+  if (c.unstorable !== undefined) return c.unstorable
+  if (c.m.name === "") return "metric name is missing"
+  if (c.m.name.length > MAX_NAME_LENGTH) return `metric name is ${c.m.name.length} characters long (at most ${MAX_NAME_LENGTH})`
+  if (p.timeUnixNano === "0") return "timeUnixNano is missing"
+  if (c.window !== undefined && outsideWindow(c.window, timeMs)) {
+    return `time ${iso(timeMs)} is outside the accepted window (${iso(c.window.minMs)} to ${iso(c.window.maxMs)})`
+  }
+  return p.attributes.length === 0 ? undefined : attributesProblem(p.attributes, "the data point")
+}
+
+const emit = <P extends PointCommon>(c: EmitContext, dataPoints: ReadonlyArray<P>, rowsOf: (p: P) => string | ReadonlyArray<Row>): void => {
+  const { m, serviceName, out, rej } = c
   for (const p of dataPoints) {
     if ((p.flags & NO_RECORDED_VALUE) !== 0) continue
-    const rows = m.name === "" ? "metric name is missing" : p.timeUnixNano === "0" ? "timeUnixNano is missing" : rowsOf(p)
+    const timeMs = nanosToMs(p.timeUnixNano)
+    const rows = pointProblem(c, p, timeMs) ?? rowsOf(p)
     if (typeof rows === "string") {
-      reject(rej, 1, `metric ${JSON.stringify(m.name)}: ${rows}`)
+      reject(rej, 1, `metric ${JSON.stringify(m.name.slice(0, 64))}: ${rows}`)
       continue
     }
-    const timeMs = nanosToMs(p.timeUnixNano)
     const attributes = attributesToRecord(p.attributes)
     for (const [suffix, value, hasUnit, quantile] of rows) {
       const row = {
@@ -83,6 +107,7 @@ const numberRows = (p: NumberDataPoint): string | ReadonlyArray<Row> => {
   const value = p.asDouble ?? p.asInt
   if (value === undefined) return "data point has no value"
   if (!Number.isFinite(value)) return `value ${value} is not finite`
+  if (!storableValue(value)) return `value ${value} is not ${VALUE_RANGE}`
   return [["", value, true]]
 }
 
@@ -94,20 +119,21 @@ interface HistogramLike {
 }
 
 const histogramRows = (p: HistogramLike): string | ReadonlyArray<Row> => {
+  if (!storableValue(p.count)) return `histogram count ${p.count} is not ${VALUE_RANGE}`
   const rows: Array<Row> = [[".count", p.count, false]]
   for (const [suffix, v] of [[".sum", p.sum], [".min", p.min], [".max", p.max]] as const) {
     if (v === undefined) continue
-    if (!Number.isFinite(v)) return `histogram${suffix} ${v} is not finite`
+    if (!storableValue(v)) return `histogram${suffix} ${v} is not ${VALUE_RANGE}`
     rows.push([suffix, v, true])
   }
   return rows
 }
 
 const summaryRows = (p: SummaryDataPoint): string | ReadonlyArray<Row> => {
-  if (!Number.isFinite(p.sum)) return `summary sum ${p.sum} is not finite`
+  if (!storableValue(p.sum) || !storableValue(p.count)) return `summary sum ${p.sum} or count ${p.count} is not ${VALUE_RANGE}`
   const rows: Array<Row> = [[".count", p.count, false], [".sum", p.sum, true]]
   for (const q of p.quantileValues) {
-    if (!Number.isFinite(q.value) || !Number.isFinite(q.quantile)) return `summary quantile ${q.quantile} = ${q.value} is not finite`
+    if (!storableValue(q.value) || !Number.isFinite(q.quantile)) return `summary quantile ${q.quantile} = ${q.value} is not ${VALUE_RANGE}`
     rows.push(["", q.value, true, q.quantile])
   }
   return rows

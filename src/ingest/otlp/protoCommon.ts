@@ -1,13 +1,13 @@
+import { MAX_ATTRIBUTE_DEPTH } from "../../domain/limits.ts"
 import type { AnyValue, InstrumentationScope, KeyValue, Resource } from "./types.ts"
 import { emptyResource, emptyScope } from "./types.ts"
 import type { ProtoReader } from "./wire.ts"
 
 // Tags below are (field number << 3) | wire type, as they appear on the wire.
-const MAX_VALUE_DEPTH = 32
 const EMPTY: AnyValue = Object.freeze({})
 
 export const decodeAnyValue = (r: ProtoReader, end: number, depth: number): AnyValue => {
-  if (depth > MAX_VALUE_DEPTH) r.fail("AnyValue nested too deeply")
+  if (depth > MAX_ATTRIBUTE_DEPTH) r.fail(`AnyValue nested more than ${MAX_ATTRIBUTE_DEPTH} levels deep`)
   let v = EMPTY
   while (r.pos < end) {
     const tag = r.uint32()

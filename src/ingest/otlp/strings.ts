@@ -18,14 +18,15 @@ const memo: Array<string> = new Array<string>(1 << CACHE_BITS).fill("")
 
 const codesToString = (codes: Array<number>): string => String.fromCharCode.apply(null, codes)
 
-/** The ASCII string of buf[start, end), or undefined when it is long or not ASCII. */
+/** The ASCII string of buf[start, end), or undefined when it is long, not ASCII or holds a NUL. */
 export const shortAscii = (buf: Uint8Array, start: number, end: number): string | undefined => {
   const n = end - start
   if (n > MAX_SHORT) return undefined
   let h = n
   for (let i = start; i < end; i++) {
     const c = buf[i]!
-    if (c > 0x7f) return undefined
+    // 1..0x7f in one comparison: 0 wraps to 0xffffffff.
+    if ((c - 1) >>> 0 >= 0x7f) return undefined
     h = Math.imul(h ^ c, 0x9e3779b1)
   }
   const slot = h >>> (32 - CACHE_BITS)

@@ -25,6 +25,9 @@ export const subMsNanos = (n: UnixNanos): number => {
   return v
 }
 
+/** An epoch-ms time for a message: ISO-8601, or the number itself beyond what a Date can hold. */
+export const iso = (ms: number): string => (Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : String(ms))
+
 /** Epoch ms as a float; a double near 1.7e12 resolves ~0.25 µs, so this is the precision limit. */
 export const nanosToMs = (n: UnixNanos): number => wholeMs(n) + subMsNanos(n) / 1e6
 

@@ -26,7 +26,7 @@ export const int64Value = (lo: number, hi: number): number | string => {
  */
 export class ProtoReader {
   readonly buf: Uint8Array
-  // For long or non-ASCII strings; invalid UTF-8 becomes U+FFFD, as in other receivers.
+  // For long or non-ASCII strings; invalid UTF-8 (and NUL) becomes U+FFFD, as in other receivers.
   readonly text: Buffer
   readonly view: DataView
   readonly length: number
@@ -174,7 +174,11 @@ export class ProtoReader {
     const end = this.end()
     const start = this.pos
     this.pos = end
-    return shortAscii(this.buf, start, end) ?? this.text.toString("utf8", start, end)
+    const ascii = shortAscii(this.buf, start, end)
+    if (ascii !== undefined) return ascii
+    // PostgreSQL text and jsonb refuse NUL: it becomes U+FFFD, like invalid UTF-8.
+    const s = this.text.toString("utf8", start, end)
+    return s.includes("\u0000") ? s.replaceAll("\u0000", "\uFFFD") : s
   }
 
   hex(): string {
