@@ -38,8 +38,8 @@ describe("execution search without from", () => {
     const t = await app.tenant()
     const old = randomBytes(16).toString("hex")
     await app.sql(
-      `INSERT INTO executions (tenant_id, trace_id, span_id, operation_name, service_name, status, start_time)
-       VALUES ($1, $2, $3, 'old-op', 'svc', 'completed', now() - interval '36 hours')`, [t.id, old, randomBytes(8).toString("hex")])
+      `INSERT INTO executions (tenant_id, trace_id, execution_id, span_id, operation_name, service_name, status, start_time)
+       VALUES ($1, $2, $2, $3, 'old-op', 'svc', 'completed', now() - interval '36 hours')`, [t.id, old, randomBytes(8).toString("hex")])
     const fresh = await call(app, t.key, "POST", "/api/executions", { operationName: "new-op", serviceName: "svc", context: { contextId: "c", userId: "u" } })
     const { traceId } = (await fresh.json()) as { traceId: string }
     const ids = async (params: string) =>
