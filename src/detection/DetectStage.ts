@@ -8,7 +8,7 @@ import type { ClosedWindow, EvaluationMsg } from "../domain/pipeline.ts"
 import type { TenantSettings } from "../domain/settings.ts"
 import { makeQueue, runWorker } from "../queues/Queues.ts"
 import { TenantStore } from "../tenants/TenantStore.ts"
-import { detect, initial, makeDetectConfig } from "./ewma.ts"
+import { detect, initial, makeDetectConfig, sdFloor } from "./ewma.ts"
 import type { DetectorState } from "./ewma.ts"
 import { evaluateThreshold } from "./thresholds.ts"
 import type { Severity } from "./thresholds.ts"
@@ -20,9 +20,6 @@ const DetectorStateSchema = Schema.Struct({
 const decodeState = Schema.decodeUnknownSync(DetectorStateSchema)
 const encodeAlert = Schema.encodeSync(AlertJob)
 
-// A relative floor on the standard deviation: a perfectly flat series must move by more than
-// zWarning × 1 % of its level before it counts as anomalous, not by any floating-point wobble.
-const RELATIVE_MIN_SD = 0.01
 const BATCH = 2000
 
 const evaluation = (w: ClosedWindow, rule: "anomaly" | "threshold", severity: Severity, extra: Partial<EvaluationMsg>): EvaluationMsg => ({
@@ -36,7 +33,7 @@ export const evaluate = (settings: TenantSettings, state: DetectorState, w: Clos
   const out: Array<EvaluationMsg> = []
   let next = state
   if (settings.detector.enabled) {
-    const config = makeDetectConfig({ ...settings.detector, adaptAfter: 3 * settings.detector.warmupWindows, minSd: RELATIVE_MIN_SD * Math.abs(state.mean) })
+    const config = makeDetectConfig({ ...settings.detector, adaptAfter: 3 * settings.detector.warmupWindows, minSd: sdFloor(w.metricName, state.mean, w.count) })
     const d = detect(config, state, w.mean)
     next = d.state
     out.push(evaluation(w, "anomaly", d.severity, d.warmedUp ? { expected: d.expected, sd: d.sd, z: d.z } : {}))

@@ -53,6 +53,28 @@ const clampFinite = (v: number) => Math.min(Number.MAX_VALUE, Math.max(-Number.M
 export const sdOf = (s: EwmaState, minSd = 0): number =>
   Math.max(Math.sqrt(s.variance), minSd, 1e-9 * Math.max(1, Math.abs(s.mean)))
 
+/** Series whose values are fractions of events in a window (0 or 1 per event, averaged). */
+export const FRACTION_SERIES: ReadonlySet<string> = new Set(["errorRate"])
+
+/** A fraction series must move by at least this many points of 1 (× zWarning) to be anomalous. */
+export const FRACTION_MIN_SD = 0.01
+
+/**
+ * The floor on the standard deviation of one window, beyond the EWMA's own variance.
+ * Any series: 1 % of its level, so a flat series does not alert on floating-point wobble.
+ * A fraction series (an error rate) has no level to take 1 % of when it has always been 0, and
+ * one failure among a window's few events is not an anomaly: its floor is the binomial standard
+ * error of the window, sqrt(p(1-p)/n) with p at least 1/n (at most 0.5), and never under 1 point.
+ * Without it, an error rate that was always 0 alerted (critical, z at its cap) on every failure.
+ */
+export const sdFloor = (metricName: string, mean: number, count: number, relative = 0.01): number => {
+  const levelFloor = relative * Math.abs(mean)
+  if (!FRACTION_SERIES.has(metricName)) return levelFloor
+  const n = Math.max(1, count)
+  const p = Math.min(0.5, Math.max(Math.abs(mean), 1 / n))
+  return Math.max(levelFloor, FRACTION_MIN_SD, Math.sqrt((p * (1 - p)) / n))
+}
+
 /** z of x against s (before any update); 0 before the first observation or when x equals the mean. */
 export const zScore = (s: EwmaState, x: number, minSd = 0): number => {
   if (s.n === 0) return 0
