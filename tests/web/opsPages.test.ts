@@ -168,6 +168,42 @@ describe("jobs", () => {
     expect(await row.innerText()).toMatch(/payload does not decode/)
     expect(await row.innerText()).toContain("metrics")
     await screenshot(page, "jobs")
+
+    // The cause is fixed (the payload now decodes); Retry runs the job again and it leaves the list.
+    await withIngestQueue(app, async (queue) =>
+      (await queue.getJob(jobId))?.updateData({ _tag: "metrics", tenantId: t.id, receivedAtMs: Date.now(), source: "native", points: [{ name: "retried", value: 7, timeMs: Date.now(), serviceName: "", traceId: null, attributes: {} }] }))
+    await row.getByRole("button", { name: `Retry job ${jobId}` }).click()
+    await page.getByText("No job failed for good in this range").waitFor()
+    await eventually(async () => {
+      const rows = await app.sql("SELECT value FROM metric_points WHERE tenant_id = $1 AND name = 'retried'", [t.id])
+      return rows.length === 1 ? rows : undefined
+    })
     expect(problems).toEqual([])
+  })
+
+  it("says why a retry is refused: the job was retried meanwhile and is no longer failed", async () => {
+    const t = await app.tenant()
+    const jobId = await withIngestQueue(app, async (queue) => {
+      const job = await queue.add("metrics", { _tag: "metrics", tenantId: t.id, points: "not a list" }, { jobId: `${t.id}.poison-${randomBytes(4).toString("hex")}`, attempts: 1 })
+      return job.id ?? ""
+    })
+    await eventually(async () => {
+      const { jobs } = (await (await call(app, t.key, "GET", "/api/jobs?state=failed")).json()) as { jobs: Array<{ jobId: string }> }
+      return jobs.some((j) => j.jobId === jobId) ? jobs : undefined
+    })
+    await page.goto("about:blank") // the previous test left this page on /jobs: a new document, so the new key is read
+    await signIn(t.key, "/jobs")
+    const row = page.locator(`[data-job-id="${jobId}"]`)
+    await row.waitFor()
+    // Another operator fixes and retries it behind this page's back; it completes.
+    await withIngestQueue(app, async (queue) =>
+      (await queue.getJob(jobId))?.updateData({ _tag: "metrics", tenantId: t.id, receivedAtMs: Date.now(), source: "native", points: [{ name: "fixed", value: 1, timeMs: Date.now(), serviceName: "", traceId: null, attributes: {} }] }))
+    expect((await call(app, t.key, "POST", `/api/jobs/${jobId}/retry`)).status).toBe(202)
+    await eventually(async () => ((await app.sql("SELECT 1 FROM metric_points WHERE tenant_id = $1 AND name = 'fixed'", [t.id])).length === 1 ? true : undefined))
+    await row.getByRole("button", { name: `Retry job ${jobId}` }).click()
+    const refusal = page.getByRole("alert").filter({ hasText: `retrying job ${jobId}` })
+    await refusal.waitFor()
+    expect(await refusal.innerText()).toMatch(/409: .*not failed/)
+    await screenshot(page, "jobs-retry-refused")
   })
 })

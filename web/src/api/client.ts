@@ -143,6 +143,7 @@ export const api = {
   metricWindows: (q: typeof MetricWindowsParams.Type) => get<MetricWindows>("/api/metrics/windows", q),
   series: (q: typeof SeriesParams.Type) => get<Series>("/api/metrics/series", q),
   failedJobs: (limit?: number) => get<{ readonly jobs: ReadonlyArray<Job> }>("/api/jobs", { state: "failed", limit }),
+  retryJob: (id: string) => request<Job>("POST", `/api/jobs/${enc(id)}/retry`),
   genaiUsage: (q: typeof GenaiUsageParams.Type) => get<GenaiUsage>("/api/genai/usage", q),
   genaiGraph: (q: typeof GraphParams.Type) => get<AgentGraph>("/api/genai/graph", q),
   admin: {

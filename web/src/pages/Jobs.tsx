@@ -1,4 +1,4 @@
-import { useQuery } from "@tanstack/react-query"
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query"
 import { api, ApiError } from "../api/client.ts"
 import type { Job } from "../api/client.ts"
 import { ErrorBox } from "../components/Banner.tsx"
@@ -28,7 +28,7 @@ const Reason = ({ text }: { readonly text: string }) => {
   )
 }
 
-const JobTable = ({ jobs }: { readonly jobs: ReadonlyArray<Job> }) => (
+const JobTable = ({ jobs, onRetry, retrying }: { readonly jobs: ReadonlyArray<Job>; readonly onRetry: (jobId: string) => void; readonly retrying: string | null }) => (
   <div className="table-wrap">
     <table className="table jobs-table">
       <thead>
@@ -39,6 +39,9 @@ const JobTable = ({ jobs }: { readonly jobs: ReadonlyArray<Job> }) => (
           <th scope="col" className="num">Attempts</th>
           <th scope="col">Submitted</th>
           <th scope="col">Reason</th>
+          <th scope="col">
+            <span className="visually-hidden">Actions</span>
+          </th>
         </tr>
       </thead>
       <tbody>
@@ -57,6 +60,11 @@ const JobTable = ({ jobs }: { readonly jobs: ReadonlyArray<Job> }) => (
               </span>{" "}
               <Reason text={j.failedReason ?? "no reason recorded"} />
             </td>
+            <td>
+              <button type="button" className="quiet" disabled={retrying === j.jobId} onClick={() => onRetry(j.jobId)} aria-label={`Retry job ${j.jobId}`}>
+                {retrying === j.jobId ? "Retrying…" : "Retry"}
+              </button>
+            </td>
           </tr>
         ))}
       </tbody>
@@ -69,6 +77,14 @@ export default function JobsPage() {
   const now = useNow(15_000)
   const { key } = useSession()
   const jobs = useQuery({ queryKey: ["jobs", "failed"], queryFn: () => api.failedJobs(1000), refetchInterval: 15_000 })
+  const client = useQueryClient()
+  // Runs a dead-lettered job again with a fresh retry budget: worth it once the cause is gone (a
+  // database that was down, a settings fix); a payload that does not decode fails again. The outcome
+  // stays on the page, since the row itself leaves the list when the job is no longer failed.
+  const retry = useMutation({
+    mutationFn: (jobId: string) => api.retryJob(jobId),
+    onSettled: () => client.invalidateQueries({ queryKey: ["jobs", "failed"] })
+  })
   const resolved = resolveRange(range, now)
   const all = jobs.data?.jobs ?? []
   const shown = ("error" in resolved ? all : all.filter((j) => failedAt(j) >= resolved.fromMs && failedAt(j) <= resolved.toMs)).slice().sort((a, b) => failedAt(b) - failedAt(a))
@@ -86,6 +102,17 @@ export default function JobsPage() {
         </ErrorBox>
       )}
       {jobs.isPending && <p className="muted" role="status">Loading failed jobs…</p>}
+      {retry.isSuccess && (
+        <p className="muted" role="status" data-retry-outcome="">
+          Job <span className="mono">{retry.data.jobId}</span> queued again ({retry.data.state})
+        </p>
+      )}
+      {retry.error !== null && (
+        <ErrorBox error={retry.error}>
+          {` — retrying job ${retry.variables ?? ""}`}
+          {retry.error instanceof ApiError && retry.error.status === 403 && " needs a key with the ingest scope"}
+        </ErrorBox>
+      )}
       {jobs.data !== undefined && (
         <div className="card">
           <p className="muted" role="status">
@@ -93,7 +120,7 @@ export default function JobsPage() {
             {outside > 0 && ` · ${outside} more outside the range (widen it with the range picker)`}
           </p>
           {shown.length > 0 ? (
-            <JobTable jobs={shown} />
+            <JobTable jobs={shown} onRetry={(id) => retry.mutate(id)} retrying={retry.isPending ? retry.variables : null} />
           ) : (
             <div className="empty">
               <h3>No job failed for good in this range</h3>
