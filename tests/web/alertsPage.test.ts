@@ -98,6 +98,27 @@ describe("alerts in the console", () => {
     expect(problems).toEqual([])
   })
 
+  it("a key without the alerts scope sees the alert but its acknowledgement is refused, with why and what to do", async () => {
+    const k = await app.admin("POST", `/api/admin/tenants/${tenant.id}/keys`, { scopes: ["query"] })
+    const { key } = (await k.json()) as { key: string }
+    const page = await newPage(browser)
+    const problems = watchPage(page)
+    await page.goto(`${app.baseUrl}/alerts#key=${key}`)
+    const row = page.locator(`[data-alert-id="${alertId}"]`)
+    await row.waitFor()
+    await row.locator('[data-action="ack"]').click()
+    const refusal = row.getByRole("alert")
+    await refusal.waitFor()
+    expect(await refusal.innerText()).toMatch(/may not acknowledge alerts \(403: .*\).*scope for it in Admin/)
+    await screenshot(page, "alerts-ack-refused")
+    // Nothing changed: the alert is still open for a key that may acknowledge it.
+    const res = await call(app, tenant.key, "GET", `/api/alerts/${alertId}`)
+    expect(((await res.json()) as { alert: { state: string } }).alert.state).toBe("open")
+    // The browser logs the refused request itself; nothing else went wrong on the page.
+    expect(problems.filter((p) => !/403/.test(p))).toEqual([])
+    await page.close()
+  })
+
   it("lists the open alert, filters it by severity in the URL, and an acknowledgement changes its state and survives a reload", async () => {
     const { page, problems } = await signedIn("/alerts")
     const row = page.locator(`[data-alert-id="${alertId}"]`)
