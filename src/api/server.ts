@@ -20,6 +20,7 @@ import { MetricsLive } from "./handlers/metrics.ts"
 import { OtlpLive } from "./handlers/otlp.ts"
 import { QueryLive } from "./handlers/query.ts"
 import { ConsoleAssets, ConsoleRoutes } from "./static.ts"
+import { explainUnmatched } from "./unmatched.ts"
 
 /** A span and a duration sample per request, through @opentelemetry/api. */
 const observe = HttpMiddleware.make((app) =>
@@ -59,7 +60,7 @@ const NodeServer = Layer.unwrapEffect(
 )
 
 /** The HTTP server on PORT/HOST, with the OpenAPI document at /openapi.json and the web console at /. */
-export const HttpServerLive = HttpApiBuilder.serve(observe).pipe(
+export const HttpServerLive = HttpApiBuilder.serve((app) => observe(explainUnmatched(app))).pipe(
   Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
   Layer.provide(ConsoleRoutes.pipe(Layer.provide(ConsoleAssets.Default))),
   Layer.provide(ApiLive),

@@ -15,6 +15,9 @@ const clip = (s: string, max: number) => (s.length > max ? `${s.slice(0, max)}â€
  * A short, JSON-like preview of any value: strings cut at EXCERPT_CHARS, at most 3 levels and a few
  * entries per level, never more than about EXCERPT_CHARS characters in all.
  */
+/** An identifier a client sent, as a message quotes it: whole when short, else its start and its length. */
+export const idText = (id: string): string => (id.length <= EXCERPT_CHARS ? id : `${id.slice(0, EXCERPT_CHARS)}â€¦ (${id.length} characters)`)
+
 export const excerpt = (value: unknown, max = EXCERPT_CHARS): string => {
   let out = ""
   const go = (v: unknown, depth: number): void => {

@@ -6,7 +6,7 @@ import { Db } from "../db/Db.ts"
 import type { DbError } from "../db/Db.ts"
 import { BadRequest, Conflict, NotFound, Unauthorized } from "../domain/errors.ts"
 import { TenantId } from "../domain/ids.ts"
-import { describeIssues, formatParseError } from "../domain/issues.ts"
+import { describeIssues, formatParseError, idText } from "../domain/issues.ts"
 import type { Scope } from "../domain/ids.ts"
 import { decodeSettings } from "../domain/settings.ts"
 import type { TenantSettings } from "../domain/settings.ts"
@@ -105,7 +105,7 @@ const makeStore = Effect.gen(function* () {
     db.query("SELECT 1 FROM tenants WHERE id = $1", [id]).pipe(Effect.map((r) => r.length > 0))
 
   const requireTenant = (id: string) =>
-    Effect.flatMap(tenantExists(id), (ok) => (ok ? Effect.void : Effect.fail(new NotFound({ message: `tenant ${id} not found` }))))
+    Effect.flatMap(tenantExists(id), (ok) => (ok ? Effect.void : Effect.fail(new NotFound({ message: `tenant ${idText(id)} not found` }))))
 
   const createTenant = (id: string, name: string, settingsDoc: unknown = {}, source: "default" | "file" | "api" = "default") =>
     Effect.gen(function* () {
@@ -129,7 +129,7 @@ const makeStore = Effect.gen(function* () {
       Effect.flatMap((rows) => {
         const r = rows[0]
         return r === undefined
-          ? Effect.fail(new NotFound({ message: `tenant ${id} not found` }))
+          ? Effect.fail(new NotFound({ message: `tenant ${idText(id)} not found` }))
           : Effect.succeed<TenantRecord>({ id: r.id, name: r.name, createdAt: new Date(r.created_at).toISOString(), settingsSource: r.settings_source })
       })
     )
@@ -159,7 +159,7 @@ const makeStore = Effect.gen(function* () {
       if (hit !== undefined) return hit
       const rows = yield* db.query<{ settings: unknown }>("SELECT settings FROM tenants WHERE id = $1", [tenantId])
       const row = rows[0]
-      if (row === undefined) return yield* new NotFound({ message: `tenant ${tenantId} not found` })
+      if (row === undefined) return yield* new NotFound({ message: `tenant ${idText(tenantId)} not found` })
       const settings = yield* readStored(tenantId, row.settings)
       settingsCache.set(tenantId, settings)
       return settings
@@ -170,13 +170,13 @@ const makeStore = Effect.gen(function* () {
     Effect.gen(function* () {
       const current = yield* db.query<{ settings: unknown }>("SELECT settings FROM tenants WHERE id = $1", [tenantId])
       const row = current[0]
-      if (row === undefined) return yield* new NotFound({ message: `tenant ${tenantId} not found` })
+      if (row === undefined) return yield* new NotFound({ message: `tenant ${idText(tenantId)} not found` })
       const { settings, sealed } = yield* validateSave(tenantId, doc, yield* readStored(tenantId, row.settings))
       const rows = yield* db.query(
         "UPDATE tenants SET settings = $2::jsonb, settings_source = $3, updated_at = now() WHERE id = $1 RETURNING id",
         [tenantId, JSON.stringify(sealed), source]
       )
-      if (rows.length === 0) return yield* new NotFound({ message: `tenant ${tenantId} not found` })
+      if (rows.length === 0) return yield* new NotFound({ message: `tenant ${idText(tenantId)} not found` })
       settingsCache.set(tenantId, settings)
       return settings
     })
@@ -218,7 +218,7 @@ const makeStore = Effect.gen(function* () {
         "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1 RETURNING id", [keyId]
       )
       keys.delete(keyId)
-      if (rows.length === 0) return yield* new NotFound({ message: `key ${keyId} not found` })
+      if (rows.length === 0) return yield* new NotFound({ message: `key ${idText(keyId)} not found` })
     })
 
   const unauthorized = new Unauthorized({ message: "missing, malformed, unknown or revoked API key" })

@@ -95,6 +95,27 @@ describe("error messages", () => {
       expect(text).not.toContain("[".repeat(10))
     }
   })
+
+  it("a 404 quotes a long identifier from the path only by its start and length", async () => {
+    const t = await app.tenant()
+    const id = "x".repeat(4_000)
+    const cases = await Promise.all([
+      call(app, t.key, "GET", `/api/alerts/${id}`),
+      call(app, t.key, "POST", `/api/alerts/${id}/ack`),
+      call(app, t.key, "GET", `/api/executions/${id}`),
+      call(app, t.key, "GET", `/api/jobs/${t.id}.${id}`),
+      app.admin("GET", `/api/admin/tenants/${id}`),
+      app.admin("POST", `/api/admin/tenants/${t.id}/channels/${id}/test`)
+    ])
+    for (const res of cases) {
+      const text = await res.text()
+      expect(res.status, text.slice(0, 200)).toBe(404)
+      expect(text.length).toBeLessThan(400)
+      expect(text).not.toContain("x".repeat(100))
+      expect(text, res.url.slice(0, 60)).toMatch(/characters\)/)
+      expect(JSON.parse(text)).toMatchObject({ _tag: "NotFound" })
+    }
+  })
 })
 
 describe("OTLP enums and ranges", () => {

@@ -8,6 +8,7 @@ import { maskSecrets } from "../../tenants/settingsSecrets.ts"
 import { TenantStore } from "../../tenants/TenantStore.ts"
 import { CreateKeyRequest, CreateTenantRequest, MplpApi } from "../Api.ts"
 import { dbUnavailable, readJson } from "../body.ts"
+import { idText } from "../../domain/issues.ts"
 
 export const AdminLive = HttpApiBuilder.group(MplpApi, "admin", (handlers) =>
   Effect.gen(function* () {
@@ -35,7 +36,7 @@ export const AdminLive = HttpApiBuilder.group(MplpApi, "admin", (handlers) =>
           // The stored settings themselves (with the real webhook secret), never a masked API response.
           const settings = yield* store.getSettings(path.id)
           const channel = settings.channels.find((c) => c.id === path.channelId)
-          if (channel === undefined) return yield* new NotFound({ message: `tenant ${path.id} has no channel ${path.channelId}` })
+          if (channel === undefined) return yield* new NotFound({ message: `tenant ${idText(path.id)} has no channel ${idText(path.channelId)}` })
           return yield* testChannel(db, path.id, channel, config.allowPrivateWebhooks)
         }).pipe(dbUnavailable)
       )

@@ -8,6 +8,7 @@ import { parseChoices, parseIntParam } from "../../query/params.ts"
 import { MplpApi } from "../Api.ts"
 import { requireScope } from "../auth.ts"
 import { dbUnavailable } from "../body.ts"
+import { idText } from "../../domain/issues.ts"
 
 export const AlertsLive = HttpApiBuilder.group(MplpApi, "alerts", (handlers) =>
   Effect.gen(function* () {
@@ -25,7 +26,7 @@ export const AlertsLive = HttpApiBuilder.group(MplpApi, "alerts", (handlers) =>
         Effect.gen(function* () {
           const p = yield* requireScope("query")
           const detail = yield* queryAlertDetail(db, p.tenantId, path.id)
-          if (Option.isNone(detail)) return yield* new NotFound({ message: `alert ${path.id} not found` })
+          if (Option.isNone(detail)) return yield* new NotFound({ message: `alert ${idText(path.id)} not found` })
           return detail.value
         }).pipe(dbUnavailable)
       )
@@ -36,7 +37,7 @@ export const AlertsLive = HttpApiBuilder.group(MplpApi, "alerts", (handlers) =>
           const outcome = yield* acknowledgeAlert(db, p.tenantId, path.id)
           switch (outcome._tag) {
             case "NotFound":
-              return yield* new NotFound({ message: `alert ${path.id} not found` })
+              return yield* new NotFound({ message: `alert ${idText(path.id)} not found` })
             case "Resolved":
               return yield* new Conflict({ message: `alert ${path.id} is resolved; only open alerts can be acknowledged` })
             case "Acknowledged":

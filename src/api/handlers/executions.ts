@@ -15,6 +15,7 @@ import { TenantStore } from "../../tenants/TenantStore.ts"
 import { MplpApi } from "../Api.ts"
 import { pointsQuota, requireScope } from "../auth.ts"
 import { dbUnavailable, readJson, rejectIssues } from "../body.ts"
+import { idText } from "../../domain/issues.ts"
 
 const randomHex = (bytes: number) => {
   for (;;) {
@@ -67,7 +68,7 @@ export const ExecutionsLive = HttpApiBuilder.group(MplpApi, "executions", (handl
 
     const settingsOf = (tenantId: string) => store.getSettings(tenantId).pipe(Effect.orDie)
 
-    const notFound = (traceId: string) => new NotFound({ message: `execution ${traceId} not found` })
+    const notFound = (traceId: string) => new NotFound({ message: `execution ${idText(traceId)} not found` })
 
     const nextSeq = (tenantId: string, executionId: string, ttl: number) =>
       Effect.gen(function* () {
@@ -177,7 +178,7 @@ export const ExecutionsLive = HttpApiBuilder.group(MplpApi, "executions", (handl
           const p = yield* requireScope("query")
           const found = yield* reader.detail(p.tenantId, path.executionId)
           return yield* Option.match(found, {
-            onNone: () => Effect.fail(new NotFound({ message: `execution ${path.executionId} not found` })),
+            onNone: () => Effect.fail(new NotFound({ message: `execution ${idText(path.executionId)} not found` })),
             onSome: Effect.succeed
           })
         }).pipe(dbUnavailable)

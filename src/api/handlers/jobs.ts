@@ -15,6 +15,7 @@ import { TenantStore } from "../../tenants/TenantStore.ts"
 import { MplpApi } from "../Api.ts"
 import { pointsQuota, requireScope } from "../auth.ts"
 import { dbUnavailable, decodeWith, readJson, rejectIssues } from "../body.ts"
+import { idText } from "../../domain/issues.ts"
 
 const otlp = <A>(f: () => A) =>
   Effect.try({ try: f, catch: (e) => new BadRequest({ message: `invalid payload: ${e instanceof Error ? e.message : String(e)}` }) })
@@ -68,7 +69,7 @@ export const JobsLive = HttpApiBuilder.group(MplpApi, "jobs", (handlers) =>
           const p = yield* requireScope("ingest")
           const info = yield* ingest.getJob(p.tenantId, path.jobId)
           return yield* Option.match(info, {
-            onNone: () => Effect.fail(new NotFound({ message: `job ${path.jobId.slice(0, 100)} not found` })),
+            onNone: () => Effect.fail(new NotFound({ message: `job ${idText(path.jobId)} not found` })),
             onSome: Effect.succeed
           })
         }).pipe(dbUnavailable)
