@@ -4,7 +4,7 @@ import { Db } from "../db/Db.ts"
 import type { Queryable } from "../db/Db.ts"
 import { AggregateJob, DetectJob, seriesKeyOf } from "../domain/pipeline.ts"
 import type { ClosedWindow, Series } from "../domain/pipeline.ts"
-import { makeQueue, runWorker } from "../queues/Queues.ts"
+import { addJob, makeQueue, runWorker } from "../queues/Queues.ts"
 import { TenantStore } from "../tenants/TenantStore.ts"
 import { Telemetry } from "../telemetry/Telemetry.ts"
 import { finalize, mergeAgg, emptyAgg, WindowAggSchema } from "./window.ts"
@@ -102,7 +102,7 @@ const makeStage = (concurrency: number) =>
         if (rows.length > 0) {
           // The windows are in metric_windows now; the detect stage reads them from there, in order.
           const id = createHash("sha256").update(due.map((d) => d.member).join("\n")).digest("hex").slice(0, 32)
-          yield* Effect.tryPromise(() => detect.add("windows", encodeDetect({ tenantId }), { jobId: `${tenantId}.close-${id}` }))
+          yield* addJob(detect, "windows", encodeDetect({ tenantId }), { jobId: `${tenantId}.close-${id}` })
         }
         // Only now: a crash before this line closes the same windows again, idempotently.
         yield* windows.forgetClosed(tenantId, due.map((d) => d.member))

@@ -9,7 +9,7 @@ import { lockCursor } from "../db/cursor.ts"
 import { loadAnalysis } from "../query/ExecutionReader.ts"
 import type { Queryable } from "../db/Db.ts"
 import { AlertJob, EvaluationMsg } from "../domain/pipeline.ts"
-import { makeQueue, runWorker } from "../queues/Queues.ts"
+import { addJob, addJobs, makeQueue, runWorker } from "../queues/Queues.ts"
 import { TenantStore } from "../tenants/TenantStore.ts"
 import { Telemetry } from "../telemetry/Telemetry.ts"
 import { deliverToChannel, wantsEvent } from "./channels.ts"
@@ -160,7 +160,7 @@ const makeStage = (concurrency: number) =>
             opts: { jobId: `${tenantId}.dl-${hash(`${n.message_id}|${c.id}`)}`, attempts: DELIVERY_ATTEMPTS, backoff: { type: "custom" } }
           }))
         )
-        if (jobs.length > 0) yield* Effect.tryPromise(() => queue.addBulk(jobs))
+        if (jobs.length > 0) yield* addJobs(queue, jobs)
         yield* db.query(
           "UPDATE alert_notifications SET dispatched_at = now() WHERE tenant_id = $1 AND message_id = ANY($2::text[])",
           [tenantId, pending.map((n) => n.message_id)]
@@ -275,7 +275,7 @@ const makeStage = (concurrency: number) =>
       "SELECT DISTINCT tenant_id FROM pending_evaluations WHERE created_at <= now() - interval '10 seconds'"
     ).pipe(
       Effect.flatMap((rows) => Effect.forEach(rows, (r) =>
-        Effect.tryPromise(() => queue.add("evaluate", encodeAlert({ _tag: "evaluate", tenantId: r.tenant_id }))), { discard: true })),
+        addJob(queue, "evaluate", encodeAlert({ _tag: "evaluate", tenantId: r.tenant_id })), { discard: true })),
       Effect.catchAllCause((c) => Effect.logWarning("evaluation sweep failed", c)),
       Effect.repeat(Schedule.spaced(Duration.seconds(10))),
       Effect.forkScoped

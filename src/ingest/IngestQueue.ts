@@ -7,7 +7,7 @@ import { Telemetry } from "../telemetry/Telemetry.ts"
 import { Conflict, NotFound, ServiceUnavailable } from "../domain/errors.ts"
 import type { IngestJob } from "../domain/jobs.ts"
 import type { IngestJobEncoded } from "../domain/jobs.ts"
-import { makeQueue } from "../queues/Queues.ts"
+import { makeQueue, withTraceContext } from "../queues/Queues.ts"
 import { forgetDeadLetter, listDeadLetters, shortReason, tenantOfJob } from "./DeadLetters.ts"
 import { RedisConnection } from "../queues/Redis.ts"
 
@@ -74,7 +74,7 @@ const makeIngestQueue = Effect.gen(function* () {
       const jobId = options.jobId ?? newJobId(job.tenantId)
       // The job contract has no transformations (its encoded form is its type), and the worker decodes
       // it again on dequeue: encoding here would only copy every point once more.
-      const data: IngestJobEncoded = job
+      const data: IngestJobEncoded = yield* withTraceContext(job)
       yield* Effect.tryPromise({
         try: () => queue.add(job._tag, data, { jobId }),
         catch: (e) => unavailable(`queue write failed (${e instanceof Error ? e.message : String(e)})`)
