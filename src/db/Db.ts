@@ -3,11 +3,12 @@ import { AppConfig } from "../config/AppConfig.ts"
 import { makeEmbeddedThread } from "./embedded.ts"
 import { makePgPool } from "./pgPool.ts"
 import { traced } from "./traced.ts"
+import { messageOf } from "../domain/errors.ts"
 
 export class DbError extends Data.TaggedError("DbError")<{ readonly cause: unknown; readonly sql?: string }> {
   override get message(): string {
     const c = this.cause
-    return c instanceof Error ? c.message : String(c)
+    return messageOf(c)
   }
   /** The SQLSTATE of the underlying error, when the server gave one. */
   get code(): string | undefined {
