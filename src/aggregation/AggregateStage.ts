@@ -1,10 +1,11 @@
-import { Duration, Effect, Layer, Schedule, Schema } from "effect"
+import { Duration, Effect, Layer, Schema } from "effect"
 import { createHash } from "node:crypto"
 import { Db } from "../db/Db.ts"
 import type { Queryable } from "../db/Db.ts"
 import { AggregateJob, DetectJob, seriesKeyOf } from "../domain/pipeline.ts"
 import type { ClosedWindow, Series } from "../domain/pipeline.ts"
 import { addJob, makeQueue, runWorker } from "../queues/Queues.ts"
+import { sweep } from "../queues/sweep.ts"
 import { TenantStore } from "../tenants/TenantStore.ts"
 import { Telemetry } from "../telemetry/Telemetry.ts"
 import { finalize, mergeAgg, emptyAgg, WindowAggSchema } from "./window.ts"
@@ -150,12 +151,9 @@ const makeStage = (concurrency: number) =>
     yield* runWorker({ stage: "aggregate", schema: AggregateJob, concurrency, process: (job) => process(job).pipe(Effect.annotateLogs({ tenantId: job.tenantId })) })
 
     // Quiet tenants: nothing advances their watermark, so the wall clock closes their windows.
-    yield* windows.openTenants.pipe(
-      Effect.flatMap((tenants) => Effect.forEach(tenants, (t) => closePass(t).pipe(Effect.catchAllCause((c) => Effect.logWarning("close pass failed", c))), { discard: true })),
-      Effect.catchAllCause((c) => Effect.logWarning("window sweep failed", c)),
-      Effect.repeat(Schedule.spaced(Duration.seconds(1))),
-      Effect.forkScoped
-    )
+    yield* sweep("window sweep", Duration.seconds(1), windows.openTenants.pipe(
+      Effect.flatMap((tenants) => Effect.forEach(tenants, (t) => closePass(t).pipe(Effect.catchAllCause((c) => Effect.logWarning("close pass failed", c))), { discard: true }))
+    ))
   })
 
 export const AggregateStage = {

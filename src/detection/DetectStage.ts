@@ -1,4 +1,4 @@
-import { Duration, Effect, Layer, Schedule, Schema } from "effect"
+import { Duration, Effect, Layer, Schema } from "effect"
 import { randomUUID } from "node:crypto"
 import { lockCursor } from "../db/cursor.ts"
 import { Db } from "../db/Db.ts"
@@ -7,6 +7,7 @@ import { AlertJob, DetectJob } from "../domain/pipeline.ts"
 import type { ClosedWindow, EvaluationMsg } from "../domain/pipeline.ts"
 import type { TenantSettings } from "../domain/settings.ts"
 import { addJob, makeQueue, runWorker } from "../queues/Queues.ts"
+import { sweep } from "../queues/sweep.ts"
 import { TenantStore } from "../tenants/TenantStore.ts"
 import { detect, initial, makeDetectConfig } from "./ewma.ts"
 import type { DetectorState } from "./ewma.ts"
@@ -150,15 +151,12 @@ export const DetectStage = {
             }).pipe(Effect.annotateLogs({ tenantId: job.tenantId }), Effect.withSpan("DetectStage.process"))
         })
         // Crash recovery: windows closed but never handed on (the hand-off job was lost) are picked up here.
-        yield* db.query<{ tenant_id: string }>(
+        yield* sweep("window hand-off sweep", Duration.seconds(10), db.query<{ tenant_id: string }>(
           "SELECT DISTINCT tenant_id FROM metric_windows WHERE evaluated_at IS NULL AND closed_at <= now() - interval '10 seconds'"
         ).pipe(
           Effect.flatMap((rows) => Effect.forEach(rows, (r) =>
-            addJob(detectQueue, "windows", { tenantId: r.tenant_id }, { jobId: `${r.tenant_id}.det-${randomUUID()}` }), { discard: true })),
-          Effect.catchAllCause((c) => Effect.logWarning("window sweep failed", c)),
-          Effect.repeat(Schedule.spaced(Duration.seconds(10))),
-          Effect.forkScoped
-        )
+            addJob(detectQueue, "windows", { tenantId: r.tenant_id }, { jobId: `${r.tenant_id}.det-${randomUUID()}` }), { discard: true }))
+        ))
       })
     )
 }
