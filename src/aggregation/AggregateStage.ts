@@ -8,7 +8,7 @@ import { addJob, makeQueue, runWorker } from "../queues/Queues.ts"
 import { sweep } from "../queues/sweep.ts"
 import { TenantStore } from "../tenants/TenantStore.ts"
 import { Telemetry } from "../telemetry/Telemetry.ts"
-import { finalize, mergeAgg, emptyAgg, WindowAggSchema } from "./window.ts"
+import { closeCutoff, emptyAgg, finalize, isClosed, mergeAgg, watermark, WindowAggSchema } from "./window.ts"
 import type { WindowAgg } from "./window.ts"
 import { WindowStore } from "./WindowStore.ts"
 
@@ -88,9 +88,8 @@ const makeStage = (concurrency: number) =>
     const closePass = (tenantId: string) =>
       windows.withTenantLock(tenantId, Effect.gen(function* () {
         const settings = yield* store.getSettings(tenantId)
-        const lateness = settings.windows.allowedLatenessSeconds * 1000
-        const wm = yield* windows.watermarkOf(tenantId)
-        const cutoff = Math.max(wm - lateness, Date.now() - lateness - settings.windows.idleTimeoutSeconds * 1000)
+        const maxEventTimeMs = yield* windows.watermarkOf(tenantId)
+        const cutoff = closeCutoff(maxEventTimeMs, Date.now(), settings.windows.allowedLatenessSeconds * 1000, settings.windows.idleTimeoutSeconds * 1000)
         const due = yield* windows.due(tenantId, cutoff)
         if (due.length === 0) return yield* windows.forgetTenantIfIdle(tenantId)
         const rows: Array<WindowRow> = []
@@ -119,7 +118,7 @@ const makeStage = (concurrency: number) =>
           meta: { metricName: p.metricName, serviceName: p.serviceName, operation: p.operation, sizeMs: job.windowSizeMs }
         }))
         const settings = yield* store.getSettings(job.tenantId)
-        const lateBefore = (yield* windows.watermarkOf(job.tenantId)) - settings.windows.allowedLatenessSeconds * 1000
+        const wm = watermark(yield* windows.watermarkOf(job.tenantId), settings.windows.allowedLatenessSeconds * 1000)
         const results = yield* windows.addPartials(job.tenantId, job.sourceJobId, partials)
         // Late points: their window was closed already (recompute and correct the stored row), or it is
         // a new window the watermark had already passed (store it closed, outside detection, whose
@@ -130,7 +129,7 @@ const makeStage = (concurrency: number) =>
           const p = partials[i]
           const r = results[i]
           if (p === undefined || r === undefined || !r.added) continue
-          const newBehindWatermark = !r.closed && !r.existed && p.windowEndMs <= lateBefore
+          const newBehindWatermark = !r.closed && !r.existed && isClosed(p.windowStartMs, job.windowSizeMs, wm)
           if (!r.closed && !newBehindWatermark) continue
           const { partials: all, meta } = r.closed
             ? yield* windows.read(job.tenantId, p.seriesKey, p.windowStartMs)
