@@ -39,7 +39,6 @@ const observe = HttpMiddleware.make((app) =>
   })
 )
 
-
 /**
  * The handlers' own statements (the read endpoints, the execution reader) run under
  * MPLP_QUERY_TIMEOUT_MS (src/db/QueryDb.ts); services shared with the pipeline (tenants, quotas) do not.
@@ -62,6 +61,8 @@ export const HttpServerLive = HttpApiBuilder.serve(observe).pipe(
   Layer.provide(ConsoleRoutes.pipe(Layer.provide(ConsoleAssets.Default))),
   Layer.provide(ApiLive),
   HttpMiddleware.withSpanNameGenerator((request) => routeOf(request.method, request.url)),
+  // Probes and scrapes every few seconds would be most of the service's own traces, and say nothing.
+  HttpMiddleware.withTracerDisabledForUrls(["/healthz", "/readyz", "/metrics"]),
   HttpServer.withLogAddress,
   Layer.provideMerge(NodeServer)
 )

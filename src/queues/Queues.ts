@@ -113,8 +113,13 @@ export const runWorker = <A, I, R>(options: WorkerOptions<A, I, R>) =>
       ),
       (w) => Effect.promise(() => w.close()).pipe(Effect.interruptible, Effect.timeout(Duration.seconds(8)), Effect.ignore)
     )
-    // Connection errors and the like: BullMQ retries by itself, the log says why work stalls meanwhile.
+    // Connection errors and the like: BullMQ retries by itself, the log says why work stalls meanwhile
+    // (at most one line per 10 s per worker: a reconnect loop reports the same error again and again).
+    let lastErrorLogMs = 0
     worker.on("error", (err) => {
+      const now = Date.now()
+      if (now - lastErrorLogMs < 10_000) return
+      lastErrorLogMs = now
       Runtime.runFork(runtime)(Effect.logWarning(`worker error: ${messageOf(err)}`).pipe(Effect.annotateLogs({ stage: options.stage })))
     })
     worker.on("failed", (job, err) => {

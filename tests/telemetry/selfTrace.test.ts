@@ -76,12 +76,13 @@ describe("the service's own traces (MPLP_SELF_TENANT)", () => {
     expect(inserts.some((s) => s.attributes["db.system"] === "postgresql" && String(s.attributes["db.statement"]).includes("metric_points"))).toBe(true)
   }, 60_000)
 
-  it("ingesting its own spans traces nothing: the self tenant's jobs make no spans", async () => {
+  it("ingesting its own spans traces nothing: the self tenant's jobs make no spans, nor do probes", async () => {
     // Each ingestion of a batch of the service's spans would, traced, put its job's spans into a later
     // batch: wait until the self tenant's span count has grown three times (each poll is a request, so a span).
     const counts = new Set<number>()
     await eventually(async () => {
       await call(app, selfKey, "GET", "/api/executions?limit=1")
+      await fetch(`${app.baseUrl}/healthz`)
       const r = await app.sql<{ n: number }>("SELECT count(*)::int AS n FROM spans WHERE tenant_id = $1", [selfId])
       counts.add(r[0]?.n ?? 0)
       return counts.size > 3 ? true : undefined
@@ -90,5 +91,10 @@ describe("the service's own traces (MPLP_SELF_TENANT)", () => {
       "SELECT count(*)::int AS n FROM spans WHERE tenant_id = $1 AND name LIKE 'Worker.%' AND attributes->>'tenantId' = $1", [selfId]
     )
     expect(own[0]?.n).toBe(0)
+    // Probes are not traced either; the queries made meanwhile are.
+    const byName = await app.sql<{ name: string; n: number }>(
+      "SELECT name, count(*)::int AS n FROM spans WHERE tenant_id = $1 AND name IN ('GET /healthz', 'GET /api/executions') GROUP BY name", [selfId]
+    )
+    expect(byName.map((r) => r.name)).toEqual(["GET /api/executions"])
   }, 40_000)
 })
