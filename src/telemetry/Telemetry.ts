@@ -72,7 +72,7 @@ const makeTelemetry = Effect.gen(function* () {
   // Not registered as the global provider: the Effect tracer is given this one, and two apps in one
   // process (the tests) keep their own.
   const tracerProvider = new BasicTracerProvider({ resource, spanProcessors })
-  selfExport.flush = () => tracerProvider.forceFlush()
+  selfExport.flush = () => Promise.all([tracerProvider.forceFlush(), meterProvider.forceFlush()]).then(() => undefined)
   yield* Effect.addFinalizer(() =>
     Effect.promise(() => Promise.allSettled([meterProvider.shutdown(), tracerProvider.shutdown()])).pipe(
       Effect.tap(() => Effect.sync(() => metrics.disable()))

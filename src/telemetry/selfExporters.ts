@@ -14,7 +14,7 @@ import type * as Otlp from "../ingest/otlp/types.ts"
 export class SelfExportSlot {
   traces: ((request: Otlp.ExportTraceServiceRequest) => Promise<void>) | undefined = undefined
   metrics: ((request: Otlp.ExportMetricsServiceRequest) => Promise<void>) | undefined = undefined
-  /** Exports the spans that ended but still wait in the batch processor. */
+  /** Exports what waits: the spans in the batch processor, the metrics of the current interval. */
   flush: () => Promise<void> = () => Promise.resolve()
 }
 

@@ -97,4 +97,15 @@ describe("the service's own traces (MPLP_SELF_TENANT)", () => {
     )
     expect(byName.map((r) => r.name)).toEqual(["GET /api/executions"])
   }, 40_000)
+
+  it("the service's own metrics arrive in the self tenant as metric points (deltas every 15 s)", async () => {
+    const rows = await eventually(async () => {
+      const r = await app.sql<{ name: string; value: number; service_name: string; attributes: Record<string, unknown> }>(
+        "SELECT name, value, service_name, attributes FROM metric_points WHERE tenant_id = $1 AND name IN ('mplp_points_accepted', 'mplp_jobs_processed')", [selfId]
+      )
+      return r.some((x) => x.name === "mplp_points_accepted") ? r : undefined
+    }, 30_000, 500)
+    expect(rows.every((r) => r.service_name === "mplp-trace")).toBe(true)
+    expect(rows.some((r) => r.name === "mplp_jobs_processed" && r.attributes.stage === "ingest" && r.value >= 1)).toBe(true)
+  }, 40_000)
 })
