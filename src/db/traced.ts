@@ -17,7 +17,7 @@ const inSpan = (name: string, sql: string) => <A, E, R>(effect: Effect.Effect<A,
   Effect.flatMap(Effect.option(Effect.currentParentSpan), (parent) =>
     Option.isNone(parent)
       ? effect
-      : Effect.withSpan(effect, name, { kind: "client", attributes: { "db.system": "postgresql", "db.statement": statementOf(sql) } })
+      : Effect.withSpan(effect, name, { kind: "client", captureStackTrace: false, attributes: { "db.system": "postgresql", "db.statement": statementOf(sql) } })
   )
 
 const tracedQueryable = (q: Queryable): Queryable => ({

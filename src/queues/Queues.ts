@@ -81,6 +81,7 @@ export const runWorker = <A, I, R>(options: WorkerOptions<A, I, R>) =>
         // The stage's span continues the trace of the span that enqueued the job (a root span if none did).
         Effect.withSpan(`Worker.${options.stage}`, {
           kind: "consumer",
+          captureStackTrace: false,
           root: true,
           ...(parent === undefined ? {} : { parent }),
           attributes: {
