@@ -76,6 +76,34 @@ describe("the service's own traces (MPLP_SELF_TENANT)", () => {
     expect(inserts.some((s) => s.attributes["db.system"] === "postgresql" && String(s.attributes["db.statement"]).includes("metric_points"))).toBe(true)
   }, 60_000)
 
+  it("the request whose points close a window carries the trace on through detect and alert", async () => {
+    // One-second windows closed by the watermark (a long idle timeout keeps the wall-clock sweep out of it).
+    const other = await app.tenant(["ingest", "query"], {
+      windows: { sizeSeconds: 1, allowedLatenessSeconds: 1, idleTimeoutSeconds: 600 },
+      thresholds: { probe: { warning: 10 } }
+    })
+    const now = Date.now()
+    expect((await call(app, other.key, "POST", "/api/metrics", { points: [{ name: "probe", value: 20, time: now - 10_000 }] })).status).toBe(202)
+    await eventually(async () => {
+      const r = await app.sql("SELECT 1 FROM metric_points WHERE tenant_id = $1", [other.id])
+      return r.length > 0 ? true : undefined
+    })
+    // Its watermark passes the breach's window: its aggregate job closes it and hands it to detection.
+    expect((await call(app, other.key, "POST", "/api/metrics", { points: [{ name: "probe", value: 1, time: now - 5_000 }] })).status).toBe(202)
+    const detail = await eventually(async () => {
+      const page = (await (await call(app, selfKey, "GET", `/api/executions?operation=${encodeURIComponent("POST /api/metrics")}&limit=50`)).json()) as {
+        executions: Array<{ executionId: string }>
+      }
+      for (const e of page.executions) {
+        const d = (await (await call(app, selfKey, "GET", `/api/executions/${e.executionId}`)).json()) as Detail
+        if (d.spans.some((s) => s.name === "Worker.alert" && s.attributes.tenantId === other.id)) return d
+      }
+      return undefined
+    }, 30_000, 500)
+    const [alert] = detail.spans.filter((s) => s.name === "Worker.alert")
+    expect(ancestors(detail.spans, alert as SpanNode)).toEqual(expect.arrayContaining(["Worker.detect", "AggregateStage.closePass", "Worker.aggregate", "Worker.ingest", "POST /api/metrics"]))
+  }, 60_000)
+
   it("ingesting its own spans traces nothing: the self tenant's jobs make no spans, nor do probes", async () => {
     // Each ingestion of a batch of the service's spans would, traced, put its job's spans into a later
     // batch: wait until the self tenant's span count has grown three times (each poll is a request, so a span).
