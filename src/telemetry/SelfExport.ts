@@ -4,6 +4,7 @@ import { timeWindow } from "../domain/limits.ts"
 import { IngestQueue } from "../ingest/IngestQueue.ts"
 import { normalizeMetrics } from "../ingest/otlp/normalizeMetrics.ts"
 import { normalizeTraces } from "../ingest/otlp/normalize.ts"
+import { TenantStore } from "../tenants/TenantStore.ts"
 import { Telemetry } from "./Telemetry.ts"
 
 /**
@@ -19,13 +20,28 @@ const make = (tenantId: string) =>
   Effect.gen(function* () {
     const { selfExport } = yield* Telemetry
     const ingest = yield* IngestQueue
+    const store = yield* TenantStore
     const { eventMaxAgeSeconds, eventMaxFutureSeconds } = yield* AppConfig
     const run = Runtime.runPromise(yield* Effect.runtime<never>())
     const window = () => timeWindow(Date.now(), eventMaxAgeSeconds, eventMaxFutureSeconds)
     // Over the backlog bound the submission fails and the batch is dropped: the service's own telemetry
-    // never adds to an overloaded queue.
+    // never adds to an overloaded queue. A tenant that does not exist (yet) gets nothing: its jobs would
+    // only fail in the ingest stage and fill the dead letters. (Settings are cached: no query per batch.)
+    let lastWarningMs = 0
+    const missing = () =>
+      Date.now() - lastWarningMs < 60_000
+        ? Effect.void
+        : Effect.sync(() => (lastWarningMs = Date.now())).pipe(Effect.zipRight(Effect.logWarning(`MPLP_SELF_TENANT: tenant ${tenantId} does not exist; the service's own telemetry is dropped`)))
     const submit = (job: Parameters<typeof ingest.submit>[0]) =>
-      run(ingest.submit(job).pipe(Effect.asVoid, Effect.withTracerEnabled(false)))
+      run(
+        store.getSettings(tenantId).pipe(
+          Effect.matchEffect({
+            onFailure: (e) => (e._tag === "NotFound" ? missing() : Effect.fail(e)),
+            onSuccess: () => Effect.asVoid(ingest.submit(job))
+          }),
+          Effect.withTracerEnabled(false)
+        )
+      )
 
     selfExport.traces = (request) => {
       const { spans } = normalizeTraces(request, undefined, window())
