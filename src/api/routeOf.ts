@@ -29,5 +29,6 @@ const routes: ReadonlyArray<Route> = (() => {
 export const routeOf = (method: string, url: string): string => {
   const path = url.split("?")[0] ?? ""
   const route = routes.find((r) => r.method === method && r.pattern.test(path))
-  return `${method} ${route?.path ?? path}`
+  // Cut: a span name is at most 256 characters where spans are stored (MAX_NAME_LENGTH).
+  return `${method} ${route?.path ?? path}`.slice(0, 200)
 }
