@@ -18,6 +18,7 @@ import { Provisioner } from "./tenants/Provisioner.ts"
 import { Quotas } from "./tenants/Quotas.ts"
 import { TenantStore } from "./tenants/TenantStore.ts"
 import { loggerLayer } from "./telemetry/Logger.ts"
+import { SelfExport } from "./telemetry/SelfExport.ts"
 import { Telemetry } from "./telemetry/Telemetry.ts"
 
 export interface AppOptions {
@@ -68,6 +69,7 @@ export const appLayer = (options: AppOptions) => {
     options.api ? ApiLayer : Layer.empty,
     ...options.stages.map((s) => stageLayer(s, options.concurrency)),
     Provisioner.pipe(Layer.provide(options.stages.includes("ingest") ? TenantActors : Layer.empty)),
+    SelfExport.Live,
     // Beside the API, after it: the banner's console link needs the port it is bound to.
     options.demoTenant ? Layer.effectDiscard(ensureDemoTenant).pipe(Layer.provide(options.api ? ApiLayer : Layer.empty)) : Layer.empty
   )

@@ -1,13 +1,14 @@
-import { Duration, Effect, Layer, Schedule, Schema } from "effect"
+import { Duration, Effect, Layer, Schema } from "effect"
 import { createHash } from "node:crypto"
 import { Db } from "../db/Db.ts"
 import type { Queryable } from "../db/Db.ts"
 import { AggregateJob, DetectJob, seriesKeyOf } from "../domain/pipeline.ts"
 import type { ClosedWindow, Series } from "../domain/pipeline.ts"
-import { makeQueue, runWorker } from "../queues/Queues.ts"
+import { addJob, makeQueue, runWorker } from "../queues/Queues.ts"
+import { sweep } from "../queues/sweep.ts"
 import { TenantStore } from "../tenants/TenantStore.ts"
 import { Telemetry } from "../telemetry/Telemetry.ts"
-import { finalize, mergeAgg, emptyAgg, WindowAggSchema } from "./window.ts"
+import { closeCutoff, emptyAgg, finalize, isClosed, mergeAgg, watermark, WindowAggSchema } from "./window.ts"
 import type { WindowAgg } from "./window.ts"
 import { WindowStore } from "./WindowStore.ts"
 
@@ -87,9 +88,8 @@ const makeStage = (concurrency: number) =>
     const closePass = (tenantId: string) =>
       windows.withTenantLock(tenantId, Effect.gen(function* () {
         const settings = yield* store.getSettings(tenantId)
-        const lateness = settings.windows.allowedLatenessSeconds * 1000
-        const wm = yield* windows.watermarkOf(tenantId)
-        const cutoff = Math.max(wm - lateness, Date.now() - lateness - settings.windows.idleTimeoutSeconds * 1000)
+        const maxEventTimeMs = yield* windows.watermarkOf(tenantId)
+        const cutoff = closeCutoff(maxEventTimeMs, Date.now(), settings.windows.allowedLatenessSeconds * 1000, settings.windows.idleTimeoutSeconds * 1000)
         const due = yield* windows.due(tenantId, cutoff)
         if (due.length === 0) return yield* windows.forgetTenantIfIdle(tenantId)
         const rows: Array<WindowRow> = []
@@ -102,7 +102,7 @@ const makeStage = (concurrency: number) =>
         if (rows.length > 0) {
           // The windows are in metric_windows now; the detect stage reads them from there, in order.
           const id = createHash("sha256").update(due.map((d) => d.member).join("\n")).digest("hex").slice(0, 32)
-          yield* Effect.tryPromise(() => detect.add("windows", encodeDetect({ tenantId }), { jobId: `${tenantId}.close-${id}` }))
+          yield* addJob(detect, "windows", encodeDetect({ tenantId }), { jobId: `${tenantId}.close-${id}` })
         }
         // Only now: a crash before this line closes the same windows again, idempotently.
         yield* windows.forgetClosed(tenantId, due.map((d) => d.member))
@@ -118,7 +118,7 @@ const makeStage = (concurrency: number) =>
           meta: { metricName: p.metricName, serviceName: p.serviceName, operation: p.operation, sizeMs: job.windowSizeMs }
         }))
         const settings = yield* store.getSettings(job.tenantId)
-        const lateBefore = (yield* windows.watermarkOf(job.tenantId)) - settings.windows.allowedLatenessSeconds * 1000
+        const wm = watermark(yield* windows.watermarkOf(job.tenantId), settings.windows.allowedLatenessSeconds * 1000)
         const results = yield* windows.addPartials(job.tenantId, job.sourceJobId, partials)
         // Late points: their window was closed already (recompute and correct the stored row), or it is
         // a new window the watermark had already passed (store it closed, outside detection, whose
@@ -129,7 +129,7 @@ const makeStage = (concurrency: number) =>
           const p = partials[i]
           const r = results[i]
           if (p === undefined || r === undefined || !r.added) continue
-          const newBehindWatermark = !r.closed && !r.existed && p.windowEndMs <= lateBefore
+          const newBehindWatermark = !r.closed && !r.existed && isClosed(p.windowStartMs, job.windowSizeMs, wm)
           if (!r.closed && !newBehindWatermark) continue
           const { partials: all, meta } = r.closed
             ? yield* windows.read(job.tenantId, p.seriesKey, p.windowStartMs)
@@ -150,12 +150,9 @@ const makeStage = (concurrency: number) =>
     yield* runWorker({ stage: "aggregate", schema: AggregateJob, concurrency, process: (job) => process(job).pipe(Effect.annotateLogs({ tenantId: job.tenantId })) })
 
     // Quiet tenants: nothing advances their watermark, so the wall clock closes their windows.
-    yield* windows.openTenants.pipe(
-      Effect.flatMap((tenants) => Effect.forEach(tenants, (t) => closePass(t).pipe(Effect.catchAllCause((c) => Effect.logWarning("close pass failed", c))), { discard: true })),
-      Effect.catchAllCause((c) => Effect.logWarning("window sweep failed", c)),
-      Effect.repeat(Schedule.spaced(Duration.seconds(1))),
-      Effect.forkScoped
-    )
+    yield* sweep("window sweep", Duration.seconds(1), windows.openTenants.pipe(
+      Effect.flatMap((tenants) => Effect.forEach(tenants, (t) => closePass(t).pipe(Effect.catchAllCause((c) => Effect.logWarning("close pass failed", c))), { discard: true }))
+    ))
   })
 
 export const AggregateStage = {

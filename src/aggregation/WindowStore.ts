@@ -55,12 +55,12 @@ const makeStore = Effect.gen(function* () {
   const member = (seriesKey: string, startMs: number) => `${startMs}|${seriesKey}`
   const call = <A>(f: () => Promise<A>) => Effect.tryPromise({ try: f, catch: (e) => (e instanceof Error ? e : new Error(String(e))) })
 
-  const addPartials = (
+  const addPartials = Effect.fn("WindowStore.addPartials")(function* (
     tenantId: string,
     sourceJobId: string,
     partials: ReadonlyArray<{ seriesKey: string; windowStartMs: number; windowEndMs: number; agg: unknown; meta: unknown }>
-  ) =>
-    call(async () => {
+  ) {
+    return yield* call(async () => {
       const pipe = r.pipeline()
       for (const x of partials) {
         pipe.eval(ADD, 3, hashKey(tenantId, x.seriesKey, x.windowStartMs), openKey(tenantId), `${p}:open-tenants`,
@@ -73,23 +73,23 @@ const makeStore = Effect.gen(function* () {
         return { closed: closed === 1, added: added === 1, existed: existed === 1 }
       })
     })
+  })
 
-  const advanceWatermark = (tenantId: string, eventTimeMs: number) =>
-    call(() => r.eval(WATERMARK, 1, `${p}:wm:${tenantId}`, String(eventTimeMs))).pipe(Effect.map(Number))
+  const advanceWatermark = Effect.fn("WindowStore.advanceWatermark")(function* (tenantId: string, eventTimeMs: number) {
+    return Number(yield* call(() => r.eval(WATERMARK, 1, `${p}:wm:${tenantId}`, String(eventTimeMs))))
+  })
 
   const watermarkOf = (tenantId: string) =>
     call(() => r.get(`${p}:wm:${tenantId}`)).pipe(Effect.map((v) => (v === null ? Number.NEGATIVE_INFINITY : Number(v))))
 
   /** Open windows whose end is at or before `cutoffMs`, oldest first. */
-  const due = (tenantId: string, cutoffMs: number, limit = 5000) =>
-    call(() => r.zrangebyscore(openKey(tenantId), "-inf", cutoffMs, "LIMIT", 0, limit)).pipe(
-      Effect.map((members) =>
-        members.map((m) => {
-          const i = m.indexOf("|")
-          return { windowStartMs: Number(m.slice(0, i)), seriesKey: m.slice(i + 1), member: m }
-        })
-      )
-    )
+  const due = Effect.fn("WindowStore.due")(function* (tenantId: string, cutoffMs: number, limit = 5000) {
+    const members = yield* call(() => r.zrangebyscore(openKey(tenantId), "-inf", cutoffMs, "LIMIT", 0, limit))
+    return members.map((m) => {
+      const i = m.indexOf("|")
+      return { windowStartMs: Number(m.slice(0, i)), seriesKey: m.slice(i + 1), member: m }
+    })
+  })
 
   /** Marks the window closed and returns its partials and meta (also for recomputing a closed one). */
   const close = (tenantId: string, seriesKey: string, windowStartMs: number) =>

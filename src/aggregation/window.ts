@@ -150,13 +150,9 @@ export const watermark = (maxEventTimeMs: number, allowedLatenessMs: number): nu
 export const isClosed = (windowStartMs: number, sizeMs: number, watermarkMs: number): boolean =>
   watermarkMs >= windowStartMs + sizeMs
 
-/** The event's window has already closed, so the event cannot be folded in any more. */
-export const isLate = (eventTimeMs: number, sizeMs: number, watermarkMs: number): boolean =>
-  isClosed(windowStart(eventTimeMs, sizeMs), sizeMs, watermarkMs)
-
 /**
- * A quiet series never advances its watermark; its window may still close once processing
- * time has passed the window end and nothing has arrived for `idleTimeoutMs`.
+ * Windows ending at or before this close: those the watermark has passed, and, since a quiet tenant
+ * never advances its watermark, those whose end is more than lateness + idle timeout of processing time ago.
  */
-export const idleClosable = (windowEndMs: number, lastArrivalMs: number, nowMs: number, idleTimeoutMs: number): boolean =>
-  nowMs >= windowEndMs && nowMs - lastArrivalMs >= idleTimeoutMs
+export const closeCutoff = (maxEventTimeMs: number, nowMs: number, allowedLatenessMs: number, idleTimeoutMs: number): number =>
+  Math.max(watermark(maxEventTimeMs, allowedLatenessMs), watermark(nowMs, allowedLatenessMs + idleTimeoutMs))

@@ -1,6 +1,6 @@
 import { DelayedError } from "bullmq"
 import type { Job } from "bullmq"
-import { Data, Duration, Effect, Layer, Option, Schedule, Schema } from "effect"
+import { Data, Duration, Effect, Layer, Option, Schema } from "effect"
 import type { UnknownException } from "effect/Cause"
 import { createHash } from "node:crypto"
 import { AppConfig } from "../config/AppConfig.ts"
@@ -9,7 +9,8 @@ import { lockCursor } from "../db/cursor.ts"
 import { loadAnalysis } from "../query/ExecutionReader.ts"
 import type { Queryable } from "../db/Db.ts"
 import { AlertJob, EvaluationMsg } from "../domain/pipeline.ts"
-import { makeQueue, runWorker } from "../queues/Queues.ts"
+import { addJob, addJobs, makeQueue, runWorker } from "../queues/Queues.ts"
+import { sweep } from "../queues/sweep.ts"
 import { TenantStore } from "../tenants/TenantStore.ts"
 import { Telemetry } from "../telemetry/Telemetry.ts"
 import { deliverToChannel, wantsEvent } from "./channels.ts"
@@ -160,7 +161,7 @@ const makeStage = (concurrency: number) =>
             opts: { jobId: `${tenantId}.dl-${hash(`${n.message_id}|${c.id}`)}`, attempts: DELIVERY_ATTEMPTS, backoff: { type: "custom" } }
           }))
         )
-        if (jobs.length > 0) yield* Effect.tryPromise(() => queue.addBulk(jobs))
+        if (jobs.length > 0) yield* addJobs(queue, jobs)
         yield* db.query(
           "UPDATE alert_notifications SET dispatched_at = now() WHERE tenant_id = $1 AND message_id = ANY($2::text[])",
           [tenantId, pending.map((n) => n.message_id)]
@@ -271,23 +272,17 @@ const makeStage = (concurrency: number) =>
     })
 
     // Crash recovery: evaluations whose hand-off job was lost, and notifications never fanned out.
-    yield* db.query<{ tenant_id: string }>(
+    yield* sweep("evaluation sweep", Duration.seconds(10), db.query<{ tenant_id: string }>(
       "SELECT DISTINCT tenant_id FROM pending_evaluations WHERE created_at <= now() - interval '10 seconds'"
     ).pipe(
       Effect.flatMap((rows) => Effect.forEach(rows, (r) =>
-        Effect.tryPromise(() => queue.add("evaluate", encodeAlert({ _tag: "evaluate", tenantId: r.tenant_id }))), { discard: true })),
-      Effect.catchAllCause((c) => Effect.logWarning("evaluation sweep failed", c)),
-      Effect.repeat(Schedule.spaced(Duration.seconds(10))),
-      Effect.forkScoped
-    )
-    yield* db.query<{ tenant_id: string }>(
+        addJob(queue, "evaluate", encodeAlert({ _tag: "evaluate", tenantId: r.tenant_id })), { discard: true }))
+    ))
+    yield* sweep("notification sweep", Duration.seconds(10), db.query<{ tenant_id: string }>(
       "SELECT DISTINCT tenant_id FROM alert_notifications WHERE dispatched_at IS NULL AND created_at <= now() - interval '10 seconds'"
     ).pipe(
-      Effect.flatMap((rows) => Effect.forEach(rows, (r) => dispatch(r.tenant_id, 10), { discard: true })),
-      Effect.catchAllCause((c) => Effect.logWarning("notification sweep failed", c)),
-      Effect.repeat(Schedule.spaced(Duration.seconds(10))),
-      Effect.forkScoped
-    )
+      Effect.flatMap((rows) => Effect.forEach(rows, (r) => dispatch(r.tenant_id, 10), { discard: true }))
+    ))
   })
 
 export const AlertStage = {

@@ -56,9 +56,6 @@ export const defaultPolicyConfig: PolicyConfig = { cooldownMs: 5 * 60_000, resol
 
 export const initialAlertState: AlertState = { status: "ok" }
 
-/** One alert per (tenant, series, rule): callers keep one AlertState per key. */
-export const alertKey = (tenantId: string, seriesKey: string, rule: AlertRule): string => `${tenantId}|${rule}|${seriesKey}`
-
 export interface StepResult {
   readonly state: AlertState
   readonly actions: ReadonlyArray<Action>

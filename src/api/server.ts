@@ -1,13 +1,13 @@
 import { HttpApiBuilder, HttpMiddleware, HttpServer, HttpServerRequest } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { SpanStatusCode } from "@opentelemetry/api"
 import { Effect, Layer, Ref } from "effect"
 import { createServer } from "node:http"
 import { AppConfig } from "../config/AppConfig.ts"
 import { QueryDbLive } from "../db/QueryDb.ts"
 import { ExecutionReader } from "../query/ExecutionReader.ts"
-import { Telemetry, tracer } from "../telemetry/Telemetry.ts"
+import { Telemetry } from "../telemetry/Telemetry.ts"
 import { MplpApi } from "./Api.ts"
+import { routeOf } from "./routeOf.ts"
 import { AdminAuthLive, TenantAuthLive } from "./auth.ts"
 import { Draining, drainingResponse } from "./drain.ts"
 import { AdminLive } from "./handlers/admin.ts"
@@ -22,23 +22,20 @@ import { QueryLive } from "./handlers/query.ts"
 import { ConsoleAssets, ConsoleRoutes } from "./static.ts"
 import { explainUnmatched } from "./unmatched.ts"
 
-/** A span and a duration sample per request, through @opentelemetry/api. */
+/**
+ * A duration sample per request. The request's span is @effect/platform's (one per request once a tracer
+ * is installed, a child of the caller's `traceparent` when it sends one), named by its route (src/api/routeOf.ts).
+ */
 const observe = HttpMiddleware.make((app) =>
   Effect.gen(function* () {
     const telemetry = yield* Telemetry
     const request = yield* HttpServerRequest.HttpServerRequest
     if (yield* Ref.get(yield* Draining)) return drainingResponse
     const started = performance.now()
-    const span = tracer().startSpan(`${request.method} ${request.url.split("?")[0] ?? ""}`)
     return yield* app.pipe(
       Effect.tap((response) =>
-        Effect.sync(() => {
-          span.setAttribute("http.response.status_code", response.status)
-          if (response.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR })
-          telemetry.requestDuration.record(performance.now() - started, { method: request.method, status: String(response.status) })
-        })
-      ),
-      Effect.ensuring(Effect.sync(() => span.end()))
+        Effect.sync(() => telemetry.requestDuration.record(performance.now() - started, { method: request.method, status: String(response.status) }))
+      )
     )
   })
 )
@@ -64,6 +61,9 @@ export const HttpServerLive = HttpApiBuilder.serve((app) => observe(explainUnmat
   Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
   Layer.provide(ConsoleRoutes.pipe(Layer.provide(ConsoleAssets.Default))),
   Layer.provide(ApiLive),
+  HttpMiddleware.withSpanNameGenerator((request) => routeOf(request.method, request.url)),
+  // Probes and scrapes every few seconds would be most of the service's own traces, and say nothing.
+  HttpMiddleware.withTracerDisabledForUrls(["/healthz", "/readyz", "/metrics"]),
   HttpServer.withLogAddress,
   Layer.provideMerge(NodeServer)
 )

@@ -21,6 +21,8 @@ export interface AppSettings {
   readonly tenantsDir: string
   readonly otlpEndpoint: Option.Option<string>
   readonly serviceName: string
+  /** The tenant that receives the service's own spans and metrics (dogfooding); unset: none. */
+  readonly selfTenant: Option.Option<string>
   /** Embedded mode only: how often the service refreshes the continuous aggregates. */
   readonly aggregateRefreshSeconds: number
   readonly allowPrivateWebhooks: boolean
@@ -169,6 +171,11 @@ export const appConfig: Config.Config<AppSettings> = Config.all({
   tenantsDir: Config.string("MPLP_TENANTS_DIR").pipe(Config.withDefault("./tenants")),
   otlpEndpoint: Config.option(urlWithScheme("OTEL_EXPORTER_OTLP_ENDPOINT", ["http:", "https:"])),
   serviceName: Config.string("OTEL_SERVICE_NAME").pipe(Config.withDefault("mplp-trace")),
+  selfTenant: Config.option(
+    Config.string("MPLP_SELF_TENANT").pipe(
+      Config.validate({ message: "must be a tenant id (1-63 characters of a-z, 0-9, '-' or '_')", validation: (s) => /^[a-z0-9][a-z0-9_-]{0,62}$/.test(s) })
+    )
+  ),
   aggregateRefreshSeconds: positiveInt("MPLP_AGGREGATE_REFRESH_SECONDS", 30),
   allowPrivateWebhooks: Config.boolean("MPLP_ALLOW_PRIVATE_WEBHOOKS").pipe(Config.withDefault(false)),
   maxBacklog: positiveInt("MPLP_MAX_BACKLOG", 20_000),

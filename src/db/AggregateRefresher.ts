@@ -1,5 +1,6 @@
-import { Context, Duration, Effect, Layer, Schedule } from "effect"
+import { Context, Duration, Effect, Layer } from "effect"
 import { AppConfig } from "../config/AppConfig.ts"
+import { sweep } from "../queues/sweep.ts"
 import { Db } from "./Db.ts"
 import type { DbError } from "./Db.ts"
 
@@ -67,18 +68,9 @@ export class AggregateRefresher extends Context.Tag("db/AggregateRefresher")<Agg
         return failed
       }).pipe(Effect.withSpan("AggregateRefresher.maintainNow"))
       if (db.kind === "embedded") {
-        yield* refreshNow.pipe(
-          Effect.catchAllCause((cause) => Effect.logWarning("continuous aggregate refresh failed", cause)),
-          Effect.repeat(Schedule.spaced(Duration.seconds(config.aggregateRefreshSeconds))),
-          Effect.delay(Duration.seconds(config.aggregateRefreshSeconds)),
-          Effect.forkScoped
-        )
-        yield* maintainNow.pipe(
-          Effect.catchAllCause((cause) => Effect.logWarning("database maintenance failed", cause)),
-          Effect.repeat(Schedule.spaced(MAINTENANCE_EVERY)),
-          Effect.delay(MAINTENANCE_EVERY),
-          Effect.forkScoped
-        )
+        // Traced: a round every MPLP_AGGREGATE_REFRESH_SECONDS at most, and its duration is what an operator of the embedded database watches.
+        yield* sweep("continuous aggregate refresh", Duration.seconds(config.aggregateRefreshSeconds), refreshNow, { delayFirst: true, traced: true })
+        yield* sweep("database maintenance", MAINTENANCE_EVERY, maintainNow, { delayFirst: true, traced: true })
       }
       return { refreshNow, maintainNow }
     })

@@ -2,11 +2,13 @@ import { Context, Data, Effect, Layer, Option, Redacted } from "effect"
 import { AppConfig } from "../config/AppConfig.ts"
 import { makeEmbeddedThread } from "./embedded.ts"
 import { makePgPool } from "./pgPool.ts"
+import { traced } from "./traced.ts"
+import { messageOf } from "../domain/errors.ts"
 
 export class DbError extends Data.TaggedError("DbError")<{ readonly cause: unknown; readonly sql?: string }> {
   override get message(): string {
     const c = this.cause
-    return c instanceof Error ? c.message : String(c)
+    return messageOf(c)
   }
   /** The SQLSTATE of the underlying error, when the server gave one. */
   get code(): string | undefined {
@@ -41,10 +43,11 @@ export class Db extends Context.Tag("db/Db")<Db, DbClient>() {
     Db,
     Effect.gen(function* () {
       const config = yield* AppConfig
-      return yield* Option.match(config.databaseUrl, {
+      const client = yield* Option.match(config.databaseUrl, {
         onNone: () => makeEmbeddedThread(config.dataDir),
         onSome: (url) => makePgPool(Redacted.value(url), config.dbPoolMax, config.dbIdleMs)
       })
+      return traced(client)
     })
   )
 }

@@ -4,6 +4,7 @@ import { readdir, readFile } from "node:fs/promises"
 import { fileURLToPath } from "node:url"
 import { Db } from "./Db.ts"
 import type { Queryable } from "./Db.ts"
+import { messageOf } from "../domain/errors.ts"
 
 export class MigrationError extends Data.TaggedError("MigrationError")<{ readonly message: string }> {}
 
@@ -34,7 +35,7 @@ export const loadMigrations = (dir: string = defaultMigrationsDir) =>
       if (new Set(versions).size !== versions.length) throw new Error("two migration files share a version number")
       return out
     },
-    catch: (cause) => new MigrationError({ message: cause instanceof Error ? cause.message : String(cause) })
+    catch: (cause) => new MigrationError({ message: messageOf(cause) })
   })
 
 const lockAndReadApplied = (tx: Queryable) =>

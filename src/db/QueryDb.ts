@@ -3,6 +3,7 @@ import { AppConfig } from "../config/AppConfig.ts"
 import { Db, DbError } from "./Db.ts"
 import type { DbClient, Queryable } from "./Db.ts"
 import { makePgPool } from "./pgPool.ts"
+import { traced } from "./traced.ts"
 
 /** PostgreSQL's SQLSTATE for a statement cancelled by statement_timeout; the API answers it with a 503. */
 export const QUERY_CANCELED = "57014"
@@ -57,7 +58,7 @@ export const QueryDbLive = Layer.scoped(
     const pipeline = yield* Db
     const server = yield* Option.match(config.databaseUrl, {
       onNone: () => Effect.succeed(pipeline),
-      onSome: (url) => makePgPool(Redacted.value(url), config.dbPoolMax, config.dbIdleMs, config.queryTimeoutMs)
+      onSome: (url) => Effect.map(makePgPool(Redacted.value(url), config.dbPoolMax, config.dbIdleMs, config.queryTimeoutMs), traced)
     })
     // Against a server the client-side limit is a backstop, a little after the server's own cancel.
     const clientTimeoutMs = Option.isSome(config.databaseUrl) ? config.queryTimeoutMs + 1000 : config.queryTimeoutMs

@@ -1,4 +1,4 @@
-import { Duration, Effect, Layer, Schedule, Schema } from "effect"
+import { Duration, Effect, Layer, Schema } from "effect"
 import { randomUUID } from "node:crypto"
 import { lockCursor } from "../db/cursor.ts"
 import { Db } from "../db/Db.ts"
@@ -6,7 +6,8 @@ import type { Queryable } from "../db/Db.ts"
 import { AlertJob, DetectJob } from "../domain/pipeline.ts"
 import type { ClosedWindow, EvaluationMsg } from "../domain/pipeline.ts"
 import type { TenantSettings } from "../domain/settings.ts"
-import { makeQueue, runWorker } from "../queues/Queues.ts"
+import { addJob, makeQueue, runWorker } from "../queues/Queues.ts"
+import { sweep } from "../queues/sweep.ts"
 import { TenantStore } from "../tenants/TenantStore.ts"
 import { detect, initial, makeDetectConfig, sdFloor } from "./ewma.ts"
 import type { DetectorState } from "./ewma.ts"
@@ -141,23 +142,18 @@ export const DetectStage = {
               const settings = yield* store.getSettings(job.tenantId)
               const n = yield* db.transaction((tx) => detectPending(tx, job.tenantId, settings))
               if (n === 0) return
-              yield* Effect.tryPromise(() =>
-                alert.add("evaluate", encodeAlert({ _tag: "evaluate", tenantId: job.tenantId }), { jobId: `${job.tenantId}.eval-${randomUUID()}` })
-              )
+              yield* addJob(alert, "evaluate", encodeAlert({ _tag: "evaluate", tenantId: job.tenantId }), { jobId: `${job.tenantId}.eval-${randomUUID()}` })
               // More than one batch pending: continue in a fresh job rather than hold the cursor.
-              if (n >= BATCH) yield* Effect.tryPromise(() => detectQueue.add("windows", { tenantId: job.tenantId }, { jobId: `${job.tenantId}.det-${randomUUID()}` }))
+              if (n >= BATCH) yield* addJob(detectQueue, "windows", { tenantId: job.tenantId }, { jobId: `${job.tenantId}.det-${randomUUID()}` })
             }).pipe(Effect.annotateLogs({ tenantId: job.tenantId }), Effect.withSpan("DetectStage.process"))
         })
         // Crash recovery: windows closed but never handed on (the hand-off job was lost) are picked up here.
-        yield* db.query<{ tenant_id: string }>(
+        yield* sweep("window hand-off sweep", Duration.seconds(10), db.query<{ tenant_id: string }>(
           "SELECT DISTINCT tenant_id FROM metric_windows WHERE evaluated_at IS NULL AND closed_at <= now() - interval '10 seconds'"
         ).pipe(
           Effect.flatMap((rows) => Effect.forEach(rows, (r) =>
-            Effect.tryPromise(() => detectQueue.add("windows", { tenantId: r.tenant_id }, { jobId: `${r.tenant_id}.det-${randomUUID()}` })), { discard: true })),
-          Effect.catchAllCause((c) => Effect.logWarning("window sweep failed", c)),
-          Effect.repeat(Schedule.spaced(Duration.seconds(10))),
-          Effect.forkScoped
-        )
+            addJob(detectQueue, "windows", { tenantId: r.tenant_id }, { jobId: `${r.tenant_id}.det-${randomUUID()}` }), { discard: true }))
+        ))
       })
     )
 }

@@ -35,7 +35,13 @@ export const SpanRow = Schema.Struct({
 })
 export type SpanRow = typeof SpanRow.Type
 
-const Base = { tenantId: Schema.String, receivedAtMs: Schema.Number }
+/**
+ * The W3C traceparent of the span that enqueued the job: the stage's span continues that trace.
+ * Optional: jobs queued before it existed, and jobs enqueued outside any span, have none.
+ */
+export const TraceCarrier = { traceparent: Schema.optional(Schema.String) }
+
+const Base = { tenantId: Schema.String, receivedAtMs: Schema.Number, ...TraceCarrier }
 
 /** Native points are deduplicated by job and position; OTLP points by their series and time. */
 export const MetricsJob = Schema.TaggedStruct("metrics", { ...Base, source: Schema.Literal("native", "otlp"), points: Schema.Array(MetricRow) })

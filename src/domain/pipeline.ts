@@ -1,5 +1,6 @@
 import { Schema } from "effect"
 import { WindowAggSchema } from "../aggregation/window.ts"
+import { TraceCarrier } from "./jobs.ts"
 
 // Contracts of the aggregate, detect and alert queues. Decoded again on dequeue.
 
@@ -17,6 +18,7 @@ export const seriesKeyOf = (s: Series): string => `${part(s.metricName)}|${part(
 
 /** One ingest batch folded into per-(series, window) partial aggregates. */
 export const AggregateJob = Schema.Struct({
+  ...TraceCarrier,
   tenantId: Schema.String,
   sourceJobId: Schema.String,
   windowSizeMs: Schema.Number,
@@ -39,7 +41,7 @@ export const ClosedWindow = Schema.Struct({
 export type ClosedWindow = typeof ClosedWindow.Type
 
 /** "This tenant has newly closed windows": the detect stage reads them from metric_windows, in order. */
-export const DetectJob = Schema.Struct({ tenantId: Schema.String })
+export const DetectJob = Schema.Struct({ tenantId: Schema.String, ...TraceCarrier })
 export type DetectJob = typeof DetectJob.Type
 
 export const Severity = Schema.Literal("none", "warning", "critical")
@@ -60,11 +62,12 @@ export const EvaluationMsg = Schema.Struct({
 export type EvaluationMsg = typeof EvaluationMsg.Type
 
 /** "This tenant has pending evaluations": the alert stage reads them from pending_evaluations, in order. */
-export const EvaluateJob = Schema.TaggedStruct("evaluate", { tenantId: Schema.String })
+export const EvaluateJob = Schema.TaggedStruct("evaluate", { tenantId: Schema.String, ...TraceCarrier })
 /** A notification (already recorded in alert_notifications) to send to one channel. */
-export const DeliverJob = Schema.TaggedStruct("deliver", { tenantId: Schema.String, messageId: Schema.String, channelId: Schema.String })
+export const DeliverJob = Schema.TaggedStruct("deliver", { tenantId: Schema.String, messageId: Schema.String, channelId: Schema.String, ...TraceCarrier })
 /** An event that is not a window evaluation (execution completed, execution timed out). */
 export const EventJob = Schema.TaggedStruct("event", {
+  ...TraceCarrier,
   tenantId: Schema.String,
   eventType: Schema.Literal("execution_completed", "execution_timeout"),
   key: Schema.String,

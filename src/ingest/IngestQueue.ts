@@ -4,10 +4,10 @@ import { createHash, randomUUID } from "node:crypto"
 import type { ObservableResult } from "@opentelemetry/api"
 import { AppConfig } from "../config/AppConfig.ts"
 import { Telemetry } from "../telemetry/Telemetry.ts"
-import { Conflict, NotFound, ServiceUnavailable } from "../domain/errors.ts"
+import { Conflict, messageOf, NotFound, ServiceUnavailable } from "../domain/errors.ts"
 import type { IngestJob } from "../domain/jobs.ts"
 import type { IngestJobEncoded } from "../domain/jobs.ts"
-import { makeQueue } from "../queues/Queues.ts"
+import { makeQueue, withTraceContext } from "../queues/Queues.ts"
 import { forgetDeadLetter, listDeadLetters, shortReason, tenantOfJob } from "./DeadLetters.ts"
 import { RedisConnection } from "../queues/Redis.ts"
 
@@ -74,10 +74,10 @@ const makeIngestQueue = Effect.gen(function* () {
       const jobId = options.jobId ?? newJobId(job.tenantId)
       // The job contract has no transformations (its encoded form is its type), and the worker decodes
       // it again on dequeue: encoding here would only copy every point once more.
-      const data: IngestJobEncoded = job
+      const data: IngestJobEncoded = yield* withTraceContext(job)
       yield* Effect.tryPromise({
         try: () => queue.add(job._tag, data, { jobId }),
-        catch: (e) => unavailable(`queue write failed (${e instanceof Error ? e.message : String(e)})`)
+        catch: (e) => unavailable(`queue write failed (${messageOf(e)})`)
       }).pipe(Effect.timeoutFail({ duration: Duration.seconds(2), onTimeout: () => unavailable("queue write timed out") }))
       return jobId
     }).pipe(Effect.withSpan("IngestQueue.submit"))
@@ -118,7 +118,7 @@ const makeIngestQueue = Effect.gen(function* () {
   const redisCall = <T>(f: () => Promise<T>) =>
     disconnected()
       ? Effect.fail(unavailable("Redis is not connected"))
-      : Effect.tryPromise({ try: f, catch: (e) => unavailable(`Redis: ${e instanceof Error ? e.message : String(e)}`) })
+      : Effect.tryPromise({ try: f, catch: (e) => unavailable(`Redis: ${messageOf(e)}`) })
 
   /** The next sequence number of an execution's start/update/finish; None if the execution is unknown here. */
   const nextSeq = (tenantId: string, traceId: string, ttlSeconds: number) => {

@@ -3,7 +3,7 @@ import { foldBatch, metricSeriesPoints, spanSeriesPoints } from "../aggregation/
 import { Db } from "../db/Db.ts"
 import { executionIdOfJob, IngestJob } from "../domain/jobs.ts"
 import { AggregateJob, AlertJob } from "../domain/pipeline.ts"
-import { makeQueue, runWorker } from "../queues/Queues.ts"
+import { addJob, makeQueue, runWorker } from "../queues/Queues.ts"
 import { RedisConnection } from "../queues/Redis.ts"
 import { JOB_DONE_SECONDS, indexDeadLetter, jobDoneKey } from "./IngestQueue.ts"
 import { TenantStore } from "../tenants/TenantStore.ts"
@@ -76,7 +76,7 @@ export const IngestStage = {
               let maxEventTimeMs = Number.NEGATIVE_INFINITY
               for (const p of points) if (p.timeMs > maxEventTimeMs) maxEventTimeMs = p.timeMs
               const data = encodeAggregate({ tenantId: job.tenantId, sourceJobId: jobId, windowSizeMs, maxEventTimeMs, partials: foldBatch(points, windowSizeMs) })
-              yield* Effect.tryPromise(() => aggregate.add("partials", data, { jobId }))
+              yield* addJob(aggregate, "partials", data, { jobId })
             }
             // Open executions: the deadline is durable (Redis), the in-memory timer that watches it is not.
             // Executions are watched by their id (the trace id, or <traceId>-<spanId> for a later one of the trace).
@@ -95,9 +95,7 @@ export const IngestStage = {
                 executionId, traceId: job.traceId, serviceName: applied.serviceName ?? "", success: job.result.success,
                 durationMs: job.result.durationMs ?? null, errorMessage: job.result.errorMessage ?? null
               }
-              yield* Effect.tryPromise(() =>
-                alert.add("event", encodeAlert({ _tag: "event", tenantId: job.tenantId, eventType: "execution_completed", key: executionId, payload }), { jobId: `${jobId}-done` })
-              )
+              yield* addJob(alert, "event", encodeAlert({ _tag: "event", tenantId: job.tenantId, eventType: "execution_completed", key: executionId, payload }), { jobId: `${jobId}-done` })
             }
           })
 

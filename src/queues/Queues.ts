@@ -1,9 +1,9 @@
 import { Queue, UnrecoverableError, Worker } from "bullmq"
 import type { Job, JobsOptions } from "bullmq"
-import { Cause, Duration, Effect, Exit, Runtime, Schema } from "effect"
-import { SpanStatusCode } from "@opentelemetry/api"
+import { Cause, Duration, Effect, Exit, Option, Runtime, Schema } from "effect"
 import { AppConfig } from "../config/AppConfig.ts"
-import { tracer } from "../telemetry/Telemetry.ts"
+import { messageOf } from "../domain/errors.ts"
+import { currentTraceparent, spanOfTraceparent, tenantOfJobData, traceparentOfJob } from "../telemetry/traceContext.ts"
 import { RedisConnection } from "./Redis.ts"
 
 export const STAGES = ["ingest", "aggregate", "detect", "alert"] as const
@@ -38,6 +38,19 @@ export const makeQueue = (stage: Stage) =>
     )
   })
 
+/** The job data with the current span's trace context: the stage that takes the job continues this trace. */
+export const withTraceContext = <D extends object>(data: D): Effect.Effect<D & { readonly traceparent?: string }> =>
+  Effect.map(currentTraceparent, (traceparent) => (traceparent === undefined ? data : { ...data, traceparent }))
+
+/** `queue.add` of a job that carries the current trace context. */
+export const addJob = (queue: Queue, name: string, data: object, options?: JobsOptions) =>
+  Effect.flatMap(withTraceContext(data), (traced) => Effect.tryPromise(() => queue.add(name, traced, options)))
+
+/** `queue.addBulk` of jobs that carry the current trace context. */
+export const addJobs = (queue: Queue, jobs: ReadonlyArray<{ readonly name: string; readonly data: object; readonly opts?: JobsOptions }>) =>
+  Effect.flatMap(Effect.forEach(jobs, (j) => Effect.map(withTraceContext(j.data), (data) => ({ ...j, data }))), (traced) =>
+    Effect.tryPromise(() => queue.addBulk(traced)))
+
 export interface WorkerOptions<A, I, R> {
   readonly stage: Stage
   readonly schema: Schema.Schema<A, I>
@@ -56,21 +69,30 @@ export interface WorkerOptions<A, I, R> {
 export const runWorker = <A, I, R>(options: WorkerOptions<A, I, R>) =>
   Effect.gen(function* () {
     const redis = yield* RedisConnection
-    const { jobLockMs } = yield* AppConfig
+    const { jobLockMs, selfTenant } = yield* AppConfig
     const runtime = yield* Effect.runtime<R>()
     const decode = Schema.decodeUnknown(options.schema)
     const processor = async (job: Job, token?: string) => {
-      // The service's own trace: one OpenTelemetry span per job, exported with the rest when configured.
-      const span = tracer().startSpan(`job ${options.stage}`, { attributes: { "messaging.system": "bullmq", "messaging.destination.name": options.stage, "messaging.message.id": job.id ?? "", "job.attempt": job.attemptsMade + 1 } })
-      const exit = await Runtime.runPromiseExit(runtime)(
-        decode(job.data).pipe(
-          Effect.mapError((e) => new UnrecoverableError(`payload does not decode: ${e.message}`)),
-          Effect.flatMap((payload) => options.process(payload, job, token)),
-          Effect.withSpan(`Worker.${options.stage}`, { attributes: { jobId: job.id ?? "" } })
-        )
+      const tenantId = tenantOfJobData(job.data)
+      const parent = spanOfTraceparent(traceparentOfJob(job.data))
+      const run = decode(job.data).pipe(
+        Effect.mapError((e) => new UnrecoverableError(`payload does not decode: ${e.message}`)),
+        Effect.flatMap((payload) => options.process(payload, job, token)),
+        // The stage's span continues the trace of the span that enqueued the job (a root span if none did).
+        Effect.withSpan(`Worker.${options.stage}`, {
+          kind: "consumer",
+          captureStackTrace: false,
+          root: true,
+          ...(parent === undefined ? {} : { parent }),
+          attributes: {
+            "messaging.system": "bullmq", "messaging.destination.name": options.stage, "messaging.message.id": job.id ?? "",
+            "messaging.operation.type": "process", "job.attempt": job.attemptsMade + 1, ...(typeof tenantId === "string" ? { tenantId } : {})
+          }
+        }),
+        // The self tenant's jobs carry the service's own telemetry: traced, they would make more of it without end.
+        Effect.withTracerEnabled(Option.isNone(selfTenant) || tenantId !== selfTenant.value)
       )
-      if (Exit.isFailure(exit)) span.setStatus({ code: SpanStatusCode.ERROR, message: Cause.pretty(exit.cause).slice(0, 500) })
-      span.end()
+      const exit = await Runtime.runPromiseExit(runtime)(run)
       if (Exit.isSuccess(exit)) return exit.value
       const failure = Cause.squash(exit.cause)
       if (failure instanceof Error) throw failure
@@ -92,7 +114,15 @@ export const runWorker = <A, I, R>(options: WorkerOptions<A, I, R>) =>
       ),
       (w) => Effect.promise(() => w.close()).pipe(Effect.interruptible, Effect.timeout(Duration.seconds(8)), Effect.ignore)
     )
-    worker.on("error", () => {})
+    // Connection errors and the like: BullMQ retries by itself, the log says why work stalls meanwhile
+    // (at most one line per 10 s per worker: a reconnect loop reports the same error again and again).
+    let lastErrorLogMs = 0
+    worker.on("error", (err) => {
+      const now = Date.now()
+      if (now - lastErrorLogMs < 10_000) return
+      lastErrorLogMs = now
+      Runtime.runFork(runtime)(Effect.logWarning(`worker error: ${messageOf(err)}`).pipe(Effect.annotateLogs({ stage: options.stage })))
+    })
     worker.on("failed", (job, err) => {
       // BullMQ sets finishedOn only when the job moved to `failed` for good, not before a retry.
       const onDeadLetter = job !== undefined && typeof job.finishedOn === "number" ? options.onDeadLetter : undefined

@@ -2,6 +2,7 @@ import { Context, Data, Duration, Effect, Layer, Redacted } from "effect"
 import { Redis } from "ioredis"
 import type { RedisOptions } from "ioredis"
 import { AppConfig } from "../config/AppConfig.ts"
+import { messageOf } from "../domain/errors.ts"
 
 export class RedisUnavailable extends Data.TaggedError("RedisUnavailable")<{ readonly message: string }> {}
 
@@ -57,7 +58,7 @@ export class RedisConnection extends Context.Tag("queues/RedisConnection")<Redis
         try: () => client.connect(),
         catch: (cause) =>
           new RedisUnavailable({
-            message: `cannot reach Redis at ${where} (${cause instanceof Error ? cause.message : String(cause)}): start one with \`docker compose up -d redis\` or the redis-server package, or point REDIS_URL at one`
+            message: `cannot reach Redis at ${where} (${messageOf(cause)}): start one with \`docker compose up -d redis\` or the redis-server package, or point REDIS_URL at one`
           })
       }).pipe(
         Effect.timeoutFail({
@@ -67,7 +68,7 @@ export class RedisConnection extends Context.Tag("queues/RedisConnection")<Redis
       )
       const ping = Effect.tryPromise({
         try: () => client.ping(),
-        catch: (cause) => new RedisUnavailable({ message: `Redis at ${where}: ${cause instanceof Error ? cause.message : String(cause)}` })
+        catch: (cause) => new RedisUnavailable({ message: `Redis at ${where}: ${messageOf(cause)}` })
       }).pipe(
         Effect.timeoutFail({ duration: Duration.seconds(2), onTimeout: () => new RedisUnavailable({ message: `Redis at ${where}: ping timed out` }) }),
         Effect.asVoid

@@ -4,7 +4,7 @@ import { join } from "node:path"
 import { AppConfig } from "../config/AppConfig.ts"
 import { Db } from "../db/Db.ts"
 import type { DbError } from "../db/Db.ts"
-import { BadRequest, Conflict, NotFound, Unauthorized } from "../domain/errors.ts"
+import { BadRequest, Conflict, messageOf, NotFound, Unauthorized } from "../domain/errors.ts"
 import { TenantId } from "../domain/ids.ts"
 import { describeIssues, formatParseError, idText } from "../domain/issues.ts"
 import type { Scope } from "../domain/ids.ts"
@@ -55,7 +55,7 @@ const makeStore = Effect.gen(function* () {
   const defaultsPath = join(config.tenantsDir, "default.json")
   const defaults: unknown = yield* Effect.tryPromise({
     try: async () => JSON.parse(await readFile(defaultsPath, "utf8")) as unknown,
-    catch: (e) => new Error(`cannot read default tenant settings ${defaultsPath}: ${e instanceof Error ? e.message : String(e)}`)
+    catch: (e) => new Error(`cannot read default tenant settings ${defaultsPath}: ${messageOf(e)}`)
   }).pipe(Effect.orDie)
   const defaultSettings = yield* Either.match(decodeSettings({}, defaults), {
     onLeft: (e) => Effect.dieMessage(`${defaultsPath}: ${describeIssues(settingsIssues(e))}`),

@@ -3,12 +3,11 @@ import fc from "fast-check"
 import {
   addPoint,
   aggOf,
+  closeCutoff,
   emptyAgg,
   finalize,
   foldPoints,
-  idleClosable,
   isClosed,
-  isLate,
   mergeAgg,
   mergeFolds,
   parseWindowKey,
@@ -86,11 +85,14 @@ describe("window", () => {
     expect(wm).toBe(120_000)
     expect(isClosed(60_000, 60_000, wm)).toBe(true)
     expect(isClosed(120_000, 60_000, wm)).toBe(false)
-    expect(isLate(119_999, 60_000, wm)).toBe(true)
-    expect(isLate(120_000, 60_000, wm)).toBe(false)
-    expect(idleClosable(180_000, 130_000, 190_000, 30_000)).toBe(true)
-    expect(idleClosable(180_000, 170_000, 190_000, 30_000)).toBe(false)
-    expect(idleClosable(180_000, 100_000, 170_000, 30_000)).toBe(false)
+    // A window closes once its end is at or before the cutoff: the watermark, or for a quiet tenant
+    // processing time less lateness and idle timeout, whichever is later.
+    expect(closeCutoff(125_000, 130_000, 5_000, 30_000)).toBe(120_000)
+    expect(closeCutoff(125_000, 200_000, 5_000, 30_000)).toBe(165_000)
+    expect(isClosed(60_000, 60_000, closeCutoff(125_000, 130_000, 5_000, 30_000))).toBe(true)
+    expect(isClosed(120_000, 60_000, closeCutoff(125_000, 130_000, 5_000, 30_000))).toBe(false)
+    expect(isClosed(120_000, 60_000, closeCutoff(125_000, 200_000, 5_000, 30_000))).toBe(false)
+    expect(isClosed(120_000, 60_000, closeCutoff(125_000, 215_000, 5_000, 30_000))).toBe(true)
   })
 
   it("property: windowStart(t) <= t < windowStart(t) + size and is a multiple of size", () => {
@@ -100,7 +102,8 @@ describe("window", () => {
         expect(w).toBeLessThanOrEqual(t)
         expect(t).toBeLessThan(w + s)
         expect(Math.abs(w % s)).toBe(0)
-        expect(isLate(t, s, watermark(t, 0))).toBe(false)
+        // A window is never closed by an event inside it.
+        expect(isClosed(w, s, watermark(t, 0))).toBe(false)
       }),
       { numRuns }
     )

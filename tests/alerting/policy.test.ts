@@ -2,7 +2,6 @@ import { describe, expect, it } from "@effect/vitest"
 import fc from "fast-check"
 import {
   acknowledge,
-  alertKey,
   defaultPolicyConfig,
   initialAlertState,
   notifies,
@@ -84,10 +83,6 @@ describe("policy", () => {
     const a = step(config, initialAlertState, ev("critical", 5 * MIN), 0)
     expect(step(config, a.state, ev("critical", 5 * MIN), 1)).toEqual({ state: a.state, actions: [] })
     expect(step(config, a.state, ev("none", 4 * MIN), 1)).toEqual({ state: a.state, actions: [] })
-  })
-
-  it("alert keys separate tenant, rule and series", () => {
-    expect(alertKey("t1", "cpu|host=a", "anomaly")).not.toBe(alertKey("t1", "cpu|host=a", "threshold"))
   })
 
   it("property: per key, Open and Resolve alternate starting with Open; notifications never exceed evaluations", () => {

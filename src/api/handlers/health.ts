@@ -8,12 +8,13 @@ import { MplpApi } from "../Api.ts"
 import { makeTokenCheck } from "../auth.ts"
 import { Draining } from "../drain.ts"
 import { ConsoleAssets, wantsHtml } from "../static.ts"
+import { messageOf } from "../../domain/errors.ts"
 
 // "up" or "down" only: the probe's error (host names, addresses, driver messages) is for the logs, not for anyone who asks.
 const probe = <E>(name: string, check: Effect.Effect<void, E>) =>
   check.pipe(
     Effect.timeout(Duration.seconds(2)),
-    Effect.tapError((e) => Effect.logWarning(`readiness: ${name} is down: ${e instanceof Error ? e.message : String(e)}`)),
+    Effect.tapError((e) => Effect.logWarning(`readiness: ${name} is down: ${messageOf(e)}`)),
     Effect.match({ onFailure: () => "down", onSuccess: () => "up" })
   )
 

@@ -1,7 +1,7 @@
 import { HttpApiBuilder } from "@effect/platform"
 import { Effect, Option } from "effect"
 import { AppConfig } from "../../config/AppConfig.ts"
-import { BadRequest, NotFound } from "../../domain/errors.ts"
+import { BadRequest, messageOf, NotFound } from "../../domain/errors.ts"
 import { JobRequest, metricTimes, MetricsRequest, timeIssues } from "../../domain/ingest.ts"
 import type { IngestJob } from "../../domain/jobs.ts"
 import { timeWindow } from "../../domain/limits.ts"
@@ -18,7 +18,7 @@ import { dbUnavailable, decodeWith, readJson, rejectIssues } from "../body.ts"
 import { idText } from "../../domain/issues.ts"
 
 const otlp = <A>(f: () => A) =>
-  Effect.try({ try: f, catch: (e) => new BadRequest({ message: `invalid payload: ${e instanceof Error ? e.message : String(e)}` }) })
+  Effect.try({ try: f, catch: (e) => new BadRequest({ message: `invalid payload: ${messageOf(e)}` }) })
 
 /** A job request's payload as the ingest job its kind names, and the number of data points in it. */
 const toIngestJob = (tenantId: string, req: typeof JobRequest.Type, receivedAtMs: number, window: TimeWindow) =>

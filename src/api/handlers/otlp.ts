@@ -1,7 +1,7 @@
 import { HttpApiBuilder, HttpServerRequest } from "@effect/platform"
 import { Effect } from "effect"
 import { AppConfig } from "../../config/AppConfig.ts"
-import { BadRequest, UnsupportedMediaType } from "../../domain/errors.ts"
+import { BadRequest, messageOf, UnsupportedMediaType } from "../../domain/errors.ts"
 import { timeWindow } from "../../domain/limits.ts"
 import type { TimeWindow } from "../../domain/limits.ts"
 import { IngestQueue } from "../../ingest/IngestQueue.ts"
@@ -22,7 +22,7 @@ const formatOf = (contentType: string | undefined) => {
 }
 
 const decodeOrBadRequest = <A>(f: () => A) =>
-  Effect.try({ try: f, catch: (e) => new BadRequest({ message: `undecodable OTLP body: ${e instanceof Error ? e.message : String(e)}` }) })
+  Effect.try({ try: f, catch: (e) => new BadRequest({ message: `undecodable OTLP body: ${messageOf(e)}` }) })
 
 export const OtlpLive = HttpApiBuilder.group(MplpApi, "otlp", (handlers) =>
   Effect.gen(function* () {
