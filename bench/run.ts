@@ -115,7 +115,7 @@ const main = async () => {
           goals.push({
             goal: `${sc} end to end ≥ 0.5 × baseline`,
             met: e2e >= 0.5 * baseRate,
-            figures: `${fmt(e2e)} ${sc === "metrics" ? "points" : "spans"}/s end to end vs ${fmt(baseRate)} rows/s baseline = ${(e2e / baseRate).toFixed(2)} × (medians)`
+            figures: `${fmt(e2e)} ${sc === "metrics" ? "points" : "spans"}/s end to end vs ${fmt(baseRate)} rows/s baseline (${sc === "metrics" ? base!.metricPath : base!.spanPath}) = ${(e2e / baseRate).toFixed(2)} × (medians)`
           })
           break
         }
