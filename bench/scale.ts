@@ -13,7 +13,7 @@ import type { ThroughputConfig } from "./loadThroughput.ts"
 import { spawnLoadgen } from "./loadgenProcess.ts"
 import { REDIS_URL, redisPid, startService } from "./service.ts"
 import type { Service } from "./service.ts"
-import { cpuSecondsOf, machineCpuSeconds, root } from "./stats.ts"
+import { root } from "./stats.ts"
 
 // The `scale` scenario: the API and the stages as separate processes (workers/run.ts), with 1 and then 2
 // ingest processes, on a DATABASE_URL server. Per configuration: throughput end to end and the CPU of
@@ -80,13 +80,11 @@ const serverPids = async (url: string): Promise<() => ReadonlyArray<number>> => 
   }
 }
 
-/** CPU seconds of a changing set of processes: each one's use between the two samples (new ones from 0). */
-const cpuOfSet = (pids: () => ReadonlyArray<number>) => {
-  const first = new Map(pids().map((p) => [p, cpuSecondsOf(p) ?? 0]))
-  return () => pids().reduce((sum, p) => sum + Math.max(0, (cpuSecondsOf(p) ?? 0) - (first.get(p) ?? 0)), 0)
+type LoadResult = {
+  items: number; windowedPerSecond: number; windowSeconds: number; cpuPercent: Record<string, number | null>; otherCores: number | null; persisted: boolean; windowed: boolean
 }
 
-type LoadResult = { items: number; windowedPerSecond: number; windowSeconds: number; cpuPercent: Record<string, number | null>; persisted: boolean; windowed: boolean }
+const DB = "db:"
 
 export const runScale = async (o: Options, base: BaselineFigures | undefined): Promise<ScenarioResult> => {
   const url = process.env.DATABASE_URL
@@ -111,21 +109,25 @@ export const runScale = async (o: Options, base: BaselineFigures | undefined): P
         if (!(await workersReady(api.queuePrefix, "ingest", n)) || !(await workersReady(api.queuePrefix, "aggregate", 1))) throw new Error("the stage processes did not start")
         const pids: Record<string, number | undefined> = { api: api.pid, redis: rpid, ...Object.fromEntries(stages.map((s) => [s.name, s.child.pid])) }
         const runs: Array<number> = []
-        for (let r = 0; r < o.runs; r++) {
+        // Run 0 warms up (not counted): every process connects its pool, so the database's sessions exist when the next run lists them.
+        for (let r = -1; r < o.runs; r++) {
           await waitIdle(api)
           const config: ThroughputConfig = {
             baseUrl: api.baseUrl, adminToken: api.adminToken, queuePrefix: api.queuePrefix, redisUrl: REDIS_URL,
-            mode, durationSeconds: o.duration, maxRequests: Math.ceil(o.duration * (mode === "metrics" ? 80 : 50)),
-            batchSize: mode === "metrics" ? POINTS_PER_REQUEST : SPANS_PER_REQUEST, concurrency: 4 * n, maxQueued: 32 * n, seed: r + 1,
-            drainTimeoutSeconds: 180, pids, persistedBy: "queue"
+            mode, durationSeconds: r < 0 ? 1 : o.duration, maxRequests: Math.ceil(o.duration * (mode === "metrics" ? 80 : 50)),
+            batchSize: mode === "metrics" ? POINTS_PER_REQUEST : SPANS_PER_REQUEST, concurrency: 4 * n, maxQueued: 32 * n, seed: r + 2,
+            drainTimeoutSeconds: 180, persistedBy: "queue",
+            // The database server's processes as they are now (the pools' sessions persist under load), measured over the same window.
+            pids: { ...pids, ...Object.fromEntries(dbPids().map((p) => [`${DB}${p}`, p])) }
           }
-          const db = cpuOfSet(dbPids)
-          const m0 = machineCpuSeconds()
           const v = await spawnLoadgen<LoadResult>(config, o.verbose).done
-          const m1 = machineCpuSeconds()
-          const dbPercent = (100 * db()) / v.windowSeconds
-          const machineCores = m0 === undefined || m1 === undefined ? null : (m1.busy - m0.busy) / v.windowSeconds
-          log(`  ${v.items} ${what}: windowed ${fmt(v.windowedPerSecond)}/s; CPU % of a core: ${Object.entries(v.cpuPercent).map(([k, x]) => `${k} ${x === null ? "?" : x.toFixed(0)}`).join(", ")}, database ${dbPercent.toFixed(0)}; machine busy ${machineCores?.toFixed(2) ?? "?"} of 2 cores`)
+          if (r < 0) continue
+          const entries = Object.entries(v.cpuPercent)
+          const dbPercent = entries.filter(([k]) => k.startsWith(DB)).reduce((a, [, x]) => a + (x ?? 0), 0)
+          v.cpuPercent = Object.fromEntries(entries.filter(([k]) => !k.startsWith(DB)))
+          const ours = entries.reduce((a, [, x]) => a + (x ?? 0), 0) / 100
+          const machineCores = v.otherCores === null ? null : v.otherCores + ours
+          log(`  ${v.items} ${what}: windowed ${fmt(v.windowedPerSecond)}/s; CPU % of a core: ${Object.entries(v.cpuPercent).map(([k, x]) => `${k} ${x === null ? "?" : x.toFixed(0)}`).join(", ")}, database ${dbPercent.toFixed(0)}; machine busy ${machineCores?.toFixed(2) ?? "?"} of 2 cores (other processes ${v.otherCores?.toFixed(2) ?? "?"})`)
           runs.push(v.windowedPerSecond)
           details.push({ mode, ingestProcesses: n, run: r + 1, ...v, databaseCpuPercent: dbPercent, machineBusyCores: machineCores })
         }
@@ -136,6 +138,7 @@ export const runScale = async (o: Options, base: BaselineFigures | undefined): P
         for (const k of Object.keys(pids)) figures.push(fig("scale", `${mode}: ${n} ingest, CPU of ${k}`, "% of 1 core", ofRuns((d) => ((d.cpuPercent as Record<string, number | null>)[k] ?? Number.NaN))))
         figures.push(fig("scale", `${mode}: ${n} ingest, CPU of the database server`, "% of 1 core", ofRuns((d) => d.databaseCpuPercent as number)))
         figures.push(fig("scale", `${mode}: ${n} ingest, machine busy`, "cores", ofRuns((d) => (d.machineBusyCores as number | null) ?? Number.NaN)))
+        figures.push(fig("scale", `${mode}: ${n} ingest, other processes on the machine`, "cores", ofRuns((d) => (d.otherCores as number | null) ?? Number.NaN)))
       } finally {
         await Promise.all(stages.map((s) => s.stop()))
         await api.stop()
