@@ -21,6 +21,12 @@ import { root } from "./stats.ts"
 
 export const INGEST_PROCESSES = [1, 2] as const
 
+/**
+ * Pool sessions stay open between runs (the load generator builds its OTLP bodies for ~10 s, past the
+ * default 10 s idle timeout): the database's processes listed at a run's start are the ones that serve it.
+ */
+const KEEP_SESSIONS = { MPLP_DB_IDLE_MS: "300000" }
+
 interface StageProcess {
   readonly name: string
   readonly child: ChildProcess
@@ -31,7 +37,8 @@ interface StageProcess {
 const startStages = (name: string, args: ReadonlyArray<string>, api: Service): StageProcess => {
   const env: Record<string, string> = {
     ...Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined)),
-    MPLP_QUEUE_PREFIX: api.queuePrefix, MPLP_ADMIN_TOKEN: api.adminToken, MPLP_ALLOW_PRIVATE_WEBHOOKS: "true", LOG_LEVEL: "warn", LOG_FORMAT: "json"
+    MPLP_QUEUE_PREFIX: api.queuePrefix, MPLP_ADMIN_TOKEN: api.adminToken, MPLP_ALLOW_PRIVATE_WEBHOOKS: "true", LOG_LEVEL: "warn", LOG_FORMAT: "json",
+    ...KEEP_SESSIONS
   }
   const child = spawn(process.execPath, ["--import", "tsx", "workers/run.ts", ...args], { cwd: root, env, stdio: ["ignore", "ignore", "pipe"] })
   let err = ""
@@ -100,7 +107,7 @@ export const runScale = async (o: Options, base: BaselineFigures | undefined): P
     const rates = new Map<number, Array<number>>()
     for (const n of INGEST_PROCESSES) {
       log(`scale ${mode}: API process + ${n} ingest process${n > 1 ? "es" : ""} + one process for aggregate, detect, alert`)
-      const api = await startService({ entry: "workers/run.ts", args: ["--api"] })
+      const api = await startService({ entry: "workers/run.ts", args: ["--api"], env: KEEP_SESSIONS })
       const stages = [
         ...Array.from({ length: n }, (_, i) => startStages(`ingest-${i + 1}`, ["--stage", "ingest"], api)),
         startStages("aggregate+detect+alert", ["--stage", "aggregate", "--stage", "detect", "--stage", "alert"], api)
