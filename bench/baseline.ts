@@ -3,7 +3,9 @@ import { randomUUID } from "node:crypto"
 import type { DbClient } from "../src/db/Db.ts"
 import { decodeTraces } from "../src/ingest/otlp/index.ts"
 import { dedupKeys, insertMetricPoints, insertSpans, upsertSpanExecutions } from "../src/ingest/persist.ts"
-import { dbKind, openBenchDb, runScoped } from "./benchDb.ts"
+import { dbKind, openBenchDbWithCopy, runScoped } from "./benchDb.ts"
+import { METRIC_COLUMNS, metricLines, SPAN_COLUMNS, spanLines } from "./copyBaseline.ts"
+import type { CopyTarget } from "./copyBaseline.ts"
 import { metricBatch, rowsOf } from "./data.ts"
 import { makeTraceRequest } from "./otlpRequests.ts"
 import { fig, log, SPANS_PER_REQUEST } from "./harness.ts"
@@ -20,6 +22,9 @@ export interface BaselineRun {
   readonly spanRows: number
   readonly spanSeconds: number
   readonly spanRowsPerSecond: number
+  /** The same rows by `COPY … FROM STDIN` (CSV, one statement per run, into a tenant of its own). */
+  readonly copyMetricRowsPerSecond: number
+  readonly copySpanRowsPerSecond: number
   /** CPU µs of this process per row (the figure to hold the service's CPU per point against). */
   readonly cpuUsPerMetricRow: number
   readonly cpuUsPerSpanRow: number
@@ -43,30 +48,42 @@ const timed = <A, E>(effect: Effect.Effect<A, E>) =>
   })
 
 /**
- * The fastest path to the same rows: `INSERT … SELECT unnest(…)` (the ingest stage's own
- * statement, src/ingest/persist.ts) in batches of 1000 from this process, no HTTP, no queue.
- * Metric rows are built exactly as the ingest stage builds them from the points the metrics
- * scenario posts (same generator, same dedup keys); spans are the otlp scenario's requests,
- * decoded by the service's own OTLP decoder before the clock starts.
+ * The raw paths to the same rows, no HTTP, no queue: `INSERT … SELECT unnest(…)` (the ingest stage's own
+ * statement, src/ingest/persist.ts) in batches of 1000 from this process, and `COPY … FROM STDIN` (CSV,
+ * the whole run's rows in one statement, bench/copyBaseline.ts) into a tenant of its own. The two go in
+ * turns (odd runs COPY first) so neither always finds the chunks already created. Metric rows are built
+ * exactly as the ingest stage builds them from the points the metrics scenario posts (same generator,
+ * same dedup keys); spans are the otlp scenario's requests, decoded by the service's own OTLP decoder
+ * before the clock starts; the CSV text is built before the clock starts too.
  */
-export const baselineRun = (db: DbClient, run: number, metricRows: number, spanRows: number, spansPerRequest: number) =>
+export const baselineRun = (db: DbClient, copy: CopyTarget, run: number, metricRows: number, spanRows: number, spansPerRequest: number) =>
   Effect.gen(function* () {
     const tenant = `bench-base-${randomUUID().slice(0, 8)}`
+    const copyTenant = `${tenant}-copy`
     // Each run's rows lie in their own past minutes, so that its aggregate refresh recomputes only them.
     const now = Date.now() - 10 * 60_000 - run * 20 * 60_000
     const batches = Array.from({ length: Math.ceil(metricRows / BASELINE_BATCH) }, (_, b) => {
       const rows = rowsOf(metricBatch(1000 + run, b, Math.min(BASELINE_BATCH, metricRows - b * BASELINE_BATCH)), now + b)
       return { rows, keys: dedupKeys(rows, "native", `${tenant}.${randomUUID()}`) }
     })
+    const metricCsv = batches.flatMap((b) => metricLines(copyTenant, b.rows, b.keys))
+    const copyFirst = run % 2 === 1
     const others = othersMeter()
-    const metric = yield* timed(
-      Effect.forEach(batches, (b) => insertMetricPoints(db, tenant, b.rows, b.keys), { discard: true })
-    )
+    const unnestMetrics = timed(Effect.forEach(batches, (b) => insertMetricPoints(db, tenant, b.rows, b.keys), { discard: true }))
+    const copyMetrics = timed(copy.copy("metric_points", METRIC_COLUMNS, metricCsv))
+    const [metric, copyMetric] = copyFirst
+      ? yield* Effect.map(Effect.zip(copyMetrics, unnestMetrics), ([c, u]) => [u, c] as const)
+      : yield* Effect.zip(unnestMetrics, copyMetrics)
     const requests = Math.ceil(spanRows / spansPerRequest)
     const spans = Array.from({ length: requests }, (_, r) => decodeTraces(makeTraceRequest(spansPerRequest, now + r * 10, false).protobuf, "protobuf").spans).flat()
     const spanBatches: Array<typeof spans> = []
     for (let i = 0; i < spans.length; i += BASELINE_BATCH) spanBatches.push(spans.slice(i, i + BASELINE_BATCH))
-    const span = yield* timed(Effect.forEach(spanBatches, (b) => insertSpans(db, tenant, b), { discard: true }))
+    const spanCsv = spanLines(copyTenant, spans)
+    const unnestSpans = timed(Effect.forEach(spanBatches, (b) => insertSpans(db, tenant, b), { discard: true }))
+    const copySpans = timed(copy.copy("spans", SPAN_COLUMNS, spanCsv))
+    const [span, copySpan] = copyFirst
+      ? yield* Effect.map(Effect.zip(copySpans, unnestSpans), ([c, u]) => [u, c] as const)
+      : yield* Effect.zip(unnestSpans, copySpans)
     const otherCores = others()
     // What the ingest stage also does with a span batch: its root spans become executions.
     const roots = yield* timed(Effect.forEach(spanBatches, (b) => upsertSpanExecutions(db, tenant, b), { discard: true }))
@@ -78,6 +95,7 @@ export const baselineRun = (db: DbClient, run: number, metricRows: number, spanR
     return {
       metricRows: m, metricSeconds: metric.seconds, metricRowsPerSecond: m / metric.seconds,
       spanRows: spans.length, spanSeconds: span.seconds, spanRowsPerSecond: spans.length / span.seconds,
+      copyMetricRowsPerSecond: m / copyMetric.seconds, copySpanRowsPerSecond: spans.length / copySpan.seconds,
       cpuUsPerMetricRow: (metric.cpuSeconds * 1e6) / m, cpuUsPerSpanRow: (span.cpuSeconds * 1e6) / spans.length, otherCores,
       executionsUpsertCpuUsPerSpan: (roots.cpuSeconds * 1e6) / spans.length,
       refreshCpuUsPerMetricRow: (refresh1m.cpuSeconds * 1e6) / m, refreshCpuUsPerSpanRow: (refreshRed.cpuSeconds * 1e6) / spans.length
@@ -88,16 +106,27 @@ export const baselineRun = (db: DbClient, run: number, metricRows: number, spanR
 export const baseline = (runs: number, metricRows: number, spanRows: number, spansPerRequest: number) =>
   Effect.gen(function* () {
     const t0 = performance.now()
-    const db = yield* openBenchDb
+    const { db, copy } = yield* openBenchDbWithCopy
     const setupSeconds = (performance.now() - t0) / 1000
     const results: Array<BaselineRun> = []
-    for (let r = 0; r < runs; r++) results.push(yield* baselineRun(db, r, metricRows, spanRows, spansPerRequest))
+    for (let r = 0; r < runs; r++) results.push(yield* baselineRun(db, copy, r, metricRows, spanRows, spansPerRequest))
     return { setupSeconds, runs: results, kind: db.kind }
   })
 
+/** The faster raw path per table (by median): the end-to-end figures are held against it. */
 export interface BaselineFigures {
   readonly metricRowsPerSecond: Summary
   readonly spanRowsPerSecond: Summary
+  readonly metricPath: RawPath
+  readonly spanPath: RawPath
+}
+
+export type RawPath = "COPY" | "INSERT … unnest"
+
+const faster = (unnest: ReadonlyArray<number>, copy: ReadonlyArray<number>): { path: RawPath; summary: Summary } => {
+  const u = summarize(unnest)
+  const c = summarize(copy)
+  return c.median > u.median ? { path: "COPY", summary: c } : { path: "INSERT … unnest", summary: u }
 }
 
 export const runBaseline = async (o: Options): Promise<ScenarioResult & { baseline: BaselineFigures }> => {
@@ -109,13 +138,22 @@ export const runBaseline = async (o: Options): Promise<ScenarioResult & { baseli
   const runs = r.runs.slice(1) // the first run warms the WASM and JIT up; it is reported, not counted
   const m = runs.map((x) => x.metricRowsPerSecond)
   const s = runs.map((x) => x.spanRowsPerSecond)
+  const cm = runs.map((x) => x.copyMetricRowsPerSecond)
+  const cs = runs.map((x) => x.copySpanRowsPerSecond)
+  const metricBase = faster(m, cm)
+  const spanBase = faster(s, cs)
   return {
     scenario: "baseline",
     seconds: (performance.now() - t0) / 1000,
-    measured: "INSERT … SELECT unnest(…) (src/ingest/persist.ts) in batches of 1000 rows from this process, one statement per batch, autocommit; no HTTP, no queue",
+    measured: "INSERT … SELECT unnest(…) (src/ingest/persist.ts) in batches of 1000 rows from this process, one statement per batch, autocommit; " +
+      "and COPY … FROM STDIN (CSV, one statement per run; bench/copyBaseline.ts); the faster by median is the baseline; no HTTP, no queue",
     figures: [
-      fig("baseline", "metric_points bulk insert", "rows/s", m),
-      fig("baseline", "spans bulk insert", "rows/s", s),
+      fig("baseline", `metric_points raw baseline (${metricBase.path})`, "rows/s", metricBase.path === "COPY" ? cm : m),
+      fig("baseline", `spans raw baseline (${spanBase.path})`, "rows/s", spanBase.path === "COPY" ? cs : s),
+      fig("baseline", "metric_points INSERT … unnest", "rows/s", m),
+      fig("baseline", "metric_points COPY", "rows/s", cm),
+      fig("baseline", "spans INSERT … unnest", "rows/s", s),
+      fig("baseline", "spans COPY", "rows/s", cs),
       fig("baseline", "metric_points insert: CPU per row", "µs", runs.map((x) => x.cpuUsPerMetricRow)),
       fig("baseline", "spans insert: CPU per row", "µs", runs.map((x) => x.cpuUsPerSpanRow)),
       fig("baseline", "  then upserting their root spans into executions: CPU per span", "µs", runs.map((x) => x.executionsUpsertCpuUsPerSpan)),
@@ -124,6 +162,6 @@ export const runBaseline = async (o: Options): Promise<ScenarioResult & { baseli
       fig("baseline", "other processes on the machine", "cores", runs.map((x) => x.otherCores ?? Number.NaN))
     ],
     details: { database: r.kind, setupSeconds: r.setupSeconds, warmupRun: r.runs[0], runs },
-    baseline: { metricRowsPerSecond: summarize(m), spanRowsPerSecond: summarize(s) }
+    baseline: { metricRowsPerSecond: metricBase.summary, spanRowsPerSecond: spanBase.summary, metricPath: metricBase.path, spanPath: spanBase.path }
   }
 }

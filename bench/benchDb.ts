@@ -5,9 +5,11 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Db } from "../src/db/Db.ts"
 import type { DbClient } from "../src/db/Db.ts"
-import { makeEmbedded } from "../src/db/embedded.ts"
+import { embeddedClient, openPglite } from "../src/db/embedded.ts"
 import { migrateFromDir } from "../src/db/Migrator.ts"
 import { makePgPool } from "../src/db/pgPool.ts"
+import { pgliteCopyTarget, serverCopyTarget } from "./copyBaseline.ts"
+import type { CopyTarget } from "./copyBaseline.ts"
 
 export type DbKind = "embedded" | "postgres"
 
@@ -15,23 +17,30 @@ export const dbKind = (): DbKind => (process.env.DATABASE_URL === undefined || p
 
 /**
  * The database the in-process scenarios write to, migrated: the same embedded TimescaleDB the
- * service opens (on disk, in a fresh temporary folder) or, with DATABASE_URL, a pg pool on that server.
+ * service opens (on disk, in a fresh temporary folder) or, with DATABASE_URL, a pg pool on that server;
+ * with a COPY path into the same database (src: bench/copyBaseline.ts).
  */
-export const openBenchDb = Effect.gen(function* () {
+export const openBenchDbWithCopy = Effect.gen(function* () {
   const url = process.env.DATABASE_URL
   let db: DbClient
+  let copy: CopyTarget
   if (url === undefined || url === "") {
     const dir = yield* Effect.acquireRelease(
       Effect.sync(() => mkdtempSync(join(tmpdir(), "mplp-bench-db-"))),
       (d) => Effect.sync(() => rmSync(d, { recursive: true, force: true }))
     )
-    db = yield* makeEmbedded(dir)
+    const pg = yield* Effect.acquireRelease(openPglite(dir), (p) => Effect.promise(() => p.close()).pipe(Effect.ignore))
+    db = yield* embeddedClient(pg)
+    copy = pgliteCopyTarget(pg)
   } else {
     db = yield* makePgPool(url, 4)
+    copy = yield* serverCopyTarget(url)
   }
   yield* migrateFromDir().pipe(Effect.provideService(Db, db))
-  return db
+  return { db, copy }
 }).pipe(Logger.withMinimumLogLevel(LogLevel.Warning))
+
+export const openBenchDb = Effect.map(openBenchDbWithCopy, (x) => x.db)
 
 /** Runs an effect that needs only a scope, as a promise (the bench's in-process scenarios). */
 export const runScoped = <A, E>(effect: Effect.Effect<A, E, Scope.Scope>): Promise<A> =>

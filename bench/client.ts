@@ -50,7 +50,19 @@ export const counterValue = (text: string, name: string, labels: Record<string, 
   return total
 }
 
-export const scrape = async (baseUrl: string): Promise<string> => (await fetch(`${baseUrl}/metrics`)).text()
+/** The service's Prometheus text; a failed fetch is tried again (up to 5 times, 1 s apart) and then reported with its cause. */
+export const scrape = async (baseUrl: string): Promise<string> => {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await (await fetch(`${baseUrl}/metrics`)).text()
+    } catch (e) {
+      const cause = e instanceof Error && e.cause !== undefined ? `: ${String(e.cause)}` : ""
+      if (attempt >= 5) throw new Error(`GET ${baseUrl}/metrics failed ${attempt} times${cause}`)
+      process.stderr.write(`[loadgen] GET /metrics failed${cause}; trying again\n`)
+      await sleep(1000)
+    }
+  }
+}
 
 export type Counts = Record<"wait" | "active" | "delayed" | "prioritized" | "paused" | "failed" | "completed", number>
 

@@ -18,6 +18,11 @@ export interface ThroughputConfig extends Common {
   readonly drainTimeoutSeconds: number
   /** Processes whose CPU time is read (from /proc) at the first request and when the last batch is windowed. */
   readonly pids: Record<string, number | undefined>
+  /**
+   * How "persisted" is seen: the API's /metrics counter of processed ingest jobs (default: the stages run in
+   * the API's process), or the ingest queue holding nothing more (the stages run in other processes).
+   */
+  readonly persistedBy?: "metrics" | "queue"
 }
 
 // metrics / otlp: sustained throughput until persisted and windowed
@@ -41,7 +46,8 @@ export const throughput = async (c: ThroughputConfig) => {
     const path = c.mode === "metrics" ? "/api/metrics" : "/v1/traces"
     const contentType = c.mode === "metrics" ? "application/json" : "application/x-protobuf"
     const kind = c.mode === "metrics" ? "metrics" : "spans"
-    const processed = async () => counterValue(await scrape(c.baseUrl), "mplp_jobs_processed", { stage: "ingest", kind })
+    const byQueue = c.persistedBy === "queue"
+    const processed = async () => (byQueue ? 0 : counterValue(await scrape(c.baseUrl), "mplp_jobs_processed", { stage: "ingest", kind }))
     const before = await processed()
     const failedBefore = { ingest: (await queues.counts("ingest")).failed, aggregate: (await queues.counts("aggregate")).failed }
 
@@ -103,7 +109,9 @@ export const throughput = async (c: ThroughputConfig) => {
     const tSent = nowMs()
     sampling = false
     await sampler
-    const persisted = await until(async () => (await processed()) - before >= acceptedRequests, c.drainTimeoutSeconds * 1000, 50)
+    const persisted = await until(
+      async () => (byQueue ? queues.pending(await queues.counts("ingest")) === 0 : (await processed()) - before >= acceptedRequests),
+      c.drainTimeoutSeconds * 1000, 50)
     const tPersisted = nowMs()
     // Each ingest job hands its batch to the aggregate queue before it counts as processed, so once
     // every batch is counted and the aggregate queue is empty, every point is in its window.

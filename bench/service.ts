@@ -55,6 +55,8 @@ export interface Service {
 export interface StartOptions {
   /** Entry point relative to the repository; workers/all.ts is what `npm start` runs. */
   readonly entry?: string
+  /** Arguments after the entry point (e.g. `--api` for workers/run.ts). */
+  readonly args?: ReadonlyArray<string>
   readonly nodeArgs?: ReadonlyArray<string>
   readonly env?: Record<string, string>
   /** Adds an IPC channel (the footprint host answers memory probes over it). */
@@ -84,7 +86,7 @@ export const startService = async (options: StartOptions = {}): Promise<Service>
     ...options.env
   }
   const t0 = performance.now()
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), "--import", "tsx", options.entry ?? "workers/all.ts"], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), "--import", "tsx", options.entry ?? "workers/all.ts", ...(options.args ?? [])], {
     cwd: root,
     env,
     stdio: options.ipc === true ? ["ignore", "pipe", "pipe", "ipc"] : ["ignore", "pipe", "pipe"]

@@ -60,7 +60,7 @@ export const runThroughput = async (o: Options, holder: ServiceHolder, mode: "me
     fig(scenario, `accepted (HTTP ${mode === "metrics" ? 202 : 200})`, `${what}/s`, runs.map((x) => x.acceptedPerSecond)),
     fig(scenario, "persisted", `${what}/s`, runs.map((x) => x.persistedPerSecond)),
     fig(scenario, "persisted + windowed (end to end)", `${what}/s`, runs.map((x) => x.windowedPerSecond)),
-    fig(scenario, `end to end / baseline (${mode === "metrics" ? "metric_points" : "spans"} insert)`, "ratio", runs.map((x) => x.windowedPerSecond / baseRate)),
+    fig(scenario, `end to end / baseline (${mode === "metrics" ? `metric_points ${base.metricPath}` : `spans ${base.spanPath}`})`, "ratio", runs.map((x) => x.windowedPerSecond / baseRate)),
     fig(scenario, "request latency p50", "ms", runs.map((x) => x.requestMs.p50)),
     fig(scenario, "request latency p99", "ms", runs.map((x) => x.requestMs.p99)),
     fig(scenario, "service CPU while loaded", "% of 1 core", runs.map((x) => x.cpuPercent.service ?? Number.NaN)),

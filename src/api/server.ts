@@ -4,6 +4,7 @@ import { Effect, Layer, Ref } from "effect"
 import { createServer } from "node:http"
 import { AppConfig } from "../config/AppConfig.ts"
 import { QueryDbLive } from "../db/QueryDb.ts"
+import { ReadDb } from "../db/ReadDb.ts"
 import { ExecutionReader } from "../query/ExecutionReader.ts"
 import { Telemetry } from "../telemetry/Telemetry.ts"
 import { MplpApi } from "./Api.ts"
@@ -43,12 +44,14 @@ const observe = HttpMiddleware.make((app) =>
 /**
  * The handlers' own statements (the read endpoints, the execution reader) run under
  * MPLP_QUERY_TIMEOUT_MS (src/db/QueryDb.ts); services shared with the pipeline (tenants, quotas) do not.
+ * The read-only query endpoints take `ReadDb` (DATABASE_READ_URL's replica when set, src/db/ReadDb.ts);
+ * the execution reader, alert acknowledgement and everything that writes take `Db`, the primary.
  */
 export const ApiLive = HttpApiBuilder.api(MplpApi).pipe(
   Layer.provide([HealthLive, AdminLive, ExecutionsLive, MetricsLive, OtlpLive, JobsLive, QueryLive, AlertsLive, GenaiLive]),
   Layer.provide([TenantAuthLive, AdminAuthLive]),
   Layer.provide(ConsoleAssets.Default),
-  Layer.provide(Layer.fresh(ExecutionReader.Live)),
+  Layer.provide([Layer.fresh(ExecutionReader.Live), ReadDb.Live]),
   Layer.provide(QueryDbLive)
 )
 

@@ -9,6 +9,8 @@ export interface AppSettings {
   readonly host: string
   /** Unset: the embedded TimescaleDB (PGlite) in `dataDir`. */
   readonly databaseUrl: Option.Option<Redacted.Redacted<string>>
+  /** A streaming replica of DATABASE_URL the read-only query endpoints read (src/db/ReadDb.ts); needs DATABASE_URL. */
+  readonly databaseReadUrl: Option.Option<Redacted.Redacted<string>>
   /** Embedded data folder, or `memory://` for an in-memory database. */
   readonly dataDir: string
   readonly redisUrl: Redacted.Redacted<string>
@@ -135,13 +137,20 @@ const urlWithScheme = (name: string, schemes: ReadonlyArray<string>) =>
     })
   )
 
-export const appConfig: Config.Config<AppSettings> = Config.all({
+const settings = Config.all({
   port: Config.integer("PORT").pipe(
     Config.validate({ message: "must be a port number (0 picks a free one)", validation: (n) => n >= 0 && n <= 65535 }),
     Config.withDefault(8080)
   ),
   host: Config.string("HOST").pipe(Config.withDefault("0.0.0.0")),
   databaseUrl: Config.option(urlWithScheme("DATABASE_URL", ["postgres:", "postgresql:"]).pipe(Config.map(Redacted.make))),
+  databaseReadUrl: optional("DATABASE_READ_URL", (s) => {
+    try {
+      return ["postgres:", "postgresql:"].includes(new URL(s).protocol) ? Either.right(Redacted.make(s)) : Either.left("must be a URL starting with postgres:// or postgresql://")
+    } catch {
+      return Either.left("must be a URL starting with postgres:// or postgresql://")
+    }
+  }),
   dataDir: Config.string("MPLP_DATA_DIR").pipe(Config.withDefault("./data")),
   redisUrl: urlWithScheme("REDIS_URL", ["redis:", "rediss:"]).pipe(
     Config.map(Redacted.make),
@@ -204,6 +213,14 @@ export const appConfig: Config.Config<AppSettings> = Config.all({
   queryTimeoutMs: positiveInt("MPLP_QUERY_TIMEOUT_MS", 10_000),
   maxRawRangeHours: positiveInt("MPLP_MAX_RAW_RANGE_HOURS", 24)
 })
+
+export const appConfig: Config.Config<AppSettings> = settings.pipe(
+  Config.mapOrFail((s) =>
+    Option.isSome(s.databaseReadUrl) && Option.isNone(s.databaseUrl)
+      ? Either.left(ConfigError.InvalidData(["DATABASE_READ_URL"], "needs DATABASE_URL: a read replica is a replica of a PostgreSQL server, not of the embedded database"))
+      : Either.right(s)
+  )
+)
 
 export class AppConfig extends Context.Tag("config/AppConfig")<AppConfig, AppSettings>() {
   static readonly layer = Layer.effect(AppConfig, appConfig)

@@ -1,6 +1,7 @@
 import { HttpApiBuilder } from "@effect/platform"
 import { Effect, Option } from "effect"
 import { Db } from "../../db/Db.ts"
+import { ReadDb } from "../../db/ReadDb.ts"
 import { Conflict, NotFound } from "../../domain/errors.ts"
 import { queryAlertDetail } from "../../query/alertDetail.ts"
 import { acknowledgeAlert, ALERT_STATES, listAlerts } from "../../query/alerts.ts"
@@ -13,19 +14,21 @@ import { idText } from "../../domain/issues.ts"
 export const AlertsLive = HttpApiBuilder.group(MplpApi, "alerts", (handlers) =>
   Effect.gen(function* () {
     const db = yield* Db
+    // Listing and reading alerts may trail the primary (DATABASE_READ_URL); acknowledging writes to the primary.
+    const reads = yield* ReadDb
     return handlers
       .handle("list", ({ urlParams }) =>
         Effect.gen(function* () {
           const p = yield* requireScope("query")
           const states = yield* parseChoices("state", urlParams.state, ALERT_STATES)
           const limit = yield* parseIntParam("limit", urlParams.limit, 200, 1, 1000)
-          return yield* listAlerts(db, p.tenantId, states, limit)
+          return yield* listAlerts(reads, p.tenantId, states, limit)
         }).pipe(dbUnavailable)
       )
       .handle("get", ({ path }) =>
         Effect.gen(function* () {
           const p = yield* requireScope("query")
-          const detail = yield* queryAlertDetail(db, p.tenantId, path.id)
+          const detail = yield* queryAlertDetail(reads, p.tenantId, path.id)
           if (Option.isNone(detail)) return yield* new NotFound({ message: `alert ${idText(path.id)} not found` })
           return detail.value
         }).pipe(dbUnavailable)

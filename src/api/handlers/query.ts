@@ -1,7 +1,7 @@
 import { HttpApiBuilder } from "@effect/platform"
 import { Effect, Either, Option } from "effect"
 import { AppConfig } from "../../config/AppConfig.ts"
-import { Db } from "../../db/Db.ts"
+import { ReadDb } from "../../db/ReadDb.ts"
 import { excerpt } from "../../domain/issues.ts"
 import type { MetricWindowsParams, SearchParams, SeriesParams, TimelineParams } from "../../domain/queryParams.ts"
 import { queryAnomalies } from "../../query/anomalies.ts"
@@ -110,7 +110,8 @@ const timelinePlan = (p: typeof TimelineParams.Type, nowMs: number) =>
 
 export const QueryLive = HttpApiBuilder.group(MplpApi, "query", (handlers) =>
   Effect.gen(function* () {
-    const db = yield* Db
+    // Every statement here only reads: the replica when DATABASE_READ_URL is set (settings come from the primary).
+    const db = yield* ReadDb
     const store = yield* TenantStore
     const { maxRawRangeHours } = yield* AppConfig
     return handlers
