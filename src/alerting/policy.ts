@@ -1,7 +1,12 @@
 import { severityRank, type Severity } from "../detection/thresholds.ts"
+import type { ActiveState, AlertSeverity, AlertState } from "../domain/alertState.ts"
+
+// The alert's state per (series, rule) is a domain type (the API acknowledges it too); its
+// transitions on evaluations live here.
+export { acknowledge } from "../domain/alertState.ts"
+export type { ActiveState, AlertSeverity, AlertState, OkState } from "../domain/alertState.ts"
 
 export type AlertRule = "anomaly" | "threshold"
-export type AlertSeverity = Exclude<Severity, "none">
 
 export interface Evaluation {
   readonly seriesKey: string
@@ -12,28 +17,6 @@ export interface Evaluation {
   readonly expected?: number
   readonly z?: number
 }
-
-export interface OkState {
-  readonly status: "ok"
-  readonly lastWindowStartMs?: number
-}
-
-export interface ActiveState {
-  readonly status: "open" | "acknowledged"
-  readonly alertId?: string
-  /** Highest severity reached; it never drops while the alert is active, so flapping cannot re-escalate. */
-  readonly severity: AlertSeverity
-  readonly lastSeverity: AlertSeverity
-  readonly openedAtMs: number
-  readonly lastNotifiedAtMs: number
-  readonly lastSeenAtMs: number
-  readonly lastWindowStartMs: number
-  readonly occurrences: number
-  readonly normalStreak: number
-  readonly peakValue: number
-}
-
-export type AlertState = OkState | ActiveState
 
 export type Action =
   | { readonly _tag: "Open"; readonly severity: AlertSeverity }
@@ -119,10 +102,6 @@ export const step = (config: PolicyConfig, state: AlertState, ev: Evaluation, no
   }
   return { state: seen, actions: [{ _tag: "Fold" }] }
 }
-
-/** Stops reminders; escalation and resolution still notify. */
-export const acknowledge = (state: AlertState): AlertState =>
-  state.status === "open" ? { ...state, status: "acknowledged" } : state
 
 /** Records the id assigned when the alert row was inserted. */
 export const withAlertId = (state: AlertState, alertId: string): AlertState =>

