@@ -12,13 +12,15 @@ import { TraceRegistry } from "../tenants/TraceRegistry.ts"
 import { Telemetry } from "../telemetry/Telemetry.ts"
 import { finishExecution, startExecution, updateExecution } from "./executions.ts"
 import type { Applied } from "./executions.ts"
+import { deriveGenai } from "./genai/derive.ts"
+import type { Price } from "../domain/pricing.ts"
 import { dedupKeys, insertMetricPoints, insertSpans, upsertSpanExecutions } from "./persist.ts"
 
 /**
  * The ingest stage: validates (decode on dequeue), normalises and persists one batch per job, in one
  * transaction. Every write is keyed so that a redelivered job changes nothing.
  */
-export const persistBatch = (job: IngestJob, jobId: string) =>
+export const persistBatch = (job: IngestJob, jobId: string, pricing: ReadonlyArray<Price> = []) =>
   Effect.gen(function* () {
     const db = yield* Db
     // Raw rows need no transaction: every statement is keyed (ON CONFLICT), so a batch cut off halfway
@@ -30,8 +32,10 @@ export const persistBatch = (job: IngestJob, jobId: string) =>
           Effect.as<Applied>({ applied: true, points: job.points })
         )
       case "spans":
-        return yield* Effect.zipRight(insertSpans(db, job.tenantId, job.spans), upsertSpanExecutions(db, job.tenantId, job.spans)).pipe(
-          Effect.as<Applied>({ applied: true, points: [] })
+        return yield* deriveGenai(db, job.tenantId, job.spans, pricing).pipe(
+          Effect.tap((genai) => insertSpans(db, job.tenantId, job.spans, genai)),
+          Effect.tap(() => upsertSpanExecutions(db, job.tenantId, job.spans)),
+          Effect.map((genai): Applied => ({ applied: true, points: [], genai }))
         )
     }
     return yield* db.transaction((tx): Effect.Effect<Applied, unknown> => {
@@ -108,7 +112,8 @@ export const IngestStage = {
           onDeadLetter: (bullJob) => indexDeadLetter(redis, bullJob),
           process: (job, bullJob) => {
             const jobId = bullJob.id ?? ""
-            return persistBatch(job, jobId).pipe(
+            return store.getSettings(job.tenantId).pipe(
+              Effect.flatMap((settings) => persistBatch(job, jobId, settings.pricing)),
               Effect.flatMap((applied) => handOff(job, applied, jobId)),
               Effect.tap(() =>
                 Effect.tryPromise(() =>
