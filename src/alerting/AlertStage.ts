@@ -6,7 +6,7 @@ import { createHash } from "node:crypto"
 import { AppConfig } from "../config/AppConfig.ts"
 import { Db } from "../db/Db.ts"
 import { lockCursor } from "../db/cursor.ts"
-import { loadAnalysis } from "../query/ExecutionReader.ts"
+import { getExecution, loadAnalysis } from "../query/ExecutionReader.ts"
 import type { Queryable } from "../db/Db.ts"
 import { AlertJob, EvaluationMsg } from "../domain/pipeline.ts"
 import { makeQueue, runWorker } from "../queues/Queues.ts"
@@ -261,7 +261,13 @@ const makeStage = (concurrency: number) =>
               const analysis = job.eventType === "execution_completed"
                 ? Option.getOrNull(yield* loadAnalysis(db, job.tenantId, job.key).pipe(Effect.orElseSucceed(() => Option.none())))
                 : null
-              yield* event(job.tenantId, job.eventType, job.key, analysis === null ? job.payload : { ...job.payload, analysis })
+              // …and its GenAI totals (tokens, cost, LLM and tool calls, agents), null when it made no GenAI call.
+              const genai = job.eventType === "execution_completed"
+                ? Option.match(yield* getExecution(db, job.tenantId, job.key).pipe(Effect.orElseSucceed(() => Option.none())), { onNone: () => null, onSome: (v) => v.genai })
+                : undefined
+              yield* event(job.tenantId, job.eventType, job.key, {
+                ...job.payload, ...(analysis === null ? {} : { analysis }), ...(genai === undefined ? {} : { genai })
+              })
               return yield* dispatch(job.tenantId)
             }
             case "deliver":
