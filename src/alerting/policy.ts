@@ -1,6 +1,6 @@
 import { severityRank, type Severity } from "../detection/thresholds.ts"
 
-export type AlertRule = "anomaly" | "threshold"
+export type AlertRule = "anomaly" | "threshold" | "budget"
 export type AlertSeverity = Exclude<Severity, "none">
 
 export interface Evaluation {

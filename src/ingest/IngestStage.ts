@@ -1,4 +1,5 @@
 import { Effect, Layer, Schema } from "effect"
+import { genaiSeriesPoints } from "../aggregation/genaiSeries.ts"
 import { foldBatch, metricSeriesPoints, spanSeriesPoints } from "../aggregation/partials.ts"
 import { Db } from "../db/Db.ts"
 import { executionIdOfJob, IngestJob } from "../domain/jobs.ts"
@@ -13,6 +14,8 @@ import { Telemetry } from "../telemetry/Telemetry.ts"
 import { finishExecution, startExecution, updateExecution } from "./executions.ts"
 import type { Applied } from "./executions.ts"
 import { deriveGenai } from "./genai/derive.ts"
+import { findLoops } from "./genai/loops.ts"
+import type { GenaiRecord } from "./genai/recognize.ts"
 import type { Price } from "../domain/pricing.ts"
 import { dedupKeys, insertMetricPoints, insertSpans, upsertSpanExecutions } from "./persist.ts"
 
@@ -61,6 +64,7 @@ export const IngestStage = {
     Layer.scopedDiscard(
       Effect.gen(function* () {
         const telemetry = yield* Telemetry
+        const db = yield* Db
         const store = yield* TenantStore
         const registry = yield* TraceRegistry
         const redis = yield* RedisConnection
@@ -68,12 +72,32 @@ export const IngestStage = {
         const aggregate = yield* makeQueue("aggregate")
         const alert = yield* makeQueue("alert")
 
+        // GenAI: a runaway loop in an execution (once per execution), and the budgets once spending moved.
+        const genaiAlerts = (job: IngestJob & { readonly _tag: "spans" }, genai: ReadonlyArray<GenaiRecord | undefined>, jobId: string) =>
+          Effect.gen(function* () {
+            const settings = yield* store.getSettings(job.tenantId)
+            const loops = yield* findLoops(db, job.tenantId, job.spans, genai, settings.detector.maxRepeatedCalls)
+            for (const l of loops) {
+              const payload = { executionId: l.traceId, traceId: l.traceId, repeated: l.repeated, calls: l.calls, maxRepeatedCalls: settings.detector.maxRepeatedCalls }
+              yield* Effect.tryPromise(() =>
+                alert.add("event", encodeAlert({ _tag: "event", tenantId: job.tenantId, eventType: "agent_loop_suspected", key: l.traceId, payload }), { jobId: `${job.tenantId}.loop-${l.traceId}` })
+              )
+            }
+            if (settings.budgets.length > 0 && genai.some((g) => g !== undefined && g.costUsd !== null)) {
+              yield* Effect.tryPromise(() =>
+                alert.add("budgets", encodeAlert({ _tag: "budgets", tenantId: job.tenantId }), { jobId: `${job.tenantId}.budgets-${jobId}` })
+              )
+            }
+          })
+
         // Hands the batch's series points on, folded per window. Runs on every delivery, also when the
         // rows were already stored, so a crash between commit and hand-off loses nothing; the same job
         // id (and the window store's per-batch fields) make the repeat harmless.
         const handOff = (job: IngestJob, applied: Applied, jobId: string) =>
           Effect.gen(function* () {
-            const points = job._tag === "spans" ? spanSeriesPoints(job.spans) : metricSeriesPoints(applied.points)
+            const points = job._tag === "spans"
+              ? [...spanSeriesPoints(job.spans), ...genaiSeriesPoints(job.spans, applied.genai)]
+              : metricSeriesPoints(applied.points)
             if (points.length > 0) {
               const settings = yield* store.getSettings(job.tenantId)
               const windowSizeMs = settings.windows.sizeSeconds * 1000
@@ -82,6 +106,7 @@ export const IngestStage = {
               const data = encodeAggregate({ tenantId: job.tenantId, sourceJobId: jobId, windowSizeMs, maxEventTimeMs, partials: foldBatch(points, windowSizeMs) })
               yield* Effect.tryPromise(() => aggregate.add("partials", data, { jobId }))
             }
+            if (job._tag === "spans" && applied.genai !== undefined && applied.genai.some((g) => g !== undefined)) yield* genaiAlerts(job, applied.genai, jobId)
             // Open executions: the deadline is durable (Redis), the in-memory timer that watches it is not.
             // Executions are watched by their id (the trace id, or <traceId>-<spanId> for a later one of the trace).
             if ((job._tag === "execution-start" || job._tag === "execution-update") && applied.applied) {

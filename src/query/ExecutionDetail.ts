@@ -81,7 +81,7 @@ export const executionSubtree = (rows: ReadonlyArray<SpanRow>, spanId: string): 
 
 export const spanInput = (r: SpanRow): SpanInput => ({
   spanId: r.span_id, parentSpanId: r.parent_span_id, name: r.name, serviceName: r.service_name,
-  startMs: Number(r.start_ms), endMs: Number(r.end_ms), error: Number(r.status_code) === 2
+  startMs: Number(r.start_ms), endMs: Number(r.end_ms), error: Number(r.status_code) === 2, genai: r.genai
 })
 
 export const factsOf = (v: ExecutionView): ExecutionFacts => ({

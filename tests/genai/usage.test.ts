@@ -41,8 +41,8 @@ describe("GenAI usage, graph and execution totals", () => {
       operationName: "trip", serviceName: "planner", context: { contextId: "c-1", userId: "alice" }, tags: { "gen_ai.agent.name": "planner" }
     })
     expect(started.status).toBe(201)
-    const exec = (await started.json()) as { executionId: string; traceId: string; spanId: string }
-    const now = Date.now() - 20_000
+    const exec = (await started.json()) as { executionId: string; traceId: string; spanId: string; startTime: string }
+    const now = Date.parse(exec.startTime) + 10
     const researcher = spanId()
     const spans: Array<SpanSpec> = [
       // The planner (the native execution) calls a model and invokes a researcher agent, which calls a tool and a model.
@@ -55,6 +55,8 @@ describe("GenAI usage, graph and execution totals", () => {
       { spanId: spanId(), parentSpanId: researcher, name: "chat local", service: "research", startMs: now + 3900, endMs: now + 3950, attributes: { "gen_ai.operation.name": "chat", "gen_ai.request.model": "llama-local", "gen_ai.usage.input_tokens": 40, "gen_ai.usage.output_tokens": 2 } }
     ]
     expect((await call(app, t.key, "POST", "/v1/traces", otlpTraces(exec.traceId, spans))).status).toBe(200)
+    // The execution's span ends after its agents' calls.
+    await new Promise((r) => setTimeout(r, Math.max(0, now + 4100 - Date.now())))
     expect((await call(app, t.key, "POST", `/api/executions/${exec.executionId}/finish`, { success: true })).status).toBeLessThan(300)
 
     const gpt = cost("gpt-4o", 1500, 150)
@@ -108,11 +110,23 @@ describe("GenAI usage, graph and execution totals", () => {
 
     const totals = { inputTokens: 4540, outputTokens: 452, unpricedTokens: 42, llmCalls: 4, toolCalls: 2, agents: ["planner", "researcher"], models: ["claude-3-5-haiku", "gpt-4o", "llama-local"] }
     const detail = await eventually(async () => {
-      const d = (await (await call(app, t.key, "GET", `/api/executions/${exec.executionId}`)).json()) as { status: string; genai: Record<string, unknown> | null; spans: Array<{ name: string; genai: Record<string, unknown> | null }> }
+      const d = (await (await call(app, t.key, "GET", `/api/executions/${exec.executionId}`)).json()) as {
+        status: string; genai: Record<string, unknown> | null; spans: Array<{ name: string; genai: Record<string, unknown> | null }>
+        analysis: { genai: null | { mostExpensiveModel: { model: string; costUsd: number } | null; sequentialModelCalls: Array<{ parentSpanId: string; spanIds: Array<string>; savableMs: number }>; modelCallsShareOfCriticalPath: number; toolCallsShareOfCriticalPath: number } } | null
+      }
       return d.status === "completed" && d.genai !== null ? d : undefined
     })
     expect(detail.genai).toMatchObject(totals)
     expect(detail.genai?.costUsd).toBeCloseTo(gpt + claude, 12)
+    // The analysis' GenAI facts: the planner's two model calls ran one after the other; claude cost most.
+    const g = detail.analysis?.genai
+    expect(g?.mostExpensiveModel).toMatchObject({ model: "claude-3-5-haiku", calls: 1 })
+    expect(g?.mostExpensiveModel?.costUsd).toBeCloseTo(claude, 12)
+    const planner = g?.sequentialModelCalls.find((c) => c.parentSpanId === exec.spanId)
+    expect(planner?.spanIds).toHaveLength(2)
+    expect(planner?.savableMs).toBeCloseTo(400, 0)
+    expect(g?.modelCallsShareOfCriticalPath).toBeGreaterThan(0.3)
+    expect(g?.toolCallsShareOfCriticalPath).toBeGreaterThan(0)
     expect(detail.spans.find((s) => s.name === "chat claude")?.genai).toMatchObject({ agentName: "researcher", inputTokens: 3000, requestModel: "claude-3-5-haiku" })
     const search = (await (await call(app, t.key, "GET", "/api/executions?from=now-1h")).json()) as { executions: Array<{ executionId: string; genai: unknown }> }
     expect(search.executions.find((e) => e.executionId === exec.executionId)?.genai).toMatchObject(totals)
