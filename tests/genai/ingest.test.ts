@@ -200,3 +200,63 @@ describe("settings.pricing and settings.budgets", () => {
     expect(r.body.message).toContain(words)
   })
 })
+
+describe("GenAI on the native API and /v1/metrics", () => {
+  it("refuses a token count that is no count, or an unknown operation, in an execution's tags, naming the field", async () => {
+    const t = await app.tenant()
+    const start = (tags: Record<string, string>) =>
+      call(app, t.key, "POST", "/api/executions", { operationName: "plan", serviceName: "agent", context: { contextId: "c", userId: "u" }, tags })
+    for (const [tags, words] of [
+      [{ "gen_ai.usage.input_tokens": "-3" }, "tags.gen_ai.usage.input_tokens"],
+      [{ "gen_ai.usage.output_tokens": "many" }, "tags.gen_ai.usage.output_tokens"],
+      [{ "llm.token_count.prompt": "5000000000" }, "tags.llm.token_count.prompt"],
+      [{ "gen_ai.operation.name": "dance" }, "tags.gen_ai.operation.name"]
+    ] as const) {
+      const res = await start(tags)
+      expect(res.status).toBe(400)
+      expect(((await res.json()) as { message: string }).message).toContain(words)
+    }
+    expect((await start({ "gen_ai.agent.name": "planner", "gen_ai.usage.input_tokens": "12" })).status).toBe(201)
+    const bad = await call(app, t.key, "POST", "/api/metrics", { points: [{ name: "cpu", value: -1 }, { name: "gen_ai.client.token.usage.sum", value: -1 }] })
+    expect(bad.status).toBe(400)
+    expect(((await bad.json()) as { message: string }).message).toContain("points.1.value")
+  })
+
+  it("recognises gen_ai.client.token.usage and gen_ai.client.operation.duration, per model and token type", async () => {
+    const t = await app.tenant()
+    const nanos = (ms: number) => `${BigInt(ms) * 1_000_000n}`
+    const now = Date.now() - 2000
+    const attrs = (extra: Record<string, string>) =>
+      Object.entries({ "gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o", "gen_ai.response.model": "gpt-4o-2024-08-06", ...extra })
+        .map(([key, v]) => ({ key, value: { stringValue: v } }))
+    const histogram = (name: string, unit: string, points: Array<{ a: Record<string, string>; sum: number; count: number }>) => ({
+      name, unit,
+      histogram: { aggregationTemporality: 1, dataPoints: points.map((p) => ({ attributes: attrs(p.a), startTimeUnixNano: nanos(now - 1000), timeUnixNano: nanos(now), count: String(p.count), sum: p.sum, bucketCounts: [String(p.count)], explicitBounds: [] })) }
+    })
+    const body = {
+      resourceMetrics: [{
+        resource: { attributes: [{ key: "service.name", value: { stringValue: "agents" } }] },
+        scopeMetrics: [{
+          scope: { name: "@opentelemetry/instrumentation-openai" },
+          metrics: [
+            histogram("gen_ai.client.token.usage", "{token}", [{ a: { "gen_ai.token.type": "input" }, sum: 1200, count: 2 }, { a: { "gen_ai.token.type": "output" }, sum: 300, count: 2 }]),
+            histogram("gen_ai.client.operation.duration", "s", [{ a: {}, sum: 1.5, count: 2 }])
+          ]
+        }]
+      }]
+    }
+    const res = await call(app, t.key, "POST", "/v1/metrics", body)
+    expect(res.status).toBe(200)
+    const rows = await eventually(async () => {
+      const r = await app.sql<{ name: string; value: number; attributes: Record<string, unknown> }>(
+        "SELECT name, value, attributes FROM metric_points WHERE tenant_id = $1 AND name LIKE '%.sum' ORDER BY name, value", [t.id]
+      )
+      return r.length === 3 ? r : undefined
+    })
+    expect(rows.map((r) => [r.name, r.value, r.attributes["genai.model"], r.attributes["genai.tokenType"] ?? null, r.attributes["genai.operation"], r.attributes["genai.provider"]])).toEqual([
+      ["gen_ai.client.operation.duration.sum", 1.5, "gpt-4o-2024-08-06", null, "chat", "openai"],
+      ["gen_ai.client.token.usage.sum", 300, "gpt-4o-2024-08-06", "output", "chat", "openai"],
+      ["gen_ai.client.token.usage.sum", 1200, "gpt-4o-2024-08-06", "input", "chat", "openai"]
+    ])
+  })
+})

@@ -5,6 +5,7 @@ import { BadRequest, UnsupportedMediaType } from "../../domain/errors.ts"
 import { timeWindow } from "../../domain/limits.ts"
 import type { TimeWindow } from "../../domain/limits.ts"
 import { IngestQueue } from "../../ingest/IngestQueue.ts"
+import { genaiMetricAttributes } from "../../ingest/genai/metrics.ts"
 import { sanitizeGenai, sanitizeMessages } from "../../ingest/genai/sanitize.ts"
 import { decodeMetrics, decodeTraces } from "../../ingest/otlp/index.ts"
 import { Quotas } from "../../tenants/Quotas.ts"
@@ -77,7 +78,7 @@ export const OtlpLive = HttpApiBuilder.group(MplpApi, "otlp", (handlers) =>
             tenantId,
             receivedAtMs,
             source: "otlp",
-            points: r.points.map((pt) => ({ name: pt.name, value: pt.value, timeMs: pt.timeMs, serviceName: pt.serviceName, traceId: null, attributes: pt.attributes }))
+            points: r.points.map((pt) => ({ name: pt.name, value: pt.value, timeMs: pt.timeMs, serviceName: pt.serviceName, traceId: null, attributes: genaiMetricAttributes(pt.name, pt.attributes) }))
           }).pipe(Effect.tap(() => Effect.sync(() => telemetry.pointsAccepted.add(r.points.length))))
         ).pipe(dbUnavailable)
       )
