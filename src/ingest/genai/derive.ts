@@ -61,6 +61,36 @@ const merge = (near: Inherited, far: Inherited): Inherited => ({
 })
 
 /**
+ * Children that arrived before their parent (an exporter sends a span when it ends, so a long agent span
+ * comes after its model calls): their stored records get what the parent passes on and they lacked.
+ * One level: a GenAI child directly under a span of this batch.
+ */
+const backfillChildren = (q: Queryable, tenantId: string, spans: ReadonlyArray<SpanRow>, passed: ReadonlyArray<Inherited | undefined>) => {
+  const rows: Array<readonly [SpanRow, Inherited]> = []
+  spans.forEach((s, i) => {
+    const p = passed[i]
+    if (p !== undefined && (p.agentName !== null || p.toolName !== null || p.conversationId !== null || p.userId !== null)) rows.push([s, p])
+  })
+  if (rows.length === 0) return Effect.void
+  return q.query(
+    `UPDATE spans s SET genai = s.genai || jsonb_strip_nulls(jsonb_build_object(
+       'agentName', CASE WHEN s.genai ->> 'agentName' IS NULL THEN u.agent END,
+       'agentId', CASE WHEN s.genai ->> 'agentName' IS NULL THEN u.agent_id END,
+       'parentAgent', CASE WHEN s.genai ->> 'kind' = 'agent' AND s.genai ->> 'parentAgent' IS NULL AND u.agent IS DISTINCT FROM s.genai ->> 'agentName' THEN u.agent END,
+       'toolName', CASE WHEN s.genai ->> 'toolName' IS NULL THEN u.tool END,
+       'conversationId', CASE WHEN s.genai ->> 'conversationId' IS NULL THEN u.conv END,
+       'userId', CASE WHEN s.genai ->> 'userId' IS NULL THEN u.usr END))
+     FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) AS u(tr, sp, agent, agent_id, tool, conv, usr)
+     WHERE s.tenant_id = $1 AND s.trace_id = u.tr AND s.parent_span_id = u.sp AND s.genai IS NOT NULL
+       AND ((s.genai ->> 'agentName' IS NULL AND u.agent IS NOT NULL) OR (s.genai ->> 'toolName' IS NULL AND u.tool IS NOT NULL)
+            OR (s.genai ->> 'conversationId' IS NULL AND u.conv IS NOT NULL) OR (s.genai ->> 'userId' IS NULL AND u.usr IS NOT NULL)
+            OR (s.genai ->> 'kind' = 'agent' AND s.genai ->> 'parentAgent' IS NULL AND u.agent IS NOT NULL AND u.agent IS DISTINCT FROM s.genai ->> 'agentName'))`,
+    [tenantId, rows.map(([s]) => s.traceId), rows.map(([s]) => s.spanId), rows.map(([, p]) => p.agentName), rows.map(([, p]) => p.agentId),
+      rows.map(([, p]) => p.toolName), rows.map(([, p]) => p.conversationId), rows.map(([, p]) => p.userId)]
+  ).pipe(Effect.asVoid)
+}
+
+/**
  * The GenAI record of each span of the batch (undefined for a span that is none). Costs one pass over
  * the attribute keys per span when the batch holds no GenAI span, and no query.
  */
@@ -114,5 +144,6 @@ export const deriveGenai = (q: Queryable, tenantId: string, spans: ReadonlyArray
       return passed[start] ?? NOTHING_INHERITED
     }
     for (let i = 0; i < spans.length; i++) if (passed[i] === undefined) resolve(i)
+    yield* backfillChildren(q, tenantId, spans, passed)
     return out
   }).pipe(Effect.withSpan("Genai.derive"))
