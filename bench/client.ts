@@ -50,7 +50,17 @@ export const counterValue = (text: string, name: string, labels: Record<string, 
   return total
 }
 
-export const scrape = async (baseUrl: string): Promise<string> => (await fetch(`${baseUrl}/metrics`)).text()
+/**
+ * One retry: a kept-alive connection idle longer than the server's keep-alive timeout (building the bodies
+ * on a busy machine can take that long) may be closed under the request, which fetch reports as failed.
+ */
+export const scrape = async (baseUrl: string): Promise<string> => {
+  try {
+    return await (await fetch(`${baseUrl}/metrics`)).text()
+  } catch {
+    return (await fetch(`${baseUrl}/metrics`)).text()
+  }
+}
 
 export type Counts = Record<"wait" | "active" | "delayed" | "prioritized" | "paused" | "failed" | "completed", number>
 
