@@ -85,7 +85,8 @@ export const insertSpans = (tx: Queryable, tenantId: string, spans: ReadonlyArra
           chunk.map((s) => JSON.stringify(s.attributes)),
           chunk.map((s) => JSON.stringify(s.events)),
           chunk.map((s) => JSON.stringify(s.links)),
-          pairs.map(([, g]) => (g === undefined || g === null ? null : JSON.stringify(g)))
+          // Null fields left out: a missing key reads as null (->> gives NULL), and the row is about half the size.
+          pairs.map(([, g]) => (g === undefined || g === null ? null : JSON.stringify(g, (_, v: unknown) => (v === null ? undefined : v))))
         ]
       )
     },

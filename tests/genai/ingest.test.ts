@@ -23,6 +23,10 @@ export const PRICING = [
   { model: "claude-3-5-sonnet", inputPerMTok: 6, outputPerMTok: 30, effectiveFrom: "2099-01-01" }
 ]
 
+const RECORD_KEYS = [
+  "kind", "operation", "provider", "requestModel", "responseModel", "model", "agentName", "agentId", "parentAgent", "toolName", "conversationId",
+  "workflowName", "userId", "errorType", "error", "inputTokens", "outputTokens", "cacheReadTokens", "cacheWriteTokens", "costUsd", "unpricedTokens"
+]
 type Genai = Record<string, unknown> & { kind: string; model: string | null; agentName: string | null; toolName: string | null; costUsd: number | null; unpricedTokens: number }
 
 const genaiOf = (tenantId: string, trace: string, expected: number) =>
@@ -30,7 +34,9 @@ const genaiOf = (tenantId: string, trace: string, expected: number) =>
     const rows = await app.sql<{ span_id: string; genai: Genai | null; attributes: Record<string, unknown>; events: Array<{ attributes: Record<string, unknown> }> }>(
       "SELECT span_id, genai, attributes, events FROM spans WHERE tenant_id = $1 AND trace_id = $2", [tenantId, trace]
     )
-    return rows.length === expected ? new Map(rows.map((r) => [r.span_id, r])) : undefined
+    // Stored without its null fields: read back with them.
+    const full = (g: Genai | null) => (g === null ? null : ({ ...Object.fromEntries(RECORD_KEYS.map((k) => [k, null])), ...g }) as Genai)
+    return rows.length === expected ? new Map(rows.map((r) => [r.span_id, { ...r, genai: full(r.genai) }])) : undefined
   })
 
 describe("GenAI spans at ingest", () => {

@@ -127,6 +127,8 @@ describe("GenAI usage, graph and execution totals", () => {
     expect(planner?.savableMs).toBeCloseTo(400, 0)
     expect(g?.modelCallsShareOfCriticalPath).toBeGreaterThan(0.3)
     expect(g?.toolCallsShareOfCriticalPath).toBeGreaterThan(0)
+    // The native execution named its agent in its tags: its own span is the planner's agent span.
+    expect(detail.spans.find((s) => s.name === "trip")?.genai).toMatchObject({ agentName: "planner", operation: null })
     expect(detail.spans.find((s) => s.name === "chat claude")?.genai).toMatchObject({ agentName: "researcher", inputTokens: 3000, requestModel: "claude-3-5-haiku" })
     const search = (await (await call(app, t.key, "GET", "/api/executions?from=now-1h")).json()) as { executions: Array<{ executionId: string; genai: unknown }> }
     expect(search.executions.find((e) => e.executionId === exec.executionId)?.genai).toMatchObject(totals)

@@ -20,7 +20,7 @@ type StoredRow = { span_id: string; parent_span_id: string | null; genai: Partia
  * themselves), else (a plain span, or a native execution still running, whose span is not written yet)
  * what their own attributes name, completed from further up.
  */
-const storedInheritance = (q: Queryable, tenantId: string, traces: ReadonlyArray<string>, ids: ReadonlyArray<string>) =>
+export const storedInheritance = (q: Queryable, tenantId: string, traces: ReadonlyArray<string>, ids: ReadonlyArray<string>) =>
   Effect.gen(function* () {
     const acc = new Map<string, Inherited>()
     // span id to look up → the span ids whose inheritance waits for it
