@@ -7,6 +7,8 @@
 ALTER TABLE spans ADD COLUMN genai jsonb;
 -- Graph, per-execution totals and budgets read only the GenAI spans of a tenant's range.
 CREATE INDEX spans_genai ON spans (tenant_id, start_time DESC) WHERE genai IS NOT NULL;
+-- GenAI spans stored before their parent, waiting for the names it passes on (src/ingest/genai/derive.ts).
+CREATE INDEX spans_genai_awaiting ON spans (tenant_id, trace_id, parent_span_id) WHERE genai ? 'awaitingParent';
 
 -- Usage per minute and hour, by every dimension the usage endpoint groups by (empty string: not known).
 -- Durations as cumulative le_* buckets (as span_red_1m): percentiles merge across minutes and groups.

@@ -63,7 +63,9 @@ const merge = (near: Inherited, far: Inherited): Inherited => ({
 /**
  * Children that arrived before their parent (an exporter sends a span when it ends, so a long agent span
  * comes after its model calls): their stored records get what the parent passes on and they lacked.
- * One level: a GenAI child directly under a span of this batch.
+ * One level: a GenAI child directly under a span of this batch. Such children were stored marked
+ * `awaitingParent`, and only they are looked for (index spans_genai_awaiting, usually empty), so a batch
+ * whose spans have no such child pays a probe of an empty index per span.
  */
 const backfillChildren = (q: Queryable, tenantId: string, spans: ReadonlyArray<SpanRow>, passed: ReadonlyArray<Inherited | undefined>) => {
   const rows: Array<readonly [SpanRow, Inherited]> = []
@@ -73,7 +75,7 @@ const backfillChildren = (q: Queryable, tenantId: string, spans: ReadonlyArray<S
   })
   if (rows.length === 0) return Effect.void
   return q.query(
-    `UPDATE spans s SET genai = s.genai || jsonb_strip_nulls(jsonb_build_object(
+    `UPDATE spans s SET genai = (s.genai - 'awaitingParent') || jsonb_strip_nulls(jsonb_build_object(
        'agentName', CASE WHEN s.genai ->> 'agentName' IS NULL THEN u.agent END,
        'agentId', CASE WHEN s.genai ->> 'agentName' IS NULL THEN u.agent_id END,
        'parentAgent', CASE WHEN s.genai ->> 'kind' = 'agent' AND s.genai ->> 'parentAgent' IS NULL AND u.agent IS DISTINCT FROM s.genai ->> 'agentName' THEN u.agent END,
@@ -81,10 +83,7 @@ const backfillChildren = (q: Queryable, tenantId: string, spans: ReadonlyArray<S
        'conversationId', CASE WHEN s.genai ->> 'conversationId' IS NULL THEN u.conv END,
        'userId', CASE WHEN s.genai ->> 'userId' IS NULL THEN u.usr END))
      FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) AS u(tr, sp, agent, agent_id, tool, conv, usr)
-     WHERE s.tenant_id = $1 AND s.trace_id = u.tr AND s.parent_span_id = u.sp AND s.genai IS NOT NULL
-       AND ((s.genai ->> 'agentName' IS NULL AND u.agent IS NOT NULL) OR (s.genai ->> 'toolName' IS NULL AND u.tool IS NOT NULL)
-            OR (s.genai ->> 'conversationId' IS NULL AND u.conv IS NOT NULL) OR (s.genai ->> 'userId' IS NULL AND u.usr IS NOT NULL)
-            OR (s.genai ->> 'kind' = 'agent' AND s.genai ->> 'parentAgent' IS NULL AND u.agent IS NOT NULL AND u.agent IS DISTINCT FROM s.genai ->> 'agentName'))`,
+     WHERE s.tenant_id = $1 AND s.trace_id = u.tr AND s.parent_span_id = u.sp AND s.genai ? 'awaitingParent'`,
     [tenantId, rows.map(([s]) => s.traceId), rows.map(([s]) => s.spanId), rows.map(([, p]) => p.agentName), rows.map(([, p]) => p.agentId),
       rows.map(([, p]) => p.toolName), rows.map(([, p]) => p.conversationId), rows.map(([, p]) => p.userId)]
   ).pipe(Effect.asVoid)
@@ -137,7 +136,8 @@ export const deriveGenai = (q: Queryable, tenantId: string, spans: ReadonlyArray
         const j = chain[k]!
         const s = spans[j]!
         const rec = recognize(s.attributes, s.statusCode, base)
-        out[j] = rec === null ? undefined : priced(table, rec, s.startTimeMs)
+        const orphan = rec !== null && k === chain.length - 1 && s.parentSpanId !== null && !byId.has(`${s.traceId}/${s.parentSpanId}`) && !stored.has(s.parentSpanId)
+        out[j] = rec === null ? undefined : priced(table, orphan ? { ...rec, awaitingParent: true } : rec, s.startTimeMs)
         base = inheritedFrom(s.attributes, rec, base)
         passed[j] = base
       }
