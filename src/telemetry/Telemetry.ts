@@ -21,6 +21,8 @@ class PullReader extends MetricReader {
 export interface SelfMetrics {
   readonly pointsAccepted: Counter
   readonly spansAccepted: Counter
+  /** GenAI attributes dropped at the door: message contents (kind=content) and token counts that are no counts (kind=tokens). */
+  readonly genaiAttributesDropped: Counter
   readonly requestsRejected: Counter
   readonly jobsProcessed: Counter
   readonly jobLatency: Histogram
@@ -73,6 +75,7 @@ export class Telemetry extends Context.Tag("telemetry/Telemetry")<Telemetry, Sel
       return {
         pointsAccepted: meter.createCounter("mplp_points_accepted", { description: "metric points accepted by the API" }),
         spansAccepted: meter.createCounter("mplp_spans_accepted", { description: "spans accepted by the API" }),
+        genaiAttributesDropped: meter.createCounter("mplp_genai_attributes_dropped", { description: "GenAI span attributes dropped at ingest, by kind (content, tokens)" }),
         requestsRejected: meter.createCounter("mplp_requests_rejected", { description: "requests refused, by reason" }),
         jobsProcessed: meter.createCounter("mplp_jobs_processed", { description: "queue jobs processed, by stage and outcome" }),
         jobLatency: meter.createHistogram("mplp_job_latency_ms", { description: "enqueue to completion, by stage", unit: "ms" }),

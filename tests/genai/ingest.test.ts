@@ -136,6 +136,9 @@ describe("GenAI spans at ingest", () => {
     const row = (await genaiOf(off.id, trace, 1)).get(s)
     expect(JSON.stringify(row)).not.toContain("secret")
     expect(row?.attributes["gen_ai.request.model"]).toBe("gpt-4o")
+    // Counted on the service's own metrics too.
+    const metrics = await (await fetch(`${app.baseUrl}/metrics`)).text()
+    expect(metrics).toMatch(/mplp_genai_attributes_dropped(_total)?\{[^}]*kind="content"[^}]*\} [1-9]/)
 
     const on = await app.tenant(undefined, { genai: { storeContent: true } })
     const trace2 = traceId()

@@ -67,6 +67,8 @@ export const OtlpLive = HttpApiBuilder.group(MplpApi, "otlp", (handlers) =>
           // GenAI: contents dropped unless the tenant keeps them, bad token counts ignored; both reported.
           (tenantId, r) => Effect.map(store.getSettings(tenantId).pipe(Effect.catchTag("NotFound", Effect.die)), (settings) => {
             const g = sanitizeGenai(r.spans, settings.genai.storeContent)
+            if (g.contentDropped > 0) telemetry.genaiAttributesDropped.add(g.contentDropped, { kind: "content" })
+            if (g.tokensDropped > 0) telemetry.genaiAttributesDropped.add(g.tokensDropped, { kind: "tokens" })
             return g.contentDropped === 0 && g.warningCount === 0 ? r : { ...r, spans: g.spans, errors: [...r.errors, ...sanitizeMessages(g)] }
           })
         ).pipe(dbUnavailable)

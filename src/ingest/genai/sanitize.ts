@@ -9,6 +9,8 @@ export interface SanitizeResult {
   readonly spans: Array<SpanRow>
   /** Content attributes removed (settings.genai.storeContent is off). */
   readonly contentDropped: number
+  /** Token attributes removed (not a count of 0 to 1e9). */
+  readonly tokensDropped: number
   /** Token attributes removed, unknown operations: one message each (at most a few kept). */
   readonly warnings: Array<string>
   readonly warningCount: number
@@ -43,6 +45,7 @@ const clean = (
 
 export const sanitizeGenai = (spans: ReadonlyArray<SpanRow>, storeContent: boolean): SanitizeResult => {
   let contentDropped = 0
+  let tokensDropped = 0
   let warningCount = 0
   const warnings: Array<string> = []
   const warn = (m: string) => {
@@ -52,7 +55,10 @@ export const sanitizeGenai = (spans: ReadonlyArray<SpanRow>, storeContent: boole
   const out = spans.map((s) => {
     const where = `span ${show(s.spanId)} of trace ${show(s.traceId)}`
     const onContent = () => void contentDropped++
-    const onToken = (key: string, problem: string) => warn(`${where}: attribute ${key} ignored: ${problem}`)
+    const onToken = (key: string, problem: string) => {
+      tokensDropped++
+      warn(`${where}: attribute ${key} ignored: ${problem}`)
+    }
     const op = s.attributes["gen_ai.operation.name"]
     if (op !== undefined && (typeof op !== "string" || !KNOWN_OPERATION_NAMES.has(op))) {
       warn(`${where}: gen_ai.operation.name ${show(String(op))} is not a known operation (${[...KNOWN_OPERATION_NAMES].join(", ")}); the span is kept, its operation unknown`)
@@ -71,7 +77,7 @@ export const sanitizeGenai = (spans: ReadonlyArray<SpanRow>, storeContent: boole
     }
     return attributes === undefined && events === s.events ? s : { ...s, attributes: attributes ?? s.attributes, events }
   })
-  return { spans: out, contentDropped, warnings, warningCount }
+  return { spans: out, contentDropped, tokensDropped, warnings, warningCount }
 }
 
 /** The partialSuccess message parts for what sanitizing did. */
