@@ -1,4 +1,4 @@
-import { counterValue, createTenant, nowMs, openQueues, scrape, sleep, until } from "./client.ts"
+import { counterValue, createTenant, UNLIMITED, nowMs, openQueues, scrape, sleep, until } from "./client.ts"
 import { metricBatch } from "./data.ts"
 import { latencyStats, log, pool, retryAfterMs } from "./loadUtil.ts"
 import type { Common } from "./loadUtil.ts"
@@ -6,7 +6,8 @@ import { makeTraceRequest } from "./otlpRequests.ts"
 import { cpuSecondsOf, machineCpuSeconds } from "./stats.ts"
 
 export interface ThroughputConfig extends Common {
-  readonly mode: "metrics" | "otlp"
+  /** genai: OTLP spans with GenAI attributes (an agent, model and tool calls), to a tenant with a price table. */
+  readonly mode: "metrics" | "otlp" | "genai"
   readonly durationSeconds: number
   readonly maxRequests: number
   /** Points (metrics) or spans (otlp) per request. */
@@ -25,12 +26,15 @@ export interface ThroughputConfig extends Common {
   readonly persistedBy?: "metrics" | "queue"
 }
 
-// metrics / otlp: sustained throughput until persisted and windowed
+/** The genai scenario's price table: one of its two models is priced, the other's tokens are unpriced. */
+const BENCH_PRICING = [{ model: "gpt-4o-mini*", inputPerMTok: 0.15, outputPerMTok: 0.6, effectiveFrom: "2024-07-18" }]
+
+// metrics / otlp / genai: sustained throughput until persisted and windowed
 
 export const throughput = async (c: ThroughputConfig) => {
   const queues = openQueues(c.queuePrefix, c.redisUrl)
   try {
-    const tenant = await createTenant(c.baseUrl, c.adminToken, `bench-${c.mode}`)
+    const tenant = await createTenant(c.baseUrl, c.adminToken, `bench-${c.mode}`, c.mode === "genai" ? { ...UNLIMITED, pricing: BENCH_PRICING } : UNLIMITED)
     const auth = { authorization: `Bearer ${tenant.key}` }
     let bodies: Array<Uint8Array | string>
     const buildStart = nowMs()
@@ -40,7 +44,7 @@ export const throughput = async (c: ThroughputConfig) => {
     } else {
       // Every request must carry new spans (a span sent twice is one row): built before the clock starts.
       const now = Date.now()
-      bodies = Array.from({ length: c.maxRequests }, (_, r) => makeTraceRequest(c.batchSize, now - 30_000 + r, false).protobuf)
+      bodies = Array.from({ length: c.maxRequests }, (_, r) => makeTraceRequest(c.batchSize, now - 30_000 + r, false, c.mode === "genai").protobuf)
     }
     log(`${c.mode}: ${bodies.length} bodies built in ${((nowMs() - buildStart) / 1000).toFixed(1)} s`)
     const path = c.mode === "metrics" ? "/api/metrics" : "/v1/traces"

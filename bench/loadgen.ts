@@ -24,6 +24,7 @@ const main = async () => {
   switch (config.mode) {
     case "metrics":
     case "otlp":
+    case "genai":
       return throughput(config)
     case "alert":
       return alertLatency(config)

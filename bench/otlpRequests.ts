@@ -23,9 +23,15 @@ export interface TraceRequest {
   readonly spans: number
 }
 
-/** One export request of `spans` spans (a multiple of 4: one root and three children), starting at `baseMs`. */
-export const makeTraceRequest = (spans: number, baseMs: number, withJson = true): TraceRequest => {
+/**
+ * One export request of `spans` spans (a multiple of 4: one root and three children), starting at `baseMs`.
+ * `genai`: the same shape as an agent's spans (the genai scenario): an invoke_agent root, two model calls
+ * with tokens (one model priced by the bench tenant, one not), one tool call; as many attributes as the
+ * checkout spans, so both request kinds cost the same to decode and store apart from the GenAI work.
+ */
+export const makeTraceRequest = (spans: number, baseMs: number, withJson = true, genai = false): TraceRequest => {
   exporter.reset()
+  if (genai) return genaiRequest(spans, baseMs, withJson)
   for (let i = 0; i < spans; i += 4) {
     const root = tracer.startSpan("GET /api/cart/:id", {
       kind: SpanKind.SERVER, startTime: baseMs + i,
@@ -42,6 +48,34 @@ export const makeTraceRequest = (spans: number, baseMs: number, withJson = true)
         attributes: { "db.system": c === 0 ? "postgresql" : "redis", "db.statement": "SELECT * FROM carts WHERE id = $1", "server.port": 5432 }
       }, ctx)
       if (c === 2) child.addEvent("cache.miss", { "cache.key": `cart:${i}` }, baseMs + i + 0.35)
+      if (i % 40 === 0 && c === 1) child.setStatus({ code: SpanStatusCode.ERROR, message: "timeout" })
+      child.end(baseMs + i + 0.1 * (c + 1) + 0.05)
+    }
+    root.end(baseMs + i + 0.9)
+  }
+  const finished = exporter.getFinishedSpans()
+  return { protobuf: ProtobufTraceSerializer.serializeRequest(finished)!, json: withJson ? JsonTraceSerializer.serializeRequest(finished)! : new Uint8Array(0), spans: finished.length }
+}
+
+const genaiRequest = (spans: number, baseMs: number, withJson: boolean): TraceRequest => {
+  for (let i = 0; i < spans; i += 4) {
+    const root = tracer.startSpan("invoke_agent planner", {
+      kind: SpanKind.INTERNAL, startTime: baseMs + i,
+      attributes: {
+        "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "planner", "gen_ai.agent.id": "planner-1", "gen_ai.conversation.id": `conv-${i % 50}`,
+        "gen_ai.provider.name": "openai", "server.address": "agents.internal", "client.address": "10.0.7.21", "user.id": `user-${i % 13}`, "app.cart.items": i % 7
+      }
+    })
+    const ctx = trace.setSpan(ROOT_CONTEXT, root)
+    for (let c = 0; c < 3; c++) {
+      const model = c === 0 ? "gpt-4o-mini" : "llama-3-70b"
+      const child = tracer.startSpan(c === 2 ? "execute_tool web_search" : `chat ${model}`, {
+        kind: SpanKind.CLIENT, startTime: baseMs + i + 0.1 * (c + 1),
+        attributes: c === 2
+          ? { "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "web_search", "server.port": 443 }
+          : { "gen_ai.operation.name": "chat", "gen_ai.request.model": model, "gen_ai.usage.input_tokens": 1000 + (i % 97), "gen_ai.usage.output_tokens": 50 + (i % 31) }
+      }, ctx)
+      if (c === 2) child.addEvent("cache.miss", { "cache.key": `q:${i}` }, baseMs + i + 0.35)
       if (i % 40 === 0 && c === 1) child.setStatus({ code: SpanStatusCode.ERROR, message: "timeout" })
       child.end(baseMs + i + 0.1 * (c + 1) + 0.05)
     }

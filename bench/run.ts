@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- --scenario NAME[,NAME…]] [--duration S] [--runs N] [--window S] [--profile] [--heap-snapshot] [--verbose]`
  *
- * Scenarios: baseline, metrics, otlp, alert-latency, query, footprint, browser, all (the default: all of these), and
+ * Scenarios: baseline, metrics, otlp, genai (OTLP spans with GenAI attributes against plain OTLP spans and the raw insert), alert-latency, query, footprint, browser, all (the default: all of these), and
  * scale (DATABASE_URL only: the API and the stages as separate processes, 1 vs 2 ingest processes; bench/scale.ts). The service
  * runs as `npm start` runs it (workers/all.ts in a child process: a fresh data folder, a free port, its
  * own queue prefix); load comes from a separate process (bench/loadgen.ts) over HTTP on 127.0.0.1.
@@ -17,7 +17,7 @@ import { POINTS, runBrowser, SPANS } from "./browser.ts"
 import type { BaselineFigures } from "./baseline.ts"
 import { dbKind } from "./benchDb.ts"
 import { runFootprint } from "./footprint.ts"
-import { DEFAULT_SCENARIOS, fmt, log, medianOf, SCENARIOS, ServiceHolder } from "./harness.ts"
+import { DEFAULT_SCENARIOS, fig, fmt, log, medianOf, SCENARIOS, ServiceHolder } from "./harness.ts"
 import type { Figure, Goal, Options, Scenario, ScenarioResult } from "./harness.ts"
 import { printProfile } from "./profile.ts"
 import { runQuery } from "./query.ts"
@@ -85,7 +85,8 @@ const main = async () => {
   const goals: Array<Goal> = []
   let base: BaselineFigures | undefined
   let serviceRun: Awaited<ReturnType<ServiceHolder["stop"]>>
-  const needsService = (sc: Scenario) => sc === "metrics" || sc === "otlp" || sc === "alert-latency"
+  const needsService = (sc: Scenario) => sc === "metrics" || sc === "otlp" || sc === "genai" || sc === "alert-latency"
+  let otlpResult: ScenarioResult | undefined
   const order = SCENARIOS.filter((sc) => o.scenarios.includes(sc))
   const lastServiceScenario = [...order].reverse().find(needsService)
   log(`scenarios: ${order.join(", ")}; ${o.runs} runs each; duration ${o.duration} s; database ${dbKind()}; machine ${machineInfo().cores} cores, ${machineInfo().memoryGiB} GiB`)
@@ -96,7 +97,7 @@ const main = async () => {
   if (busyBefore !== null && busyBefore > 0.3) log(`warning: other processes are using ${busyBefore.toFixed(2)} of ${machineInfo().cores} cores; figures will be lower and noisier`)
   try {
     for (const sc of order) {
-      if ((sc === "metrics" || sc === "otlp" || sc === "scale") && base === undefined) {
+      if ((sc === "metrics" || sc === "otlp" || sc === "genai" || sc === "scale") && base === undefined) {
         const b = await runBaseline(o)
         if (!o.scenarios.includes("baseline")) results.push(b)
         base = b.baseline
@@ -108,10 +109,32 @@ const main = async () => {
           results.push(b)
           break
         }
+        case "genai": {
+          // Plain OTLP spans of the same shape in the same run (unless the otlp scenario ran already), then the GenAI ones.
+          if (otlpResult === undefined) {
+            otlpResult = await runThroughput(o, holder, "otlp", base!)
+            results.push(otlpResult)
+          }
+          const r = await runThroughput(o, holder, "genai", base!)
+          results.push(r)
+          const plain = medianOf(otlpResult.figures, "persisted + windowed (end to end)")
+          const gen = medianOf(r.figures, "persisted + windowed (end to end)")
+          results.push({
+            scenario: "genai", seconds: 0, measured: "GenAI spans end to end over plain OTLP spans end to end, medians of the same run",
+            figures: [fig("genai", "GenAI / plain OTLP end to end", "ratio", [gen / plain])], details: {}
+          })
+          goals.push({
+            goal: "the GenAI derivation costs ≤ 10 % of the OTLP throughput",
+            met: gen >= 0.9 * plain,
+            figures: `${fmt(gen)} GenAI spans/s end to end vs ${fmt(plain)} plain OTLP spans/s = ${(gen / plain).toFixed(3)} × (medians); raw insert baseline ${fmt(base!.spanRowsPerSecond.median)} spans/s`
+          })
+          break
+        }
         case "metrics":
         case "otlp": {
           const r = await runThroughput(o, holder, sc, base!)
           results.push(r)
+          if (sc === "otlp") otlpResult = r
           const e2e = medianOf(r.figures, "persisted + windowed (end to end)")
           const baseRate = sc === "metrics" ? base!.metricRowsPerSecond.median : base!.spanRowsPerSecond.median
           // Issue #15's goals, against the fastest raw path (COPY when it wins).

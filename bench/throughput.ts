@@ -23,7 +23,7 @@ type ThroughputResult = {
   monoEndUs: number
 }
 
-export const runThroughput = async (o: Options, holder: ServiceHolder, mode: "metrics" | "otlp", base: BaselineFigures) => {
+export const runThroughput = async (o: Options, holder: ServiceHolder, mode: "metrics" | "otlp" | "genai", base: BaselineFigures) => {
   const t0 = performance.now()
   const s = await holder.get()
   const rpid = await redisPid()
@@ -61,6 +61,7 @@ export const runThroughput = async (o: Options, holder: ServiceHolder, mode: "me
     fig(scenario, "persisted", `${what}/s`, runs.map((x) => x.persistedPerSecond)),
     fig(scenario, "persisted + windowed (end to end)", `${what}/s`, runs.map((x) => x.windowedPerSecond)),
     fig(scenario, `end to end / baseline (${mode === "metrics" ? `metric_points ${base.metricPath}` : `spans ${base.spanPath}`})`, "ratio", runs.map((x) => x.windowedPerSecond / baseRate)),
+    fig(scenario, "persisted / baseline", "ratio", runs.map((x) => x.persistedPerSecond / baseRate)),
     fig(scenario, "request latency p50", "ms", runs.map((x) => x.requestMs.p50)),
     fig(scenario, "request latency p99", "ms", runs.map((x) => x.requestMs.p99)),
     fig(scenario, "service CPU while loaded", "% of 1 core", runs.map((x) => x.cpuPercent.service ?? Number.NaN)),

@@ -1,4 +1,5 @@
 import type { MetricRow, SpanRow } from "../domain/jobs.ts"
+import { genaiMetricOperation } from "../ingest/genai/metrics.ts"
 import { seriesKeyOf } from "../domain/pipeline.ts"
 import type { AggregateJob, Series } from "../domain/pipeline.ts"
 import { foldPoints, parseWindowKey } from "./window.ts"
@@ -9,7 +10,7 @@ export interface SeriesPoint extends Series {
 }
 
 export const metricSeriesPoints = (rows: ReadonlyArray<MetricRow>): Array<SeriesPoint> =>
-  rows.map((r) => ({ metricName: r.name, serviceName: r.serviceName, operation: "", timeMs: r.timeMs, value: r.value }))
+  rows.map((r) => ({ metricName: r.name, serviceName: r.serviceName, operation: genaiMetricOperation(r.attributes), timeMs: r.timeMs, value: r.value }))
 
 /**
  * RED series from spans, as the OpenTelemetry Collector's span-metrics connector derives them: per

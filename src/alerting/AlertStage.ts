@@ -6,7 +6,7 @@ import { createHash } from "node:crypto"
 import { AppConfig } from "../config/AppConfig.ts"
 import { Db } from "../db/Db.ts"
 import { lockCursor } from "../db/cursor.ts"
-import { loadAnalysis } from "../query/ExecutionReader.ts"
+import { getExecution, loadAnalysis } from "../query/ExecutionReader.ts"
 import type { Queryable } from "../db/Db.ts"
 import { AlertJob, EvaluationMsg } from "../domain/pipeline.ts"
 import { addJob, addJobs, makeQueue, runWorker } from "../queues/Queues.ts"
@@ -18,6 +18,7 @@ import type { Channel } from "./channels.ts"
 import { initialAlertState, step, withAlertId } from "./policy.ts"
 import type { Action, AlertState } from "./policy.ts"
 import { classifyStatus, nextDelay } from "./webhook.ts"
+import { evaluateBudgets } from "./budgets.ts"
 
 const encodeAlert = Schema.encodeSync(AlertJob)
 const hash = (s: string) => createHash("sha256").update(s).digest("hex").slice(0, 24)
@@ -27,7 +28,11 @@ class RetryDelivery extends Data.TaggedError("RetryDelivery")<{ readonly message
 
 export const DELIVERY_ATTEMPTS = 6
 
-const eventTypeOf = (rule: "anomaly" | "threshold") => (rule === "anomaly" ? "anomaly_detected" : "threshold_exceeded")
+const eventTypeOf = (rule: EvaluationMsg["rule"]) => (rule === "anomaly" ? "anomaly_detected" : rule === "budget" ? "budget_exceeded" : "threshold_exceeded")
+const titleOf = (ev: EvaluationMsg) =>
+  ev.rule === "budget"
+    ? `${ev.operation}: $${ev.value.toFixed(4)} spent, ${ev.severity === "critical" ? "over the limit" : "past the warning level"} ($${(ev.threshold ?? 0).toFixed(4)})`
+    : `${ev.metricName}${ev.serviceName === "" ? "" : ` of ${ev.serviceName}`}${ev.operation === "" ? "" : ` (${ev.operation})`}: ${ev.rule === "anomaly" ? "anomalous" : "over threshold"}`
 
 interface Notification {
   readonly messageId: string
@@ -48,7 +53,8 @@ export const applyEvaluation = (tx: Queryable, tenantId: string, policy: { coold
       "SELECT state FROM alert_policy_state WHERE tenant_id = $1 AND series_key = $2 AND rule = $3 FOR UPDATE", [tenantId, ev.seriesKey, ev.rule]
     )
     const before = rows[0]?.state ?? initialAlertState
-    const result = step({ ...policy, renotify: true }, before, { ...ev, expected: ev.expected ?? undefined, z: ev.z ?? undefined }, nowMs)
+    // A budget is back under as soon as one evaluation says so: its "window" is a rolling sum, not a sample.
+    const result = step({ ...policy, renotify: true, ...(ev.rule === "budget" ? { resolveAfterWindows: 1 } : {}) }, before, { ...ev, expected: ev.expected ?? undefined, z: ev.z ?? undefined }, nowMs)
     let state = result.state
     const notifications: Array<Notification> = []
     for (const action of result.actions) {
@@ -94,7 +100,7 @@ const writeAlert = (tx: Queryable, tenantId: string, alertId: string, action: Ac
          VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, $8, $9, $10, $11, $10, to_timestamp($12 / 1000.0), now(), $13::jsonb)
          ON CONFLICT DO NOTHING`,
         [alertId, tenantId, ev.seriesKey, ev.rule, eventTypeOf(ev.rule), action.severity, ev.metricName, ev.serviceName,
-          `${ev.metricName}${ev.serviceName === "" ? "" : ` of ${ev.serviceName}`}${ev.operation === "" ? "" : ` (${ev.operation})`}: ${ev.rule === "anomaly" ? "anomalous" : "over threshold"}`,
+          titleOf(ev),
           ev.value, ev.expected, ev.windowStartMs, JSON.stringify({ operation: ev.operation, z: ev.z, sd: ev.sd, threshold: ev.threshold })]
       )
     case "Resolve":
@@ -223,8 +229,16 @@ const makeStage = (concurrency: number) =>
     const event = (tenantId: string, eventType: string, key: string, payload: Record<string, unknown>) =>
       db.transaction((tx) =>
         Effect.gen(function* () {
-          const alertId = eventType === "execution_timeout" ? `al_${hash(`timeout|${tenantId}|${key}`)}` : null
-          if (alertId !== null) {
+          const alertId = eventType === "execution_timeout" ? `al_${hash(`timeout|${tenantId}|${key}`)}`
+            : eventType === "agent_loop_suspected" ? `al_${hash(`loop|${tenantId}|${key}`)}` : null
+          if (eventType === "agent_loop_suspected" && alertId !== null) {
+            yield* tx.query(
+              `INSERT INTO alerts (id, tenant_id, series_key, rule, type, state, severity, service_name, trace_id, title, observed, details, last_notified_at)
+               VALUES ($1, $2, $3, 'loop', 'agent_loop_suspected', 'open', 'warning', '', $4, $5, $6, $7::jsonb, now()) ON CONFLICT DO NOTHING`,
+              [alertId, tenantId, `loop|${key}`, key, `execution ${key}: ${String(payload.repeated ?? "a call")} repeated ${String(payload.calls ?? "")} times (more than ${String(payload.maxRepeatedCalls ?? "")})`,
+                Number(payload.calls ?? 0), JSON.stringify(payload)]
+            )
+          } else if (alertId !== null) {
             yield* tx.query(
               `INSERT INTO alerts (id, tenant_id, series_key, rule, type, state, severity, service_name, trace_id, title, details, last_notified_at)
                VALUES ($1, $2, $3, 'timeout', 'execution_timeout', 'open', 'warning', $4, $5, $6, $7::jsonb, now()) ON CONFLICT DO NOTHING`,
@@ -262,7 +276,25 @@ const makeStage = (concurrency: number) =>
               const analysis = job.eventType === "execution_completed"
                 ? Option.getOrNull(yield* loadAnalysis(db, job.tenantId, job.key).pipe(Effect.orElseSucceed(() => Option.none())))
                 : null
-              yield* event(job.tenantId, job.eventType, job.key, analysis === null ? job.payload : { ...job.payload, analysis })
+              // …and its GenAI totals (tokens, cost, LLM and tool calls, agents), null when it made no GenAI call.
+              const genai = job.eventType === "execution_completed"
+                ? Option.match(yield* getExecution(db, job.tenantId, job.key).pipe(Effect.orElseSucceed(() => Option.none())), { onNone: () => null, onSome: (v) => v.genai })
+                : undefined
+              yield* event(job.tenantId, job.eventType, job.key, {
+                ...job.payload, ...(analysis === null ? {} : { analysis }), ...(genai === undefined ? {} : { genai })
+              })
+              return yield* dispatch(job.tenantId)
+            }
+            case "budgets": {
+              const settings = yield* store.getSettings(job.tenantId)
+              const evaluations = yield* evaluateBudgets(db, job.tenantId, settings.budgets, Date.now())
+              if (evaluations.length === 0) return
+              yield* db.query("INSERT INTO pending_evaluations (tenant_id, payload) VALUES ($1, $2::jsonb)", [job.tenantId, JSON.stringify(evaluations)])
+              const policy = { cooldownMs: settings.alerting.cooldownSeconds * 1000, resolveAfterWindows: settings.alerting.resolveAfterWindows }
+              for (;;) {
+                const n = yield* db.transaction((tx) => applyPending(tx, job.tenantId, policy))
+                if (n < PENDING_BATCH) break
+              }
               return yield* dispatch(job.tenantId)
             }
             case "deliver":
@@ -277,6 +309,13 @@ const makeStage = (concurrency: number) =>
     ).pipe(
       Effect.flatMap((rows) => Effect.forEach(rows, (r) =>
         addJob(queue, "evaluate", encodeAlert({ _tag: "evaluate", tenantId: r.tenant_id })), { discard: true }))
+    ))
+    // Budgets fall back under as time passes, without new spans: tenants with an exceeded budget are re-evaluated.
+    yield* sweep("budget sweep", Duration.seconds(30), db.query<{ tenant_id: string }>(
+      "SELECT DISTINCT tenant_id FROM alert_policy_state WHERE rule = 'budget' AND state ->> 'status' <> 'ok'"
+    ).pipe(
+      Effect.flatMap((rows) => Effect.forEach(rows, (r) =>
+        addJob(queue, "budgets", encodeAlert({ _tag: "budgets", tenantId: r.tenant_id })), { discard: true }))
     ))
     yield* sweep("notification sweep", Duration.seconds(10), db.query<{ tenant_id: string }>(
       "SELECT DISTINCT tenant_id FROM alert_notifications WHERE dispatched_at IS NULL AND created_at <= now() - interval '10 seconds'"

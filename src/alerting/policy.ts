@@ -6,7 +6,7 @@ import type { ActiveState, AlertSeverity, AlertState } from "../domain/alertStat
 export { acknowledge } from "../domain/alertState.ts"
 export type { ActiveState, AlertSeverity, AlertState, OkState } from "../domain/alertState.ts"
 
-export type AlertRule = "anomaly" | "threshold"
+export type AlertRule = "anomaly" | "threshold" | "budget"
 
 export interface Evaluation {
   readonly seriesKey: string

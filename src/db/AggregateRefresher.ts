@@ -8,7 +8,9 @@ import type { DbError } from "./Db.ts"
 const AGGREGATES: ReadonlyArray<readonly [name: string, endOffset: string]> = [
   ["metric_points_1m", "1 minute"],
   ["span_red_1m", "1 minute"],
-  ["metric_points_1h", "1 hour"]
+  ["genai_usage_1m", "1 minute"],
+  ["metric_points_1h", "1 hour"],
+  ["genai_usage_1h", "1 hour"]
 ]
 
 /** Small tables rewritten all the time (queues of work, cursors, state): vacuumed, as autovacuum would. */

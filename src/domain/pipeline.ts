@@ -49,7 +49,8 @@ export const Severity = Schema.Literal("none", "warning", "critical")
 export const EvaluationMsg = Schema.Struct({
   ...Series.fields,
   seriesKey: Schema.String,
-  rule: Schema.Literal("anomaly", "threshold"),
+  /** budget: a settings.budgets limit (src/alerting/budgets.ts), not a window of the detector. */
+  rule: Schema.Literal("anomaly", "threshold", "budget"),
   severity: Severity,
   windowStartMs: Schema.Number,
   windowEndMs: Schema.Number,
@@ -69,9 +70,11 @@ export const DeliverJob = Schema.TaggedStruct("deliver", { tenantId: Schema.Stri
 export const EventJob = Schema.TaggedStruct("event", {
   ...TraceCarrier,
   tenantId: Schema.String,
-  eventType: Schema.Literal("execution_completed", "execution_timeout"),
+  eventType: Schema.Literal("execution_completed", "execution_timeout", "agent_loop_suspected"),
   key: Schema.String,
   payload: Schema.Record({ key: Schema.String, value: Schema.Unknown })
 })
-export const AlertJob = Schema.Union(EvaluateJob, DeliverJob, EventJob)
+/** "Evaluate this tenant's budgets now" (after GenAI spans with a cost, and every so often while one is exceeded). */
+export const BudgetsJob = Schema.TaggedStruct("budgets", { tenantId: Schema.String })
+export const AlertJob = Schema.Union(EvaluateJob, DeliverJob, EventJob, BudgetsJob)
 export type AlertJob = typeof AlertJob.Type

@@ -159,6 +159,14 @@ export const PerformanceAnalysisView = Schema.Struct({
   }),
   optimizationRecommendations: Schema.Array(Recommendation),
   performanceGrade: Schema.Literal("A", "B", "C", "D", "E", "F"),
+  /** GenAI facts: critical-path shares of model and tool calls, sequential model calls, the most expensive model (null without GenAI spans). */
+  genai: Schema.optional(Schema.NullOr(Schema.Struct({
+    modelCallsCriticalPathMs: Schema.Number, modelCallsShareOfCriticalPath: Schema.Number,
+    toolCallsCriticalPathMs: Schema.Number, toolCallsShareOfCriticalPath: Schema.Number,
+    sequentialModelCalls: Schema.Array(Schema.Struct({ parentSpanId: Schema.String, spanIds: Schema.Array(Schema.String), totalMs: Schema.Number, savableMs: Schema.Number })),
+    mostExpensiveModel: Schema.NullOr(Schema.Struct({ model: Schema.String, costUsd: Schema.Number, calls: Schema.Number })),
+    summary: Schema.String
+  }))),
   gradeReasons: Schema.Array(Schema.String)
 }).annotations({ identifier: "PerformanceAnalysis" })
 

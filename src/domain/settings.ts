@@ -1,5 +1,6 @@
 import { Schema } from "effect"
 import { ChannelSchema } from "../alerting/channels.ts"
+import { Budgets, Pricing } from "./pricing.ts"
 
 const Positive = (field: string) => Schema.Number.pipe(Schema.finite(), Schema.positive({ message: () => `${field} must be > 0` }))
 const Int = (field: string, min: number, max: number) =>
@@ -9,6 +10,12 @@ export const ThresholdRuleSchema = Schema.Struct({
   warning: Schema.optional(Schema.Number.pipe(Schema.finite())),
   critical: Schema.optional(Schema.Number.pipe(Schema.finite())),
   direction: Schema.optional(Schema.Literal("above", "below"))
+})
+
+/** The OpenTelemetry GenAI / OpenInference recognition at ingest. */
+export const GenaiSettings = Schema.Struct({
+  /** Keep prompt and completion contents (gen_ai.input.messages, gen_ai.prompt.*, input.value, …); dropped and counted otherwise. */
+  storeContent: Schema.Boolean
 })
 
 /**
@@ -26,7 +33,9 @@ export const TenantSettings = Schema.Struct({
     alpha: Schema.Number.pipe(Schema.greaterThan(0), Schema.lessThanOrEqualTo(1, { message: () => "detector.alpha must be in (0, 1]" })),
     warmupWindows: Int("detector.warmupWindows", 1, 10_000),
     zWarning: Positive("detector.zWarning"),
-    zCritical: Positive("detector.zCritical")
+    zCritical: Positive("detector.zCritical"),
+    /** The same tool (or agent → model call) more often than this in one execution raises agent_loop_suspected. */
+    maxRepeatedCalls: Int("detector.maxRepeatedCalls", 1, 1_000_000)
   }).pipe(Schema.filter((d) => d.zCritical >= d.zWarning || "detector.zCritical must be >= detector.zWarning")),
   thresholds: Schema.Record({ key: Schema.String, value: ThresholdRuleSchema }),
   alerting: Schema.Struct({
@@ -38,7 +47,10 @@ export const TenantSettings = Schema.Struct({
     requestsPerSecond: Int("quotas.requestsPerSecond", 1, 1_000_000),
     pointsPerSecond: Int("quotas.pointsPerSecond", 1, 100_000_000)
   }),
-  traceTimeoutSeconds: Int("traceTimeoutSeconds", 1, 7 * 86400)
+  traceTimeoutSeconds: Int("traceTimeoutSeconds", 1, 7 * 86400),
+  genai: GenaiSettings,
+  pricing: Pricing,
+  budgets: Budgets
 })
 export type TenantSettings = typeof TenantSettings.Type
 

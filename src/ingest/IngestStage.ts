@@ -1,4 +1,5 @@
 import { Effect, Layer, Schema } from "effect"
+import { genaiSeriesPoints } from "../aggregation/genaiSeries.ts"
 import { foldBatch, metricSeriesPoints, spanSeriesPoints } from "../aggregation/partials.ts"
 import { Db } from "../db/Db.ts"
 import { executionIdOfJob, IngestJob } from "../domain/jobs.ts"
@@ -12,13 +13,17 @@ import { TraceRegistry } from "../tenants/TraceRegistry.ts"
 import { Telemetry } from "../telemetry/Telemetry.ts"
 import { finishExecution, startExecution, updateExecution } from "./executions.ts"
 import type { Applied } from "./executions.ts"
+import { deriveGenai } from "./genai/derive.ts"
+import { findLoops } from "./genai/loops.ts"
+import type { GenaiRecord } from "./genai/recognize.ts"
+import type { Price } from "../domain/pricing.ts"
 import { dedupKeys, insertMetricPoints, insertSpans, upsertSpanExecutions } from "./persist.ts"
 
 /**
  * The ingest stage: validates (decode on dequeue), normalises and persists one batch per job, in one
  * transaction. Every write is keyed so that a redelivered job changes nothing.
  */
-export const persistBatch = (job: IngestJob, jobId: string) =>
+export const persistBatch = (job: IngestJob, jobId: string, pricing: ReadonlyArray<Price> = []) =>
   Effect.gen(function* () {
     const db = yield* Db
     // Raw rows need no transaction: every statement is keyed (ON CONFLICT), so a batch cut off halfway
@@ -30,8 +35,10 @@ export const persistBatch = (job: IngestJob, jobId: string) =>
           Effect.as<Applied>({ applied: true, points: job.points })
         )
       case "spans":
-        return yield* Effect.zipRight(insertSpans(db, job.tenantId, job.spans), upsertSpanExecutions(db, job.tenantId, job.spans)).pipe(
-          Effect.as<Applied>({ applied: true, points: [] })
+        return yield* deriveGenai(db, job.tenantId, job.spans, pricing).pipe(
+          Effect.tap((genai) => insertSpans(db, job.tenantId, job.spans, genai)),
+          Effect.tap(() => upsertSpanExecutions(db, job.tenantId, job.spans)),
+          Effect.map((genai): Applied => ({ applied: true, points: [], genai }))
         )
     }
     return yield* db.transaction((tx): Effect.Effect<Applied, unknown> => {
@@ -57,6 +64,7 @@ export const IngestStage = {
     Layer.scopedDiscard(
       Effect.gen(function* () {
         const telemetry = yield* Telemetry
+        const db = yield* Db
         const store = yield* TenantStore
         const registry = yield* TraceRegistry
         const redis = yield* RedisConnection
@@ -64,12 +72,32 @@ export const IngestStage = {
         const aggregate = yield* makeQueue("aggregate")
         const alert = yield* makeQueue("alert")
 
+        // GenAI: a runaway loop in an execution (once per execution), and the budgets once spending moved.
+        const genaiAlerts = (job: IngestJob & { readonly _tag: "spans" }, genai: ReadonlyArray<GenaiRecord | undefined>, jobId: string) =>
+          Effect.gen(function* () {
+            const settings = yield* store.getSettings(job.tenantId)
+            const loops = yield* findLoops(db, job.tenantId, job.spans, genai, settings.detector.maxRepeatedCalls)
+            for (const l of loops) {
+              const payload = { executionId: l.traceId, traceId: l.traceId, repeated: l.repeated, calls: l.calls, maxRepeatedCalls: settings.detector.maxRepeatedCalls }
+              yield* Effect.tryPromise(() =>
+                alert.add("event", encodeAlert({ _tag: "event", tenantId: job.tenantId, eventType: "agent_loop_suspected", key: l.traceId, payload }), { jobId: `${job.tenantId}.loop-${l.traceId}` })
+              )
+            }
+            if (settings.budgets.length > 0 && genai.some((g) => g !== undefined && g.costUsd !== null)) {
+              yield* Effect.tryPromise(() =>
+                alert.add("budgets", encodeAlert({ _tag: "budgets", tenantId: job.tenantId }), { jobId: `${job.tenantId}.budgets-${jobId}` })
+              )
+            }
+          })
+
         // Hands the batch's series points on, folded per window. Runs on every delivery, also when the
         // rows were already stored, so a crash between commit and hand-off loses nothing; the same job
         // id (and the window store's per-batch fields) make the repeat harmless.
         const handOff = (job: IngestJob, applied: Applied, jobId: string) =>
           Effect.gen(function* () {
-            const points = job._tag === "spans" ? spanSeriesPoints(job.spans) : metricSeriesPoints(applied.points)
+            const points = job._tag === "spans"
+              ? [...spanSeriesPoints(job.spans), ...genaiSeriesPoints(job.spans, applied.genai)]
+              : metricSeriesPoints(applied.points)
             if (points.length > 0) {
               const settings = yield* store.getSettings(job.tenantId)
               const windowSizeMs = settings.windows.sizeSeconds * 1000
@@ -78,6 +106,7 @@ export const IngestStage = {
               const data = encodeAggregate({ tenantId: job.tenantId, sourceJobId: jobId, windowSizeMs, maxEventTimeMs, partials: foldBatch(points, windowSizeMs) })
               yield* addJob(aggregate, "partials", data, { jobId })
             }
+            if (job._tag === "spans" && applied.genai !== undefined && applied.genai.some((g) => g !== undefined)) yield* genaiAlerts(job, applied.genai, jobId)
             // Open executions: the deadline is durable (Redis), the in-memory timer that watches it is not.
             // Executions are watched by their id (the trace id, or <traceId>-<spanId> for a later one of the trace).
             if ((job._tag === "execution-start" || job._tag === "execution-update") && applied.applied) {
@@ -106,7 +135,8 @@ export const IngestStage = {
           onDeadLetter: (bullJob) => indexDeadLetter(redis, bullJob),
           process: (job, bullJob) => {
             const jobId = bullJob.id ?? ""
-            return persistBatch(job, jobId).pipe(
+            return store.getSettings(job.tenantId).pipe(
+              Effect.flatMap((settings) => persistBatch(job, jobId, settings.pricing)),
               Effect.flatMap((applied) => handOff(job, applied, jobId)),
               Effect.tap(() =>
                 Effect.tryPromise(() =>

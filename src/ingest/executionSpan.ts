@@ -1,6 +1,8 @@
 import { Effect } from "effect"
 import type { Queryable } from "../db/Db.ts"
 import { executionById } from "../db/executionByTrace.ts"
+import { storedInheritance } from "./genai/derive.ts"
+import { isGenaiSpan, NOTHING_INHERITED, recognize } from "./genai/recognize.ts"
 
 // An execution is a span of its trace (kind SERVER, named after its operation): written to `spans` when
 // the execution ends (finished or timed out), shown from its row while it runs.
@@ -40,4 +42,27 @@ export const insertExecutionSpan = (tx: Queryable, tenantId: string, executionId
      WHERE ${executionById("$2", "x.")} AND x.status NOT IN ('active', 'paused') AND x.end_time IS NOT NULL AND x.source = 'api'
      ON CONFLICT DO NOTHING`,
     [tenantId, executionId]
-  ).pipe(Effect.asVoid)
+  ).pipe(Effect.zipRight(recognizeExecutionSpan(tx, tenantId, executionId)), Effect.asVoid)
+
+/**
+ * An execution whose tags name an agent (`gen_ai.agent.name`, …) is a GenAI span too: its record, its
+ * names completed from its parent (the agent that handed it the work). Unpriced: an execution reports
+ * no model call of its own.
+ */
+const recognizeExecutionSpan = (tx: Queryable, tenantId: string, executionId: string) =>
+  Effect.gen(function* () {
+    const rows = yield* tx.query<{ trace_id: string; span_id: string; parent_span_id: string | null; status_code: number; attributes: Record<string, unknown> }>(
+      `SELECT s.trace_id, s.span_id, s.parent_span_id, s.status_code, s.attributes FROM spans s JOIN executions x
+         ON s.tenant_id = x.tenant_id AND s.trace_id = x.trace_id AND s.span_id = x.span_id AND s.start_time = x.start_time
+       WHERE ${executionById("$2", "x.")} AND x.source = 'api' AND s.genai IS NULL LIMIT 1`, [tenantId, executionId]
+    )
+    const r = rows[0]
+    if (r === undefined || !isGenaiSpan(r.attributes)) return
+    const inherited = r.parent_span_id === null
+      ? NOTHING_INHERITED
+      : (yield* storedInheritance(tx, tenantId, [r.trace_id], [r.parent_span_id])).get(r.parent_span_id) ?? NOTHING_INHERITED
+    const record = recognize(r.attributes, Number(r.status_code), inherited)
+    if (record === null) return
+    yield* tx.query("UPDATE spans SET genai = $4::jsonb WHERE tenant_id = $1 AND trace_id = $2 AND span_id = $3 AND genai IS NULL",
+      [tenantId, r.trace_id, r.span_id, JSON.stringify(record)])
+  })

@@ -1,3 +1,4 @@
+import type { GenaiRecord } from "./genai/recognize.ts"
 import { Data, Effect } from "effect"
 import type { DbError, Queryable } from "../db/Db.ts"
 import { toEpochMs } from "../domain/ids.ts"
@@ -19,6 +20,8 @@ export interface Applied {
   /** Metric points this step produced (already stored), for the aggregation stage. */
   readonly points: ReadonlyArray<MetricRow>
   readonly serviceName?: string
+  /** The GenAI records of a span batch (aligned with its spans), for derived series, budgets and loops. */
+  readonly genai?: ReadonlyArray<GenaiRecord | undefined>
 }
 
 /**

@@ -1,3 +1,5 @@
+import type { GenaiRecord } from "../ingest/genai/recognize.ts"
+import { spanGenaiView } from "./genaiTotals.ts"
 import { Effect } from "effect"
 import type { Queryable } from "../db/Db.ts"
 import type { ExecutionDetailView } from "../domain/queryViews.ts"
@@ -20,13 +22,14 @@ const DAY_MS = 86_400_000
 type SpanRow = {
   span_id: string; parent_span_id: string | null; name: string; kind: number; status_code: number; status_message: string | null
   service_name: string; start_ms: number; end_ms: number; duration_ms: number; attributes: Record<string, unknown>; events: unknown
+  genai: Partial<GenaiRecord> | null
 }
 
 export const loadSpans = (q: Queryable, tenantId: string, traceId: string) =>
   q.query<SpanRow>(
     `SELECT span_id, parent_span_id, name, kind, status_code, status_message, service_name,
             (extract(epoch FROM start_time) * 1000)::float8 AS start_ms, (extract(epoch FROM end_time) * 1000)::float8 AS end_ms,
-            duration_ms, attributes, events
+            duration_ms, attributes, events, genai
      FROM spans WHERE tenant_id = $1 AND trace_id = $2 ORDER BY start_time, span_id LIMIT ${MAX_SPANS}`, [tenantId, traceId]
   )
 
@@ -43,7 +46,7 @@ export const loadTraceSpans = (q: Queryable, tenantId: string, view: ExecutionVi
               (extract(epoch FROM x.start_time) * 1000)::float8 AS start_ms,
               (extract(epoch FROM coalesce(x.end_time, greatest(now(), x.start_time))) * 1000)::float8 AS end_ms,
               coalesce(x.duration_ms, extract(epoch FROM (greatest(now(), x.start_time) - x.start_time)) * 1000) AS duration_ms,
-              ${EXECUTION_SPAN_ATTRIBUTES} AS attributes, '[]'::jsonb AS events
+              ${EXECUTION_SPAN_ATTRIBUTES} AS attributes, '[]'::jsonb AS events, NULL::jsonb AS genai
        FROM executions x WHERE ${executionByTrace("$2", "x.")} AND x.source = 'api' LIMIT 1000`, [tenantId, view.traceId]
     )
     const written = new Set(rows.map((r) => r.span_id))
@@ -78,7 +81,7 @@ export const executionSubtree = (rows: ReadonlyArray<SpanRow>, spanId: string): 
 
 export const spanInput = (r: SpanRow): SpanInput => ({
   spanId: r.span_id, parentSpanId: r.parent_span_id, name: r.name, serviceName: r.service_name,
-  startMs: Number(r.start_ms), endMs: Number(r.end_ms), error: Number(r.status_code) === 2
+  startMs: Number(r.start_ms), endMs: Number(r.end_ms), error: Number(r.status_code) === 2, genai: r.genai
 })
 
 export const factsOf = (v: ExecutionView): ExecutionFacts => ({
@@ -182,7 +185,7 @@ export const loadDetail = (q: Queryable, tenantId: string, view: ExecutionView) 
           criticalPathMs: path.timeBySpan.get(n.span.spanId) ?? 0,
           attributes: r?.attributes ?? {},
           events: r?.events ?? [],
-          genai: null
+          genai: spanGenaiView(r?.genai)
         }
       }),
       metricPoints: points.map((p) => ({ name: p.name, time: iso(Number(p.t)), value: p.value, serviceName: p.service_name })),

@@ -1,3 +1,4 @@
+import { loadExecutionTotals, refKey } from "./genaiTotals.ts"
 import { Context, Effect, Layer, Option } from "effect"
 import { Db } from "../db/Db.ts"
 import type { Queryable } from "../db/Db.ts"
@@ -97,7 +98,9 @@ export const getExecution = (q: Queryable, tenantId: string, executionId: string
     )
     const row = rows[0]
     if (row === undefined) return Option.none<ExecutionView>()
-    return Option.some(toView(row, row.events_json.map((e) => ({ eventName: e.n, eventType: e.ty, timestamp: iso(new Date(Number(e.t))), metadata: e.m }))))
+    const view = toView(row, row.events_json.map((e) => ({ eventName: e.n, eventType: e.ty, timestamp: iso(new Date(Number(e.t))), metadata: e.m })))
+    const totals = yield* loadExecutionTotals(q, tenantId, [view])
+    return Option.some({ ...view, genai: totals.get(refKey(view)) ?? null })
   })
 
 /**

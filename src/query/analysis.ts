@@ -1,3 +1,5 @@
+import { analyseGenai } from "./genaiAnalysis.ts"
+import type { GenaiAnalysis } from "./genaiAnalysis.ts"
 import { buildSpanTree, criticalPath } from "./spanTree.ts"
 import type { SpanInput, SpanNode } from "./spanTree.ts"
 import { fmtMs as ms, fmtPct as pct, recommend } from "./recommendations.ts"
@@ -80,6 +82,8 @@ export interface PerformanceAnalysis {
   readonly optimizationRecommendations: ReadonlyArray<Recommendation>
   readonly performanceGrade: Grade
   readonly gradeReasons: ReadonlyArray<string>
+  /** Model and tool calls on the critical path, sequential model calls, the most expensive model; null without GenAI spans. */
+  readonly genai: GenaiAnalysis | null
 }
 
 export const MIN_BASELINE_SAMPLES = 5
@@ -193,6 +197,7 @@ export const generatePerformanceAnalysis = (facts: ExecutionFacts, spans: Readon
     comparisonWithBaseline: cmp,
     optimizationRecommendations: recommend({ facts, tree, path, totalMs, bottlenecks, errorSpans, succeeded, comparison: cmp }),
     performanceGrade: grade,
-    gradeReasons: reasons
+    gradeReasons: reasons,
+    genai: analyseGenai(tree, path, totalMs)
   }
 }

@@ -1,3 +1,4 @@
+import { loadExecutionTotals } from "./genaiTotals.ts"
 import { Effect, Option } from "effect"
 import type { Queryable } from "../db/Db.ts"
 import { headOf } from "./ExecutionReader.ts"
@@ -84,6 +85,7 @@ export const searchExecutions = (q: Queryable, tenantId: string, s: ExecutionSea
     const rows = yield* q.query<SearchRow>(text, values)
     const page = rows.slice(0, s.limit)
     const last = page[page.length - 1]
+    const totals = yield* loadExecutionTotals(q, tenantId, page.map((r) => ({ traceId: r.trace_id, spanId: r.span_id, parentSpanId: r.parent_span_id })))
     return {
       executions: page.map((r) => ({
         ...headOf(r),
@@ -92,7 +94,7 @@ export const searchExecutions = (q: Queryable, tenantId: string, s: ExecutionSea
         customAttributes: r.custom_attributes,
         progressPercentage: r.progress_percentage,
         currentOperation: r.current_operation,
-        genai: null
+        genai: totals.get(`${r.trace_id}/${r.span_id}`) ?? null
       })),
       nextCursor: rows.length > s.limit && last !== undefined ? encodeCursor({ startTime: last.cursor_time, traceId: last.trace_id, spanId: last.span_id }) : null
     }

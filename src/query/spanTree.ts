@@ -8,6 +8,8 @@ export interface SpanInput {
   readonly startMs: number
   readonly endMs: number
   readonly error: boolean
+  /** What the span is as a GenAI call (spans.genai), for the analysis' GenAI facts. */
+  readonly genai?: { readonly kind?: string | undefined; readonly model?: string | null | undefined; readonly costUsd?: number | null | undefined } | null
 }
 
 export interface SpanNode {

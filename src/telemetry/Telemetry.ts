@@ -24,6 +24,8 @@ class PullReader extends MetricReader {
 export interface SelfMetrics {
   readonly pointsAccepted: Counter
   readonly spansAccepted: Counter
+  /** GenAI attributes dropped at the door: message contents (kind=content) and token counts that are no counts (kind=tokens). */
+  readonly genaiAttributesDropped: Counter
   readonly requestsRejected: Counter
   readonly jobsProcessed: Counter
   readonly jobLatency: Histogram
@@ -82,6 +84,7 @@ const makeTelemetry = Effect.gen(function* () {
   const serializer = new PrometheusSerializer()
   return {
     pointsAccepted: meter.createCounter("mplp_points_accepted", { description: "metric points accepted by the API" }),
+    genaiAttributesDropped: meter.createCounter("mplp_genai_attributes_dropped", { description: "GenAI span attributes dropped at ingest, by kind (content, tokens)" }),
     spansAccepted: meter.createCounter("mplp_spans_accepted", { description: "spans accepted by the API" }),
     requestsRejected: meter.createCounter("mplp_requests_rejected", { description: "requests refused, by reason" }),
     jobsProcessed: meter.createCounter("mplp_jobs_processed", { description: "queue jobs processed, by stage and outcome" }),

@@ -4,6 +4,7 @@ import { randomBytes } from "node:crypto"
 import { AppConfig } from "../../config/AppConfig.ts"
 import { BadRequest, NotFound } from "../../domain/errors.ts"
 import { formatTraceParent, parseTraceParent } from "../../domain/ids.ts"
+import { genaiAttributeIssues } from "../../ingest/genai/nativeIssues.ts"
 import { eventTimes, ExecutionResult, ExecutionUpdate, StartExecutionRequest, timeIssues } from "../../domain/ingest.ts"
 import { timeWindow } from "../../domain/limits.ts"
 import type { IngestJob } from "../../domain/jobs.ts"
@@ -124,6 +125,7 @@ export const ExecutionsLive = HttpApiBuilder.group(MplpApi, "executions", (handl
         Effect.gen(function* () {
           const p = yield* requireScope("ingest")
           const body = yield* readJson(StartExecutionRequest, maxBodyBytes)
+          yield* rejectIssues(genaiAttributeIssues(body.tags, "tags"))
           const parent = yield* parentOf(body, headers.traceparent)
           const settings = yield* settingsOf(p.tenantId)
           return yield* ingest.idempotent(p.tenantId, headers["idempotency-key"], (jobId) =>

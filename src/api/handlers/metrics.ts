@@ -1,6 +1,7 @@
 import { HttpApiBuilder } from "@effect/platform"
 import { Effect } from "effect"
 import { AppConfig } from "../../config/AppConfig.ts"
+import { genaiPointIssues } from "../../ingest/genai/nativeIssues.ts"
 import { metricTimes, MetricsRequest, timeIssues } from "../../domain/ingest.ts"
 import { timeWindow } from "../../domain/limits.ts"
 import { IngestQueue } from "../../ingest/IngestQueue.ts"
@@ -25,6 +26,7 @@ export const MetricsLive = HttpApiBuilder.group(MplpApi, "metrics", (handlers) =
         const p = yield* requireScope("ingest")
         const body = yield* readJson(MetricsRequest, maxBodyBytes)
         yield* rejectIssues(timeIssues(timeWindow(Date.now(), eventMaxAgeSeconds, eventMaxFutureSeconds), metricTimes(body)))
+        yield* rejectIssues(genaiPointIssues(body.points))
         yield* chargePoints(p.tenantId, body.points.length)
         return yield* ingest.idempotent(p.tenantId, headers["idempotency-key"], (jobId) =>
           Effect.gen(function* () {

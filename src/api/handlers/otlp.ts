@@ -5,6 +5,8 @@ import { BadRequest, messageOf, UnsupportedMediaType } from "../../domain/errors
 import { timeWindow } from "../../domain/limits.ts"
 import type { TimeWindow } from "../../domain/limits.ts"
 import { IngestQueue } from "../../ingest/IngestQueue.ts"
+import { genaiMetricAttributes } from "../../ingest/genai/metrics.ts"
+import { sanitizeGenai, sanitizeMessages } from "../../ingest/genai/sanitize.ts"
 import { decodeMetrics, decodeTraces } from "../../ingest/otlp/index.ts"
 import { Quotas } from "../../tenants/Quotas.ts"
 import { TenantStore } from "../../tenants/TenantStore.ts"
@@ -33,11 +35,12 @@ export const OtlpLive = HttpApiBuilder.group(MplpApi, "otlp", (handlers) =>
     const { maxBodyBytes, eventMaxAgeSeconds, eventMaxFutureSeconds } = yield* AppConfig
     const chargePoints = pointsQuota(store, quotas)
 
-    const receive = <R extends { readonly rejected: number; readonly errors: ReadonlyArray<string> }, E>(
+    const receive = <R extends { readonly rejected: number; readonly errors: ReadonlyArray<string> }, E, E2 = never>(
       signal: "traces" | "metrics",
       decode: (body: unknown, format: "protobuf" | "json", window: TimeWindow) => R,
       count: (r: R) => number,
-      submit: (tenantId: string, r: R, receivedAtMs: number) => Effect.Effect<unknown, E>
+      submit: (tenantId: string, r: R, receivedAtMs: number) => Effect.Effect<unknown, E>,
+      refine: (tenantId: string, r: R) => Effect.Effect<R, E2> = (_, r) => Effect.succeed(r)
     ) =>
       Effect.gen(function* () {
         const p = yield* requireScope("ingest")
@@ -46,7 +49,7 @@ export const OtlpLive = HttpApiBuilder.group(MplpApi, "otlp", (handlers) =>
         const raw = yield* readBody(maxBodyBytes)
         const body = format === "json" ? yield* parseJson(raw) : raw
         const window = timeWindow(Date.now(), eventMaxAgeSeconds, eventMaxFutureSeconds)
-        const result = yield* decodeOrBadRequest(() => decode(body, format, window))
+        const result = yield* Effect.flatMap(decodeOrBadRequest(() => decode(body, format, window)), (r) => refine(p.tenantId, r))
         const n = count(result)
         if (n > 0) {
           yield* chargePoints(p.tenantId, n)
@@ -60,7 +63,14 @@ export const OtlpLive = HttpApiBuilder.group(MplpApi, "otlp", (handlers) =>
         receive("traces", decodeTraces, (r) => r.spans.length, (tenantId, r, receivedAtMs) =>
           ingest.submit({ _tag: "spans", tenantId, receivedAtMs, spans: r.spans }).pipe(
             Effect.tap(() => Effect.sync(() => telemetry.spansAccepted.add(r.spans.length)))
-          )
+          ),
+          // GenAI: contents dropped unless the tenant keeps them, bad token counts ignored; both reported.
+          (tenantId, r) => Effect.map(store.getSettings(tenantId).pipe(Effect.catchTag("NotFound", Effect.die)), (settings) => {
+            const g = sanitizeGenai(r.spans, settings.genai.storeContent)
+            if (g.contentDropped > 0) telemetry.genaiAttributesDropped.add(g.contentDropped, { kind: "content" })
+            if (g.tokensDropped > 0) telemetry.genaiAttributesDropped.add(g.tokensDropped, { kind: "tokens" })
+            return g.contentDropped === 0 && g.warningCount === 0 ? r : { ...r, spans: g.spans, errors: [...r.errors, ...sanitizeMessages(g)] }
+          })
         ).pipe(dbUnavailable)
       )
       .handleRaw("metrics", () =>
@@ -70,7 +80,7 @@ export const OtlpLive = HttpApiBuilder.group(MplpApi, "otlp", (handlers) =>
             tenantId,
             receivedAtMs,
             source: "otlp",
-            points: r.points.map((pt) => ({ name: pt.name, value: pt.value, timeMs: pt.timeMs, serviceName: pt.serviceName, traceId: null, attributes: pt.attributes }))
+            points: r.points.map((pt) => ({ name: pt.name, value: pt.value, timeMs: pt.timeMs, serviceName: pt.serviceName, traceId: null, attributes: genaiMetricAttributes(pt.name, pt.attributes) }))
           }).pipe(Effect.tap(() => Effect.sync(() => telemetry.pointsAccepted.add(r.points.length))))
         ).pipe(dbUnavailable)
       )

@@ -1,0 +1,42 @@
+import type { SpanRow } from "../domain/jobs.ts"
+import type { GenaiRecord } from "../ingest/genai/recognize.ts"
+import type { SeriesPoint } from "./partials.ts"
+
+// Series derived from GenAI spans, through the same windows, EWMA/z-score detector and thresholds as
+// every other series. One point per call, so a window's count is the calls, its mean the per-call
+// level, its sum the window's total:
+//   genai.model.latencyMs / errorRate / tokens / costUsd    (operation "model=<model>")
+//   genai.agent.latencyMs / errorRate                       (agent invocations, operation "agent=<agent>")
+//   genai.agent.tokens / costUsd                            (the agent's model calls)
+//   genai.tool.latencyMs / errorRate                        (operation "tool=<tool>")
+// The series are tenant-wide (service ""): a model is one model whichever service calls it. Thresholds
+// apply by metric name (settings.thresholds["genai.model.latencyMs"]).
+
+const point = (metricName: string, operation: string, timeMs: number, value: number): SeriesPoint => ({ metricName, serviceName: "", operation, timeMs, value })
+
+export const genaiSeriesPoints = (spans: ReadonlyArray<SpanRow>, genai: ReadonlyArray<GenaiRecord | undefined> | undefined): Array<SeriesPoint> => {
+  const out: Array<SeriesPoint> = []
+  if (genai === undefined) return out
+  for (let i = 0; i < spans.length; i++) {
+    const g = genai[i]
+    if (g === undefined) continue
+    const s = spans[i]!
+    const t = s.startTimeMs
+    const err = g.error ? 1 : 0
+    const tokens = (g.inputTokens ?? 0) + (g.outputTokens ?? 0) + (g.cacheReadTokens ?? 0) + (g.cacheWriteTokens ?? 0)
+    if (g.kind === "model" && g.model !== null) {
+      const op = `model=${g.model}`
+      out.push(point("genai.model.latencyMs", op, t, s.durationMs), point("genai.model.errorRate", op, t, err), point("genai.model.tokens", op, t, tokens))
+      if (g.costUsd !== null) out.push(point("genai.model.costUsd", op, t, g.costUsd))
+      if (g.agentName !== null) {
+        out.push(point("genai.agent.tokens", `agent=${g.agentName}`, t, tokens))
+        if (g.costUsd !== null) out.push(point("genai.agent.costUsd", `agent=${g.agentName}`, t, g.costUsd))
+      }
+    } else if (g.kind === "tool" && g.toolName !== null) {
+      out.push(point("genai.tool.latencyMs", `tool=${g.toolName}`, t, s.durationMs), point("genai.tool.errorRate", `tool=${g.toolName}`, t, err))
+    } else if (g.kind === "agent" && g.agentName !== null) {
+      out.push(point("genai.agent.latencyMs", `agent=${g.agentName}`, t, s.durationMs), point("genai.agent.errorRate", `agent=${g.agentName}`, t, err))
+    }
+  }
+  return out
+}

@@ -1,0 +1,70 @@
+import { Effect } from "effect"
+import type { Queryable } from "../db/Db.ts"
+import type { EvaluationMsg } from "../domain/pipeline.ts"
+import { BUDGET_WINDOW_MS, matchesPattern } from "../domain/pricing.ts"
+import type { Budget } from "../domain/pricing.ts"
+
+// settings.budgets: rolling spending limits, evaluated as "budget" evaluations through the same alert
+// policy as the detector's (open, escalate warning → critical, resolve) and the same channels
+// (event budget_exceeded, then alert_resolved). Spending comes from genai_usage_1m (1h, 24h windows)
+// or genai_usage_1h (30d), real-time aggregation included.
+
+const SCOPE_COLUMN: Record<Budget["scope"], string | null> = { tenant: null, agent: "agent", user: "user_id", model: "model", conversation: "conversation" }
+
+/** The series key of one budget and the agent / user / model / conversation it counts. */
+export const budgetSeriesKey = (b: Budget, key: string) => `budget|${b.id}|${key}`
+
+export interface Spend { readonly key: string; readonly costUsd: number }
+
+/** Pure: the evaluations of one budget for its spending; `active` are series keys with an open alert (they also get their "back under"). */
+export const evaluateBudget = (b: Budget, spends: ReadonlyArray<Spend>, active: ReadonlySet<string>, nowMs: number): Array<EvaluationMsg> => {
+  const relevant = b.scope === "tenant" ? spends : spends.filter((s) => s.key !== "" && (b.match === undefined || matchesPattern(b.match, s.key)))
+  const out: Array<EvaluationMsg> = []
+  const seen = new Set<string>()
+  const push = (key: string, spent: number) => {
+    const seriesKey = budgetSeriesKey(b, key)
+    seen.add(seriesKey)
+    const severity = spent >= b.limitUsd ? "critical" : spent >= b.warnAtRatio * b.limitUsd ? "warning" : "none"
+    if (severity === "none" && !active.has(seriesKey)) return
+    out.push({
+      metricName: "genai.costUsd", serviceName: "", operation: b.scope === "tenant" ? `budget=${b.id}` : `budget=${b.id} ${b.scope}=${key}`,
+      seriesKey, rule: "budget", severity, windowStartMs: nowMs - BUDGET_WINDOW_MS[b.window], windowEndMs: nowMs, value: spent,
+      expected: null, sd: null, z: null, threshold: severity === "warning" ? b.warnAtRatio * b.limitUsd : b.limitUsd
+    })
+  }
+  if (b.scope === "tenant") push("", relevant.reduce((n, s) => n + s.costUsd, 0))
+  else {
+    const byKey = new Map<string, number>()
+    for (const s of relevant) byKey.set(s.key, (byKey.get(s.key) ?? 0) + s.costUsd)
+    for (const [k, v] of byKey) push(k, v)
+  }
+  // An active alert whose key spent nothing in the window any more is back under too.
+  for (const k of active) {
+    if (!seen.has(k) && k.startsWith(`budget|${b.id}|`)) push(k.slice(`budget|${b.id}|`.length), 0)
+  }
+  return out
+}
+
+/** Evaluations of every budget of the tenant, now. The policy orders evaluations by windowStartMs, so each carries `now` there. */
+export const evaluateBudgets = (q: Queryable, tenantId: string, budgets: ReadonlyArray<Budget>, nowMs: number) =>
+  Effect.gen(function* () {
+    if (budgets.length === 0) return []
+    const activeRows = yield* q.query<{ series_key: string }>(
+      "SELECT series_key FROM alert_policy_state WHERE tenant_id = $1 AND rule = 'budget' AND state ->> 'status' <> 'ok'", [tenantId]
+    )
+    const active = new Set(activeRows.map((r) => r.series_key))
+    const out: Array<EvaluationMsg> = []
+    for (const b of budgets) {
+      const windowMs = BUDGET_WINDOW_MS[b.window]
+      const source = b.window === "30d" ? "genai_usage_1h" : "genai_usage_1m"
+      const col = SCOPE_COLUMN[b.scope]
+      const rows = yield* q.query<{ key: string; cost: number }>(
+        `SELECT ${col ?? "''::text"} AS key, sum(cost_usd)::float8 AS cost FROM ${source}
+         WHERE tenant_id = $1 AND bucket >= to_timestamp($2 / 1000.0) GROUP BY 1 LIMIT 10000`,
+        [tenantId, nowMs - windowMs]
+      )
+      // The policy ignores an evaluation not later than the previous one: each budget gets its own millisecond.
+      out.push(...evaluateBudget(b, rows.map((r) => ({ key: r.key, costUsd: Number(r.cost) })), active, nowMs).map((e) => ({ ...e, windowStartMs: nowMs })))
+    }
+    return out
+  }).pipe(Effect.withSpan("Budgets.evaluate"))

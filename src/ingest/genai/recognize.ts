@@ -1,0 +1,194 @@
+// What a span says about agents, models and tools: the OpenTelemetry GenAI conventions (current and
+// older names) and OpenInference's, normalised to one record. Pure: no I/O, no settings.
+
+/** gen_ai.operation.name values of the conventions. */
+export const OPERATIONS = [
+  "chat", "text_completion", "embeddings", "generate_content", "invoke_agent", "create_agent", "execute_tool", "invoke_workflow", "retrieval", "plan"
+] as const
+export const KNOWN_OPERATION_NAMES: ReadonlySet<string> = new Set(OPERATIONS)
+const MODEL_OPERATIONS: ReadonlySet<string> = new Set(["chat", "text_completion", "embeddings", "generate_content"])
+
+/** openinference.span.kind → gen_ai.operation.name. */
+const OPENINFERENCE_KINDS: Record<string, string> = {
+  LLM: "chat", EMBEDDING: "embeddings", TOOL: "execute_tool", AGENT: "invoke_agent", CHAIN: "invoke_workflow", RETRIEVER: "retrieval", RERANKER: "retrieval"
+}
+
+/** What the span is in the agent graph: a model call, a tool call, an agent, or something else of an agent (workflow, retrieval). */
+export type GenaiKind = "model" | "tool" | "agent" | "other"
+
+/** The normalised record, stored as spans.genai (JSON). */
+export interface GenaiRecord {
+  readonly kind: GenaiKind
+  readonly operation: string | null
+  readonly provider: string | null
+  readonly requestModel: string | null
+  readonly responseModel: string | null
+  /** responseModel ?? requestModel: what usage is grouped and priced by. */
+  readonly model: string | null
+  /** Own, or inherited from the nearest ancestor that names one. */
+  readonly agentName: string | null
+  readonly agentId: string | null
+  /** For an agent span: the agent that invoked it (the nearest ancestor agent), for agent → agent edges. */
+  readonly parentAgent: string | null
+  readonly toolName: string | null
+  readonly conversationId: string | null
+  readonly workflowName: string | null
+  readonly userId: string | null
+  readonly errorType: string | null
+  readonly error: boolean
+  readonly inputTokens: number | null
+  readonly outputTokens: number | null
+  readonly cacheReadTokens: number | null
+  readonly cacheWriteTokens: number | null
+  /** Set by pricing: USD, null when no price matched (its tokens are then unpriced). */
+  readonly costUsd: number | null
+  readonly unpricedTokens: number
+  /** Stored before its parent (the parent was neither in the batch nor stored): the parent fills in its names when it comes. */
+  readonly awaitingParent?: true
+}
+
+/** What a descendant inherits from its ancestors. */
+export interface Inherited {
+  readonly agentName: string | null
+  readonly agentId: string | null
+  readonly toolName: string | null
+  readonly conversationId: string | null
+  readonly userId: string | null
+}
+export const NOTHING_INHERITED: Inherited = { agentName: null, agentId: null, toolName: null, conversationId: null, userId: null }
+
+// Token counts: the first key present wins (current, then older convention, then OpenInference).
+export const INPUT_TOKEN_KEYS = ["gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt"] as const
+export const OUTPUT_TOKEN_KEYS = ["gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens", "llm.token_count.completion"] as const
+export const CACHE_READ_KEYS = ["gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_read_input_tokens", "llm.token_count.prompt_details.cache_read"] as const
+export const CACHE_WRITE_KEYS = ["gen_ai.usage.cache_creation.input_tokens", "gen_ai.usage.cache_creation_input_tokens", "llm.token_count.prompt_details.cache_write"] as const
+export const TOKEN_KEYS: ReadonlySet<string> = new Set([...INPUT_TOKEN_KEYS, ...OUTPUT_TOKEN_KEYS, ...CACHE_READ_KEYS, ...CACHE_WRITE_KEYS])
+
+/** More tokens than this in one span is not a measurement. */
+export const MAX_TOKENS = 1e9
+
+/** A token count, or why it is not one. */
+export const tokenValue = (v: unknown): number | string => {
+  const n = typeof v === "number" ? v : typeof v === "string" && v.trim() !== "" ? Number(v) : Number.NaN
+  if (!Number.isFinite(n)) return `must be a number (got ${JSON.stringify(typeof v === "string" ? v.slice(0, 40) : v)})`
+  if (n < 0) return `must be >= 0 (got ${n})`
+  if (n > MAX_TOKENS) return `must be at most 1e9 per span (got ${n})`
+  return n
+}
+
+/**
+ * Message contents: prompts, completions, tool arguments and results, system instructions. Dropped at
+ * ingest unless the tenant opts in (settings.genai.storeContent).
+ */
+export const isContentKey = (k: string): boolean => {
+  const c = k.charCodeAt(0)
+  if (c === 103 /* g */) {
+    return k.startsWith("gen_ai.") && (
+      k.startsWith("gen_ai.prompt") || k.startsWith("gen_ai.completion") || k === "gen_ai.input.messages" || k === "gen_ai.output.messages" ||
+      k === "gen_ai.system_instructions" || k === "gen_ai.tool.call.arguments" || k === "gen_ai.tool.call.result"
+    )
+  }
+  if (c === 108 /* l */) return k.startsWith("llm.input_messages") || k.startsWith("llm.output_messages") || k.startsWith("llm.prompts") || k.startsWith("llm.prompt_template.variables")
+  if (c === 105 /* i */) return k === "input.value"
+  if (c === 111 /* o */) return k === "output.value"
+  return false
+}
+
+/** Whether the span carries any GenAI or OpenInference attribute: the cheap test run on every span. */
+export const isGenaiSpan = (a: Readonly<Record<string, unknown>>): boolean => {
+  for (const k in a) {
+    const c = k.charCodeAt(0)
+    if (c === 103 && k.startsWith("gen_ai.")) return true
+    if (c === 111 && k === "openinference.span.kind") return true
+    if (c === 108 && (k.startsWith("llm.model_name") || k.startsWith("llm.token_count."))) return true
+  }
+  return false
+}
+
+const str = (a: Readonly<Record<string, unknown>>, ...keys: ReadonlyArray<string>): string | null => {
+  for (const k of keys) {
+    const v = a[k]
+    if (typeof v === "string" && v !== "") return v
+    if (typeof v === "number" || typeof v === "boolean") return String(v)
+  }
+  return null
+}
+
+const tokens = (a: Readonly<Record<string, unknown>>, keys: ReadonlyArray<string>): number | null => {
+  for (const k of keys) {
+    if (!(k in a)) continue
+    const v = tokenValue(a[k])
+    if (typeof v === "number") return v
+  }
+  return null
+}
+
+/** The operation the span names, mapped from OpenInference's span kind when it has no gen_ai.operation.name; unknown names are null. */
+export const operationOf = (a: Readonly<Record<string, unknown>>): string | null => {
+  const op = str(a, "gen_ai.operation.name")
+  if (op !== null) return KNOWN_OPERATION_NAMES.has(op) ? op : null
+  const oi = str(a, "openinference.span.kind")
+  return oi === null ? null : OPENINFERENCE_KINDS[oi.toUpperCase()] ?? null
+}
+
+/**
+ * The record of a GenAI span (null for a span that is none), its names completed from `inherited`.
+ * `statusCode` 2 (ERROR) or an error.type makes the call an error.
+ */
+export const recognize = (a: Readonly<Record<string, unknown>>, statusCode: number, inherited: Inherited): GenaiRecord | null => {
+  if (!isGenaiSpan(a)) return null
+  const operation = operationOf(a)
+  const requestModel = str(a, "gen_ai.request.model", "llm.model_name")
+  const responseModel = str(a, "gen_ai.response.model")
+  const model = responseModel ?? requestModel
+  const inputTokens = tokens(a, INPUT_TOKEN_KEYS)
+  const outputTokens = tokens(a, OUTPUT_TOKEN_KEYS)
+  const ownAgent = str(a, "gen_ai.agent.name", "agent.name")
+  const ownTool = str(a, "gen_ai.tool.name", "tool.name")
+  const kind: GenaiKind =
+    operation !== null && MODEL_OPERATIONS.has(operation) ? "model"
+    : operation === "execute_tool" || (operation === null && ownTool !== null) ? "tool"
+    : operation === "invoke_agent" || operation === "create_agent" ? "agent"
+    : operation === null && model !== null ? "model"
+    : operation === null && ownAgent !== null ? "agent"
+    : "other"
+  const errorType = str(a, "error.type")
+  return {
+    kind,
+    operation,
+    provider: str(a, "gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system"),
+    requestModel,
+    responseModel,
+    model,
+    agentName: ownAgent ?? inherited.agentName,
+    agentId: str(a, "gen_ai.agent.id", "agent.id") ?? (ownAgent === null ? inherited.agentId : null),
+    parentAgent: kind === "agent" ? inherited.agentName : null,
+    toolName: ownTool ?? inherited.toolName,
+    conversationId: str(a, "gen_ai.conversation.id", "session.id") ?? inherited.conversationId,
+    workflowName: str(a, "gen_ai.workflow.name"),
+    userId: str(a, "user.id", "enduser.id", "mplp.user.id") ?? inherited.userId,
+    errorType,
+    error: statusCode === 2 || errorType !== null,
+    inputTokens,
+    outputTokens,
+    cacheReadTokens: tokens(a, CACHE_READ_KEYS),
+    cacheWriteTokens: tokens(a, CACHE_WRITE_KEYS),
+    costUsd: null,
+    unpricedTokens: 0
+  }
+}
+
+/** What a span passes on to its descendants: its own names (recognised or plain attributes), else what it inherited. */
+export const inheritedFrom = (a: Readonly<Record<string, unknown>>, own: GenaiRecord | null, inherited: Inherited): Inherited => {
+  if (own !== null) {
+    return { agentName: own.agentName, agentId: own.agentId, toolName: own.toolName, conversationId: own.conversationId, userId: own.userId }
+  }
+  const user = str(a, "mplp.user.id", "user.id", "enduser.id")
+  return user === null || user === inherited.userId ? inherited : { ...inherited, userId: user }
+}
+
+/** The inheritable names of a stored record (a parent not in the batch). */
+export const inheritedOfRecord = (r: Partial<GenaiRecord>): Inherited => ({
+  agentName: r.agentName ?? null, agentId: r.agentId ?? null, toolName: r.toolName ?? null,
+  conversationId: r.conversationId ?? null, userId: r.userId ?? null
+})

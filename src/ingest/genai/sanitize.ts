@@ -1,0 +1,88 @@
+import type { SpanRow } from "../otlp/normalize.ts"
+import { isContentKey, KNOWN_OPERATION_NAMES, TOKEN_KEYS, tokenValue } from "./recognize.ts"
+
+// At the door, before a batch is queued: message contents dropped unless the tenant keeps them, token
+// counts that are not counts removed. Both only counted and described (never the content itself), so
+// the OTLP answer can say what was ignored while the spans themselves are stored.
+
+export interface SanitizeResult {
+  readonly spans: Array<SpanRow>
+  /** Content attributes removed (settings.genai.storeContent is off). */
+  readonly contentDropped: number
+  /** Token attributes removed (not a count of 0 to 1e9). */
+  readonly tokensDropped: number
+  /** Token attributes removed, unknown operations: one message each (at most a few kept). */
+  readonly warnings: Array<string>
+  readonly warningCount: number
+}
+
+const MAX_WARNINGS = 10
+const show = (s: string) => JSON.stringify(s.length > 40 ? `${s.slice(0, 40)}…` : s)
+
+const clean = (
+  attrs: Record<string, unknown>, storeContent: boolean, onContent: () => void, onToken: (key: string, problem: string) => void
+): Record<string, unknown> | undefined => {
+  let out: Record<string, unknown> | undefined
+  for (const k in attrs) {
+    let drop = false
+    if (!storeContent && isContentKey(k)) {
+      drop = true
+      onContent()
+    } else if (TOKEN_KEYS.has(k)) {
+      const v = tokenValue(attrs[k])
+      if (typeof v === "string") {
+        drop = true
+        onToken(k, v)
+      }
+    }
+    if (drop) {
+      out ??= { ...attrs }
+      delete out[k]
+    }
+  }
+  return out
+}
+
+export const sanitizeGenai = (spans: ReadonlyArray<SpanRow>, storeContent: boolean): SanitizeResult => {
+  let contentDropped = 0
+  let tokensDropped = 0
+  let warningCount = 0
+  const warnings: Array<string> = []
+  const warn = (m: string) => {
+    warningCount++
+    if (warnings.length < MAX_WARNINGS) warnings.push(m)
+  }
+  const out = spans.map((s) => {
+    const where = `span ${show(s.spanId)} of trace ${show(s.traceId)}`
+    const onContent = () => void contentDropped++
+    const onToken = (key: string, problem: string) => {
+      tokensDropped++
+      warn(`${where}: attribute ${key} ignored: ${problem}`)
+    }
+    const op = s.attributes["gen_ai.operation.name"]
+    if (op !== undefined && (typeof op !== "string" || !KNOWN_OPERATION_NAMES.has(op))) {
+      warn(`${where}: gen_ai.operation.name ${show(String(op))} is not a known operation (${[...KNOWN_OPERATION_NAMES].join(", ")}); the span is kept, its operation unknown`)
+    }
+    const attributes = clean(s.attributes, storeContent, onContent, onToken)
+    let events = s.events
+    if (!storeContent) {
+      for (let i = 0; i < s.events.length; i++) {
+        const e = s.events[i]!
+        const a = clean(e.attributes, false, onContent, () => {})
+        if (a !== undefined) {
+          if (events === s.events) events = [...s.events]
+          events[i] = { ...e, attributes: a }
+        }
+      }
+    }
+    return attributes === undefined && events === s.events ? s : { ...s, attributes: attributes ?? s.attributes, events }
+  })
+  return { spans: out, contentDropped, tokensDropped, warnings, warningCount }
+}
+
+/** The partialSuccess message parts for what sanitizing did. */
+export const sanitizeMessages = (r: SanitizeResult): Array<string> => [
+  ...(r.contentDropped > 0 ? [`${r.contentDropped} GenAI message content attribute(s) dropped (settings.genai.storeContent is false)`] : []),
+  ...r.warnings,
+  ...(r.warningCount > r.warnings.length ? [`${r.warningCount - r.warnings.length} more GenAI attribute warning(s)`] : [])
+]

@@ -1,0 +1,78 @@
+import { describe, expect, it } from "vitest"
+import fc from "fast-check"
+import { evaluateBudget } from "../../src/alerting/budgets.ts"
+import type { Budget } from "../../src/domain/pricing.ts"
+import { compilePricing, priceAt, priced } from "../../src/ingest/genai/cost.ts"
+import { isContentKey, NOTHING_INHERITED, recognize, tokenValue } from "../../src/ingest/genai/recognize.ts"
+import { sanitizeGenai } from "../../src/ingest/genai/sanitize.ts"
+import type { SpanRow } from "../../src/ingest/otlp/normalize.ts"
+
+// The pure parts of the GenAI recognition: conventions, token validation, prices, budgets.
+
+describe("recognize", () => {
+  it("maps the older names to the current ones", () => {
+    const r = recognize({ "gen_ai.system": "anthropic", "gen_ai.request.model": "claude-3-5-haiku", "gen_ai.usage.prompt_tokens": 7, "gen_ai.usage.completion_tokens": "3" }, 0, NOTHING_INHERITED)
+    expect(r).toMatchObject({ kind: "model", operation: null, provider: "anthropic", model: "claude-3-5-haiku", inputTokens: 7, outputTokens: 3 })
+  })
+  it("prefers the current names when both are present, and knows a plain span from a GenAI one", () => {
+    expect(recognize({ "gen_ai.usage.input_tokens": 10, "gen_ai.usage.prompt_tokens": 99, "gen_ai.request.model": "m" }, 0, NOTHING_INHERITED)?.inputTokens).toBe(10)
+    expect(recognize({ "http.method": "GET", "agent.name": "x" }, 0, NOTHING_INHERITED)).toBeNull()
+  })
+  it("inherits agent, tool, conversation and user but keeps its own", () => {
+    const inherited = { agentName: "planner", agentId: "p1", toolName: "search", conversationId: "c", userId: "u" }
+    expect(recognize({ "gen_ai.operation.name": "chat", "gen_ai.request.model": "m" }, 2, inherited)).toMatchObject({ agentName: "planner", agentId: "p1", toolName: "search", conversationId: "c", userId: "u", error: true })
+    expect(recognize({ "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "writer" }, 0, inherited)).toMatchObject({ kind: "agent", agentName: "writer", agentId: null, parentAgent: "planner" })
+  })
+  it("takes a token count only when it is a count of at most 1e9", () => {
+    fc.assert(fc.property(fc.oneof(fc.double(), fc.integer(), fc.string()), (v) => {
+      const t = tokenValue(v)
+      const n = typeof v === "number" ? v : v.trim() === "" ? Number.NaN : Number(v)
+      expect(typeof t === "number").toBe(Number.isFinite(n) && n >= 0 && n <= 1e9)
+    }))
+  })
+  it("knows message contents from other attributes", () => {
+    for (const k of ["gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.prompt", "gen_ai.prompt.0.content", "gen_ai.completion.0.content", "llm.input_messages.0.message.content", "input.value", "output.value"]) expect(isContentKey(k)).toBe(true)
+    for (const k of ["gen_ai.request.model", "gen_ai.usage.input_tokens", "llm.model_name", "input.mime_type", "gen_ai.tool.name"]) expect(isContentKey(k)).toBe(false)
+  })
+  it("sanitises without touching spans that need nothing", () => {
+    const span = { traceId: "t", spanId: "s", attributes: { "gen_ai.request.model": "m" }, events: [] } as unknown as SpanRow
+    const r = sanitizeGenai([span], false)
+    expect(r.spans[0]).toBe(span)
+    expect(r.contentDropped + r.warningCount).toBe(0)
+  })
+})
+
+describe("prices", () => {
+  const table = compilePricing([
+    { model: "gpt-4o*", inputPerMTok: 2.5, outputPerMTok: 10, effectiveFrom: "2024-01-01" },
+    { model: "gpt-4o-mini*", inputPerMTok: 0.15, outputPerMTok: 0.6, effectiveFrom: "2024-01-01" },
+    { model: "gpt-4o-mini", inputPerMTok: 1, outputPerMTok: 1, effectiveFrom: "2024-01-01" },
+    { model: "gpt-4o*", inputPerMTok: 5, outputPerMTok: 20, effectiveFrom: "2025-01-01" }
+  ])
+  it("takes the most specific pattern, then the price in force at the span's time", () => {
+    expect(priceAt(table, "gpt-4o-mini", Date.parse("2024-06-01"))?.inputPerMTok).toBe(1)
+    expect(priceAt(table, "gpt-4o-mini-2024-07-18", Date.parse("2024-06-01"))?.inputPerMTok).toBe(0.15)
+    expect(priceAt(table, "gpt-4o-2024-08-06", Date.parse("2024-06-01"))?.inputPerMTok).toBe(2.5)
+    expect(priceAt(table, "gpt-4o-2024-08-06", Date.parse("2025-06-01"))?.inputPerMTok).toBe(5)
+    expect(priceAt(table, "gpt-4o", Date.parse("2023-06-01"))).toBeUndefined()
+  })
+  it("never prices unknown tokens at zero", () => {
+    const r = recognize({ "gen_ai.request.model": "llama", "gen_ai.usage.input_tokens": 5, "gen_ai.usage.output_tokens": 1 }, 0, NOTHING_INHERITED)!
+    expect(priced(table, r, Date.now())).toMatchObject({ costUsd: null, unpricedTokens: 6 })
+    const none = recognize({ "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "t" }, 0, NOTHING_INHERITED)!
+    expect(priced(table, none, Date.now())).toMatchObject({ costUsd: null, unpricedTokens: 0 })
+  })
+})
+
+describe("budgets", () => {
+  const b: Budget = { id: "b", scope: "agent", window: "1h", limitUsd: 10, warnAtRatio: 0.5 }
+  it("warns at the ratio, is critical at the limit, per key, and resolves only what was active", () => {
+    const evs = evaluateBudget(b, [{ key: "a", costUsd: 6 }, { key: "c", costUsd: 11 }, { key: "d", costUsd: 1 }, { key: "", costUsd: 100 }], new Set(["budget|b|e"]), 1000)
+    expect(evs.map((e) => [e.seriesKey, e.severity, e.value])).toEqual([
+      ["budget|b|a", "warning", 6], ["budget|b|c", "critical", 11], ["budget|b|e", "none", 0]
+    ])
+    const tenant = evaluateBudget({ ...b, scope: "tenant" }, [{ key: "", costUsd: 4 }, { key: "", costUsd: 3 }], new Set(), 1000)
+    expect(tenant.map((e) => [e.seriesKey, e.severity, e.value])).toEqual([["budget|b|", "warning", 7]])
+    expect(evaluateBudget({ ...b, match: "a*" }, [{ key: "a1", costUsd: 20 }, { key: "b1", costUsd: 20 }], new Set(), 0).map((e) => e.seriesKey)).toEqual(["budget|b|a1"])
+  })
+})
