@@ -25,7 +25,10 @@ export const adminCall = async (baseUrl: string, token: string, method: string, 
   })
 
 /** Quotas high enough that the bench measures the pipeline, not the tenant's rate limit. */
-export const UNLIMITED = { quotas: { requestsPerSecond: 1_000_000, pointsPerSecond: 100_000_000 } }
+export const UNLIMITED = {
+  quotas: { requestsPerSecond: 1_000_000, pointsPerSecond: 100_000_000, bytesPerSecond: 10_000_000_000 },
+  limits: { maxActiveSeries: 10_000_000, maxBacklogPoints: 100_000_000, maxBacklogBytes: 100_000_000_000 }
+}
 
 /** A new tenant with one ingest+query key. */
 export const createTenant = async (baseUrl: string, token: string, prefix: string, settings: unknown = UNLIMITED): Promise<Tenant> => {

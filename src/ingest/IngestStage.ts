@@ -2,7 +2,8 @@ import { Effect, Layer, Schema } from "effect"
 import { foldBatch, metricSeriesPoints, spanSeriesPoints } from "../aggregation/partials.ts"
 import { Db } from "../db/Db.ts"
 import { executionIdOfJob, IngestJob } from "../domain/jobs.ts"
-import { AggregateJob, AlertJob } from "../domain/pipeline.ts"
+import { AggregateJob, AlertJob, seriesKeyOf } from "../domain/pipeline.ts"
+import { SeriesLimiter } from "../tenants/SeriesLimiter.ts"
 import { makeQueue, runWorker } from "../queues/Queues.ts"
 import { RedisConnection } from "../queues/Redis.ts"
 import { JOB_DONE_SECONDS, indexDeadLetter, jobDoneKey } from "./IngestQueue.ts"
@@ -61,6 +62,7 @@ export const IngestStage = {
         const registry = yield* TraceRegistry
         const redis = yield* RedisConnection
         const supervisor = yield* TenantSupervisor
+        const series = yield* SeriesLimiter
         const aggregate = yield* makeQueue("aggregate")
         const alert = yield* makeQueue("alert")
 
@@ -69,14 +71,19 @@ export const IngestStage = {
         // id (and the window store's per-batch fields) make the repeat harmless.
         const handOff = (job: IngestJob, applied: Applied, jobId: string) =>
           Effect.gen(function* () {
-            const points = job._tag === "spans" ? spanSeriesPoints(job.spans) : metricSeriesPoints(applied.points)
-            if (points.length > 0) {
+            const all = job._tag === "spans" ? spanSeriesPoints(job.spans) : metricSeriesPoints(applied.points)
+            if (all.length > 0) {
               const settings = yield* store.getSettings(job.tenantId)
+              // The series cap also holds for what the API could not cap (spans' RED series, execution
+              // metrics, /api/jobs): their raw rows are stored, their new series over the cap not windowed.
+              const refused = yield* series.admit(job.tenantId, all.map(seriesKeyOf), settings.limits.maxActiveSeries)
+              const points = refused.size === 0 ? all : all.filter((p) => !refused.has(seriesKeyOf(p)))
+              if (refused.size > 0) telemetry.seriesRejected.add(all.length - points.length, { where: "stage" })
               const windowSizeMs = settings.windows.sizeSeconds * 1000
               let maxEventTimeMs = Number.NEGATIVE_INFINITY
               for (const p of points) if (p.timeMs > maxEventTimeMs) maxEventTimeMs = p.timeMs
               const data = encodeAggregate({ tenantId: job.tenantId, sourceJobId: jobId, windowSizeMs, maxEventTimeMs, partials: foldBatch(points, windowSizeMs) })
-              yield* Effect.tryPromise(() => aggregate.add("partials", data, { jobId }))
+              if (points.length > 0) yield* Effect.tryPromise(() => aggregate.add("partials", data, { jobId }))
             }
             // Open executions: the deadline is durable (Redis), the in-memory timer that watches it is not.
             // Executions are watched by their id (the trace id, or <traceId>-<spanId> for a later one of the trace).
