@@ -4,10 +4,13 @@ import { createHash, randomUUID } from "node:crypto"
 import type { ObservableResult } from "@opentelemetry/api"
 import { AppConfig } from "../config/AppConfig.ts"
 import { Telemetry } from "../telemetry/Telemetry.ts"
-import { Conflict, NotFound, ServiceUnavailable } from "../domain/errors.ts"
+import { HttpServerRequest } from "@effect/platform"
+import { Conflict, NotFound, ServiceUnavailable, TooManyRequests } from "../domain/errors.ts"
 import type { IngestJob } from "../domain/jobs.ts"
 import type { IngestJobEncoded } from "../domain/jobs.ts"
-import { makeQueue } from "../queues/Queues.ts"
+import { makeIngestPartitions } from "../queues/Queues.ts"
+import { TenantStore } from "../tenants/TenantStore.ts"
+import { itemsOf, releaseBacklog, reserveBacklog } from "./Backlog.ts"
 import { forgetDeadLetter, listDeadLetters, shortReason, tenantOfJob } from "./DeadLetters.ts"
 import { RedisConnection } from "../queues/Redis.ts"
 
@@ -17,6 +20,10 @@ export interface SubmitOptions {
   /** Enqueue even over the backlog bound: for the tiny jobs that keep others from waiting forever. */
   readonly ignoreBacklog?: boolean
 }
+
+/** The request's size as sent (Content-Length; 0 when the body is chunked or there is no request). */
+const requestBytes = Effect.map(Effect.serviceOption(HttpServerRequest.HttpServerRequest), (r) =>
+  r._tag === "None" ? 0 : Math.max(0, Number(r.value.headers["content-length"] ?? "0") || 0))
 
 export interface JobInfo {
   readonly jobId: string
@@ -45,7 +52,8 @@ const unavailable = (what: string) =>
 
 const makeIngestQueue = Effect.gen(function* () {
   const redis = yield* RedisConnection
-  const queue = yield* makeQueue("ingest")
+  const partitions = yield* makeIngestPartitions
+  const store = yield* TenantStore
   const { maxBacklog } = yield* AppConfig
   const backlog = yield* Ref.make(0)
   const telemetry = yield* Telemetry
@@ -53,7 +61,7 @@ const makeIngestQueue = Effect.gen(function* () {
   telemetry.queueDepth.addCallback(observeDepth)
   yield* Effect.addFinalizer(() => Effect.sync(() => telemetry.queueDepth.removeCallback(observeDepth)))
   // Backlog is sampled, not counted per request: one Redis round trip a second instead of one per request.
-  yield* Effect.tryPromise(() => queue.getJobCountByTypes("wait", "prioritized", "delayed")).pipe(
+  yield* Effect.tryPromise(() => partitions.getJobCountByTypes("wait", "prioritized", "delayed")).pipe(
     Effect.flatMap((n) => Ref.set(backlog, n)),
     Effect.ignore,
     Effect.repeat(Schedule.spaced(Duration.seconds(1))),
@@ -72,13 +80,29 @@ const makeIngestQueue = Effect.gen(function* () {
         return yield* unavailable(`the ingest backlog is over ${maxBacklog} batches`)
       }
       const jobId = options.jobId ?? newJobId(job.tenantId)
+      if (options.ignoreBacklog !== true) {
+        // The tenant's share of the backlog: over it, this tenant alone waits (429); the others go on.
+        const { limits } = yield* store.getSettings(job.tenantId).pipe(Effect.mapError(() => unavailable("tenant settings are unavailable")))
+        const reservation = yield* reserveBacklog(redis, job.tenantId, jobId, itemsOf(job), yield* requestBytes, limits).pipe(
+          Effect.mapError((e) => unavailable(`Redis: ${e.message}`))
+        )
+        if (reservation._tag === "Over") {
+          return yield* new TooManyRequests({
+            message: `tenant ${job.tenantId} has ${reservation.points} points (${reservation.bytes} bytes) accepted and not yet stored, its share of the ingest backlog is ${limits.maxBacklogPoints} points / ${limits.maxBacklogBytes} bytes (settings.limits.maxBacklogPoints, maxBacklogBytes): retry later`,
+            retryAfterSeconds: 1
+          })
+        }
+      }
       // The job contract has no transformations (its encoded form is its type), and the worker decodes
       // it again on dequeue: encoding here would only copy every point once more.
       const data: IngestJobEncoded = job
       yield* Effect.tryPromise({
-        try: () => queue.add(job._tag, data, { jobId }),
+        try: () => partitions.of(job.tenantId).add(job._tag, data, { jobId }),
         catch: (e) => unavailable(`queue write failed (${e instanceof Error ? e.message : String(e)})`)
-      }).pipe(Effect.timeoutFail({ duration: Duration.seconds(2), onTimeout: () => unavailable("queue write timed out") }))
+      }).pipe(
+        Effect.timeoutFail({ duration: Duration.seconds(2), onTimeout: () => unavailable("queue write timed out") }),
+        Effect.tapError(() => Effect.tryPromise(() => releaseBacklog(redis, job.tenantId, jobId)).pipe(Effect.ignore))
+      )
       return jobId
     }).pipe(Effect.withSpan("IngestQueue.submit"))
 
@@ -143,7 +167,7 @@ const makeIngestQueue = Effect.gen(function* () {
   const getJob = (tenantId: string, jobId: string) =>
     Effect.gen(function* () {
       if (!jobId.startsWith(`${tenantId}.`)) return Option.none<JobInfo>()
-      const job = yield* redisCall(() => queue.getJob(jobId))
+      const job = yield* redisCall(() => partitions.getJob(jobId))
       if (job === undefined || job === null) {
         // Completed jobs leave the queue within minutes (batches are large); their record stays a day.
         const done = yield* redisCall(() => redis.client.get(jobDoneKey(redis.prefix, jobId)))
@@ -171,7 +195,7 @@ const makeIngestQueue = Effect.gen(function* () {
     Effect.gen(function* () {
       const notFound = new NotFound({ message: `job ${jobId} not found` })
       if (tenantOfJob(jobId) !== tenantId) return yield* notFound
-      const job = yield* redisCall(() => queue.getJob(jobId))
+      const job = yield* redisCall(() => partitions.getJob(jobId))
       if (job === undefined || job === null) {
         yield* forget(tenantId, jobId)
         return yield* notFound
@@ -187,7 +211,7 @@ const makeIngestQueue = Effect.gen(function* () {
       return { jobId, kind: job.name, state: "waiting", attempts: 0, createdAt: new Date(job.timestamp).toISOString() } satisfies JobInfo
     })
 
-  return { submit, idempotent, nextSeq, initSeq, dropSeq, getJob, listFailed, retry, queue } as const
+  return { submit, idempotent, nextSeq, initSeq, dropSeq, getJob, listFailed, retry, partitions } as const
 })
 
 const jobInfo = (job: Job, state: string): JobInfo => ({

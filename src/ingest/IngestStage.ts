@@ -7,6 +7,9 @@ import { SeriesLimiter } from "../tenants/SeriesLimiter.ts"
 import { makeQueue, runWorker } from "../queues/Queues.ts"
 import { RedisConnection } from "../queues/Redis.ts"
 import { JOB_DONE_SECONDS, indexDeadLetter, jobDoneKey } from "./IngestQueue.ts"
+import { releaseBacklog } from "./Backlog.ts"
+import { tenantOfJob } from "./DeadLetters.ts"
+import { AppConfig } from "../config/AppConfig.ts"
 import { TenantStore } from "../tenants/TenantStore.ts"
 import { TenantSupervisor } from "../tenants/TenantSupervisor.ts"
 import { TraceRegistry } from "../tenants/TraceRegistry.ts"
@@ -108,34 +111,43 @@ export const IngestStage = {
             }
           })
 
-        yield* runWorker({
-          stage: "ingest",
-          schema: IngestJob,
-          concurrency,
-          onDeadLetter: (bullJob) => indexDeadLetter(redis, bullJob),
-          process: (job, bullJob) => {
-            const jobId = bullJob.id ?? ""
-            return persistBatch(job, jobId).pipe(
-              Effect.flatMap((applied) => handOff(job, applied, jobId)),
-              Effect.tap(() =>
-                Effect.tryPromise(() =>
-                  redis.client.set(
-                    jobDoneKey(redis.prefix, jobId),
-                    JSON.stringify({ kind: job._tag, attempts: bullJob.attemptsMade + 1, createdAt: bullJob.timestamp, finishedAt: Date.now() }),
-                    "EX", JOB_DONE_SECONDS
+        // One worker per partition, each with the stage's concurrency: a partition whose tenant has a
+        // long backlog keeps only its own worker busy; the database sees the partitions' jobs side by side.
+        const { queuePartitions } = yield* AppConfig
+        for (let n = 0; n < queuePartitions; n++) {
+          yield* runWorker({
+            stage: "ingest",
+            prefix: redis.keys.partition(n),
+            schema: IngestJob,
+            concurrency,
+            onDeadLetter: (bullJob) =>
+              Promise.all([indexDeadLetter(redis, bullJob), releaseBacklog(redis, tenantOfJob(bullJob.id ?? "") ?? "", bullJob.id ?? "")]),
+            process: (job, bullJob) => {
+              const jobId = bullJob.id ?? ""
+              return persistBatch(job, jobId).pipe(
+                Effect.flatMap((applied) => handOff(job, applied, jobId)),
+                Effect.tap(() =>
+                  Effect.tryPromise(() =>
+                    redis.client.set(
+                      jobDoneKey(redis.prefix, jobId),
+                      JSON.stringify({ kind: job._tag, attempts: bullJob.attemptsMade + 1, createdAt: bullJob.timestamp, finishedAt: Date.now() }),
+                      "EX", JOB_DONE_SECONDS
+                    )
                   )
-                )
-              ),
-              Effect.tap(() =>
-                Effect.sync(() => {
-                  telemetry.jobsProcessed.add(1, { stage: "ingest", kind: job._tag })
-                  telemetry.jobLatency.record(Date.now() - bullJob.timestamp, { stage: "ingest" })
-                })
-              ),
-              Effect.annotateLogs({ tenantId: job.tenantId, jobId })
-            )
-          }
-        })
+                ),
+                // Stored: the batch leaves its tenant's share of the backlog.
+                Effect.tap(() => Effect.tryPromise(() => releaseBacklog(redis, job.tenantId, jobId))),
+                Effect.tap(() =>
+                  Effect.sync(() => {
+                    telemetry.jobsProcessed.add(1, { stage: "ingest", kind: job._tag })
+                    telemetry.jobLatency.record(Date.now() - bullJob.timestamp, { stage: "ingest" })
+                  })
+                ),
+                Effect.annotateLogs({ tenantId: job.tenantId, jobId })
+              )
+            }
+          })
+        }
       })
     ).pipe(Layer.provide(TenantActors))
 }

@@ -4,6 +4,7 @@ import { Cause, Duration, Effect, Exit, Runtime, Schema } from "effect"
 import { SpanStatusCode } from "@opentelemetry/api"
 import { AppConfig } from "../config/AppConfig.ts"
 import { tracer } from "../telemetry/Telemetry.ts"
+import { IngestPartitions } from "./IngestPartitions.ts"
 import { RedisConnection } from "./Redis.ts"
 
 export const STAGES = ["ingest", "aggregate", "detect", "alert"] as const
@@ -22,7 +23,7 @@ export const defaultJobOptions: JobsOptions = {
   removeOnFail: { age: 7 * 24 * 3600 }
 }
 
-export const makeQueue = (stage: Stage) =>
+export const makeQueue = (stage: Exclude<Stage, "ingest">) =>
   Effect.gen(function* () {
     const redis = yield* RedisConnection
     return yield* Effect.acquireRelease(
@@ -38,8 +39,20 @@ export const makeQueue = (stage: Stage) =>
     )
   })
 
+/** Every ingest partition's queue (MPLP_QUEUE_PARTITIONS), on one connection, owned by the scope. */
+export const makeIngestPartitions = Effect.gen(function* () {
+  const redis = yield* RedisConnection
+  const { queuePartitions } = yield* AppConfig
+  return yield* Effect.acquireRelease(
+    Effect.sync(() => IngestPartitions.open(redis.connection("queue-ingest", false), redis.prefix, queuePartitions)),
+    (q) => Effect.promise(() => q.close()).pipe(Effect.interruptible, Effect.timeout(Duration.seconds(5)), Effect.ignore)
+  )
+})
+
 export interface WorkerOptions<A, I, R> {
   readonly stage: Stage
+  /** The queue's BullMQ prefix (an ingest partition's); the stage queues' by default. */
+  readonly prefix?: string
   readonly schema: Schema.Schema<A, I>
   readonly concurrency: number
   /** Delay before a failed job's next attempt (BullMQ `backoff: { type: "custom" }`). */
@@ -80,7 +93,7 @@ export const runWorker = <A, I, R>(options: WorkerOptions<A, I, R>) =>
       Effect.sync(() =>
         new Worker(options.stage, processor, {
           connection: redis.connection(`worker-${options.stage}`, true),
-          prefix: bullPrefix(redis.prefix),
+          prefix: options.prefix ?? bullPrefix(redis.prefix),
           concurrency: options.concurrency,
           lockDuration: jobLockMs,
           stalledInterval: Math.max(1000, Math.floor(jobLockMs / 2)),

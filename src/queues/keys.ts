@@ -3,7 +3,7 @@
  * Cluster hash tag: keys that share it share a slot (and may meet in one script).
  *  - `{prefix}`             deployment-wide keys: the stage queues, the sets of tenants with state
  *  - `{prefix:t:<tenant>}`  one tenant's state (windows, watermark, quotas, series, backlog, dead letters)
- *  - `{prefix:p<n>}`        ingest partition n (its BullMQ queue)
+ *  - `{prefix:p<n>}`        ingest partition n ≥ 1 (its BullMQ queue; partition 0 is under `{prefix}`)
  * A tenant's state and each partition can thus live on different cluster nodes.
  */
 export interface RedisKeys {
@@ -12,7 +12,10 @@ export interface RedisKeys {
   readonly global: (...parts: ReadonlyArray<string | number>) => string
   /** A key of one tenant's state, in the tenant's own slot. */
   readonly tenant: (tenantId: string, ...parts: ReadonlyArray<string | number>) => string
-  /** The BullMQ prefix of ingest partition `n`. */
+  /**
+   * The BullMQ prefix of ingest partition `n`. Partition 0 keeps the single queue's old place, so the
+   * batches a deployment had waiting before partitions are still processed.
+   */
   readonly partition: (n: number) => string
   /** The BullMQ prefix of the other stage queues. */
   readonly bull: string
@@ -22,7 +25,7 @@ export const redisKeys = (prefix: string): RedisKeys => ({
   prefix,
   global: (...parts) => `{${prefix}}:${parts.join(":")}`,
   tenant: (tenantId, ...parts) => `{${prefix}:t:${tenantId}}:${parts.join(":")}`,
-  partition: (n) => `{${prefix}:p${n}}`,
+  partition: (n) => (n === 0 ? `{${prefix}}` : `{${prefix}:p${n}}`),
   bull: `{${prefix}}`
 })
 
