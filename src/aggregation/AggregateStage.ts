@@ -128,12 +128,17 @@ const makeStage = (concurrency: number) =>
         const due = yield* windows.due(tenantId, cutoff)
         if (due.length === 0) return yield* windows.forgetTenantIfIdle(tenantId)
         const rows: Array<WindowRow> = []
+        const compactions: Array<{ seriesKey: string; windowStartMs: number; merged: WindowAgg; names: ReadonlyArray<string> }> = []
         for (const w of due) {
-          const { partials, meta } = yield* windows.close(tenantId, w.seriesKey, w.windowStartMs)
+          const { partials, names, meta } = yield* windows.close(tenantId, w.seriesKey, w.windowStartMs)
           if (meta === undefined || partials.length === 0) continue
-          rows.push(toRow(decodeMeta(meta), w.seriesKey, w.windowStartMs, merged(partials), 0))
+          const agg = merged(partials)
+          rows.push(toRow(decodeMeta(meta), w.seriesKey, w.windowStartMs, agg, 0))
+          compactions.push({ seriesKey: w.seriesKey, windowStartMs: w.windowStartMs, merged: agg, names })
         }
         yield* upsertWindows(db, tenantId, rows)
+        // After the upsert: a crash before it closes the same windows again, from the same partials.
+        yield* windows.compact(tenantId, compactions)
         if (rows.length > 0) {
           // The windows are in metric_windows now; the detect stage reads them from there, in order.
           const id = createHash("sha256").update(due.map((d) => d.member).join("\n")).digest("hex").slice(0, 32)

@@ -43,6 +43,15 @@ redis.call('HSET', KEYS[1], '__closed', '1')
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return redis.call('HGETALL', KEYS[1])`
 
+// A closed window keeps one merged partial instead of one per batch: the batch fields stay, blank,
+// so a redelivered batch still finds its field. Only the fields that were merged are blanked (a late
+// partial added meanwhile keeps its value), and an expired hash is not brought back without a TTL.
+const COMPACT = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+for i = 2, #ARGV do redis.call('HSET', KEYS[1], ARGV[i], '') end
+redis.call('HSET', KEYS[1], '__merged', ARGV[1])
+return 1`
+
 const WATERMARK = `
 local cur = redis.call('GET', KEYS[1])
 if (not cur) or tonumber(ARGV[1]) > tonumber(cur) then redis.call('SET', KEYS[1], ARGV[1]) return ARGV[1] end
@@ -121,6 +130,18 @@ const makeStore = Effect.gen(function* () {
   const close = (tenantId: string, seriesKey: string, windowStartMs: number) =>
     call(() => r.eval(CLOSE, 1, hashKey(tenantId, seriesKey, windowStartMs), closedRetainMs) as Promise<Array<string>>).pipe(Effect.map(fields))
 
+  /** Replaces closed windows' batch partials by their merge (see COMPACT), in one round trip. */
+  const compact = (tenantId: string, windows: ReadonlyArray<{ seriesKey: string; windowStartMs: number; merged: unknown; names: ReadonlyArray<string> }>) =>
+    windows.length === 0
+      ? Effect.void
+      : call(async () => {
+        const pipe = r.pipeline()
+        for (const w of windows) {
+          if (w.names.length > 1) pipe.eval(COMPACT, 1, hashKey(tenantId, w.seriesKey, w.windowStartMs), JSON.stringify(w.merged), ...w.names)
+        }
+        await pipe.exec()
+      })
+
   const read = (tenantId: string, seriesKey: string, windowStartMs: number) =>
     call(() => r.hgetall(hashKey(tenantId, seriesKey, windowStartMs))).pipe(
       Effect.map((h) => fields(Object.entries(h).flat()))
@@ -174,19 +195,28 @@ const makeStore = Effect.gen(function* () {
       )
     })
 
-  return { addPartials, advanceWatermark, watermarkOf, due, close, read, forgetClosed, openTenants, forgetTenantIfIdle, dropTenant, withTenantLock } as const
+  return { addPartials, advanceWatermark, watermarkOf, due, close, compact, read, forgetClosed, openTenants, forgetTenantIfIdle, dropTenant, withTenantLock } as const
 })
 
+/**
+ * A window hash's partials: every batch's field that still holds its partial, and __merged (what a
+ * compaction folded); `names` are the batch fields whose partials were read (to blank them after a merge).
+ */
 const fields = (flat: ReadonlyArray<string>) => {
   const partials: Array<string> = []
+  const names: Array<string> = []
   let meta: string | undefined
   for (let i = 0; i + 1 < flat.length; i += 2) {
     const k = flat[i] ?? ""
     const v = flat[i + 1] ?? ""
     if (k === "__meta") meta = v
-    else if (!k.startsWith("__")) partials.push(v)
+    else if (k === "__merged") partials.push(v)
+    else if (!k.startsWith("__") && v !== "") {
+      partials.push(v)
+      names.push(k)
+    }
   }
-  return { partials, meta }
+  return { partials, names, meta }
 }
 
 export class WindowStore extends Context.Tag("aggregation/WindowStore")<WindowStore, Effect.Effect.Success<typeof makeStore>>() {

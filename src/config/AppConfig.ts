@@ -202,7 +202,7 @@ export const appConfig: Config.Config<AppSettings> = Config.all({
   ),
   queryTimeoutMs: positiveInt("MPLP_QUERY_TIMEOUT_MS", 10_000),
   maxRawRangeHours: positiveInt("MPLP_MAX_RAW_RANGE_HOURS", 24),
-  windowRetainSeconds: positiveInt("MPLP_WINDOW_RETAIN_SECONDS", 300),
+  windowRetainSeconds: positiveInt("MPLP_WINDOW_RETAIN_SECONDS", 120),
   seriesIdleSeconds: positiveInt("MPLP_SERIES_IDLE_SECONDS", 3600),
   queuePartitions: Config.integer("MPLP_QUEUE_PARTITIONS").pipe(
     Config.validate({ message: "must be between 1 and 256", validation: (n) => n >= 1 && n <= 256 }),
