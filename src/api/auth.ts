@@ -100,6 +100,15 @@ export const requireScope = (scope: Scope) =>
   )
 
 /** Charges `points` data points against the tenant's per-second quota; over it: 429 with Retry-After. */
+/** 429 before the body is read when the tenant's points or bytes of this second are used up. */
+export const quotaPrecheck = (store: Context.Tag.Service<typeof TenantStore>, quotas: Context.Tag.Service<typeof Quotas>) =>
+  (tenantId: string) =>
+    store.getSettings(tenantId).pipe(
+      Effect.orDie,
+      Effect.flatMap((settings) => quotas.precheck(tenantId, settings.quotas)),
+      Effect.tapError((e) => withRetryAfter(e.retryAfterSeconds))
+    )
+
 export const pointsQuota = (store: Context.Tag.Service<typeof TenantStore>, quotas: Context.Tag.Service<typeof Quotas>) =>
   (tenantId: string, points: number) =>
     Effect.all([store.getSettings(tenantId).pipe(Effect.orDie), Effect.serviceOption(HttpServerRequest.HttpServerRequest)]).pipe(

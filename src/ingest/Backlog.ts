@@ -35,7 +35,8 @@ export interface BacklogShare {
 }
 
 export type Reservation =
-  | { readonly _tag: "Reserved" }
+  /** `points`: what the tenant had waiting before this batch. */
+  | { readonly _tag: "Reserved"; readonly points: number }
   | { readonly _tag: "Over"; readonly points: number; readonly bytes: number }
 
 const backlogKey = (redis: RedisService, tenantId: string) => redis.keys.tenant(tenantId, "backlog")
@@ -43,7 +44,15 @@ const backlogKey = (redis: RedisService, tenantId: string) => redis.keys.tenant(
 export const reserveBacklog = (redis: RedisService, tenantId: string, jobId: string, points: number, bytes: number, share: BacklogShare) =>
   Effect.tryPromise(() =>
     redis.client.eval(RESERVE, 1, backlogKey(redis, tenantId), jobId, points, bytes, share.maxBacklogPoints, share.maxBacklogBytes, TTL_MS) as Promise<[number, number, number]>
-  ).pipe(Effect.map(([over, p, b]): Reservation => (over === 1 ? { _tag: "Over", points: p, bytes: b } : { _tag: "Reserved" })))
+  ).pipe(Effect.map(([over, p, b]): Reservation => (over === 1 ? { _tag: "Over", points: p, bytes: b } : { _tag: "Reserved", points: p })))
+
+/**
+ * A batch's BullMQ priority in its partition (1 is first): one step per 1,000 points its tenant already
+ * has waiting. A quiet tenant's batch goes ahead of a loud tenant's backlog that shares its partition;
+ * the loud tenant's own batches still run roughly in order (the stages do not need a tenant's batches
+ * in order: windows merge in any order, execution steps carry sequence numbers).
+ */
+export const priorityOf = (waitingPoints: number) => 1 + Math.min(2_000_000, Math.floor(Math.max(0, waitingPoints) / 1000))
 
 /** The job is stored, dead-lettered, or was never queued: its points leave the tenant's share. */
 export const releaseBacklog = (redis: RedisService, tenantId: string, jobId: string) =>

@@ -10,7 +10,7 @@ import type { IngestJob } from "../domain/jobs.ts"
 import type { IngestJobEncoded } from "../domain/jobs.ts"
 import { makeIngestPartitions } from "../queues/Queues.ts"
 import { TenantStore } from "../tenants/TenantStore.ts"
-import { itemsOf, releaseBacklog, reserveBacklog } from "./Backlog.ts"
+import { itemsOf, priorityOf, releaseBacklog, reserveBacklog } from "./Backlog.ts"
 import { forgetDeadLetter, listDeadLetters, shortReason, tenantOfJob } from "./DeadLetters.ts"
 import { RedisConnection } from "../queues/Redis.ts"
 
@@ -80,6 +80,7 @@ const makeIngestQueue = Effect.gen(function* () {
         return yield* unavailable(`the ingest backlog is over ${maxBacklog} batches`)
       }
       const jobId = options.jobId ?? newJobId(job.tenantId)
+      let priority = 1
       if (options.ignoreBacklog !== true) {
         // The tenant's share of the backlog: over it, this tenant alone waits (429); the others go on.
         const { limits } = yield* store.getSettings(job.tenantId).pipe(Effect.mapError(() => unavailable("tenant settings are unavailable")))
@@ -92,12 +93,13 @@ const makeIngestQueue = Effect.gen(function* () {
             retryAfterSeconds: 1
           })
         }
+        priority = priorityOf(reservation.points)
       }
       // The job contract has no transformations (its encoded form is its type), and the worker decodes
       // it again on dequeue: encoding here would only copy every point once more.
       const data: IngestJobEncoded = job
       yield* Effect.tryPromise({
-        try: () => partitions.of(job.tenantId).add(job._tag, data, { jobId }),
+        try: () => partitions.of(job.tenantId).add(job._tag, data, { jobId, priority }),
         catch: (e) => unavailable(`queue write failed (${e instanceof Error ? e.message : String(e)})`)
       }).pipe(
         Effect.timeoutFail({ duration: Duration.seconds(2), onTimeout: () => unavailable("queue write timed out") }),

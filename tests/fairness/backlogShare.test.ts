@@ -39,10 +39,28 @@ describe("a tenant's share of the ingest backlog (limits.maxBacklogPoints, maxBa
     const partitions = openIngest(redis, queued.env)
     try {
       for (const t of [a, b, c]) {
-        const jobs = await partitions.queues[partitionOf(t.id, 4)]!.getJobs(["wait"])
+        const jobs = await partitions.queues[partitionOf(t.id, 4)]!.getJobs(["wait", "prioritized"])
         expect(jobs.filter((j) => j.id?.startsWith(`${t.id}.`))).toHaveLength(1)
       }
-      expect(await partitions.getJobCountByTypes("wait")).toBe(3)
+      expect(await partitions.getJobCountByTypes("wait", "prioritized")).toBe(3)
+    } finally {
+      await partitions.close()
+    }
+  })
+
+  it("puts a batch behind as many priority steps as its tenant has thousands of points waiting", async () => {
+    const loud = await queued.tenant(["ingest"])
+    const quiet = await queued.tenant(["ingest"])
+    const ids: Array<string> = []
+    for (const [t, n] of [[loud, 2500], [loud, 10], [quiet, 1]] as const) {
+      const r = await call(queued, t.key, "POST", "/api/metrics", batch(n))
+      expect(r.status).toBe(202)
+      ids.push(((await r.json()) as { jobId: string }).jobId)
+    }
+    const partitions = openIngest(redis, queued.env)
+    try {
+      const priorities = await Promise.all(ids.map(async (id) => (await partitions.getJob(id))?.opts.priority))
+      expect(priorities).toEqual([1, 3, 1])
     } finally {
       await partitions.close()
     }

@@ -11,7 +11,7 @@ import { seriesCap, SeriesLimiter } from "../seriesCap.ts"
 import { TenantStore } from "../../tenants/TenantStore.ts"
 import { Telemetry } from "../../telemetry/Telemetry.ts"
 import { MplpApi } from "../Api.ts"
-import { pointsQuota, requireScope } from "../auth.ts"
+import { pointsQuota, quotaPrecheck, requireScope } from "../auth.ts"
 import { dbUnavailable, readJson, rejectIssues } from "../body.ts"
 
 export const MetricsLive = HttpApiBuilder.group(MplpApi, "metrics", (handlers) =>
@@ -22,10 +22,12 @@ export const MetricsLive = HttpApiBuilder.group(MplpApi, "metrics", (handlers) =
     const telemetry = yield* Telemetry
     const { maxBodyBytes, eventMaxAgeSeconds, eventMaxFutureSeconds } = yield* AppConfig
     const chargePoints = pointsQuota(store, quotas)
+    const precheck = quotaPrecheck(store, quotas)
     const capSeries = seriesCap(store, yield* SeriesLimiter, telemetry)
     return handlers.handleRaw("ingest", ({ headers }) =>
       Effect.gen(function* () {
         const p = yield* requireScope("ingest")
+        yield* precheck(p.tenantId)
         const body = yield* readJson(MetricsRequest, maxBodyBytes)
         yield* rejectIssues(timeIssues(timeWindow(Date.now(), eventMaxAgeSeconds, eventMaxFutureSeconds), metricTimes(body)))
         yield* chargePoints(p.tenantId, body.points.length)

@@ -11,7 +11,7 @@ import { seriesCap, SeriesLimiter } from "../seriesCap.ts"
 import { TenantStore } from "../../tenants/TenantStore.ts"
 import { Telemetry } from "../../telemetry/Telemetry.ts"
 import { MplpApi } from "../Api.ts"
-import { pointsQuota, requireScope } from "../auth.ts"
+import { pointsQuota, quotaPrecheck, requireScope } from "../auth.ts"
 import { dbUnavailable, parseJson, readBody } from "../body.ts"
 import { otlpResponse } from "../otlpResponse.ts"
 
@@ -33,6 +33,7 @@ export const OtlpLive = HttpApiBuilder.group(MplpApi, "otlp", (handlers) =>
     const telemetry = yield* Telemetry
     const { maxBodyBytes, eventMaxAgeSeconds, eventMaxFutureSeconds } = yield* AppConfig
     const chargePoints = pointsQuota(store, quotas)
+    const precheck = quotaPrecheck(store, quotas)
     const capSeries = seriesCap(store, yield* SeriesLimiter, telemetry)
 
     const receive = <R extends { readonly rejected: number; readonly errors: ReadonlyArray<string> }, E>(
@@ -46,6 +47,7 @@ export const OtlpLive = HttpApiBuilder.group(MplpApi, "otlp", (handlers) =>
         const p = yield* requireScope("ingest")
         const request = yield* HttpServerRequest.HttpServerRequest
         const format = yield* formatOf(request.headers["content-type"])
+        yield* precheck(p.tenantId)
         const raw = yield* readBody(maxBodyBytes)
         const body = format === "json" ? yield* parseJson(raw) : raw
         const window = timeWindow(Date.now(), eventMaxAgeSeconds, eventMaxFutureSeconds)
