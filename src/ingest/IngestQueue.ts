@@ -13,6 +13,7 @@ import { TenantStore } from "../tenants/TenantStore.ts"
 import { itemsOf, priorityOf, releaseBacklog, reserveBacklog } from "./Backlog.ts"
 import { forgetDeadLetter, listDeadLetters, shortReason, tenantOfJob } from "./DeadLetters.ts"
 import { RedisConnection } from "../queues/Redis.ts"
+import { redisKeys } from "../queues/keys.ts"
 
 export interface SubmitOptions {
   /** A stable job id makes a retried submission a no-op while the job is kept. */
@@ -39,7 +40,7 @@ export interface JobInfo {
 /** Job ids carry the tenant, so a lookup can refuse another tenant's job without reading it. */
 export const newJobId = (tenantId: string) => `${tenantId}.${randomUUID()}`
 /** Where the ingest stage leaves a small record of a finished job, after the job itself is removed from Redis. */
-export const jobDoneKey = (prefix: string, jobId: string) => `{${prefix}}:job-done:${jobId}`
+export const jobDoneKey = (prefix: string, jobId: string) => redisKeys(prefix).global("job-done", jobId)
 export const JOB_DONE_SECONDS = 86_400
 
 export { deadLetterKey, indexDeadLetter } from "./DeadLetters.ts"
@@ -67,7 +68,6 @@ const makeIngestQueue = Effect.gen(function* () {
     Effect.repeat(Schedule.spaced(Duration.seconds(1))),
     Effect.forkScoped
   )
-  const key = (...parts: ReadonlyArray<string>) => `{${redis.prefix}}:${parts.join(":")}`
 
   // While Redis is away, ioredis holds a command until its next reconnect attempt (seconds apart once
   // backed off): refuse at once instead, so the client gets its 503 without waiting.
@@ -118,7 +118,7 @@ const makeIngestQueue = Effect.gen(function* () {
     run: (jobId: string | undefined) => Effect.Effect<A, E, R>
   ): Effect.Effect<A, E | ServiceUnavailable, R> => {
     if (idempotencyKey === undefined) return run(undefined)
-    const marker = key("idem", tenantId, createHash("sha256").update(idempotencyKey).digest("hex"))
+    const marker = redis.keys.tenant(tenantId, "idem", createHash("sha256").update(idempotencyKey).digest("hex"))
     const jobId = idempotentJobId(tenantId, idempotencyKey)
     return Effect.gen(function* () {
       // "pending" lives 30 s only: a request cut off before it stores its answer does not block the key for a day.
@@ -148,7 +148,7 @@ const makeIngestQueue = Effect.gen(function* () {
 
   /** The next sequence number of an execution's start/update/finish; None if the execution is unknown here. */
   const nextSeq = (tenantId: string, traceId: string, ttlSeconds: number) => {
-    const k = key("seq", tenantId, traceId)
+    const k = redis.keys.tenant(tenantId, "seq", traceId)
     return redisCall(() =>
       redis.client.eval(
         "if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end local n = redis.call('INCR', KEYS[1]) redis.call('EXPIRE', KEYS[1], ARGV[1]) return n",
@@ -159,12 +159,12 @@ const makeIngestQueue = Effect.gen(function* () {
 
   /** Starts (or, from the database's last applied sequence, resumes) an execution's counter. */
   const initSeq = (tenantId: string, traceId: string, value: number, ttlSeconds: number) =>
-    redisCall(() => redis.client.set(key("seq", tenantId, traceId), String(value), "EX", ttlSeconds, "NX")).pipe(
+    redisCall(() => redis.client.set(redis.keys.tenant(tenantId, "seq", traceId), String(value), "EX", ttlSeconds, "NX")).pipe(
       Effect.map((r) => r === "OK")
     )
 
   const dropSeq = (tenantId: string, traceId: string) =>
-    redisCall(() => redis.client.del(key("seq", tenantId, traceId))).pipe(Effect.ignore)
+    redisCall(() => redis.client.del(redis.keys.tenant(tenantId, "seq", traceId))).pipe(Effect.ignore)
 
   const getJob = (tenantId: string, jobId: string) =>
     Effect.gen(function* () {

@@ -5,13 +5,14 @@ import { SpanStatusCode } from "@opentelemetry/api"
 import { AppConfig } from "../config/AppConfig.ts"
 import { tracer } from "../telemetry/Telemetry.ts"
 import { IngestPartitions } from "./IngestPartitions.ts"
+import { redisKeys } from "./keys.ts"
 import { RedisConnection } from "./Redis.ts"
 
 export const STAGES = ["ingest", "aggregate", "detect", "alert"] as const
 export type Stage = (typeof STAGES)[number]
 
 /** BullMQ keys live under `{prefix}`: one hash slot per deployment, so Redis Cluster accepts the scripts. */
-export const bullPrefix = (prefix: string) => `{${prefix}}`
+export const bullPrefix = (prefix: string) => redisKeys(prefix).bull
 
 /** At-least-once with a retry budget; a job that exhausts it stays in `failed` (the dead-letter state). */
 export const defaultJobOptions: JobsOptions = {
