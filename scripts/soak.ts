@@ -3,7 +3,7 @@
  *
  * The service as `npm start` runs it (embedded TimescaleDB unless DATABASE_URL is set), K tenants
  * sending 500-point batches at `rate` points/s in all (default 10,000: half the measured metrics
- * throughput), for N minutes. Every `every` seconds it prints the service's RSS, Redis used_memory,
+ * throughput), for N minutes. Every `every` seconds it prints the service's RSS, its Redis keys' memory,
  * the data folder's bytes per row sent, and the p99 of 202 → stored of a sample of that interval's
  * batches; at the end the slope of each per minute (flat is the goal) and sent = stored, counted in the
  * database after the service stopped.
@@ -20,6 +20,7 @@ import type { Tenant } from "../bench/client.ts"
 import { REDIS_URL, startService } from "../bench/service.ts"
 import { percentile, rssOf } from "../bench/stats.ts"
 import { makeEmbedded } from "../src/db/embedded.ts"
+import { keyPatterns } from "../src/queues/keys.ts"
 
 const { values } = parseArgs({
   options: {
@@ -46,6 +47,22 @@ const slope = (xs: ReadonlyArray<number>, ys: ReadonlyArray<number>) => {
   const num = xs.reduce((a, x, i) => a + (x - mx) * ((ys[i] ?? 0) - my), 0)
   const den = xs.reduce((a, x) => a + (x - mx) ** 2, 0)
   return den === 0 ? 0 : num / den
+}
+
+/** MEMORY USAGE summed over the service's own keys (the Redis is shared: used_memory counts others too). */
+const prefixBytes = async (r: Redis, prefix: string) => {
+  let bytes = 0
+  for (const pattern of keyPatterns(prefix)) {
+    let cursor = "0"
+    do {
+      const [next, ks] = await r.scan(cursor, "MATCH", pattern, "COUNT", 1000)
+      cursor = next
+      const pipe = r.pipeline()
+      for (const k of ks) pipe.memory("USAGE", k, "SAMPLES", "0")
+      for (const [, v] of (await pipe.exec()) ?? []) bytes += Number(v ?? 0)
+    } while (cursor !== "0")
+  }
+  return bytes
 }
 
 const dirBytes = (dir: string) => Number(execFileSync("du", ["-sb", dir]).toString().split("\t")[0])
@@ -99,16 +116,16 @@ const main = async () => {
       if (j?.state === "completed" && j.finishedAt !== undefined) latencies.push(Date.parse(j.finishedAt) - s.at)
     }
     const total = [...sent.values()].reduce((a, b) => a + b, 0)
-    const info = await redis.info("memory")
+    const redisBytes = await prefixBytes(redis, service.queuePrefix)
     const row = {
       min: (nowMs() - t0) / 60_000,
       rssMB: (rssOf(service.pid) ?? 0) / 1024 / 1024,
-      redisMB: Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0) / 1024 / 1024,
+      redisMB: redisBytes / 1024 / 1024,
       dbBytesPerRow: total === 0 ? 0 : dirBytes(dataDir) / total,
       p99: percentile(latencies, 99)
     }
     rows.push(row)
-    log(`${row.min.toFixed(1)} min: RSS ${row.rssMB.toFixed(0)} MB, Redis ${row.redisMB.toFixed(1)} MB, DB ${row.dbBytesPerRow.toFixed(0)} B/row, ` +
+    log(`${row.min.toFixed(1)} min: RSS ${row.rssMB.toFixed(0)} MB, Redis keys ${row.redisMB.toFixed(1)} MB, DB ${row.dbBytesPerRow.toFixed(0)} B/row, ` +
       `p99 202→stored ${row.p99.toFixed(0)} ms (${latencies.length}/${batch.length} sampled stored), sent ${total}, refused ${JSON.stringify(refused)}`)
   }
   await load

@@ -3,6 +3,15 @@ import type { ConnectionOptions, Job, JobType } from "bullmq"
 import { partitionOf, redisKeys } from "./keys.ts"
 import { defaultJobOptions } from "./Queues.ts"
 
+/**
+ * The completed jobs kept for job-id dedupe are shared out among the partitions: N partitions keep as
+ * many batches in Redis as the single queue did, not N times as many.
+ */
+const partitionJobOptions = (partitions: number) => ({
+  ...defaultJobOptions,
+  removeOnComplete: { age: 600, count: Math.max(50, Math.ceil(1_000 / partitions)) }
+})
+
 /** Ingest partitions when MPLP_QUEUE_PARTITIONS is not set. */
 export const DEFAULT_PARTITIONS = 8
 
@@ -22,7 +31,7 @@ export class IngestPartitions {
   static open(connection: ConnectionOptions, prefix: string, partitions: number) {
     const keys = redisKeys(prefix)
     return new IngestPartitions(
-      Array.from({ length: partitions }, (_, n) => new Queue("ingest", { connection, prefix: keys.partition(n), defaultJobOptions }))
+      Array.from({ length: partitions }, (_, n) => new Queue("ingest", { connection, prefix: keys.partition(n), defaultJobOptions: partitionJobOptions(partitions) }))
     )
   }
 
