@@ -1,6 +1,7 @@
 import { Queue } from "bullmq"
 import { randomUUID } from "node:crypto"
 import { bullPrefix, STAGES } from "../src/queues/Queues.ts"
+import { DEFAULT_PARTITIONS, IngestPartitions } from "../src/queues/IngestPartitions.ts"
 import type { Stage } from "../src/queues/Queues.ts"
 
 // What the load generator and the runner need to talk to the service from outside: HTTP with a
@@ -25,7 +26,10 @@ export const adminCall = async (baseUrl: string, token: string, method: string, 
   })
 
 /** Quotas high enough that the bench measures the pipeline, not the tenant's rate limit. */
-export const UNLIMITED = { quotas: { requestsPerSecond: 1_000_000, pointsPerSecond: 100_000_000 } }
+export const UNLIMITED = {
+  quotas: { requestsPerSecond: 1_000_000, pointsPerSecond: 100_000_000, bytesPerSecond: 10_000_000_000 },
+  limits: { maxActiveSeries: 10_000_000, maxBacklogPoints: 100_000_000, maxBacklogBytes: 100_000_000_000 }
+}
 
 /** A new tenant with one ingest+query key. */
 export const createTenant = async (baseUrl: string, token: string, prefix: string, settings: unknown = UNLIMITED): Promise<Tenant> => {
@@ -70,7 +74,11 @@ export type Counts = Record<"wait" | "active" | "delayed" | "prioritized" | "pau
 export const openQueues = (prefix: string, redisUrl: string) => {
   const u = new URL(redisUrl)
   const connection = { host: u.hostname, port: Number(u.port || 6379) }
-  const queues = new Map<Stage, Queue>(STAGES.map((s) => [s, new Queue(s, { connection, prefix: bullPrefix(prefix) })]))
+  // The ingest stage's partitions read as one queue (counts summed, jobs of every partition).
+  const partitions = Number(process.env.MPLP_QUEUE_PARTITIONS ?? DEFAULT_PARTITIONS)
+  const queues = new Map<Stage, Queue | IngestPartitions>(
+    STAGES.map((s) => [s, s === "ingest" ? IngestPartitions.open(connection, prefix, partitions) : new Queue(s, { connection, prefix: bullPrefix(prefix) })])
+  )
   const counts = async (stage: Stage): Promise<Counts> => {
     const c = await queues.get(stage)!.getJobCounts("wait", "active", "delayed", "prioritized", "paused", "failed", "completed")
     return { wait: c.wait ?? 0, active: c.active ?? 0, delayed: c.delayed ?? 0, prioritized: c.prioritized ?? 0, paused: c.paused ?? 0, failed: c.failed ?? 0, completed: c.completed ?? 0 }

@@ -8,10 +8,12 @@ import type { AlertConfig } from "./loadAlert.ts"
 import { alertLatency } from "./loadAlert.ts"
 import type { ExecutionsConfig, TenantsConfig } from "./loadFootprint.ts"
 import { executions, tenants } from "./loadFootprint.ts"
+import type { NoisyConfig } from "./loadNoisy.ts"
+import { noisyNeighbour } from "./loadNoisy.ts"
 import type { ThroughputConfig } from "./loadThroughput.ts"
 import { throughput } from "./loadThroughput.ts"
 
-export type LoadgenConfig = ThroughputConfig | AlertConfig | TenantsConfig | ExecutionsConfig
+export type LoadgenConfig = ThroughputConfig | AlertConfig | TenantsConfig | ExecutionsConfig | NoisyConfig
 
 const readStdin = async () => {
   const chunks: Array<Buffer> = []
@@ -32,6 +34,8 @@ const main = async () => {
       return tenants(config)
     case "executions":
       return executions(config)
+    case "noisy":
+      return noisyNeighbour(config)
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- --scenario NAME[,NAME…]] [--duration S] [--runs N] [--window S] [--profile] [--heap-snapshot] [--verbose]`
  *
- * Scenarios: baseline, metrics, otlp, genai (OTLP spans with GenAI attributes against plain OTLP spans and the raw insert), alert-latency, query, footprint, browser, all (the default: all of these), and
+ * Scenarios: baseline, metrics, otlp, genai (OTLP spans with GenAI attributes against plain OTLP spans and the raw insert), alert-latency, noisy (a quiet tenant beside one at 10× its quota), query, footprint, browser, all (the default: all of these), and
  * scale (DATABASE_URL only: the API and the stages as separate processes, 1 vs 2 ingest processes; bench/scale.ts). The service
  * runs as `npm start` runs it (workers/all.ts in a child process: a fresh data folder, a free port, its
  * own queue prefix); load comes from a separate process (bench/loadgen.ts) over HTTP on 127.0.0.1.
@@ -20,6 +20,7 @@ import { runFootprint } from "./footprint.ts"
 import { DEFAULT_SCENARIOS, fig, fmt, log, medianOf, SCENARIOS, ServiceHolder } from "./harness.ts"
 import type { Figure, Goal, Options, Scenario, ScenarioResult } from "./harness.ts"
 import { printProfile } from "./profile.ts"
+import { runNoisy } from "./noisy.ts"
 import { runQuery } from "./query.ts"
 import { runScale } from "./scale.ts"
 import { machineInfo, othersMeter, root, versions } from "./stats.ts"
@@ -85,7 +86,7 @@ const main = async () => {
   const goals: Array<Goal> = []
   let base: BaselineFigures | undefined
   let serviceRun: Awaited<ReturnType<ServiceHolder["stop"]>>
-  const needsService = (sc: Scenario) => sc === "metrics" || sc === "otlp" || sc === "genai" || sc === "alert-latency"
+  const needsService = (sc: Scenario) => sc === "metrics" || sc === "otlp" || sc === "genai" || sc === "alert-latency" || sc === "noisy"
   let otlpResult: ScenarioResult | undefined
   const order = SCENARIOS.filter((sc) => o.scenarios.includes(sc))
   const lastServiceScenario = [...order].reverse().find(needsService)
@@ -155,6 +156,19 @@ const main = async () => {
             met: r.pooledP99 <= limit,
             figures: `p99 ${fmt(r.pooledP99)} ms over all ${(r.details.pooled.samples)} spikes of ${o.runs} runs (p50 ${fmt(r.details.pooled.p50)} ms); ` +
               `p99 / (window + lateness) = ${(r.pooledP99 / r.budgetMs).toFixed(2)}`
+          })
+          break
+        }
+        case "noisy": {
+          const r = await runNoisy(o, holder)
+          results.push(r)
+          const p99 = medianOf(r.figures, "B 202 → stored p99, with A")
+          const ratio = medianOf(r.figures, "B p99 with A ÷ alone")
+          const lost = r.figures.find((f) => f.name.startsWith("B batches lost"))?.summary.max ?? Number.NaN
+          goals.push({
+            goal: "noisy neighbour: B loses nothing, B's p99 < 1 s and within 25 % of alone",
+            met: lost === 0 && p99 < 1000 && ratio <= 1.25,
+            figures: `B p99 with A ${fmt(p99)} ms, ${ratio.toFixed(2)}× alone (medians of ${o.runs} runs); B lost ${lost} (max)`
           })
           break
         }

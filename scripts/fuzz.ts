@@ -59,7 +59,7 @@ const fuzzDecoders = () => {
 const fuzzHttp = async () => {
   const app = await startApp({}, { MPLP_MAX_BACKLOG: "10000000" })
   try {
-    const t = await app.tenant(["ingest", "query"], { quotas: { requestsPerSecond: 1_000_000, pointsPerSecond: 100_000_000 } })
+    const t = await app.tenant(["ingest", "query"], { quotas: { requestsPerSecond: 1_000_000, pointsPerSecond: 100_000_000, bytesPerSecond: 10_000_000_000 } })
     const victim = await app.tenant()
     const started = await call(app, t.key, "POST", "/api/executions", { operationName: "fuzz", serviceName: "fuzz", context: { contextId: "c", userId: "u" } })
     const targets = { traceId: ((await started.json()) as { traceId: string }).traceId, victim: victim.id }

@@ -1,239 +1,163 @@
+/**
+ * `npm run soak -- [--minutes N] [--rate POINTS_PER_SECOND] [--tenants K] [--every SECONDS]`
+ *
+ * The service as `npm start` runs it (embedded TimescaleDB unless DATABASE_URL is set), K tenants
+ * sending 500-point batches at `rate` points/s in all (default 10,000: half the measured metrics
+ * throughput), for N minutes. Every `every` seconds it prints the service's RSS, its Redis keys' memory,
+ * the data folder's bytes per row sent, and the p99 of 202 → stored of a sample of that interval's
+ * batches; at the end the slope of each per minute (flat is the goal) and sent = stored, counted in the
+ * database after the service stopped.
+ */
 import { Effect } from "effect"
-import { execFileSync } from "node:child_process"
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { loadavg, tmpdir } from "node:os"
-import { join } from "node:path"
 import { Redis } from "ioredis"
-import { createTenant, openQueues, sleep } from "../bench/client.ts"
-import { metricBatch } from "../bench/data.ts"
-import { makeTraceRequest } from "../bench/otlpRequests.ts"
-import { REDIS_URL, startService } from "../bench/service.ts"
-import { machineInfo, MB, percentile, root, round, rssOf } from "../bench/stats.ts"
-import { makeEmbedded } from "../src/db/embedded.ts"
+import { execFileSync } from "node:child_process"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { parseArgs } from "node:util"
-import { argsOrUsage, usageError } from "../src/config/cliArgs.ts"
+import { createTenant, nowMs, openQueues, sleep, until } from "../bench/client.ts"
+import type { Tenant } from "../bench/client.ts"
+import { REDIS_URL, startService } from "../bench/service.ts"
+import { percentile, rssOf } from "../bench/stats.ts"
+import { makeEmbedded } from "../src/db/embedded.ts"
+import { keyPatterns } from "../src/queues/keys.ts"
 
-// npm run soak -- --minutes 30: the service as `npm start` runs it, fed for a long time at a steady
-// rate by several tenants (metric batches and OTLP span exports), sampled every --sample-seconds: RSS
-// of the service, Redis used_memory, database bytes on disk per stored row, p99 of the requests.
-// The goal is flat lines; the slopes (per hour, and as % of the mean per hour) say how flat. At the
-// end the queues are drained and every tenant's rows are counted: accepted (202) = stored.
-
-const usage = `usage: npm run soak -- [--minutes N] [--tenants N] [--rate POINTS_PER_S] [--sample-seconds N]
-
-  --minutes         how long to send (default 30)
-  --tenants         tenants sending at once (default 4)
-  --rate            metric points per second over all tenants (default 9700: half the README's
-                    measured end-to-end capacity on the embedded database); spans go at a tenth of it
-  --sample-seconds  seconds between samples (default 30)`
-
-const cli = argsOrUsage(usage, () =>
-  parseArgs({
-    args: process.argv.slice(2),
-    strict: true,
-    allowPositionals: false,
-    options: { minutes: { type: "string" }, tenants: { type: "string" }, rate: { type: "string" }, "sample-seconds": { type: "string" } }
-  })
-)
-const positive = (name: string, raw: string | undefined, fallback: number) => {
-  if (raw === undefined) return fallback
-  const n = Number(raw)
-  return Number.isFinite(n) && n > 0 ? n : usageError(usage, `--${name} must be a positive number`)
+const { values } = parseArgs({
+  options: {
+    minutes: { type: "string", default: "5" }, rate: { type: "string", default: "10000" },
+    tenants: { type: "string", default: "4" }, every: { type: "string", default: "30" }
+  },
+  strict: true
+})
+const minutes = Number(values.minutes)
+const rate = Number(values.rate)
+const tenantCount = Number(values.tenants)
+const every = Number(values.every)
+for (const [k, v] of Object.entries({ minutes, rate, tenants: tenantCount, every })) {
+  if (!(Number.isFinite(v) && v > 0)) throw new Error(`--${k} must be a positive number`)
 }
-const minutes = positive("minutes", cli.values.minutes, 30)
-const tenants = Math.round(positive("tenants", cli.values.tenants, 4))
-const rate = positive("rate", cli.values.rate, 9700)
-const sampleSeconds = positive("sample-seconds", cli.values["sample-seconds"], 30)
+const BATCH = 500
+const log = (s: string) => console.log(`[soak ${new Date().toISOString().slice(11, 19)}] ${s}`)
 
-const BATCH = 200 // points per metric request
-const SPANS = 40 // spans per OTLP request
-const say = (s: string) => process.stderr.write(`[soak] ${s}\n`)
-
-/** Least-squares slope of y over x (x in hours): units of y per hour. */
+/** Least-squares slope of y over x. */
 const slope = (xs: ReadonlyArray<number>, ys: ReadonlyArray<number>) => {
   const n = xs.length
-  if (n < 2) return Number.NaN
   const mx = xs.reduce((a, b) => a + b, 0) / n
   const my = ys.reduce((a, b) => a + b, 0) / n
-  let num = 0
-  let den = 0
-  for (let i = 0; i < n; i++) {
-    num += (xs[i]! - mx) * (ys[i]! - my)
-    den += (xs[i]! - mx) ** 2
-  }
+  const num = xs.reduce((a, x, i) => a + (x - mx) * ((ys[i] ?? 0) - my), 0)
+  const den = xs.reduce((a, x) => a + (x - mx) ** 2, 0)
   return den === 0 ? 0 : num / den
 }
 
-const duBytes = (dir: string) => Number(execFileSync("du", ["-sb", dir], { encoding: "utf8" }).split("\t")[0])
-
-const redisUsedMemory = async (redis: Redis) => Number(/used_memory:(\d+)/.exec(await redis.info("memory"))?.[1] ?? Number.NaN)
-
-interface Sample {
-  readonly minute: number
-  readonly rssMb: number
-  readonly redisMb: number
-  readonly dbBytesPerRow: number
-  readonly p99Ms: number
-  /** Jobs waiting in the ingest and aggregate queues: Redis grows with them when the service falls behind. */
-  readonly backlog: { readonly ingest: number; readonly aggregate: number }
-  readonly requests: number
-  readonly refused: number
-  readonly load1: number
+/** MEMORY USAGE summed over the service's own keys (the Redis is shared: used_memory counts others too). */
+const prefixBytes = async (r: Redis, prefix: string) => {
+  let bytes = 0
+  for (const pattern of keyPatterns(prefix)) {
+    let cursor = "0"
+    do {
+      const [next, ks] = await r.scan(cursor, "MATCH", pattern, "COUNT", 1000)
+      cursor = next
+      const pipe = r.pipeline()
+      for (const k of ks) pipe.memory("USAGE", k, "SAMPLES", "0")
+      for (const [, v] of (await pipe.exec()) ?? []) bytes += Number(v ?? 0)
+    } while (cursor !== "0")
+  }
+  return bytes
 }
+
+const dirBytes = (dir: string) => Number(execFileSync("du", ["-sb", dir]).toString().split("\t")[0])
 
 const main = async () => {
   const dataDir = mkdtempSync(join(tmpdir(), "mplp-soak-"))
-  say(`starting the service (npm start's workers/all.ts) on ${dataDir}`)
-  const service = await startService({ env: { MPLP_DATA_DIR: dataDir } })
+  const service = await startService({ env: { MPLP_DATA_DIR: dataDir, LOG_LEVEL: "warn" } })
   const redis = new Redis(REDIS_URL)
-  const queues = openQueues(service.queuePrefix, REDIS_URL)
-  const accepted = new Map<string, { points: number; spans: number }>()
-  const latencies: Array<number> = []
-  let requests = 0
-  let refused = 0
-  let failed = 0
-  let drainSeconds = Number.NaN
-  const samples: Array<Sample> = []
-  try {
-    const ts = await Promise.all(Array.from({ length: tenants }, (_, i) => createTenant(service.baseUrl, service.adminToken, `soak${i}`)))
-    for (const t of ts) accepted.set(t.id, { points: 0, spans: 0 })
-    const endAt = Date.now() + minutes * 60_000
-    const t0 = Date.now()
-    // Open-loop senders: each tenant sends a metric batch every BATCH / (rate / tenants) seconds and an
-    // OTLP export every SPANS / (rate / 10 / tenants) seconds, whatever the answers take.
-    const send = async (tenant: { id: string; key: string }, kind: "points" | "spans", everyMs: number) => {
-      let n = 0
-      let next = Date.now() + Math.random() * everyMs
-      const inflight = new Set<Promise<void>>()
-      while (Date.now() < endAt) {
-        await sleep(Math.max(0, next - Date.now()))
-        next += everyMs
-        const b = n++
-        const started = performance.now()
-        const request =
-          kind === "points"
-            ? fetch(`${service.baseUrl}/api/metrics`, {
-                method: "POST",
-                headers: { authorization: `Bearer ${tenant.key}`, "content-type": "application/json" },
-                body: JSON.stringify({ points: metricBatch(b, b, BATCH) })
-              })
-            : fetch(`${service.baseUrl}/v1/traces`, {
-                method: "POST",
-                headers: { authorization: `Bearer ${tenant.key}`, "content-type": "application/x-protobuf" },
-                body: makeTraceRequest(SPANS, Date.now() - 1000, false).protobuf
-              })
-        const p = request
-          .then(async (res) => {
-            await res.arrayBuffer()
-            requests++
-            latencies.push(performance.now() - started)
-            if (res.status === 202 || res.status === 200) {
-              const a = accepted.get(tenant.id)!
-              if (kind === "points") a.points += BATCH
-              else a.spans += SPANS
-            } else if (res.status === 429 || res.status === 503) refused++
-            else failed++
-          })
-          .catch(() => {
-            failed++
-          })
-          .finally(() => inflight.delete(p))
-        inflight.add(p)
-        if (inflight.size > 64) await Promise.race(inflight) // never more than 64 requests in flight per sender
-      }
-      await Promise.all(inflight)
-    }
-    const pointEveryMs = (BATCH / (rate / tenants)) * 1000
-    const spanEveryMs = (SPANS / (rate / 10 / tenants)) * 1000
-    say(`${tenants} tenants, ${rate} points/s (${BATCH} per request) + ${rate / 10} spans/s (${SPANS} per request), for ${minutes} min`)
-    const senders = ts.flatMap((t) => [send(t, "points", pointEveryMs), send(t, "spans", spanEveryMs)])
-    const sampler = (async () => {
-      while (Date.now() < endAt) {
-        await sleep(Math.min(sampleSeconds * 1000, Math.max(0, endAt - Date.now())))
-        const stored = [...accepted.values()].reduce((a, b) => a + b.points + b.spans, 0)
-        const window = latencies.splice(0, latencies.length)
-        const s: Sample = {
-          minute: round((Date.now() - t0) / 60_000, 2),
-          rssMb: round((rssOf(service.pid) ?? Number.NaN) / MB),
-          redisMb: round((await redisUsedMemory(redis)) / MB, 2),
-          dbBytesPerRow: round(duBytes(dataDir) / Math.max(1, stored)),
-          p99Ms: round(percentile(window, 99)),
-          backlog: { ingest: queues.pending(await queues.counts("ingest")), aggregate: queues.pending(await queues.counts("aggregate")) },
-          requests,
-          refused,
-          load1: round(loadavg()[0] ?? 0, 2)
+  log(`service ready in ${service.startupSeconds.toFixed(0)} s (pid ${service.pid}); ${tenantCount} tenants, ${rate} points/s in ${BATCH}-point batches, ${minutes} min`)
+  const tenants: Array<Tenant> = []
+  for (let i = 0; i < tenantCount; i++) tenants.push(await createTenant(service.baseUrl, service.adminToken, `soak${i}`, {}))
+  const sent = new Map<string, number>(tenants.map((t) => [t.id, 0]))
+  const refused: Record<string, number> = {}
+  let sample: Array<{ tenant: Tenant; jobId: string; at: number }> = []
+  const endAt = nowMs() + minutes * 60_000
+  const gap = (1000 * BATCH) / rate
+  const load = (async () => {
+    const inflight = new Set<Promise<void>>()
+    for (let i = 0, next = nowMs(); next < endAt; i++, next += gap) {
+      await sleep(Math.max(0, next - nowMs()))
+      const t = tenants[i % tenants.length]!
+      const body = JSON.stringify({ points: Array.from({ length: BATCH }, (_, k) => ({ name: `m${k % 10}`, value: k % 97, serviceName: `s${i % 5}` })) })
+      const p = (async () => {
+        const r = await fetch(`${service.baseUrl}/api/metrics`, { method: "POST", headers: { authorization: `Bearer ${t.key}`, "content-type": "application/json" }, body }).catch(() => undefined)
+        if (r?.status === 202) {
+          const { jobId } = (await r.json()) as { jobId: string }
+          sent.set(t.id, (sent.get(t.id) ?? 0) + BATCH)
+          if (i % 10 === 0) sample.push({ tenant: t, jobId, at: nowMs() })
+        } else {
+          refused[String(r?.status ?? "network")] = (refused[String(r?.status ?? "network")] ?? 0) + 1
+          await r?.text()
         }
-        samples.push(s)
-        say(JSON.stringify(s))
-      }
-    })()
-    await Promise.all([...senders, sampler])
-    say("sending done; waiting for the queues to drain")
-    const drainStart = Date.now()
-    // What was accepted is stored once the ingest queue is empty; the other stages then catch up.
-    for (const [stages, limitMs] of [[["ingest"], 900_000], [undefined, 300_000]] as const) {
-      const deadline = Date.now() + limitMs
-      while (!(await queues.idle(stages)) && Date.now() < deadline) await sleep(500)
+      })()
+      inflight.add(p)
+      void p.finally(() => inflight.delete(p))
+      if (inflight.size > 64) await Promise.race(inflight)
     }
-    drainSeconds = round((Date.now() - drainStart) / 1000)
-    say(`drained in ${drainSeconds} s`)
-  } finally {
-    await queues.close()
-    redis.disconnect()
-    await service.stop()
+    await Promise.all(inflight)
+  })()
+
+  const rows: Array<{ min: number; rssMB: number; redisMB: number; dbBytesPerRow: number; p99: number }> = []
+  const t0 = nowMs()
+  while (nowMs() < endAt) {
+    await sleep(every * 1000)
+    const batch = sample
+    sample = []
+    const latencies: Array<number> = []
+    for (const s of batch) {
+      const r = await fetch(`${service.baseUrl}/api/jobs/${s.jobId}`, { headers: { authorization: `Bearer ${s.tenant.key}` } })
+      const j = r.status === 200 ? ((await r.json()) as { state: string; finishedAt?: string }) : (await r.text(), undefined)
+      if (j?.state === "completed" && j.finishedAt !== undefined) latencies.push(Date.parse(j.finishedAt) - s.at)
+    }
+    const total = [...sent.values()].reduce((a, b) => a + b, 0)
+    const redisBytes = await prefixBytes(redis, service.queuePrefix)
+    const row = {
+      min: (nowMs() - t0) / 60_000,
+      rssMB: (rssOf(service.pid) ?? 0) / 1024 / 1024,
+      redisMB: redisBytes / 1024 / 1024,
+      dbBytesPerRow: total === 0 ? 0 : dirBytes(dataDir) / total,
+      p99: percentile(latencies, 99)
+    }
+    rows.push(row)
+    log(`${row.min.toFixed(1)} min: RSS ${row.rssMB.toFixed(0)} MB, Redis keys ${row.redisMB.toFixed(1)} MB, DB ${row.dbBytesPerRow.toFixed(0)} B/row, ` +
+      `p99 202→stored ${row.p99.toFixed(0)} ms (${latencies.length}/${batch.length} sampled stored), sent ${total}, refused ${JSON.stringify(refused)}`)
   }
-  // Count what the database holds per tenant, on the same data folder.
-  const counts = await Effect.runPromise(
-    Effect.scoped(
-      Effect.flatMap(makeEmbedded(dataDir), (db) =>
-        Effect.all({
-          points: db.query<{ tenant_id: string; n: number }>("SELECT tenant_id, count(*)::int AS n FROM metric_points GROUP BY tenant_id"),
-          spans: db.query<{ tenant_id: string; n: number }>("SELECT tenant_id, count(*)::int AS n FROM spans GROUP BY tenant_id")
-        })
-      )
-    )
-  )
+  await load
+  // Drain: wait until no ingest batch is waiting (the stop would delete them), then count in the database.
+  const queues = openQueues(service.queuePrefix, REDIS_URL)
+  const drained = await until(() => queues.idle(["ingest"]), 180_000, 500)
+  await queues.close()
+  if (!drained) log("the ingest queue did not drain within 180 s")
+  await sleep(2_000)
+  await service.stop()
+  await redis.quit()
+  const stored = await Effect.runPromise(Effect.scoped(Effect.flatMap(makeEmbedded(dataDir), (db) =>
+    db.query<{ tenant_id: string; n: number }>("SELECT tenant_id, count(*)::int AS n FROM metric_points GROUP BY tenant_id"))))
   rmSync(dataDir, { recursive: true, force: true })
-  const storedOf = (rows: ReadonlyArray<{ tenant_id: string; n: number }>, id: string) => rows.find((r) => r.tenant_id === id)?.n ?? 0
-  const perTenant = [...accepted.entries()].map(([id, a]) => ({
-    tenant: id,
-    pointsAccepted: a.points,
-    pointsStored: storedOf(counts.points, id),
-    spansAccepted: a.spans,
-    spansStored: storedOf(counts.spans, id)
-  }))
-  const hours = samples.map((s) => s.minute / 60)
-  const trend = (pick: (s: Sample) => number) => {
-    const ys = samples.map(pick)
-    const mean = ys.reduce((a, b) => a + b, 0) / Math.max(1, ys.length)
-    const perHour = slope(hours, ys)
-    return { first: ys[0], last: ys[ys.length - 1], perHour: round(perHour, 2), percentOfMeanPerHour: round((100 * perHour) / mean, 1) }
-  }
-  const result = {
-    when: new Date().toISOString(),
-    machine: { ...machineInfo(), load1: loadavg()[0] },
-    config: { minutes, tenants, pointsPerSecond: rate, spansPerSecond: rate / 10, sampleSeconds },
-    requests: { sent: requests, refused, failed },
-    drainSeconds,
-    slopes: {
-      rssMb: trend((s) => s.rssMb),
-      redisMb: trend((s) => s.redisMb),
-      dbBytesPerRow: trend((s) => s.dbBytesPerRow),
-      p99Ms: trend((s) => s.p99Ms)
+  const xs = rows.map((r) => r.min)
+  const storedOf = new Map(stored.map((r) => [r.tenant_id, r.n]))
+  console.log(JSON.stringify({
+    minutes, rate, tenants: tenantCount,
+    slopesPerMinute: {
+      rssMB: +slope(xs, rows.map((r) => r.rssMB)).toFixed(2),
+      redisMB: +slope(xs, rows.map((r) => r.redisMB)).toFixed(2),
+      dbBytesPerRow: +slope(xs, rows.map((r) => r.dbBytesPerRow)).toFixed(2),
+      p99Ms: +slope(xs, rows.map((r) => r.p99)).toFixed(1)
     },
-    sentEqualsStored: perTenant.every((t) => t.pointsAccepted === t.pointsStored && t.spansAccepted === t.spansStored),
-    perTenant,
-    samples
-  }
-  const dir = join(root, "bench", "results")
-  mkdirSync(dir, { recursive: true })
-  const file = join(dir, `${result.when.replace(/[:.]/g, "-").slice(0, 19)}-soak.json`)
-  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`)
-  process.stdout.write(`${JSON.stringify({ ...result, samples: undefined }, null, 2)}\nsamples and all: ${file}\n`)
-  if (!result.sentEqualsStored) process.exitCode = 1
+    last: rows.at(-1),
+    refused,
+    sentEqualsStored: tenants.every((t) => sent.get(t.id) === storedOf.get(t.id)),
+    perTenant: tenants.map((t) => ({ tenant: t.id, sent: sent.get(t.id), stored: storedOf.get(t.id) ?? 0 }))
+  }, null, 1))
 }
 
-main().catch((e: unknown) => {
-  process.stderr.write(`soak failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`)
+main().then(() => process.exit(0), (e: unknown) => {
+  console.error(e)
   process.exit(1)
 })

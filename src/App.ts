@@ -15,6 +15,7 @@ import type { Stage } from "./queues/Queues.ts"
 import { RedisConnection } from "./queues/Redis.ts"
 import { ensureDemoTenant } from "./tenants/bootstrap.ts"
 import { Provisioner } from "./tenants/Provisioner.ts"
+import { SeriesLimiter } from "./tenants/SeriesLimiter.ts"
 import { Quotas } from "./tenants/Quotas.ts"
 import { TenantStore } from "./tenants/TenantStore.ts"
 import { loggerLayer } from "./telemetry/Logger.ts"
@@ -38,7 +39,7 @@ export const LoggingLive = Layer.unwrapEffect(Effect.map(AppConfig, (c) => logge
 export const MigratedDb = Layer.effectDiscard(migrateFromDir()).pipe(Layer.provideMerge(Db.Live))
 
 /** Db, Redis, telemetry and tenants: what every process of the service stands on. */
-export const Infrastructure = Layer.mergeAll(TenantStore.Live, Quotas.Live, ExecutionReader.Live, AggregateRefresher.Live).pipe(
+export const Infrastructure = Layer.mergeAll(TenantStore.Live, Quotas.Live, SeriesLimiter.Live, ExecutionReader.Live, AggregateRefresher.Live).pipe(
   Layer.provideMerge(Layer.mergeAll(MigratedDb, RedisConnection.Live, Telemetry.Live))
 )
 

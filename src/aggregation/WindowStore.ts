@@ -1,41 +1,64 @@
 import { Context, Effect, Layer } from "effect"
+import { AppConfig } from "../config/AppConfig.ts"
 import { RedisConnection } from "../queues/Redis.ts"
 
-// Durable window state in Redis, so a killed worker loses nothing and two workers agree:
-//   P:wp:<tenant>:<series>:<start>  hash: one field per source batch (its partial aggregate, written
-//                                   once: HSETNX makes a redelivered batch a no-op), __meta, __closed
-//   P:open:<tenant>                 zset of open windows, scored by window end
-//   P:wm:<tenant>                   the tenant's latest event time (only ever grows)
-//   P:open-tenants                  tenants with open windows, for the idle sweeper
+// Durable window state in Redis, so a killed worker loses nothing and two workers agree. Keys are in
+// the tenant's slot ({P:t:<tenant>}), but for the set of tenants with open windows:
+//   {P:t:<tenant>}:wp:<series>:<start>  hash: one field per source batch (its partial aggregate, written
+//                                      once: HSETNX makes a redelivered batch a no-op), __meta, __closed
+//                                      (__additive: see ADD)
+//   {P:t:<tenant>}:open                 zset of open windows, scored by window end
+//   {P:t:<tenant>}:wm                   the tenant's latest event time (only ever grows)
+//   {P}:open-tenants                    tenants with open windows, for the idle sweeper
 // Adding a partial and closing a window are each one script on the window's hash, so a partial is
 // either part of the close or sees the window closed (and is handled as late).
+// An open window's hash lives until it closes; a closed one only MPLP_WINDOW_RETAIN_SECONDS more (late
+// points within it recompute the window exactly from its partials; a redelivered batch finds its field).
 
+// A hash created for a window the watermark had already passed (never opened, or its state expired
+// after close) is closed at birth and marked __additive: its late partials are merged into the stored
+// row one by one, since the hash does not hold the window's earlier points.
 const ADD = `
 local closed = redis.call('HGET', KEYS[1], '__closed')
 local existed = redis.call('HSETNX', KEYS[1], '__meta', ARGV[3]) == 0
-local added = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[6])
-if not closed then
-  redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5])
-  redis.call('SADD', KEYS[3], ARGV[7])
+local additive = 0
+if not existed and tonumber(ARGV[4]) <= tonumber(ARGV[7]) then
+  redis.call('HSET', KEYS[1], '__closed', '1', '__additive', '1')
+  closed = '1'
+  additive = 1
+elseif closed then
+  additive = redis.call('HEXISTS', KEYS[1], '__additive')
 end
-return {closed and 1 or 0, added, existed and 1 or 0}`
+local added = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
+if closed then
+  redis.call('PEXPIRE', KEYS[1], ARGV[8])
+else
+  redis.call('PEXPIRE', KEYS[1], ARGV[6])
+  redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5])
+end
+return {closed and 1 or 0, added, existed and 1 or 0, additive}`
 
 const CLOSE = `
 redis.call('HSET', KEYS[1], '__closed', '1')
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return redis.call('HGETALL', KEYS[1])`
+
+// A closed window keeps one merged partial instead of one per batch: the batch fields stay, blank,
+// so a redelivered batch still finds its field. Only the fields that were merged are blanked (a late
+// partial added meanwhile keeps its value), and an expired hash is not brought back without a TTL.
+const COMPACT = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+for i = 2, #ARGV do redis.call('HSET', KEYS[1], ARGV[i], '') end
+redis.call('HSET', KEYS[1], '__merged', ARGV[1])
+return 1`
 
 const WATERMARK = `
 local cur = redis.call('GET', KEYS[1])
 if (not cur) or tonumber(ARGV[1]) > tonumber(cur) then redis.call('SET', KEYS[1], ARGV[1]) return ARGV[1] end
 return cur`
 
-const FORGET_TENANT = `
-if redis.call('ZCARD', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[1]) return 1 end
-return 0`
-
-/** Partials stay this long after a window closes, for late corrections. */
-const RETAIN_MS = 2 * 24 * 3600 * 1000
+/** An open window's partials stay at most this long (it closes within idleTimeout + lateness, both ≤ a day). */
+const OPEN_RETAIN_MS = 2 * 24 * 3600 * 1000
 
 export interface AddResult {
   /** The window was already closed: this partial is late. */
@@ -44,43 +67,55 @@ export interface AddResult {
   readonly added: boolean
   /** The window had been opened before this partial. */
   readonly existed: boolean
+  /** The window's hash does not hold its earlier points: merge this partial into the stored row. */
+  readonly additive: boolean
 }
 
 const makeStore = Effect.gen(function* () {
   const redis = yield* RedisConnection
+  const { windowRetainSeconds } = yield* AppConfig
+  const closedRetainMs = windowRetainSeconds * 1000
   const r = redis.client
-  const p = `{${redis.prefix}}`
-  const hashKey = (tenantId: string, seriesKey: string, startMs: number) => `${p}:wp:${tenantId}:${seriesKey}:${startMs}`
-  const openKey = (tenantId: string) => `${p}:open:${tenantId}`
+  const k = redis.keys
+  const hashKey = (tenantId: string, seriesKey: string, startMs: number) => k.tenant(tenantId, "wp", seriesKey, startMs)
+  const openKey = (tenantId: string) => k.tenant(tenantId, "open")
+  const wmKey = (tenantId: string) => k.tenant(tenantId, "wm")
+  const openTenantsKey = k.global("open-tenants")
   const member = (seriesKey: string, startMs: number) => `${startMs}|${seriesKey}`
   const call = <A>(f: () => Promise<A>) => Effect.tryPromise({ try: f, catch: (e) => (e instanceof Error ? e : new Error(String(e))) })
 
   const addPartials = Effect.fn("WindowStore.addPartials")(function* (
     tenantId: string,
     sourceJobId: string,
-    partials: ReadonlyArray<{ seriesKey: string; windowStartMs: number; windowEndMs: number; agg: unknown; meta: unknown }>
+    partials: ReadonlyArray<{ seriesKey: string; windowStartMs: number; windowEndMs: number; agg: unknown; meta: unknown }>,
+    /** Windows ending at or before this were passed by the watermark (minus lateness) before this batch. */
+    lateBeforeMs: number
   ) {
     return yield* call(async () => {
       const pipe = r.pipeline()
+      // Not in the script: the set is deployment-wide (another slot in a cluster); SADD is idempotent.
+      pipe.sadd(openTenantsKey, tenantId)
+      const lateBefore = Number.isFinite(lateBeforeMs) ? String(lateBeforeMs) : "-1e300"
       for (const x of partials) {
-        pipe.eval(ADD, 3, hashKey(tenantId, x.seriesKey, x.windowStartMs), openKey(tenantId), `${p}:open-tenants`,
-          sourceJobId, JSON.stringify(x.agg), JSON.stringify(x.meta), x.windowEndMs, member(x.seriesKey, x.windowStartMs), RETAIN_MS, tenantId)
+        pipe.eval(ADD, 2, hashKey(tenantId, x.seriesKey, x.windowStartMs), openKey(tenantId),
+          sourceJobId, JSON.stringify(x.agg), JSON.stringify(x.meta), x.windowEndMs, member(x.seriesKey, x.windowStartMs), OPEN_RETAIN_MS,
+          lateBefore, closedRetainMs)
       }
-      const out = (await pipe.exec()) ?? []
+      const out = ((await pipe.exec()) ?? []).slice(1)
       return out.map(([err, res]): AddResult => {
         if (err !== null) throw err
-        const [closed, added, existed] = res as [number, number, number]
-        return { closed: closed === 1, added: added === 1, existed: existed === 1 }
+        const [closed, added, existed, additive] = res as [number, number, number, number]
+        return { closed: closed === 1, added: added === 1, existed: existed === 1, additive: additive === 1 }
       })
     })
   })
 
   const advanceWatermark = Effect.fn("WindowStore.advanceWatermark")(function* (tenantId: string, eventTimeMs: number) {
-    return Number(yield* call(() => r.eval(WATERMARK, 1, `${p}:wm:${tenantId}`, String(eventTimeMs))))
+    return Number(yield* call(() => r.eval(WATERMARK, 1, wmKey(tenantId), String(eventTimeMs))))
   })
 
   const watermarkOf = (tenantId: string) =>
-    call(() => r.get(`${p}:wm:${tenantId}`)).pipe(Effect.map((v) => (v === null ? Number.NEGATIVE_INFINITY : Number(v))))
+    call(() => r.get(wmKey(tenantId))).pipe(Effect.map((v) => (v === null ? Number.NEGATIVE_INFINITY : Number(v))))
 
   /** Open windows whose end is at or before `cutoffMs`, oldest first. */
   const due = Effect.fn("WindowStore.due")(function* (tenantId: string, cutoffMs: number, limit = 5000) {
@@ -93,7 +128,19 @@ const makeStore = Effect.gen(function* () {
 
   /** Marks the window closed and returns its partials and meta (also for recomputing a closed one). */
   const close = (tenantId: string, seriesKey: string, windowStartMs: number) =>
-    call(() => r.eval(CLOSE, 1, hashKey(tenantId, seriesKey, windowStartMs)) as Promise<Array<string>>).pipe(Effect.map(fields))
+    call(() => r.eval(CLOSE, 1, hashKey(tenantId, seriesKey, windowStartMs), closedRetainMs) as Promise<Array<string>>).pipe(Effect.map(fields))
+
+  /** Replaces closed windows' batch partials by their merge (see COMPACT), in one round trip. */
+  const compact = (tenantId: string, windows: ReadonlyArray<{ seriesKey: string; windowStartMs: number; merged: unknown; names: ReadonlyArray<string> }>) =>
+    windows.length === 0
+      ? Effect.void
+      : call(async () => {
+        const pipe = r.pipeline()
+        for (const w of windows) {
+          if (w.names.length > 1) pipe.eval(COMPACT, 1, hashKey(tenantId, w.seriesKey, w.windowStartMs), JSON.stringify(w.merged), ...w.names)
+        }
+        await pipe.exec()
+      })
 
   const read = (tenantId: string, seriesKey: string, windowStartMs: number) =>
     call(() => r.hgetall(hashKey(tenantId, seriesKey, windowStartMs))).pipe(
@@ -103,14 +150,41 @@ const makeStore = Effect.gen(function* () {
   const forgetClosed = (tenantId: string, members: ReadonlyArray<string>) =>
     members.length === 0 ? Effect.void : call(() => r.zrem(openKey(tenantId), ...members)).pipe(Effect.asVoid)
 
-  const openTenants = call(() => r.smembers(`${p}:open-tenants`))
+  const openTenants = call(() => r.smembers(openTenantsKey))
+  // Two steps, not one script: the tenant's zset and the deployment-wide set are in different slots.
+  // A partial added in between re-adds the tenant to the set (addPartials SADDs first).
   const forgetTenantIfIdle = (tenantId: string) =>
-    call(() => r.eval(FORGET_TENANT, 2, openKey(tenantId), `${p}:open-tenants`, tenantId)).pipe(Effect.asVoid)
+    call(async () => {
+      if ((await r.zcard(openKey(tenantId))) > 0) return
+      await r.srem(openTenantsKey, tenantId)
+      if ((await r.zcard(openKey(tenantId))) > 0) await r.sadd(openTenantsKey, tenantId)
+    })
+
+  /**
+   * Drops every window of a tenant the database does not know (a fresh database on a Redis that kept
+   * another's state): its open windows, its watermark, and its place in the sweeper's set.
+   */
+  const dropTenant = (tenantId: string) =>
+    call(async () => {
+      for (;;) {
+        const members = await r.zrange(openKey(tenantId), 0, 999)
+        if (members.length === 0) break
+        const pipe = r.pipeline()
+        for (const m of members) {
+          const i = m.indexOf("|")
+          pipe.del(hashKey(tenantId, m.slice(i + 1), Number(m.slice(0, i))))
+        }
+        pipe.zrem(openKey(tenantId), ...members)
+        await pipe.exec()
+      }
+      await r.del(wmKey(tenantId), openKey(tenantId))
+      await r.srem(openTenantsKey, tenantId)
+    })
 
   /** One close pass per tenant at a time across processes; a pass that finds the lock taken skips. */
   const withTenantLock = <A, E, R>(tenantId: string, body: Effect.Effect<A, E, R>) =>
     Effect.gen(function* () {
-      const key = `${p}:lock:close:${tenantId}`
+      const key = k.tenant(tenantId, "lock", "close")
       const token = `${process.pid}-${Math.random()}`
       const ok = yield* call(() => r.set(key, token, "PX", 30_000, "NX"))
       if (ok !== "OK") return undefined
@@ -121,19 +195,28 @@ const makeStore = Effect.gen(function* () {
       )
     })
 
-  return { addPartials, advanceWatermark, watermarkOf, due, close, read, forgetClosed, openTenants, forgetTenantIfIdle, withTenantLock } as const
+  return { addPartials, advanceWatermark, watermarkOf, due, close, compact, read, forgetClosed, openTenants, forgetTenantIfIdle, dropTenant, withTenantLock } as const
 })
 
+/**
+ * A window hash's partials: every batch's field that still holds its partial, and __merged (what a
+ * compaction folded); `names` are the batch fields whose partials were read (to blank them after a merge).
+ */
 const fields = (flat: ReadonlyArray<string>) => {
   const partials: Array<string> = []
+  const names: Array<string> = []
   let meta: string | undefined
   for (let i = 0; i + 1 < flat.length; i += 2) {
     const k = flat[i] ?? ""
     const v = flat[i + 1] ?? ""
     if (k === "__meta") meta = v
-    else if (!k.startsWith("__")) partials.push(v)
+    else if (k === "__merged") partials.push(v)
+    else if (!k.startsWith("__") && v !== "") {
+      partials.push(v)
+      names.push(k)
+    }
   }
-  return { partials, meta }
+  return { partials, names, meta }
 }
 
 export class WindowStore extends Context.Tag("aggregation/WindowStore")<WindowStore, Effect.Effect.Success<typeof makeStore>>() {

@@ -6,7 +6,7 @@ import { promisify } from "node:util"
 import { brotliDecompress, gunzip, inflate } from "node:zlib"
 import { DbError } from "../db/Db.ts"
 import { QUERY_CANCELED } from "../db/QueryDb.ts"
-import { BadRequest, PayloadTooLarge, ServiceUnavailable, UnsupportedMediaType } from "../domain/errors.ts"
+import { BadRequest, PayloadTooLarge, ServiceUnavailable, TooManyRequests, UnsupportedMediaType } from "../domain/errors.ts"
 import { describeIssues, excerpt, formatParseError } from "../domain/issues.ts"
 import type { Issue } from "../domain/issues.ts"
 import { parseBoundedJson } from "./safeJson.ts"
@@ -111,7 +111,7 @@ export const withRetryAfter = (seconds: number) =>
 
 /**
  * A database that does not answer is the client's 503 (retry later), not a 500, and so is a read that
- * ran past the statement timeout; every 503 carries Retry-After. A data exception (SQLSTATE class 22: a
+ * ran past the statement timeout; every 503 (and 429) carries Retry-After. A data exception (SQLSTATE class 22: a
  * time out of range, a NUL in a path or query parameter) comes from what the client sent: a 400.
  */
 export const dbUnavailable = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, Exclude<E, DbError> | ServiceUnavailable | BadRequest, R> =>
@@ -127,5 +127,5 @@ export const dbUnavailable = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Eff
           : new ServiceUnavailable({ message: "the database is not answering; retry later", retryAfterSeconds: 2 })
     )
   ) as Effect.Effect<A, Exclude<E, DbError> | ServiceUnavailable | BadRequest, R>).pipe(
-    Effect.tapError((e) => (e instanceof ServiceUnavailable ? withRetryAfter(e.retryAfterSeconds) : Effect.void))
+    Effect.tapError((e) => (e instanceof ServiceUnavailable || e instanceof TooManyRequests ? withRetryAfter(e.retryAfterSeconds) : Effect.void))
   )

@@ -31,7 +31,7 @@ export const makeSignInThrottle = Effect.gen(function* () {
   const config = yield* AppConfig
   const windowMs = config.authFailureWindowSeconds * 1000
   const clientAddress = makeClientAddress(config.trustedProxies)
-  const key = (address: string) => `{${redis.prefix}}:authfail:${address}`
+  const key = (address: string) => redis.keys.global("authfail", address)
   const run = (script: string, address: string, ...args: Array<string>) =>
     redis.client.status !== "ready"
       ? Effect.succeed(0)

@@ -58,6 +58,12 @@ export interface AppSettings {
   readonly queryTimeoutMs: number
   /** Widest time range of a query that reads raw points (series from metric_points). */
   readonly maxRawRangeHours: number
+  /** A closed window's partials stay this long in Redis (exact late corrections, redelivery dedupe). */
+  readonly windowRetainSeconds: number
+  /** A series with no point for this long no longer counts against its tenant's maxActiveSeries. */
+  readonly seriesIdleSeconds: number
+  /** Ingest queue partitions (tenant → partition by FNV-1a), consumed side by side. */
+  readonly queuePartitions: number
 }
 
 const LEVELS: Record<string, LogLevel.LogLevel> = {
@@ -211,7 +217,13 @@ const settings = Config.all({
     Config.withDefault(600)
   ),
   queryTimeoutMs: positiveInt("MPLP_QUERY_TIMEOUT_MS", 10_000),
-  maxRawRangeHours: positiveInt("MPLP_MAX_RAW_RANGE_HOURS", 24)
+  maxRawRangeHours: positiveInt("MPLP_MAX_RAW_RANGE_HOURS", 24),
+  windowRetainSeconds: positiveInt("MPLP_WINDOW_RETAIN_SECONDS", 120),
+  seriesIdleSeconds: positiveInt("MPLP_SERIES_IDLE_SECONDS", 3600),
+  queuePartitions: Config.integer("MPLP_QUEUE_PARTITIONS").pipe(
+    Config.validate({ message: "must be between 1 and 256", validation: (n) => n >= 1 && n <= 256 }),
+    Config.withDefault(8)
+  )
 })
 
 export const appConfig: Config.Config<AppSettings> = settings.pipe(

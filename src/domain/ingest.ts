@@ -116,7 +116,13 @@ export const MetricsRequest = Schema.Struct({
 }).annotations({ identifier: "MetricsRequest" })
 export type MetricsRequest = typeof MetricsRequest.Type
 
-export const Accepted = Schema.Struct({ accepted: Schema.Number, jobId: Schema.String }).annotations({ identifier: "Accepted" })
+export const Accepted = Schema.Struct({
+  accepted: Schema.Number,
+  jobId: Schema.String,
+  /** Points refused (new series over settings.limits.maxActiveSeries), with why. */
+  rejected: Schema.optional(Schema.Number),
+  message: Schema.optional(Schema.String)
+}).annotations({ identifier: "Accepted" })
 export const JobAccepted = Schema.Struct({ jobId: Schema.String }).annotations({ identifier: "JobAccepted" })
 
 export const JobKind = Schema.Literal("metrics", "otlp-traces", "otlp-metrics")

@@ -45,7 +45,17 @@ export const TenantSettings = Schema.Struct({
   channels: Schema.Array(ChannelSchema),
   quotas: Schema.Struct({
     requestsPerSecond: Int("quotas.requestsPerSecond", 1, 1_000_000),
-    pointsPerSecond: Int("quotas.pointsPerSecond", 1, 100_000_000)
+    pointsPerSecond: Int("quotas.pointsPerSecond", 1, 100_000_000),
+    /** Request bodies as received (compressed or not). */
+    bytesPerSecond: Int("quotas.bytesPerSecond", 1_024, 10_000_000_000)
+  }),
+  limits: Schema.Struct({
+    /** Series (metric|service|operation) with a point in the last MPLP_SERIES_IDLE_SECONDS. */
+    maxActiveSeries: Int("limits.maxActiveSeries", 1, 10_000_000),
+    /** The tenant's share of the ingest backlog: points (spans, events) accepted and not yet stored. */
+    maxBacklogPoints: Int("limits.maxBacklogPoints", 1, 100_000_000),
+    /** The same in request bytes. */
+    maxBacklogBytes: Int("limits.maxBacklogBytes", 1_024, 100_000_000_000)
   }),
   traceTimeoutSeconds: Int("traceTimeoutSeconds", 1, 7 * 86400),
   genai: GenaiSettings,

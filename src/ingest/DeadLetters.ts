@@ -1,14 +1,15 @@
 import type { Job } from "bullmq"
 import type { Redis } from "ioredis"
 import type { JobInfo } from "./IngestQueue.ts"
+import { redisKeys } from "../queues/keys.ts"
 
 /**
  * A tenant's dead letters, a small index written when an ingest job fails for good: job id → when it
  * failed (a sorted set), and job id → its record (kind, times, attempts, the reason cut short) in a
  * hash. Listing reads only these, never the jobs (a batch of thousands of spans each).
  */
-export const deadLetterKey = (prefix: string, tenantId: string) => `{${prefix}}:ingest-failed:${tenantId}`
-const deadLetterInfoKey = (prefix: string, tenantId: string) => `{${prefix}}:ingest-failed-info:${tenantId}`
+export const deadLetterKey = (prefix: string, tenantId: string) => redisKeys(prefix).tenant(tenantId, "ingest-failed")
+const deadLetterInfoKey = (prefix: string, tenantId: string) => redisKeys(prefix).tenant(tenantId, "ingest-failed-info")
 const DEAD_LETTER_DAYS = 7
 const DEAD_LETTER_MAX = 10_000
 const REASON_CHARS = 500

@@ -4,12 +4,16 @@ import { createHash, randomUUID } from "node:crypto"
 import type { ObservableResult } from "@opentelemetry/api"
 import { AppConfig } from "../config/AppConfig.ts"
 import { Telemetry } from "../telemetry/Telemetry.ts"
-import { Conflict, messageOf, NotFound, ServiceUnavailable } from "../domain/errors.ts"
+import { HttpServerRequest } from "@effect/platform"
+import { Conflict, messageOf, NotFound, ServiceUnavailable, TooManyRequests } from "../domain/errors.ts"
 import type { IngestJob } from "../domain/jobs.ts"
 import type { IngestJobEncoded } from "../domain/jobs.ts"
-import { makeQueue, withTraceContext } from "../queues/Queues.ts"
+import { makeIngestPartitions, withTraceContext } from "../queues/Queues.ts"
+import { TenantStore } from "../tenants/TenantStore.ts"
+import { itemsOf, priorityOf, releaseBacklog, reserveBacklog } from "./Backlog.ts"
 import { forgetDeadLetter, listDeadLetters, shortReason, tenantOfJob } from "./DeadLetters.ts"
 import { RedisConnection } from "../queues/Redis.ts"
+import { redisKeys } from "../queues/keys.ts"
 
 export interface SubmitOptions {
   /** A stable job id makes a retried submission a no-op while the job is kept. */
@@ -17,6 +21,10 @@ export interface SubmitOptions {
   /** Enqueue even over the backlog bound: for the tiny jobs that keep others from waiting forever. */
   readonly ignoreBacklog?: boolean
 }
+
+/** The request's size as sent (Content-Length; 0 when the body is chunked or there is no request). */
+const requestBytes = Effect.map(Effect.serviceOption(HttpServerRequest.HttpServerRequest), (r) =>
+  r._tag === "None" ? 0 : Math.max(0, Number(r.value.headers["content-length"] ?? "0") || 0))
 
 export interface JobInfo {
   readonly jobId: string
@@ -32,7 +40,7 @@ export interface JobInfo {
 /** Job ids carry the tenant, so a lookup can refuse another tenant's job without reading it. */
 export const newJobId = (tenantId: string) => `${tenantId}.${randomUUID()}`
 /** Where the ingest stage leaves a small record of a finished job, after the job itself is removed from Redis. */
-export const jobDoneKey = (prefix: string, jobId: string) => `{${prefix}}:job-done:${jobId}`
+export const jobDoneKey = (prefix: string, jobId: string) => redisKeys(prefix).global("job-done", jobId)
 export const JOB_DONE_SECONDS = 86_400
 
 export { deadLetterKey, indexDeadLetter } from "./DeadLetters.ts"
@@ -45,7 +53,8 @@ const unavailable = (what: string) =>
 
 const makeIngestQueue = Effect.gen(function* () {
   const redis = yield* RedisConnection
-  const queue = yield* makeQueue("ingest")
+  const partitions = yield* makeIngestPartitions
+  const store = yield* TenantStore
   const { maxBacklog } = yield* AppConfig
   const backlog = yield* Ref.make(0)
   const telemetry = yield* Telemetry
@@ -53,13 +62,12 @@ const makeIngestQueue = Effect.gen(function* () {
   telemetry.queueDepth.addCallback(observeDepth)
   yield* Effect.addFinalizer(() => Effect.sync(() => telemetry.queueDepth.removeCallback(observeDepth)))
   // Backlog is sampled, not counted per request: one Redis round trip a second instead of one per request.
-  yield* Effect.tryPromise(() => queue.getJobCountByTypes("wait", "prioritized", "delayed")).pipe(
+  yield* Effect.tryPromise(() => partitions.getJobCountByTypes("wait", "prioritized", "delayed")).pipe(
     Effect.flatMap((n) => Ref.set(backlog, n)),
     Effect.ignore,
     Effect.repeat(Schedule.spaced(Duration.seconds(1))),
     Effect.forkScoped
   )
-  const key = (...parts: ReadonlyArray<string>) => `{${redis.prefix}}:${parts.join(":")}`
 
   // While Redis is away, ioredis holds a command until its next reconnect attempt (seconds apart once
   // backed off): refuse at once instead, so the client gets its 503 without waiting.
@@ -72,13 +80,31 @@ const makeIngestQueue = Effect.gen(function* () {
         return yield* unavailable(`the ingest backlog is over ${maxBacklog} batches`)
       }
       const jobId = options.jobId ?? newJobId(job.tenantId)
+      let priority = 1
+      if (options.ignoreBacklog !== true) {
+        // The tenant's share of the backlog: over it, this tenant alone waits (429); the others go on.
+        const { limits } = yield* store.getSettings(job.tenantId).pipe(Effect.mapError(() => unavailable("tenant settings are unavailable")))
+        const reservation = yield* reserveBacklog(redis, job.tenantId, jobId, itemsOf(job), yield* requestBytes, limits).pipe(
+          Effect.mapError((e) => unavailable(`Redis: ${e.message}`))
+        )
+        if (reservation._tag === "Over") {
+          return yield* new TooManyRequests({
+            message: `tenant ${job.tenantId} has ${reservation.points} points (${reservation.bytes} bytes) accepted and not yet stored, its share of the ingest backlog is ${limits.maxBacklogPoints} points / ${limits.maxBacklogBytes} bytes (settings.limits.maxBacklogPoints, maxBacklogBytes): retry later`,
+            retryAfterSeconds: 1
+          })
+        }
+        priority = priorityOf(reservation.points)
+      }
       // The job contract has no transformations (its encoded form is its type), and the worker decodes
       // it again on dequeue: encoding here would only copy every point once more.
       const data: IngestJobEncoded = yield* withTraceContext(job)
       yield* Effect.tryPromise({
-        try: () => queue.add(job._tag, data, { jobId }),
+        try: () => partitions.of(job.tenantId).add(job._tag, data, { jobId, priority }),
         catch: (e) => unavailable(`queue write failed (${messageOf(e)})`)
-      }).pipe(Effect.timeoutFail({ duration: Duration.seconds(2), onTimeout: () => unavailable("queue write timed out") }))
+      }).pipe(
+        Effect.timeoutFail({ duration: Duration.seconds(2), onTimeout: () => unavailable("queue write timed out") }),
+        Effect.tapError(() => Effect.tryPromise(() => releaseBacklog(redis, job.tenantId, jobId)).pipe(Effect.ignore))
+      )
       return jobId
     }).pipe(Effect.withSpan("IngestQueue.submit"))
 
@@ -92,7 +118,7 @@ const makeIngestQueue = Effect.gen(function* () {
     run: (jobId: string | undefined) => Effect.Effect<A, E, R>
   ): Effect.Effect<A, E | ServiceUnavailable, R> => {
     if (idempotencyKey === undefined) return run(undefined)
-    const marker = key("idem", tenantId, createHash("sha256").update(idempotencyKey).digest("hex"))
+    const marker = redis.keys.tenant(tenantId, "idem", createHash("sha256").update(idempotencyKey).digest("hex"))
     const jobId = idempotentJobId(tenantId, idempotencyKey)
     return Effect.gen(function* () {
       // "pending" lives 30 s only: a request cut off before it stores its answer does not block the key for a day.
@@ -122,7 +148,7 @@ const makeIngestQueue = Effect.gen(function* () {
 
   /** The next sequence number of an execution's start/update/finish; None if the execution is unknown here. */
   const nextSeq = (tenantId: string, traceId: string, ttlSeconds: number) => {
-    const k = key("seq", tenantId, traceId)
+    const k = redis.keys.tenant(tenantId, "seq", traceId)
     return redisCall(() =>
       redis.client.eval(
         "if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end local n = redis.call('INCR', KEYS[1]) redis.call('EXPIRE', KEYS[1], ARGV[1]) return n",
@@ -133,17 +159,17 @@ const makeIngestQueue = Effect.gen(function* () {
 
   /** Starts (or, from the database's last applied sequence, resumes) an execution's counter. */
   const initSeq = (tenantId: string, traceId: string, value: number, ttlSeconds: number) =>
-    redisCall(() => redis.client.set(key("seq", tenantId, traceId), String(value), "EX", ttlSeconds, "NX")).pipe(
+    redisCall(() => redis.client.set(redis.keys.tenant(tenantId, "seq", traceId), String(value), "EX", ttlSeconds, "NX")).pipe(
       Effect.map((r) => r === "OK")
     )
 
   const dropSeq = (tenantId: string, traceId: string) =>
-    redisCall(() => redis.client.del(key("seq", tenantId, traceId))).pipe(Effect.ignore)
+    redisCall(() => redis.client.del(redis.keys.tenant(tenantId, "seq", traceId))).pipe(Effect.ignore)
 
   const getJob = (tenantId: string, jobId: string) =>
     Effect.gen(function* () {
       if (!jobId.startsWith(`${tenantId}.`)) return Option.none<JobInfo>()
-      const job = yield* redisCall(() => queue.getJob(jobId))
+      const job = yield* redisCall(() => partitions.getJob(jobId))
       if (job === undefined || job === null) {
         // Completed jobs leave the queue within minutes (batches are large); their record stays a day.
         const done = yield* redisCall(() => redis.client.get(jobDoneKey(redis.prefix, jobId)))
@@ -171,7 +197,7 @@ const makeIngestQueue = Effect.gen(function* () {
     Effect.gen(function* () {
       const notFound = new NotFound({ message: `job ${jobId} not found` })
       if (tenantOfJob(jobId) !== tenantId) return yield* notFound
-      const job = yield* redisCall(() => queue.getJob(jobId))
+      const job = yield* redisCall(() => partitions.getJob(jobId))
       if (job === undefined || job === null) {
         yield* forget(tenantId, jobId)
         return yield* notFound
@@ -187,7 +213,7 @@ const makeIngestQueue = Effect.gen(function* () {
       return { jobId, kind: job.name, state: "waiting", attempts: 0, createdAt: new Date(job.timestamp).toISOString() } satisfies JobInfo
     })
 
-  return { submit, idempotent, nextSeq, initSeq, dropSeq, getJob, listFailed, retry, queue } as const
+  return { submit, idempotent, nextSeq, initSeq, dropSeq, getJob, listFailed, retry, partitions } as const
 })
 
 const jobInfo = (job: Job, state: string): JobInfo => ({

@@ -3,10 +3,14 @@ import { genaiSeriesPoints } from "../aggregation/genaiSeries.ts"
 import { foldBatch, metricSeriesPoints, spanSeriesPoints } from "../aggregation/partials.ts"
 import { Db } from "../db/Db.ts"
 import { executionIdOfJob, IngestJob } from "../domain/jobs.ts"
-import { AggregateJob, AlertJob } from "../domain/pipeline.ts"
+import { AggregateJob, AlertJob, seriesKeyOf } from "../domain/pipeline.ts"
+import { SeriesLimiter } from "../tenants/SeriesLimiter.ts"
 import { addJob, makeQueue, runWorker } from "../queues/Queues.ts"
 import { RedisConnection } from "../queues/Redis.ts"
 import { JOB_DONE_SECONDS, indexDeadLetter, jobDoneKey } from "./IngestQueue.ts"
+import { releaseBacklog } from "./Backlog.ts"
+import { tenantOfJob } from "./DeadLetters.ts"
+import { AppConfig } from "../config/AppConfig.ts"
 import { TenantStore } from "../tenants/TenantStore.ts"
 import { TenantSupervisor } from "../tenants/TenantSupervisor.ts"
 import { TraceRegistry } from "../tenants/TraceRegistry.ts"
@@ -69,6 +73,7 @@ export const IngestStage = {
         const registry = yield* TraceRegistry
         const redis = yield* RedisConnection
         const supervisor = yield* TenantSupervisor
+        const series = yield* SeriesLimiter
         const aggregate = yield* makeQueue("aggregate")
         const alert = yield* makeQueue("alert")
 
@@ -95,16 +100,21 @@ export const IngestStage = {
         // id (and the window store's per-batch fields) make the repeat harmless.
         const handOff = (job: IngestJob, applied: Applied, jobId: string) =>
           Effect.gen(function* () {
-            const points = job._tag === "spans"
+            const all = job._tag === "spans"
               ? [...spanSeriesPoints(job.spans), ...genaiSeriesPoints(job.spans, applied.genai)]
               : metricSeriesPoints(applied.points)
-            if (points.length > 0) {
+            if (all.length > 0) {
               const settings = yield* store.getSettings(job.tenantId)
+              // The series cap also holds for what the API could not cap (spans' RED series, execution
+              // metrics, /api/jobs): their raw rows are stored, their new series over the cap not windowed.
+              const refused = yield* series.admit(job.tenantId, all.map(seriesKeyOf), settings.limits.maxActiveSeries)
+              const points = refused.size === 0 ? all : all.filter((p) => !refused.has(seriesKeyOf(p)))
+              if (refused.size > 0) telemetry.seriesRejected.add(all.length - points.length, { where: "stage" })
               const windowSizeMs = settings.windows.sizeSeconds * 1000
               let maxEventTimeMs = Number.NEGATIVE_INFINITY
               for (const p of points) if (p.timeMs > maxEventTimeMs) maxEventTimeMs = p.timeMs
               const data = encodeAggregate({ tenantId: job.tenantId, sourceJobId: jobId, windowSizeMs, maxEventTimeMs, partials: foldBatch(points, windowSizeMs) })
-              yield* addJob(aggregate, "partials", data, { jobId })
+              if (points.length > 0) yield* addJob(aggregate, "partials", data, { jobId })
             }
             if (job._tag === "spans" && applied.genai !== undefined && applied.genai.some((g) => g !== undefined)) yield* genaiAlerts(job, applied.genai, jobId)
             // Open executions: the deadline is durable (Redis), the in-memory timer that watches it is not.
@@ -128,35 +138,44 @@ export const IngestStage = {
             }
           })
 
-        yield* runWorker({
-          stage: "ingest",
-          schema: IngestJob,
-          concurrency,
-          onDeadLetter: (bullJob) => indexDeadLetter(redis, bullJob),
-          process: (job, bullJob) => {
-            const jobId = bullJob.id ?? ""
-            return store.getSettings(job.tenantId).pipe(
-              Effect.flatMap((settings) => persistBatch(job, jobId, settings.pricing)),
-              Effect.flatMap((applied) => handOff(job, applied, jobId)),
-              Effect.tap(() =>
-                Effect.tryPromise(() =>
-                  redis.client.set(
-                    jobDoneKey(redis.prefix, jobId),
-                    JSON.stringify({ kind: job._tag, attempts: bullJob.attemptsMade + 1, createdAt: bullJob.timestamp, finishedAt: Date.now() }),
-                    "EX", JOB_DONE_SECONDS
+        // One worker per partition, each with the stage's concurrency: a partition whose tenant has a
+        // long backlog keeps only its own worker busy; the database sees the partitions' jobs side by side.
+        const { queuePartitions } = yield* AppConfig
+        for (let n = 0; n < queuePartitions; n++) {
+          yield* runWorker({
+            stage: "ingest",
+            prefix: redis.keys.partition(n),
+            schema: IngestJob,
+            concurrency,
+            onDeadLetter: (bullJob) =>
+              Promise.all([indexDeadLetter(redis, bullJob), releaseBacklog(redis, tenantOfJob(bullJob.id ?? "") ?? "", bullJob.id ?? "")]),
+            process: (job, bullJob) => {
+              const jobId = bullJob.id ?? ""
+              return store.getSettings(job.tenantId).pipe(
+                Effect.flatMap((settings) => persistBatch(job, jobId, settings.pricing)),
+                Effect.flatMap((applied) => handOff(job, applied, jobId)),
+                Effect.tap(() =>
+                  Effect.tryPromise(() =>
+                    redis.client.set(
+                      jobDoneKey(redis.prefix, jobId),
+                      JSON.stringify({ kind: job._tag, attempts: bullJob.attemptsMade + 1, createdAt: bullJob.timestamp, finishedAt: Date.now() }),
+                      "EX", JOB_DONE_SECONDS
+                    )
                   )
-                )
-              ),
-              Effect.tap(() =>
-                Effect.sync(() => {
-                  telemetry.jobsProcessed.add(1, { stage: "ingest", kind: job._tag })
-                  telemetry.jobLatency.record(Date.now() - bullJob.timestamp, { stage: "ingest" })
-                })
-              ),
-              Effect.annotateLogs({ tenantId: job.tenantId, jobId })
-            )
-          }
-        })
+                ),
+                // Stored: the batch leaves its tenant's share of the backlog.
+                Effect.tap(() => Effect.tryPromise(() => releaseBacklog(redis, job.tenantId, jobId))),
+                Effect.tap(() =>
+                  Effect.sync(() => {
+                    telemetry.jobsProcessed.add(1, { stage: "ingest", kind: job._tag })
+                    telemetry.jobLatency.record(Date.now() - bullJob.timestamp, { stage: "ingest" })
+                  })
+                ),
+                Effect.annotateLogs({ tenantId: job.tenantId, jobId })
+              )
+            }
+          })
+        }
       })
     ).pipe(Layer.provide(TenantActors))
 }

@@ -4,13 +4,15 @@ import { Cause, Duration, Effect, Exit, Option, Runtime, Schema } from "effect"
 import { AppConfig } from "../config/AppConfig.ts"
 import { messageOf } from "../domain/errors.ts"
 import { currentTraceparent, spanOfTraceparent, tenantOfJobData, traceparentOfJob } from "../telemetry/traceContext.ts"
+import { IngestPartitions } from "./IngestPartitions.ts"
+import { redisKeys } from "./keys.ts"
 import { RedisConnection } from "./Redis.ts"
 
 export const STAGES = ["ingest", "aggregate", "detect", "alert"] as const
 export type Stage = (typeof STAGES)[number]
 
 /** BullMQ keys live under `{prefix}`: one hash slot per deployment, so Redis Cluster accepts the scripts. */
-export const bullPrefix = (prefix: string) => `{${prefix}}`
+export const bullPrefix = (prefix: string) => redisKeys(prefix).bull
 
 /** At-least-once with a retry budget; a job that exhausts it stays in `failed` (the dead-letter state). */
 export const defaultJobOptions: JobsOptions = {
@@ -22,7 +24,7 @@ export const defaultJobOptions: JobsOptions = {
   removeOnFail: { age: 7 * 24 * 3600 }
 }
 
-export const makeQueue = (stage: Stage) =>
+export const makeQueue = (stage: Exclude<Stage, "ingest">) =>
   Effect.gen(function* () {
     const redis = yield* RedisConnection
     return yield* Effect.acquireRelease(
@@ -51,8 +53,20 @@ export const addJobs = (queue: Queue, jobs: ReadonlyArray<{ readonly name: strin
   Effect.flatMap(Effect.forEach(jobs, (j) => Effect.map(withTraceContext(j.data), (data) => ({ ...j, data }))), (traced) =>
     Effect.tryPromise(() => queue.addBulk(traced)))
 
+/** Every ingest partition's queue (MPLP_QUEUE_PARTITIONS), on one connection, owned by the scope. */
+export const makeIngestPartitions = Effect.gen(function* () {
+  const redis = yield* RedisConnection
+  const { queuePartitions } = yield* AppConfig
+  return yield* Effect.acquireRelease(
+    Effect.sync(() => IngestPartitions.open(redis.connection("queue-ingest", false), redis.prefix, queuePartitions)),
+    (q) => Effect.promise(() => q.close()).pipe(Effect.interruptible, Effect.timeout(Duration.seconds(5)), Effect.ignore)
+  )
+})
+
 export interface WorkerOptions<A, I, R> {
   readonly stage: Stage
+  /** The queue's BullMQ prefix (an ingest partition's); the stage queues' by default. */
+  readonly prefix?: string
   readonly schema: Schema.Schema<A, I>
   readonly concurrency: number
   /** Delay before a failed job's next attempt (BullMQ `backoff: { type: "custom" }`). */
@@ -102,7 +116,7 @@ export const runWorker = <A, I, R>(options: WorkerOptions<A, I, R>) =>
       Effect.sync(() =>
         new Worker(options.stage, processor, {
           connection: redis.connection(`worker-${options.stage}`, true),
-          prefix: bullPrefix(redis.prefix),
+          prefix: options.prefix ?? bullPrefix(redis.prefix),
           concurrency: options.concurrency,
           lockDuration: jobLockMs,
           stalledInterval: Math.max(1000, Math.floor(jobLockMs / 2)),

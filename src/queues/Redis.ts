@@ -3,6 +3,8 @@ import { Redis } from "ioredis"
 import type { RedisOptions } from "ioredis"
 import { AppConfig } from "../config/AppConfig.ts"
 import { messageOf } from "../domain/errors.ts"
+import { keyPatterns, redisKeys } from "./keys.ts"
+import type { RedisKeys } from "./keys.ts"
 
 export class RedisUnavailable extends Data.TaggedError("RedisUnavailable")<{ readonly message: string }> {}
 
@@ -22,6 +24,8 @@ export interface RedisService {
   /** A new connection for a BullMQ worker or queue (`blocking`: no per-request retry limit, as BullMQ requires). */
   readonly connection: (name: string, blocking: boolean) => Redis
   readonly prefix: string
+  /** Builds every key under `prefix` (see keys.ts). */
+  readonly keys: RedisKeys
   readonly ping: Effect.Effect<void, RedisUnavailable>
 }
 
@@ -78,6 +82,7 @@ export class RedisConnection extends Context.Tag("queues/RedisConnection")<Redis
         connection: (name, blocking) =>
           make(name, blocking ? { maxRetriesPerRequest: null, enableOfflineQueue: true } : { maxRetriesPerRequest: 1, enableOfflineQueue: false }),
         prefix: config.queuePrefix,
+        keys: redisKeys(config.queuePrefix),
         ping
       }
     })
@@ -89,12 +94,14 @@ export const deleteKeysWithPrefix = async (url: string, prefix: string): Promise
   const redis = new Redis(url, { lazyConnect: true })
   await redis.connect()
   try {
-    let cursor = "0"
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `{${prefix}}*`, "COUNT", 1000)
-      cursor = next
-      if (keys.length > 0) await redis.del(...keys)
-    } while (cursor !== "0")
+    for (const pattern of keyPatterns(prefix)) {
+      let cursor = "0"
+      do {
+        const [next, keys] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 1000)
+        cursor = next
+        if (keys.length > 0) await redis.del(...keys)
+      } while (cursor !== "0")
+    }
   } finally {
     await redis.quit()
   }

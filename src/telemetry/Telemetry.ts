@@ -33,6 +33,8 @@ export interface SelfMetrics {
   readonly actorRestarts: Counter
   readonly alertsSent: Counter
   readonly lateEvents: Counter
+  /** Points of new series refused over a tenant's maxActiveSeries, by where (api: not stored; stage: stored raw, not windowed). */
+  readonly seriesRejected: Counter
   /** Queue depth gauges are registered by the queue layer through this callback. */
   readonly queueDepth: ObservableGauge
   readonly prometheus: () => Promise<string>
@@ -93,6 +95,7 @@ const makeTelemetry = Effect.gen(function* () {
     actorRestarts: meter.createCounter("mplp_actor_restarts", { description: "tenant actor restarts (after a failure, with back-off)" }),
     alertsSent: meter.createCounter("mplp_alert_notifications", { description: "alert notifications, by channel type and outcome" }),
     lateEvents: meter.createCounter("mplp_late_events", { description: "points that arrived after their window closed" }),
+    seriesRejected: meter.createCounter("mplp_series_rejected_points", { description: "points of new series over a tenant's maxActiveSeries, by where refused" }),
     queueDepth: meter.createObservableGauge("mplp_queue_depth", { description: "waiting jobs per queue" }),
     prometheus: async () => {
       const { resourceMetrics } = await pull.collect()

@@ -4,6 +4,7 @@ import { RedisConnection } from "../queues/Redis.ts"
 
 // One-second windows per tenant, shared by every API process through Redis. The script refuses
 // without counting the refused points, so a tenant over its points quota can retry the same batch.
+// A body larger than the whole bytes quota is admitted into an empty second (else it never could be).
 const SCRIPT = `
 if ARGV[1] ~= '' then
   local r = redis.call('INCR', KEYS[1])
@@ -16,35 +17,49 @@ if n > 0 then
   if p == n then redis.call('PEXPIRE', KEYS[2], 2000) end
   if p > tonumber(ARGV[2]) then redis.call('DECRBY', KEYS[2], n) return 2 end
 end
+local b = tonumber(ARGV[5])
+if b > 0 then
+  local t = redis.call('INCRBY', KEYS[3], b)
+  if t == b then redis.call('PEXPIRE', KEYS[3], 2000) end
+  if t > tonumber(ARGV[4]) and t > b then
+    redis.call('DECRBY', KEYS[3], b)
+    if n > 0 then redis.call('DECRBY', KEYS[2], n) end
+    return 3
+  end
+end
 return 0`
 
 export interface QuotaLimits {
   readonly requestsPerSecond: number
   readonly pointsPerSecond: number
+  readonly bytesPerSecond: number
 }
 
 const makeQuotas = Effect.gen(function* () {
   const redis = yield* RedisConnection
-  const key = (tenantId: string, sec: number, kind: string) => `{${redis.prefix}}:quota:${tenantId}:${sec}:${kind}`
+  const key = (tenantId: string, sec: number, kind: string) => redis.keys.tenant(tenantId, "quota", sec, kind)
 
   /**
    * Counts a request (when `countRequest`) and `points` data points against this second's quota.
    * Fails open when Redis does not answer (at once while it is disconnected, rather than waiting for
    * ioredis to reconnect): ingestion then fails on its own with 503, reads go on.
    */
-  const charge = (tenantId: string, limits: QuotaLimits, points: number, countRequest: boolean) => {
+  const charge = (tenantId: string, limits: QuotaLimits, points: number, countRequest: boolean, bytes = 0) => {
     if (redis.client.status !== "ready") return Effect.void
     const now = Date.now()
     const sec = Math.floor(now / 1000)
     const retryAfterSeconds = Math.max(1, Math.ceil((1000 - (now % 1000)) / 1000))
     return Effect.tryPromise(() =>
       redis.client.eval(
-        SCRIPT, 2,
+        SCRIPT, 3,
         key(tenantId, sec, "r"),
         key(tenantId, sec, "p"),
+        key(tenantId, sec, "b"),
         countRequest ? String(limits.requestsPerSecond) : "",
         String(limits.pointsPerSecond),
-        String(points)
+        String(points),
+        String(limits.bytesPerSecond),
+        String(bytes)
       )
     ).pipe(
       Effect.catchAll(() => Effect.succeed(0)),
@@ -53,11 +68,33 @@ const makeQuotas = Effect.gen(function* () {
           ? Effect.fail(new TooManyRequests({ message: `tenant ${tenantId} is over its quota of ${limits.requestsPerSecond} requests per second`, retryAfterSeconds }))
           : Number(r) === 2
           ? Effect.fail(new TooManyRequests({ message: `tenant ${tenantId} is over its quota of ${limits.pointsPerSecond} points per second`, retryAfterSeconds }))
+          : Number(r) === 3
+          ? Effect.fail(new TooManyRequests({ message: `tenant ${tenantId} is over its quota of ${limits.bytesPerSecond} request bytes per second (settings.quotas.bytesPerSecond)`, retryAfterSeconds }))
           : Effect.void
       )
     )
   }
-  return { charge } as const
+  /**
+   * Refuses at once a tenant whose points or bytes of this second are used up, before its body is
+   * read: a tenant sending far over its quota then costs a lookup per request, not a parse.
+   */
+  const precheck = (tenantId: string, limits: QuotaLimits) => {
+    if (redis.client.status !== "ready") return Effect.void
+    const now = Date.now()
+    const sec = Math.floor(now / 1000)
+    const retryAfterSeconds = Math.max(1, Math.ceil((1000 - (now % 1000)) / 1000))
+    return Effect.tryPromise(() => redis.client.mget(key(tenantId, sec, "p"), key(tenantId, sec, "b"))).pipe(
+      Effect.catchAll(() => Effect.succeed([null, null])),
+      Effect.flatMap(([p, b]) =>
+        Number(p ?? 0) >= limits.pointsPerSecond
+          ? Effect.fail(new TooManyRequests({ message: `tenant ${tenantId} is over its quota of ${limits.pointsPerSecond} points per second`, retryAfterSeconds }))
+          : Number(b ?? 0) >= limits.bytesPerSecond
+          ? Effect.fail(new TooManyRequests({ message: `tenant ${tenantId} is over its quota of ${limits.bytesPerSecond} request bytes per second (settings.quotas.bytesPerSecond)`, retryAfterSeconds }))
+          : Effect.void
+      )
+    )
+  }
+  return { charge, precheck } as const
 })
 
 export class Quotas extends Context.Tag("tenants/Quotas")<Quotas, Effect.Effect.Success<typeof makeQuotas>>() {

@@ -32,14 +32,14 @@ return claimed`
 const makeRegistry = Effect.gen(function* () {
   const redis = yield* RedisConnection
   const r = redis.client
-  const p = `{${redis.prefix}}`
-  const key = (tenantId: string) => `${p}:traces:${tenantId}`
-  const claimedKey = (tenantId: string) => `${p}:claimed:${tenantId}`
+  // Deployment-wide slot: the claim script also updates the set of tenants with open executions.
+  const key = (tenantId: string) => redis.keys.global("traces", tenantId)
+  const claimedKey = (tenantId: string) => redis.keys.global("claimed", tenantId)
   const call = <A>(f: () => Promise<A>) => Effect.tryPromise({ try: f, catch: (e) => (e instanceof Error ? e : new Error(String(e))) })
 
   /** Opens or extends an execution's idle deadline. */
   const touch = (tenantId: string, traceId: string, deadlineMs: number) =>
-    call(() => r.multi().zadd(key(tenantId), deadlineMs, traceId).sadd(`${p}:traces-tenants`, tenantId).exec()).pipe(Effect.asVoid)
+    call(() => r.multi().zadd(key(tenantId), deadlineMs, traceId).sadd(redis.keys.global("traces-tenants"), tenantId).exec()).pipe(Effect.asVoid)
 
   /** The execution finished: nobody will time it out. */
   const close = (tenantId: string, traceId: string) => call(() => r.zrem(key(tenantId), traceId)).pipe(Effect.asVoid)
@@ -58,7 +58,7 @@ const makeRegistry = Effect.gen(function* () {
    */
   const claimDue = (tenantId: string, nowMs: number, limit = 500, leaseMs = CLAIM_LEASE_MS) =>
     call(() =>
-      r.eval(CLAIM_DUE, 3, key(tenantId), claimedKey(tenantId), `${p}:traces-tenants`, String(nowMs), String(limit), String(nowMs + leaseMs), tenantId) as Promise<
+      r.eval(CLAIM_DUE, 3, key(tenantId), claimedKey(tenantId), redis.keys.global("traces-tenants"), String(nowMs), String(limit), String(nowMs + leaseMs), tenantId) as Promise<
         Array<string>
       >
     )
@@ -75,7 +75,7 @@ const makeRegistry = Effect.gen(function* () {
     })
   )
 
-  const tenantsWithOpenTraces = call(() => r.smembers(`${p}:traces-tenants`))
+  const tenantsWithOpenTraces = call(() => r.smembers(redis.keys.global("traces-tenants")))
 
   return { touch, close, deadlines, claimDue, settle, open, tenantsWithOpenTraces } as const
 })

@@ -1,13 +1,16 @@
-import { Queue } from "bullmq"
 import { Redis } from "ioredis"
-import { bullPrefix } from "../../src/queues/Queues.ts"
+import { DEFAULT_PARTITIONS, IngestPartitions } from "../../src/queues/IngestPartitions.ts"
 import { eventually } from "../support/harness.ts"
 import type { TestApp } from "../support/harness.ts"
 
-/** The test app's ingest queue, seen from outside the app (as another process would). */
-export const withIngestQueue = async <A>(app: TestApp, f: (queue: Queue) => Promise<A>): Promise<A> => {
+/** The app's ingest partitions (MPLP_QUEUE_PARTITIONS), opened as another process would. */
+export const openIngest = (connection: Redis, env: Readonly<Record<string, string>>) =>
+  IngestPartitions.open(connection, env.MPLP_QUEUE_PREFIX ?? "", Number(env.MPLP_QUEUE_PARTITIONS ?? DEFAULT_PARTITIONS))
+
+/** The test app's ingest queue (every partition), seen from outside the app (as another process would). */
+export const withIngestQueue = async <A>(app: TestApp, f: (queue: IngestPartitions) => Promise<A>): Promise<A> => {
   const connection = new Redis("redis://127.0.0.1:6379", { maxRetriesPerRequest: null })
-  const queue = new Queue("ingest", { connection, prefix: bullPrefix(app.prefix) })
+  const queue = openIngest(connection, app.env)
   try {
     return await f(queue)
   } finally {

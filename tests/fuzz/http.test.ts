@@ -19,7 +19,7 @@ afterAll(async () => {
 
 describe("every endpoint under generated requests", () => {
   it("answers no 5xx, and every batch it accepted is stored without a failing job", async () => {
-    const t = await app.tenant(["ingest", "query"], { quotas: { requestsPerSecond: 1_000_000, pointsPerSecond: 100_000_000 } })
+    const t = await app.tenant(["ingest", "query"], { quotas: { requestsPerSecond: 1_000_000, pointsPerSecond: 100_000_000, bytesPerSecond: 10_000_000_000 } })
     const victim = await app.tenant()
     const started = await call(app, t.key, "POST", "/api/executions", { operationName: "fuzz", serviceName: "fuzz", context: { contextId: "c", userId: "u" } })
     const targets: Targets = { traceId: ((await started.json()) as { traceId: string }).traceId, victim: victim.id }

@@ -34,7 +34,9 @@ describe("event time, watermark and late points", () => {
       ).then((r) => r[0])
     const rawCount = async () => (await app.sql<{ n: number }>("SELECT count(*)::int AS n FROM metric_points WHERE tenant_id = $1", [t.id]))[0]?.n
 
-    await send([1, 2, 3, 4, 5].map((v, i) => ({ t: 100 * i, v })))
+    // Two batches: once closed, the window's two partials are compacted into one (the correction below reads it).
+    await send([1, 2, 3].map((v, i) => ({ t: 100 * i, v })))
+    await send([4, 5].map((v, i) => ({ t: 300 + 100 * i, v })))
     await eventually(async () => ((await rawCount()) === 5 ? true : undefined))
     expect(await windowAt(0)).toBeUndefined() // the watermark (base + 0.4 s) has not passed window 0's end + 2 s
 

@@ -4,6 +4,7 @@ import { Redis } from "ioredis"
 import { STAGES } from "../../src/queues/Queues.ts"
 import { call, eventually, startApp } from "../support/harness.ts"
 import type { TestApp } from "../support/harness.ts"
+import { openIngest } from "../api/queue.ts"
 import { startSink } from "../support/sink.ts"
 import type { Sink } from "../support/sink.ts"
 
@@ -54,7 +55,7 @@ describe("redelivery", () => {
     const sent = sink.received.length
 
     const connection = new Redis("redis://127.0.0.1:6379", { maxRetriesPerRequest: null })
-    const queues = STAGES.map((s) => new Queue(s, { connection, prefix: `{${app.prefix}}` }))
+    const queues = [...STAGES.filter((s) => s !== "ingest").map((s) => new Queue(s, { connection, prefix: `{${app.prefix}}` })), ...openIngest(connection, app.env).queues]
     let replayed = 0
     for (const q of queues) {
       for (const job of await q.getCompleted(0, 10_000)) {

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { deletePrefix, eventually, testEnv } from "../support/harness.ts"
 import { freePort, startProcess } from "../support/processes.ts"
+import { openIngest } from "../api/queue.ts"
 
 describe("SIGTERM drain of `npm start`", () => {
   it("answers 503 + Retry-After while draining, exits within 10 s, and loses nothing it acknowledged", async () => {
@@ -50,7 +51,7 @@ describe("SIGTERM drain of `npm start`", () => {
       // Restart on the same data: the acknowledged batches still queued are processed now.
       const second = startProcess("workers/all.ts", [], env)
       const connection = new Redis("redis://127.0.0.1:6379", { maxRetriesPerRequest: null })
-      const ingest = new Queue("ingest", { connection, prefix: `{${env.MPLP_QUEUE_PREFIX}}` })
+      const ingest = openIngest(connection, env)
       try {
         await eventually(async () => ((await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200 ? true : undefined), 60_000, 250)
         await eventually(async () => {

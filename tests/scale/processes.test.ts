@@ -3,6 +3,7 @@ import { Queue } from "bullmq"
 import { Redis } from "ioredis"
 import { call, eventually, startApp } from "../support/harness.ts"
 import type { TestApp } from "../support/harness.ts"
+import { openIngest } from "../api/queue.ts"
 import { startDbHost, startProcess } from "../support/processes.ts"
 import type { DbHost, Proc } from "../support/processes.ts"
 import { startSink } from "../support/sink.ts"
@@ -102,7 +103,7 @@ describe("crash safety and scale-out across processes", () => {
     const w = worker()
     // A batch that passes the API's checks but that the database refuses (a NUL byte): a stand-in for a bug.
     const connection = new Redis("redis://127.0.0.1:6379", { maxRetriesPerRequest: null })
-    const ingest = new Queue("ingest", { connection, prefix: `{${app.prefix}}` })
+    const ingest = openIngest(connection, app.env)
     const jobId = `${a.id}.poison`
     await ingest.add("metrics", {
       _tag: "metrics", tenantId: a.id, receivedAtMs: Date.now(), source: "native",
@@ -190,7 +191,7 @@ describe("crash safety and scale-out across processes", () => {
       }
     }
     const connection = new Redis("redis://127.0.0.1:6379", { maxRetriesPerRequest: null })
-    const ingestQueue = new Queue("ingest", { connection, prefix: `{${app.prefix}}` })
+    const ingestQueue = openIngest(connection, app.env)
     const one = worker()
     const single = await run(await app.tenant(["ingest", "query"], settings), 1)
     await one.stop()

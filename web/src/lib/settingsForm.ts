@@ -96,7 +96,11 @@ export const COMMON_SECTIONS: ReadonlyArray<Section> = [
     title: "Quotas",
     fields: [
       { path: ["quotas", "requestsPerSecond"], label: "Requests", kind: "number", unit: "req/s", hint: "per tenant, over it: 429" },
-      { path: ["quotas", "pointsPerSecond"], label: "Data points", kind: "number", unit: "points/s", hint: "spans and metric points" }
+      { path: ["quotas", "pointsPerSecond"], label: "Data points", kind: "number", unit: "points/s", hint: "spans and metric points" },
+      { path: ["quotas", "bytesPerSecond"], label: "Bytes", kind: "number", unit: "bytes/s", hint: "request bodies as received, over it: 429" },
+      { path: ["limits", "maxActiveSeries"], label: "Active series", kind: "number", unit: "series", hint: "points of new series over it are refused" },
+      { path: ["limits", "maxBacklogPoints"], label: "Backlog share", kind: "number", unit: "points", hint: "accepted, not yet stored; over it: 429" },
+      { path: ["limits", "maxBacklogBytes"], label: "Backlog share (bytes)", kind: "number", unit: "bytes", hint: "the same in request bytes" }
     ]
   }
 ]

@@ -1,0 +1,121 @@
+import { partitionOf } from "../src/queues/keys.ts"
+import { DEFAULT_PARTITIONS } from "../src/queues/IngestPartitions.ts"
+import { adminCall, createTenant, nowMs, sleep } from "./client.ts"
+import type { Tenant } from "./client.ts"
+import { latencyStats, log } from "./loadUtil.ts"
+import type { Common } from "./loadUtil.ts"
+
+// noisy: a loud tenant A offers 10× its points quota in 2,000-point batches from several clients,
+// while a quiet tenant B sends one-point batches at 10 % of its requests quota. B's 202 → stored
+// (its ingest job completed: rows committed) is measured alone, then with A. Both tenants have the
+// service's default settings (quotas, backlog share).
+
+export interface NoisyConfig extends Common {
+  readonly mode: "noisy"
+  readonly seconds: number
+  readonly loudClients: number
+  readonly loudBatch: number
+}
+
+interface Sent {
+  readonly jobId: string
+  readonly acceptedAt: number
+}
+
+const point = (name: string, i: number) => ({ name, value: i % 100, serviceName: "noisy" })
+
+/** Sends one-point batches at `perSecond` until `untilMs`; returns the accepted jobs and the refusals. */
+const quiet = async (c: NoisyConfig, t: Tenant, perSecond: number, untilMs: number) => {
+  const sent: Array<Sent> = []
+  const refused: Record<string, number> = {}
+  const inflight: Array<Promise<void>> = []
+  const gap = 1000 / perSecond
+  for (let i = 0, next = nowMs(); next < untilMs; i++, next += gap) {
+    await sleep(Math.max(0, next - nowMs()))
+    inflight.push((async () => {
+      const r = await fetch(`${c.baseUrl}/api/metrics`, {
+        method: "POST", headers: { authorization: `Bearer ${t.key}`, "content-type": "application/json" },
+        body: JSON.stringify({ points: [point("quiet", i)] })
+      }).catch(() => undefined)
+      const at = nowMs()
+      if (r?.status === 202) sent.push({ jobId: ((await r.json()) as { jobId: string }).jobId, acceptedAt: at })
+      else {
+        const k = String(r?.status ?? "network")
+        refused[k] = (refused[k] ?? 0) + 1
+        await r?.text()
+      }
+    })())
+  }
+  await Promise.all(inflight)
+  return { sent, refused }
+}
+
+/** Each client offers `perClient` batches a second of `batch` points until `untilMs`, whatever the answer. */
+const loud = async (c: NoisyConfig, t: Tenant, perClient: number, untilMs: number) => {
+  const statuses: Record<string, number> = {}
+  let acceptedPoints = 0
+  const body = JSON.stringify({ points: Array.from({ length: c.loudBatch }, (_, i) => point(`loud${i % 20}`, i)) })
+  await Promise.all(Array.from({ length: c.loudClients }, async (_, k) => {
+    const gap = 1000 / perClient
+    for (let next = nowMs() + (k * gap) / c.loudClients; next < untilMs; next += gap) {
+      await sleep(Math.max(0, next - nowMs()))
+      const r = await fetch(`${c.baseUrl}/api/metrics`, {
+        method: "POST", headers: { authorization: `Bearer ${t.key}`, "content-type": "application/json" }, body
+      }).catch(() => undefined)
+      const s = String(r?.status ?? "network")
+      statuses[s] = (statuses[s] ?? 0) + 1
+      if (r?.status === 202) acceptedPoints += c.loudBatch
+      await r?.text()
+    }
+  }))
+  return { statuses, acceptedPoints }
+}
+
+/** 202 → stored per accepted batch (the job's finishedAt), and the batches never stored (loss). */
+const storedLatencies = async (c: NoisyConfig, t: Tenant, sent: ReadonlyArray<Sent>, timeoutMs = 60_000) => {
+  const deadline = nowMs() + timeoutMs
+  const latencies: Array<number> = []
+  let lost = 0
+  for (const s of sent) {
+    for (;;) {
+      const r = await fetch(`${c.baseUrl}/api/jobs/${s.jobId}`, { headers: { authorization: `Bearer ${t.key}` } })
+      const j = r.status === 200 ? ((await r.json()) as { state: string; finishedAt?: string }) : (await r.text(), undefined)
+      if (j?.state === "completed" && j.finishedAt !== undefined) {
+        latencies.push(Math.max(0, Date.parse(j.finishedAt) - s.acceptedAt))
+        break
+      }
+      if (nowMs() > deadline) {
+        lost++
+        break
+      }
+      await sleep(200)
+    }
+  }
+  return { latencies, lost }
+}
+
+export const noisyNeighbour = async (c: NoisyConfig) => {
+  const a = await createTenant(c.baseUrl, c.adminToken, "loud", {})
+  const b = await createTenant(c.baseUrl, c.adminToken, "quiet", {})
+  const settings = (await (await adminCall(c.baseUrl, c.adminToken, "GET", `/api/admin/tenants/${a.id}/settings`)).json()) as {
+    quotas: { requestsPerSecond: number; pointsPerSecond: number }
+  }
+  const loudPerSecond = (10 * settings.quotas.pointsPerSecond) / c.loudBatch
+  const quietPerSecond = settings.quotas.requestsPerSecond / 10
+  const partitions = Number(process.env.MPLP_QUEUE_PARTITIONS ?? DEFAULT_PARTITIONS)
+  log(`A ${a.id} (partition ${partitionOf(a.id, partitions)}): ${loudPerSecond} × ${c.loudBatch} points/s from ${c.loudClients} clients; ` +
+    `B ${b.id} (partition ${partitionOf(b.id, partitions)}): ${quietPerSecond} one-point batches/s`)
+
+  const alone = await quiet(c, b, quietPerSecond, nowMs() + c.seconds * 1000)
+  const aloneStored = await storedLatencies(c, b, alone.sent)
+  const until = nowMs() + c.seconds * 1000
+  const [withA, loudResult] = await Promise.all([quiet(c, b, quietPerSecond, until), loud(c, a, loudPerSecond / c.loudClients, until)])
+  const withStored = await storedLatencies(c, b, withA.sent)
+  return {
+    partitions: { count: partitions, a: partitionOf(a.id, partitions), b: partitionOf(b.id, partitions) },
+    quotas: settings.quotas,
+    loud: { offeredPointsPerSecond: loudPerSecond * c.loudBatch, ...loudResult },
+    alone: { sent: alone.sent.length, refused: alone.refused, lost: aloneStored.lost, latencyMs: latencyStats(aloneStored.latencies) },
+    withLoud: { sent: withA.sent.length, refused: withA.refused, lost: withStored.lost, latencyMs: latencyStats(withStored.latencies) }
+  }
+}

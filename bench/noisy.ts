@@ -1,0 +1,42 @@
+import { common, fig, fmt, log, waitIdle } from "./harness.ts"
+import type { Options, ServiceHolder } from "./harness.ts"
+import type { noisyNeighbour, NoisyConfig } from "./loadNoisy.ts"
+import { spawnLoadgen } from "./loadgenProcess.ts"
+
+// The noisy-neighbour scenario: a quiet tenant's 202 → stored, alone and next to a tenant at 10× its quota.
+
+type NoisyResult = Awaited<ReturnType<typeof noisyNeighbour>>
+
+export const runNoisy = async (o: Options, holder: ServiceHolder) => {
+  const t0 = performance.now()
+  const s = await holder.get()
+  const runs: Array<NoisyResult> = []
+  for (let r = 0; r < o.runs; r++) {
+    await waitIdle(s)
+    const config: NoisyConfig = { ...common(s), mode: "noisy", seconds: o.duration, loudClients: 4, loudBatch: 2000 }
+    log(`noisy run ${r + 1}/${o.runs}: ${o.duration} s of B alone, then ${o.duration} s of B with A`)
+    const v = await spawnLoadgen<NoisyResult>(config, o.verbose).done
+    log(`  B alone p50 ${fmt(v.alone.latencyMs.p50)} / p99 ${fmt(v.alone.latencyMs.p99)} ms; with A p50 ${fmt(v.withLoud.latencyMs.p50)} / p99 ${fmt(v.withLoud.latencyMs.p99)} ms; ` +
+      `B lost ${v.alone.lost + v.withLoud.lost}, refused ${JSON.stringify(v.withLoud.refused)}; A ${JSON.stringify(v.loud.statuses)} (partitions A ${v.partitions.a}, B ${v.partitions.b} of ${v.partitions.count})`)
+    runs.push(v)
+  }
+  const refusedB = (x: NoisyResult) => Object.values(x.alone.refused).reduce((a, b) => a + b, 0) + Object.values(x.withLoud.refused).reduce((a, b) => a + b, 0)
+  return {
+    scenario: "noisy" as const,
+    seconds: (performance.now() - t0) / 1000,
+    measured: `tenants A and B with the default settings; A offers 10× its points quota in 2,000-point batches from 4 clients (paced, whatever the answer); ` +
+      `B sends one-point batches at 10 % of its requests quota; B's latency = its ingest job's finishedAt (rows committed) − the client's 202, for ${o.duration} s alone, then ${o.duration} s with A`,
+    figures: [
+      fig("noisy", "B 202 → stored p50, alone", "ms", runs.map((x) => x.alone.latencyMs.p50)),
+      fig("noisy", "B 202 → stored p99, alone", "ms", runs.map((x) => x.alone.latencyMs.p99)),
+      fig("noisy", "B 202 → stored p50, with A", "ms", runs.map((x) => x.withLoud.latencyMs.p50)),
+      fig("noisy", "B 202 → stored p99, with A", "ms", runs.map((x) => x.withLoud.latencyMs.p99)),
+      fig("noisy", "B p99 with A ÷ alone", "ratio", runs.map((x) => x.withLoud.latencyMs.p99 / x.alone.latencyMs.p99)),
+      fig("noisy", "B batches lost (accepted, never stored)", "count", runs.map((x) => x.alone.lost + x.withLoud.lost)),
+      fig("noisy", "B batches refused", "count", runs.map(refusedB)),
+      fig("noisy", "A batches 429", "count", runs.map((x) => x.loud.statuses["429"] ?? 0)),
+      fig("noisy", "A batches 202", "count", runs.map((x) => x.loud.statuses["202"] ?? 0))
+    ],
+    details: { runs }
+  }
+}

@@ -1,0 +1,63 @@
+import { Effect } from "effect"
+import type { RedisService } from "../queues/Redis.ts"
+
+// A tenant's share of the ingest backlog: one hash in the tenant's slot, job id → "points bytes" of
+// each accepted batch not yet stored, with the totals in __points / __bytes. Reserved before the job
+// is queued, released when it is stored or dead-lettered (both idempotent: a redelivery finds nothing
+// to release). A batch is always admitted into an empty share, so one larger than the share is not
+// refused forever. The hash expires an hour after the tenant's last batch: a reservation leaked by a
+// process killed between reserving and queueing does not outlive the tenant's activity.
+const RESERVE = `
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return {0, 0, 0} end
+local p = tonumber(redis.call('HGET', KEYS[1], '__points') or '0')
+local b = tonumber(redis.call('HGET', KEYS[1], '__bytes') or '0')
+if (p > 0 or b > 0) and (p + tonumber(ARGV[2]) > tonumber(ARGV[4]) or b + tonumber(ARGV[3]) > tonumber(ARGV[5])) then return {1, p, b} end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ' ' .. ARGV[3])
+redis.call('HINCRBY', KEYS[1], '__points', ARGV[2])
+redis.call('HINCRBY', KEYS[1], '__bytes', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
+return {0, p, b}`
+
+const RELEASE = `
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if not v then return 0 end
+local sp = string.find(v, ' ')
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HINCRBY', KEYS[1], '__points', -tonumber(string.sub(v, 1, sp - 1)))
+redis.call('HINCRBY', KEYS[1], '__bytes', -tonumber(string.sub(v, sp + 1)))
+return 1`
+
+const TTL_MS = 3600_000
+
+export interface BacklogShare {
+  readonly maxBacklogPoints: number
+  readonly maxBacklogBytes: number
+}
+
+export type Reservation =
+  /** `points`: what the tenant had waiting before this batch. */
+  | { readonly _tag: "Reserved"; readonly points: number }
+  | { readonly _tag: "Over"; readonly points: number; readonly bytes: number }
+
+const backlogKey = (redis: RedisService, tenantId: string) => redis.keys.tenant(tenantId, "backlog")
+
+export const reserveBacklog = (redis: RedisService, tenantId: string, jobId: string, points: number, bytes: number, share: BacklogShare) =>
+  Effect.tryPromise(() =>
+    redis.client.eval(RESERVE, 1, backlogKey(redis, tenantId), jobId, points, bytes, share.maxBacklogPoints, share.maxBacklogBytes, TTL_MS) as Promise<[number, number, number]>
+  ).pipe(Effect.map(([over, p, b]): Reservation => (over === 1 ? { _tag: "Over", points: p, bytes: b } : { _tag: "Reserved", points: p })))
+
+/**
+ * A batch's BullMQ priority in its partition (1 is first): one step per 1,000 points its tenant already
+ * has waiting. A quiet tenant's batch goes ahead of a loud tenant's backlog that shares its partition;
+ * the loud tenant's own batches still run roughly in order (the stages do not need a tenant's batches
+ * in order: windows merge in any order, execution steps carry sequence numbers).
+ */
+export const priorityOf = (waitingPoints: number) => 1 + Math.min(2_000_000, Math.floor(Math.max(0, waitingPoints) / 1000))
+
+/** The job is stored, dead-lettered, or was never queued: its points leave the tenant's share. */
+export const releaseBacklog = (redis: RedisService, tenantId: string, jobId: string) =>
+  redis.client.eval(RELEASE, 1, backlogKey(redis, tenantId), jobId)
+
+/** Items a batch holds: its points or spans; an execution event is one. */
+export const itemsOf = (job: { readonly _tag: string } & ({ readonly points: ReadonlyArray<unknown> } | { readonly spans: ReadonlyArray<unknown> } | object)) =>
+  "points" in job ? job.points.length : "spans" in job ? job.spans.length : 1

@@ -1,0 +1,97 @@
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { Redis } from "ioredis"
+import { partitionOf, redisKeys } from "../../src/queues/keys.ts"
+import { call, eventually, startApp } from "../support/harness.ts"
+import type { TestApp } from "../support/harness.ts"
+import { openIngest } from "../api/queue.ts"
+
+const point = (name: string, value = 1) => ({ name, value, time: Date.now() - 60_000, serviceName: "svc" })
+const batch = (n: number) => ({ points: Array.from({ length: n }, (_, i) => point("m", i)) })
+
+let queued: TestApp // no ingest stage: what is accepted stays in the backlog
+let full: TestApp
+let redis: Redis
+beforeAll(async () => {
+  queued = await startApp({ stages: ["aggregate"] }, { MPLP_QUEUE_PARTITIONS: "4" })
+  full = await startApp()
+  redis = new Redis("redis://127.0.0.1:6379", { maxRetriesPerRequest: null })
+})
+afterAll(async () => {
+  await redis.quit()
+  await Promise.all([queued.close(), full.close()])
+})
+
+describe("a tenant's share of the ingest backlog (limits.maxBacklogPoints, maxBacklogBytes)", () => {
+  it("refuses the tenant over its share with 429 and Retry-After, while another tenant is accepted", async () => {
+    const a = await queued.tenant(["ingest"], { limits: { maxBacklogPoints: 10 } })
+    const b = await queued.tenant(["ingest"], { limits: { maxBacklogPoints: 10 } })
+    expect((await call(queued, a.key, "POST", "/api/metrics", batch(8))).status).toBe(202)
+    const over = await call(queued, a.key, "POST", "/api/metrics", batch(8))
+    expect(over.status).toBe(429)
+    expect(over.headers.get("retry-after")).toBe("1")
+    expect(((await over.json()) as { message: string }).message).toMatch(/has 8 points .* share of the ingest backlog is 10 points .*maxBacklogPoints/)
+    expect((await call(queued, b.key, "POST", "/api/metrics", batch(8))).status).toBe(202)
+    // A batch larger than the whole share is still taken into an empty share (else it never could be).
+    const c = await queued.tenant(["ingest"], { limits: { maxBacklogPoints: 10 } })
+    expect((await call(queued, c.key, "POST", "/api/metrics", batch(50))).status).toBe(202)
+
+    // Each tenant's batches are in its own partition's queue.
+    const partitions = openIngest(redis, queued.env)
+    try {
+      for (const t of [a, b, c]) {
+        const jobs = await partitions.queues[partitionOf(t.id, 4)]!.getJobs(["wait", "prioritized"])
+        expect(jobs.filter((j) => j.id?.startsWith(`${t.id}.`))).toHaveLength(1)
+      }
+      expect(await partitions.getJobCountByTypes("wait", "prioritized")).toBe(3)
+    } finally {
+      await partitions.close()
+    }
+  })
+
+  it("puts a batch behind as many priority steps as its tenant has thousands of points waiting", async () => {
+    const loud = await queued.tenant(["ingest"])
+    const quiet = await queued.tenant(["ingest"])
+    const ids: Array<string> = []
+    for (const [t, n] of [[loud, 2500], [loud, 10], [quiet, 1]] as const) {
+      const r = await call(queued, t.key, "POST", "/api/metrics", batch(n))
+      expect(r.status).toBe(202)
+      ids.push(((await r.json()) as { jobId: string }).jobId)
+    }
+    const partitions = openIngest(redis, queued.env)
+    try {
+      const priorities = await Promise.all(ids.map(async (id) => (await partitions.getJob(id))?.opts.priority))
+      expect(priorities).toEqual([1, 3, 1])
+    } finally {
+      await partitions.close()
+    }
+  })
+
+  it("gives the share back once the batches are stored", async () => {
+    const t = await full.tenant(["ingest", "query"], { limits: { maxBacklogPoints: 10 } })
+    for (let i = 0; i < 3; i++) {
+      expect((await call(full, t.key, "POST", "/api/metrics", batch(8))).status).toBe(202)
+      await eventually(async () => {
+        const n = await full.sql<{ n: number }>("SELECT count(*)::int AS n FROM metric_points WHERE tenant_id = $1", [t.id])
+        return n[0]?.n === 8 * (i + 1) ? true : undefined
+      })
+      await eventually(async () => (Number(await redis.hget(redisKeys(full.prefix).tenant(t.id, "backlog"), "__points")) === 0 ? true : undefined))
+    }
+  })
+})
+
+describe("bytes per tenant and second (quotas.bytesPerSecond)", () => {
+  it("refuses bodies over the tenant's bytes per second with 429", async () => {
+    const t = await full.tenant(["ingest"], { quotas: { bytesPerSecond: 2048 } })
+    const body = batch(20) // ~1.3 KB
+    expect(JSON.stringify(body).length).toBeGreaterThan(1100)
+    const statuses: Array<number> = []
+    let message = ""
+    for (let i = 0; i < 3; i++) {
+      const r = await call(full, t.key, "POST", "/api/metrics", body)
+      statuses.push(r.status)
+      if (r.status === 429) message = ((await r.json()) as { message: string }).message
+    }
+    expect(statuses).toContain(429)
+    expect(message).toMatch(/2048 request bytes per second \(settings\.quotas\.bytesPerSecond\)/)
+  })
+})
