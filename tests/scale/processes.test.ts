@@ -43,7 +43,10 @@ const count = async (tenantId: string) =>
 const windowTotals = async (tenantId: string) =>
   (await app.sql<{ n: number; s: number }>("SELECT coalesce(sum(count), 0)::int AS n, coalesce(sum(sum), 0)::float8 AS s FROM metric_windows WHERE tenant_id = $1", [tenantId]))[0]
 
-const fastWindows = { windows: { sizeSeconds: 1, allowedLatenessSeconds: 1, idleTimeoutSeconds: 1 }, channels: [] }
+// Quotas and the backlog share far above what these tests send at once (they are about crashes, not limits;
+// with workers killed the tenant's backlog grows until they are back).
+const roomy = { quotas: { requestsPerSecond: 10_000, pointsPerSecond: 10_000_000, bytesPerSecond: 1_000_000_000 }, limits: { maxBacklogPoints: 10_000_000, maxBacklogBytes: 10_000_000_000 } }
+const fastWindows = { windows: { sizeSeconds: 1, allowedLatenessSeconds: 1, idleTimeoutSeconds: 1 }, channels: [], ...roomy }
 
 /** `n` requests of `per` integer points, one 1-second window each, in the past. */
 const load = async (key: string, n: number, per: number, onEach?: (i: number) => Promise<void>) => {
@@ -164,7 +167,8 @@ describe("crash safety and scale-out across processes", () => {
       windows: { sizeSeconds: 1, allowedLatenessSeconds: 10, idleTimeoutSeconds: 86_400 },
       detector: { warmupWindows: 5 },
       alerting: { cooldownSeconds: 3600, resolveAfterWindows: 2 },
-      channels: []
+      channels: [],
+      ...roomy
     }
     const base = Math.floor(Date.now() / 1000) * 1000 - 7_200_000
     const level = (i: number) => (i === 15 || i === 16 ? 400 : i === 30 ? 5 : 100)
