@@ -54,6 +54,8 @@ export interface AppSettings {
   readonly queryTimeoutMs: number
   /** Widest time range of a query that reads raw points (series from metric_points). */
   readonly maxRawRangeHours: number
+  /** A running execution's trace actor is passivated after this long without an event. */
+  readonly traceActorIdleMs: number
 }
 
 const LEVELS: Record<string, LogLevel.LogLevel> = {
@@ -195,7 +197,8 @@ export const appConfig: Config.Config<AppSettings> = Config.all({
     Config.withDefault(600)
   ),
   queryTimeoutMs: positiveInt("MPLP_QUERY_TIMEOUT_MS", 10_000),
-  maxRawRangeHours: positiveInt("MPLP_MAX_RAW_RANGE_HOURS", 24)
+  maxRawRangeHours: positiveInt("MPLP_MAX_RAW_RANGE_HOURS", 24),
+  traceActorIdleMs: positiveInt("MPLP_TRACE_ACTOR_IDLE_MS", 30_000)
 })
 
 export class AppConfig extends Context.Tag("config/AppConfig")<AppConfig, AppSettings>() {

@@ -10,6 +10,7 @@ import { TenantStore } from "../tenants/TenantStore.ts"
 import { TenantSupervisor } from "../tenants/TenantSupervisor.ts"
 import { TraceRegistry } from "../tenants/TraceRegistry.ts"
 import { Telemetry } from "../telemetry/Telemetry.ts"
+import { TraceActors } from "../executions/TraceActors.ts"
 import { finishExecution, startExecution, updateExecution } from "./executions.ts"
 import type { Applied } from "./executions.ts"
 import { dedupKeys, insertMetricPoints, insertSpans, upsertSpanExecutions } from "./persist.ts"
@@ -50,7 +51,7 @@ const encodeAggregate = Schema.encodeSync(AggregateJob)
 const encodeAlert = Schema.encodeSync(AlertJob)
 
 /** One instance per process (layers are shared by reference): the ingest stage and the provisioner use the same actors. */
-export const TenantActors = TenantSupervisor.Live.pipe(Layer.provideMerge(TraceRegistry.Live))
+export const TenantActors = Layer.merge(TenantSupervisor.Live, TraceActors.Live).pipe(Layer.provideMerge(TraceRegistry.Live))
 
 export const IngestStage = {
   layer: (concurrency: number) =>
@@ -61,6 +62,8 @@ export const IngestStage = {
         const registry = yield* TraceRegistry
         const redis = yield* RedisConnection
         const supervisor = yield* TenantSupervisor
+        const actors = yield* TraceActors
+        const db = yield* Db
         const aggregate = yield* makeQueue("aggregate")
         const alert = yield* makeQueue("alert")
 
@@ -108,7 +111,10 @@ export const IngestStage = {
           onDeadLetter: (bullJob) => indexDeadLetter(redis, bullJob),
           process: (job, bullJob) => {
             const jobId = bullJob.id ?? ""
-            return persistBatch(job, jobId).pipe(
+            const persist = persistBatch(job, jobId).pipe(Effect.provideService(Db, db))
+            // An execution's steps are applied by its trace actor, one at a time, which keeps its live state.
+            const applied = job._tag === "metrics" || job._tag === "spans" ? persist : actors.submit(job.tenantId, job, persist)
+            return applied.pipe(
               Effect.flatMap((applied) => handOff(job, applied, jobId)),
               Effect.tap(() =>
                 Effect.tryPromise(() =>

@@ -30,6 +30,8 @@ export interface SelfMetrics {
   readonly lateEvents: Counter
   /** Queue depth gauges are registered by the queue layer through this callback. */
   readonly queueDepth: ObservableGauge
+  /** Active trace actors of this process, registered by the trace actors' layer. */
+  readonly traceActors: ObservableGauge
   readonly prometheus: () => Promise<string>
 }
 
@@ -81,6 +83,7 @@ export class Telemetry extends Context.Tag("telemetry/Telemetry")<Telemetry, Sel
         alertsSent: meter.createCounter("mplp_alert_notifications", { description: "alert notifications, by channel type and outcome" }),
         lateEvents: meter.createCounter("mplp_late_events", { description: "points that arrived after their window closed" }),
         queueDepth: meter.createObservableGauge("mplp_queue_depth", { description: "waiting jobs per queue" }),
+        traceActors: meter.createObservableGauge("mplp_trace_actors_active", { description: "running executions with an active trace actor in this process" }),
         prometheus: async () => {
           const { resourceMetrics } = await pull.collect()
           return serializer.serialize(resourceMetrics)

@@ -1,0 +1,216 @@
+import { Cause, Context, Deferred, Duration, Effect, ExecutionStrategy, Exit, FiberMap, Layer, Option, Queue, Schedule, Scope } from "effect"
+import type { ObservableResult } from "@opentelemetry/api"
+import { AppConfig } from "../config/AppConfig.ts"
+import { Db } from "../db/Db.ts"
+import { executionById } from "../db/executionByTrace.ts"
+import { executionIdOfJob } from "../domain/jobs.ts"
+import type { LiveExecution } from "../domain/liveViews.ts"
+import type { Applied } from "../ingest/executions.ts"
+import { Telemetry } from "../telemetry/Telemetry.ts"
+import { LiveFeed } from "./LiveFeed.ts"
+import { applyStep, changeKind, started, withEvents } from "./liveState.ts"
+import type { ExecutionJob } from "./liveState.ts"
+
+/** A step for an execution's actor: the work that applies it (the ingest stage's transaction), and who waits for its outcome. */
+interface Step {
+  readonly job: ExecutionJob
+  readonly work: Effect.Effect<Applied, unknown>
+  readonly reply: Deferred.Deferred<Applied, unknown>
+}
+
+/** One running execution's actor: its mailbox and its live state (undefined until read back after a (re)activation). */
+interface Actor {
+  readonly mailbox: Queue.Queue<Step>
+  state: LiveExecution | undefined
+}
+
+/** A tenant's trace actors: one fiber per active execution, in a FiberMap of the tenant's own (gone when it has none). */
+interface TenantActors {
+  readonly actors: Map<string, Actor>
+  readonly fibers: FiberMap.FiberMap<string>
+  readonly scope: Scope.CloseableScope
+}
+
+type Row = {
+  trace_id: string
+  service_name: string
+  operation_name: string
+  status: string
+  progress_percentage: number | null
+  current_operation: string | null
+  metrics: Record<string, unknown> | null
+  start_time: Date
+  updated_at: Date
+}
+
+const numbersOf = (o: Record<string, unknown> | null) => {
+  const out: Record<string, number> = {}
+  for (const [k, v] of Object.entries(o ?? {})) if (typeof v === "number") out[k] = v
+  return out
+}
+
+/**
+ * Virtual trace actors: a running execution's steps are applied by its actor, one at a time and in
+ * arrival order, and the actor keeps its live state for the live view. An actor is activated by its
+ * execution's first step in this process, passivated after `MPLP_TRACE_ACTOR_IDLE_MS` without one or
+ * when the execution finishes; the deadline that times it out stays in the TenantSupervisor's heap.
+ * Everything an actor holds is durable elsewhere (the row, the live stream), so a defect restarts it
+ * with its state read back, without touching another execution's actor.
+ */
+export const makeTraceActors = (idleMs: number) =>
+  Effect.gen(function* () {
+    const db = yield* Db
+    const live = yield* LiveFeed
+    const telemetry = yield* Telemetry
+    const scope = yield* Effect.scope
+    const tenants = new Map<string, TenantActors>()
+    let active = 0
+
+    const observe = (r: ObservableResult) => r.observe(active)
+    telemetry.traceActors.addCallback(observe)
+    yield* Effect.addFinalizer(() => Effect.sync(() => telemetry.traceActors.removeCallback(observe)))
+
+    /** The execution's live state as stored, with the step's events (the row already holds the step). */
+    const readBack = (tenantId: string, job: ExecutionJob) =>
+      db.query<Row>(
+        `SELECT trace_id, service_name, operation_name, status, progress_percentage, current_operation, metrics, start_time, updated_at
+         FROM executions WHERE ${executionById()} AND source = 'api' LIMIT 1`, [tenantId, executionIdOfJob(job)]
+      ).pipe(
+        Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), (r): LiveExecution => withEvents({
+          executionId: executionIdOfJob(job), traceId: r.trace_id, serviceName: r.service_name, operationName: r.operation_name,
+          status: r.status, progressPercentage: r.progress_percentage === null ? null : Number(r.progress_percentage),
+          currentOperation: r.current_operation, metrics: numbersOf(r.metrics), lastEvents: [],
+          startTime: new Date(r.start_time).toISOString(), updatedAt: new Date(r.updated_at).toISOString()
+        }, job)))
+      )
+
+    /** Applies one step and, when it changed the execution, folds it into the live state and publishes the change. */
+    const handle = (tenantId: string, actor: Actor, step: Step) =>
+      Effect.gen(function* () {
+        const applied = yield* step.work
+        if (!applied.applied) return applied
+        const job = step.job
+        const next = job._tag === "execution-start"
+          ? started(job)
+          : actor.state !== undefined
+          ? applyStep(actor.state, job)
+          : Option.getOrUndefined(yield* readBack(tenantId, job))
+        actor.state = next
+        if (next !== undefined) {
+          yield* live.publish(tenantId, { kind: changeKind(job), execution: next }).pipe(
+            Effect.catchAll((e) => Effect.logWarning(`live view: change of ${next.executionId} not published: ${e.message}`))
+          )
+        }
+        return applied
+      })
+
+    /** Passivates the actor when nothing waits in its mailbox (checked and done in one synchronous step, so no step is lost). */
+    const passivate = (tenantId: string, executionId: string, group: TenantActors, actor: Actor) =>
+      Effect.sync(() => {
+        if (actor.mailbox.unsafeSize().pipe(Option.getOrElse(() => 0)) > 0) return false
+        if (group.actors.get(executionId) === actor) {
+          group.actors.delete(executionId)
+          active--
+        }
+        if (group.actors.size === 0 && tenants.get(tenantId) === group) {
+          tenants.delete(tenantId)
+          // Closed from outside: this fiber is one of the FiberMap's and is about to end.
+          Effect.runFork(Scope.close(group.scope, Exit.void))
+        }
+        return true
+      })
+
+    const loop = (tenantId: string, executionId: string, group: TenantActors, actor: Actor) =>
+      Effect.gen(function* () {
+        for (;;) {
+          const next = yield* Effect.timeoutOption(Queue.take(actor.mailbox), Duration.millis(idleMs))
+          if (Option.isNone(next)) {
+            if (yield* passivate(tenantId, executionId, group, actor)) return
+            continue
+          }
+          const step = next.value
+          // A failed step (out of order, database down) is its job's to retry; a defect restarts the actor.
+          const exit = yield* Effect.exit(handle(tenantId, actor, step))
+          yield* Deferred.done(step.reply, exit)
+          if (Exit.isFailure(exit) && Cause.isDie(exit.cause)) yield* Effect.failCause(exit.cause)
+          if (Exit.isSuccess(exit) && step.job._tag === "execution-finish" && (yield* passivate(tenantId, executionId, group, actor))) return
+        }
+      })
+
+    const supervised = (tenantId: string, executionId: string, group: TenantActors, actor: Actor) =>
+      loop(tenantId, executionId, group, actor).pipe(
+        Effect.catchAllCause((c) => Cause.isInterruptedOnly(c) ? Effect.failCause(c) : Effect.fail(c)),
+        Effect.tapError((c) =>
+          Effect.zipRight(
+            Effect.sync(() => {
+              telemetry.actorRestarts.add(1, { kind: "trace" })
+              actor.state = undefined // read back from the database by the next step
+            }),
+            Effect.logWarning("trace actor failed; restarting", c)
+          )
+        ),
+        Effect.retry(Schedule.exponential(Duration.millis(20)).pipe(Schedule.union(Schedule.spaced(Duration.seconds(5))))),
+        Effect.annotateLogs({ tenantId, executionId }),
+        Effect.ignore
+      )
+
+    const groupOf = (tenantId: string) =>
+      Effect.gen(function* () {
+        const known = tenants.get(tenantId)
+        if (known !== undefined) return known
+        const child = yield* Scope.fork(scope, ExecutionStrategy.sequential)
+        const fibers = yield* FiberMap.make<string>().pipe(Scope.extend(child))
+        // Another step may have made it meanwhile (FiberMap.make yields).
+        const again = tenants.get(tenantId)
+        if (again !== undefined) {
+          yield* Scope.close(child, Exit.void)
+          return again
+        }
+        const group: TenantActors = { actors: new Map(), fibers, scope: child }
+        tenants.set(tenantId, group)
+        return group
+      })
+
+    /**
+     * Hands a step to its execution's actor (activating it) and waits for the outcome. Steps of one
+     * execution are applied one at a time, in the order they arrive here.
+     */
+    const submit = (tenantId: string, job: ExecutionJob, work: Effect.Effect<Applied, unknown>) =>
+      Effect.gen(function* () {
+        const executionId = executionIdOfJob(job)
+        const reply = yield* Deferred.make<Applied, unknown>()
+        for (;;) {
+          const group = yield* groupOf(tenantId)
+          // Looked up and offered in one synchronous step: an actor passivates only with an empty mailbox.
+          const enqueued = yield* Effect.sync(() => {
+            if (tenants.get(tenantId) !== group) return undefined // its last actor passivated meanwhile
+            const known = group.actors.get(executionId)
+            const actor = known ?? { mailbox: Effect.runSync(Queue.unbounded<Step>()), state: undefined }
+            if (known === undefined) {
+              group.actors.set(executionId, actor)
+              active++
+            }
+            Queue.unsafeOffer(actor.mailbox, { job, work, reply })
+            return { actor, fresh: known === undefined }
+          })
+          if (enqueued === undefined) continue
+          if (enqueued.fresh) yield* FiberMap.run(group.fibers, executionId, supervised(tenantId, executionId, group, enqueued.actor))
+          break
+        }
+        return yield* Deferred.await(reply)
+      })
+
+    return {
+      submit,
+      /** The live state an active actor holds (none when passivated or not yet read back). */
+      state: (tenantId: string, executionId: string) =>
+        Effect.sync(() => Option.fromNullable(tenants.get(tenantId)?.actors.get(executionId)?.state)),
+      stats: Effect.sync(() => ({ active, tenants: tenants.size }))
+    } as const
+  })
+
+export class TraceActors extends Context.Tag("executions/TraceActors")<TraceActors, Effect.Effect.Success<ReturnType<typeof makeTraceActors>>>() {
+  static readonly Live = Layer.scoped(TraceActors, Effect.flatMap(AppConfig, (c) => makeTraceActors(c.traceActorIdleMs))).pipe(
+    Layer.provide(LiveFeed.Live)
+  )
+}
