@@ -6,6 +6,7 @@ import { createServer } from "node:http"
 import { AppConfig } from "../config/AppConfig.ts"
 import { QueryDbLive } from "../db/QueryDb.ts"
 import { ExecutionReader } from "../query/ExecutionReader.ts"
+import { LiveFeed } from "../executions/LiveFeed.ts"
 import { Telemetry, tracer } from "../telemetry/Telemetry.ts"
 import { MplpApi } from "./Api.ts"
 import { AdminAuthLive, TenantAuthLive } from "./auth.ts"
@@ -16,6 +17,7 @@ import { ExecutionsLive } from "./handlers/executions.ts"
 import { GenaiLive } from "./handlers/genai.ts"
 import { HealthLive } from "./handlers/health.ts"
 import { JobsLive } from "./handlers/jobs.ts"
+import { LiveLive } from "./handlers/live.ts"
 import { MetricsLive } from "./handlers/metrics.ts"
 import { OtlpLive } from "./handlers/otlp.ts"
 import { QueryLive } from "./handlers/query.ts"
@@ -47,8 +49,8 @@ const observe = HttpMiddleware.make((app) =>
  * MPLP_QUERY_TIMEOUT_MS (src/db/QueryDb.ts); services shared with the pipeline (tenants, quotas) do not.
  */
 export const ApiLive = HttpApiBuilder.api(MplpApi).pipe(
-  Layer.provide([HealthLive, AdminLive, ExecutionsLive, MetricsLive, OtlpLive, JobsLive, QueryLive, AlertsLive, GenaiLive]),
-  Layer.provide([TenantAuthLive, AdminAuthLive]),
+  Layer.provide([HealthLive, AdminLive, LiveLive, ExecutionsLive, MetricsLive, OtlpLive, JobsLive, QueryLive, AlertsLive, GenaiLive]),
+  Layer.provide([TenantAuthLive, AdminAuthLive, LiveFeed.Live]),
   Layer.provide(ConsoleAssets.Default),
   Layer.provide(Layer.fresh(ExecutionReader.Live)),
   Layer.provide(QueryDbLive)

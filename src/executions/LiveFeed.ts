@@ -4,7 +4,7 @@ import { RedisConnection } from "../queues/Redis.ts"
 
 // A tenant's running executions' changes, across processes: the trace actors (in the ingest stage's
 // process) append to a Redis stream per tenant, the API (anywhere) reads it for the live view.
-//   {P}:live:<tenant>   stream of { c: LiveChange JSON }, trimmed to about LIVE_KEEP entries and
+//   {P}:live:<tenant>   stream of { k: kind, c: LiveChange JSON }, trimmed to about LIVE_KEEP entries and
 //                       dropped LIVE_TTL_SECONDS after its last change, so an idle tenant costs nothing.
 // A stream id is the SSE event id: Last-Event-ID resumes right after it.
 
@@ -15,6 +15,9 @@ const BLOCK_MS = 5_000
 
 export interface LiveEntry {
   readonly id: string
+  /** The change's kind (start, update, finish, timeout): the SSE event name. */
+  readonly kind: string
+  /** The LiveChange as JSON. */
   readonly change: string
 }
 
@@ -28,7 +31,7 @@ const makeLiveFeed = Effect.gen(function* () {
   const publish = (tenantId: string, change: LiveChange) =>
     Effect.tryPromise(() =>
       redis.client.multi()
-        .xadd(key(tenantId), "MAXLEN", "~", String(LIVE_KEEP), "*", "c", JSON.stringify(change))
+        .xadd(key(tenantId), "MAXLEN", "~", String(LIVE_KEEP), "*", "k", change.kind, "c", JSON.stringify(change))
         .expire(key(tenantId), LIVE_TTL_SECONDS)
         .exec()
     ).pipe(Effect.asVoid)
@@ -60,7 +63,7 @@ const makeLiveFeed = Effect.gen(function* () {
           catch: (e) => (e instanceof Error ? e : new Error(String(e)))
         }).pipe(
           Effect.map((res): ReadonlyArray<LiveEntry> => {
-            const entries = (res?.[0]?.[1] ?? []).map(([id, fields]) => ({ id, change: fields[1] ?? "{}" }))
+            const entries = (res?.[0]?.[1] ?? []).map(([id, fields]) => ({ id, kind: fields[1] ?? "update", change: fields[3] ?? "{}" }))
             const newest = entries.at(-1)
             if (newest !== undefined) last = newest.id
             return entries
