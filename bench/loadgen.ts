@@ -4,6 +4,8 @@
  * JSON config on stdin and writes one JSON line `{ ok, result | error }` on stdout; progress goes to
  * stderr. Every mode sends a bounded number of requests to 127.0.0.1.
  */
+import type { ActiveConfig } from "./loadActive.ts"
+import { active } from "./loadActive.ts"
 import type { AlertConfig } from "./loadAlert.ts"
 import { alertLatency } from "./loadAlert.ts"
 import type { ExecutionsConfig, TenantsConfig } from "./loadFootprint.ts"
@@ -11,7 +13,7 @@ import { executions, tenants } from "./loadFootprint.ts"
 import type { ThroughputConfig } from "./loadThroughput.ts"
 import { throughput } from "./loadThroughput.ts"
 
-export type LoadgenConfig = ThroughputConfig | AlertConfig | TenantsConfig | ExecutionsConfig
+export type LoadgenConfig = ThroughputConfig | AlertConfig | TenantsConfig | ExecutionsConfig | ActiveConfig
 
 const readStdin = async () => {
   const chunks: Array<Buffer> = []
@@ -31,6 +33,8 @@ const main = async () => {
       return tenants(config)
     case "executions":
       return executions(config)
+    case "active":
+      return active(config)
   }
 }
 

@@ -7,8 +7,8 @@ import { makeQueue, runWorker } from "../queues/Queues.ts"
 import { RedisConnection } from "../queues/Redis.ts"
 import { JOB_DONE_SECONDS, indexDeadLetter, jobDoneKey } from "./IngestQueue.ts"
 import { TenantStore } from "../tenants/TenantStore.ts"
-import { TenantSupervisor } from "../tenants/TenantSupervisor.ts"
-import { TraceRegistry } from "../tenants/TraceRegistry.ts"
+import { TenantSupervisor } from "../executions/TenantSupervisor.ts"
+import { TraceRegistry } from "../executions/TraceRegistry.ts"
 import { Telemetry } from "../telemetry/Telemetry.ts"
 import { TraceActors } from "../executions/TraceActors.ts"
 import { finishExecution, startExecution, updateExecution } from "./executions.ts"
@@ -49,9 +49,6 @@ export const persistBatch = (job: IngestJob, jobId: string) =>
 
 const encodeAggregate = Schema.encodeSync(AggregateJob)
 const encodeAlert = Schema.encodeSync(AlertJob)
-
-/** One instance per process (layers are shared by reference): the ingest stage and the provisioner use the same actors. */
-export const TenantActors = Layer.merge(TenantSupervisor.Live, TraceActors.Live).pipe(Layer.provideMerge(TraceRegistry.Live))
 
 export const IngestStage = {
   layer: (concurrency: number) =>
@@ -136,5 +133,5 @@ export const IngestStage = {
           }
         })
       })
-    ).pipe(Layer.provide(TenantActors))
+    )
 }

@@ -7,7 +7,7 @@ import { DeadlineHeap } from "./DeadlineHeap.ts"
 import { TraceRegistry } from "./TraceRegistry.ts"
 import { executionById } from "../db/executionByTrace.ts"
 import { insertExecutionSpan } from "../ingest/executionSpan.ts"
-import { LiveFeed } from "../executions/LiveFeed.ts"
+import { LiveFeed } from "./LiveFeed.ts"
 
 /**
  * What a tenant actor hears about its executions (the durable part is already in the TraceRegistry).
@@ -287,6 +287,6 @@ const makeSupervisor = Effect.gen(function* () {
   } as const
 })
 
-export class TenantSupervisor extends Context.Tag("tenants/TenantSupervisor")<TenantSupervisor, Effect.Effect.Success<typeof makeSupervisor>>() {
+export class TenantSupervisor extends Context.Tag("executions/TenantSupervisor")<TenantSupervisor, Effect.Effect.Success<typeof makeSupervisor>>() {
   static readonly Live = Layer.scoped(TenantSupervisor, makeSupervisor).pipe(Layer.provide(LiveFeed.Live))
 }
