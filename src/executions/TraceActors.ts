@@ -200,13 +200,7 @@ export const makeTraceActors = (idleMs: number) =>
         return yield* Deferred.await(reply)
       })
 
-    return {
-      submit,
-      /** The live state an active actor holds (none when passivated or not yet read back). */
-      state: (tenantId: string, executionId: string) =>
-        Effect.sync(() => Option.fromNullable(tenants.get(tenantId)?.actors.get(executionId)?.state)),
-      stats: Effect.sync(() => ({ active, tenants: tenants.size }))
-    } as const
+    return { submit } as const
   })
 
 export class TraceActors extends Context.Tag("executions/TraceActors")<TraceActors, Effect.Effect.Success<ReturnType<typeof makeTraceActors>>>() {

@@ -1,4 +1,5 @@
 import type { LiveChange } from "../../../src/domain/liveViews.ts"
+import { parseFrames } from "../lib/sse.ts"
 import { session } from "./session.ts"
 
 // The live view (GET /api/executions/live, Server-Sent Events) read with fetch rather than EventSource:
@@ -8,25 +9,6 @@ import { session } from "./session.ts"
 export interface LiveHandlers {
   readonly onChange: (change: LiveChange) => void
   readonly onConnected: (connected: boolean) => void
-}
-
-/** SSE frames of `text` (complete ones), and the incomplete rest. */
-export const parseFrames = (text: string): { readonly frames: ReadonlyArray<{ id?: string; event?: string; data?: string }>; readonly rest: string } => {
-  const parts = text.split("\n\n")
-  const rest = parts.pop() ?? ""
-  const frames = parts.map((p) => {
-    const f: { id?: string; event?: string; data?: string } = {}
-    for (const line of p.split("\n")) {
-      const at = line.indexOf(":")
-      if (at <= 0) continue
-      const name = line.slice(0, at)
-      const value = line.slice(at + 1).replace(/^ /, "")
-      if (name === "id" || name === "event") f[name] = value
-      if (name === "data") f.data = f.data === undefined ? value : `${f.data}\n${value}`
-    }
-    return f
-  })
-  return { frames, rest }
 }
 
 /** Follows the signed-in tenant's live view until the returned function is called. */
