@@ -25,7 +25,7 @@ interface Actor {
 }
 
 /** A tenant's trace actors: one fiber per active execution, in a FiberMap of the tenant's own (gone when it has none). */
-interface TenantActors {
+interface TenantTraceActors {
   readonly actors: Map<string, Actor>
   readonly fibers: FiberMap.FiberMap<string>
   readonly scope: Scope.CloseableScope
@@ -63,7 +63,7 @@ export const makeTraceActors = (idleMs: number) =>
     const live = yield* LiveFeed
     const telemetry = yield* Telemetry
     const scope = yield* Effect.scope
-    const tenants = new Map<string, TenantActors>()
+    const tenants = new Map<string, TenantTraceActors>()
     let active = 0
 
     const observe = (r: ObservableResult) => r.observe(active)
@@ -105,7 +105,7 @@ export const makeTraceActors = (idleMs: number) =>
       })
 
     /** Passivates the actor when nothing waits in its mailbox (checked and done in one synchronous step, so no step is lost). */
-    const passivate = (tenantId: string, executionId: string, group: TenantActors, actor: Actor) =>
+    const passivate = (tenantId: string, executionId: string, group: TenantTraceActors, actor: Actor) =>
       Effect.sync(() => {
         if (actor.mailbox.unsafeSize().pipe(Option.getOrElse(() => 0)) > 0) return false
         if (group.actors.get(executionId) === actor) {
@@ -120,7 +120,7 @@ export const makeTraceActors = (idleMs: number) =>
         return true
       })
 
-    const loop = (tenantId: string, executionId: string, group: TenantActors, actor: Actor) =>
+    const loop = (tenantId: string, executionId: string, group: TenantTraceActors, actor: Actor) =>
       Effect.gen(function* () {
         for (;;) {
           const next = yield* Effect.timeoutOption(Queue.take(actor.mailbox), Duration.millis(idleMs))
@@ -137,7 +137,7 @@ export const makeTraceActors = (idleMs: number) =>
         }
       })
 
-    const supervised = (tenantId: string, executionId: string, group: TenantActors, actor: Actor) =>
+    const supervised = (tenantId: string, executionId: string, group: TenantTraceActors, actor: Actor) =>
       loop(tenantId, executionId, group, actor).pipe(
         Effect.catchAllCause((c) => Cause.isInterruptedOnly(c) ? Effect.failCause(c) : Effect.fail(c)),
         Effect.tapError((c) =>
@@ -166,7 +166,7 @@ export const makeTraceActors = (idleMs: number) =>
           yield* Scope.close(child, Exit.void)
           return again
         }
-        const group: TenantActors = { actors: new Map(), fibers, scope: child }
+        const group: TenantTraceActors = { actors: new Map(), fibers, scope: child }
         tenants.set(tenantId, group)
         return group
       })
