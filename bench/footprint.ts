@@ -20,6 +20,8 @@ import { MB, root } from "./stats.ts"
 const IDLE_ACTOR_MS = 2_000
 const ACTIVE = 1_000
 
+interface Latencies { readonly p50: number; readonly p90: number; readonly p99: number; readonly max: number }
+
 const activeActors = (metrics: string) => Number(/^mplp_trace_actors_active(?:\{[^}]*\})? (\d+)/m.exec(metrics)?.[1] ?? "NaN")
 
 type MemoryDelta = { rssMB: number; heapUsedMB: number; heapTotalMB: number; externalMB: number }
@@ -124,13 +126,14 @@ const activeRound = async (o: Options) => {
     const a = await probe()
     const r = await spawnLoadgen<{
       executions: number; updates: number; seenLive: number; activeActors: number; startSeconds: number
-      updateToLive: { p50: number; p90: number; p99: number; max: number }; updateHttp: { p50: number; p90: number; p99: number; max: number }
-    }>({ ...common(s), mode: "active", tenants: 10, total: ACTIVE, rounds: 3, concurrency: 16 } satisfies ActiveConfig, o.verbose).done
+      updateToLive: Latencies; updateHttp: Latencies; paced: Latencies; pacedSeen: number
+    }>({ ...common(s), mode: "active", tenants: 10, total: ACTIVE, rounds: 3, concurrency: 16, paced: 200 } satisfies ActiveConfig, o.verbose).done
     await waitIdle(s, 300)
     const active = activeActors(await scrape(s.baseUrl))
     const b = await probe()
     log(`  ${r.executions} running executions, ${active} active trace actors; RSS ${fmt(a.rss / MB)} → ${fmt(b.rss / MB)} MB, JS heap ${fmt(a.heapUsed / MB)} → ${fmt(b.heapUsed / MB)} MB; ` +
-      `update → live view p50 ${fmt(r.updateToLive.p50)} / p90 ${fmt(r.updateToLive.p90)} / p99 ${fmt(r.updateToLive.p99)} ms (${r.seenLive}/${r.updates} seen); PATCH answered p50 ${fmt(r.updateHttp.p50)} ms`)
+      `update → live view p50 ${fmt(r.updateToLive.p50)} / p90 ${fmt(r.updateToLive.p90)} / p99 ${fmt(r.updateToLive.p99)} ms (${r.seenLive}/${r.updates} seen); PATCH answered p50 ${fmt(r.updateHttp.p50)} ms; ` +
+      `one at a time: p50 ${fmt(r.paced.p50)} / p90 ${fmt(r.paced.p90)} / p99 ${fmt(r.paced.p99)} ms (${r.pacedSeen} seen)`)
     return { ...r, activeActorsWhenProbed: active, memory: memoryDelta(a, b) }
   } finally {
     await s.stop()
@@ -157,11 +160,6 @@ export const runFootprint = async (o: Options) => {
       await db.stop()
     }
   }
-  const active: Array<Awaited<ReturnType<typeof activeRound>>> = []
-  for (let r = 0; r < o.runs; r++) {
-    log(`footprint round ${r + 1}/${o.runs}: ${ACTIVE} executions running at once, each updated 3 times, followed on the live view`)
-    active.push(await activeRound(o))
-  }
   let heapGrowth: Record<string, unknown> | undefined
   if (o.heapSnapshot) {
     // Writing a snapshot grows the process, so the snapshots come from an extra round that is not counted.
@@ -176,7 +174,6 @@ export const runFootprint = async (o: Options) => {
     seconds: (performance.now() - t0) / 1000,
     measured: "per round, in a fresh service process: 1000 tenants created with a key (admin API), each then starts and finishes one execution (auth, settings and key cached; its tenant actor from src/executions/TenantSupervisor.ts started and left idle) = \"1000 idle tenants\"; " +
       "then 10000 POST /api/executions over those tenants (10 each), never finished, measured once their trace actors passivated (MPLP_TRACE_ACTOR_IDLE_MS=2000 here): a deadline heap entry each = \"10000 open traces\". " +
-      "Then, in another fresh process (MPLP_TRACE_ACTOR_IDLE_MS=120000): 10 tenants followed on their live view (SSE), 1000 executions started and kept running, each updated 3 times = \"1000 active executions\" (one active trace actor each), with the latency from an update's PATCH to its change arriving on the live view. " +
       "RSS and JS heap of the whole service process (API + all stages + the embedded database) after full GCs, once the ingest queue is drained. " +
       "Embedded mode: the database is in the process, so the pages it touches for the new rows (tenants, keys, executions) are part of the RSS delta; the JS heap delta is the service's own state. " +
       "The \"database in its own process\" figures repeat the rounds with the embedded database served by workers/db.ts over DATABASE_URL (pool of 1), as a multi-process deployment runs it: the service process's RSS is then its own.",
@@ -190,14 +187,37 @@ export const runFootprint = async (o: Options) => {
       fig("footprint", "1000 idle tenants: service JS heap used, database in its own process", "MB", col("idleTenants", "heapUsedMB", separate)),
       fig("footprint", "10000 open traces: service RSS, database in its own process", "MB", col("openTraces", "rssMB", separate)),
       fig("footprint", "10000 open traces: service JS heap used, database in its own process", "MB", col("openTraces", "heapUsedMB", separate)),
-      fig("footprint", "10000 open traces: database process RSS growth", "MB", separate.map((x) => x.databaseProcessRssMB?.openTraces ?? Number.NaN)),
-      fig("footprint", "1000 active executions: RSS", "MB", active.map((x) => x.memory.rssMB)),
-      fig("footprint", "1000 active executions: JS heap used", "MB", active.map((x) => x.memory.heapUsedMB)),
-      fig("footprint", "1000 active executions: active trace actors", "actors", active.map((x) => x.activeActorsWhenProbed)),
-      fig("footprint", "1000 active executions: update → live view p50", "ms", active.map((x) => x.updateToLive.p50)),
-      fig("footprint", "1000 active executions: update → live view p99", "ms", active.map((x) => x.updateToLive.p99)),
-      fig("footprint", "1000 active executions: PATCH answered p50", "ms", active.map((x) => x.updateHttp.p50))
+      fig("footprint", "10000 open traces: database process RSS growth", "MB", separate.map((x) => x.databaseProcessRssMB?.openTraces ?? Number.NaN))
     ],
-    details: { rounds, separateDatabaseRounds: separate, activeRounds: active, heapGrowth }
+    details: { rounds, separateDatabaseRounds: separate, heapGrowth }
+  }
+}
+
+/** The `actors` scenario: 1000 executions running at once, each with an active trace actor. */
+export const runActors = async (o: Options) => {
+  const t0 = performance.now()
+  const rounds: Array<Awaited<ReturnType<typeof activeRound>>> = []
+  for (let r = 0; r < o.runs; r++) {
+    log(`actors round ${r + 1}/${o.runs}: ${ACTIVE} executions running at once, each updated 3 times, followed on the live view`)
+    rounds.push(await activeRound(o))
+  }
+  return {
+    scenario: "actors" as const,
+    seconds: (performance.now() - t0) / 1000,
+    measured: "per round, in a fresh service process (workers/all.ts, MPLP_TRACE_ACTOR_IDLE_MS=120000 so no actor passivates): 10 tenants, each followed on its live view (SSE); " +
+      `${ACTIVE} POST /api/executions over them, kept running; then 3 rounds of one PATCH per execution (16 in flight), then 200 PATCHes one at a time. ` +
+      "Memory: RSS and JS heap after full GCs, before the load and after it (every trace actor still active; embedded database, so RSS includes its pages for the new rows). " +
+      "Latency: from sending a PATCH to its change arriving on the live view (API → ingest queue → trace actor → Redis stream → API → client); in the rounds it includes the ingest backlog the rounds build up, one at a time it does not.",
+    figures: [
+      fig("actors", "1000 active executions: RSS", "MB", rounds.map((x) => x.memory.rssMB)),
+      fig("actors", "1000 active executions: JS heap used", "MB", rounds.map((x) => x.memory.heapUsedMB)),
+      fig("actors", "1000 active executions: active trace actors", "actors", rounds.map((x) => x.activeActorsWhenProbed)),
+      fig("actors", "update → live view, one at a time, p50", "ms", rounds.map((x) => x.paced.p50)),
+      fig("actors", "update → live view, one at a time, p99", "ms", rounds.map((x) => x.paced.p99)),
+      fig("actors", "update → live view, 3000 in rounds (backlog), p50", "ms", rounds.map((x) => x.updateToLive.p50)),
+      fig("actors", "update → live view, 3000 in rounds (backlog), p99", "ms", rounds.map((x) => x.updateToLive.p99)),
+      fig("actors", "PATCH answered p50", "ms", rounds.map((x) => x.updateHttp.p50))
+    ],
+    details: { rounds }
   }
 }

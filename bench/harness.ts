@@ -10,7 +10,7 @@ import type { Summary } from "./stats.ts"
 
 // What every scenario of the runner shares: options, figures, the service they load, and helpers.
 
-export const SCENARIOS = ["baseline", "metrics", "otlp", "alert-latency", "query", "footprint", "browser"] as const
+export const SCENARIOS = ["baseline", "metrics", "otlp", "alert-latency", "query", "footprint", "actors", "browser"] as const
 export type Scenario = (typeof SCENARIOS)[number]
 
 export interface Options {

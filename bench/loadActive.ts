@@ -11,6 +11,8 @@ export interface ActiveConfig extends Common {
   /** Updates sent to every execution, one round after the other. */
   readonly rounds: number
   readonly concurrency: number
+  /** Then this many updates one at a time (no backlog), over the running executions. */
+  readonly paced: number
 }
 
 // footprint, active part: `total` executions running at once, each updated `rounds` times; an update's
@@ -123,12 +125,27 @@ export const active = async (c: ActiveConfig) => {
       const got = arrivals.get(k)
       if (got !== undefined) latencies.push(got - at)
     }
+    // One update at a time, each waiting for its change on the live view: the pipeline's own latency
+    // with every actor active, without the backlog the rounds above build up.
+    const paced: Array<number> = []
+    for (let i = 0; i < c.paced && ids.length > 0; i++) {
+      const { id, t } = ids[(i * 7919) % ids.length]!
+      const progress = 50 + (i % 40)
+      const k = `${id}:${progress}`
+      arrivals.delete(k)
+      const at = nowMs()
+      await send(`${c.baseUrl}/api/executions/${id}`, t.key, "PATCH", { progressPercentage: progress })
+      const until = nowMs() + 30_000
+      while (!arrivals.has(k) && nowMs() < until) await sleep(2)
+      const got = arrivals.get(k)
+      if (got !== undefined) paced.push(got - at)
+    }
     const metrics = await scrape(c.baseUrl)
     const activeActors = Number(/^mplp_trace_actors_active(?:\{[^}]*\})? (\d+)/m.exec(metrics)?.[1] ?? "NaN")
     log(`active: ${sentAt.size} updates, ${latencies.length} seen live; ${activeActors} active trace actors`)
     return {
       executions: ids.length, updates: sentAt.size, seenLive: latencies.length, activeActors, startSeconds,
-      updateToLive: latencyStats(latencies), updateHttp: latencyStats(httpLatencies)
+      updateToLive: latencyStats(latencies), updateHttp: latencyStats(httpLatencies), paced: latencyStats(paced), pacedSeen: paced.length
     }
   } finally {
     for (const s of streams) s.close()

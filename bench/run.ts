@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- --scenario NAME[,NAME…]] [--duration S] [--runs N] [--window S] [--profile] [--heap-snapshot] [--verbose]`
  *
- * Scenarios: baseline, metrics, otlp, alert-latency, query, footprint, browser, all (the default). The service
+ * Scenarios: baseline, metrics, otlp, alert-latency, query, footprint, actors, browser, all (the default). The service
  * runs as `npm start` runs it (workers/all.ts in a child process: a fresh data folder, a free port, its
  * own queue prefix); load comes from a separate process (bench/loadgen.ts) over HTTP on 127.0.0.1.
  * The embedded TimescaleDB unless DATABASE_URL is set. Writes bench/results/<date>-<scenario>.json
@@ -15,7 +15,7 @@ import { runBaseline } from "./baseline.ts"
 import { POINTS, runBrowser, SPANS } from "./browser.ts"
 import type { BaselineFigures } from "./baseline.ts"
 import { dbKind } from "./benchDb.ts"
-import { runFootprint } from "./footprint.ts"
+import { runActors, runFootprint } from "./footprint.ts"
 import { fmt, log, medianOf, SCENARIOS, ServiceHolder } from "./harness.ts"
 import type { Figure, Goal, Options, Scenario, ScenarioResult } from "./harness.ts"
 import { printProfile } from "./profile.ts"
@@ -157,6 +157,10 @@ const main = async () => {
           const x = med("10000 open traces: RSS")
           goals.push({ goal: "1,000 idle tenants ≤ 20 MB of RSS", met: t <= 20, figures: `${t.toFixed(1)} MB RSS, ${med("1000 idle tenants: JS heap used").toFixed(1)} MB of JS heap (medians of ${o.runs} rounds)` })
           goals.push({ goal: "10,000 open traces ≤ 50 MB of RSS", met: x <= 50, figures: `${x.toFixed(1)} MB RSS, ${med("10000 open traces: JS heap used").toFixed(1)} MB of JS heap (medians of ${o.runs} rounds)` })
+          break
+        }
+        case "actors": {
+          results.push(await runActors(o))
           break
         }
         case "browser": {
