@@ -19,6 +19,8 @@ import { MB, root } from "./stats.ts"
 
 const IDLE_ACTOR_MS = 2_000
 const ACTIVE = 1_000
+/** Long enough that no actor passivates during the active round's load, short enough to wait for. */
+const ACTIVE_IDLE_MS = 60_000
 
 interface Latencies { readonly p50: number; readonly p90: number; readonly p99: number; readonly max: number }
 
@@ -118,7 +120,7 @@ const probeOf = (child: ChildProcess) => () =>
  * an update's PATCH to its change on the live view.
  */
 const activeRound = async (o: Options) => {
-  const s = await startService({ entry: "bench/footprintHost.ts", nodeArgs: ["--expose-gc"], ipc: true, env: { MPLP_TRACE_ACTOR_IDLE_MS: "120000" } })
+  const s = await startService({ entry: "bench/footprintHost.ts", nodeArgs: ["--expose-gc"], ipc: true, env: { MPLP_TRACE_ACTOR_IDLE_MS: String(ACTIVE_IDLE_MS) } })
   try {
     const probe = probeOf(s.child)
     await waitIdle(s, 300)
@@ -134,7 +136,13 @@ const activeRound = async (o: Options) => {
     log(`  ${r.executions} running executions, ${active} active trace actors; RSS ${fmt(a.rss / MB)} → ${fmt(b.rss / MB)} MB, JS heap ${fmt(a.heapUsed / MB)} → ${fmt(b.heapUsed / MB)} MB; ` +
       `update → live view p50 ${fmt(r.updateToLive.p50)} / p90 ${fmt(r.updateToLive.p90)} / p99 ${fmt(r.updateToLive.p99)} ms (${r.seenLive}/${r.updates} seen); PATCH answered p50 ${fmt(r.updateHttp.p50)} ms; ` +
       `one at a time: p50 ${fmt(r.paced.p50)} / p90 ${fmt(r.paced.p90)} / p99 ${fmt(r.paced.p99)} ms (${r.pacedSeen} seen)`)
-    return { ...r, activeActorsWhenProbed: active, memory: memoryDelta(a, b) }
+    // The same process once every actor has passivated: what the active actors themselves held.
+    const t0 = Date.now()
+    while (activeActors(await scrape(s.baseUrl)) > 0 && Date.now() - t0 < ACTIVE_IDLE_MS * 2) await new Promise((r) => setTimeout(r, 1000))
+    const c = await probe()
+    const passivated = activeActors(await scrape(s.baseUrl))
+    log(`  after passivation (${passivated} active): RSS ${fmt(c.rss / MB)} MB, JS heap ${fmt(c.heapUsed / MB)} MB: the active actors held ${fmt((b.heapUsed - c.heapUsed) / MB)} MB of JS heap`)
+    return { ...r, activeActorsWhenProbed: active, memory: memoryDelta(a, b), actorsHeld: memoryDelta(c, b), activeAfterPassivation: passivated }
   } finally {
     await s.stop()
   }
@@ -204,14 +212,16 @@ export const runActors = async (o: Options) => {
   return {
     scenario: "actors" as const,
     seconds: (performance.now() - t0) / 1000,
-    measured: "per round, in a fresh service process (workers/all.ts, MPLP_TRACE_ACTOR_IDLE_MS=120000 so no actor passivates): 10 tenants, each followed on its live view (SSE); " +
+    measured: "per round, in a fresh service process (workers/all.ts, MPLP_TRACE_ACTOR_IDLE_MS=60000 so no actor passivates during the load): 10 tenants, each followed on its live view (SSE); " +
       `${ACTIVE} POST /api/executions over them, kept running; then 3 rounds of one PATCH per execution (16 in flight), then 200 PATCHes one at a time. ` +
-      "Memory: RSS and JS heap after full GCs, before the load and after it (every trace actor still active; embedded database, so RSS includes its pages for the new rows). " +
+      "Memory: RSS and JS heap after full GCs, before the load and after it (every trace actor still active; embedded database, so RSS includes its pages for the new rows), and once every actor passivated: the difference is what the active actors held. " +
       "Latency: from sending a PATCH to its change arriving on the live view (API → ingest queue → trace actor → Redis stream → API → client); in the rounds it includes the ingest backlog the rounds build up, one at a time it does not.",
     figures: [
       fig("actors", "1000 active executions: RSS", "MB", rounds.map((x) => x.memory.rssMB)),
       fig("actors", "1000 active executions: JS heap used", "MB", rounds.map((x) => x.memory.heapUsedMB)),
       fig("actors", "1000 active executions: active trace actors", "actors", rounds.map((x) => x.activeActorsWhenProbed)),
+      fig("actors", "1000 active trace actors: JS heap held (active − passivated)", "MB", rounds.map((x) => x.actorsHeld.heapUsedMB)),
+      fig("actors", "1000 active trace actors: RSS held (active − passivated)", "MB", rounds.map((x) => x.actorsHeld.rssMB)),
       fig("actors", "update → live view, one at a time, p50", "ms", rounds.map((x) => x.paced.p50)),
       fig("actors", "update → live view, one at a time, p99", "ms", rounds.map((x) => x.paced.p99)),
       fig("actors", "update → live view, 3000 in rounds (backlog), p50", "ms", rounds.map((x) => x.updateToLive.p50)),

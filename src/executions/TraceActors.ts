@@ -1,4 +1,4 @@
-import { Cause, Context, Deferred, Duration, Effect, ExecutionStrategy, Exit, FiberMap, Layer, Option, Queue, Schedule, Scope } from "effect"
+import { Cause, Clock, Context, Fiber, Deferred, Duration, Effect, ExecutionStrategy, Exit, FiberMap, Layer, Option, Queue, Schedule, Scope } from "effect"
 import type { ObservableResult } from "@opentelemetry/api"
 import { AppConfig } from "../config/AppConfig.ts"
 import { Db } from "../db/Db.ts"
@@ -22,6 +22,11 @@ interface Step {
 interface Actor {
   readonly mailbox: Queue.Queue<Step>
   state: LiveExecution | undefined
+  /** Applying a step (not idle, whatever its mailbox). */
+  busy: boolean
+  /** When it last finished a step (or was activated). */
+  lastActive: number
+  fiber?: Fiber.RuntimeFiber<void>
 }
 
 /** A tenant's trace actors: one fiber per active execution, in a FiberMap of the tenant's own (gone when it has none). */
@@ -104,36 +109,62 @@ export const makeTraceActors = (idleMs: number) =>
         return applied
       })
 
-    /** Passivates the actor when nothing waits in its mailbox (checked and done in one synchronous step, so no step is lost). */
-    const passivate = (tenantId: string, executionId: string, group: TenantTraceActors, actor: Actor) =>
-      Effect.sync(() => {
-        if (actor.mailbox.unsafeSize().pipe(Option.getOrElse(() => 0)) > 0) return false
-        if (group.actors.get(executionId) === actor) {
-          group.actors.delete(executionId)
-          active--
+    /** Forgets an actor that has nothing to do (checked and done in one synchronous step, so no step is lost); the group too when it was its last. */
+    const forget = (tenantId: string, executionId: string, group: TenantTraceActors, actor: Actor) => {
+      if (actor.busy || actor.mailbox.unsafeSize().pipe(Option.getOrElse(() => 0)) > 0) return "kept" as const
+      if (group.actors.get(executionId) === actor) {
+        group.actors.delete(executionId)
+        active--
+      }
+      if (group.actors.size === 0 && tenants.get(tenantId) === group) {
+        tenants.delete(tenantId)
+        return "group" as const
+      }
+      return "actor" as const
+    }
+
+    /**
+     * An actor waits for its next step on its mailbox alone (one fiber, no timer: a timeout per actor
+     * would cost two more fibers each); this one sweep passivates the ones idle for `idleMs`.
+     */
+    yield* Effect.gen(function* () {
+      const now = yield* Clock.currentTimeMillis
+      const idle: Array<Fiber.RuntimeFiber<void>> = []
+      const groups: Array<Scope.CloseableScope> = []
+      for (const [tenantId, group] of tenants) {
+        for (const [executionId, actor] of group.actors) {
+          if (now - actor.lastActive < idleMs) continue
+          const gone = forget(tenantId, executionId, group, actor)
+          // Interrupted by reference, not by key: a step arriving meanwhile has already activated a new actor under the key.
+          if (gone === "actor" && actor.fiber !== undefined) idle.push(actor.fiber)
+          if (gone === "group") groups.push(group.scope)
         }
-        if (group.actors.size === 0 && tenants.get(tenantId) === group) {
-          tenants.delete(tenantId)
-          // Closed from outside: this fiber is one of the FiberMap's and is about to end.
-          Effect.runFork(Scope.close(group.scope, Exit.void))
-        }
-        return true
-      })
+      }
+      yield* Effect.forEach(idle, (f) => Fiber.interrupt(f), { discard: true })
+      yield* Effect.forEach(groups, (g) => Scope.close(g, Exit.void), { discard: true })
+    }).pipe(
+      Effect.catchAllCause((c) => Effect.logError("trace actor sweep failed", c)),
+      Effect.repeat(Schedule.spaced(Duration.millis(Math.min(1000, Math.max(10, Math.floor(idleMs / 4)))))),
+      Effect.forkScoped
+    )
 
     const loop = (tenantId: string, executionId: string, group: TenantTraceActors, actor: Actor) =>
       Effect.gen(function* () {
         for (;;) {
-          const next = yield* Effect.timeoutOption(Queue.take(actor.mailbox), Duration.millis(idleMs))
-          if (Option.isNone(next)) {
-            if (yield* passivate(tenantId, executionId, group, actor)) return
-            continue
-          }
-          const step = next.value
+          const step = yield* Queue.take(actor.mailbox)
+          actor.busy = true
           // A failed step (out of order, database down) is its job's to retry; a defect restarts the actor.
           const exit = yield* Effect.exit(handle(tenantId, actor, step))
+          actor.busy = false
+          actor.lastActive = yield* Clock.currentTimeMillis
           yield* Deferred.done(step.reply, exit)
           if (Exit.isFailure(exit) && Cause.isDie(exit.cause)) yield* Effect.failCause(exit.cause)
-          if (Exit.isSuccess(exit) && step.job._tag === "execution-finish" && (yield* passivate(tenantId, executionId, group, actor))) return
+          if (Exit.isSuccess(exit) && step.job._tag === "execution-finish") {
+            const gone = forget(tenantId, executionId, group, actor)
+            // This fiber is one of the group's: the group's scope is closed from outside it, as it ends.
+            if (gone === "group") Effect.runFork(Scope.close(group.scope, Exit.void))
+            if (gone !== "kept") return
+          }
         }
       })
 
@@ -145,6 +176,7 @@ export const makeTraceActors = (idleMs: number) =>
             Effect.sync(() => {
               telemetry.actorRestarts.add(1, { kind: "trace" })
               actor.state = undefined // read back from the database by the next step
+              actor.busy = false
             }),
             Effect.logWarning("trace actor failed; restarting", c)
           )
@@ -182,10 +214,11 @@ export const makeTraceActors = (idleMs: number) =>
         for (;;) {
           const group = yield* groupOf(tenantId)
           // Looked up and offered in one synchronous step: an actor passivates only with an empty mailbox.
+          const now = yield* Clock.currentTimeMillis
           const enqueued = yield* Effect.sync(() => {
             if (tenants.get(tenantId) !== group) return undefined // its last actor passivated meanwhile
             const known = group.actors.get(executionId)
-            const actor = known ?? { mailbox: Effect.runSync(Queue.unbounded<Step>()), state: undefined }
+            const actor: Actor = known ?? { mailbox: Effect.runSync(Queue.unbounded<Step>()), state: undefined, busy: false, lastActive: now }
             if (known === undefined) {
               group.actors.set(executionId, actor)
               active++
@@ -194,7 +227,7 @@ export const makeTraceActors = (idleMs: number) =>
             return { actor, fresh: known === undefined }
           })
           if (enqueued === undefined) continue
-          if (enqueued.fresh) yield* FiberMap.run(group.fibers, executionId, supervised(tenantId, executionId, group, enqueued.actor))
+          if (enqueued.fresh) enqueued.actor.fiber = yield* FiberMap.run(group.fibers, executionId, supervised(tenantId, executionId, group, enqueued.actor))
           break
         }
         return yield* Deferred.await(reply)
