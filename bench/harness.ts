@@ -10,7 +10,7 @@ import type { Summary } from "./stats.ts"
 
 // What every scenario of the runner shares: options, figures, the service they load, and helpers.
 
-export const SCENARIOS = ["baseline", "metrics", "otlp", "genai", "alert-latency", "noisy", "query", "footprint", "browser", "scale"] as const
+export const SCENARIOS = ["baseline", "metrics", "otlp", "genai", "alert-latency", "noisy", "query", "footprint", "actors", "browser", "scale"] as const
 /** `all` runs these: `scale` needs DATABASE_URL and several processes, so it is asked for by name. */
 export const DEFAULT_SCENARIOS = SCENARIOS.filter((s) => s !== "scale")
 export type Scenario = (typeof SCENARIOS)[number]

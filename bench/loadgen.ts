@@ -4,6 +4,8 @@
  * JSON config on stdin and writes one JSON line `{ ok, result | error }` on stdout; progress goes to
  * stderr. Every mode sends a bounded number of requests to 127.0.0.1.
  */
+import type { ActiveConfig } from "./loadActive.ts"
+import { active } from "./loadActive.ts"
 import type { AlertConfig } from "./loadAlert.ts"
 import { alertLatency } from "./loadAlert.ts"
 import type { ExecutionsConfig, TenantsConfig } from "./loadFootprint.ts"
@@ -13,7 +15,7 @@ import { noisyNeighbour } from "./loadNoisy.ts"
 import type { ThroughputConfig } from "./loadThroughput.ts"
 import { throughput } from "./loadThroughput.ts"
 
-export type LoadgenConfig = ThroughputConfig | AlertConfig | TenantsConfig | ExecutionsConfig | NoisyConfig
+export type LoadgenConfig = ThroughputConfig | AlertConfig | TenantsConfig | ExecutionsConfig | NoisyConfig | ActiveConfig
 
 const readStdin = async () => {
   const chunks: Array<Buffer> = []
@@ -36,6 +38,8 @@ const main = async () => {
       return executions(config)
     case "noisy":
       return noisyNeighbour(config)
+    case "active":
+      return active(config)
   }
 }
 

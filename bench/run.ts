@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- --scenario NAME[,NAME…]] [--duration S] [--runs N] [--window S] [--profile] [--heap-snapshot] [--verbose]`
  *
- * Scenarios: baseline, metrics, otlp, genai (OTLP spans with GenAI attributes against plain OTLP spans and the raw insert), alert-latency, noisy (a quiet tenant beside one at 10× its quota), query, footprint, browser, all (the default: all of these), and
+ * Scenarios: baseline, metrics, otlp, genai (OTLP spans with GenAI attributes against plain OTLP spans and the raw insert), alert-latency, noisy (a quiet tenant beside one at 10× its quota), query, footprint, actors (1,000 executions running at once), browser, all (the default: all of these), and
  * scale (DATABASE_URL only: the API and the stages as separate processes, 1 vs 2 ingest processes; bench/scale.ts). The service
  * runs as `npm start` runs it (workers/all.ts in a child process: a fresh data folder, a free port, its
  * own queue prefix); load comes from a separate process (bench/loadgen.ts) over HTTP on 127.0.0.1.
@@ -16,7 +16,7 @@ import { runBaseline } from "./baseline.ts"
 import { POINTS, runBrowser, SPANS } from "./browser.ts"
 import type { BaselineFigures } from "./baseline.ts"
 import { dbKind } from "./benchDb.ts"
-import { runFootprint } from "./footprint.ts"
+import { runActors, runFootprint } from "./footprint.ts"
 import { DEFAULT_SCENARIOS, fig, fmt, log, medianOf, SCENARIOS, ServiceHolder } from "./harness.ts"
 import type { Figure, Goal, Options, Scenario, ScenarioResult } from "./harness.ts"
 import { printProfile } from "./profile.ts"
@@ -198,6 +198,10 @@ const main = async () => {
           const x = med("10000 open traces: RSS")
           goals.push({ goal: "1,000 idle tenants ≤ 20 MB of RSS", met: t <= 20, figures: `${t.toFixed(1)} MB RSS, ${med("1000 idle tenants: JS heap used").toFixed(1)} MB of JS heap (medians of ${o.runs} rounds)` })
           goals.push({ goal: "10,000 open traces ≤ 50 MB of RSS", met: x <= 50, figures: `${x.toFixed(1)} MB RSS, ${med("10000 open traces: JS heap used").toFixed(1)} MB of JS heap (medians of ${o.runs} rounds)` })
+          break
+        }
+        case "actors": {
+          results.push(await runActors(o))
           break
         }
         case "scale": {

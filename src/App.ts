@@ -9,7 +9,8 @@ import { Db } from "./db/Db.ts"
 import { migrateFromDir } from "./db/Migrator.ts"
 import { DetectStage } from "./detection/DetectStage.ts"
 import { IngestQueue } from "./ingest/IngestQueue.ts"
-import { IngestStage, TenantActors } from "./ingest/IngestStage.ts"
+import { IngestStage } from "./ingest/IngestStage.ts"
+import { ExecutionLifecycle } from "./executions/ExecutionLifecycle.ts"
 import { ExecutionReader } from "./query/ExecutionReader.ts"
 import type { Stage } from "./queues/Queues.ts"
 import { RedisConnection } from "./queues/Redis.ts"
@@ -46,7 +47,8 @@ export const Infrastructure = Layer.mergeAll(TenantStore.Live, Quotas.Live, Seri
 const stageLayer = (stage: Stage, concurrency: number) => {
   switch (stage) {
     case "ingest":
-      return IngestStage.layer(concurrency)
+      // The ingest stage hands execution steps to the lifecycle's actors; the lifecycle is wired here, not by the stage.
+      return IngestStage.layer(concurrency).pipe(Layer.provide(ExecutionLifecycle))
     case "aggregate":
       return AggregateStage.layer(concurrency)
     case "detect":
@@ -69,7 +71,7 @@ export const appLayer = (options: AppOptions) => {
   const components = Layer.mergeAll(
     options.api ? ApiLayer : Layer.empty,
     ...options.stages.map((s) => stageLayer(s, options.concurrency)),
-    Provisioner.pipe(Layer.provide(options.stages.includes("ingest") ? TenantActors : Layer.empty)),
+    Provisioner.pipe(Layer.provide(options.stages.includes("ingest") ? ExecutionLifecycle : Layer.empty)),
     SelfExport.Live,
     // Beside the API, after it: the banner's console link needs the port it is bound to.
     options.demoTenant ? Layer.effectDiscard(ensureDemoTenant).pipe(Layer.provide(options.api ? ApiLayer : Layer.empty)) : Layer.empty

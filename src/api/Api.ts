@@ -112,6 +112,20 @@ export class ExecutionsApi extends HttpApiGroup.make("executions")
   .addError(Conflict)
   .addError(Forbidden) {}
 
+const LiveHeaders = Schema.Struct({ "last-event-id": Schema.optional(Schema.String) })
+
+export class LiveApi extends HttpApiGroup.make("live")
+  .add(
+    HttpApiEndpoint.get("live", "/api/executions/live")
+      .setHeaders(LiveHeaders)
+      .addSuccess(HttpApiSchema.Text({ contentType: "text/event-stream" }))
+  )
+  .addError(Forbidden)
+  .annotate(
+    OpenApi.Description,
+    "Server-Sent Events: the tenant's running executions' changes as they happen (event: start | update | finish | timeout, data: LiveChange JSON); Last-Event-ID resumes after an event (scope: query)"
+  ) {}
+
 export class MetricsApi extends HttpApiGroup.make("metrics")
   .add(
     HttpApiEndpoint.post("ingest", "/api/metrics")
@@ -192,6 +206,7 @@ export class GenaiApi extends HttpApiGroup.make("genai")
 export class MplpApi extends HttpApi.make("mplp-trace")
   .add(HealthApi)
   .add(AdminApi)
+  .add(LiveApi.middleware(TenantAuth))
   .add(ExecutionsApi.middleware(TenantAuth))
   .add(MetricsApi.middleware(TenantAuth))
   .add(OtlpApi.middleware(TenantAuth))

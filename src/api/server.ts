@@ -6,6 +6,7 @@ import { AppConfig } from "../config/AppConfig.ts"
 import { QueryDbLive } from "../db/QueryDb.ts"
 import { ReadDb } from "../db/ReadDb.ts"
 import { ExecutionReader } from "../query/ExecutionReader.ts"
+import { LiveFeed } from "../executions/LiveFeed.ts"
 import { Telemetry } from "../telemetry/Telemetry.ts"
 import { MplpApi } from "./Api.ts"
 import { routeOf } from "./routeOf.ts"
@@ -17,6 +18,7 @@ import { ExecutionsLive } from "./handlers/executions.ts"
 import { GenaiLive } from "./handlers/genai.ts"
 import { HealthLive } from "./handlers/health.ts"
 import { JobsLive } from "./handlers/jobs.ts"
+import { LiveLive } from "./handlers/live.ts"
 import { MetricsLive } from "./handlers/metrics.ts"
 import { OtlpLive } from "./handlers/otlp.ts"
 import { QueryLive } from "./handlers/query.ts"
@@ -48,8 +50,8 @@ const observe = HttpMiddleware.make((app) =>
  * the execution reader, alert acknowledgement and everything that writes take `Db`, the primary.
  */
 export const ApiLive = HttpApiBuilder.api(MplpApi).pipe(
-  Layer.provide([HealthLive, AdminLive, ExecutionsLive, MetricsLive, OtlpLive, JobsLive, QueryLive, AlertsLive, GenaiLive]),
-  Layer.provide([TenantAuthLive, AdminAuthLive]),
+  Layer.provide([HealthLive, AdminLive, LiveLive, ExecutionsLive, MetricsLive, OtlpLive, JobsLive, QueryLive, AlertsLive, GenaiLive]),
+  Layer.provide([TenantAuthLive, AdminAuthLive, LiveFeed.Live]),
   Layer.provide(ConsoleAssets.Default),
   Layer.provide([Layer.fresh(ExecutionReader.Live), ReadDb.Live]),
   Layer.provide(QueryDbLive)

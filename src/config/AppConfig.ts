@@ -64,6 +64,8 @@ export interface AppSettings {
   readonly seriesIdleSeconds: number
   /** Ingest queue partitions (tenant → partition by FNV-1a), consumed side by side. */
   readonly queuePartitions: number
+  /** A running execution's trace actor is passivated after this long without an event. */
+  readonly traceActorIdleMs: number
 }
 
 const LEVELS: Record<string, LogLevel.LogLevel> = {
@@ -223,7 +225,8 @@ const settings = Config.all({
   queuePartitions: Config.integer("MPLP_QUEUE_PARTITIONS").pipe(
     Config.validate({ message: "must be between 1 and 256", validation: (n) => n >= 1 && n <= 256 }),
     Config.withDefault(8)
-  )
+  ),
+  traceActorIdleMs: positiveInt("MPLP_TRACE_ACTOR_IDLE_MS", 30_000)
 })
 
 export const appConfig: Config.Config<AppSettings> = settings.pipe(

@@ -12,9 +12,10 @@ import { releaseBacklog } from "./Backlog.ts"
 import { tenantOfJob } from "./DeadLetters.ts"
 import { AppConfig } from "../config/AppConfig.ts"
 import { TenantStore } from "../tenants/TenantStore.ts"
-import { TenantSupervisor } from "../tenants/TenantSupervisor.ts"
-import { TraceRegistry } from "../tenants/TraceRegistry.ts"
+import { TenantSupervisor } from "../executions/TenantSupervisor.ts"
+import { TraceRegistry } from "../executions/TraceRegistry.ts"
 import { Telemetry } from "../telemetry/Telemetry.ts"
+import { TraceActors } from "../executions/TraceActors.ts"
 import { finishExecution, startExecution, updateExecution } from "./executions.ts"
 import type { Applied } from "./executions.ts"
 import { deriveGenai } from "./genai/derive.ts"
@@ -60,9 +61,6 @@ export const persistBatch = (job: IngestJob, jobId: string, pricing: ReadonlyArr
 const encodeAggregate = Schema.encodeSync(AggregateJob)
 const encodeAlert = Schema.encodeSync(AlertJob)
 
-/** One instance per process (layers are shared by reference): the ingest stage and the provisioner use the same actors. */
-export const TenantActors = TenantSupervisor.Live.pipe(Layer.provideMerge(TraceRegistry.Live))
-
 export const IngestStage = {
   layer: (concurrency: number) =>
     Layer.scopedDiscard(
@@ -74,6 +72,7 @@ export const IngestStage = {
         const redis = yield* RedisConnection
         const supervisor = yield* TenantSupervisor
         const series = yield* SeriesLimiter
+        const actors = yield* TraceActors
         const aggregate = yield* makeQueue("aggregate")
         const alert = yield* makeQueue("alert")
 
@@ -151,8 +150,13 @@ export const IngestStage = {
               Promise.all([indexDeadLetter(redis, bullJob), releaseBacklog(redis, tenantOfJob(bullJob.id ?? "") ?? "", bullJob.id ?? "")]),
             process: (job, bullJob) => {
               const jobId = bullJob.id ?? ""
-              return store.getSettings(job.tenantId).pipe(
+              const persist = store.getSettings(job.tenantId).pipe(
                 Effect.flatMap((settings) => persistBatch(job, jobId, settings.pricing)),
+                Effect.provideService(Db, db)
+              )
+              // An execution's steps are applied by its trace actor, one at a time, which keeps its live state.
+              const applied = job._tag === "metrics" || job._tag === "spans" ? persist : actors.submit(job.tenantId, job, persist)
+              return applied.pipe(
                 Effect.flatMap((applied) => handOff(job, applied, jobId)),
                 Effect.tap(() =>
                   Effect.tryPromise(() =>
@@ -177,5 +181,5 @@ export const IngestStage = {
           })
         }
       })
-    ).pipe(Layer.provide(TenantActors))
+    )
 }

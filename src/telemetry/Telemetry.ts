@@ -37,6 +37,8 @@ export interface SelfMetrics {
   readonly seriesRejected: Counter
   /** Queue depth gauges are registered by the queue layer through this callback. */
   readonly queueDepth: ObservableGauge
+  /** Active trace actors of this process, registered by the trace actors' layer. */
+  readonly traceActors: ObservableGauge
   readonly prometheus: () => Promise<string>
   /** The OpenTelemetry tracer behind every `Effect.withSpan` / `Effect.fn` span of the process. */
   readonly otelTracer: Tracer
@@ -97,6 +99,7 @@ const makeTelemetry = Effect.gen(function* () {
     lateEvents: meter.createCounter("mplp_late_events", { description: "points that arrived after their window closed" }),
     seriesRejected: meter.createCounter("mplp_series_rejected_points", { description: "points of new series over a tenant's maxActiveSeries, by where refused" }),
     queueDepth: meter.createObservableGauge("mplp_queue_depth", { description: "waiting jobs per queue" }),
+    traceActors: meter.createObservableGauge("mplp_trace_actors_active", { description: "running executions with an active trace actor in this process" }),
     prometheus: async () => {
       const { resourceMetrics } = await pull.collect()
       return serializer.serialize(resourceMetrics)

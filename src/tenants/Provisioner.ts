@@ -5,7 +5,7 @@ import { basename, join } from "node:path"
 import { AppConfig } from "../config/AppConfig.ts"
 import { messageOf } from "../domain/errors.ts"
 import { TenantStore } from "./TenantStore.ts"
-import { TenantSupervisor } from "./TenantSupervisor.ts"
+import { TenantSupervisor } from "../executions/TenantSupervisor.ts"
 
 const isTenantFile = (f: string) => f.endsWith(".json") && f !== "default.json"
 

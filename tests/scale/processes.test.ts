@@ -4,6 +4,7 @@ import { Redis } from "ioredis"
 import { call, eventually, startApp } from "../support/harness.ts"
 import type { TestApp } from "../support/harness.ts"
 import { openIngest } from "../api/queue.ts"
+import { openLive } from "../support/live.ts"
 import { startDbHost, startProcess } from "../support/processes.ts"
 import type { DbHost, Proc } from "../support/processes.ts"
 import { startSink } from "../support/sink.ts"
@@ -131,11 +132,13 @@ describe("crash safety and scale-out across processes", () => {
     await w.stop()
   }, 120_000)
 
-  it("an execution left open times out, even when the process holding its trace actor died", async () => {
+  it("an execution left open times out, even when the process holding its trace actor died; the API's live view shows what the worker processes did", async () => {
     const t = await app.tenant(["ingest", "query"], {
       traceTimeoutSeconds: 3,
       channels: [{ id: "sink", type: "webhook", url: sink.url, secret: SECRET }]
     })
+    // The live view is served here (the API process, no stages); the trace actors run in the workers.
+    const live = await openLive(app, t.key)
     const w1 = worker()
     const start = await call(app, t.key, "POST", "/api/executions", { operationName: "crawl", serviceName: "agent", context: { contextId: "c", userId: "u" } })
     const { traceId } = (await start.json()) as { traceId: string }
@@ -159,6 +162,11 @@ describe("crash safety and scale-out across processes", () => {
     expect(alert.validSignature).toBe(true)
     const alerts = await app.sql<{ type: string; trace_id: string }>("SELECT type, trace_id FROM alerts WHERE tenant_id = $1", [t.id])
     expect(alerts).toEqual([{ type: "execution_timeout", trace_id: traceId }])
+    await live.until(() => live.events.find((e) => e.event === "timeout" && e.data.execution.executionId === traceId))
+    const seen = (id: string) => live.events.filter((e) => e.data.execution.executionId === id).map((e) => `${e.event}:${e.data.execution.status}`)
+    expect(seen(finished)).toEqual(["start:active", "finish:completed"])
+    expect(seen(traceId)).toEqual(["start:active", "timeout:timed_out"])
+    await live.close()
     await w2.stop()
   }, 150_000)
 

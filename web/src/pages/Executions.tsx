@@ -7,6 +7,7 @@ import { ErrorBox } from "../components/Banner.tsx"
 import { ExecutionTable } from "../components/ExecutionTable.tsx"
 import { SearchForm } from "../components/SearchForm.tsx"
 import { SendData } from "../components/SendData.tsx"
+import { useLiveExecutions } from "../hooks/useLiveExecutions.ts"
 import { useSetParams, useTimeRange } from "../hooks/useUrlState.ts"
 
 export const FILTERS = ["service", "operation", "status", "minDurationMs", "maxDurationMs"] as const
@@ -28,7 +29,9 @@ export default function Executions() {
   const setParams = useSetParams()
   const search = searchFrom(params, range)
   const running = (params.get("status") ?? "").split(",").some((s) => s === "active" || s === "paused")
-  const result = useQuery({ queryKey: ["search", search], queryFn: () => api.search(search), refetchInterval: running ? 5000 : false })
+  // Running executions follow the live view; polled only while it is not connected.
+  const live = useLiveExecutions(running, ["search", search])
+  const result = useQuery({ queryKey: ["search", search], queryFn: () => api.search(search), refetchInterval: running && !live ? 5000 : false })
   const rows = result.data?.executions ?? []
   const cursor = params.get("cursor")
   const nextCursor = result.data?.nextCursor ?? null
@@ -37,7 +40,10 @@ export default function Executions() {
     <section className="page" aria-labelledby="executions-title">
       <div className="page-head">
         <h1 id="executions-title">Executions</h1>
-        <p className="muted">Newest first, started in the selected range</p>
+        <p className="muted">
+          Newest first, started in the selected range
+          {live && <span className="live-badge" role="status" title="Progress updates as it happens"> · ● live</span>}
+        </p>
       </div>
       <SearchForm />
       <div className="card">

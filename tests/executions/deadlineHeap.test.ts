@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import fc from "fast-check"
-import { DeadlineHeap } from "../../src/tenants/DeadlineHeap.ts"
+import { DeadlineHeap } from "../../src/executions/DeadlineHeap.ts"
 
 const op = fc.oneof(
   fc.record({ push: fc.integer({ min: 0, max: 1_000 }), tenant: fc.constantFrom("a", "b", "c"), trace: fc.string({ maxLength: 3 }) }),

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
 import { randomBytes } from "node:crypto"
-import { TenantSupervisor } from "../../src/tenants/TenantSupervisor.ts"
-import { TraceRegistry } from "../../src/tenants/TraceRegistry.ts"
+import { TenantSupervisor } from "../../src/executions/TenantSupervisor.ts"
+import { TraceRegistry } from "../../src/executions/TraceRegistry.ts"
 import { eventually, startApp } from "../support/harness.ts"
 import type { TestApp } from "../support/harness.ts"
 

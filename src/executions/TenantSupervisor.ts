@@ -7,6 +7,7 @@ import { DeadlineHeap } from "./DeadlineHeap.ts"
 import { TraceRegistry } from "./TraceRegistry.ts"
 import { executionById } from "../db/executionByTrace.ts"
 import { insertExecutionSpan } from "../ingest/executionSpan.ts"
+import { LiveFeed } from "./LiveFeed.ts"
 
 /**
  * What a tenant actor hears about its executions (the durable part is already in the TraceRegistry).
@@ -39,6 +40,7 @@ const makeSupervisor = Effect.gen(function* () {
   const db = yield* Db
   const registry = yield* TraceRegistry
   const telemetry = yield* Telemetry
+  const live = yield* LiveFeed
   const alerts = yield* makeQueue("alert")
   const actors = yield* FiberMap.make<string>()
   const tenants = new Map<string, TenantTraces>()
@@ -105,6 +107,14 @@ const makeSupervisor = Effect.gen(function* () {
       yield* Effect.tryPromise(() =>
         alerts.add("event", encodeAlert({ _tag: "event", tenantId, eventType: "execution_timeout", key: executionId, payload }), { jobId: `${tenantId}.timeout-${executionId}` })
       )
+      const at = new Date().toISOString()
+      yield* live.publish(tenantId, {
+        kind: "timeout",
+        execution: {
+          executionId, traceId: payload.traceId, serviceName: row.service_name, operationName: row.operation_name, status: "timed_out",
+          progressPercentage: null, currentOperation: null, metrics: {}, lastEvents: [], startTime: payload.startTime, updatedAt: at
+        }
+      }).pipe(Effect.catchAll((e) => Effect.logWarning(`live view: time-out of ${executionId} not published: ${e.message}`)))
       yield* Effect.logInfo(`execution ${executionId} timed out`)
     })
 
@@ -277,6 +287,6 @@ const makeSupervisor = Effect.gen(function* () {
   } as const
 })
 
-export class TenantSupervisor extends Context.Tag("tenants/TenantSupervisor")<TenantSupervisor, Effect.Effect.Success<typeof makeSupervisor>>() {
-  static readonly Live = Layer.scoped(TenantSupervisor, makeSupervisor)
+export class TenantSupervisor extends Context.Tag("executions/TenantSupervisor")<TenantSupervisor, Effect.Effect.Success<typeof makeSupervisor>>() {
+  static readonly Live = Layer.scoped(TenantSupervisor, makeSupervisor).pipe(Layer.provide(LiveFeed.Live))
 }

@@ -80,6 +80,6 @@ const makeRegistry = Effect.gen(function* () {
   return { touch, close, deadlines, claimDue, settle, open, tenantsWithOpenTraces } as const
 })
 
-export class TraceRegistry extends Context.Tag("tenants/TraceRegistry")<TraceRegistry, Effect.Effect.Success<typeof makeRegistry>>() {
+export class TraceRegistry extends Context.Tag("executions/TraceRegistry")<TraceRegistry, Effect.Effect.Success<typeof makeRegistry>>() {
   static readonly Live = Layer.effect(TraceRegistry, makeRegistry)
 }
