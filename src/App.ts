@@ -1,6 +1,7 @@
 import { Duration, Effect, Layer } from "effect"
 import { AggregateStage } from "./aggregation/AggregateStage.ts"
 import { AlertStage } from "./alerting/AlertStage.ts"
+import { ExecutionFactsLive } from "./query/executionFacts.ts"
 import { Draining, DrainOnShutdown } from "./api/drain.ts"
 import { HttpServerLive } from "./api/server.ts"
 import { AppConfig } from "./config/AppConfig.ts"
@@ -55,7 +56,7 @@ const stageLayer = (stage: Stage, concurrency: number) => {
       return DetectStage.layer(concurrency)
     case "alert":
       // Deliveries wait on other tenants' endpoints: more slots, so one slow endpoint cannot hold them all.
-      return AlertStage.layer(concurrency * 4)
+      return AlertStage.layer(concurrency * 4).pipe(Layer.provide(ExecutionFactsLive))
   }
 }
 

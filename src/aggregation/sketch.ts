@@ -1,4 +1,9 @@
 import { Either, ParseResult, Schema } from "effect"
+import { SketchSchema } from "../domain/windowAgg.ts"
+import type { Sketch } from "../domain/windowAgg.ts"
+
+export { SketchSchema }
+export type { Sketch }
 
 /**
  * DDSketch-style mergeable quantile sketch stored as plain JSON.
@@ -10,31 +15,6 @@ import { Either, ParseResult, Schema } from "effect"
  * Collapsing keeps the top-N indices of the union, so merge stays exactly associative.
  * `min`/`max` are exact and are 0 while `count` is 0 (JSON has no Infinity).
  */
-const BucketCounts = Schema.Record({
-  key: Schema.String.pipe(Schema.pattern(/^-?(0|[1-9]\d*)$/)),
-  value: Schema.Int.pipe(Schema.positive())
-})
-
-const total = (store: Readonly<Record<string, number>>): number =>
-  Object.values(store).reduce((acc, c) => acc + c, 0)
-
-export const SketchSchema = Schema.Struct({
-  alpha: Schema.Number.pipe(Schema.greaterThan(0), Schema.lessThan(1)),
-  maxBuckets: Schema.Int.pipe(Schema.positive()),
-  count: Schema.NonNegativeInt,
-  zeroCount: Schema.NonNegativeInt,
-  min: Schema.Finite,
-  max: Schema.Finite,
-  pos: BucketCounts,
-  neg: BucketCounts
-}).pipe(
-  Schema.filter((s) => {
-    if (s.count !== s.zeroCount + total(s.pos) + total(s.neg)) return "count does not equal the sum of bucket counts"
-    if (s.count > 0 && s.min > s.max) return "min is greater than max"
-    return true
-  }, { identifier: "Sketch" })
-)
-export type Sketch = typeof SketchSchema.Type
 
 export const DEFAULT_ALPHA = 0.01
 export const DEFAULT_MAX_BUCKETS = 2048

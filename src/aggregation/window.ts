@@ -1,19 +1,13 @@
 import { Schema } from "effect"
-import { addMany, empty, merge, quantiles, SketchSchema } from "./sketch.ts"
+import { addMany, empty, merge, quantiles } from "./sketch.ts"
+import { WindowAggSchema } from "../domain/windowAgg.ts"
+import type { WindowAgg } from "../domain/windowAgg.ts"
+
+export { WindowAggSchema }
+export type { WindowAgg }
 
 export type SeriesKey = string
 
-/** Running aggregate of one (series, window). `m2` is the sum of squared deviations (Welford/Chan). */
-export const WindowAggSchema = Schema.Struct({
-  count: Schema.NonNegativeInt,
-  sum: Schema.Finite,
-  min: Schema.Finite,
-  max: Schema.Finite,
-  mean: Schema.Finite,
-  m2: Schema.Finite.pipe(Schema.nonNegative()),
-  sketch: SketchSchema
-})
-export type WindowAgg = typeof WindowAggSchema.Type
 
 export interface WindowStats {
   readonly count: number

@@ -6,7 +6,7 @@ import { createHash } from "node:crypto"
 import { AppConfig } from "../config/AppConfig.ts"
 import { Db } from "../db/Db.ts"
 import { lockCursor } from "../db/cursor.ts"
-import { getExecution, loadAnalysis } from "../query/ExecutionReader.ts"
+import { ExecutionFacts } from "../executions/ExecutionFacts.ts"
 import type { Queryable } from "../db/Db.ts"
 import { AlertJob, EvaluationMsg } from "../domain/pipeline.ts"
 import { addJob, addJobs, makeQueue, runWorker } from "../queues/Queues.ts"
@@ -145,6 +145,7 @@ export const applyPending = (tx: Queryable, tenantId: string, policy: { cooldown
 const makeStage = (concurrency: number) =>
   Effect.gen(function* () {
     const db = yield* Db
+    const facts = yield* ExecutionFacts
     const store = yield* TenantStore
     const config = yield* AppConfig
     const telemetry = yield* Telemetry
@@ -273,13 +274,9 @@ const makeStage = (concurrency: number) =>
             }
             case "event": {
               // The completion notice carries the execution's performance analysis (grade, bottlenecks, baseline).
-              const analysis = job.eventType === "execution_completed"
-                ? Option.getOrNull(yield* loadAnalysis(db, job.tenantId, job.key).pipe(Effect.orElseSucceed(() => Option.none())))
-                : null
+              const analysis = job.eventType === "execution_completed" ? yield* facts.analysis(job.tenantId, job.key) : null
               // …and its GenAI totals (tokens, cost, LLM and tool calls, agents), null when it made no GenAI call.
-              const genai = job.eventType === "execution_completed"
-                ? Option.match(yield* getExecution(db, job.tenantId, job.key).pipe(Effect.orElseSucceed(() => Option.none())), { onNone: () => null, onSome: (v) => v.genai })
-                : undefined
+              const genai = job.eventType === "execution_completed" ? yield* facts.genaiTotals(job.tenantId, job.key) : undefined
               yield* event(job.tenantId, job.eventType, job.key, {
                 ...job.payload, ...(analysis === null ? {} : { analysis }), ...(genai === undefined ? {} : { genai })
               })

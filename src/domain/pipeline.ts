@@ -1,5 +1,5 @@
 import { Schema } from "effect"
-import { WindowAggSchema } from "../aggregation/window.ts"
+import { WindowAggSchema } from "./windowAgg.ts"
 import { TraceCarrier } from "./jobs.ts"
 
 // Contracts of the aggregate, detect and alert queues. Decoded again on dequeue.

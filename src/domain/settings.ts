@@ -1,5 +1,5 @@
 import { Schema } from "effect"
-import { ChannelSchema } from "../alerting/channels.ts"
+import { ChannelSchema } from "./channels.ts"
 import { Budgets, Pricing } from "./pricing.ts"
 
 const Positive = (field: string) => Schema.Number.pipe(Schema.finite(), Schema.positive({ message: () => `${field} must be > 0` }))

@@ -1,7 +1,7 @@
 import { Queue } from "bullmq"
 import type { ConnectionOptions, Job, JobType } from "bullmq"
 import { partitionOf, redisKeys } from "./keys.ts"
-import { defaultJobOptions } from "./Queues.ts"
+import { defaultJobOptions } from "./jobOptions.ts"
 
 /**
  * The completed jobs kept for job-id dedupe are shared out among the partitions: N partitions keep as

@@ -6,6 +6,7 @@ import { messageOf } from "../domain/errors.ts"
 import { currentTraceparent, spanOfTraceparent, tenantOfJobData, traceparentOfJob } from "../telemetry/traceContext.ts"
 import { IngestPartitions } from "./IngestPartitions.ts"
 import { redisKeys } from "./keys.ts"
+import { defaultJobOptions } from "./jobOptions.ts"
 import { RedisConnection } from "./Redis.ts"
 
 export const STAGES = ["ingest", "aggregate", "detect", "alert"] as const
@@ -14,15 +15,7 @@ export type Stage = (typeof STAGES)[number]
 /** BullMQ keys live under `{prefix}`: one hash slot per deployment, so Redis Cluster accepts the scripts. */
 export const bullPrefix = (prefix: string) => redisKeys(prefix).bull
 
-/** At-least-once with a retry budget; a job that exhausts it stays in `failed` (the dead-letter state). */
-export const defaultJobOptions: JobsOptions = {
-  attempts: 8,
-  backoff: { type: "exponential", delay: 500 },
-  // Completed jobs only serve job-id dedupe of a resubmission (idempotency proper is the 24 h Redis marker):
-  // a few, briefly, so a batch of thousands of spans is not kept in Redis for an hour.
-  removeOnComplete: { age: 600, count: 1_000 },
-  removeOnFail: { age: 7 * 24 * 3600 }
-}
+export { defaultJobOptions }
 
 export const makeQueue = (stage: Exclude<Stage, "ingest">) =>
   Effect.gen(function* () {
