@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { formatAgo, formatCount, formatDateTime, formatDuration, formatOffset, formatPercent, formatRate, formatValue, unitOf } from "../../web/src/lib/format.ts"
+import { formatAgo, formatCost, formatCount, formatDateTime, formatDuration, formatOffset, formatPercent, formatRate, formatValue, unitOf } from "../../web/src/lib/format.ts"
 
 const T = Date.UTC(2026, 10, 26, 9, 4, 5, 123)
 
@@ -47,5 +47,12 @@ describe("console formatting", () => {
     expect(formatValue(71.5, "percent")).toBe("71.5 %")
     expect(formatValue(0.02, "ratio")).toBe("2 %")
     expect(formatValue(2048, "bytes")).toBe("2 KiB")
+  })
+
+  it("says unpriced tokens instead of folding them into $0", () => {
+    expect(formatCost(0.01234, 0)).toBe("$0.0123")
+    expect(formatCost(12.5, 0)).toBe("$12.50")
+    expect(formatCost(0, 2_454_000)).toBe("2.5M tok unpriced")
+    expect(formatCost(3.2, 15_000)).toBe("$3.20 + 15k tok unpriced")
   })
 })

@@ -2,7 +2,7 @@ import { Link, useLocation } from "wouter"
 import type { ExecutionSummary } from "../api/client.ts"
 import { useHrefWithRange } from "../hooks/useUrlState.ts"
 import { serviceColor } from "../lib/colors.ts"
-import { formatCount, formatDateTime, formatDuration } from "../lib/format.ts"
+import { formatCost, formatCount, formatDateTime, formatDuration } from "../lib/format.ts"
 import { ProgressBar, StatusBadge } from "./Status.tsx"
 
 const Genai = ({ e }: { readonly e: ExecutionSummary }) =>
@@ -10,7 +10,7 @@ const Genai = ({ e }: { readonly e: ExecutionSummary }) =>
     <span className="muted">–</span>
   ) : (
     <span title={`${e.genai.llmCalls} LLM calls, ${e.genai.toolCalls} tool calls`}>
-      {formatCount(e.genai.inputTokens + e.genai.outputTokens, true)} tok · ${e.genai.costUsd.toFixed(e.genai.costUsd < 1 ? 4 : 2)}
+      {formatCount(e.genai.inputTokens + e.genai.outputTokens, true)} tok · {formatCost(e.genai.costUsd, e.genai.unpricedTokens)}
     </span>
   )
 

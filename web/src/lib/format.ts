@@ -134,3 +134,14 @@ export const formatValue = (v: number | null | undefined, unit: Unit): string =>
 }
 
 export const unitLabel = (unit: Unit): string => ({ ms: "ms", s: "s", percent: "%", ratio: "%", bytes: "bytes", count: "" })[unit]
+
+/**
+ * A GenAI cost as the tenant's price table gives it: tokens of a model without a price are unpriced,
+ * not free, so they are said, never folded into "$0".
+ */
+export const formatCost = (costUsd: number, unpricedTokens: number): string => {
+  const usd = `$${costUsd.toFixed(costUsd < 1 ? 4 : 2)}`
+  if (unpricedTokens <= 0) return usd
+  const unpriced = `${formatCount(unpricedTokens, true)} tok unpriced`
+  return costUsd === 0 ? unpriced : `${usd} + ${unpriced}`
+}

@@ -9,7 +9,7 @@ import { SpanPanel } from "../components/SpanPanel.tsx"
 import { ProgressBar, StatusBadge } from "../components/Status.tsx"
 import { Waterfall } from "../components/Waterfall.tsx"
 import { useHrefWithRange, useParam, useSetParams } from "../hooks/useUrlState.ts"
-import { formatCount, formatDateTime, formatDuration } from "../lib/format.ts"
+import { formatCost, formatCount, formatDateTime, formatDuration } from "../lib/format.ts"
 import { markStart } from "../perf.ts"
 
 const running = (status: string | undefined) => status === "active" || status === "paused"
@@ -72,7 +72,7 @@ export default function Execution() {
             <>
               <dt>GenAI</dt>
               <dd>
-                {formatCount(d.genai.inputTokens + d.genai.outputTokens)} tokens · ${d.genai.costUsd.toFixed(4)} · {d.genai.llmCalls} LLM calls · {d.genai.toolCalls} tool calls
+                {formatCount(d.genai.inputTokens + d.genai.outputTokens)} tokens · {formatCost(d.genai.costUsd, d.genai.unpricedTokens)} · {d.genai.llmCalls} LLM calls · {d.genai.toolCalls} tool calls
               </dd>
             </>
           )}
