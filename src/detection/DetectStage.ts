@@ -9,7 +9,7 @@ import type { TenantSettings } from "../domain/settings.ts"
 import { addJob, makeQueue, runWorker } from "../queues/Queues.ts"
 import { sweep } from "../queues/sweep.ts"
 import { TenantStore } from "../tenants/TenantStore.ts"
-import { detect, initial, makeDetectConfig, sdFloor } from "./ewma.ts"
+import { detect, higherIsWorse, initial, makeDetectConfig, sdFloor } from "./ewma.ts"
 import type { DetectorState } from "./ewma.ts"
 import { evaluateThreshold } from "./thresholds.ts"
 import type { Severity } from "./thresholds.ts"
@@ -34,7 +34,7 @@ export const evaluate = (settings: TenantSettings, state: DetectorState, w: Clos
   const out: Array<EvaluationMsg> = []
   let next = state
   if (settings.detector.enabled) {
-    const config = makeDetectConfig({ ...settings.detector, adaptAfter: 3 * settings.detector.warmupWindows, minSd: sdFloor(w.metricName, state.mean, w.count) })
+    const config = makeDetectConfig({ ...settings.detector, adaptAfter: 3 * settings.detector.warmupWindows, minSd: sdFloor(w.metricName, state.mean, w.count), direction: higherIsWorse(w.metricName) ? "up" : "both" })
     const d = detect(config, state, w.mean)
     next = d.state
     out.push(evaluation(w, "anomaly", d.severity, d.warmedUp ? { expected: d.expected, sd: d.sd, z: d.z } : {}))

@@ -25,6 +25,8 @@ export interface DetectConfig {
   readonly adaptAfter: number
   /** Absolute floor on the standard deviation, for series that are flat by nature. */
   readonly minSd: number
+  /** "up": only values above the baseline are anomalous (a latency or an error rate that drops is good news). */
+  readonly direction: "both" | "up"
 }
 
 export const makeDetectConfig = (c: Partial<DetectConfig> = {}): DetectConfig => {
@@ -35,7 +37,8 @@ export const makeDetectConfig = (c: Partial<DetectConfig> = {}): DetectConfig =>
     zWarning: c.zWarning ?? 3,
     zCritical: c.zCritical ?? 4.5,
     adaptAfter: c.adaptAfter ?? 3 * warmupWindows,
-    minSd: c.minSd ?? 0
+    minSd: c.minSd ?? 0,
+    direction: c.direction ?? "both"
   }
 }
 
@@ -53,8 +56,16 @@ const clampFinite = (v: number) => Math.min(Number.MAX_VALUE, Math.max(-Number.M
 export const sdOf = (s: EwmaState, minSd = 0): number =>
   Math.max(Math.sqrt(s.variance), minSd, 1e-9 * Math.max(1, Math.abs(s.mean)))
 
-/** Series whose values are fractions of events in a window (0 or 1 per event, averaged). */
-export const FRACTION_SERIES: ReadonlySet<string> = new Set(["errorRate"])
+/**
+ * Series where only a rise is trouble: durations, error rates, GenAI tokens and cost. A drop feeds the
+ * baseline like any normal value. Other series (custom gauges, call counts) alert both ways: a
+ * throughput or a queue that falls to nothing may be the incident.
+ */
+export const higherIsWorse = (metricName: string): boolean =>
+  /(latencyMs|responseTimeMs|durationMs|Duration|\.duration|errorRate|\.tokens|costUsd|CostUsd)$/.test(metricName)
+
+/** Series whose values are fractions of events in a window (0 or 1 per event, averaged): spans' and GenAI calls' error rates. */
+export const isFractionSeries = (metricName: string): boolean => metricName === "errorRate" || metricName.endsWith(".errorRate")
 
 /** A fraction series must move by at least this many points of 1 (× zWarning) to be anomalous. */
 export const FRACTION_MIN_SD = 0.01
@@ -69,7 +80,7 @@ export const FRACTION_MIN_SD = 0.01
  */
 export const sdFloor = (metricName: string, mean: number, count: number, relative = 0.01): number => {
   const levelFloor = relative * Math.abs(mean)
-  if (!FRACTION_SERIES.has(metricName)) return levelFloor
+  if (!isFractionSeries(metricName)) return levelFloor
   const n = Math.max(1, count)
   const p = Math.min(0.5, Math.max(Math.abs(mean), 1 / n))
   return Math.max(levelFloor, FRACTION_MIN_SD, Math.sqrt((p * (1 - p)) / n))
@@ -124,7 +135,7 @@ export const detect = (config: DetectConfig, state: DetectorState, x: number): D
   const base = { expected: state.mean, sd, warmedUp }
   if (!Number.isFinite(x)) return { ...base, state, z: 0, severity: "none" }
   const z = zScore(state, x, config.minSd)
-  const severity = warmedUp ? severityOf(config, z) : "none"
+  const severity = warmedUp ? severityOf(config, config.direction === "up" ? Math.max(0, z) : z) : "none"
   if (severity === "none") {
     const next = ewmaStep(config.alpha, config.minSd)(state, x).state
     return { ...base, z, severity, state: { ...next, streak: 0, shadowMean: 0, shadowVariance: 0 } }

@@ -50,3 +50,29 @@ describe("the detector on an error rate that has always been 0", () => {
     expect(severityAfter("queueDepth", flat, { ...window("queueDepth", 30, 10, 0), mean: 101, min: 101, max: 101 })?.severity).toBe("none")
   })
 })
+
+describe("which way a series may go wrong", () => {
+  const steady = (metricName: string, level: number) =>
+    Array.from({ length: 30 }, (_, i) => ({ ...window(metricName, i, 10, 0), mean: level + (i % 3) - 1, min: level - 1, max: level + 1 }))
+  const at = (metricName: string, value: number): ClosedWindow => ({ ...window(metricName, 30, 10, 0), mean: value, min: value, max: value })
+
+  it("a latency, a duration, tokens or a cost that drops is not an anomaly; one that rises is", () => {
+    for (const name of ["responseTimeMs", "genai.model.latencyMs", "gen_ai.client.operation.duration", "genai.agent.tokens", "genai.model.costUsd"]) {
+      expect(severityAfter(name, steady(name, 200), at(name, 100))?.severity, `${name} halved`).toBe("none")
+      expect(severityAfter(name, steady(name, 200), at(name, 400))?.severity, `${name} doubled`).toBe("critical")
+    }
+  })
+
+  it("a drop still counts where it may be the incident: a custom gauge, a call count", () => {
+    for (const name of ["queueDepth", "genai.model.calls", "requestsPerSecond"]) {
+      expect(severityAfter(name, steady(name, 200), at(name, 100))?.severity, `${name} halved`).toBe("critical")
+    }
+  })
+
+  it("a GenAI error rate gets the error rate's floor: one failed call among a window's is not an anomaly", () => {
+    const clean = Array.from({ length: 30 }, (_, i) => window("genai.model.errorRate", i, 20, 0))
+    expect(severityAfter("genai.model.errorRate", clean, window("genai.model.errorRate", 30, 20, 1))?.severity).toBe("none")
+    expect(severityAfter("genai.model.errorRate", clean, window("genai.model.errorRate", 30, 20, 10))?.severity).toBe("critical")
+  })
+})
+
