@@ -5,7 +5,7 @@ import { NotFound } from "../domain/errors.ts"
 import type { Queryable } from "../db/Db.ts"
 import { AggregateJob, DetectJob, seriesKeyOf } from "../domain/pipeline.ts"
 import type { ClosedWindow, Series } from "../domain/pipeline.ts"
-import { addJob, makeQueue, runWorker } from "../queues/Queues.ts"
+import { makeProducer, runWorker } from "../queues/Queues.ts"
 import { sweep } from "../queues/sweep.ts"
 import { TenantStore } from "../tenants/TenantStore.ts"
 import { Telemetry } from "../telemetry/Telemetry.ts"
@@ -21,7 +21,6 @@ const decodeAgg = Schema.decodeUnknownSync(Schema.parseJson(WindowAggSchema))
 const decodeMeta = Schema.decodeUnknownSync(Schema.parseJson(Schema.Struct({
   metricName: Schema.String, serviceName: Schema.String, operation: Schema.String, sizeMs: Schema.Number
 })))
-const encodeDetect = Schema.encodeSync(DetectJob)
 
 interface WindowRow extends ClosedWindow {
   readonly sum: number
@@ -115,7 +114,7 @@ const makeStage = (concurrency: number) =>
     const windows = yield* WindowStore
     const store = yield* TenantStore
     const telemetry = yield* Telemetry
-    const detect = yield* makeQueue("detect")
+    const detect = yield* makeProducer("detect", DetectJob)
 
     const merged = (partials: ReadonlyArray<string>) => partials.reduce((acc, p) => mergeAgg(acc, decodeAgg(p)), emptyAgg())
 
@@ -142,7 +141,7 @@ const makeStage = (concurrency: number) =>
         if (rows.length > 0) {
           // The windows are in metric_windows now; the detect stage reads them from there, in order.
           const id = createHash("sha256").update(due.map((d) => d.member).join("\n")).digest("hex").slice(0, 32)
-          yield* addJob(detect, "windows", encodeDetect({ tenantId }), { jobId: `${tenantId}.close-${id}` })
+          yield* detect.add("windows", { tenantId }, { jobId: `${tenantId}.close-${id}` })
         }
         // Only now: a crash before this line closes the same windows again, idempotently.
         yield* windows.forgetClosed(tenantId, due.map((d) => d.member))

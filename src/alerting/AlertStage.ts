@@ -9,7 +9,7 @@ import { lockCursor } from "../db/cursor.ts"
 import { ExecutionFacts } from "../executions/ExecutionFacts.ts"
 import type { Queryable } from "../db/Db.ts"
 import { AlertJob, EvaluationMsg } from "../domain/pipeline.ts"
-import { addJob, addJobs, makeQueue, runWorker } from "../queues/Queues.ts"
+import { makeProducer, runWorker } from "../queues/Queues.ts"
 import { sweep } from "../queues/sweep.ts"
 import { TenantStore } from "../tenants/TenantStore.ts"
 import { Telemetry } from "../telemetry/Telemetry.ts"
@@ -20,7 +20,6 @@ import type { Action, AlertState } from "./policy.ts"
 import { classifyStatus, nextDelay } from "./webhook.ts"
 import { evaluateBudgets } from "./budgets.ts"
 
-const encodeAlert = Schema.encodeSync(AlertJob)
 const hash = (s: string) => createHash("sha256").update(s).digest("hex").slice(0, 24)
 
 /** A delivery attempt to retry later (BullMQ back-off), honouring the endpoint's Retry-After. */
@@ -149,7 +148,7 @@ const makeStage = (concurrency: number) =>
     const store = yield* TenantStore
     const config = yield* AppConfig
     const telemetry = yield* Telemetry
-    const queue = yield* makeQueue("alert")
+    const queue = yield* makeProducer("alert", AlertJob)
 
     /** Fans recorded notifications out as one delivery job per (notification, channel), then marks them dispatched. */
     const dispatch = (tenantId: string, olderThanSeconds = 0) =>
@@ -164,11 +163,11 @@ const makeStage = (concurrency: number) =>
         const jobs = pending.flatMap((n) =>
           settings.channels.filter((c) => wants(c, n.event_type)).map((c) => ({
             name: "deliver",
-            data: encodeAlert({ _tag: "deliver", tenantId, messageId: n.message_id, channelId: c.id }),
+            job: { _tag: "deliver" as const, tenantId, messageId: n.message_id, channelId: c.id },
             opts: { jobId: `${tenantId}.dl-${hash(`${n.message_id}|${c.id}`)}`, attempts: DELIVERY_ATTEMPTS, backoff: { type: "custom" } }
           }))
         )
-        if (jobs.length > 0) yield* addJobs(queue, jobs)
+        if (jobs.length > 0) yield* queue.addBulk(jobs)
         yield* db.query(
           "UPDATE alert_notifications SET dispatched_at = now() WHERE tenant_id = $1 AND message_id = ANY($2::text[])",
           [tenantId, pending.map((n) => n.message_id)]
@@ -305,14 +304,14 @@ const makeStage = (concurrency: number) =>
       "SELECT DISTINCT tenant_id FROM pending_evaluations WHERE created_at <= now() - interval '10 seconds'"
     ).pipe(
       Effect.flatMap((rows) => Effect.forEach(rows, (r) =>
-        addJob(queue, "evaluate", encodeAlert({ _tag: "evaluate", tenantId: r.tenant_id })), { discard: true }))
+        queue.add("evaluate", { _tag: "evaluate", tenantId: r.tenant_id }), { discard: true }))
     ))
     // Budgets fall back under as time passes, without new spans: tenants with an exceeded budget are re-evaluated.
     yield* sweep("budget sweep", Duration.seconds(30), db.query<{ tenant_id: string }>(
       "SELECT DISTINCT tenant_id FROM alert_policy_state WHERE rule = 'budget' AND state ->> 'status' <> 'ok'"
     ).pipe(
       Effect.flatMap((rows) => Effect.forEach(rows, (r) =>
-        addJob(queue, "budgets", encodeAlert({ _tag: "budgets", tenantId: r.tenant_id })), { discard: true }))
+        queue.add("budgets", { _tag: "budgets", tenantId: r.tenant_id }), { discard: true }))
     ))
     yield* sweep("notification sweep", Duration.seconds(10), db.query<{ tenant_id: string }>(
       "SELECT DISTINCT tenant_id FROM alert_notifications WHERE dispatched_at IS NULL AND created_at <= now() - interval '10 seconds'"

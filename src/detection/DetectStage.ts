@@ -6,7 +6,7 @@ import type { Queryable } from "../db/Db.ts"
 import { AlertJob, DetectJob } from "../domain/pipeline.ts"
 import type { ClosedWindow, EvaluationMsg } from "../domain/pipeline.ts"
 import type { TenantSettings } from "../domain/settings.ts"
-import { addJob, makeQueue, runWorker } from "../queues/Queues.ts"
+import { makeProducer, runWorker } from "../queues/Queues.ts"
 import { sweep } from "../queues/sweep.ts"
 import { TenantStore } from "../tenants/TenantStore.ts"
 import { detect, higherIsWorse, initial, makeDetectConfig, sdFloor } from "./ewma.ts"
@@ -19,7 +19,6 @@ const DetectorStateSchema = Schema.Struct({
   shadowMean: Schema.Number, shadowVariance: Schema.Number
 })
 const decodeState = Schema.decodeUnknownSync(DetectorStateSchema)
-const encodeAlert = Schema.encodeSync(AlertJob)
 
 const BATCH = 2000
 
@@ -131,8 +130,8 @@ export const DetectStage = {
       Effect.gen(function* () {
         const db = yield* Db
         const store = yield* TenantStore
-        const alert = yield* makeQueue("alert")
-        const detectQueue = yield* makeQueue("detect")
+        const alert = yield* makeProducer("alert", AlertJob)
+        const detectQueue = yield* makeProducer("detect", DetectJob)
         yield* runWorker({
           stage: "detect",
           schema: DetectJob,
@@ -142,9 +141,9 @@ export const DetectStage = {
               const settings = yield* store.getSettings(job.tenantId)
               const n = yield* db.transaction((tx) => detectPending(tx, job.tenantId, settings))
               if (n === 0) return
-              yield* addJob(alert, "evaluate", encodeAlert({ _tag: "evaluate", tenantId: job.tenantId }), { jobId: `${job.tenantId}.eval-${randomUUID()}` })
+              yield* alert.add("evaluate", { _tag: "evaluate", tenantId: job.tenantId }, { jobId: `${job.tenantId}.eval-${randomUUID()}` })
               // More than one batch pending: continue in a fresh job rather than hold the cursor.
-              if (n >= BATCH) yield* addJob(detectQueue, "windows", { tenantId: job.tenantId }, { jobId: `${job.tenantId}.det-${randomUUID()}` })
+              if (n >= BATCH) yield* detectQueue.add("windows", { tenantId: job.tenantId }, { jobId: `${job.tenantId}.det-${randomUUID()}` })
             }).pipe(Effect.annotateLogs({ tenantId: job.tenantId }), Effect.withSpan("DetectStage.process"))
         })
         // Crash recovery: windows closed but never handed on (the hand-off job was lost) are picked up here.
@@ -152,7 +151,7 @@ export const DetectStage = {
           "SELECT DISTINCT tenant_id FROM metric_windows WHERE evaluated_at IS NULL AND closed_at <= now() - interval '10 seconds'"
         ).pipe(
           Effect.flatMap((rows) => Effect.forEach(rows, (r) =>
-            addJob(detectQueue, "windows", { tenantId: r.tenant_id }, { jobId: `${r.tenant_id}.det-${randomUUID()}` }), { discard: true }))
+            detectQueue.add("windows", { tenantId: r.tenant_id }, { jobId: `${r.tenant_id}.det-${randomUUID()}` }), { discard: true }))
         ))
       })
     )

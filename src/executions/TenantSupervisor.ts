@@ -1,7 +1,7 @@
-import { Cause, Clock, Context, Deferred, Duration, Effect, FiberId, FiberMap, Layer, Schedule, Schema } from "effect"
+import { Cause, Clock, Context, Deferred, Duration, Effect, FiberId, FiberMap, Layer, Schedule } from "effect"
 import { Db } from "../db/Db.ts"
 import { AlertJob } from "../domain/pipeline.ts"
-import { makeQueue } from "../queues/Queues.ts"
+import { makeProducer } from "../queues/Queues.ts"
 import { Telemetry } from "../telemetry/Telemetry.ts"
 import { DeadlineHeap } from "./DeadlineHeap.ts"
 import { TraceRegistry } from "./TraceRegistry.ts"
@@ -32,7 +32,6 @@ interface TenantTraces {
   running: boolean
 }
 
-const encodeAlert = Schema.encodeSync(AlertJob)
 const CLAIM_BATCH = 500
 const TIMEOUT_CONCURRENCY = 8
 
@@ -41,7 +40,7 @@ const makeSupervisor = Effect.gen(function* () {
   const registry = yield* TraceRegistry
   const telemetry = yield* Telemetry
   const live = yield* LiveFeed
-  const alerts = yield* makeQueue("alert")
+  const alerts = yield* makeProducer("alert", AlertJob)
   const actors = yield* FiberMap.make<string>()
   const tenants = new Map<string, TenantTraces>()
   // One timer for the whole process over every open execution; `wake` cuts its sleep short when an
@@ -104,9 +103,7 @@ const makeSupervisor = Effect.gen(function* () {
         executionId, traceId: executionId.slice(0, 32), serviceName: row.service_name, operationName: row.operation_name,
         startTime: new Date(row.start_time).toISOString()
       }
-      yield* Effect.tryPromise(() =>
-        alerts.add("event", encodeAlert({ _tag: "event", tenantId, eventType: "execution_timeout", key: executionId, payload }), { jobId: `${tenantId}.timeout-${executionId}` })
-      )
+      yield* alerts.add("event", { _tag: "event", tenantId, eventType: "execution_timeout", key: executionId, payload }, { jobId: `${tenantId}.timeout-${executionId}` })
       const at = new Date().toISOString()
       yield* live.publish(tenantId, {
         kind: "timeout",

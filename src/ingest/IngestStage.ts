@@ -1,11 +1,11 @@
-import { Effect, Layer, Schema } from "effect"
+import { Effect, Layer } from "effect"
 import { genaiSeriesPoints } from "../aggregation/genaiSeries.ts"
 import { foldBatch, metricSeriesPoints, spanSeriesPoints } from "../aggregation/partials.ts"
 import { Db } from "../db/Db.ts"
 import { executionIdOfJob, IngestJob } from "../domain/jobs.ts"
 import { AggregateJob, AlertJob, seriesKeyOf } from "../domain/pipeline.ts"
 import { SeriesLimiter } from "../tenants/SeriesLimiter.ts"
-import { addJob, makeQueue, runWorker } from "../queues/Queues.ts"
+import { makeProducer, runWorker } from "../queues/Queues.ts"
 import { RedisConnection } from "../queues/Redis.ts"
 import { JOB_DONE_SECONDS, indexDeadLetter, jobDoneKey } from "./IngestQueue.ts"
 import { releaseBacklog } from "./Backlog.ts"
@@ -58,8 +58,6 @@ export const persistBatch = (job: IngestJob, jobId: string, pricing: ReadonlyArr
     })
   }).pipe(Effect.withSpan("IngestStage.persistBatch", { attributes: { kind: job._tag, tenantId: job.tenantId } }))
 
-const encodeAggregate = Schema.encodeSync(AggregateJob)
-const encodeAlert = Schema.encodeSync(AlertJob)
 
 export const IngestStage = {
   layer: (concurrency: number) =>
@@ -73,8 +71,8 @@ export const IngestStage = {
         const supervisor = yield* TenantSupervisor
         const series = yield* SeriesLimiter
         const actors = yield* TraceActors
-        const aggregate = yield* makeQueue("aggregate")
-        const alert = yield* makeQueue("alert")
+        const aggregate = yield* makeProducer("aggregate", AggregateJob)
+        const alert = yield* makeProducer("alert", AlertJob)
 
         // GenAI: a runaway loop in an execution (once per execution), and the budgets once spending moved.
         const genaiAlerts = (job: IngestJob & { readonly _tag: "spans" }, genai: ReadonlyArray<GenaiRecord | undefined>, jobId: string) =>
@@ -83,14 +81,10 @@ export const IngestStage = {
             const loops = yield* findLoops(db, job.tenantId, job.spans, genai, settings.detector.maxRepeatedCalls)
             for (const l of loops) {
               const payload = { executionId: l.traceId, traceId: l.traceId, repeated: l.repeated, calls: l.calls, maxRepeatedCalls: settings.detector.maxRepeatedCalls }
-              yield* Effect.tryPromise(() =>
-                alert.add("event", encodeAlert({ _tag: "event", tenantId: job.tenantId, eventType: "agent_loop_suspected", key: l.traceId, payload }), { jobId: `${job.tenantId}.loop-${l.traceId}` })
-              )
+              yield* alert.add("event", { _tag: "event", tenantId: job.tenantId, eventType: "agent_loop_suspected", key: l.traceId, payload }, { jobId: `${job.tenantId}.loop-${l.traceId}` })
             }
             if (settings.budgets.length > 0 && genai.some((g) => g !== undefined && g.costUsd !== null)) {
-              yield* Effect.tryPromise(() =>
-                alert.add("budgets", encodeAlert({ _tag: "budgets", tenantId: job.tenantId }), { jobId: `${job.tenantId}.budgets-${jobId}` })
-              )
+              yield* alert.add("budgets", { _tag: "budgets", tenantId: job.tenantId }, { jobId: `${job.tenantId}.budgets-${jobId}` })
             }
           })
 
@@ -112,8 +106,9 @@ export const IngestStage = {
               const windowSizeMs = settings.windows.sizeSeconds * 1000
               let maxEventTimeMs = Number.NEGATIVE_INFINITY
               for (const p of points) if (p.timeMs > maxEventTimeMs) maxEventTimeMs = p.timeMs
-              const data = encodeAggregate({ tenantId: job.tenantId, sourceJobId: jobId, windowSizeMs, maxEventTimeMs, partials: foldBatch(points, windowSizeMs) })
-              if (points.length > 0) yield* addJob(aggregate, "partials", data, { jobId })
+              if (points.length > 0) {
+                yield* aggregate.add("partials", { tenantId: job.tenantId, sourceJobId: jobId, windowSizeMs, maxEventTimeMs, partials: foldBatch(points, windowSizeMs) }, { jobId })
+              }
             }
             if (job._tag === "spans" && applied.genai !== undefined && applied.genai.some((g) => g !== undefined)) yield* genaiAlerts(job, applied.genai, jobId)
             // Open executions: the deadline is durable (Redis), the in-memory timer that watches it is not.
@@ -133,7 +128,7 @@ export const IngestStage = {
                 executionId, traceId: job.traceId, serviceName: applied.serviceName ?? "", success: job.result.success,
                 durationMs: job.result.durationMs ?? null, errorMessage: job.result.errorMessage ?? null
               }
-              yield* addJob(alert, "event", encodeAlert({ _tag: "event", tenantId: job.tenantId, eventType: "execution_completed", key: executionId, payload }), { jobId: `${jobId}-done` })
+              yield* alert.add("event", { _tag: "event", tenantId: job.tenantId, eventType: "execution_completed", key: executionId, payload }, { jobId: `${jobId}-done` })
             }
           })
 

@@ -33,6 +33,20 @@ export const makeQueue = (stage: Exclude<Stage, "ingest">) =>
     )
   })
 
+/**
+ * The typed producer of a stage's queue: a job is encoded with the stage's schema (never queued as it
+ * happens to be in memory) and carries the current trace context.
+ */
+export const makeProducer = <A, I extends object>(stage: Exclude<Stage, "ingest">, schema: Schema.Schema<A, I>) =>
+  Effect.map(makeQueue(stage), (queue) => {
+    const encode = Schema.encodeSync(schema)
+    return {
+      add: (name: string, job: A, options?: JobsOptions) => addJob(queue, name, encode(job), options),
+      addBulk: (jobs: ReadonlyArray<{ readonly name: string; readonly job: A; readonly opts?: JobsOptions }>) =>
+        addJobs(queue, jobs.map((j) => ({ name: j.name, data: encode(j.job), ...(j.opts === undefined ? {} : { opts: j.opts }) })))
+    }
+  })
+
 /** The job data with the current span's trace context: the stage that takes the job continues this trace. */
 export const withTraceContext = <D extends object>(data: D): Effect.Effect<D & { readonly traceparent?: string }> =>
   Effect.map(currentTraceparent, (traceparent) => (traceparent === undefined ? data : { ...data, traceparent }))
