@@ -4,8 +4,8 @@ import { AlertJob } from "../domain/pipeline.ts"
 import { makeProducer } from "../queues/Queues.ts"
 import { Telemetry } from "../telemetry/Telemetry.ts"
 import { DeadlineHeap } from "./DeadlineHeap.ts"
+import { markTimedOut } from "./executionRows.ts"
 import { TraceRegistry } from "./TraceRegistry.ts"
-import { executionById } from "../db/executionByTrace.ts"
 import { insertExecutionSpan } from "../ingest/executionSpan.ts"
 import { LiveFeed } from "./LiveFeed.ts"
 
@@ -84,18 +84,7 @@ const makeSupervisor = Effect.gen(function* () {
   // `executionId` is the id the registry and heap know the execution by (see IngestStage's hand-off).
   const timeOut = (tenantId: string, executionId: string) =>
     Effect.gen(function* () {
-      const rows = yield* db.query<{ service_name: string; operation_name: string; start_time: Date }>(
-        `WITH u AS (
-           UPDATE executions SET status = 'timed_out', end_time = now(), duration_ms = extract(epoch FROM (now() - start_time)) * 1000,
-                  updated_at = now(), current_operation = NULL
-           WHERE ${executionById()} AND source = 'api' AND status IN ('active', 'paused')
-           RETURNING service_name, operation_name, start_time)
-         SELECT * FROM u
-         UNION ALL
-         SELECT service_name, operation_name, start_time FROM executions
-         WHERE ${executionById()} AND source = 'api' AND status = 'timed_out' AND NOT EXISTS (SELECT 1 FROM u)`, [tenantId, executionId]
-      )
-      const row = rows[0]
+      const row = yield* markTimedOut(db, tenantId, executionId)
       if (row === undefined) return
       // Like the alert, the span is keyed: a repeated time-out writes it once.
       yield* insertExecutionSpan(db, tenantId, executionId)
