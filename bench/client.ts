@@ -1,8 +1,10 @@
 import { Queue } from "bullmq"
+import type { Redis } from "ioredis"
 import { randomUUID } from "node:crypto"
 import { bullPrefix, STAGES } from "../src/queues/Queues.ts"
 import { DEFAULT_PARTITIONS, IngestPartitions } from "../src/queues/IngestPartitions.ts"
 import type { Stage } from "../src/queues/Queues.ts"
+import { keyPatterns } from "../src/queues/keys.ts"
 
 // What the load generator and the runner need to talk to the service from outside: HTTP with a
 // tenant key or the admin token, the Prometheus text of /metrics, and the BullMQ queue counts in
@@ -108,4 +110,22 @@ export const until = async (f: () => Promise<boolean>, timeoutMs: number, everyM
     if (Date.now() > deadline) return false
     await sleep(everyMs)
   }
+}
+
+/** MEMORY USAGE summed over one deployment's keys (`prefix`), and their number: the Redis may be shared, so used_memory counts others too. */
+export const prefixMemory = async (r: Redis, prefix: string): Promise<{ readonly bytes: number; readonly keys: number }> => {
+  let bytes = 0
+  let keys = 0
+  for (const pattern of keyPatterns(prefix)) {
+    let cursor = "0"
+    do {
+      const [next, ks] = await r.scan(cursor, "MATCH", pattern, "COUNT", 1000)
+      cursor = next
+      const pipe = r.pipeline()
+      for (const k of ks) pipe.memory("USAGE", k, "SAMPLES", "0")
+      for (const [, v] of (await pipe.exec()) ?? []) bytes += Number(v ?? 0)
+      keys += ks.length
+    } while (cursor !== "0")
+  }
+  return { bytes, keys }
 }

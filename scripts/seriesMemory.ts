@@ -15,7 +15,7 @@ import { Schema } from "effect"
 import { addPoint, emptyAgg, mergeAgg, WindowAggSchema } from "../src/aggregation/window.ts"
 import { AppConfig } from "../src/config/AppConfig.ts"
 import { deleteKeysWithPrefix, RedisConnection } from "../src/queues/Redis.ts"
-import { keyPatterns } from "../src/queues/keys.ts"
+import { prefixMemory } from "../bench/client.ts"
 import { SeriesLimiter } from "../src/tenants/SeriesLimiter.ts"
 
 const { values } = parseArgs({ options: { series: { type: "string", default: "2000" }, "batches-per-window": { type: "string", default: "5" } }, strict: true })
@@ -68,21 +68,9 @@ const main = Effect.gen(function* () {
 
 const measure = async () => {
   const r = new Redis(url)
-  let bytes = 0
-  let n = 0
-  for (const pattern of keyPatterns(prefix)) {
-    let cursor = "0"
-    do {
-      const [next, ks] = await r.scan(cursor, "MATCH", pattern, "COUNT", 1000)
-      cursor = next
-      const pipe = r.pipeline()
-      for (const k of ks) pipe.memory("USAGE", k, "SAMPLES", "0")
-      for (const [, v] of (await pipe.exec()) ?? []) bytes += Number(v ?? 0)
-      n += ks.length
-    } while (cursor !== "0")
-  }
+  const memory = await prefixMemory(r, prefix)
   await r.quit()
-  return { bytes, keys: n }
+  return memory
 }
 
 try {

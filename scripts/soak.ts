@@ -15,12 +15,11 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { parseArgs } from "node:util"
-import { createTenant, nowMs, openQueues, sleep, until } from "../bench/client.ts"
+import { createTenant, nowMs, openQueues, prefixMemory, sleep, until } from "../bench/client.ts"
 import type { Tenant } from "../bench/client.ts"
 import { REDIS_URL, startService } from "../bench/service.ts"
 import { percentile, rssOf } from "../bench/stats.ts"
 import { makeEmbedded } from "../src/db/embedded.ts"
-import { keyPatterns } from "../src/queues/keys.ts"
 
 const { values } = parseArgs({
   options: {
@@ -47,22 +46,6 @@ const slope = (xs: ReadonlyArray<number>, ys: ReadonlyArray<number>) => {
   const num = xs.reduce((a, x, i) => a + (x - mx) * ((ys[i] ?? 0) - my), 0)
   const den = xs.reduce((a, x) => a + (x - mx) ** 2, 0)
   return den === 0 ? 0 : num / den
-}
-
-/** MEMORY USAGE summed over the service's own keys (the Redis is shared: used_memory counts others too). */
-const prefixBytes = async (r: Redis, prefix: string) => {
-  let bytes = 0
-  for (const pattern of keyPatterns(prefix)) {
-    let cursor = "0"
-    do {
-      const [next, ks] = await r.scan(cursor, "MATCH", pattern, "COUNT", 1000)
-      cursor = next
-      const pipe = r.pipeline()
-      for (const k of ks) pipe.memory("USAGE", k, "SAMPLES", "0")
-      for (const [, v] of (await pipe.exec()) ?? []) bytes += Number(v ?? 0)
-    } while (cursor !== "0")
-  }
-  return bytes
 }
 
 const dirBytes = (dir: string) => Number(execFileSync("du", ["-sb", dir]).toString().split("\t")[0])
@@ -116,7 +99,7 @@ const main = async () => {
       if (j?.state === "completed" && j.finishedAt !== undefined) latencies.push(Date.parse(j.finishedAt) - s.at)
     }
     const total = [...sent.values()].reduce((a, b) => a + b, 0)
-    const redisBytes = await prefixBytes(redis, service.queuePrefix)
+    const redisBytes = (await prefixMemory(redis, service.queuePrefix)).bytes
     const row = {
       min: (nowMs() - t0) / 60_000,
       rssMB: (rssOf(service.pid) ?? 0) / 1024 / 1024,
