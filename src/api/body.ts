@@ -7,6 +7,7 @@ import { brotliDecompress, gunzip, inflate } from "node:zlib"
 import { DbError } from "../db/Db.ts"
 import { QUERY_CANCELED } from "../db/QueryDb.ts"
 import { BadRequest, PayloadTooLarge, ServiceUnavailable, TooManyRequests, UnsupportedMediaType } from "../domain/errors.ts"
+import { fastDecoder } from "../domain/fastDecode.ts"
 import { describeIssues, excerpt, formatParseError } from "../domain/issues.ts"
 import type { Issue } from "../domain/issues.ts"
 import { parseBoundedJson } from "./safeJson.ts"
@@ -94,10 +95,14 @@ export const parseJson = (buf: Uint8Array): Effect.Effect<unknown, BadRequest> =
     return parsed.ok ? Effect.succeed(parsed.value) : Effect.fail(new BadRequest({ message: parsed.message }))
   })
 
-export const decodeWith = <A, I>(schema: Schema.Schema<A, I>, value: unknown, what?: string) =>
-  Schema.decodeUnknown(schema, { errors: "all", onExcessProperty: "ignore" })(value).pipe(
-    Effect.mapError((e) => badRequestFrom(e, what))
-  )
+export const decodeWith = <A, I>(schema: Schema.Schema<A, I>, value: unknown, what?: string): Effect.Effect<A, BadRequest> => {
+  // A body valid as it stands is taken without the schema's copy (src/domain/fastDecode.ts); the
+  // schema decodes (and explains) everything else.
+  const taken = fastDecoder(schema)?.(value)
+  return taken !== undefined
+    ? Effect.succeed(taken)
+    : Schema.decodeUnknown(schema, { errors: "all", onExcessProperty: "ignore" })(value).pipe(Effect.mapError((e) => badRequestFrom(e, what)))
+}
 
 /** Reads, decompresses, parses and decodes a JSON body. */
 export const readJson = <A, I>(schema: Schema.Schema<A, I>, limit: number) =>
