@@ -40,7 +40,10 @@ export const makeQueue = (stage: Exclude<Stage, "ingest">) =>
  */
 export const makeProducer = <A, I extends object>(stage: Exclude<Stage, "ingest">, schema: Schema.Schema<A, I>) =>
   Effect.map(makeQueue(stage), (queue) => {
-    const encode = Schema.encodeSync(schema)
+    // A job the fast predicate vouches for is its own encoding (the schema has no transformation then).
+    const fast = fastDecoder(schema)
+    const encodeSync = Schema.encodeSync(schema)
+    const encode = (job: A): I => (fast?.(job) as I | undefined) ?? encodeSync(job)
     return {
       add: (name: string, job: A, options?: JobsOptions) => addJob(queue, name, encode(job), options),
       addBulk: (jobs: ReadonlyArray<{ readonly name: string; readonly job: A; readonly opts?: JobsOptions }>) =>
