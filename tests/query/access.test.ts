@@ -87,10 +87,13 @@ describe("tenant isolation and scopes", () => {
   })
 
   it("documents every query endpoint in the OpenAPI document", async () => {
-    const doc = (await (await fetch(`${app.baseUrl}/openapi.json`)).json()) as { paths: Record<string, unknown> }
+    const doc = (await (await fetch(`${app.baseUrl}/openapi.json`)).json()) as { paths: Record<string, { get?: { parameters: Array<{ name: string; in: string; required: boolean }> } }> }
     for (const path of ["/api/metrics/series", "/api/services", "/api/executions", "/api/executions/{executionId}", "/api/anomalies", "/api/alerts", "/api/alerts/{id}/ack"]) {
       expect(Object.keys(doc.paths)).toContain(path)
     }
+    const query = (path: string) => doc.paths[path]?.get?.parameters.filter((p) => p.in === "query").map((p) => `${p.name}${p.required ? "!" : ""}`)
+    expect(query("/api/metrics/series")).toEqual(["name!", "bucket", "agg", "groupBy", "service", "source", "from", "to"])
+    expect(query("/api/jobs")).toEqual(["state!", "limit"])
   })
 
   it("a key without the query scope gets 403 everywhere", async () => {
