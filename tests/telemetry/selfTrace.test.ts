@@ -101,7 +101,7 @@ describe("the service's own traces (MPLP_SELF_TENANT)", () => {
       return undefined
     }, 30_000, 500)
     const [alert] = detail.spans.filter((s) => s.name === "Worker.alert")
-    expect(ancestors(detail.spans, alert as SpanNode)).toEqual(expect.arrayContaining(["Worker.detect", "AggregateStage.closePass", "Worker.aggregate", "Worker.ingest", "POST /api/metrics"]))
+    expect(ancestors(detail.spans, alert as SpanNode)).toEqual(expect.arrayContaining(["Worker.detect", "Aggregator.closePass", "Worker.aggregate", "Worker.ingest", "POST /api/metrics"]))
   }, 60_000)
 
   it("ingesting its own spans traces nothing: the self tenant's jobs make no spans, nor do probes", async () => {
