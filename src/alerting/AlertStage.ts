@@ -6,11 +6,13 @@ import { AppConfig } from "../config/AppConfig.ts"
 import { Db } from "../db/Db.ts"
 import { ExecutionFacts } from "../executions/ExecutionFacts.ts"
 import { AlertJob } from "../domain/pipeline.ts"
+import type { TenantSettings } from "../domain/settings.ts"
 import { makeProducer, runWorker } from "../queues/Queues.ts"
 import { sweep } from "../queues/sweep.ts"
 import { TenantStore } from "../tenants/TenantStore.ts"
 import { Telemetry } from "../telemetry/Telemetry.ts"
-import { applyPending, envelope, hash, PENDING_BATCH } from "./alertRows.ts"
+import { AlertRows, applyAllPending } from "./alertRows.ts"
+import { envelope, hash } from "./evaluation.ts"
 import { deliverToChannel, wantsEvent } from "./channels.ts"
 import type { Channel } from "./channels.ts"
 import { classifyStatus, nextDelay } from "./webhook.ts"
@@ -25,6 +27,8 @@ export const DELIVERY_ATTEMPTS = 6
 const OPT_IN = new Set(["execution_completed"])
 const wants = (c: Channel, eventType: string) => (OPT_IN.has(eventType) ? c.events?.includes(eventType) === true && wantsEvent(c, eventType) : wantsEvent(c, eventType))
 
+const policyOf = (settings: TenantSettings) => ({ cooldownMs: settings.alerting.cooldownSeconds * 1000, resolveAfterWindows: settings.alerting.resolveAfterWindows })
+
 const makeStage = (concurrency: number) =>
   Effect.gen(function* () {
     const db = yield* Db
@@ -33,6 +37,7 @@ const makeStage = (concurrency: number) =>
     const config = yield* AppConfig
     const telemetry = yield* Telemetry
     const queue = yield* makeProducer("alert", AlertJob)
+    const pendingRows = yield* AlertRows
 
     /** Fans recorded notifications out as one delivery job per (notification, channel), then marks them dispatched. */
     const dispatch = (tenantId: string, olderThanSeconds = 0) =>
@@ -147,12 +152,7 @@ const makeStage = (concurrency: number) =>
         Effect.gen(function* () {
           switch (job._tag) {
             case "evaluate": {
-              const settings = yield* store.getSettings(job.tenantId)
-              const policy = { cooldownMs: settings.alerting.cooldownSeconds * 1000, resolveAfterWindows: settings.alerting.resolveAfterWindows }
-              for (;;) {
-                const n = yield* db.transaction((tx) => applyPending(tx, job.tenantId, policy))
-                if (n < PENDING_BATCH) break
-              }
+              yield* applyAllPending(job.tenantId, policyOf(yield* store.getSettings(job.tenantId)))
               return yield* dispatch(job.tenantId)
             }
             case "event": {
@@ -169,12 +169,8 @@ const makeStage = (concurrency: number) =>
               const settings = yield* store.getSettings(job.tenantId)
               const evaluations = yield* evaluateBudgets(db, job.tenantId, settings.budgets, Date.now())
               if (evaluations.length === 0) return
-              yield* db.query("INSERT INTO pending_evaluations (tenant_id, payload) VALUES ($1, $2::jsonb)", [job.tenantId, JSON.stringify(evaluations)])
-              const policy = { cooldownMs: settings.alerting.cooldownSeconds * 1000, resolveAfterWindows: settings.alerting.resolveAfterWindows }
-              for (;;) {
-                const n = yield* db.transaction((tx) => applyPending(tx, job.tenantId, policy))
-                if (n < PENDING_BATCH) break
-              }
+              yield* pendingRows.addPending(job.tenantId, evaluations)
+              yield* applyAllPending(job.tenantId, policyOf(settings))
               return yield* dispatch(job.tenantId)
             }
             case "deliver":
@@ -205,5 +201,5 @@ const makeStage = (concurrency: number) =>
   })
 
 export const AlertStage = {
-  layer: (concurrency: number) => Layer.scopedDiscard(makeStage(concurrency))
+  layer: (concurrency: number) => Layer.scopedDiscard(makeStage(concurrency)).pipe(Layer.provide(AlertRows.Live))
 }
