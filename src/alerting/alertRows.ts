@@ -6,6 +6,7 @@ import { EvaluationMsg } from "../domain/pipeline.ts"
 import { eventTypeOf, planEvaluation, titleOf } from "./evaluation.ts"
 import type { Action, AlertState } from "./policy.ts"
 import { initialAlertState } from "./policy.ts"
+import { currentTraceparent, linkProducers } from "../telemetry/traceContext.ts"
 import { memoryAlertRows } from "./memoryAlertRows.ts"
 
 // The alert stage's SQL: an evaluation's plan (src/alerting/evaluation.ts, pure) written with the
@@ -73,27 +74,34 @@ const decodeEvaluations = Schema.decodeUnknownSync(Schema.Array(EvaluationMsg))
 const applyPending = (tx: Queryable, tenantId: string, policy: { cooldownMs: number; resolveAfterWindows: number }, now: number) =>
   Effect.gen(function* () {
     yield* lockCursor(tx, tenantId, "alert")
-    const rows = yield* tx.query<{ id: number; payload: unknown }>(
-      `SELECT id, payload FROM pending_evaluations WHERE tenant_id = $1 ORDER BY id LIMIT ${PENDING_BATCH}`, [tenantId]
+    const rows = yield* tx.query<{ id: number; payload: unknown; traceparent: string | null }>(
+      `SELECT id, payload, traceparent FROM pending_evaluations WHERE tenant_id = $1 ORDER BY id LIMIT ${PENDING_BATCH}`, [tenantId]
     )
     for (const r of rows) {
       for (const ev of decodeEvaluations(r.payload)) yield* applyEvaluation(tx, tenantId, policy, ev, now)
     }
     if (rows.length > 0) yield* tx.query("DELETE FROM pending_evaluations WHERE tenant_id = $1 AND id = ANY($2::int8[])", [tenantId, rows.map((r) => r.id)])
-    return rows.length
+    return { taken: rows.length, traceparents: rows.map((r) => r.traceparent) }
   })
 
 export type AlertPolicy = { readonly cooldownMs: number; readonly resolveAfterWindows: number }
+export interface PendingTaken {
+  readonly taken: number
+  /** The trace context each taken batch was queued in (null: queued outside a trace). */
+  readonly traceparents: ReadonlyArray<string | null>
+}
 
 export class AlertRows extends Context.Tag("alerting/AlertRows")<AlertRows, {
-  /** Queues evaluations for the tenant (the detect stage writes its own in its transaction). */
+  /** Queues evaluations for the tenant with the current trace context (the detect stage writes its own in its transaction). */
   readonly addPending: (tenantId: string, evaluations: ReadonlyArray<EvaluationMsg>) => Effect.Effect<void, unknown>
-  /** Runs a batch of the tenant's pending evaluations through the policy, in order, once; how many were taken. */
-  readonly applyPending: (tenantId: string, policy: AlertPolicy, nowMs: number) => Effect.Effect<number, unknown>
+  /** Runs a batch of the tenant's pending evaluations through the policy, in order, once: how many batches were taken, and who queued them. */
+  readonly applyPending: (tenantId: string, policy: AlertPolicy, nowMs: number) => Effect.Effect<PendingTaken, unknown>
 }>() {
   static readonly Live = Layer.effect(AlertRows, Effect.map(Db, (db) => ({
     addPending: (tenantId: string, evaluations: ReadonlyArray<EvaluationMsg>) =>
-      db.query("INSERT INTO pending_evaluations (tenant_id, payload) VALUES ($1, $2::jsonb)", [tenantId, JSON.stringify(evaluations)]).pipe(Effect.asVoid),
+      Effect.flatMap(currentTraceparent, (traceparent) =>
+        db.query("INSERT INTO pending_evaluations (tenant_id, payload, traceparent) VALUES ($1, $2::jsonb, $3)", [tenantId, JSON.stringify(evaluations), traceparent ?? null])
+      ).pipe(Effect.asVoid),
     applyPending: (tenantId: string, policy: AlertPolicy, nowMs: number) => db.transaction((tx) => applyPending(tx, tenantId, policy, nowMs))
   })))
 
@@ -101,12 +109,16 @@ export class AlertRows extends Context.Tag("alerting/AlertRows")<AlertRows, {
   static readonly Test = memoryAlertRows(AlertRows)
 }
 
-/** Every pending evaluation of the tenant through the policy, a batch per transaction. */
+/**
+ * Every pending evaluation of the tenant through the policy, a batch per transaction. The evaluations of
+ * several detect jobs are applied by whichever alert job comes first: its span links to each producer.
+ */
 export const applyAllPending = (tenantId: string, policy: AlertPolicy) =>
   Effect.gen(function* () {
     const rows = yield* AlertRows
     for (;;) {
-      const n = yield* rows.applyPending(tenantId, policy, yield* Clock.currentTimeMillis)
-      if (n < PENDING_BATCH) return
+      const { taken, traceparents } = yield* rows.applyPending(tenantId, policy, yield* Clock.currentTimeMillis)
+      yield* linkProducers(traceparents)
+      if (taken < PENDING_BATCH) return
     }
   })

@@ -4,6 +4,7 @@ import type { AlertPolicy, AlertRows } from "./alertRows.ts"
 import { planEvaluation } from "./evaluation.ts"
 import type { Notification } from "./evaluation.ts"
 import { initialAlertState } from "./policy.ts"
+import { currentTraceparent } from "../telemetry/traceContext.ts"
 import type { AlertState } from "./policy.ts"
 
 // AlertRows' in-memory twin (AlertRows.Test): pending evaluations taken in order, each through the same
@@ -17,7 +18,7 @@ export interface MemoryAlert {
 }
 
 export interface AlertRowsState {
-  readonly pending: ReadonlyMap<string, ReadonlyArray<ReadonlyArray<EvaluationMsg>>>
+  readonly pending: ReadonlyMap<string, ReadonlyArray<{ readonly evaluations: ReadonlyArray<EvaluationMsg>; readonly traceparent: string | null }>>
   readonly policyStates: ReadonlyMap<string, AlertState>
   readonly alerts: ReadonlyMap<string, MemoryAlert>
   /** The outbox, in the order written; a message id is written once. */
@@ -32,7 +33,8 @@ export const memoryAlertRows = (tag: typeof AlertRows) =>
   Layer.effectContext(Effect.gen(function* () {
     const ref = yield* Ref.make<AlertRowsState>({ pending: new Map(), policyStates: new Map(), alerts: new Map(), notifications: [] })
     const addPending = (tenantId: string, evaluations: ReadonlyArray<EvaluationMsg>) =>
-      Ref.update(ref, (s) => ({ ...s, pending: new Map(s.pending).set(tenantId, [...(s.pending.get(tenantId) ?? []), evaluations]) }))
+      Effect.flatMap(currentTraceparent, (tp) =>
+        Ref.update(ref, (s) => ({ ...s, pending: new Map(s.pending).set(tenantId, [...(s.pending.get(tenantId) ?? []), { evaluations, traceparent: tp ?? null }]) })))
     const applyPending = (tenantId: string, policy: AlertPolicy, nowMs: number) =>
       Ref.modify(ref, (s) => {
         const batches = s.pending.get(tenantId) ?? []
@@ -40,7 +42,7 @@ export const memoryAlertRows = (tag: typeof AlertRows) =>
         const policyStates = new Map(s.policyStates)
         const alerts = new Map(s.alerts)
         const notifications = [...s.notifications]
-        for (const ev of taken.flat()) {
+        for (const ev of taken.flatMap((b) => b.evaluations)) {
           const key = `${tenantId}|${ev.seriesKey}|${ev.rule}`
           const plan = planEvaluation(tenantId, policy, policyStates.get(key) ?? initialAlertState, ev, nowMs)
           for (const { alertId, action } of plan.writes) {
@@ -56,7 +58,7 @@ export const memoryAlertRows = (tag: typeof AlertRows) =>
           for (const n of plan.notifications) if (!notifications.some((x) => x.tenantId === tenantId && x.messageId === n.messageId)) notifications.push({ ...n, tenantId })
           policyStates.set(key, plan.state)
         }
-        return [taken.length, { pending: new Map(s.pending).set(tenantId, batches.slice(taken.length)), policyStates, alerts, notifications }] as const
+        return [{ taken: taken.length, traceparents: taken.map((b) => b.traceparent) }, { pending: new Map(s.pending).set(tenantId, batches.slice(taken.length)), policyStates, alerts, notifications }] as const
       })
     return Context.make(AlertRowsMemory, ref).pipe(Context.add(tag, { addPending, applyPending }))
   }))

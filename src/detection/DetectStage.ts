@@ -8,10 +8,11 @@ import type { ClosedWindow, EvaluationMsg } from "../domain/pipeline.ts"
 import type { TenantSettings } from "../domain/settings.ts"
 import { makeProducer, runWorker } from "../queues/Queues.ts"
 import { sweep } from "../queues/sweep.ts"
+import { currentTraceparent } from "../telemetry/traceContext.ts"
 import { TenantStore } from "../tenants/TenantStore.ts"
 import { detect, higherIsWorse, initial, makeDetectConfig, sdFloor } from "./ewma.ts"
 import type { DetectorState } from "./ewma.ts"
-import { evaluateThreshold } from "./thresholds.ts"
+import { evaluateThreshold, thresholdFor } from "./thresholds.ts"
 import type { Severity } from "./thresholds.ts"
 
 const DetectorStateSchema = Schema.Struct({
@@ -38,7 +39,7 @@ export const evaluate = (settings: TenantSettings, state: DetectorState, w: Clos
     next = d.state
     out.push(evaluation(w, "anomaly", d.severity, d.warmedUp ? { expected: d.expected, sd: d.sd, z: d.z } : {}))
   }
-  const rule = settings.thresholds[w.metricName]
+  const rule = thresholdFor(w.metricName, settings.thresholds)
   if (rule !== undefined) {
     const severity = evaluateThreshold(rule, w.mean)
     const level = severity === "critical" ? rule.critical : severity === "warning" ? rule.warning : undefined
@@ -119,7 +120,7 @@ export const detectPending = (tx: Queryable, tenantId: string, settings: TenantS
         band.map((e) => e?.sd ?? null), band.map((e) => e?.z ?? null)]
     )
     if (evaluations.length > 0) {
-      yield* tx.query("INSERT INTO pending_evaluations (tenant_id, payload) VALUES ($1, $2::jsonb)", [tenantId, JSON.stringify(evaluations)])
+      yield* tx.query("INSERT INTO pending_evaluations (tenant_id, payload, traceparent) VALUES ($1, $2::jsonb, $3)", [tenantId, JSON.stringify(evaluations), (yield* currentTraceparent) ?? null])
     }
     return rows.length
   })

@@ -42,6 +42,22 @@ describe("alert policy path (AlertRows.Test)", () => {
       expect(yield* alerts).toEqual([{ state: "resolved", severity: "critical", occurrences: 4 }])
     }).pipe(Effect.provide(AlertRows.Test)))
 
+  it.effect("an alert job that applies several detect jobs' evaluations links its span to each of them", () =>
+    Effect.gen(function* () {
+      const rows = yield* AlertRows
+      const producers: Array<string> = []
+      for (const i of [1, 2, 3]) {
+        yield* rows.addPending("t1", [ev(i, "warning")]).pipe(
+          Effect.zipRight(Effect.flatMap(Effect.currentSpan, (span) => Effect.sync(() => producers.push(span.spanId)))),
+          Effect.withSpan("DetectStage.process")
+        )
+      }
+      yield* rows.addPending("t1", [ev(4, "warning")]) // queued outside a trace: nothing to link
+      const span = yield* applyAllPending("t1", policy).pipe(Effect.zipRight(Effect.currentSpan), Effect.withSpan("AlertStage.evaluate"))
+      expect(span.links.map((l) => l.span.spanId)).toEqual(producers)
+      expect(new Set(span.links.map((l) => l.span.traceId)).size).toBe(3)
+    }).pipe(Effect.provide(AlertRows.Test)))
+
   it.effect("takes the pending evaluations in batches until none is left", () =>
     Effect.gen(function* () {
       const rows = yield* AlertRows
