@@ -1,4 +1,3 @@
-import { Schema } from "effect"
 import { addMany, empty, fromValues, merge, quantiles } from "./sketch.ts"
 import { WindowAggSchema } from "../domain/windowAgg.ts"
 import type { WindowAgg } from "../domain/windowAgg.ts"
