@@ -1,12 +1,12 @@
 import { Cause, Clock, Context, Deferred, Duration, Effect, FiberId, FiberMap, Layer, Schedule } from "effect"
 import { Telemetry } from "../telemetry/Telemetry.ts"
 import { ExecutionTimeOuts } from "./ExecutionTimeOuts.ts"
-import { OpenTraces } from "./openTraces.ts"
-import type { TenantTraces } from "./openTraces.ts"
+import { OpenTraces } from "./OpenTraces.ts"
+import type { TenantTraces } from "./OpenTraces.ts"
 import { TraceRegistry } from "./TraceRegistry.ts"
 
 // The tenant actors and the one timer over every open execution: wiring. The bookkeeping is in
-// openTraces.ts (no effects), the SQL in executionRows.ts, what a time-out does in ExecutionTimeOuts.ts.
+// OpenTraces.ts (no effects), the SQL in executionRows.ts, what a time-out does in ExecutionTimeOuts.ts.
 
 /**
  * What a tenant actor hears about its executions (the durable part is already in the TraceRegistry).
