@@ -100,7 +100,7 @@ const mergeWindows = (db: Queryable, tenantId: string, rows: ReadonlyArray<Windo
 
 
 /** What `merge` does to a stored row, as metric_windows' ON CONFLICT does it (Chan et al.). */
-export const mergeRow = (a: WindowRow, b: WindowRow): WindowRow => {
+const mergeRow = (a: WindowRow, b: WindowRow): WindowRow => {
   const count = a.count + b.count
   const mean = (a.mean * a.count + b.mean * b.count) / count
   const variance = (a.variance * a.count + b.variance * b.count + (b.mean - a.mean) ** 2 * a.count * b.count / count) / count
