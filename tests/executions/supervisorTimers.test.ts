@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Ref, TestClock } from "effect"
 import { ExecutionTimeOuts, TimedOut } from "../../src/executions/ExecutionTimeOuts.ts"
+import { OpenTraces } from "../../src/executions/OpenTraces.ts"
 import { makeSupervisor } from "../../src/executions/TenantSupervisor.ts"
 import { TraceRegistry } from "../../src/executions/TraceRegistry.ts"
 
@@ -77,4 +78,30 @@ describe("tenant supervisor timers (Test layers, TestClock)", () => {
         expect(yield* timedOut).toEqual(["good/y", "bad/x"])
       }).pipe(Effect.provide(Layer.merge(Faulty, ExecutionTimeOuts.Test)))
     }))
+})
+
+describe("OpenTraces (the supervisor's bookkeeping, no effects)", () => {
+  it("takes only what is due, re-queues an extended deadline, drops a finished one, and ends an actor with nothing due", () => {
+    const woken: Array<number> = []
+    const traces = new OpenTraces((at) => woken.push(at))
+    const s = traces.stateOf("t")
+    traces.setDeadline("t", s, "a", 100)
+    traces.setDeadline("t", s, "b", 200)
+    traces.setDeadline("t", s, "c", 150)
+    traces.setDeadline("t", s, "b", 300) // later: no new heap entry, the old one is re-queued when popped
+    traces.closed("t", "c")
+    expect(woken).toEqual([100, 200, 150])
+    expect(traces.takeDue(99)).toEqual([])
+    expect(traces.takeDue(250).map(([t]) => t)).toEqual(["t"])
+    expect([...s.due]).toEqual(["a"])
+    expect(traces.nextAt()).toBe(300)
+    s.loaded = true
+    s.running = true
+    expect(traces.actorDone("t", s)).toBe(false)
+    traces.readBack("t", s, ["a"], [undefined]) // claimed elsewhere or finished
+    expect(traces.actorDone("t", s)).toBe(true)
+    expect(traces.stats()).toEqual({ tenants: 1, actors: 0, openTraces: 1 })
+    traces.closed("t", "b")
+    expect(traces.stats()).toEqual({ tenants: 0, actors: 0, openTraces: 0 })
+  })
 })
