@@ -1,6 +1,7 @@
 import { Context, Effect, Layer } from "effect"
 import { AppConfig } from "../config/AppConfig.ts"
 import { RedisConnection } from "../queues/Redis.ts"
+import { makeMemoryWindowStore } from "./memoryWindowStore.ts"
 
 // Durable window state in Redis, so a killed worker loses nothing and two workers agree. Keys are in
 // the tenant's slot ({P:t:<tenant>}), but for the set of tenants with open windows:
@@ -221,4 +222,6 @@ const fields = (flat: ReadonlyArray<string>) => {
 
 export class WindowStore extends Context.Tag("aggregation/WindowStore")<WindowStore, Effect.Effect.Success<typeof makeStore>>() {
   static readonly Live = Layer.effect(WindowStore, makeStore)
+  /** In memory (src/aggregation/memoryWindowStore.ts): stage logic tests in milliseconds, without Redis. */
+  static readonly Test = Layer.effect(WindowStore, makeMemoryWindowStore)
 }

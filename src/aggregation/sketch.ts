@@ -1,4 +1,3 @@
-import { Either, ParseResult, Schema } from "effect"
 import { SketchSchema } from "../domain/windowAgg.ts"
 import type { Sketch } from "../domain/windowAgg.ts"
 
@@ -142,19 +141,3 @@ export const quantiles = (s: Sketch, qs: ReadonlyArray<number>): Array<number> =
 }
 
 export const quantile = (s: Sketch, q: number): number => quantiles(s, [q])[0] ?? Number.NaN
-
-/** The sketch is already plain JSON; this returns a detached copy. */
-export const toJSON = (s: Sketch): Sketch => ({ ...s, pos: { ...s.pos }, neg: { ...s.neg } })
-
-const decodeObject = Schema.decodeUnknownEither(SketchSchema)
-const decodeString = Schema.decodeUnknownEither(Schema.parseJson(SketchSchema))
-
-/** Accepts the object form (jsonb) or a JSON string (Redis); a corrupt value is a typed failure. */
-export const fromJSON = (u: unknown): Either.Either<Sketch, ParseResult.ParseError> =>
-  typeof u === "string" ? decodeString(u) : decodeObject(u)
-
-/** Throwing variant for places where a corrupt sketch is a defect; the message names the bad field. */
-export const fromJSONOrThrow = (u: unknown): Sketch =>
-  Either.getOrElse(fromJSON(u), (e) => {
-    throw new Error(`invalid sketch: ${ParseResult.TreeFormatter.formatErrorSync(e)}`)
-  })

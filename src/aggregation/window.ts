@@ -1,5 +1,4 @@
-import { Schema } from "effect"
-import { addMany, empty, merge, quantiles } from "./sketch.ts"
+import { addMany, empty, fromValues, merge, quantiles } from "./sketch.ts"
 import { WindowAggSchema } from "../domain/windowAgg.ts"
 import type { WindowAgg } from "../domain/windowAgg.ts"
 
@@ -7,7 +6,6 @@ export { WindowAggSchema }
 export type { WindowAgg }
 
 export type SeriesKey = string
-
 
 export interface WindowStats {
   readonly count: number
@@ -79,8 +77,6 @@ export const mergeAgg = (a: WindowAgg, b: WindowAgg): WindowAgg => {
 /** Population variance. */
 export const variance = (agg: WindowAgg): number => (agg.count < 2 ? 0 : Math.max(0, agg.m2) / agg.count)
 
-export const sampleVariance = (agg: WindowAgg): number => (agg.count < 2 ? 0 : Math.max(0, agg.m2) / (agg.count - 1))
-
 /** Quantiles come from the sketch (1% relative error); they are NaN for an empty aggregate. */
 export const finalize = (agg: WindowAgg): WindowStats => {
   const [p50 = Number.NaN, p95 = Number.NaN, p99 = Number.NaN] = quantiles(agg.sketch, [0.5, 0.95, 0.99])
@@ -100,7 +96,7 @@ export const aggOf = (values: ReadonlyArray<number>): WindowAgg => {
     mean += d / count
     m2 += d * (v - mean)
   }
-  return { count, sum, min, max, mean, m2, sketch: addMany(empty(), finite) }
+  return { count, sum, min, max, mean, m2, sketch: fromValues(finite) }
 }
 
 /** Key of `foldPoints`' map; the window start follows the last "|" so series keys may contain "|". */
@@ -128,21 +124,8 @@ export const foldPoints = (points: ReadonlyArray<Point>, sizeMs: number): Map<st
   return new Map([...groups].map(([k, vs]) => [k, aggOf(vs)] as const))
 }
 
-/** Combines two folds (e.g. of consecutive batches) key by key. */
-export const mergeFolds = (a: ReadonlyMap<string, WindowAgg>, b: ReadonlyMap<string, WindowAgg>): Map<string, WindowAgg> => {
-  const out = new Map(a)
-  for (const [k, agg] of b) {
-    const prev = out.get(k)
-    out.set(k, prev ? mergeAgg(prev, agg) : agg)
-  }
-  return out
-}
-
 /** Event-time watermark: everything at or before it is assumed to have arrived. */
 export const watermark = (maxEventTimeMs: number, allowedLatenessMs: number): number => maxEventTimeMs - allowedLatenessMs
-
-export const isClosed = (windowStartMs: number, sizeMs: number, watermarkMs: number): boolean =>
-  watermarkMs >= windowStartMs + sizeMs
 
 /**
  * Windows ending at or before this close: those the watermark has passed, and, since a quiet tenant

@@ -6,15 +6,21 @@ import { AppConfig } from "../config/AppConfig.ts"
 import { Db } from "../db/Db.ts"
 import { ExecutionFacts } from "../executions/ExecutionFacts.ts"
 import { AlertJob } from "../domain/pipeline.ts"
+import type { TenantSettings } from "../domain/settings.ts"
 import { makeProducer, runWorker } from "../queues/Queues.ts"
 import { sweep } from "../queues/sweep.ts"
 import { TenantStore } from "../tenants/TenantStore.ts"
 import { Telemetry } from "../telemetry/Telemetry.ts"
-import { applyPending, envelope, hash, PENDING_BATCH } from "./alertRows.ts"
+import { AlertRows, applyAllPending } from "./alertRows.ts"
+import { hash } from "./evaluation.ts"
+import { markDispatched, notification, recordDelivery, recordEvent, tenantsWith, undispatched } from "./outboxRows.ts"
 import { deliverToChannel, wantsEvent } from "./channels.ts"
 import type { Channel } from "./channels.ts"
 import { classifyStatus, nextDelay } from "./webhook.ts"
 import { evaluateBudgets } from "./budgets.ts"
+
+// The alert stage's wiring: the worker, per-tenant delivery slots, the fan-out to channels and the
+// sweeps. The policy is pure (policy.ts, evaluation.ts); the SQL is in alertRows.ts and outboxRows.ts.
 
 /** A delivery attempt to retry later (BullMQ back-off), honouring the endpoint's Retry-After. */
 class RetryDelivery extends Data.TaggedError("RetryDelivery")<{ readonly message: string; readonly retryAfterMs?: number }> {}
@@ -25,6 +31,8 @@ export const DELIVERY_ATTEMPTS = 6
 const OPT_IN = new Set(["execution_completed"])
 const wants = (c: Channel, eventType: string) => (OPT_IN.has(eventType) ? c.events?.includes(eventType) === true && wantsEvent(c, eventType) : wantsEvent(c, eventType))
 
+const policyOf = (settings: TenantSettings) => ({ cooldownMs: settings.alerting.cooldownSeconds * 1000, resolveAfterWindows: settings.alerting.resolveAfterWindows })
+
 const makeStage = (concurrency: number) =>
   Effect.gen(function* () {
     const db = yield* Db
@@ -33,15 +41,12 @@ const makeStage = (concurrency: number) =>
     const config = yield* AppConfig
     const telemetry = yield* Telemetry
     const queue = yield* makeProducer("alert", AlertJob)
+    const pendingRows = yield* AlertRows
 
     /** Fans recorded notifications out as one delivery job per (notification, channel), then marks them dispatched. */
     const dispatch = (tenantId: string, olderThanSeconds = 0) =>
       Effect.gen(function* () {
-        const pending = yield* db.query<{ message_id: string; event_type: string }>(
-          `SELECT message_id, event_type FROM alert_notifications
-           WHERE tenant_id = $1 AND dispatched_at IS NULL AND created_at <= now() - make_interval(secs => $2) ORDER BY created_at LIMIT 1000`,
-          [tenantId, olderThanSeconds]
-        )
+        const pending = yield* undispatched(db, tenantId, olderThanSeconds)
         if (pending.length === 0) return
         const settings = yield* store.getSettings(tenantId)
         const jobs = pending.flatMap((n) =>
@@ -52,10 +57,7 @@ const makeStage = (concurrency: number) =>
           }))
         )
         if (jobs.length > 0) yield* queue.addBulk(jobs)
-        yield* db.query(
-          "UPDATE alert_notifications SET dispatched_at = now() WHERE tenant_id = $1 AND message_id = ANY($2::text[])",
-          [tenantId, pending.map((n) => n.message_id)]
-        )
+        yield* markDispatched(db, tenantId, pending.map((n) => n.message_id))
       })
 
     // Per-tenant share of this process's delivery slots: a tenant whose endpoint is slow or dead
@@ -75,10 +77,7 @@ const makeStage = (concurrency: number) =>
 
     const deliver = (tenantId: string, messageId: string, channelId: string, attemptNo: number) =>
       Effect.gen(function* () {
-        const rows = yield* db.query<{ alert_id: string | null; event_type: string; payload: Record<string, unknown> }>(
-          "SELECT alert_id, event_type, payload FROM alert_notifications WHERE tenant_id = $1 AND message_id = $2", [tenantId, messageId]
-        )
-        const n = rows[0]
+        const n = yield* notification(db, tenantId, messageId)
         const settings = yield* store.getSettings(tenantId)
         const channel = settings.channels.find((c) => c.id === channelId)
         if (n === undefined || channel === undefined || !wants(channel, n.event_type)) return
@@ -87,12 +86,7 @@ const makeStage = (concurrency: number) =>
         const retryable = result.outcome === "failed" && attempt !== undefined && (attempt.statusCode === null || classifyStatus(attempt.statusCode) === "retry")
         const last = attemptNo >= DELIVERY_ATTEMPTS
         const outcome = retryable && !last ? "retrying" : result.outcome
-        yield* db.query(
-          `INSERT INTO alert_deliveries (tenant_id, alert_id, channel_id, event_type, message_id, attempt, outcome, status_code, error, duration_ms, attempted_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING`,
-          [tenantId, n.alert_id ?? "", channelId, n.event_type, messageId, attemptNo, outcome, attempt?.statusCode ?? null,
-            attempt?.error ?? null, attempt?.durationMs ?? 0, attempt?.startedAt ?? new Date()]
-        )
+        yield* recordDelivery(db, { tenantId, alertId: n.alert_id ?? "", channelId, eventType: n.event_type, messageId, attemptNo, outcome, attempt })
         telemetry.alertsSent.add(1, { channel: channel.type, outcome })
         if (result.outcome === "gone") yield* disableChannel(tenantId, channelId)
         if (outcome === "retrying") {
@@ -109,34 +103,6 @@ const makeStage = (concurrency: number) =>
         yield* Effect.logWarning(`webhook channel ${channelId} answered 410 Gone and was disabled`).pipe(Effect.annotateLogs({ tenantId }))
       })
 
-    // Events outside the window pipeline. A timed-out execution is an alert of its own (open until acknowledged).
-    const event = (tenantId: string, eventType: string, key: string, payload: Record<string, unknown>) =>
-      db.transaction((tx) =>
-        Effect.gen(function* () {
-          const alertId = eventType === "execution_timeout" ? `al_${hash(`timeout|${tenantId}|${key}`)}`
-            : eventType === "agent_loop_suspected" ? `al_${hash(`loop|${tenantId}|${key}`)}` : null
-          if (eventType === "agent_loop_suspected" && alertId !== null) {
-            yield* tx.query(
-              `INSERT INTO alerts (id, tenant_id, series_key, rule, type, state, severity, service_name, trace_id, title, observed, details, last_notified_at)
-               VALUES ($1, $2, $3, 'loop', 'agent_loop_suspected', 'open', 'warning', '', $4, $5, $6, $7::jsonb, now()) ON CONFLICT DO NOTHING`,
-              [alertId, tenantId, `loop|${key}`, key, `execution ${key}: ${String(payload.repeated ?? "a call")} repeated ${String(payload.calls ?? "")} times (more than ${String(payload.maxRepeatedCalls ?? "")})`,
-                Number(payload.calls ?? 0), JSON.stringify(payload)]
-            )
-          } else if (alertId !== null) {
-            yield* tx.query(
-              `INSERT INTO alerts (id, tenant_id, series_key, rule, type, state, severity, service_name, trace_id, title, details, last_notified_at)
-               VALUES ($1, $2, $3, 'timeout', 'execution_timeout', 'open', 'warning', $4, $5, $6, $7::jsonb, now()) ON CONFLICT DO NOTHING`,
-              [alertId, tenantId, `execution|${key}`, String(payload.serviceName ?? ""), key,
-                `execution ${String(payload.operationName ?? key)} of ${String(payload.serviceName ?? "")} timed out`, JSON.stringify(payload)]
-            )
-          }
-          yield* tx.query(
-            `INSERT INTO alert_notifications (tenant_id, message_id, alert_id, event_type, payload) VALUES ($1, $2, $3, $4, $5::jsonb) ON CONFLICT DO NOTHING`,
-            [tenantId, `ev_${hash(`${eventType}|${key}`)}`, alertId, eventType, JSON.stringify(envelope(eventType, { tenantId, ...(alertId === null ? {} : { alertId }), ...payload }))]
-          )
-        })
-      )
-
     yield* runWorker({
       stage: "alert",
       schema: AlertJob,
@@ -147,12 +113,7 @@ const makeStage = (concurrency: number) =>
         Effect.gen(function* () {
           switch (job._tag) {
             case "evaluate": {
-              const settings = yield* store.getSettings(job.tenantId)
-              const policy = { cooldownMs: settings.alerting.cooldownSeconds * 1000, resolveAfterWindows: settings.alerting.resolveAfterWindows }
-              for (;;) {
-                const n = yield* db.transaction((tx) => applyPending(tx, job.tenantId, policy))
-                if (n < PENDING_BATCH) break
-              }
+              yield* applyAllPending(job.tenantId, policyOf(yield* store.getSettings(job.tenantId)))
               return yield* dispatch(job.tenantId)
             }
             case "event": {
@@ -160,21 +121,17 @@ const makeStage = (concurrency: number) =>
               const analysis = job.eventType === "execution_completed" ? yield* facts.analysis(job.tenantId, job.key) : null
               // …and its GenAI totals (tokens, cost, LLM and tool calls, agents), null when it made no GenAI call.
               const genai = job.eventType === "execution_completed" ? yield* facts.genaiTotals(job.tenantId, job.key) : undefined
-              yield* event(job.tenantId, job.eventType, job.key, {
+              yield* db.transaction((tx) => recordEvent(tx, job.tenantId, job.eventType, job.key, {
                 ...job.payload, ...(analysis === null ? {} : { analysis }), ...(genai === undefined ? {} : { genai })
-              })
+              }))
               return yield* dispatch(job.tenantId)
             }
             case "budgets": {
               const settings = yield* store.getSettings(job.tenantId)
               const evaluations = yield* evaluateBudgets(db, job.tenantId, settings.budgets, Date.now())
               if (evaluations.length === 0) return
-              yield* db.query("INSERT INTO pending_evaluations (tenant_id, payload) VALUES ($1, $2::jsonb)", [job.tenantId, JSON.stringify(evaluations)])
-              const policy = { cooldownMs: settings.alerting.cooldownSeconds * 1000, resolveAfterWindows: settings.alerting.resolveAfterWindows }
-              for (;;) {
-                const n = yield* db.transaction((tx) => applyPending(tx, job.tenantId, policy))
-                if (n < PENDING_BATCH) break
-              }
+              yield* pendingRows.addPending(job.tenantId, evaluations)
+              yield* applyAllPending(job.tenantId, policyOf(settings))
               return yield* dispatch(job.tenantId)
             }
             case "deliver":
@@ -184,26 +141,20 @@ const makeStage = (concurrency: number) =>
     })
 
     // Crash recovery: evaluations whose hand-off job was lost, and notifications never fanned out.
-    yield* sweep("evaluation sweep", Duration.seconds(10), db.query<{ tenant_id: string }>(
-      "SELECT DISTINCT tenant_id FROM pending_evaluations WHERE created_at <= now() - interval '10 seconds'"
-    ).pipe(
+    yield* sweep("evaluation sweep", Duration.seconds(10), tenantsWith(db, "stale evaluations").pipe(
       Effect.flatMap((rows) => Effect.forEach(rows, (r) =>
         queue.add("evaluate", { _tag: "evaluate", tenantId: r.tenant_id }), { discard: true }))
     ))
     // Budgets fall back under as time passes, without new spans: tenants with an exceeded budget are re-evaluated.
-    yield* sweep("budget sweep", Duration.seconds(30), db.query<{ tenant_id: string }>(
-      "SELECT DISTINCT tenant_id FROM alert_policy_state WHERE rule = 'budget' AND state ->> 'status' <> 'ok'"
-    ).pipe(
+    yield* sweep("budget sweep", Duration.seconds(30), tenantsWith(db, "exceeded budgets").pipe(
       Effect.flatMap((rows) => Effect.forEach(rows, (r) =>
         queue.add("budgets", { _tag: "budgets", tenantId: r.tenant_id }), { discard: true }))
     ))
-    yield* sweep("notification sweep", Duration.seconds(10), db.query<{ tenant_id: string }>(
-      "SELECT DISTINCT tenant_id FROM alert_notifications WHERE dispatched_at IS NULL AND created_at <= now() - interval '10 seconds'"
-    ).pipe(
+    yield* sweep("notification sweep", Duration.seconds(10), tenantsWith(db, "undispatched notifications").pipe(
       Effect.flatMap((rows) => Effect.forEach(rows, (r) => dispatch(r.tenant_id, 10), { discard: true }))
     ))
   })
 
 export const AlertStage = {
-  layer: (concurrency: number) => Layer.scopedDiscard(makeStage(concurrency))
+  layer: (concurrency: number) => Layer.scopedDiscard(makeStage(concurrency)).pipe(Layer.provide(AlertRows.Live))
 }

@@ -1,57 +1,30 @@
-import { Effect, Schema } from "effect"
-import { createHash } from "node:crypto"
+import { Clock, Context, Effect, Layer, Schema } from "effect"
+import { Db } from "../db/Db.ts"
 import { lockCursor } from "../db/cursor.ts"
 import type { Queryable } from "../db/Db.ts"
 import { EvaluationMsg } from "../domain/pipeline.ts"
-import { initialAlertState, step, withAlertId } from "./policy.ts"
+import { eventTypeOf, planEvaluation, titleOf } from "./evaluation.ts"
 import type { Action, AlertState } from "./policy.ts"
+import { initialAlertState } from "./policy.ts"
+import { currentTraceparent, linkProducers } from "../telemetry/traceContext.ts"
+import { memoryAlertRows } from "./memoryAlertRows.ts"
 
-// The alert stage's SQL: an evaluation through the (pure) policy of src/alerting/policy.ts, with the
-// policy state row, the alert row and the outbox of notifications written in the same transaction.
-// The worker, delivery slots and sweeps are in AlertStage.ts.
-
-export const hash = (s: string) => createHash("sha256").update(s).digest("hex").slice(0, 24)
-
-export const envelope = (eventType: string, data: Record<string, unknown>) => ({ type: eventType, timestamp: new Date().toISOString(), data })
-
-const eventTypeOf = (rule: EvaluationMsg["rule"]) => (rule === "anomaly" ? "anomaly_detected" : rule === "budget" ? "budget_exceeded" : "threshold_exceeded")
-const titleOf = (ev: EvaluationMsg) =>
-  ev.rule === "budget"
-    ? `${ev.operation}: $${ev.value.toFixed(4)} spent, ${ev.severity === "critical" ? "over the limit" : "past the warning level"} ($${(ev.threshold ?? 0).toFixed(4)})`
-    : `${ev.metricName}${ev.serviceName === "" ? "" : ` of ${ev.serviceName}`}${ev.operation === "" ? "" : ` (${ev.operation})`}: ${ev.rule === "anomaly" ? "anomalous" : "over threshold"}`
-
-interface Notification {
-  readonly messageId: string
-  readonly alertId: string | null
-  readonly eventType: string
-  readonly payload: Record<string, unknown>
-}
+// The alert stage's SQL: an evaluation's plan (src/alerting/evaluation.ts, pure) written with the
+// policy state row, the alert row and the outbox of notifications in the same transaction.
+// The worker, delivery slots and sweeps are in AlertStage.ts; the in-memory twin in memoryAlertRows.ts.
 
 /**
  * One evaluation through the alert policy, in one transaction: the policy state row is locked, the
  * alert row and the notifications (outbox) are written with it. A replayed window is a no-op.
  */
-export const applyEvaluation = (tx: Queryable, tenantId: string, policy: { cooldownMs: number; resolveAfterWindows: number }, ev: EvaluationMsg, nowMs: number) =>
+const applyEvaluation = (tx: Queryable, tenantId: string, policy: { cooldownMs: number; resolveAfterWindows: number }, ev: EvaluationMsg, nowMs: number) =>
   Effect.gen(function* () {
     const rows = yield* tx.query<{ state: AlertState }>(
       "SELECT state FROM alert_policy_state WHERE tenant_id = $1 AND series_key = $2 AND rule = $3 FOR UPDATE", [tenantId, ev.seriesKey, ev.rule]
     )
-    const before = rows[0]?.state ?? initialAlertState
-    // A budget is back under as soon as one evaluation says so: its "window" is a rolling sum, not a sample.
-    const result = step({ ...policy, renotify: true, ...(ev.rule === "budget" ? { resolveAfterWindows: 1 } : {}) }, before, { ...ev, expected: ev.expected ?? undefined, z: ev.z ?? undefined }, nowMs)
-    let state = result.state
-    const notifications: Array<Notification> = []
-    for (const action of result.actions) {
-      const alertId = action._tag === "Open" ? `al_${hash(`${tenantId}|${ev.seriesKey}|${ev.rule}|${ev.windowStartMs}`)}` : before.status === "ok" ? undefined : before.alertId
-      if (alertId === undefined) continue
-      if (action._tag === "Open") state = withAlertId(state, alertId)
-      yield* writeAlert(tx, tenantId, alertId, action, ev)
-      if (action._tag === "Fold") continue
-      const eventType = action._tag === "Resolve" ? "alert_resolved" : eventTypeOf(ev.rule)
-      const messageId = `${alertId}.${action._tag.toLowerCase()}.${ev.windowStartMs}`
-      notifications.push({ messageId, alertId, eventType, payload: envelope(eventType, payloadOf(tenantId, alertId, action, ev, state)) })
-    }
-    for (const n of notifications) {
+    const plan = planEvaluation(tenantId, policy, rows[0]?.state ?? initialAlertState, ev, nowMs)
+    for (const w of plan.writes) yield* writeAlert(tx, tenantId, w.alertId, w.action, ev)
+    for (const n of plan.notifications) {
       yield* tx.query(
         `INSERT INTO alert_notifications (tenant_id, message_id, alert_id, event_type, payload) VALUES ($1, $2, $3, $4, $5::jsonb)
          ON CONFLICT DO NOTHING`, [tenantId, n.messageId, n.alertId, n.eventType, JSON.stringify(n.payload)]
@@ -60,20 +33,10 @@ export const applyEvaluation = (tx: Queryable, tenantId: string, policy: { coold
     yield* tx.query(
       `INSERT INTO alert_policy_state (tenant_id, series_key, rule, state) VALUES ($1, $2, $3, $4::jsonb)
        ON CONFLICT (tenant_id, series_key, rule) DO UPDATE SET state = excluded.state, updated_at = now()`,
-      [tenantId, ev.seriesKey, ev.rule, JSON.stringify(state)]
+      [tenantId, ev.seriesKey, ev.rule, JSON.stringify(plan.state)]
     )
-    return notifications.length
+    return plan.notifications.length
   })
-
-const payloadOf = (tenantId: string, alertId: string, action: Action, ev: EvaluationMsg, state: AlertState) => ({
-  alertId, tenantId, action: action._tag.toLowerCase(),
-  state: action._tag === "Resolve" ? "resolved" : state.status === "ok" ? "open" : state.status,
-  severity: action._tag === "Resolve" ? null : ev.severity,
-  ...(action._tag === "Escalate" ? { previousSeverity: action.from } : {}),
-  rule: ev.rule, metric: ev.metricName, service: ev.serviceName, operation: ev.operation, seriesKey: ev.seriesKey,
-  observed: ev.value, expected: ev.expected, sd: ev.sd, z: ev.z, threshold: ev.threshold,
-  windowStart: new Date(ev.windowStartMs).toISOString(), windowEnd: new Date(ev.windowEndMs).toISOString()
-})
 
 const writeAlert = (tx: Queryable, tenantId: string, alertId: string, action: Action, ev: EvaluationMsg) => {
   switch (action._tag) {
@@ -108,16 +71,54 @@ export const PENDING_BATCH = 200
 const decodeEvaluations = Schema.decodeUnknownSync(Schema.Array(EvaluationMsg))
 
 /** The tenant's pending evaluations through the policy, in the order detection produced them, exactly once. */
-export const applyPending = (tx: Queryable, tenantId: string, policy: { cooldownMs: number; resolveAfterWindows: number }) =>
+const applyPending = (tx: Queryable, tenantId: string, policy: { cooldownMs: number; resolveAfterWindows: number }, now: number) =>
   Effect.gen(function* () {
     yield* lockCursor(tx, tenantId, "alert")
-    const rows = yield* tx.query<{ id: number; payload: unknown }>(
-      `SELECT id, payload FROM pending_evaluations WHERE tenant_id = $1 ORDER BY id LIMIT ${PENDING_BATCH}`, [tenantId]
+    const rows = yield* tx.query<{ id: number; payload: unknown; traceparent: string | null }>(
+      `SELECT id, payload, traceparent FROM pending_evaluations WHERE tenant_id = $1 ORDER BY id LIMIT ${PENDING_BATCH}`, [tenantId]
     )
-    const now = Date.now()
     for (const r of rows) {
       for (const ev of decodeEvaluations(r.payload)) yield* applyEvaluation(tx, tenantId, policy, ev, now)
     }
     if (rows.length > 0) yield* tx.query("DELETE FROM pending_evaluations WHERE tenant_id = $1 AND id = ANY($2::int8[])", [tenantId, rows.map((r) => r.id)])
-    return rows.length
+    return { taken: rows.length, traceparents: rows.map((r) => r.traceparent) }
+  })
+
+export type AlertPolicy = { readonly cooldownMs: number; readonly resolveAfterWindows: number }
+export interface PendingTaken {
+  readonly taken: number
+  /** The trace context each taken batch was queued in (null: queued outside a trace). */
+  readonly traceparents: ReadonlyArray<string | null>
+}
+
+export class AlertRows extends Context.Tag("alerting/AlertRows")<AlertRows, {
+  /** Queues evaluations for the tenant with the current trace context (the detect stage writes its own in its transaction). */
+  readonly addPending: (tenantId: string, evaluations: ReadonlyArray<EvaluationMsg>) => Effect.Effect<void, unknown>
+  /** Runs a batch of the tenant's pending evaluations through the policy, in order, once: how many batches were taken, and who queued them. */
+  readonly applyPending: (tenantId: string, policy: AlertPolicy, nowMs: number) => Effect.Effect<PendingTaken, unknown>
+}>() {
+  static readonly Live = Layer.effect(AlertRows, Effect.map(Db, (db) => ({
+    addPending: (tenantId: string, evaluations: ReadonlyArray<EvaluationMsg>) =>
+      Effect.flatMap(currentTraceparent, (traceparent) =>
+        db.query("INSERT INTO pending_evaluations (tenant_id, payload, traceparent) VALUES ($1, $2::jsonb, $3)", [tenantId, JSON.stringify(evaluations), traceparent ?? null])
+      ).pipe(Effect.asVoid),
+    applyPending: (tenantId: string, policy: AlertPolicy, nowMs: number) => db.transaction((tx) => applyPending(tx, tenantId, policy, nowMs))
+  })))
+
+  /** In memory (src/alerting/memoryAlertRows.ts), its rows and outbox in AlertRowsMemory. */
+  static readonly Test = memoryAlertRows(AlertRows)
+}
+
+/**
+ * Every pending evaluation of the tenant through the policy, a batch per transaction. The evaluations of
+ * several detect jobs are applied by whichever alert job comes first: its span links to each producer.
+ */
+export const applyAllPending = (tenantId: string, policy: AlertPolicy) =>
+  Effect.gen(function* () {
+    const rows = yield* AlertRows
+    for (;;) {
+      const { taken, traceparents } = yield* rows.applyPending(tenantId, policy, yield* Clock.currentTimeMillis)
+      yield* linkProducers(traceparents)
+      if (taken < PENDING_BATCH) return
+    }
   })

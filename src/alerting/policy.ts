@@ -35,8 +35,6 @@ export interface PolicyConfig {
   readonly renotify: boolean
 }
 
-export const defaultPolicyConfig: PolicyConfig = { cooldownMs: 5 * 60_000, resolveAfterWindows: 3, renotify: true }
-
 export const initialAlertState: AlertState = { status: "ok" }
 
 export interface StepResult {

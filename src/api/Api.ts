@@ -5,7 +5,7 @@ import { ExecutionId, Scope } from "../domain/ids.ts"
 import { Accepted, ExecutionResult, ExecutionUpdate, JobAccepted, JobRequest, JobStatus, MetricsRequest, StartExecutionRequest, StartExecutionResponse } from "../domain/ingest.ts"
 import { TenantSettings } from "../domain/settings.ts"
 import { CreatedKey, Health, Readiness, TenantView } from "../domain/views.ts"
-import { AlertParams, AnomalyParams, GenaiUsageParams, GraphParams, MetricNamesParams, MetricWindowsParams, SearchParams, SeriesParams, ServicesParams, TimelineParams } from "../domain/queryParams.ts"
+import { AlertParams, AnomalyParams, FailedJobsParams, GenaiUsageParams, GraphParams, MetricNamesParams, MetricWindowsParams, SearchParams, SeriesParams, ServicesParams, TimelineParams } from "../domain/queryParams.ts"
 import { AlertDetailView, ChannelTestResult, IngestRateView, KeyList, MetricNamesView, MetricWindowsView, ServiceGraphView, ServicesTimelineView, TenantList } from "../domain/consoleViews.ts"
 import { AgentGraphView, GenaiUsageView } from "../domain/genaiViews.ts"
 import { AlertList, AlertView, AnomalyList, ExecutionDetailView, ExecutionPage, SeriesView, ServicesView } from "../domain/queryViews.ts"
@@ -159,10 +159,7 @@ export class JobsApi extends HttpApiGroup.make("jobs")
   .add(HttpApiEndpoint.get("get", "/api/jobs/:jobId").setPath(Schema.Struct({ jobId: Schema.String })).addSuccess(JobStatus))
   .add(
     HttpApiEndpoint.get("listFailed", "/api/jobs")
-      .setUrlParams(Schema.Struct({
-        state: Schema.optional(Schema.String.annotations({ description: "failed (required): the tenant's dead-lettered jobs" })),
-        limit: Schema.optional(Schema.String.annotations({ description: "1-1000, default 100" }))
-      }))
+      .setUrlParams(FailedJobsParams)
       .addSuccess(Schema.Struct({ jobs: Schema.Array(JobStatus) }))
   )
   .add(

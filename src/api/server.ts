@@ -10,6 +10,7 @@ import { LiveFeed } from "../executions/LiveFeed.ts"
 import { Telemetry } from "../telemetry/Telemetry.ts"
 import { MplpApi } from "./Api.ts"
 import { routeOf } from "./routeOf.ts"
+import { DecodeErrorsLive } from "./decodeErrors.ts"
 import { AdminAuthLive, TenantAuthLive } from "./auth.ts"
 import { Draining, drainingResponse } from "./drain.ts"
 import { AdminLive } from "./handlers/admin.ts"
@@ -64,6 +65,7 @@ const NodeServer = Layer.unwrapEffect(
 /** The HTTP server on PORT/HOST, with the OpenAPI document at /openapi.json and the web console at /. */
 export const HttpServerLive = HttpApiBuilder.serve((app) => observe(explainUnmatched(app))).pipe(
   Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
+  Layer.provide(DecodeErrorsLive),
   Layer.provide(ConsoleRoutes.pipe(Layer.provide(ConsoleAssets.Default))),
   Layer.provide(ApiLive),
   HttpMiddleware.withSpanNameGenerator((request) => routeOf(request.method, request.url)),

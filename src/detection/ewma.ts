@@ -42,8 +42,6 @@ export const makeDetectConfig = (c: Partial<DetectConfig> = {}): DetectConfig =>
   }
 }
 
-export const defaultDetectConfig: DetectConfig = makeDetectConfig()
-
 export const initial = (): DetectorState => ({ mean: 0, variance: 0, n: 0, streak: 0, shadowMean: 0, shadowVariance: 0 })
 
 /** |z| is capped so that a flat baseline never yields ±Infinity (JSON has no Infinity). */

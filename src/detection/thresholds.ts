@@ -4,8 +4,6 @@ const RANK: Record<Severity, number> = { none: 0, warning: 1, critical: 2 }
 
 export const severityRank = (s: Severity): number => RANK[s]
 
-export const maxSeverity = (a: Severity, b: Severity): Severity => (RANK[a] >= RANK[b] ? a : b)
-
 export interface ThresholdRule {
   readonly warning?: number
   readonly critical?: number

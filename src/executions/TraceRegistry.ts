@@ -1,5 +1,6 @@
 import { Context, Effect, Layer } from "effect"
 import { RedisConnection } from "../queues/Redis.ts"
+import { makeMemoryTraceRegistry } from "./memoryTraceRegistry.ts"
 
 // Open executions and their idle deadlines, durable in Redis so that an execution whose watcher (the
 // tenant actor's timer) was lost with its process is timed out by whoever claims the deadline next:
@@ -82,4 +83,6 @@ const makeRegistry = Effect.gen(function* () {
 
 export class TraceRegistry extends Context.Tag("executions/TraceRegistry")<TraceRegistry, Effect.Effect.Success<typeof makeRegistry>>() {
   static readonly Live = Layer.effect(TraceRegistry, makeRegistry)
+  /** In memory (src/executions/memoryTraceRegistry.ts): the supervisor's timers under TestClock, without Redis. */
+  static readonly Test = Layer.effect(TraceRegistry, makeMemoryTraceRegistry(CLAIM_LEASE_MS))
 }

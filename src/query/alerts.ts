@@ -3,8 +3,6 @@ import { acknowledge, isAlertState } from "../domain/alertState.ts"
 import { lockCursor } from "../db/cursor.ts"
 import type { DbClient, Queryable } from "../db/Db.ts"
 
-export const ALERT_STATES = ["open", "acknowledged", "resolved"] as const
-
 export type AlertRow = {
   id: string; series_key: string; rule: string; type: string; state: string; severity: string; metric_name: string | null
   service_name: string | null; trace_id: string | null; title: string; observed: number | null; expected: number | null

@@ -43,11 +43,3 @@ export const mergeHistograms = (hs: ReadonlyArray<DurationHistogram>): DurationH
   min: hs.reduce((m, h) => (h.count > 0 ? Math.min(m, h.min) : m), Number.POSITIVE_INFINITY),
   max: hs.reduce((m, h) => (h.count > 0 ? Math.max(m, h.max) : m), Number.NEGATIVE_INFINITY)
 })
-
-/** A histogram of raw durations (tests and callers holding samples). */
-export const histogramOf = (durations: ReadonlyArray<number>): DurationHistogram => ({
-  count: durations.length,
-  cumulative: LE_BOUNDS.map((b) => durations.filter((d) => d <= b).length),
-  min: durations.length === 0 ? 0 : Math.min(...durations),
-  max: durations.length === 0 ? 0 : Math.max(...durations)
-})

@@ -2,8 +2,8 @@ import { Effect, Either } from "effect"
 import type { Queryable } from "../db/Db.ts"
 import { BadRequest } from "../domain/errors.ts"
 import { formatDuration } from "./params.ts"
+import type { SERIES_AGGS } from "../domain/queryParams.ts"
 
-export const SERIES_AGGS = ["avg", "min", "max", "sum", "count", "p95"] as const
 export type SeriesAgg = (typeof SERIES_AGGS)[number]
 
 export type BucketSpec = { readonly _tag: "auto" } | { readonly _tag: "raw" } | { readonly _tag: "size"; readonly seconds: number }

@@ -28,3 +28,28 @@ export const traceparentOfJob = (data: unknown): unknown =>
 /** A job's `tenantId` field, read before the payload is decoded. */
 export const tenantOfJobData = (data: unknown): unknown =>
   typeof data === "object" && data !== null && "tenantId" in data ? data.tenantId : undefined
+
+/** Most links one span takes from the producers of a job that merged their work. */
+export const MAX_LINKS = 64
+
+/**
+ * Links the current span to the spans that produced what a merged job took (one BullMQ job applying
+ * several producers' work has one parent, and a link to each of them): malformed, repeated and
+ * parent traceparents are left out, at most MAX_LINKS.
+ */
+export const linkProducers = (traceparents: Iterable<string | null | undefined>) =>
+  Effect.flatMap(Effect.option(Effect.currentSpan), (current) =>
+    Effect.sync(() => {
+      if (Option.isNone(current)) return
+      const parent = Option.getOrUndefined(current.value.parent)
+      const seen = new Set<string>()
+      const links: Array<Tracer.SpanLink> = []
+      for (const tp of traceparents) {
+        const span = spanOfTraceparent(tp)
+        if (span === undefined || seen.has(span.spanId) || span.spanId === parent?.spanId || links.length >= MAX_LINKS) continue
+        seen.add(span.spanId)
+        links.push({ _tag: "SpanLink", span, attributes: {} })
+      }
+      if (links.length > 0) current.value.addLinks(links)
+    })
+  )

@@ -2,7 +2,6 @@ import { describe, expect, it } from "@effect/vitest"
 import fc from "fast-check"
 import {
   acknowledge,
-  defaultPolicyConfig,
   initialAlertState,
   notifies,
   step,
@@ -16,7 +15,7 @@ import type { Severity } from "../../src/detection/thresholds.ts"
 
 const numRuns = 200
 const MIN = 60_000
-const config = defaultPolicyConfig
+const config: PolicyConfig = { cooldownMs: 5 * 60_000, resolveAfterWindows: 3, renotify: true }
 const ev = (severity: Severity, windowStartMs: number, value = 1): Evaluation => ({
   seriesKey: "t1|cpu",
   rule: "anomaly",

@@ -1,7 +1,7 @@
 import { Either } from "effect"
 import { readFileSync } from "node:fs"
 import { describe, expect, it } from "vitest"
-import { evaluate } from "../../src/detection/DetectStage.ts"
+import { evaluate } from "../../src/detection/evaluate.ts"
 import { initial } from "../../src/detection/ewma.ts"
 import type { DetectorState } from "../../src/detection/ewma.ts"
 import type { ClosedWindow } from "../../src/domain/pipeline.ts"

@@ -1,7 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import fc from "fast-check"
 import {
-  defaultDetectConfig,
   detect,
   ewmaStep,
   initial,
@@ -11,6 +10,8 @@ import {
   type Detection,
   type DetectorState
 } from "../../src/detection/ewma.ts"
+
+const defaultDetectConfig = makeDetectConfig()
 
 const numRuns = 200
 const run = (config: DetectConfig, xs: ReadonlyArray<number>, from: DetectorState = initial()) => {

@@ -3,7 +3,6 @@ import fc from "fast-check"
 import {
   defaultThresholds,
   evaluateThreshold,
-  maxSeverity,
   severityRank,
   thresholdFor,
   type ThresholdRule
@@ -43,8 +42,6 @@ describe("thresholds", () => {
   })
 
   it("severity helpers", () => {
-    expect(maxSeverity("warning", "critical")).toBe("critical")
-    expect(maxSeverity("none", "warning")).toBe("warning")
     expect(severityRank("none")).toBeLessThan(severityRank("warning"))
   })
 

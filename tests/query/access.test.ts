@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { randomBytes } from "node:crypto"
-import { acknowledge, step, withAlertId, defaultPolicyConfig, initialAlertState } from "../../src/alerting/policy.ts"
+import { acknowledge, step, withAlertId, initialAlertState } from "../../src/alerting/policy.ts"
 import type { AlertState } from "../../src/alerting/policy.ts"
 import { call, startApp } from "../support/harness.ts"
 import type { TestApp } from "../support/harness.ts"
@@ -18,7 +18,7 @@ const hex = (bytes: number) => randomBytes(bytes).toString("hex")
 
 /** An open alert with its policy state, as the alert stage writes them. */
 const seedAlert = async (tenantId: string, id: string, seriesKey: string, state: "open" | "resolved" = "open") => {
-  const opened = withAlertId(step(defaultPolicyConfig, initialAlertState, { seriesKey, rule: "threshold", severity: "critical", windowStartMs: 1000, value: 97 }, Date.now()).state, id)
+  const opened = withAlertId(step({ cooldownMs: 300_000, resolveAfterWindows: 3, renotify: true }, initialAlertState, { seriesKey, rule: "threshold", severity: "critical", windowStartMs: 1000, value: 97 }, Date.now()).state, id)
   await app.sql(
     `INSERT INTO alerts (id, tenant_id, series_key, rule, type, state, severity, metric_name, service_name, title, observed, resolved_at)
      VALUES ($1, $2, $3, 'threshold', 'threshold_exceeded', $4, 'critical', 'cpuUsagePercent', 'agent', 'cpu over threshold', 97,
@@ -87,10 +87,13 @@ describe("tenant isolation and scopes", () => {
   })
 
   it("documents every query endpoint in the OpenAPI document", async () => {
-    const doc = (await (await fetch(`${app.baseUrl}/openapi.json`)).json()) as { paths: Record<string, unknown> }
+    const doc = (await (await fetch(`${app.baseUrl}/openapi.json`)).json()) as { paths: Record<string, { get?: { parameters: Array<{ name: string; in: string; required: boolean }> } }> }
     for (const path of ["/api/metrics/series", "/api/services", "/api/executions", "/api/executions/{executionId}", "/api/anomalies", "/api/alerts", "/api/alerts/{id}/ack"]) {
       expect(Object.keys(doc.paths)).toContain(path)
     }
+    const query = (path: string) => doc.paths[path]?.get?.parameters.filter((p) => p.in === "query").map((p) => `${p.name}${p.required ? "!" : ""}`)
+    expect(query("/api/metrics/series")).toEqual(["name!", "bucket", "agg", "groupBy", "service", "source", "from", "to"])
+    expect(query("/api/jobs")).toEqual(["state!", "limit"])
   })
 
   it("a key without the query scope gets 403 everywhere", async () => {

@@ -1,8 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Option } from "effect"
+import { Effect, Either, Option, ParseResult, Schema, TestClock } from "effect"
 import fc from "fast-check"
-import { histogramOf, LE_BOUNDS, mergeHistograms, quantileFromHistogram } from "../../src/query/histogram.ts"
-import { durationSeconds, formatDuration, parseTime } from "../../src/query/params.ts"
+import { LE_BOUNDS, mergeHistograms, quantileFromHistogram } from "../../src/query/histogram.ts"
+import { histogramOf } from "../support/histogram.ts"
+import { durationSeconds, SeriesParams, timeMs } from "../../src/domain/queryParams.ts"
+import { formatDuration } from "../../src/query/params.ts"
 import { decodeCursor, encodeCursor } from "../../src/query/search.ts"
 import { planSeries } from "../../src/query/series.ts"
 import type { SeriesRequest } from "../../src/query/series.ts"
@@ -60,11 +62,27 @@ describe("parameters", () => {
       .toEqual([10, 300, 3600, 86_400, undefined, undefined])
     expect([formatDuration(300), formatDuration(7200), formatDuration(10), formatDuration(604_800)]).toEqual(["5m", "2h", "10s", "1w"])
     const now = 1_000_000_000
-    expect(Effect.runSync(parseTime("from", "now-15m", now, 0))).toBe(now - 900_000)
-    expect(Effect.runSync(parseTime("from", "1700000000000", now, 0))).toBe(1_700_000_000_000)
-    expect(Effect.runSync(parseTime("from", "2024-01-02T03:04:05Z", now, 0))).toBe(Date.parse("2024-01-02T03:04:05Z"))
-    expect(Effect.runSync(Effect.flip(parseTime("from", "yesterday", now, 0))).message).toContain("from")
+    expect(timeMs("now-15m", now)).toBe(now - 900_000)
+    expect(timeMs("1700000000000", now)).toBe(1_700_000_000_000)
+    expect(timeMs("2024-01-02T03:04:05Z", now)).toBe(Date.parse("2024-01-02T03:04:05Z"))
+    expect(timeMs("yesterday", now)).toContain("not an ISO-8601 time")
   })
+
+  it.effect("decodes a query string with its defaults at the clock's now, each refusal naming its parameter", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(10 * H)
+      const decode = (q: Record<string, string>) => Schema.decodeUnknown(SeriesParams)(q)
+      expect(yield* decode({ name: "m", from: "now-15m", bucket: "5m", agg: "p95" }))
+        .toEqual({ name: "m", fromMs: 10 * H - 900_000, toMs: 10 * H, bucket: 300, agg: "p95" })
+      expect(yield* decode({ name: "m", to: String(2 * H), bucket: "", groupBy: "service" })).toEqual({ name: "m", fromMs: H, toMs: 2 * H, groupBy: "service" })
+      const refusal = (q: Record<string, string>) =>
+        Effect.flip(decode(q)).pipe(Effect.map((e) => ParseResult.ArrayFormatter.formatErrorSync(e).map((i) => `${i.path.join(".")}: ${i.message}`)))
+      expect(yield* refusal({ from: "now" })).toEqual(["name: is required"])
+      expect(yield* refusal({ name: "m", agg: "median" })).toEqual([`agg: "median" is not one of avg, min, max, sum, count, p95`])
+      expect(yield* refusal({ name: "m", bucket: "7x" })).toEqual([`bucket: "7x" is not auto, raw or a duration such as 10s, 1m, 5m, 1h`])
+      expect(yield* refusal({ name: "m", from: "now", to: "now-1h" })).toEqual(["from: must be before to"])
+      expect(yield* refusal({ name: "m", from: "later" })).toEqual([`from: "later" is not an ISO-8601 time, epoch milliseconds or now-<duration>`])
+    }))
 
   it("round-trips cursors and refuses foreign ones", () => {
     fc.assert(fc.property(fc.date({ min: new Date(0), max: new Date(4e12), noInvalidDate: true }), fc.integer({ min: 0, max: 999 }), fc.stringMatching(/^[0-9a-f]{32}$/), fc.stringMatching(/^[0-9a-f]{16}$/), (d, us, id, span) => {

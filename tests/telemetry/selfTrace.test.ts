@@ -101,7 +101,16 @@ describe("the service's own traces (MPLP_SELF_TENANT)", () => {
       return undefined
     }, 30_000, 500)
     const [alert] = detail.spans.filter((s) => s.name === "Worker.alert")
-    expect(ancestors(detail.spans, alert as SpanNode)).toEqual(expect.arrayContaining(["Worker.detect", "AggregateStage.closePass", "Worker.aggregate", "Worker.ingest", "POST /api/metrics"]))
+    expect(ancestors(detail.spans, alert as SpanNode)).toEqual(expect.arrayContaining(["Worker.detect", "Aggregator.closePass", "Worker.aggregate", "Worker.ingest", "POST /api/metrics"]))
+    // The alert job applies whatever evaluations are pending, queued by any number of detect jobs: its
+    // span links to the span each batch was queued in (here the one detect job's transaction).
+    const evaluate = detail.spans.find((s) => s.name === "AlertStage.evaluate")
+    const stored = await app.sql<{ links: Array<{ traceId: string; spanId: string }> }>(
+      "SELECT links FROM spans WHERE tenant_id = $1 AND trace_id = $2 AND span_id = $3", [selfId, detail.traceId, evaluate?.spanId ?? ""]
+    )
+    const linked = (stored[0]?.links ?? []).map((l) => detail.spans.find((s) => s.spanId === l.spanId)?.name)
+    expect(linked).toEqual(["Db.transaction"])
+    expect(ancestors(detail.spans, detail.spans.find((s) => s.spanId === (stored[0]?.links[0]?.spanId ?? "")) as SpanNode)).toContain("Worker.detect")
   }, 60_000)
 
   it("ingesting its own spans traces nothing: the self tenant's jobs make no spans, nor do probes", async () => {

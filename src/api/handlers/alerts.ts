@@ -4,8 +4,7 @@ import { Db } from "../../db/Db.ts"
 import { ReadDb } from "../../db/ReadDb.ts"
 import { Conflict, NotFound } from "../../domain/errors.ts"
 import { queryAlertDetail } from "../../query/alertDetail.ts"
-import { acknowledgeAlert, ALERT_STATES, listAlerts } from "../../query/alerts.ts"
-import { parseChoices, parseIntParam } from "../../query/params.ts"
+import { acknowledgeAlert, listAlerts } from "../../query/alerts.ts"
 import { MplpApi } from "../Api.ts"
 import { requireScope } from "../auth.ts"
 import { dbUnavailable } from "../body.ts"
@@ -20,9 +19,7 @@ export const AlertsLive = HttpApiBuilder.group(MplpApi, "alerts", (handlers) =>
       .handle("list", ({ urlParams }) =>
         Effect.gen(function* () {
           const p = yield* requireScope("query")
-          const states = yield* parseChoices("state", urlParams.state, ALERT_STATES)
-          const limit = yield* parseIntParam("limit", urlParams.limit, 200, 1, 1000)
-          return yield* listAlerts(reads, p.tenantId, states, limit)
+          return yield* listAlerts(reads, p.tenantId, urlParams.state ?? null, urlParams.limit ?? 200)
         }).pipe(dbUnavailable)
       )
       .handle("get", ({ path }) =>

@@ -9,7 +9,6 @@ import type { TimeWindow } from "../../domain/limits.ts"
 import { IngestQueue } from "../../ingest/IngestQueue.ts"
 import { pointsFromRequest } from "../../ingest/native.ts"
 import { decodeMetrics, decodeTraces } from "../../ingest/otlp/index.ts"
-import { badParam, parseChoice, parseIntParam } from "../../query/params.ts"
 import { Quotas } from "../../tenants/Quotas.ts"
 import { TenantStore } from "../../tenants/TenantStore.ts"
 import { MplpApi } from "../Api.ts"
@@ -77,10 +76,7 @@ export const JobsLive = HttpApiBuilder.group(MplpApi, "jobs", (handlers) =>
       .handle("listFailed", ({ urlParams }) =>
         Effect.gen(function* () {
           const p = yield* requireScope("ingest")
-          if (urlParams.state === undefined || urlParams.state === "") return yield* badParam("state", "is required: state=failed lists the dead-lettered jobs")
-          yield* parseChoice("state", urlParams.state, ["failed"] as const, "failed")
-          const limit = yield* parseIntParam("limit", urlParams.limit, 100, 1, 1000)
-          return { jobs: yield* ingest.listFailed(p.tenantId, limit) }
+          return { jobs: yield* ingest.listFailed(p.tenantId, urlParams.limit ?? 100) }
         }).pipe(dbUnavailable)
       )
       .handle("retry", ({ path }) =>

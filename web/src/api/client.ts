@@ -38,7 +38,7 @@ export type Settings = typeof TenantSettings.Encoded
 export type ChannelTest = typeof ChannelTestResult.Type
 
 /** Search parameters, with `attr.KEY=VALUE` filters beside the named ones. */
-export type Search = typeof SearchParams.Type & { readonly [attr: `attr.${string}`]: string | undefined }
+export type Search = typeof SearchParams.Encoded & { readonly [attr: `attr.${string}`]: string | undefined }
 
 /** A failed request: the status, the service's message, and for 429/503 when to retry. */
 export class ApiError extends Error {
@@ -129,23 +129,23 @@ const enc = encodeURIComponent
 export const api = {
   /** Checks a key before keeping it: a cheap read that needs the query scope. */
   tryKey: (key: string) => request<Services>("GET", "/api/services", { query: { from: "now-1m" }, key }),
-  services: (q: typeof ServicesParams.Type) => get<Services>("/api/services", q),
-  servicesTimeline: (q: typeof TimelineParams.Type) => get<Timeline>("/api/services/timeline", q),
-  serviceGraph: (q: typeof GraphParams.Type) => get<ServiceGraph>("/api/services/graph", q),
-  ingestRate: (q: typeof TimelineParams.Type) => get<IngestRate>("/api/ingest/rate", q),
+  services: (q: typeof ServicesParams.Encoded) => get<Services>("/api/services", q),
+  servicesTimeline: (q: typeof TimelineParams.Encoded) => get<Timeline>("/api/services/timeline", q),
+  serviceGraph: (q: typeof GraphParams.Encoded) => get<ServiceGraph>("/api/services/graph", q),
+  ingestRate: (q: typeof TimelineParams.Encoded) => get<IngestRate>("/api/ingest/rate", q),
   search: (q: Search) => get<Page>("/api/executions", q),
   execution: (id: string) => get<ExecutionDetail>(`/api/executions/${enc(id)}`),
-  anomalies: (q: typeof AnomalyParams.Type) => get<Anomalies>("/api/anomalies", q),
-  alerts: (q: typeof AlertParams.Type) => get<Alerts>("/api/alerts", q),
+  anomalies: (q: typeof AnomalyParams.Encoded) => get<Anomalies>("/api/anomalies", q),
+  alerts: (q: typeof AlertParams.Encoded) => get<Alerts>("/api/alerts", q),
   alert: (id: string) => get<AlertDetail>(`/api/alerts/${enc(id)}`),
   ack: (id: string) => request<Alert>("POST", `/api/alerts/${enc(id)}/ack`),
-  metricNames: (q: typeof MetricNamesParams.Type) => get<MetricNames>("/api/metrics/names", q),
-  metricWindows: (q: typeof MetricWindowsParams.Type) => get<MetricWindows>("/api/metrics/windows", q),
-  series: (q: typeof SeriesParams.Type) => get<Series>("/api/metrics/series", q),
+  metricNames: (q: typeof MetricNamesParams.Encoded) => get<MetricNames>("/api/metrics/names", q),
+  metricWindows: (q: typeof MetricWindowsParams.Encoded) => get<MetricWindows>("/api/metrics/windows", q),
+  series: (q: typeof SeriesParams.Encoded) => get<Series>("/api/metrics/series", q),
   failedJobs: (limit?: number) => get<{ readonly jobs: ReadonlyArray<Job> }>("/api/jobs", { state: "failed", limit }),
   retryJob: (id: string) => request<Job>("POST", `/api/jobs/${enc(id)}/retry`),
-  genaiUsage: (q: typeof GenaiUsageParams.Type) => get<GenaiUsage>("/api/genai/usage", q),
-  genaiGraph: (q: typeof GraphParams.Type) => get<AgentGraph>("/api/genai/graph", q),
+  genaiUsage: (q: typeof GenaiUsageParams.Encoded) => get<GenaiUsage>("/api/genai/usage", q),
+  genaiGraph: (q: typeof GraphParams.Encoded) => get<AgentGraph>("/api/genai/graph", q),
   admin: {
     tryToken: (token: string) => request<Tenants>("GET", "/api/admin/tenants", { auth: "admin", key: token }),
     tenants: () => request<Tenants>("GET", "/api/admin/tenants", { auth: "admin" }),

@@ -1,0 +1,105 @@
+import { Clock, Effect, Schema } from "effect"
+import { createHash } from "node:crypto"
+import { seriesKeyOf } from "../domain/pipeline.ts"
+import type { AggregateJob } from "../domain/pipeline.ts"
+import { closeCutoff, emptyAgg, mergeAgg, watermark, WindowAggSchema } from "./window.ts"
+import type { WindowAgg } from "./window.ts"
+import { toRow, WindowRows } from "./windowRows.ts"
+import type { WindowRow } from "./windowRows.ts"
+import { WindowStore } from "./WindowStore.ts"
+
+// What the aggregate stage does with a job and with a tenant's due windows, over the window state
+// (WindowStore) and the stored windows (WindowRows): the stage (AggregateStage.ts) is its worker and
+// sweep; tests run it over both services' Test layers.
+
+const decodeAgg = Schema.decodeUnknownSync(Schema.parseJson(WindowAggSchema))
+const decodeMeta = Schema.decodeUnknownSync(Schema.parseJson(Schema.Struct({
+  metricName: Schema.String, serviceName: Schema.String, operation: Schema.String, sizeMs: Schema.Number
+})))
+
+export interface AggregatorDeps<E1, E2> {
+  /** The tenant's window settings. */
+  readonly settingsOf: (tenantId: string) => Effect.Effect<{ readonly allowedLatenessSeconds: number; readonly idleTimeoutSeconds: number }, E1>
+  /** Tells detection that the tenant has newly closed windows; `jobId` makes a repeated close pass harmless. */
+  readonly detect: (tenantId: string, jobId: string) => Effect.Effect<unknown, E2>
+  /** Late points counted (self metrics). */
+  readonly onLate: (points: number) => void
+}
+
+export const makeAggregator = <E1, E2>(deps: AggregatorDeps<E1, E2>) =>
+  Effect.gen(function* () {
+    const windows = yield* WindowStore
+    const stored = yield* WindowRows
+    const merged = (partials: ReadonlyArray<string>) => partials.reduce((acc, p) => mergeAgg(acc, decodeAgg(p)), emptyAgg())
+
+    /** Closes every window the watermark (or, for a quiet tenant, the wall clock) has passed. */
+    const closePass = (tenantId: string) =>
+      windows.withTenantLock(tenantId, Effect.gen(function* () {
+        const settings = yield* deps.settingsOf(tenantId)
+        const maxEventTimeMs = yield* windows.watermarkOf(tenantId)
+        const cutoff = closeCutoff(maxEventTimeMs, yield* Clock.currentTimeMillis, settings.allowedLatenessSeconds * 1000, settings.idleTimeoutSeconds * 1000)
+        const due = yield* windows.due(tenantId, cutoff)
+        if (due.length === 0) return yield* windows.forgetTenantIfIdle(tenantId)
+        const rows: Array<WindowRow> = []
+        const compactions: Array<{ seriesKey: string; windowStartMs: number; merged: WindowAgg; names: ReadonlyArray<string> }> = []
+        for (const w of due) {
+          const { partials, names, meta } = yield* windows.close(tenantId, w.seriesKey, w.windowStartMs)
+          if (meta === undefined || partials.length === 0) continue
+          const agg = merged(partials)
+          rows.push(toRow(decodeMeta(meta), w.seriesKey, w.windowStartMs, agg, 0))
+          compactions.push({ seriesKey: w.seriesKey, windowStartMs: w.windowStartMs, merged: agg, names })
+        }
+        yield* stored.upsert(tenantId, rows)
+        // After the upsert: a crash before it closes the same windows again, from the same partials.
+        yield* windows.compact(tenantId, compactions)
+        if (rows.length > 0) {
+          // The windows are in metric_windows now; the detect stage reads them from there, in order.
+          const id = createHash("sha256").update(due.map((d) => d.member).join("\n")).digest("hex").slice(0, 32)
+          yield* deps.detect(tenantId, `${tenantId}.close-${id}`)
+        }
+        // Only now: a crash before this line closes the same windows again, idempotently.
+        yield* windows.forgetClosed(tenantId, due.map((d) => d.member))
+      })).pipe(Effect.withSpan("Aggregator.closePass", { attributes: { tenantId } }))
+
+    /** One aggregate job: its partials into their windows (late ones correct the stored rows), then a close pass. */
+    const process = (job: AggregateJob) =>
+      Effect.gen(function* () {
+        const partials = job.partials.map((p) => ({
+          seriesKey: seriesKeyOf(p),
+          windowStartMs: p.windowStartMs,
+          windowEndMs: p.windowStartMs + job.windowSizeMs,
+          agg: p.agg,
+          meta: { metricName: p.metricName, serviceName: p.serviceName, operation: p.operation, sizeMs: job.windowSizeMs }
+        }))
+        const settings = yield* deps.settingsOf(job.tenantId)
+        const lateBefore = watermark(yield* windows.watermarkOf(job.tenantId), settings.allowedLatenessSeconds * 1000)
+        const results = yield* windows.addPartials(job.tenantId, job.sourceJobId, partials, lateBefore)
+        // Late points: their window was closed already (recompute it from its partials and correct the
+        // stored row), or the watermark had passed it before it opened, or its state expired after close
+        // (the hash is "additive": merge the partial into the stored row, or store a new row outside
+        // detection, whose baselines move forward in event time only). Either way they count as late.
+        const late: Array<WindowRow> = []
+        const additive: Array<WindowRow> = []
+        for (let i = 0; i < partials.length; i++) {
+          const p = partials[i]
+          const r = results[i]
+          if (p === undefined || r === undefined || !r.added || !r.closed) continue
+          if (r.additive) {
+            additive.push(toRow(p.meta, p.seriesKey, p.windowStartMs, p.agg, p.agg.count, true))
+            continue
+          }
+          const { partials: all, meta } = yield* windows.read(job.tenantId, p.seriesKey, p.windowStartMs)
+          if (meta === undefined) continue
+          late.push(toRow(decodeMeta(meta), p.seriesKey, p.windowStartMs, merged(all), p.agg.count))
+        }
+        if (late.length > 0 || additive.length > 0) {
+          yield* stored.upsert(job.tenantId, late)
+          yield* stored.merge(job.tenantId, additive)
+          deps.onLate([...late, ...additive].reduce((n, w) => n + w.lateCount, 0))
+        }
+        yield* windows.advanceWatermark(job.tenantId, job.maxEventTimeMs)
+        yield* closePass(job.tenantId)
+      })
+
+    return { process, closePass } as const
+  })

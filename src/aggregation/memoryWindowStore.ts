@@ -1,0 +1,118 @@
+import { Effect } from "effect"
+import type { AddResult, WindowStore } from "./WindowStore.ts"
+
+// WindowStore's in-memory twin (WindowStore.Test): the same answers as the Redis scripts (a batch's
+// partial written once, a window closed at birth when the watermark had passed it, compaction into
+// __merged), without expiry. For stage logic tests; what crosses the wire is tested against Redis.
+
+interface WindowHash {
+  readonly batches: Map<string, string>
+  merged: string | undefined
+  meta: string | undefined
+  closed: boolean
+  additive: boolean
+}
+
+export const makeMemoryWindowStore = Effect.sync((): WindowStore["Type"] => {
+  const hashes = new Map<string, WindowHash>()
+  const open = new Map<string, Map<string, number>>()
+  const watermarks = new Map<string, number>()
+  const openTenantSet = new Set<string>()
+  const locks = new Set<string>()
+  const hashKey = (tenantId: string, seriesKey: string, startMs: number) => `${tenantId}|${seriesKey}|${startMs}`
+  const member = (seriesKey: string, startMs: number) => `${startMs}|${seriesKey}`
+  const openOf = (tenantId: string) => {
+    let z = open.get(tenantId)
+    if (z === undefined) open.set(tenantId, (z = new Map()))
+    return z
+  }
+  const hashOf = (key: string) => {
+    let h = hashes.get(key)
+    if (h === undefined) hashes.set(key, (h = { batches: new Map(), merged: undefined, meta: undefined, closed: false, additive: false }))
+    return h
+  }
+  const fields = (h: WindowHash | undefined) => {
+    const partials: Array<string> = h?.merged === undefined ? [] : [h.merged]
+    const names: Array<string> = []
+    for (const [name, v] of h?.batches ?? []) {
+      if (v === "") continue
+      partials.push(v)
+      names.push(name)
+    }
+    return { partials, names, meta: h?.meta }
+  }
+
+  const addPartials = (
+    tenantId: string,
+    sourceJobId: string,
+    partials: ReadonlyArray<{ seriesKey: string; windowStartMs: number; windowEndMs: number; agg: unknown; meta: unknown }>,
+    lateBeforeMs: number
+  ) =>
+    Effect.sync(() => {
+      openTenantSet.add(tenantId)
+      return partials.map((x): AddResult => {
+        const h = hashOf(hashKey(tenantId, x.seriesKey, x.windowStartMs))
+        const existed = h.meta !== undefined
+        if (!existed) h.meta = JSON.stringify(x.meta)
+        if (!existed && x.windowEndMs <= lateBeforeMs) h.closed = h.additive = true
+        const added = !h.batches.has(sourceJobId)
+        if (added) h.batches.set(sourceJobId, JSON.stringify(x.agg))
+        if (!h.closed) openOf(tenantId).set(member(x.seriesKey, x.windowStartMs), x.windowEndMs)
+        return { closed: h.closed, added, existed, additive: h.closed && h.additive }
+      })
+    })
+
+  const advanceWatermark = (tenantId: string, eventTimeMs: number) =>
+    Effect.sync(() => {
+      const wm = Math.max(watermarks.get(tenantId) ?? Number.NEGATIVE_INFINITY, eventTimeMs)
+      watermarks.set(tenantId, wm)
+      return wm
+    })
+
+  const split = (m: string) => {
+    const i = m.indexOf("|")
+    return { windowStartMs: Number(m.slice(0, i)), seriesKey: m.slice(i + 1), member: m }
+  }
+
+  return {
+    addPartials,
+    advanceWatermark,
+    watermarkOf: (tenantId: string) => Effect.sync(() => watermarks.get(tenantId) ?? Number.NEGATIVE_INFINITY),
+    due: (tenantId: string, cutoffMs: number, limit = 5000) =>
+      Effect.sync(() =>
+        [...openOf(tenantId)].filter(([, end]) => end <= cutoffMs).sort(([a, x], [b, y]) => x - y || (a < b ? -1 : 1)).slice(0, limit).map(([m]) => split(m))
+      ),
+    close: (tenantId: string, seriesKey: string, windowStartMs: number) =>
+      Effect.sync(() => {
+        const h = hashOf(hashKey(tenantId, seriesKey, windowStartMs))
+        h.closed = true
+        return fields(h)
+      }),
+    compact: (tenantId: string, windows: ReadonlyArray<{ seriesKey: string; windowStartMs: number; merged: unknown; names: ReadonlyArray<string> }>) =>
+      Effect.sync(() => {
+        for (const w of windows) {
+          const h = hashes.get(hashKey(tenantId, w.seriesKey, w.windowStartMs))
+          if (h === undefined || w.names.length <= 1) continue
+          for (const n of w.names) h.batches.set(n, "")
+          h.merged = JSON.stringify(w.merged)
+        }
+      }),
+    read: (tenantId: string, seriesKey: string, windowStartMs: number) => Effect.sync(() => fields(hashes.get(hashKey(tenantId, seriesKey, windowStartMs)))),
+    forgetClosed: (tenantId: string, members: ReadonlyArray<string>) => Effect.sync(() => members.forEach((m) => openOf(tenantId).delete(m))),
+    openTenants: Effect.sync(() => [...openTenantSet]),
+    forgetTenantIfIdle: (tenantId: string) => Effect.sync(() => void (openOf(tenantId).size === 0 && openTenantSet.delete(tenantId))),
+    dropTenant: (tenantId: string) =>
+      Effect.sync(() => {
+        for (const k of hashes.keys()) if (k.startsWith(`${tenantId}|`)) hashes.delete(k)
+        open.delete(tenantId)
+        watermarks.delete(tenantId)
+        openTenantSet.delete(tenantId)
+      }),
+    withTenantLock: <A, E, R>(tenantId: string, body: Effect.Effect<A, E, R>) =>
+      Effect.suspend(() => {
+        if (locks.has(tenantId)) return Effect.succeed(undefined)
+        locks.add(tenantId)
+        return body.pipe(Effect.ensuring(Effect.sync(() => locks.delete(tenantId))))
+      })
+  }
+})

@@ -1,0 +1,70 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Ref, TestClock } from "effect"
+import { AlertRows, applyAllPending } from "../../src/alerting/alertRows.ts"
+import { AlertRowsMemory } from "../../src/alerting/memoryAlertRows.ts"
+import type { EvaluationMsg } from "../../src/domain/pipeline.ts"
+
+// The alert stage's policy path (pending evaluations → policy → alert rows and outbox) over AlertRows.Test:
+// no database, TestClock for the cooldown.
+
+const MIN = 60_000
+const policy = { cooldownMs: 5 * MIN, resolveAfterWindows: 2 }
+const ev = (i: number, severity: EvaluationMsg["severity"], value = 10): EvaluationMsg => ({
+  metricName: "latency", serviceName: "api", operation: "", seriesKey: "latency|api|", rule: "anomaly", severity,
+  windowStartMs: i * MIN, windowEndMs: (i + 1) * MIN, value, expected: 1, sd: 1, z: severity === "none" ? 0 : 9, threshold: null
+})
+
+const run = (evaluations: ReadonlyArray<EvaluationMsg>) =>
+  Effect.gen(function* () {
+    const rows = yield* AlertRows
+    yield* rows.addPending("t1", evaluations)
+    yield* applyAllPending("t1", policy)
+  })
+
+const outbox = Effect.map(Effect.flatMap(AlertRowsMemory, Ref.get), (s) => s.notifications.map((n) => `${n.eventType}:${String((n.payload.data as { action: string }).action)}`))
+const alerts = Effect.map(Effect.flatMap(AlertRowsMemory, Ref.get), (s) => [...s.alerts.values()].map(({ state, severity, occurrences }) => ({ state, severity, occurrences })))
+
+describe("alert policy path (AlertRows.Test)", () => {
+  it.effect("opens, escalates, folds within the cooldown, reminds after it, resolves after quiet windows; a replay is a no-op", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(100 * MIN)
+      yield* run([ev(1, "warning"), ev(2, "critical")])
+      yield* run([ev(2, "critical")])
+      expect(yield* outbox).toEqual(["anomaly_detected:open", "anomaly_detected:escalate"])
+      yield* TestClock.adjust(MIN)
+      yield* run([ev(3, "warning")])
+      expect(yield* outbox).toHaveLength(2)
+      yield* TestClock.adjust(5 * MIN)
+      yield* run([ev(4, "warning")])
+      expect(yield* outbox).toEqual(["anomaly_detected:open", "anomaly_detected:escalate", "anomaly_detected:renotify"])
+      yield* run([ev(5, "none"), ev(6, "none")])
+      expect((yield* outbox).at(-1)).toBe("alert_resolved:resolve")
+      expect(yield* alerts).toEqual([{ state: "resolved", severity: "critical", occurrences: 4 }])
+    }).pipe(Effect.provide(AlertRows.Test)))
+
+  it.effect("an alert job that applies several detect jobs' evaluations links its span to each of them", () =>
+    Effect.gen(function* () {
+      const rows = yield* AlertRows
+      const producers: Array<string> = []
+      for (const i of [1, 2, 3]) {
+        yield* rows.addPending("t1", [ev(i, "warning")]).pipe(
+          Effect.zipRight(Effect.flatMap(Effect.currentSpan, (span) => Effect.sync(() => producers.push(span.spanId)))),
+          Effect.withSpan("DetectStage.process")
+        )
+      }
+      yield* rows.addPending("t1", [ev(4, "warning")]) // queued outside a trace: nothing to link
+      const span = yield* applyAllPending("t1", policy).pipe(Effect.zipRight(Effect.currentSpan), Effect.withSpan("AlertStage.evaluate"))
+      expect(span.links.map((l) => l.span.spanId)).toEqual(producers)
+      expect(new Set(span.links.map((l) => l.span.traceId)).size).toBe(3)
+    }).pipe(Effect.provide(AlertRows.Test)))
+
+  it.effect("takes the pending evaluations in batches until none is left", () =>
+    Effect.gen(function* () {
+      const rows = yield* AlertRows
+      for (let i = 0; i < 450; i++) yield* rows.addPending("t1", [ev(i, i % 2 === 0 ? "warning" : "none")])
+      yield* applyAllPending("t1", policy)
+      const state = yield* Effect.flatMap(AlertRowsMemory, Ref.get)
+      expect(state.pending.get("t1")).toEqual([])
+      expect(state.notifications.length).toBe(1)
+    }).pipe(Effect.provide(AlertRows.Test)))
+})
