@@ -1,5 +1,6 @@
 import { Queue } from "bullmq"
-import type { Redis } from "ioredis"
+import { scanKeys } from "../src/queues/Redis.ts"
+import type { RedisClient } from "../src/queues/Redis.ts"
 import { randomUUID } from "node:crypto"
 import { bullPrefix, STAGES } from "../src/queues/Queues.ts"
 import { DEFAULT_PARTITIONS, IngestPartitions } from "../src/queues/IngestPartitions.ts"
@@ -112,20 +113,18 @@ export const until = async (f: () => Promise<boolean>, timeoutMs: number, everyM
   }
 }
 
-/** MEMORY USAGE summed over one deployment's keys (`prefix`), and their number: the Redis may be shared, so used_memory counts others too. */
-export const prefixMemory = async (r: Redis, prefix: string): Promise<{ readonly bytes: number; readonly keys: number }> => {
+/**
+ * MEMORY USAGE summed over one deployment's keys (`prefix`), and their number: the Redis may be shared, so
+ * used_memory counts others too. On a cluster, every master's keys (SCAN sees one node).
+ */
+export const prefixMemory = async (r: RedisClient, prefix: string): Promise<{ readonly bytes: number; readonly keys: number }> => {
   let bytes = 0
   let keys = 0
-  for (const pattern of keyPatterns(prefix)) {
-    let cursor = "0"
-    do {
-      const [next, ks] = await r.scan(cursor, "MATCH", pattern, "COUNT", 1000)
-      cursor = next
-      const pipe = r.pipeline()
-      for (const k of ks) pipe.memory("USAGE", k, "SAMPLES", "0")
-      for (const [, v] of (await pipe.exec()) ?? []) bytes += Number(v ?? 0)
-      keys += ks.length
-    } while (cursor !== "0")
+  for await (const { node, keys: ks } of scanKeys(r, keyPatterns(prefix))) {
+    const pipe = node.pipeline()
+    for (const k of ks) pipe.memory("USAGE", k, "SAMPLES", "0")
+    for (const [, v] of (await pipe.exec()) ?? []) bytes += Number(v ?? 0)
+    keys += ks.length
   }
   return { bytes, keys }
 }

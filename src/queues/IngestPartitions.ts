@@ -1,5 +1,8 @@
 import { Queue } from "bullmq"
 import type { ConnectionOptions, Job, JobType } from "bullmq"
+import { Cluster, Redis } from "ioredis"
+import { waitForReplicas } from "./Redis.ts"
+import type { RedisClient } from "./Redis.ts"
 import { partitionOf, redisKeys } from "./keys.ts"
 import { defaultJobOptions } from "./jobOptions.ts"
 
@@ -24,15 +27,29 @@ export const DEFAULT_PARTITIONS = 8
  */
 export class IngestPartitions {
   readonly queues: ReadonlyArray<Queue>
-  constructor(queues: ReadonlyArray<Queue>) {
+  /** The connection the queues share, when they were given one (not connection options). */
+  readonly client: RedisClient | undefined
+  constructor(queues: ReadonlyArray<Queue>, client?: RedisClient) {
     this.queues = queues
+    this.client = client
   }
 
   static open(connection: ConnectionOptions, prefix: string, partitions: number) {
     const keys = redisKeys(prefix)
     return new IngestPartitions(
-      Array.from({ length: partitions }, (_, n) => new Queue("ingest", { connection, prefix: keys.partition(n), defaultJobOptions: partitionJobOptions(partitions) }))
+      Array.from({ length: partitions }, (_, n) => new Queue("ingest", { connection, prefix: keys.partition(n), defaultJobOptions: partitionJobOptions(partitions) })),
+      connection instanceof Redis || connection instanceof Cluster ? connection : undefined
     )
+  }
+
+  /**
+   * Waits until `replicas` replicas hold what this process has written to the tenant's partition so
+   * far (its enqueues included): Redis WAIT on the connection that wrote them, to the node of the
+   * partition's slot. The replicas that did (fewer when the timeout passed first).
+   */
+  replicated(tenantId: string, replicas: number, timeoutMs: number): Promise<number> {
+    if (this.client === undefined) return Promise.reject(new Error("the ingest partitions were opened without a shared connection"))
+    return waitForReplicas(this.client, this.of(tenantId).toKey("meta"), replicas, timeoutMs)
   }
 
   of(tenantId: string): Queue {
