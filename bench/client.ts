@@ -77,10 +77,10 @@ export type Counts = Record<"wait" | "active" | "delayed" | "prioritized" | "pau
 export const openQueues = (prefix: string, redisUrl: string) => {
   const u = new URL(redisUrl)
   const connection = { host: u.hostname, port: Number(u.port || 6379) }
-  // The ingest stage's partitions read as one queue (counts summed, jobs of every partition).
+  // The ingest and aggregate stages' partitions read as one queue each (counts summed, jobs of every partition).
   const partitions = Number(process.env.MPLP_QUEUE_PARTITIONS ?? DEFAULT_PARTITIONS)
   const queues = new Map<Stage, Queue | IngestPartitions>(
-    STAGES.map((s) => [s, s === "ingest" ? IngestPartitions.open(connection, prefix, partitions) : new Queue(s, { connection, prefix: bullPrefix(prefix) })])
+    STAGES.map((s) => [s, s === "ingest" || s === "aggregate" ? IngestPartitions.open(connection, prefix, partitions, s) : new Queue(s, { connection, prefix: bullPrefix(prefix) })])
   )
   const counts = async (stage: Stage): Promise<Counts> => {
     const c = await queues.get(stage)!.getJobCounts("wait", "active", "delayed", "prioritized", "paused", "failed", "completed")

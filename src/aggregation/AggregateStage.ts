@@ -6,7 +6,9 @@ import type { Queryable } from "../db/Db.ts"
 import { AggregateJob, DetectJob, seriesKeyOf } from "../domain/pipeline.ts"
 import type { ClosedWindow, Series } from "../domain/pipeline.ts"
 import { makeProducer, runWorker } from "../queues/Queues.ts"
+import { RedisConnection } from "../queues/Redis.ts"
 import { sweep } from "../queues/sweep.ts"
+import { AppConfig } from "../config/AppConfig.ts"
 import { TenantStore } from "../tenants/TenantStore.ts"
 import { Telemetry } from "../telemetry/Telemetry.ts"
 import { closeCutoff, emptyAgg, finalize, isClosed, mergeAgg, watermark, WindowAggSchema } from "./window.ts"
@@ -115,6 +117,8 @@ const makeStage = (concurrency: number) =>
     const store = yield* TenantStore
     const telemetry = yield* Telemetry
     const detect = yield* makeProducer("detect", DetectJob)
+    const redis = yield* RedisConnection
+    const { queuePartitions } = yield* AppConfig
 
     const merged = (partials: ReadonlyArray<string>) => partials.reduce((acc, p) => mergeAgg(acc, decodeAgg(p)), emptyAgg())
 
@@ -186,7 +190,13 @@ const makeStage = (concurrency: number) =>
         yield* closePass(job.tenantId)
       })
 
-    yield* runWorker({ stage: "aggregate", schema: AggregateJob, concurrency, process: (job) => process(job).pipe(Effect.annotateLogs({ tenantId: job.tenantId })) })
+    // One worker per partition of the queue (as the ingest stage's), each with the stage's concurrency.
+    for (let n = 0; n < queuePartitions; n++) {
+      yield* runWorker({
+        stage: "aggregate", prefix: redis.keys.partition(n), schema: AggregateJob, concurrency,
+        process: (job) => process(job).pipe(Effect.annotateLogs({ tenantId: job.tenantId }))
+      })
+    }
 
     // A tenant the database does not know (a fresh database on a Redis that kept another's state): its
     // windows can never be stored, so they are dropped, with one warning, instead of failing every second.

@@ -19,7 +19,7 @@ const partitionJobOptions = (partitions: number) => ({
 export const DEFAULT_PARTITIONS = 8
 
 /**
- * The ingest stage's queue, split in partitions: a tenant's batches all go to partition
+ * The ingest stage's queue (and the aggregate stage's, see `open`), split in partitions: a tenant's batches all go to partition
  * FNV-1a(tenant) mod N (one FIFO per partition: a tenant's order is kept as before), each partition
  * is its own BullMQ queue in its own hash slot, and the workers consume every partition side by side,
  * so a quiet tenant's batch waits behind its own partition's backlog only. Job ids start with the
@@ -34,10 +34,14 @@ export class IngestPartitions {
     this.client = client
   }
 
-  static open(connection: ConnectionOptions, prefix: string, partitions: number) {
+  /**
+   * The partitions of the `name` stage's queue: "ingest", or "aggregate" (its queue is split the same way:
+   * a tenant's aggregate jobs are in the same partition, hence the same slot, as its ingest jobs).
+   */
+  static open(connection: ConnectionOptions, prefix: string, partitions: number, name: "ingest" | "aggregate" = "ingest") {
     const keys = redisKeys(prefix)
     return new IngestPartitions(
-      Array.from({ length: partitions }, (_, n) => new Queue("ingest", { connection, prefix: keys.partition(n), defaultJobOptions: partitionJobOptions(partitions) })),
+      Array.from({ length: partitions }, (_, n) => new Queue(name, { connection, prefix: keys.partition(n), defaultJobOptions: partitionJobOptions(partitions) })),
       connection instanceof Redis || connection instanceof Cluster ? connection : undefined
     )
   }
