@@ -122,8 +122,13 @@ export class RedisConnection extends Context.Tag("queues/RedisConnection")<Redis
       )
       return {
         client,
+        // A cluster connection of BullMQ's connects at once: BullMQ would call connect() on a lazy one, and a
+        // queue closed while that is under way leaves its rejection unhandled.
         connection: (name, blocking) =>
-          make(name, blocking ? { maxRetriesPerRequest: null, enableOfflineQueue: true } : { maxRetriesPerRequest: 1, enableOfflineQueue: false }),
+          make(name, {
+            ...(blocking ? { maxRetriesPerRequest: null, enableOfflineQueue: true } : { maxRetriesPerRequest: 1, enableOfflineQueue: false }),
+            ...(target._tag === "Cluster" ? { lazyConnect: false } : {})
+          }),
         reader: (name, commandTimeoutMs) => open(name, { maxRetriesPerRequest: 1, enableOfflineQueue: true, commandTimeout: commandTimeoutMs }),
         isCluster: target._tag === "Cluster",
         prefix: config.queuePrefix,
