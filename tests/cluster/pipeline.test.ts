@@ -122,7 +122,10 @@ describe("the pipeline on a Redis Cluster (3 masters, 3 replicas)", () => {
           // Its replica is promoted after the node timeout; the promoted master has no replica of its own
           // (WAIT 1 answers 503 for its slots) until the killed node is back, as its replica.
           failover = (async () => {
-            await eventually(async () => ((await cluster.masters()).length === 3 && !(await cluster.masters()).includes(killed) ? true : undefined), 20_000)
+            await eventually(async () => {
+              const masters = await cluster.masters()
+              return masters.length === 3 && !masters.includes(killed) ? true : undefined
+            }, 20_000)
             await cluster.restart(killed)
           })()
         }
@@ -131,7 +134,7 @@ describe("the pipeline on a Redis Cluster (3 masters, 3 replicas)", () => {
     }))
     await failover
     await cluster.ready(true)
-    expect(await cluster.masters()).not.toContain(killed)
+    expect(await eventually(() => cluster.masters())).not.toContain(killed)
     for (const t of tenants) {
       const want = expected.get(t.id)
       await eventually(async () => {

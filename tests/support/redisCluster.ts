@@ -76,11 +76,19 @@ export const startRedisCluster = async (masterCount = 3, replicasPerMaster = 1):
       return true
     }, 30_000, 100)
   }
+  const mastersSeenBy = async (port: number) =>
+    (await cli(port, "CLUSTER", "NODES")).split("\n").flatMap((line) => {
+      const fields = line.trim().split(" ")
+      const flags = (fields[2] ?? "").split(",")
+      const isMaster = flags.includes("master") && !flags.includes("fail") && !flags.includes("fail?") && fields.length > 8
+      return isMaster ? [Number(/:(\d+)@/.exec(fields[1] ?? "")?.[1] ?? 0)] : []
+    }).sort((a, b) => a - b)
+  // The masters every live node agrees on (a node just restarted believes its old role for a moment).
   const masters = async () => {
-    const live = ports.filter((p) => !dead.has(p))
-    const nodes = await cli(live[0] ?? 0, "CLUSTER", "NODES")
-    return nodes.split("\n").filter((l) => /\bmaster\b/.test(l) && !/\bfail\b/.test(l) && / \d+-\d+/.test(l))
-      .map((l) => Number(/:(\d+)@/.exec(l)?.[1] ?? 0))
+    const views = await Promise.all(ports.filter((p) => !dead.has(p)).map(mastersSeenBy))
+    const first = JSON.stringify(views[0] ?? [])
+    if (views.some((v) => JSON.stringify(v) !== first)) throw new Error(`the nodes do not agree on the masters yet: ${JSON.stringify(views)}`)
+    return views[0] ?? []
   }
   const start = async (p: number) => {
     await run("redis-server", [
