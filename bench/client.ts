@@ -1,6 +1,8 @@
 import { Queue } from "bullmq"
-import { scanKeys } from "../src/queues/Redis.ts"
+import type { RedisOptions } from "ioredis"
+import { openClient, scanKeys } from "../src/queues/Redis.ts"
 import type { RedisClient } from "../src/queues/Redis.ts"
+import { parseRedisTarget } from "../src/queues/redisTarget.ts"
 import { randomUUID } from "node:crypto"
 import { bullPrefix, STAGES } from "../src/queues/Queues.ts"
 import { DEFAULT_PARTITIONS, IngestPartitions } from "../src/queues/IngestPartitions.ts"
@@ -73,10 +75,16 @@ export const scrape = async (baseUrl: string): Promise<string> => {
 
 export type Counts = Record<"wait" | "active" | "delayed" | "prioritized" | "paused" | "failed" | "completed", number>
 
+/** A client of REDIS_URL as the service reads it: one server, or a Redis Cluster (`redis+cluster://`, REDIS_CLUSTER=true). */
+export const openRedis = (redisUrl: string, options: RedisOptions = {}): RedisClient => {
+  const target = parseRedisTarget(redisUrl, process.env.REDIS_CLUSTER === "true")
+  if (target._tag === "Left") throw new Error(`REDIS_URL ${target.left}`)
+  return openClient(target.right, options)
+}
+
 /** The service's BullMQ queues (same names and prefix as src/queues/Queues.ts), opened for reading counts. */
 export const openQueues = (prefix: string, redisUrl: string) => {
-  const u = new URL(redisUrl)
-  const connection = { host: u.hostname, port: Number(u.port || 6379) }
+  const connection = openRedis(redisUrl, { maxRetriesPerRequest: null })
   // The ingest and aggregate stages' partitions read as one queue each (counts summed, jobs of every partition).
   const partitions = Number(process.env.MPLP_QUEUE_PARTITIONS ?? DEFAULT_PARTITIONS)
   const queues = new Map<Stage, Queue | IngestPartitions>(
@@ -94,7 +102,7 @@ export const openQueues = (prefix: string, redisUrl: string) => {
   }
   /** The most recently completed jobs of a stage (BullMQ keeps them for an hour). */
   const completed = (stage: Stage, n: number) => queues.get(stage)!.getCompleted(0, n - 1)
-  const close = () => Promise.all([...queues.values()].map((q) => q.close())).then(() => undefined)
+  const close = () => Promise.all([...queues.values()].map((q) => q.close())).then(() => connection.quit()).then(() => undefined)
   return { counts, pending, idle, completed, close }
 }
 export type Queues = ReturnType<typeof openQueues>
