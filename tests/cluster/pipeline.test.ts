@@ -145,7 +145,9 @@ describe("the pipeline on a Redis Cluster (3 masters, 3 replicas)", () => {
       expect(await stored(t.id)).toEqual(want)
     }
     expect(statuses.get(202)).toBe(tenants.length * 40)
-    // The failover was crossed: some requests were refused (503, or cut off) and retried.
-    expect((statuses.get(503) ?? 0) + (statuses.get(0) ?? 0)).toBeGreaterThan(0)
+    // The first tenant's state is now served by the promoted replica. Whether its requests during the
+    // failover got 503s or were only slowed down (ioredis retries a command while the slot has no master)
+    // depends on timing: the retried ones are counted in `statuses`, the outcome must be the same.
+    expect(await masterOf(k.tenant(first.id, "backlog"))).not.toBe(killed)
   }, 90_000)
 })
