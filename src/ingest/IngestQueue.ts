@@ -113,7 +113,8 @@ const makeIngestQueue = Effect.gen(function* () {
           // already acknowledged. Answer only once replicas hold it (a retry with the same job id, i.e.
           // Idempotency-Key, finds the job if it survived, and enqueues it again if not).
           if (redisWaitReplicas > 0) {
-            const acked = await partitions.replicated(job.tenantId, redisWaitReplicas, redisWaitTimeoutMs)
+            const { acked, present } = await partitions.replicated(job.tenantId, jobId, redisWaitReplicas, redisWaitTimeoutMs)
+            if (!present) throw new Error("the batch was lost from Redis (a failover?)")
             if (acked < redisWaitReplicas) throw new Error(`the batch reached ${acked} of ${redisWaitReplicas} Redis replicas within ${redisWaitTimeoutMs} ms`)
           }
         },

@@ -48,12 +48,12 @@ export class IngestPartitions {
 
   /**
    * Waits until `replicas` replicas hold what this process has written to the tenant's partition so
-   * far (its enqueues included): Redis WAIT on the connection that wrote them, to the node of the
-   * partition's slot. The replicas that did (fewer when the timeout passed first).
+   * far (its enqueue of `jobId` included): Redis WAIT on the connection that wrote it, to the node of the
+   * partition's slot; then checks that the job is there (see waitForReplicas).
    */
-  replicated(tenantId: string, replicas: number, timeoutMs: number): Promise<number> {
+  replicated(tenantId: string, jobId: string, replicas: number, timeoutMs: number) {
     if (this.client === undefined) return Promise.reject(new Error("the ingest partitions were opened without a shared connection"))
-    return waitForReplicas(this.client, this.of(tenantId).toKey("meta"), replicas, timeoutMs)
+    return waitForReplicas(this.client, this.of(tenantId).toKey(jobId), replicas, timeoutMs)
   }
 
   of(tenantId: string): Queue {

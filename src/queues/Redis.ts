@@ -141,14 +141,18 @@ export class RedisConnection extends Context.Tag("queues/RedisConnection")<Redis
 
 /**
  * Waits until `replicas` replicas have every write this client's connection to `key`'s node made so
- * far (Redis WAIT on that very connection: a pipeline is routed by its key). The number that did, which
- * is less than `replicas` when the timeout passed first.
+ * far (Redis WAIT on that very connection: a pipeline is routed by its key), then checks that `key` is
+ * there. `acked`: the replicas that confirmed (fewer when the timeout passed first). `present`: false
+ * when the node that answered no longer has the key (a failover between the write and the WAIT: the
+ * WAIT then ran on the promoted replica's connection, which says nothing about the lost write).
  */
-export const waitForReplicas = async (client: RedisClient, key: string, replicas: number, timeoutMs: number): Promise<number> => {
-  const res = await client.pipeline().exists(key).wait(replicas, timeoutMs).exec()
-  const [err, acked] = res?.[1] ?? [new Error("WAIT: no reply"), 0]
-  if (err !== null) throw err
-  return Number(acked)
+export const waitForReplicas = async (client: RedisClient, key: string, replicas: number, timeoutMs: number): Promise<{ readonly acked: number; readonly present: boolean }> => {
+  const res = await client.pipeline().wait(replicas, timeoutMs).exists(key).exec()
+  const [waitErr, acked] = res?.[0] ?? [new Error("WAIT: no reply"), 0]
+  const [existsErr, present] = res?.[1] ?? [new Error("EXISTS: no reply"), 0]
+  if (waitErr !== null) throw waitErr
+  if (existsErr !== null) throw existsErr
+  return { acked: Number(acked), present: Number(present) === 1 }
 }
 
 /** Every key matching one of `patterns`, on every master of a cluster (SCAN sees one node only). */
