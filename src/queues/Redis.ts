@@ -13,12 +13,6 @@ export class RedisUnavailable extends Data.TaggedError("RedisUnavailable")<{ rea
 /** A connection to one Redis server or to a Redis Cluster: the commands are the same, routed by key on a cluster. */
 export type RedisClient = Redis | Cluster
 
-/** host:port of a Redis URL (every seed of a cluster URL), without credentials, for messages. */
-export const describeRedisUrl = (url: string): string => {
-  const t = parseRedisTarget(url, false)
-  return t._tag === "Left" ? "(unparseable REDIS_URL)" : describeRedisTarget(t.right).replace(/^(the Redis Cluster|Redis) at /, "")
-}
-
 /**
  * A new client of the target: a plain connection, or a cluster client whose per-node connections take
  * `options` (`offlineQueue` is the cluster's own: it holds commands while the slot map is (re)loaded).
