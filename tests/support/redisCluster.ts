@@ -62,9 +62,15 @@ export const startRedisCluster = async (masterCount = 3, replicasPerMaster = 1):
     }
     dead.add(port)
   }
-  const stop = async () => {
+  const killAll = () => {
     for (const p of ports) kill(p)
     rmSync(dir, { recursive: true, force: true })
+  }
+  // A test process that dies before its afterAll (a crash, a killed run) leaves no daemonized node behind.
+  process.once("exit", killAll)
+  const stop = async () => {
+    process.removeListener("exit", killAll)
+    killAll()
   }
   const ready = async (replicas = true) => {
     const live = ports.filter((p) => !dead.has(p))
