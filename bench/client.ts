@@ -1,5 +1,8 @@
 import { Queue } from "bullmq"
-import type { Redis } from "ioredis"
+import type { RedisOptions } from "ioredis"
+import { openClient, scanKeys } from "../src/queues/Redis.ts"
+import type { RedisClient } from "../src/queues/Redis.ts"
+import { parseRedisTarget } from "../src/queues/redisTarget.ts"
 import { randomUUID } from "node:crypto"
 import { bullPrefix, STAGES } from "../src/queues/Queues.ts"
 import { DEFAULT_PARTITIONS, IngestPartitions } from "../src/queues/IngestPartitions.ts"
@@ -72,14 +75,20 @@ export const scrape = async (baseUrl: string): Promise<string> => {
 
 export type Counts = Record<"wait" | "active" | "delayed" | "prioritized" | "paused" | "failed" | "completed", number>
 
+/** A client of REDIS_URL as the service reads it: one server, or a Redis Cluster (`redis+cluster://`, REDIS_CLUSTER=true). */
+export const openRedis = (redisUrl: string, options: RedisOptions = {}): RedisClient => {
+  const target = parseRedisTarget(redisUrl, process.env.REDIS_CLUSTER === "true")
+  if (target._tag === "Left") throw new Error(`REDIS_URL ${target.left}`)
+  return openClient(target.right, options)
+}
+
 /** The service's BullMQ queues (same names and prefix as src/queues/Queues.ts), opened for reading counts. */
 export const openQueues = (prefix: string, redisUrl: string) => {
-  const u = new URL(redisUrl)
-  const connection = { host: u.hostname, port: Number(u.port || 6379) }
-  // The ingest stage's partitions read as one queue (counts summed, jobs of every partition).
+  const connection = openRedis(redisUrl, { maxRetriesPerRequest: null })
+  // The ingest and aggregate stages' partitions read as one queue each (counts summed, jobs of every partition).
   const partitions = Number(process.env.MPLP_QUEUE_PARTITIONS ?? DEFAULT_PARTITIONS)
   const queues = new Map<Stage, Queue | IngestPartitions>(
-    STAGES.map((s) => [s, s === "ingest" ? IngestPartitions.open(connection, prefix, partitions) : new Queue(s, { connection, prefix: bullPrefix(prefix) })])
+    STAGES.map((s) => [s, s === "ingest" || s === "aggregate" ? IngestPartitions.open(connection, prefix, partitions, s) : new Queue(s, { connection, prefix: bullPrefix(prefix) })])
   )
   const counts = async (stage: Stage): Promise<Counts> => {
     const c = await queues.get(stage)!.getJobCounts("wait", "active", "delayed", "prioritized", "paused", "failed", "completed")
@@ -93,7 +102,7 @@ export const openQueues = (prefix: string, redisUrl: string) => {
   }
   /** The most recently completed jobs of a stage (BullMQ keeps them for an hour). */
   const completed = (stage: Stage, n: number) => queues.get(stage)!.getCompleted(0, n - 1)
-  const close = () => Promise.all([...queues.values()].map((q) => q.close())).then(() => undefined)
+  const close = () => Promise.all([...queues.values()].map((q) => q.close())).then(() => connection.quit()).then(() => undefined)
   return { counts, pending, idle, completed, close }
 }
 export type Queues = ReturnType<typeof openQueues>
@@ -112,20 +121,18 @@ export const until = async (f: () => Promise<boolean>, timeoutMs: number, everyM
   }
 }
 
-/** MEMORY USAGE summed over one deployment's keys (`prefix`), and their number: the Redis may be shared, so used_memory counts others too. */
-export const prefixMemory = async (r: Redis, prefix: string): Promise<{ readonly bytes: number; readonly keys: number }> => {
+/**
+ * MEMORY USAGE summed over one deployment's keys (`prefix`), and their number: the Redis may be shared, so
+ * used_memory counts others too. On a cluster, every master's keys (SCAN sees one node).
+ */
+export const prefixMemory = async (r: RedisClient, prefix: string): Promise<{ readonly bytes: number; readonly keys: number }> => {
   let bytes = 0
   let keys = 0
-  for (const pattern of keyPatterns(prefix)) {
-    let cursor = "0"
-    do {
-      const [next, ks] = await r.scan(cursor, "MATCH", pattern, "COUNT", 1000)
-      cursor = next
-      const pipe = r.pipeline()
-      for (const k of ks) pipe.memory("USAGE", k, "SAMPLES", "0")
-      for (const [, v] of (await pipe.exec()) ?? []) bytes += Number(v ?? 0)
-      keys += ks.length
-    } while (cursor !== "0")
+  for await (const { node, keys: ks } of scanKeys(r, keyPatterns(prefix))) {
+    const pipe = node.pipeline()
+    for (const k of ks) pipe.memory("USAGE", k, "SAMPLES", "0")
+    for (const [, v] of (await pipe.exec()) ?? []) bytes += Number(v ?? 0)
+    keys += ks.length
   }
   return { bytes, keys }
 }

@@ -9,13 +9,12 @@
 import { ConfigProvider, Effect, Layer, ManagedRuntime } from "effect"
 import { randomUUID } from "node:crypto"
 import { parseArgs } from "node:util"
-import { Redis } from "ioredis"
 import { WindowStore } from "../src/aggregation/WindowStore.ts"
 import { Schema } from "effect"
 import { addPoint, emptyAgg, mergeAgg, WindowAggSchema } from "../src/aggregation/window.ts"
 import { AppConfig } from "../src/config/AppConfig.ts"
 import { deleteKeysWithPrefix, RedisConnection } from "../src/queues/Redis.ts"
-import { prefixMemory } from "../bench/client.ts"
+import { openRedis, prefixMemory } from "../bench/client.ts"
 import { SeriesLimiter } from "../src/tenants/SeriesLimiter.ts"
 
 const { values } = parseArgs({ options: { series: { type: "string", default: "2000" }, "batches-per-window": { type: "string", default: "5" } }, strict: true })
@@ -67,7 +66,7 @@ const main = Effect.gen(function* () {
 })
 
 const measure = async () => {
-  const r = new Redis(url)
+  const r = openRedis(url)
   const memory = await prefixMemory(r, prefix)
   await r.quit()
   return memory

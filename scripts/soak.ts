@@ -9,13 +9,12 @@
  * database after the service stopped.
  */
 import { Effect } from "effect"
-import { Redis } from "ioredis"
 import { execFileSync } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { parseArgs } from "node:util"
-import { createTenant, nowMs, openQueues, prefixMemory, sleep, until } from "../bench/client.ts"
+import { createTenant, nowMs, openQueues, openRedis, prefixMemory, sleep, until } from "../bench/client.ts"
 import type { Tenant } from "../bench/client.ts"
 import { REDIS_URL, startService } from "../bench/service.ts"
 import { percentile, rssOf } from "../bench/stats.ts"
@@ -53,7 +52,7 @@ const dirBytes = (dir: string) => Number(execFileSync("du", ["-sb", dir]).toStri
 const main = async () => {
   const dataDir = mkdtempSync(join(tmpdir(), "mplp-soak-"))
   const service = await startService({ env: { MPLP_DATA_DIR: dataDir, LOG_LEVEL: "warn" } })
-  const redis = new Redis(REDIS_URL)
+  const redis = openRedis(REDIS_URL)
   log(`service ready in ${service.startupSeconds.toFixed(0)} s (pid ${service.pid}); ${tenantCount} tenants, ${rate} points/s in ${BATCH}-point batches, ${minutes} min`)
   const tenants: Array<Tenant> = []
   for (let i = 0; i < tenantCount; i++) tenants.push(await createTenant(service.baseUrl, service.adminToken, `soak${i}`, {}))

@@ -2,7 +2,9 @@ import { Duration, Effect, Layer } from "effect"
 import { NotFound } from "../domain/errors.ts"
 import { AggregateJob, DetectJob } from "../domain/pipeline.ts"
 import { makeProducer, runWorker } from "../queues/Queues.ts"
+import { RedisConnection } from "../queues/Redis.ts"
 import { sweep } from "../queues/sweep.ts"
+import { AppConfig } from "../config/AppConfig.ts"
 import { TenantStore } from "../tenants/TenantStore.ts"
 import { Telemetry } from "../telemetry/Telemetry.ts"
 import { makeAggregator } from "./Aggregator.ts"
@@ -18,13 +20,21 @@ const makeStage = (concurrency: number) =>
     const store = yield* TenantStore
     const telemetry = yield* Telemetry
     const detect = yield* makeProducer("detect", DetectJob)
+    const redis = yield* RedisConnection
+    const { queuePartitions } = yield* AppConfig
     const { process, closePass } = yield* makeAggregator({
       settingsOf: (tenantId) => Effect.map(store.getSettings(tenantId), (s) => s.windows),
       detect: (tenantId, jobId) => detect.add("windows", { tenantId }, { jobId }),
       onLate: (points) => telemetry.lateEvents.add(points)
     })
 
-    yield* runWorker({ stage: "aggregate", schema: AggregateJob, concurrency, process: (job) => process(job).pipe(Effect.annotateLogs({ tenantId: job.tenantId })) })
+    // One worker per partition of the queue (as the ingest stage's), each with the stage's concurrency.
+    for (let n = 0; n < queuePartitions; n++) {
+      yield* runWorker({
+        stage: "aggregate", prefix: redis.keys.partition(n), schema: AggregateJob, concurrency,
+        process: (job) => process(job).pipe(Effect.annotateLogs({ tenantId: job.tenantId }))
+      })
+    }
 
     // A tenant the database does not know (a fresh database on a Redis that kept another's state): its
     // windows can never be stored, so they are dropped, with one warning, instead of failing every second.

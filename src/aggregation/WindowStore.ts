@@ -94,15 +94,18 @@ const makeStore = Effect.gen(function* () {
   ) {
     return yield* call(async () => {
       const pipe = r.pipeline()
-      // Not in the script: the set is deployment-wide (another slot in a cluster); SADD is idempotent.
-      pipe.sadd(openTenantsKey, tenantId)
       const lateBefore = Number.isFinite(lateBeforeMs) ? String(lateBeforeMs) : "-1e300"
       for (const x of partials) {
         pipe.eval(ADD, 2, hashKey(tenantId, x.seriesKey, x.windowStartMs), openKey(tenantId),
           sourceJobId, JSON.stringify(x.agg), JSON.stringify(x.meta), x.windowEndMs, member(x.seriesKey, x.windowStartMs), OPEN_RETAIN_MS,
           lateBefore, closedRetainMs)
       }
-      const out = ((await pipe.exec()) ?? []).slice(1)
+      // Not in the script: the set is deployment-wide (another slot, maybe another node, in a cluster), so
+      // on a cluster it is its own round trip. SADD after the windows' ZADD: forgetTenantIfIdle's check →
+      // SREM → check again then cannot drop a tenant whose window was just opened. SADD is idempotent.
+      if (!redis.isCluster) pipe.sadd(openTenantsKey, tenantId)
+      const out = ((await pipe.exec()) ?? []).slice(0, partials.length)
+      if (redis.isCluster) await r.sadd(openTenantsKey, tenantId)
       return out.map(([err, res]): AddResult => {
         if (err !== null) throw err
         const [closed, added, existed, additive] = res as [number, number, number, number]
@@ -153,7 +156,7 @@ const makeStore = Effect.gen(function* () {
 
   const openTenants = call(() => r.smembers(openTenantsKey))
   // Two steps, not one script: the tenant's zset and the deployment-wide set are in different slots.
-  // A partial added in between re-adds the tenant to the set (addPartials SADDs first).
+  // A partial added in between re-adds the tenant to the set (addPartials SADDs after its ZADD).
   const forgetTenantIfIdle = (tenantId: string) =>
     call(async () => {
       if ((await r.zcard(openKey(tenantId))) > 0) return

@@ -1,5 +1,7 @@
 import { Config, ConfigError, Context, Effect, Either, Layer, LogLevel, Option, Redacted } from "effect"
 import ipaddr from "ipaddr.js"
+import { parseRedisTarget } from "../queues/redisTarget.ts"
+import type { RedisTarget } from "../queues/redisTarget.ts"
 
 const isAddressOrCidr = (s: string): boolean => (s.includes("/") ? ipaddr.isValidCIDR(s) : ipaddr.isValid(s))
 
@@ -14,6 +16,15 @@ export interface AppSettings {
   /** Embedded data folder, or `memory://` for an in-memory database. */
   readonly dataDir: string
   readonly redisUrl: Redacted.Redacted<string>
+  /** REDIS_URL (and REDIS_CLUSTER) parsed: one server, or a Redis Cluster's seed nodes. */
+  readonly redisTarget: Redacted.Redacted<RedisTarget>
+  /**
+   * Replicas an ingest enqueue must reach (Redis WAIT) before the API answers 202; 0: the master's
+   * acknowledgement is enough. Default 1 on a Redis Cluster, 0 on one server.
+   */
+  readonly redisWaitReplicas: number
+  /** How long the API waits for those replicas before it answers 503 instead. */
+  readonly redisWaitTimeoutMs: number
   /** Prefix of every Redis key and BullMQ queue; tests use one per run. */
   readonly queuePrefix: string
   readonly adminToken: Option.Option<Redacted.Redacted<string>>
@@ -160,10 +171,12 @@ const settings = Config.all({
     }
   }),
   dataDir: Config.string("MPLP_DATA_DIR").pipe(Config.withDefault("./data")),
-  redisUrl: urlWithScheme("REDIS_URL", ["redis:", "rediss:"]).pipe(
-    Config.map(Redacted.make),
-    Config.withDefault(Redacted.make("redis://127.0.0.1:6379"))
-  ),
+  redisUrl: Config.string("REDIS_URL").pipe(Config.withDefault("redis://127.0.0.1:6379")),
+  redisCluster: Config.boolean("REDIS_CLUSTER").pipe(Config.withDefault(false)),
+  redisWaitReplicas: Config.option(Config.integer("MPLP_REDIS_WAIT_REPLICAS").pipe(
+    Config.validate({ message: "must be between 0 and 16", validation: (n) => n >= 0 && n <= 16 })
+  )),
+  redisWaitTimeoutMs: positiveInt("MPLP_REDIS_WAIT_TIMEOUT_MS", 1000),
   queuePrefix: Config.string("MPLP_QUEUE_PREFIX").pipe(
     Config.validate({ message: "must be letters, digits, '-', '_' or ':'", validation: (s) => /^[\w:-]+$/.test(s) }),
     Config.withDefault("mplp")
@@ -230,11 +243,21 @@ const settings = Config.all({
 })
 
 export const appConfig: Config.Config<AppSettings> = settings.pipe(
-  Config.mapOrFail((s) =>
-    Option.isSome(s.databaseReadUrl) && Option.isNone(s.databaseUrl)
-      ? Either.left(ConfigError.InvalidData(["DATABASE_READ_URL"], "needs DATABASE_URL: a read replica is a replica of a PostgreSQL server, not of the embedded database"))
-      : Either.right(s)
-  )
+  Config.mapOrFail((s): Either.Either<AppSettings, ConfigError.ConfigError> => {
+    if (Option.isSome(s.databaseReadUrl) && Option.isNone(s.databaseUrl)) {
+      return Either.left(ConfigError.InvalidData(["DATABASE_READ_URL"], "needs DATABASE_URL: a read replica is a replica of a PostgreSQL server, not of the embedded database"))
+    }
+    const { redisCluster, redisUrl, redisWaitReplicas, ...rest } = s
+    return Either.match(parseRedisTarget(redisUrl, redisCluster), {
+      onLeft: (message) => Either.left(ConfigError.InvalidData(["REDIS_URL"], message)),
+      onRight: (target) => Either.right({
+        ...rest,
+        redisUrl: Redacted.make(redisUrl),
+        redisTarget: Redacted.make(target),
+        redisWaitReplicas: Option.getOrElse(redisWaitReplicas, () => (target._tag === "Cluster" ? 1 : 0))
+      })
+    })
+  })
 )
 
 export class AppConfig extends Context.Tag("config/AppConfig")<AppConfig, AppSettings>() {

@@ -4,7 +4,7 @@ import { RedisConnection } from "../queues/Redis.ts"
 
 // A tenant's running executions' changes, across processes: the trace actors (in the ingest stage's
 // process) append to a Redis stream per tenant, the API (anywhere) reads it for the live view.
-//   {P}:live:<tenant>   stream of { k: kind, c: LiveChange JSON }, trimmed to about LIVE_KEEP entries and
+//   {P:t:<tenant>}:live  stream (in the tenant's slot) of { k: kind, c: LiveChange JSON }, trimmed to about LIVE_KEEP entries and
 //                       dropped LIVE_TTL_SECONDS after its last change, so an idle tenant costs nothing.
 // A stream id is the SSE event id: Last-Event-ID resumes right after it.
 
@@ -26,7 +26,7 @@ export const isStreamId = (s: string) => /^\d{1,20}-\d{1,20}$/.test(s)
 
 const makeLiveFeed = Effect.gen(function* () {
   const redis = yield* RedisConnection
-  const key = (tenantId: string) => `{${redis.prefix}}:live:${tenantId}`
+  const key = (tenantId: string) => redis.keys.tenant(tenantId, "live")
 
   const publish = (tenantId: string, change: LiveChange) =>
     Effect.tryPromise(() =>
@@ -51,9 +51,7 @@ const makeLiveFeed = Effect.gen(function* () {
       Effect.gen(function* () {
         const conn = yield* Effect.acquireRelease(
           Effect.sync(() => {
-            const c = redis.client.duplicate({ commandTimeout: BLOCK_MS + 5_000, maxRetriesPerRequest: 1, connectionName: `mplp:live:${tenantId}` })
-            c.on("error", () => {})
-            return c
+            return redis.reader(`live:${tenantId}`, BLOCK_MS + 5_000)
           }),
           (c) => Effect.sync(() => c.disconnect())
         )

@@ -4,12 +4,16 @@ import { makeMemoryTraceRegistry } from "./memoryTraceRegistry.ts"
 
 // Open executions and their idle deadlines, durable in Redis so that an execution whose watcher (the
 // tenant actor's timer) was lost with its process is timed out by whoever claims the deadline next:
-//   P:traces:<tenant>     zset traceId → deadline (ms)
-//   P:claimed:<tenant>    zset traceId → end of the claim's lease (ms): claimed, not yet timed out
-//   P:traces-tenants      tenants with open or claimed executions, for the sweeper
+//   {P:t:<tenant>}:traces    zset traceId → deadline (ms)
+//   {P:t:<tenant>}:claimed   zset traceId → end of the claim's lease (ms): claimed, not yet timed out
+//   {P}:traces-tenants       tenants with open or claimed executions, for the sweeper
 // A claim moves an execution from traces to claimed, which succeeds once; `settle` drops it once it is
 // timed out. A claimer that dies in between leaves the claim to lapse, and the next claim after the
 // lease takes it again (timing out is idempotent: a status-guarded UPDATE and a keyed alert job).
+// The two zsets are in the tenant's slot (a cluster spreads them), the set of tenants is deployment-wide:
+// it is updated after the zsets (SADD after ZADD; SREM only when both are empty, checked again after),
+// never in the same script. Deadlines written before they moved ({P}:traces:<tenant>) are moved over
+// once at start.
 
 /** How long a claimer has to time an execution out before another may claim it again. */
 export const CLAIM_LEASE_MS = 30_000
@@ -27,20 +31,25 @@ end
 take(KEYS[2], redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2]))
 local room = tonumber(ARGV[2]) - #claimed
 if room > 0 then take(KEYS[1], redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, room)) end
-if redis.call('ZCARD', KEYS[1]) == 0 and redis.call('ZCARD', KEYS[2]) == 0 then redis.call('SREM', KEYS[3], ARGV[4]) end
 return claimed`
 
 const makeRegistry = Effect.gen(function* () {
   const redis = yield* RedisConnection
   const r = redis.client
-  // Deployment-wide slot: the claim script also updates the set of tenants with open executions.
-  const key = (tenantId: string) => redis.keys.global("traces", tenantId)
-  const claimedKey = (tenantId: string) => redis.keys.global("claimed", tenantId)
+  const key = (tenantId: string) => redis.keys.tenant(tenantId, "traces")
+  const claimedKey = (tenantId: string) => redis.keys.tenant(tenantId, "claimed")
+  const tenantsKey = redis.keys.global("traces-tenants")
   const call = <A>(f: () => Promise<A>) => Effect.tryPromise({ try: f, catch: (e) => (e instanceof Error ? e : new Error(String(e))) })
+  const isEmpty = async (tenantId: string) => (await r.zcard(key(tenantId))) === 0 && (await r.zcard(claimedKey(tenantId))) === 0
 
   /** Opens or extends an execution's idle deadline. */
   const touch = (tenantId: string, traceId: string, deadlineMs: number) =>
-    call(() => r.multi().zadd(key(tenantId), deadlineMs, traceId).sadd(redis.keys.global("traces-tenants"), tenantId).exec()).pipe(Effect.asVoid)
+    call(async () => {
+      // One round trip on one server; on a cluster the set may be on another node: one after the other.
+      if (!redis.isCluster) return r.multi().zadd(key(tenantId), deadlineMs, traceId).sadd(tenantsKey, tenantId).exec()
+      await r.zadd(key(tenantId), deadlineMs, traceId)
+      return r.sadd(tenantsKey, tenantId)
+    }).pipe(Effect.asVoid)
 
   /** The execution finished: nobody will time it out. */
   const close = (tenantId: string, traceId: string) => call(() => r.zrem(key(tenantId), traceId)).pipe(Effect.asVoid)
@@ -55,14 +64,17 @@ const makeRegistry = Effect.gen(function* () {
   /**
    * Atomically claims the executions whose deadline is at or before `nowMs`, and those whose earlier
    * claim lapsed by then: each is claimed by one caller per lease. The caller times them out, then
-   * settles them.
+   * settles them. A tenant left with nothing open leaves the sweeper's set (a touch in between puts it back).
    */
   const claimDue = (tenantId: string, nowMs: number, limit = 500, leaseMs = CLAIM_LEASE_MS) =>
-    call(() =>
-      r.eval(CLAIM_DUE, 3, key(tenantId), claimedKey(tenantId), redis.keys.global("traces-tenants"), String(nowMs), String(limit), String(nowMs + leaseMs), tenantId) as Promise<
-        Array<string>
-      >
-    )
+    call(async () => {
+      const claimed = (await r.eval(CLAIM_DUE, 2, key(tenantId), claimedKey(tenantId), String(nowMs), String(limit), String(nowMs + leaseMs))) as Array<string>
+      if (claimed.length === 0 && (await isEmpty(tenantId))) {
+        await r.srem(tenantsKey, tenantId)
+        if (!(await isEmpty(tenantId))) await r.sadd(tenantsKey, tenantId)
+      }
+      return claimed
+    })
 
   /** The claimed executions are timed out: nobody claims them again. */
   const settle = (tenantId: string, traceIds: ReadonlyArray<string>) =>
@@ -76,7 +88,24 @@ const makeRegistry = Effect.gen(function* () {
     })
   )
 
-  const tenantsWithOpenTraces = call(() => r.smembers(redis.keys.global("traces-tenants")))
+  const tenantsWithOpenTraces = call(() => r.smembers(tenantsKey))
+
+  // Deadlines (and claims) of before the move to the tenant's slot: moved once, keeping a newer deadline.
+  const moveLegacy = (tenantId: string) =>
+    call(async () => {
+      for (const [from, to] of [[redis.keys.global("traces", tenantId), key(tenantId)], [redis.keys.global("claimed", tenantId), claimedKey(tenantId)]] as const) {
+        const flat = await r.zrange(from, 0, -1, "WITHSCORES")
+        if (flat.length === 0) continue
+        const args: Array<string> = []
+        for (let i = 0; i + 1 < flat.length; i += 2) args.push(flat[i + 1] ?? "0", flat[i] ?? "")
+        await r.zadd(to, "NX", ...args)
+        await r.del(from)
+      }
+    })
+  yield* tenantsWithOpenTraces.pipe(
+    Effect.flatMap((tenants) => Effect.forEach(tenants, moveLegacy, { concurrency: 8, discard: true })),
+    Effect.catchAll((e) => Effect.logWarning(`open executions of before the upgrade not moved: ${e.message}`))
+  )
 
   return { touch, close, deadlines, claimDue, settle, open, tenantsWithOpenTraces } as const
 })

@@ -1,5 +1,5 @@
 import type { Job } from "bullmq"
-import type { Redis } from "ioredis"
+import type { RedisClient } from "../queues/Redis.ts"
 import type { JobInfo } from "./IngestQueue.ts"
 import { redisKeys } from "../queues/keys.ts"
 
@@ -14,7 +14,7 @@ const DEAD_LETTER_DAYS = 7
 const DEAD_LETTER_MAX = 10_000
 const REASON_CHARS = 500
 
-type RedisRef = { readonly client: Redis; readonly prefix: string }
+type RedisRef = { readonly client: RedisClient; readonly prefix: string }
 
 /** A failure reason can quote a whole payload: the client gets its start. */
 export const shortReason = (reason: string) => (reason.length > REASON_CHARS ? `${reason.slice(0, REASON_CHARS)}…` : reason)

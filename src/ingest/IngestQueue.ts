@@ -39,8 +39,16 @@ export interface JobInfo {
 
 /** Job ids carry the tenant, so a lookup can refuse another tenant's job without reading it. */
 export const newJobId = (tenantId: string) => `${tenantId}.${randomUUID()}`
-/** Where the ingest stage leaves a small record of a finished job, after the job itself is removed from Redis. */
-export const jobDoneKey = (prefix: string, jobId: string) => redisKeys(prefix).global("job-done", jobId)
+/**
+ * Where the ingest stage leaves a small record of a finished job, after the job itself is removed from
+ * Redis: in the job's tenant's slot (one write per batch would otherwise all land on one cluster node).
+ */
+export const jobDoneKey = (prefix: string, jobId: string) => {
+  const dot = jobId.indexOf(".")
+  return dot <= 0 ? redisKeys(prefix).global("job-done", jobId) : redisKeys(prefix).tenant(jobId.slice(0, dot), "job-done", jobId)
+}
+/** Where records were written before they moved to the tenant's slot: still read for a day after an upgrade. */
+const legacyJobDoneKey = (prefix: string, jobId: string) => redisKeys(prefix).global("job-done", jobId)
 export const JOB_DONE_SECONDS = 86_400
 
 export { deadLetterKey, indexDeadLetter } from "./DeadLetters.ts"
@@ -55,7 +63,7 @@ const makeIngestQueue = Effect.gen(function* () {
   const redis = yield* RedisConnection
   const partitions = yield* makeIngestPartitions
   const store = yield* TenantStore
-  const { maxBacklog } = yield* AppConfig
+  const { maxBacklog, redisWaitReplicas, redisWaitTimeoutMs } = yield* AppConfig
   const backlog = yield* Ref.make(0)
   const telemetry = yield* Telemetry
   const observeDepth = (result: ObservableResult) => result.observe(Ref.get(backlog).pipe(Effect.runSync), { queue: "ingest" })
@@ -99,10 +107,20 @@ const makeIngestQueue = Effect.gen(function* () {
       // it again on dequeue: encoding here would only copy every point once more.
       const data: IngestJobEncoded = yield* withTraceContext(job)
       yield* Effect.tryPromise({
-        try: () => partitions.of(job.tenantId).add(job._tag, data, { jobId, priority }),
+        try: async () => {
+          await partitions.of(job.tenantId).add(job._tag, data, { jobId, priority })
+          // Replication is asynchronous: a master that fails right after the enqueue would lose a batch
+          // already acknowledged. Answer only once replicas hold it (a retry with the same job id, i.e.
+          // Idempotency-Key, finds the job if it survived, and enqueues it again if not).
+          if (redisWaitReplicas > 0) {
+            const { acked, present } = await partitions.replicated(job.tenantId, jobId, redisWaitReplicas, redisWaitTimeoutMs)
+            if (!present) throw new Error("the batch was lost from Redis (a failover?)")
+            if (acked < redisWaitReplicas) throw new Error(`the batch reached ${acked} of ${redisWaitReplicas} Redis replicas within ${redisWaitTimeoutMs} ms`)
+          }
+        },
         catch: (e) => unavailable(`queue write failed (${messageOf(e)})`)
       }).pipe(
-        Effect.timeoutFail({ duration: Duration.seconds(2), onTimeout: () => unavailable("queue write timed out") }),
+        Effect.timeoutFail({ duration: Duration.millis(2_000 + (redisWaitReplicas > 0 ? redisWaitTimeoutMs : 0)), onTimeout: () => unavailable("queue write timed out") }),
         Effect.tapError(() => Effect.tryPromise(() => releaseBacklog(redis, job.tenantId, jobId)).pipe(Effect.ignore))
       )
       return jobId
@@ -172,7 +190,8 @@ const makeIngestQueue = Effect.gen(function* () {
       const job = yield* redisCall(() => partitions.getJob(jobId))
       if (job === undefined || job === null) {
         // Completed jobs leave the queue within minutes (batches are large); their record stays a day.
-        const done = yield* redisCall(() => redis.client.get(jobDoneKey(redis.prefix, jobId)))
+        const done = yield* redisCall(async () =>
+          (await redis.client.get(jobDoneKey(redis.prefix, jobId))) ?? (await redis.client.get(legacyJobDoneKey(redis.prefix, jobId))))
         if (done === null) return Option.none<JobInfo>()
         const d = JSON.parse(done) as { kind: string; attempts: number; createdAt: number; finishedAt: number }
         return Option.some<JobInfo>({

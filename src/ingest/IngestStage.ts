@@ -5,7 +5,7 @@ import { Db } from "../db/Db.ts"
 import { executionIdOfJob, IngestJob } from "../domain/jobs.ts"
 import { AggregateJob, AlertJob, seriesKeyOf } from "../domain/pipeline.ts"
 import { SeriesLimiter } from "../tenants/SeriesLimiter.ts"
-import { makeProducer, runWorker } from "../queues/Queues.ts"
+import { makePartitionedProducer, makeProducer, runWorker } from "../queues/Queues.ts"
 import { RedisConnection } from "../queues/Redis.ts"
 import { JOB_DONE_SECONDS, indexDeadLetter, jobDoneKey } from "./IngestQueue.ts"
 import { releaseBacklog } from "./Backlog.ts"
@@ -71,7 +71,7 @@ export const IngestStage = {
         const supervisor = yield* TenantSupervisor
         const series = yield* SeriesLimiter
         const actors = yield* TraceActors
-        const aggregate = yield* makeProducer("aggregate", AggregateJob)
+        const aggregate = yield* makePartitionedProducer("aggregate", AggregateJob)
         const alert = yield* makeProducer("alert", AlertJob)
 
         // GenAI: a runaway loop in an execution (once per execution), and the budgets once spending moved.

@@ -1,5 +1,8 @@
 import { Queue } from "bullmq"
 import type { ConnectionOptions, Job, JobType } from "bullmq"
+import { Cluster, Redis } from "ioredis"
+import { waitForReplicas } from "./Redis.ts"
+import type { RedisClient } from "./Redis.ts"
 import { partitionOf, redisKeys } from "./keys.ts"
 import { defaultJobOptions } from "./jobOptions.ts"
 
@@ -16,7 +19,7 @@ const partitionJobOptions = (partitions: number) => ({
 export const DEFAULT_PARTITIONS = 8
 
 /**
- * The ingest stage's queue, split in partitions: a tenant's batches all go to partition
+ * The ingest stage's queue (and the aggregate stage's, see `open`), split in partitions: a tenant's batches all go to partition
  * FNV-1a(tenant) mod N (one FIFO per partition: a tenant's order is kept as before), each partition
  * is its own BullMQ queue in its own hash slot, and the workers consume every partition side by side,
  * so a quiet tenant's batch waits behind its own partition's backlog only. Job ids start with the
@@ -24,15 +27,33 @@ export const DEFAULT_PARTITIONS = 8
  */
 export class IngestPartitions {
   readonly queues: ReadonlyArray<Queue>
-  constructor(queues: ReadonlyArray<Queue>) {
+  /** The connection the queues share, when they were given one (not connection options). */
+  readonly client: RedisClient | undefined
+  constructor(queues: ReadonlyArray<Queue>, client?: RedisClient) {
     this.queues = queues
+    this.client = client
   }
 
-  static open(connection: ConnectionOptions, prefix: string, partitions: number) {
+  /**
+   * The partitions of the `name` stage's queue: "ingest", or "aggregate" (its queue is split the same way:
+   * a tenant's aggregate jobs are in the same partition, hence the same slot, as its ingest jobs).
+   */
+  static open(connection: ConnectionOptions, prefix: string, partitions: number, name: "ingest" | "aggregate" = "ingest") {
     const keys = redisKeys(prefix)
     return new IngestPartitions(
-      Array.from({ length: partitions }, (_, n) => new Queue("ingest", { connection, prefix: keys.partition(n), defaultJobOptions: partitionJobOptions(partitions) }))
+      Array.from({ length: partitions }, (_, n) => new Queue(name, { connection, prefix: keys.partition(n), defaultJobOptions: partitionJobOptions(partitions) })),
+      connection instanceof Redis || connection instanceof Cluster ? connection : undefined
     )
+  }
+
+  /**
+   * Waits until `replicas` replicas hold what this process has written to the tenant's partition so
+   * far (its enqueue of `jobId` included): Redis WAIT on the connection that wrote it, to the node of the
+   * partition's slot; then checks that the job is there (see waitForReplicas).
+   */
+  replicated(tenantId: string, jobId: string, replicas: number, timeoutMs: number) {
+    if (this.client === undefined) return Promise.reject(new Error("the ingest partitions were opened without a shared connection"))
+    return waitForReplicas(this.client, this.of(tenantId).toKey(jobId), replicas, timeoutMs)
   }
 
   of(tenantId: string): Queue {

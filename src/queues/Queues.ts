@@ -51,6 +51,25 @@ export const makeProducer = <A, I extends object>(stage: Exclude<Stage, "ingest"
     }
   })
 
+/**
+ * The typed producer of the aggregate stage's queue, split in partitions like the ingest queue (one queue
+ * per partition, in the partition's hash slot): a job goes to its tenant's partition, so per-tenant
+ * FIFO order is kept and a Redis Cluster spreads the stage's queue operations over its masters.
+ */
+export const makePartitionedProducer = <A extends { readonly tenantId: string }, I extends object>(stage: "aggregate", schema: Schema.Schema<A, I>) =>
+  Effect.gen(function* () {
+    const redis = yield* RedisConnection
+    const { queuePartitions } = yield* AppConfig
+    const partitions = yield* Effect.acquireRelease(
+      Effect.sync(() => IngestPartitions.open(redis.connection(`queue-${stage}`, false), redis.prefix, queuePartitions, stage)),
+      (q) => Effect.promise(() => q.close()).pipe(Effect.interruptible, Effect.timeout(Duration.seconds(5)), Effect.ignore)
+    )
+    const encode = Schema.encodeSync(schema)
+    return {
+      add: (name: string, job: A, options?: JobsOptions) => addJob(partitions.of(job.tenantId), name, encode(job), options)
+    }
+  })
+
 /** The job data with the current span's trace context: the stage that takes the job continues this trace. */
 export const withTraceContext = <D extends object>(data: D): Effect.Effect<D & { readonly traceparent?: string }> =>
   Effect.map(currentTraceparent, (traceparent) => (traceparent === undefined ? data : { ...data, traceparent }))

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Redis } from "ioredis"
 import { randomBytes } from "node:crypto"
+import { redisKeys } from "../../src/queues/keys.ts"
 import { call, eventually, startApp } from "../support/harness.ts"
 import type { TestApp } from "../support/harness.ts"
 import { withIngestQueue } from "./queue.ts"
@@ -118,7 +119,7 @@ describe("execution lifecycle", () => {
     // The update moved the execution's idle deadline (its score in the tenant's deadline set) to 3 s after
     // the update, past the start's: read from Redis, so no machine is too slow for this check.
     const redis = new Redis("redis://127.0.0.1:6379")
-    const deadlineMs = Number(await redis.zscore(`{${app.prefix}}:traces:${t.id}`, s.traceId))
+    const deadlineMs = Number(await redis.zscore(redisKeys(app.prefix).tenant(t.id, "traces"), s.traceId))
     redis.disconnect()
     expect(deadlineMs).toBeGreaterThanOrEqual(sent + 2_990)
     expect(deadlineMs).toBeGreaterThan(started + 3_000)

@@ -3,9 +3,9 @@ import { DEFAULT_PARTITIONS, IngestPartitions } from "../../src/queues/IngestPar
 import { eventually } from "../support/harness.ts"
 import type { TestApp } from "../support/harness.ts"
 
-/** The app's ingest partitions (MPLP_QUEUE_PARTITIONS), opened as another process would. */
-export const openIngest = (connection: Redis, env: Readonly<Record<string, string>>) =>
-  IngestPartitions.open(connection, env.MPLP_QUEUE_PREFIX ?? "", Number(env.MPLP_QUEUE_PARTITIONS ?? DEFAULT_PARTITIONS))
+/** The app's ingest (or aggregate) partitions (MPLP_QUEUE_PARTITIONS), opened as another process would. */
+export const openIngest = (connection: Redis, env: Readonly<Record<string, string>>, name: "ingest" | "aggregate" = "ingest") =>
+  IngestPartitions.open(connection, env.MPLP_QUEUE_PREFIX ?? "", Number(env.MPLP_QUEUE_PARTITIONS ?? DEFAULT_PARTITIONS), name)
 
 /** The test app's ingest queue (every partition), seen from outside the app (as another process would). */
 export const withIngestQueue = async <A>(app: TestApp, f: (queue: IngestPartitions) => Promise<A>): Promise<A> => {

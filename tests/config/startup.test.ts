@@ -38,6 +38,17 @@ describe("start-up", () => {
     expect(lines[0]).not.toMatch(/\bat .*\.ts:\d+/) // no stack trace
   })
 
+  it("an unreachable Redis Cluster is one line naming its seed nodes; a malformed cluster URL names REDIS_URL", async () => {
+    const [down, bad] = [start(testEnv({ REDIS_URL: "redis+cluster://127.0.0.1:1,127.0.0.1:2" })), start(testEnv({ REDIS_URL: "redis+cluster://127.0.0.1:1,:x" }))]
+    expect(await down.exited).toBe(1)
+    const lines = down.err().trim().split("\n")
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toContain("cannot reach the Redis Cluster at 127.0.0.1:1,127.0.0.1:2")
+    expect(lines[0]).not.toMatch(/\bat .*\.ts:\d+/)
+    expect(await bad.exited).toBe(1)
+    expect(bad.err().trim()).toMatch(/^mplp-trace: invalid configuration: REDIS_URL: must be redis:\/\/host:port/)
+  })
+
   it("npm start: migrates, prints a demo key and the console link once, serves /readyz, and stops cleanly on SIGTERM", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "mplp-start-"))
     // PORT=0: the banner must name the port the service is bound to, not the one asked for.

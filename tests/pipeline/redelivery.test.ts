@@ -55,7 +55,11 @@ describe("redelivery", () => {
     const sent = sink.received.length
 
     const connection = new Redis("redis://127.0.0.1:6379", { maxRetriesPerRequest: null })
-    const queues = [...STAGES.filter((s) => s !== "ingest").map((s) => new Queue(s, { connection, prefix: `{${app.prefix}}` })), ...openIngest(connection, app.env).queues]
+    const queues = [
+      ...STAGES.filter((s) => s !== "ingest" && s !== "aggregate").map((s) => new Queue(s, { connection, prefix: `{${app.prefix}}` })),
+      ...openIngest(connection, app.env).queues,
+      ...openIngest(connection, app.env, "aggregate").queues
+    ]
     let replayed = 0
     for (const q of queues) {
       for (const job of await q.getCompleted(0, 10_000)) {

@@ -81,13 +81,13 @@ export const startApp = async (
   }
   const close = async () => {
     await runtime.dispose()
-    await deletePrefix(vars.MPLP_QUEUE_PREFIX)
+    await deletePrefix(vars.MPLP_QUEUE_PREFIX, (vars as Record<string, string | undefined>).REDIS_URL)
   }
   return { baseUrl, prefix: vars.MPLP_QUEUE_PREFIX, env: vars, runtime, sql, admin, tenant, close }
 }
 
-/** Removes every Redis key a test app wrote. */
-export const deletePrefix = (prefix: string) => deleteKeysWithPrefix("redis://127.0.0.1:6379", prefix)
+/** Removes every Redis key a test app wrote (on every master of a cluster). */
+export const deletePrefix = (prefix: string, url = "redis://127.0.0.1:6379") => deleteKeysWithPrefix(url, prefix)
 
 /** Polls until `f` returns a value that is not undefined, or fails after `timeoutMs`. */
 export const eventually = async <A>(f: () => Promise<A | undefined>, timeoutMs = 15_000, everyMs = 100): Promise<A> => {
