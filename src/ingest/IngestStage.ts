@@ -19,7 +19,7 @@ import { TraceActors } from "../executions/TraceActors.ts"
 import { finishExecution, startExecution, updateExecution } from "./executions.ts"
 import type { Applied } from "./executions.ts"
 import { deriveGenai } from "./genai/derive.ts"
-import { findLoops } from "./genai/loops.ts"
+import { loopsOf } from "./genai/loops.ts"
 import type { GenaiRecord } from "./genai/recognize.ts"
 import type { Price } from "../domain/pricing.ts"
 import { dedupKeys, insertMetricPoints, insertSpans, upsertSpanExecutions } from "./persist.ts"
@@ -39,12 +39,12 @@ export const persistBatch = (job: IngestJob, jobId: string, pricing: ReadonlyArr
         return yield* insertMetricPoints(db, job.tenantId, job.points, dedupKeys(job.points, job.source, jobId)).pipe(
           Effect.as<Applied>({ applied: true, points: job.points })
         )
-      case "spans":
-        return yield* deriveGenai(db, job.tenantId, job.spans, pricing).pipe(
-          Effect.tap((genai) => insertSpans(db, job.tenantId, job.spans, genai)),
-          Effect.tap(() => upsertSpanExecutions(db, job.tenantId, job.spans)),
-          Effect.map((genai): Applied => ({ applied: true, points: [], genai }))
-        )
+      case "spans": {
+          const { awaiting, records, storedCalls } = yield* deriveGenai(db, job.tenantId, job.spans, pricing)
+          yield* insertSpans(db, job.tenantId, job.spans, records, awaiting)
+          yield* upsertSpanExecutions(db, job.tenantId, job.spans)
+          return { applied: true, points: [], genai: records, storedCalls } satisfies Applied
+      }
     }
     return yield* db.transaction((tx): Effect.Effect<Applied, unknown> => {
       switch (job._tag) {
@@ -75,10 +75,10 @@ export const IngestStage = {
         const alert = yield* makeProducer("alert", AlertJob)
 
         // GenAI: a runaway loop in an execution (once per execution), and the budgets once spending moved.
-        const genaiAlerts = (job: IngestJob & { readonly _tag: "spans" }, genai: ReadonlyArray<GenaiRecord | undefined>, jobId: string) =>
+        const genaiAlerts = (job: IngestJob & { readonly _tag: "spans" }, genai: ReadonlyArray<GenaiRecord | undefined>, applied: Applied, jobId: string) =>
           Effect.gen(function* () {
             const settings = yield* store.getSettings(job.tenantId)
-            const loops = yield* findLoops(db, job.tenantId, job.spans, genai, settings.detector.maxRepeatedCalls)
+            const loops = loopsOf(job.spans, genai, applied.storedCalls ?? new Map(), settings.detector.maxRepeatedCalls)
             for (const l of loops) {
               const payload = { executionId: l.traceId, traceId: l.traceId, repeated: l.repeated, calls: l.calls, maxRepeatedCalls: settings.detector.maxRepeatedCalls }
               yield* alert.add("event", { _tag: "event", tenantId: job.tenantId, eventType: "agent_loop_suspected", key: l.traceId, payload }, { jobId: `${job.tenantId}.loop-${l.traceId}` })
@@ -110,7 +110,7 @@ export const IngestStage = {
                 yield* aggregate.add("partials", { tenantId: job.tenantId, sourceJobId: jobId, windowSizeMs, maxEventTimeMs, partials: foldBatch(points, windowSizeMs) }, { jobId })
               }
             }
-            if (job._tag === "spans" && applied.genai !== undefined && applied.genai.some((g) => g !== undefined)) yield* genaiAlerts(job, applied.genai, jobId)
+            if (job._tag === "spans" && applied.genai !== undefined && applied.genai.some((g) => g !== undefined)) yield* genaiAlerts(job, applied.genai, applied, jobId)
             // Open executions: the deadline is durable (Redis), the in-memory timer that watches it is not.
             // Executions are watched by their id (the trace id, or <traceId>-<spanId> for a later one of the trace).
             if ((job._tag === "execution-start" || job._tag === "execution-update") && applied.applied) {
