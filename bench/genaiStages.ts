@@ -51,9 +51,12 @@ const run = (db: DbClient, tenant: string, batches: ReadonlyArray<ReadonlyArray<
           cpu[stage] += c.user + c.system
         }))
       })
+    let anyAwaiting = false
     for (const decoded of batches) {
       const spans: ReadonlyArray<SpanRow> = yield* timed("sanitize", Effect.sync(() => sanitizeGenai(decoded, false).spans))
-      const { awaiting, records: genai, storedCalls: stored } = yield* timed("derive", deriveGenai(db, tenant, spans, PRICING))
+      // As the service's Redis flag (src/ingest/genai/awaitingFlag.ts): set once a span is stored before its parent.
+      const { awaiting, records: genai, storedCalls: stored } = yield* timed("derive", deriveGenai(db, tenant, spans, PRICING, Effect.sync(() => anyAwaiting)))
+      if (awaiting.some((a) => a)) anyAwaiting = true
       yield* timed("insert", insertSpans(db, tenant, spans, genai, awaiting))
       yield* timed("roots", upsertSpanExecutions(db, tenant, spans))
       yield* timed("loops", Effect.sync(() => loopsOf(spans, genai, stored, 25)))

@@ -18,6 +18,8 @@ import { Telemetry } from "../telemetry/Telemetry.ts"
 import { TraceActors } from "../executions/TraceActors.ts"
 import { finishExecution, startExecution, updateExecution } from "./executions.ts"
 import type { Applied } from "./executions.ts"
+import { ALWAYS_PROBE, awaitingFlag } from "./genai/awaitingFlag.ts"
+import type { AwaitingFlag } from "./genai/awaitingFlag.ts"
 import { deriveGenai } from "./genai/derive.ts"
 import { loopsOf } from "./genai/loops.ts"
 import type { GenaiRecord } from "./genai/recognize.ts"
@@ -28,7 +30,7 @@ import { dedupKeys, insertMetricPoints, insertSpans, upsertSpanExecutions } from
  * The ingest stage: validates (decode on dequeue), normalises and persists one batch per job, in one
  * transaction. Every write is keyed so that a redelivered job changes nothing.
  */
-export const persistBatch = (job: IngestJob, jobId: string, pricing: ReadonlyArray<Price> = []) =>
+export const persistBatch = (job: IngestJob, jobId: string, pricing: ReadonlyArray<Price> = [], flag: AwaitingFlag = ALWAYS_PROBE) =>
   Effect.gen(function* () {
     const db = yield* Db
     // Raw rows need no transaction: every statement is keyed (ON CONFLICT), so a batch cut off halfway
@@ -40,7 +42,8 @@ export const persistBatch = (job: IngestJob, jobId: string, pricing: ReadonlyArr
           Effect.as<Applied>({ applied: true, points: job.points })
         )
       case "spans": {
-          const { awaiting, records, storedCalls } = yield* deriveGenai(db, job.tenantId, job.spans, pricing)
+          const { awaiting, records, storedCalls } = yield* deriveGenai(db, job.tenantId, job.spans, pricing, flag.mayHaveAwaiting)
+          if (awaiting.some((a) => a)) yield* flag.markAwaiting
           yield* insertSpans(db, job.tenantId, job.spans, records, awaiting)
           yield* upsertSpanExecutions(db, job.tenantId, job.spans)
           return { applied: true, points: [], genai: records, storedCalls } satisfies Applied
@@ -146,7 +149,7 @@ export const IngestStage = {
             process: (job, bullJob) => {
               const jobId = bullJob.id ?? ""
               const persist = store.getSettings(job.tenantId).pipe(
-                Effect.flatMap((settings) => persistBatch(job, jobId, settings.pricing)),
+                Effect.flatMap((settings) => persistBatch(job, jobId, settings.pricing, awaitingFlag(redis, job.tenantId))),
                 Effect.provideService(Db, db)
               )
               // An execution's steps are applied by its trace actor, one at a time, which keeps its live state.

@@ -100,10 +100,13 @@ const backfillChildren = (q: Queryable, tenantId: string, spans: ReadonlyArray<S
 /**
  * The GenAI records of each span of the batch, and what its traces have stored (loops). Costs one pass
  * over the attribute keys per span when the batch holds no GenAI span, and no query; else one probe
- * (adoptingTraces), plus the stored ancestors' lookup and the stored calls of the traces when a span's
+ * (adoptingTraces, skipped while the tenant has no span waiting for its parent), plus the stored ancestors' lookup and the stored calls of the traces when a span's
  * parent is not in the batch, and the back-fill when a stored child waits for one of its spans.
  */
-export const deriveGenai = (q: Queryable, tenantId: string, spans: ReadonlyArray<SpanRow>, pricing: ReadonlyArray<Price>) =>
+export const deriveGenai = (
+  q: Queryable, tenantId: string, spans: ReadonlyArray<SpanRow>, pricing: ReadonlyArray<Price>,
+  mayHaveAwaiting: Effect.Effect<boolean, unknown> = Effect.succeed(true)
+) =>
   Effect.gen(function* () {
     const out: Array<GenaiRecord | undefined> = new Array(spans.length)
     let any = false
@@ -166,7 +169,8 @@ export const deriveGenai = (q: Queryable, tenantId: string, spans: ReadonlyArray
       if (g !== undefined && loopKeyOf(g) !== null) loopTraces.add(s.traceId)
     })
     const ids = spans.map((s) => s.spanId)
-    const adopting = yield* adoptingTraces(q, tenantId, [...genaiTraces], ids)
+    // No span of the tenant stored before its parent (src/ingest/genai/awaitingFlag.ts): nothing to probe.
+    const adopting = (yield* mayHaveAwaiting) ? yield* adoptingTraces(q, tenantId, [...genaiTraces], new Set(ids)) : new Set<string>()
     if (adopting.size > 0) {
       const at = spans.flatMap((s, i) => (adopting.has(s.traceId) ? [i] : []))
       yield* backfillChildren(q, tenantId, at.map((i) => spans[i]!), at.map((i) => passed[i]))
@@ -193,12 +197,14 @@ const passesNames = (p: Inherited | undefined): boolean =>
  * only spans stored before their parent, usually none): one statement per GenAI batch, as the embedded
  * database charges about a millisecond for any.
  */
-const adoptingTraces = (q: Queryable, tenantId: string, traces: ReadonlyArray<string>, ids: ReadonlyArray<string>) =>
-  traces.length === 0 ? Effect.succeed(new Set<string>()) : q.query<{ trace_id: string }>(
-    `SELECT DISTINCT trace_id FROM spans
-     WHERE tenant_id = $1 AND genai_awaiting AND trace_id = ANY($2::text[]) AND parent_span_id = ANY($3::text[])`,
-    [tenantId, traces, ids]
-  ).pipe(Effect.map((rows) => new Set(rows.map((r) => r.trace_id))))
+const adoptingTraces = (q: Queryable, tenantId: string, traces: ReadonlyArray<string>, ids: ReadonlySet<string>) =>
+  traces.length === 0 ? Effect.succeed(new Set<string>()) : q.query<{ trace_id: string; parent_span_id: string }>(
+    // The trace ids as one text (hex ids, no comma): an array parameter costs the embedded database about
+    // a microsecond per element to take in; the parents are matched here.
+    `SELECT trace_id, parent_span_id FROM spans
+     WHERE tenant_id = $1 AND genai_awaiting AND trace_id = ANY(string_to_array($2, ',')) LIMIT 10000`,
+    [tenantId, traces.join(",")]
+  ).pipe(Effect.map((rows) => new Set(rows.filter((r) => ids.has(r.parent_span_id)).map((r) => r.trace_id))))
 
 /** How far back a trace's stored calls are counted: a day before the batch's earliest span. */
 const LOOP_LOOKBACK_MS = 86_400_000
