@@ -26,11 +26,22 @@ export const spanSeriesPoints = (spans: ReadonlyArray<SpanRow>): Array<SeriesPoi
 /** A batch folded into one partial aggregate per (series, window): what travels to the aggregate stage. */
 export const foldBatch = (points: ReadonlyArray<SeriesPoint>, windowSizeMs: number): AggregateJob["partials"] => {
   const series = new Map<string, Series>()
-  const keyed = points.map((p) => {
-    const key = seriesKeyOf(p)
-    if (!series.has(key)) series.set(key, { metricName: p.metricName, serviceName: p.serviceName, operation: p.operation })
-    return { series: key, timeMs: p.timeMs, value: p.value }
-  })
+  // A batch has few series and many points: each series' key (escaped parts) is built once.
+  const keys = new Map<string, Map<string, Map<string, string>>>()
+  const keyOf = (p: SeriesPoint): string => {
+    let byService = keys.get(p.metricName)
+    if (byService === undefined) keys.set(p.metricName, (byService = new Map()))
+    let byOperation = byService.get(p.serviceName)
+    if (byOperation === undefined) byService.set(p.serviceName, (byOperation = new Map()))
+    let key = byOperation.get(p.operation)
+    if (key === undefined) {
+      key = seriesKeyOf(p)
+      byOperation.set(p.operation, key)
+      series.set(key, { metricName: p.metricName, serviceName: p.serviceName, operation: p.operation })
+    }
+    return key
+  }
+  const keyed = points.map((p) => ({ series: keyOf(p), timeMs: p.timeMs, value: p.value }))
   return [...foldPoints(keyed, windowSizeMs)].map(([k, agg]) => {
     const { series: key, windowStartMs } = parseWindowKey(k)
     const s = series.get(key) ?? { metricName: key, serviceName: "", operation: "" }

@@ -9,6 +9,7 @@ import type { SpanRow } from "../../src/ingest/otlp/normalize.ts"
 import type { SpanRow as JobSpanRow } from "../../src/domain/jobs.ts"
 import { genaiValues, recordOfColumns } from "../../src/ingest/genai/columns.ts"
 import { loopsOf } from "../../src/ingest/genai/loops.ts"
+import { foldBatch } from "../../src/aggregation/partials.ts"
 
 // The pure parts of the GenAI recognition: conventions, token validation, prices, budgets.
 
@@ -105,5 +106,13 @@ describe("loops and stored records", () => {
       expect(recordOfColumns(Object.fromEntries(values.map((c) => [c.column, c.values[1]])))).toBeNull()
       expect(values.find((c) => c.column === "genai_awaiting")?.values).toEqual([null, true])
     }))
+  })
+})
+
+describe("derived series", () => {
+  it("folds a batch's GenAI points into one partial per series and window, keys escaped", () => {
+    const at = (metricName: string, operation: string, timeMs: number, value: number) => ({ metricName, serviceName: "", operation, timeMs, value })
+    const parts = foldBatch([at("genai.model.tokens", "model=a|b", 1000, 5), at("genai.model.tokens", "model=a|b", 2000, 7), at("genai.model.tokens", "model=c", 1500, 1), at("genai.model.tokens", "model=a|b", 12_000, 1)], 10_000)
+    expect(parts.map((p) => [p.operation, p.windowStartMs, p.agg.count, p.agg.sum])).toEqual([["model=a|b", 0, 2, 12], ["model=c", 0, 1, 1], ["model=a|b", 10_000, 1, 1]])
   })
 })
