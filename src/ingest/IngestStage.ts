@@ -1,9 +1,9 @@
 import { Effect, Layer } from "effect"
 import { genaiSeriesPoints } from "../aggregation/genaiSeries.ts"
-import { foldBatch, metricSeriesPoints, spanSeriesPoints } from "../aggregation/partials.ts"
+import { foldBatch, metricSeriesPoints, seriesKeyMemo, spanSeriesPoints } from "../aggregation/partials.ts"
 import { Db } from "../db/Db.ts"
 import { executionIdOfJob, IngestJob } from "../domain/jobs.ts"
-import { AggregateJob, AlertJob, seriesKeyOf } from "../domain/pipeline.ts"
+import { AggregateJob, AlertJob } from "../domain/pipeline.ts"
 import { SeriesLimiter } from "../tenants/SeriesLimiter.ts"
 import { makeProducer, runWorker } from "../queues/Queues.ts"
 import { RedisConnection } from "../queues/Redis.ts"
@@ -103,8 +103,9 @@ export const IngestStage = {
               const settings = yield* store.getSettings(job.tenantId)
               // The series cap also holds for what the API could not cap (spans' RED series, execution
               // metrics, /api/jobs): their raw rows are stored, their new series over the cap not windowed.
-              const refused = yield* series.admit(job.tenantId, all.map(seriesKeyOf), settings.limits.maxActiveSeries)
-              const points = refused.size === 0 ? all : all.filter((p) => !refused.has(seriesKeyOf(p)))
+              const keyOf = seriesKeyMemo()
+              const refused = yield* series.admit(job.tenantId, all.map(keyOf), settings.limits.maxActiveSeries)
+              const points = refused.size === 0 ? all : all.filter((p) => !refused.has(keyOf(p)))
               if (refused.size > 0) telemetry.seriesRejected.add(all.length - points.length, { where: "stage" })
               const windowSizeMs = settings.windows.sizeSeconds * 1000
               let maxEventTimeMs = Number.NEGATIVE_INFINITY

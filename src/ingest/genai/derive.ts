@@ -114,48 +114,53 @@ export const deriveGenai = (
     if (!any) return { records: out, awaiting: [], storedCalls: new Map() } satisfies Derived
     const byId = new Map<string, number>()
     spans.forEach((s, i) => byId.set(`${s.traceId}/${s.spanId}`, i))
+    // Each span's parent in the batch (its index), none (-1: a root), or elsewhere (-2).
+    const parentAt = spans.map((s) => (s.parentSpanId === null ? -1 : byId.get(`${s.traceId}/${s.parentSpanId}`) ?? -2))
     // The topmost in-batch ancestor of each span whose parent is elsewhere: its parent is looked up once.
     const external = new Set<string>()
     const traces = new Set<string>()
-    for (const s of spans) {
-      if (s.parentSpanId !== null && !byId.has(`${s.traceId}/${s.parentSpanId}`)) {
-        external.add(s.parentSpanId)
+    spans.forEach((s, i) => {
+      if (parentAt[i] === -2) {
+        external.add(s.parentSpanId!)
         traces.add(s.traceId)
       }
-    }
+    })
     const stored = external.size === 0 ? new Map<string, Inherited>() : yield* storedInheritance(q, tenantId, [...traces], [...external])
-    // Inheritance computed parent first; a chain is walked once (memoised), iteratively (no recursion on depth).
+    // Inheritance computed parent first; a chain is walked once (memoised), iteratively (no recursion on
+    // depth); `walk` marks the spans of the chain being walked (a cycle of parents ends it).
     const passed: Array<Inherited | undefined> = new Array(spans.length)
-    const awaiting: Array<boolean> = spans.map(() => false)
+    const awaiting: Array<boolean> = new Array(spans.length).fill(false)
+    const walk = new Int32Array(spans.length)
     const table = compilePricing(pricing)
-    const resolve = (start: number): Inherited => {
+    const resolve = (start: number): void => {
       const chain: Array<number> = []
-      let i: number | undefined = start
+      let i = start
       let base: Inherited = NOTHING_INHERITED
-      const onChain = new Set<number>()
-      while (i !== undefined && passed[i] === undefined && !onChain.has(i)) {
+      for (;;) {
+        if (passed[i] !== undefined) {
+          base = passed[i]!
+          break
+        }
+        if (walk[i] === start + 1) break
+        walk[i] = start + 1
         chain.push(i)
-        onChain.add(i)
-        const s: SpanRow = spans[i]!
-        if (s.parentSpanId === null) break
-        const p = byId.get(`${s.traceId}/${s.parentSpanId}`)
-        if (p === undefined) {
-          base = stored.get(s.parentSpanId) ?? NOTHING_INHERITED
+        const p = parentAt[i]!
+        if (p === -1) break
+        if (p === -2) {
+          base = stored.get(spans[i]!.parentSpanId!) ?? NOTHING_INHERITED
           break
         }
         i = p
       }
-      if (i !== undefined && passed[i] !== undefined && !onChain.has(i)) base = passed[i]!
       for (let k = chain.length - 1; k >= 0; k--) {
         const j = chain[k]!
         const s = spans[j]!
         const rec = recognize(s.attributes, s.statusCode, base)
-        if (k === chain.length - 1 && s.parentSpanId !== null && !byId.has(`${s.traceId}/${s.parentSpanId}`) && !stored.has(s.parentSpanId)) awaiting[j] = true
+        if (k === chain.length - 1 && parentAt[j] === -2 && !stored.has(s.parentSpanId!)) awaiting[j] = true
         out[j] = rec === null ? undefined : priced(table, rec, s.startTimeMs)
         base = inheritedFrom(s.attributes, rec, base)
         passed[j] = base
       }
-      return passed[start] ?? NOTHING_INHERITED
     }
     for (let i = 0; i < spans.length; i++) if (passed[i] === undefined) resolve(i)
     // Traces whose stored spans matter: loops count every call of the trace, and children stored before
