@@ -3,6 +3,7 @@ import type { Queryable } from "../db/Db.ts"
 import type { EvaluationMsg } from "../domain/pipeline.ts"
 import { BUDGET_WINDOW_MS, matchesPattern } from "../domain/pricing.ts"
 import type { Budget } from "../domain/pricing.ts"
+import { messageOf } from "../domain/errors.ts"
 
 // settings.budgets: rolling spending limits, evaluated as "budget" evaluations through the same alert
 // policy as the detector's (open, escalate warning → critical, resolve) and the same channels
@@ -62,7 +63,11 @@ const materialiseLateSpend = (q: Queryable, budgets: ReadonlyArray<Budget>, nowM
     const to = `to_timestamp(${Math.floor(nowMs / 1000) - 60})`
     yield* q.query(`CALL refresh_continuous_aggregate('genai_usage_1m', ${from}, ${to})`)
     if (budgets.some((b) => b.window === "30d")) yield* q.query(`CALL refresh_continuous_aggregate('genai_usage_1h', ${from}, ${to})`)
-  }).pipe(Effect.withSpan("Budgets.materialiseLateSpend"))
+  }).pipe(
+    // The budgets are still evaluated (late spending then counts from the next refresh, as before).
+    Effect.catchAll((e) => Effect.logWarning(`budgets: late spending not materialised: ${messageOf(e)}`)),
+    Effect.withSpan("Budgets.materialiseLateSpend")
+  )
 
 /** Evaluations of every budget of the tenant, now. The policy orders evaluations by windowStartMs, so each carries `now` there. */
 export const evaluateBudgets = (q: Queryable, tenantId: string, budgets: ReadonlyArray<Budget>, nowMs: number) =>
