@@ -93,7 +93,6 @@ export const recordOfColumns = (r: Partial<GenaiColumns>): GenaiRecord | null =>
     errorType: text(r.genai_error_type), error: r.genai_error === true,
     inputTokens: num(r.genai_input_tokens), outputTokens: num(r.genai_output_tokens),
     cacheReadTokens: num(r.genai_cache_read_tokens), cacheWriteTokens: num(r.genai_cache_write_tokens),
-    costUsd: num(r.genai_cost_usd), unpricedTokens: num(r.genai_unpriced_tokens) ?? 0,
-    ...(r.genai_awaiting === true ? { awaitingParent: true as const } : {})
+    costUsd: num(r.genai_cost_usd), unpricedTokens: num(r.genai_unpriced_tokens) ?? 0
   }
 }

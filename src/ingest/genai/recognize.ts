@@ -43,8 +43,6 @@ export interface GenaiRecord {
   /** Set by pricing: USD, null when no price matched (its tokens are then unpriced). */
   readonly costUsd: number | null
   readonly unpricedTokens: number
-  /** Stored before its parent (the parent was neither in the batch nor stored): the parent fills in its names when it comes. */
-  readonly awaitingParent?: true
 }
 
 /** What a descendant inherits from its ancestors. */
