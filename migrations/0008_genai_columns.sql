@@ -17,13 +17,13 @@ ALTER TABLE spans
   ADD COLUMN genai_workflow text,
   ADD COLUMN genai_user text,
   ADD COLUMN genai_error_type text,
-  ADD COLUMN genai_error boolean,
+  ADD COLUMN genai_error boolean,              -- true, or NULL (no error)
   ADD COLUMN genai_input_tokens double precision,
   ADD COLUMN genai_output_tokens double precision,
   ADD COLUMN genai_cache_read_tokens double precision,
   ADD COLUMN genai_cache_write_tokens double precision,
   ADD COLUMN genai_cost_usd double precision,
-  ADD COLUMN genai_unpriced_tokens double precision,
+  ADD COLUMN genai_unpriced_tokens double precision, -- NULL: none
   -- Stored before its parent: the parent fills in the names it passes on when it comes (src/ingest/genai/derive.ts).
   ADD COLUMN genai_awaiting boolean;
 
@@ -33,10 +33,10 @@ UPDATE spans SET
   genai_request_model = genai ->> 'requestModel', genai_response_model = coalesce(genai ->> 'responseModel', CASE WHEN genai ->> 'requestModel' IS NULL THEN genai ->> 'model' END),
   genai_agent = genai ->> 'agentName', genai_agent_id = genai ->> 'agentId', genai_parent_agent = genai ->> 'parentAgent',
   genai_tool = genai ->> 'toolName', genai_conversation = genai ->> 'conversationId', genai_workflow = genai ->> 'workflowName',
-  genai_user = genai ->> 'userId', genai_error_type = genai ->> 'errorType', genai_error = coalesce((genai ->> 'error')::boolean, false),
+  genai_user = genai ->> 'userId', genai_error_type = genai ->> 'errorType', genai_error = CASE WHEN (genai ->> 'error')::boolean THEN true END,
   genai_input_tokens = (genai ->> 'inputTokens')::float8, genai_output_tokens = (genai ->> 'outputTokens')::float8,
   genai_cache_read_tokens = (genai ->> 'cacheReadTokens')::float8, genai_cache_write_tokens = (genai ->> 'cacheWriteTokens')::float8,
-  genai_cost_usd = (genai ->> 'costUsd')::float8, genai_unpriced_tokens = coalesce((genai ->> 'unpricedTokens')::float8, 0),
+  genai_cost_usd = (genai ->> 'costUsd')::float8, genai_unpriced_tokens = nullif((genai ->> 'unpricedTokens')::float8, 0),
   genai_awaiting = CASE WHEN genai ? 'awaitingParent' THEN true END
 WHERE genai IS NOT NULL;
 

@@ -35,13 +35,15 @@ const COLUMNS: ReadonlyArray<readonly [keyof GenaiColumns, "text" | "float8" | "
   ["genai_workflow", "text", (r) => r.workflowName],
   ["genai_user", "text", (r) => r.userId],
   ["genai_error_type", "text", (r) => r.errorType],
-  ["genai_error", "bool", (r) => r.error],
+  // false and 0 are stored as NULL (read back as false and 0): a batch without an error, or with every
+  // call priced, sends neither column.
+  ["genai_error", "bool", (r) => (r.error ? true : null)],
   ["genai_input_tokens", "float8", (r) => r.inputTokens],
   ["genai_output_tokens", "float8", (r) => r.outputTokens],
   ["genai_cache_read_tokens", "float8", (r) => r.cacheReadTokens],
   ["genai_cache_write_tokens", "float8", (r) => r.cacheWriteTokens],
   ["genai_cost_usd", "float8", (r) => r.costUsd],
-  ["genai_unpriced_tokens", "float8", (r) => r.unpricedTokens],
+  ["genai_unpriced_tokens", "float8", (r) => (r.unpricedTokens === 0 ? null : r.unpricedTokens)],
 ]
 
 /** The columns of a record (genai_awaiting, which a plain span may have too, is apart). */
