@@ -23,14 +23,32 @@ export const spanSeriesPoints = (spans: ReadonlyArray<SpanRow>): Array<SeriesPoi
     { metricName: "errorRate", serviceName: s.serviceName, operation: s.name, timeMs: s.startTimeMs, value: s.statusCode === 2 ? 1 : 0 }
   ])
 
+/**
+ * `seriesKeyOf` for the points of one batch: a batch has few series and many points, so each series'
+ * key (its parts escaped) is built once; `onNew` sees each series the first time.
+ */
+export const seriesKeyMemo = (onNew?: (key: string, s: Series) => void) => {
+  const keys = new Map<string, Map<string, Map<string, string>>>()
+  return (p: Series): string => {
+    let byService = keys.get(p.metricName)
+    if (byService === undefined) keys.set(p.metricName, (byService = new Map()))
+    let byOperation = byService.get(p.serviceName)
+    if (byOperation === undefined) byService.set(p.serviceName, (byOperation = new Map()))
+    let key = byOperation.get(p.operation)
+    if (key === undefined) {
+      key = seriesKeyOf(p)
+      byOperation.set(p.operation, key)
+      onNew?.(key, p)
+    }
+    return key
+  }
+}
+
 /** A batch folded into one partial aggregate per (series, window): what travels to the aggregate stage. */
 export const foldBatch = (points: ReadonlyArray<SeriesPoint>, windowSizeMs: number): AggregateJob["partials"] => {
   const series = new Map<string, Series>()
-  const keyed = points.map((p) => {
-    const key = seriesKeyOf(p)
-    if (!series.has(key)) series.set(key, { metricName: p.metricName, serviceName: p.serviceName, operation: p.operation })
-    return { series: key, timeMs: p.timeMs, value: p.value }
-  })
+  const keyOf = seriesKeyMemo((key, p) => series.set(key, { metricName: p.metricName, serviceName: p.serviceName, operation: p.operation }))
+  const keyed = points.map((p) => ({ series: keyOf(p), timeMs: p.timeMs, value: p.value }))
   return [...foldPoints(keyed, windowSizeMs)].map(([k, agg]) => {
     const { series: key, windowStartMs } = parseWindowKey(k)
     const s = series.get(key) ?? { metricName: key, serviceName: "", operation: "" }

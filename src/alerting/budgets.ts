@@ -3,11 +3,12 @@ import type { Queryable } from "../db/Db.ts"
 import type { EvaluationMsg } from "../domain/pipeline.ts"
 import { BUDGET_WINDOW_MS, matchesPattern } from "../domain/pricing.ts"
 import type { Budget } from "../domain/pricing.ts"
+import { messageOf } from "../domain/errors.ts"
 
 // settings.budgets: rolling spending limits, evaluated as "budget" evaluations through the same alert
 // policy as the detector's (open, escalate warning → critical, resolve) and the same channels
 // (event budget_exceeded, then alert_resolved). Spending comes from genai_usage_1m (1h, 24h windows)
-// or genai_usage_1h (30d), real-time aggregation included.
+// or genai_usage_1h (30d), real-time aggregation included, late spending materialised first.
 
 const SCOPE_COLUMN: Record<Budget["scope"], string | null> = { tenant: null, agent: "agent", user: "user_id", model: "model", conversation: "conversation" }
 
@@ -45,6 +46,29 @@ export const evaluateBudget = (b: Budget, spends: ReadonlyArray<Spend>, active: 
   return out
 }
 
+/**
+ * Spending stored late, into minutes the aggregate had already materialised, is in no aggregate row until
+ * those minutes are materialised again (the real-time part only covers what comes after the last one).
+ * TimescaleDB logs such writes as invalidations; refreshing over the budgets' window recomputes exactly
+ * the invalidated minutes (hours for 30d) and nothing when there are none, so a budget sees every
+ * stored cost, not only after the next periodic refresh. A refresh cannot run in a transaction: `q` is
+ * the database itself.
+ */
+const materialiseLateSpend = (q: Queryable, budgets: ReadonlyArray<Budget>, nowMs: number) =>
+  Effect.gen(function* () {
+    const longest = Math.max(...budgets.map((b) => BUDGET_WINDOW_MS[b.window]))
+    const from = `to_timestamp(${Math.floor((nowMs - longest) / 1000) - 3600})`
+    // The aggregate's own end offset (a minute): the minute being filled stays real-time, so spans arriving
+    // in order never invalidate what this materialised.
+    const to = `to_timestamp(${Math.floor(nowMs / 1000) - 60})`
+    yield* q.query(`CALL refresh_continuous_aggregate('genai_usage_1m', ${from}, ${to})`)
+    if (budgets.some((b) => b.window === "30d")) yield* q.query(`CALL refresh_continuous_aggregate('genai_usage_1h', ${from}, ${to})`)
+  }).pipe(
+    // The budgets are still evaluated (late spending then counts from the next refresh, as before).
+    Effect.catchAll((e) => Effect.logWarning(`budgets: late spending not materialised: ${messageOf(e)}`)),
+    Effect.withSpan("Budgets.materialiseLateSpend")
+  )
+
 /** Evaluations of every budget of the tenant, now. The policy orders evaluations by windowStartMs, so each carries `now` there. */
 export const evaluateBudgets = (q: Queryable, tenantId: string, budgets: ReadonlyArray<Budget>, nowMs: number) =>
   Effect.gen(function* () {
@@ -53,6 +77,7 @@ export const evaluateBudgets = (q: Queryable, tenantId: string, budgets: Readonl
       "SELECT series_key FROM alert_policy_state WHERE tenant_id = $1 AND rule = 'budget' AND state ->> 'status' <> 'ok'", [tenantId]
     )
     const active = new Set(activeRows.map((r) => r.series_key))
+    yield* materialiseLateSpend(q, budgets, nowMs)
     const out: Array<EvaluationMsg> = []
     for (const b of budgets) {
       const windowMs = BUDGET_WINDOW_MS[b.window]

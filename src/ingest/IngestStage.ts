@@ -1,9 +1,9 @@
 import { Effect, Layer } from "effect"
 import { genaiSeriesPoints } from "../aggregation/genaiSeries.ts"
-import { foldBatch, metricSeriesPoints, spanSeriesPoints } from "../aggregation/partials.ts"
+import { foldBatch, metricSeriesPoints, seriesKeyMemo, spanSeriesPoints } from "../aggregation/partials.ts"
 import { Db } from "../db/Db.ts"
 import { executionIdOfJob, IngestJob } from "../domain/jobs.ts"
-import { AggregateJob, AlertJob, seriesKeyOf } from "../domain/pipeline.ts"
+import { AggregateJob, AlertJob } from "../domain/pipeline.ts"
 import { SeriesLimiter } from "../tenants/SeriesLimiter.ts"
 import { makePartitionedProducer, makeProducer, runWorker } from "../queues/Queues.ts"
 import { RedisConnection } from "../queues/Redis.ts"
@@ -18,8 +18,10 @@ import { Telemetry } from "../telemetry/Telemetry.ts"
 import { TraceActors } from "../executions/TraceActors.ts"
 import { finishExecution, startExecution, updateExecution } from "./executions.ts"
 import type { Applied } from "./executions.ts"
+import { ALWAYS_PROBE, awaitingFlag } from "./genai/awaitingFlag.ts"
+import type { AwaitingFlag } from "./genai/awaitingFlag.ts"
 import { deriveGenai } from "./genai/derive.ts"
-import { findLoops } from "./genai/loops.ts"
+import { loopsOf } from "./genai/loops.ts"
 import type { GenaiRecord } from "./genai/recognize.ts"
 import type { Price } from "../domain/pricing.ts"
 import { dedupKeys, insertMetricPoints, insertSpans, upsertSpanExecutions } from "./persist.ts"
@@ -28,7 +30,7 @@ import { dedupKeys, insertMetricPoints, insertSpans, upsertSpanExecutions } from
  * The ingest stage: validates (decode on dequeue), normalises and persists one batch per job, in one
  * transaction. Every write is keyed so that a redelivered job changes nothing.
  */
-export const persistBatch = (job: IngestJob, jobId: string, pricing: ReadonlyArray<Price> = []) =>
+export const persistBatch = (job: IngestJob, jobId: string, pricing: ReadonlyArray<Price> = [], flag: AwaitingFlag = ALWAYS_PROBE) =>
   Effect.gen(function* () {
     const db = yield* Db
     // Raw rows need no transaction: every statement is keyed (ON CONFLICT), so a batch cut off halfway
@@ -39,12 +41,13 @@ export const persistBatch = (job: IngestJob, jobId: string, pricing: ReadonlyArr
         return yield* insertMetricPoints(db, job.tenantId, job.points, dedupKeys(job.points, job.source, jobId)).pipe(
           Effect.as<Applied>({ applied: true, points: job.points })
         )
-      case "spans":
-        return yield* deriveGenai(db, job.tenantId, job.spans, pricing).pipe(
-          Effect.tap((genai) => insertSpans(db, job.tenantId, job.spans, genai)),
-          Effect.tap(() => upsertSpanExecutions(db, job.tenantId, job.spans)),
-          Effect.map((genai): Applied => ({ applied: true, points: [], genai }))
-        )
+      case "spans": {
+          const { awaiting, records, storedCalls } = yield* deriveGenai(db, job.tenantId, job.spans, pricing, flag.mayHaveAwaiting)
+          if (awaiting.some((a) => a)) yield* flag.markAwaiting
+          yield* insertSpans(db, job.tenantId, job.spans, records, awaiting)
+          yield* upsertSpanExecutions(db, job.tenantId, job.spans)
+          return { applied: true, points: [], genai: records, storedCalls } satisfies Applied
+      }
     }
     return yield* db.transaction((tx): Effect.Effect<Applied, unknown> => {
       switch (job._tag) {
@@ -75,10 +78,10 @@ export const IngestStage = {
         const alert = yield* makeProducer("alert", AlertJob)
 
         // GenAI: a runaway loop in an execution (once per execution), and the budgets once spending moved.
-        const genaiAlerts = (job: IngestJob & { readonly _tag: "spans" }, genai: ReadonlyArray<GenaiRecord | undefined>, jobId: string) =>
+        const genaiAlerts = (job: IngestJob & { readonly _tag: "spans" }, genai: ReadonlyArray<GenaiRecord | undefined>, applied: Applied, jobId: string) =>
           Effect.gen(function* () {
             const settings = yield* store.getSettings(job.tenantId)
-            const loops = yield* findLoops(db, job.tenantId, job.spans, genai, settings.detector.maxRepeatedCalls)
+            const loops = loopsOf(job.spans, genai, applied.storedCalls ?? new Map(), settings.detector.maxRepeatedCalls)
             for (const l of loops) {
               const payload = { executionId: l.traceId, traceId: l.traceId, repeated: l.repeated, calls: l.calls, maxRepeatedCalls: settings.detector.maxRepeatedCalls }
               yield* alert.add("event", { _tag: "event", tenantId: job.tenantId, eventType: "agent_loop_suspected", key: l.traceId, payload }, { jobId: `${job.tenantId}.loop-${l.traceId}` })
@@ -100,8 +103,9 @@ export const IngestStage = {
               const settings = yield* store.getSettings(job.tenantId)
               // The series cap also holds for what the API could not cap (spans' RED series, execution
               // metrics, /api/jobs): their raw rows are stored, their new series over the cap not windowed.
-              const refused = yield* series.admit(job.tenantId, all.map(seriesKeyOf), settings.limits.maxActiveSeries)
-              const points = refused.size === 0 ? all : all.filter((p) => !refused.has(seriesKeyOf(p)))
+              const keyOf = seriesKeyMemo()
+              const refused = yield* series.admit(job.tenantId, all.map(keyOf), settings.limits.maxActiveSeries)
+              const points = refused.size === 0 ? all : all.filter((p) => !refused.has(keyOf(p)))
               if (refused.size > 0) telemetry.seriesRejected.add(all.length - points.length, { where: "stage" })
               const windowSizeMs = settings.windows.sizeSeconds * 1000
               let maxEventTimeMs = Number.NEGATIVE_INFINITY
@@ -110,7 +114,7 @@ export const IngestStage = {
                 yield* aggregate.add("partials", { tenantId: job.tenantId, sourceJobId: jobId, windowSizeMs, maxEventTimeMs, partials: foldBatch(points, windowSizeMs) }, { jobId })
               }
             }
-            if (job._tag === "spans" && applied.genai !== undefined && applied.genai.some((g) => g !== undefined)) yield* genaiAlerts(job, applied.genai, jobId)
+            if (job._tag === "spans" && applied.genai !== undefined && applied.genai.some((g) => g !== undefined)) yield* genaiAlerts(job, applied.genai, applied, jobId)
             // Open executions: the deadline is durable (Redis), the in-memory timer that watches it is not.
             // Executions are watched by their id (the trace id, or <traceId>-<spanId> for a later one of the trace).
             if ((job._tag === "execution-start" || job._tag === "execution-update") && applied.applied) {
@@ -146,7 +150,7 @@ export const IngestStage = {
             process: (job, bullJob) => {
               const jobId = bullJob.id ?? ""
               const persist = store.getSettings(job.tenantId).pipe(
-                Effect.flatMap((settings) => persistBatch(job, jobId, settings.pricing)),
+                Effect.flatMap((settings) => persistBatch(job, jobId, settings.pricing, awaitingFlag(redis, job.tenantId))),
                 Effect.provideService(Db, db)
               )
               // An execution's steps are applied by its trace actor, one at a time, which keeps its live state.

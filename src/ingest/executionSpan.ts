@@ -1,6 +1,7 @@
 import { Effect } from "effect"
 import type { Queryable } from "../db/Db.ts"
 import { executionById } from "../db/executionByTrace.ts"
+import { GENAI_COLUMN_NAMES, GENAI_COLUMN_TYPES, genaiArrays } from "./genai/columns.ts"
 import { storedInheritance } from "./genai/derive.ts"
 import { isGenaiSpan, NOTHING_INHERITED, recognize } from "./genai/recognize.ts"
 
@@ -54,7 +55,7 @@ const recognizeExecutionSpan = (tx: Queryable, tenantId: string, executionId: st
     const rows = yield* tx.query<{ trace_id: string; span_id: string; parent_span_id: string | null; status_code: number; attributes: Record<string, unknown> }>(
       `SELECT s.trace_id, s.span_id, s.parent_span_id, s.status_code, s.attributes FROM spans s JOIN executions x
          ON s.tenant_id = x.tenant_id AND s.trace_id = x.trace_id AND s.span_id = x.span_id AND s.start_time = x.start_time
-       WHERE ${executionById("$2", "x.")} AND x.source = 'api' AND s.genai IS NULL LIMIT 1`, [tenantId, executionId]
+       WHERE ${executionById("$2", "x.")} AND x.source = 'api' AND s.genai_kind IS NULL LIMIT 1`, [tenantId, executionId]
     )
     const r = rows[0]
     if (r === undefined || !isGenaiSpan(r.attributes)) return
@@ -63,6 +64,9 @@ const recognizeExecutionSpan = (tx: Queryable, tenantId: string, executionId: st
       : (yield* storedInheritance(tx, tenantId, [r.trace_id], [r.parent_span_id])).get(r.parent_span_id) ?? NOTHING_INHERITED
     const record = recognize(r.attributes, Number(r.status_code), inherited)
     if (record === null) return
-    yield* tx.query("UPDATE spans SET genai = $4::jsonb WHERE tenant_id = $1 AND trace_id = $2 AND span_id = $3 AND genai IS NULL",
-      [tenantId, r.trace_id, r.span_id, JSON.stringify(record)])
+    yield* tx.query(
+      `UPDATE spans SET (${GENAI_COLUMN_NAMES.join(", ")}) = (${GENAI_COLUMN_TYPES.map((t, i) => `$${4 + i}::${t}`).join(", ")})
+       WHERE tenant_id = $1 AND trace_id = $2 AND span_id = $3 AND genai_kind IS NULL`,
+      [tenantId, r.trace_id, r.span_id, ...genaiArrays([record]).map((column) => column[0] ?? null)]
+    )
   })

@@ -22,6 +22,8 @@ export interface Applied {
   readonly serviceName?: string
   /** The GenAI records of a span batch (aligned with its spans), for derived series, budgets and loops. */
   readonly genai?: ReadonlyArray<GenaiRecord | undefined>
+  /** Loop calls of the batch's traces stored before it (src/ingest/genai/loops.ts), by trace and key. */
+  readonly storedCalls?: ReadonlyMap<string, number>
 }
 
 /**

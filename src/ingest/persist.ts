@@ -3,6 +3,8 @@ import { createHash } from "node:crypto"
 import type { Queryable } from "../db/Db.ts"
 import type { MetricRow, SpanRow } from "../domain/jobs.ts"
 import { executionByTrace } from "../db/executionByTrace.ts"
+import { genaiValues } from "./genai/columns.ts"
+import type { GenaiRecord } from "./genai/recognize.ts"
 
 /** Rows per statement: the embedded database is fastest (and safe) at a few thousand. */
 export const CHUNK = 2000
@@ -52,20 +54,29 @@ export const insertMetricPoints = (tx: Queryable, tenantId: string, points: Read
     { discard: true }
   )
 
-/** `genai[i]` is the GenAI record of `spans[i]` (src/ingest/genai), stored as spans.genai; none: all NULL. */
-export const insertSpans = (tx: Queryable, tenantId: string, spans: ReadonlyArray<SpanRow>, genai: ReadonlyArray<unknown> = []) =>
+/**
+ * `genai[i]` is the GenAI record of `spans[i]` (src/ingest/genai), stored in the spans' genai_* columns
+ * (`awaiting[i]`: the span is stored before its parent, genai_awaiting):
+ * only those with a value in the chunk are sent (a column left out stays NULL), so a batch without a
+ * GenAI span is inserted exactly as before and plain spans pay nothing.
+ */
+export const insertSpans = (
+  tx: Queryable, tenantId: string, spans: ReadonlyArray<SpanRow>, genai: ReadonlyArray<GenaiRecord | undefined> = [], awaiting: ReadonlyArray<boolean> = []
+) =>
   Effect.forEach(
-    chunks(spans.map((s, i) => [s, genai[i]] as const)),
+    chunks(spans.map((s, i) => [s, genai[i], awaiting[i] === true] as const)),
     (pairs) => {
       const chunk = pairs.map(([s]) => s)
+      const g = genaiValues(pairs.map(([, r]) => r), pairs.map(([, , a]) => a))
+      const extra = g.map((c, i) => ({ ...c, alias: `g${i}` }))
       return tx.query(
         `INSERT INTO spans (tenant_id, trace_id, span_id, parent_span_id, name, kind, status_code, status_message, service_name,
-                            scope_name, start_time, end_time, duration_ms, resource_attributes, attributes, events, links, genai)
+                            scope_name, start_time, end_time, duration_ms, resource_attributes, attributes, events, links${extra.map((c) => `, ${c.column}`).join("")})
          SELECT $1, tr, sp, pa, n, k, sc, sm, sv, sn, to_timestamp(st / 1000.0), to_timestamp(et / 1000.0), d,
-                ra::jsonb, a::jsonb, ev::jsonb, l::jsonb, g::jsonb
+                ra::jsonb, a::jsonb, ev::jsonb, l::jsonb${extra.map((c) => `, ${c.alias}`).join("")}
          FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::int2[], $7::int2[], $8::text[], $9::text[], $10::text[],
-                     $11::float8[], $12::float8[], $13::float8[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[])
-              AS u(tr, sp, pa, n, k, sc, sm, sv, sn, st, et, d, ra, a, ev, l, g)
+                     $11::float8[], $12::float8[], $13::float8[], $14::text[], $15::text[], $16::text[], $17::text[]${extra.map((c, i) => `, $${18 + i}::${c.type}[]`).join("")})
+              AS u(tr, sp, pa, n, k, sc, sm, sv, sn, st, et, d, ra, a, ev, l${extra.map((c) => `, ${c.alias}`).join("")})
          ON CONFLICT DO NOTHING`,
         [
           tenantId,
@@ -85,8 +96,7 @@ export const insertSpans = (tx: Queryable, tenantId: string, spans: ReadonlyArra
           chunk.map((s) => JSON.stringify(s.attributes)),
           chunk.map((s) => JSON.stringify(s.events)),
           chunk.map((s) => JSON.stringify(s.links)),
-          // Null fields left out: a missing key reads as null (->> gives NULL), and the row is about half the size.
-          pairs.map(([, g]) => (g === undefined || g === null ? null : JSON.stringify(g, (_, v: unknown) => (v === null ? undefined : v))))
+          ...g.map((c) => c.values)
         ]
       )
     },

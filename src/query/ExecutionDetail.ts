@@ -1,3 +1,5 @@
+import { genaiSelect, recordOfColumns } from "../ingest/genai/columns.ts"
+import type { GenaiColumns } from "../ingest/genai/columns.ts"
 import type { GenaiRecord } from "../ingest/genai/recognize.ts"
 import { spanGenaiView } from "./genaiTotals.ts"
 import { Effect } from "effect"
@@ -25,13 +27,23 @@ type SpanRow = {
   genai: Partial<GenaiRecord> | null
 }
 
+type StoredSpanRow = Omit<SpanRow, "genai"> & Partial<GenaiColumns>
+
+/** A row with the record of its genai_* columns (null for a plain span, or an execution not written yet). */
+const withGenai = (rows: ReadonlyArray<StoredSpanRow>): Array<SpanRow> =>
+  rows.map((r) => ({
+    span_id: r.span_id, parent_span_id: r.parent_span_id, name: r.name, kind: r.kind, status_code: r.status_code, status_message: r.status_message,
+    service_name: r.service_name, start_ms: r.start_ms, end_ms: r.end_ms, duration_ms: r.duration_ms, attributes: r.attributes, events: r.events,
+    genai: recordOfColumns(r)
+  }))
+
 export const loadSpans = (q: Queryable, tenantId: string, traceId: string) =>
-  q.query<SpanRow>(
+  q.query<StoredSpanRow>(
     `SELECT span_id, parent_span_id, name, kind, status_code, status_message, service_name,
             (extract(epoch FROM start_time) * 1000)::float8 AS start_ms, (extract(epoch FROM end_time) * 1000)::float8 AS end_ms,
-            duration_ms, attributes, events, genai
+            duration_ms, attributes, events, ${genaiSelect()}
      FROM spans WHERE tenant_id = $1 AND trace_id = $2 ORDER BY start_time, span_id LIMIT ${MAX_SPANS}`, [tenantId, traceId]
-  )
+  ).pipe(Effect.map(withGenai))
 
 /**
  * The trace's spans, plus the span of each of its executions not yet written to `spans` (one still
@@ -40,17 +52,17 @@ export const loadSpans = (q: Queryable, tenantId: string, traceId: string) =>
 export const loadTraceSpans = (q: Queryable, tenantId: string, view: ExecutionView) =>
   Effect.gen(function* () {
     const rows = yield* loadSpans(q, tenantId, view.traceId)
-    const executions = yield* q.query<SpanRow>(
+    const executions = yield* q.query<StoredSpanRow>(
       `SELECT x.span_id, x.parent_span_id, x.operation_name AS name, ${EXECUTION_SPAN_KIND} AS kind, ${EXECUTION_SPAN_STATUS} AS status_code,
               ${EXECUTION_SPAN_MESSAGE} AS status_message, x.service_name,
               (extract(epoch FROM x.start_time) * 1000)::float8 AS start_ms,
               (extract(epoch FROM coalesce(x.end_time, greatest(now(), x.start_time))) * 1000)::float8 AS end_ms,
               coalesce(x.duration_ms, extract(epoch FROM (greatest(now(), x.start_time) - x.start_time)) * 1000) AS duration_ms,
-              ${EXECUTION_SPAN_ATTRIBUTES} AS attributes, '[]'::jsonb AS events, NULL::jsonb AS genai
+              ${EXECUTION_SPAN_ATTRIBUTES} AS attributes, '[]'::jsonb AS events
        FROM executions x WHERE ${executionByTrace("$2", "x.")} AND x.source = 'api' LIMIT 1000`, [tenantId, view.traceId]
     )
     const written = new Set(rows.map((r) => r.span_id))
-    return [...rows, ...executions.filter((e) => !written.has(e.span_id))]
+    return [...rows, ...withGenai(executions.filter((e) => !written.has(e.span_id)))]
   })
 
 /** The spans under (and including) the execution's span; the whole trace when its span is not there. */

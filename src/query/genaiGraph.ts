@@ -3,27 +3,28 @@ import type { Queryable } from "../db/Db.ts"
 import type { AgentGraphView } from "../domain/genaiViews.ts"
 
 // GET /api/genai/graph: agents, tools and models as nodes; "invokes" edges from parent/child spans.
-// The edge is known at ingest (spans.genai): a model or tool call names the agent it ran under (its
+// The edge is known at ingest (the spans' genai_* columns): a model or tool call names the agent it ran under (its
 // inherited agentName), an agent span the agent that invoked it (parentAgent). So the graph is one
 // grouped scan of the range's GenAI spans (index spans_genai), no join.
 
 /** A longer range is cut to its last 24 h. */
 export const GENAI_GRAPH_MAX_RANGE_MS = 24 * 3_600_000
 
-const NAME = `CASE genai ->> 'kind' WHEN 'agent' THEN genai ->> 'agentName' WHEN 'tool' THEN genai ->> 'toolName' WHEN 'model' THEN genai ->> 'model' END`
-const SOURCE = `CASE genai ->> 'kind' WHEN 'agent' THEN genai ->> 'parentAgent' ELSE genai ->> 'agentName' END`
+const MODEL = "coalesce(genai_response_model, genai_request_model)"
+const NAME = `CASE genai_kind WHEN 'agent' THEN genai_agent WHEN 'tool' THEN genai_tool WHEN 'model' THEN ${MODEL} END`
+const SOURCE = `CASE genai_kind WHEN 'agent' THEN genai_parent_agent ELSE genai_agent END`
 
 export const GRAPH_SQL = `
-SELECT genai ->> 'kind' AS kind, ${NAME} AS name, CASE WHEN grouping(${SOURCE}) = 0 THEN ${SOURCE} END AS source,
+SELECT genai_kind AS kind, ${NAME} AS name, CASE WHEN grouping(${SOURCE}) = 0 THEN ${SOURCE} END AS source,
        grouping(${SOURCE}) AS node,
-       count(*)::float8 AS calls, (count(*) FILTER (WHERE (genai ->> 'error')::boolean))::float8 AS errors,
+       count(*)::float8 AS calls, (count(*) FILTER (WHERE genai_error))::float8 AS errors,
        percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95,
-       sum(coalesce((genai ->> 'inputTokens')::float8, 0)) AS input_tokens, sum(coalesce((genai ->> 'outputTokens')::float8, 0)) AS output_tokens,
-       sum(coalesce((genai ->> 'costUsd')::float8, 0)) AS cost_usd
+       sum(coalesce(genai_input_tokens, 0)) AS input_tokens, sum(coalesce(genai_output_tokens, 0)) AS output_tokens,
+       sum(coalesce(genai_cost_usd, 0)) AS cost_usd
 FROM spans
-WHERE tenant_id = $1 AND genai IS NOT NULL AND start_time >= to_timestamp($2 / 1000.0) AND start_time < to_timestamp($3 / 1000.0)
-  AND genai ->> 'kind' IN ('agent', 'tool', 'model') AND ${NAME} IS NOT NULL
-GROUP BY GROUPING SETS ((genai ->> 'kind', ${NAME}), (genai ->> 'kind', ${NAME}, ${SOURCE}))
+WHERE tenant_id = $1 AND genai_kind IS NOT NULL AND start_time >= to_timestamp($2 / 1000.0) AND start_time < to_timestamp($3 / 1000.0)
+  AND genai_kind IN ('agent', 'tool', 'model') AND ${NAME} IS NOT NULL
+GROUP BY GROUPING SETS ((genai_kind, ${NAME}), (genai_kind, ${NAME}, ${SOURCE}))
 LIMIT 5000`
 
 type Row = { kind: "agent" | "tool" | "model"; name: string; source: string | null; node: number; calls: number; errors: number; p95: number | null; input_tokens: number; output_tokens: number; cost_usd: number }

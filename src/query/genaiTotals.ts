@@ -1,6 +1,8 @@
 import { Effect } from "effect"
 import type { Queryable } from "../db/Db.ts"
 import type { GenaiTotalsView, SpanGenaiView } from "../domain/genaiViews.ts"
+import { genaiSelect, recordOfColumns } from "../ingest/genai/columns.ts"
+import type { GenaiColumns } from "../ingest/genai/columns.ts"
 import type { GenaiRecord } from "../ingest/genai/recognize.ts"
 
 // An execution's GenAI totals: tokens, cost, LLM and tool calls, agents and models of the spans under
@@ -79,20 +81,22 @@ export const loadExecutionTotals = (q: Queryable, tenantId: string, execs: Reado
     const roots = execs.filter((e) => e.parentSpanId === null)
     const children = execs.filter((e) => e.parentSpanId !== null)
     if (roots.length > 0) {
-      const rows = yield* q.query<{ trace_id: string; records: Array<Stored> }>(
-        `SELECT trace_id, json_agg(genai) AS records FROM spans
-         WHERE tenant_id = $1 AND trace_id = ANY($2::text[]) AND genai IS NOT NULL GROUP BY trace_id`,
+      const rows = yield* q.query<{ trace_id: string } & GenaiColumns>(
+        `SELECT trace_id, ${genaiSelect()} FROM spans
+         WHERE tenant_id = $1 AND trace_id = ANY($2::text[]) AND genai_kind IS NOT NULL LIMIT 100000`,
         [tenantId, [...new Set(roots.map((e) => e.traceId))]]
       )
-      const byTrace = new Map(rows.map((r) => [r.trace_id, totalsOf(r.records)]))
-      for (const e of roots) out.set(refKey(e), byTrace.get(e.traceId) ?? null)
+      const records = new Map<string, Array<Stored | null>>()
+      for (const r of rows) records.set(r.trace_id, [...(records.get(r.trace_id) ?? []), recordOfColumns(r)])
+      for (const e of roots) out.set(refKey(e), totalsOf(records.get(e.traceId) ?? []))
     }
     if (children.length > 0) {
-      const rows = yield* q.query<{ trace_id: string; span_id: string; parent_span_id: string | null; genai: Stored | null }>(
-        `SELECT trace_id, span_id, parent_span_id, genai FROM spans WHERE tenant_id = $1 AND trace_id = ANY($2::text[]) LIMIT 100000`,
+      const rows = yield* q.query<{ trace_id: string; span_id: string; parent_span_id: string | null } & GenaiColumns>(
+        `SELECT trace_id, span_id, parent_span_id, ${genaiSelect()} FROM spans WHERE tenant_id = $1 AND trace_id = ANY($2::text[]) LIMIT 100000`,
         [tenantId, [...new Set(children.map((e) => e.traceId))]]
       )
-      for (const e of children) out.set(refKey(e), totalsOf(subtreeRecords(rows.filter((r) => r.trace_id === e.traceId), e.spanId)))
+      const withRecords = rows.map((r) => ({ trace_id: r.trace_id, span_id: r.span_id, parent_span_id: r.parent_span_id, genai: recordOfColumns(r) }))
+      for (const e of children) out.set(refKey(e), totalsOf(subtreeRecords(withRecords.filter((r) => r.trace_id === e.traceId), e.spanId)))
     }
     return out
   }).pipe(Effect.withSpan("Genai.executionTotals"))

@@ -8,7 +8,7 @@ export interface SpanInput {
   readonly startMs: number
   readonly endMs: number
   readonly error: boolean
-  /** What the span is as a GenAI call (spans.genai), for the analysis' GenAI facts. */
+  /** What the span is as a GenAI call (the genai_* columns), for the analysis' GenAI facts. */
   readonly genai?: { readonly kind?: string | undefined; readonly model?: string | null | undefined; readonly costUsd?: number | null | undefined } | null
 }
 

@@ -110,4 +110,65 @@ describe("GenAI detection and alerts", () => {
     const alerts = await app.sql<{ type: string; trace_id: string; state: string }>("SELECT type, trace_id, state FROM alerts WHERE tenant_id = $1 AND type = 'agent_loop_suspected'", [t.id])
     expect(alerts).toEqual([{ type: "agent_loop_suspected", trace_id: trace, state: "open" }])
   }, 60_000)
+
+  it("a budget counts spending stored late into a minute the aggregate had already materialised", async () => {
+    const budget = { id: "day", scope: "tenant", window: "24h", limitUsd: 0.01, warnAtRatio: 0.5 }
+    const t = await app.tenant(undefined, { pricing: [{ model: "gpt-4o", inputPerMTok: 10, outputPerMTok: 0, effectiveFrom: "2024-01-01" }], budgets: [budget], channels: channels() })
+    const at = Date.now() - 10 * 60_000
+    const spend = async (n: number) => {
+      expect((await call(app, t.key, "POST", "/v1/traces", otlpTraces(traceId(), [chat("gpt-4o", at, 200, 300, 0)]))).status).toBe(200) // $0.003
+      await eventually(async () => ((await app.sql<{ n: number }>("SELECT count(*)::int AS n FROM spans WHERE tenant_id = $1", [t.id]))[0]?.n === n ? true : undefined))
+    }
+    await spend(1)
+    // That minute materialised (as the periodic refresh would): a span stored into it now is late.
+    await app.sql("CALL refresh_continuous_aggregate('genai_usage_1m', NULL, now() - INTERVAL '1 minute')")
+    await new Promise((r) => setTimeout(r, 500))
+    expect(received(t.id, "budget_exceeded")).toEqual([])
+    await spend(2)
+    // Well before the next periodic refresh (every 30 s): $0.006, over 50 % of $0.01.
+    const warning = await eventually(async () => received(t.id, "budget_exceeded")[0], 8000)
+    expect(warning.body.data).toMatchObject({ severity: "warning", rule: "budget", operation: "budget=day" })
+    expect(warning.body.data.observed).toBeCloseTo(0.006, 9)
+  }, 60_000)
+
+  it("counts an execution's calls over all its batches, also when the last one is a whole subtree, and a resent batch once", async () => {
+    const t = await app.tenant(undefined, { detector: { maxRepeatedCalls: 25 }, channels: channels() })
+    const now = Date.now() - 60_000
+    const tool = (parent: string, i: number): SpanSpec => ({
+      spanId: spanId(), parentSpanId: parent, name: "execute_tool fetch", service: "agents", startMs: now + i * 10, endMs: now + i * 10 + 5,
+      attributes: { "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "fetch" }
+    })
+    // Exporters send a span when it ends: the calls first, the agent and the root (a whole subtree) last.
+    const execution = async (earlier: number, later: number, plainStep: boolean) => {
+      const trace = traceId()
+      const [root, agent, step] = [spanId(), spanId(), spanId()]
+      const first: Array<SpanSpec> = plainStep
+        ? [{ spanId: step, parentSpanId: agent, name: "step", service: "agents", startMs: now, endMs: now + 500, attributes: {} }, ...Array.from({ length: earlier }, (_, i) => tool(step, i))]
+        : Array.from({ length: earlier }, (_, i) => tool(agent, i))
+      const last: Array<SpanSpec> = [
+        { spanId: root, name: "run", service: "agents", startMs: now, endMs: now + 2000, attributes: {} },
+        { spanId: agent, parentSpanId: root, name: "invoke_agent crawler", service: "agents", startMs: now, endMs: now + 1500, attributes: { "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "crawler" } },
+        ...Array.from({ length: later }, (_, i) => tool(agent, earlier + i))
+      ]
+      expect((await call(app, t.key, "POST", "/v1/traces", otlpTraces(trace, first))).status).toBe(200)
+      const stored = first.length
+      await eventually(async () => ((await app.sql<{ n: number }>("SELECT count(*)::int AS n FROM spans WHERE tenant_id = $1 AND trace_id = $2", [t.id, trace]))[0]?.n === stored ? true : undefined))
+      expect((await call(app, t.key, "POST", "/v1/traces", otlpTraces(trace, last))).status).toBe(200)
+      return { trace, first }
+    }
+    const direct = (await execution(20, 10, false)).trace
+    const throughStep = (await execution(20, 10, true)).trace
+    const limit = await execution(20, 5, false)
+    const atLimit = limit.trace
+    const loops = await eventually(async () => {
+      const r = received(t.id, "agent_loop_suspected")
+      return r.length >= 2 ? r : undefined
+    }, 20_000)
+    expect(Object.fromEntries(loops.map((l) => [String(l.body.data.executionId), Number(l.body.data.calls)]))).toEqual({ [direct]: 30, [throughStep]: 30 })
+    // The first batch of the execution at the limit sent again (an exporter's retry): its calls are counted once.
+    expect((await call(app, t.key, "POST", "/v1/traces", otlpTraces(atLimit, limit.first))).status).toBe(200)
+    await new Promise((r) => setTimeout(r, 2000))
+    expect(received(t.id, "agent_loop_suspected").map((l) => l.body.data.executionId).sort()).toEqual([direct, throughStep].sort())
+    expect(received(t.id, "agent_loop_suspected").some((l) => l.body.data.executionId === atLimit)).toBe(false)
+  }, 60_000)
 })

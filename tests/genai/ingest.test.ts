@@ -3,6 +3,9 @@ import { call, eventually, startApp } from "../support/harness.ts"
 import type { TestApp } from "../support/harness.ts"
 import { otlpTraces, spanId, traceId } from "../support/otlpJson.ts"
 import type { SpanSpec } from "../support/otlpJson.ts"
+import { genaiSelect, recordOfColumns } from "../../src/ingest/genai/columns.ts"
+import type { GenaiColumns } from "../../src/ingest/genai/columns.ts"
+import type { GenaiRecord } from "../../src/ingest/genai/recognize.ts"
 
 // GenAI spans through the public OTLP endpoint: recognised (current, older and OpenInference names),
 // names inherited, priced with the tenant's table at the span's time, contents dropped, bad counts ignored.
@@ -31,12 +34,12 @@ type Genai = Record<string, unknown> & { kind: string; model: string | null; age
 
 const genaiOf = (tenantId: string, trace: string, expected: number) =>
   eventually(async () => {
-    const rows = await app.sql<{ span_id: string; genai: Genai | null; attributes: Record<string, unknown>; events: Array<{ attributes: Record<string, unknown> }> }>(
-      "SELECT span_id, genai, attributes, events FROM spans WHERE tenant_id = $1 AND trace_id = $2", [tenantId, trace]
+    const rows = await app.sql<{ span_id: string; attributes: Record<string, unknown>; events: Array<{ attributes: Record<string, unknown> }> } & GenaiColumns>(
+      `SELECT span_id, ${genaiSelect()}, attributes, events FROM spans WHERE tenant_id = $1 AND trace_id = $2`, [tenantId, trace]
     )
-    // Stored without its null fields: read back with them.
-    const full = (g: Genai | null) => (g === null ? null : ({ ...Object.fromEntries(RECORD_KEYS.map((k) => [k, null])), ...g }) as Genai)
-    return rows.length === expected ? new Map(rows.map((r) => [r.span_id, { ...r, genai: full(r.genai) }])) : undefined
+    // Read back as the record, every field present.
+    const full = (g: GenaiRecord | null) => (g === null ? null : ({ ...Object.fromEntries(RECORD_KEYS.map((k) => [k, null])), ...g }) as Genai)
+    return rows.length === expected ? new Map(rows.map((r) => [r.span_id, { ...r, genai: full(recordOfColumns(r)) }])) : undefined
   })
 
 describe("GenAI spans at ingest", () => {

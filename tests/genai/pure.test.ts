@@ -6,6 +6,10 @@ import { compilePricing, priceAt, priced } from "../../src/ingest/genai/cost.ts"
 import { isContentKey, NOTHING_INHERITED, recognize, tokenValue } from "../../src/ingest/genai/recognize.ts"
 import { sanitizeGenai } from "../../src/ingest/genai/sanitize.ts"
 import type { SpanRow } from "../../src/ingest/otlp/normalize.ts"
+import type { SpanRow as JobSpanRow } from "../../src/domain/jobs.ts"
+import { genaiValues, recordOfColumns } from "../../src/ingest/genai/columns.ts"
+import { loopsOf } from "../../src/ingest/genai/loops.ts"
+import { foldBatch } from "../../src/aggregation/partials.ts"
 
 // The pure parts of the GenAI recognition: conventions, token validation, prices, budgets.
 
@@ -74,5 +78,41 @@ describe("budgets", () => {
     const tenant = evaluateBudget({ ...b, scope: "tenant" }, [{ key: "", costUsd: 4 }, { key: "", costUsd: 3 }], new Set(), 1000)
     expect(tenant.map((e) => [e.seriesKey, e.severity, e.value])).toEqual([["budget|b|", "warning", 7]])
     expect(evaluateBudget({ ...b, match: "a*" }, [{ key: "a1", costUsd: 20 }, { key: "b1", costUsd: 20 }], new Set(), 0).map((e) => e.seriesKey)).toEqual(["budget|b|a1"])
+  })
+})
+
+describe("loops and stored records", () => {
+  const span = (traceId: string, spanId: string) => ({ traceId, spanId }) as unknown as JobSpanRow
+  const tool = recognize({ "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "fetch" }, 0, { ...NOTHING_INHERITED, agentName: "a" })!
+  const model = recognize({ "gen_ai.operation.name": "chat", "gen_ai.request.model": "m" }, 0, { ...NOTHING_INHERITED, agentName: "a" })!
+  it("adds the calls stored before the batch to the batch's own, per trace and key, and names the most repeated", () => {
+    const spans = [span("t1", "1"), span("t1", "2"), span("t1", "3"), span("t2", "4")]
+    const stored = new Map([["t1\u0000tool:fetch", 24], ["t1\u0000agent:a->model:m", 30], ["t2\u0000tool:fetch", 25]])
+    expect(loopsOf(spans, [tool, tool, model, undefined], stored, 25)).toEqual([{ traceId: "t1", repeated: "agent:a->model:m", calls: 31 }])
+    // Without a call of the key in the batch, the stored ones alone raise nothing (they were counted when stored).
+    expect(loopsOf([span("t2", "5")], [model], stored, 25)).toEqual([])
+    expect(loopsOf(spans, [tool, tool, model, tool], new Map(), 2)).toEqual([])
+  })
+  it("stores a record in typed columns and reads the same record back", () => {
+    fc.assert(fc.property(fc.record({ input: fc.option(fc.nat()), agent: fc.option(fc.string({ minLength: 1 })), error: fc.boolean() }), ({ input, agent, error }) => {
+      const attrs: Record<string, unknown> = { "gen_ai.operation.name": "chat", "gen_ai.request.model": "m", "gen_ai.response.model": "m-1" }
+      if (input !== null) attrs["gen_ai.usage.input_tokens"] = input
+      if (agent !== null) attrs["gen_ai.agent.name"] = agent
+      const r = priced(compilePricing([]), recognize(attrs, error ? 2 : 0, NOTHING_INHERITED)!, 0)
+      const values = genaiValues([r, undefined], [false, true])
+      const row = Object.fromEntries(values.map((c) => [c.column, c.values[0]]))
+      expect(recordOfColumns(row)).toEqual(r)
+      // A plain span stored before its parent: only genai_awaiting, and no record.
+      expect(recordOfColumns(Object.fromEntries(values.map((c) => [c.column, c.values[1]])))).toBeNull()
+      expect(values.find((c) => c.column === "genai_awaiting")?.values).toEqual([null, true])
+    }))
+  })
+})
+
+describe("derived series", () => {
+  it("folds a batch's GenAI points into one partial per series and window, keys escaped", () => {
+    const at = (metricName: string, operation: string, timeMs: number, value: number) => ({ metricName, serviceName: "", operation, timeMs, value })
+    const parts = foldBatch([at("genai.model.tokens", "model=a|b", 1000, 5), at("genai.model.tokens", "model=a|b", 2000, 7), at("genai.model.tokens", "model=c", 1500, 1), at("genai.model.tokens", "model=a|b", 12_000, 1)], 10_000)
+    expect(parts.map((p) => [p.operation, p.windowStartMs, p.agg.count, p.agg.sum])).toEqual([["model=a|b", 0, 2, 12], ["model=c", 0, 1, 1], ["model=a|b", 10_000, 1, 1]])
   })
 })

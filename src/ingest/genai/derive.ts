@@ -3,20 +3,30 @@ import type { Queryable } from "../../db/Db.ts"
 import type { SpanRow } from "../../domain/jobs.ts"
 import type { Price } from "../../domain/pricing.ts"
 import { compilePricing, priced } from "./cost.ts"
+import { LOOP_CALL_SQL, LOOP_KEY_SQL, loopKeyOf, storedCallsOf } from "./loops.ts"
+import type { GenaiColumns } from "./columns.ts"
 import { inheritedFrom, inheritedOfRecord, isGenaiSpan, NOTHING_INHERITED, recognize } from "./recognize.ts"
 import type { GenaiRecord, Inherited } from "./recognize.ts"
 
-// The GenAI records of a batch of spans, for spans.genai: recognised, names inherited from ancestors in
-// the batch or already stored (a stored span's genai row, or a native execution's tags), priced at the
+// The GenAI records of a batch of spans, for the spans' genai_* columns: recognised, names inherited from ancestors in
+// the batch or already stored (a stored span's genai_* columns, or a native execution's tags), priced at the
 // span's time.
+
+/** The columns a stored GenAI span passes on to its descendants. */
+const INHERITED_COLUMNS = "genai_kind, genai_agent, genai_agent_id, genai_tool, genai_conversation, genai_user"
+
+const inheritedOfColumns = (r: Partial<GenaiColumns>): Inherited => ({
+  agentName: r.genai_agent ?? null, agentId: r.genai_agent_id ?? null, toolName: r.genai_tool ?? null,
+  conversationId: r.genai_conversation ?? null, userId: r.genai_user ?? null
+})
 
 /** Stored ancestors are followed this many levels up through plain spans. */
 const MAX_STORED_HOPS = 4
 
-type StoredRow = { span_id: string; parent_span_id: string | null; genai: Partial<GenaiRecord> | null; attributes: Record<string, unknown> | null }
+type StoredRow = Partial<GenaiColumns> & { span_id: string; parent_span_id: string | null; attributes: Record<string, unknown> | null }
 
 /**
- * What stored spans `ids` (of traces `traces`) pass on: their genai row (which holds what they inherited
+ * What stored spans `ids` (of traces `traces`) pass on: their genai columns (which hold what they inherited
  * themselves), else (a plain span, or a native execution still running, whose span is not written yet)
  * what their own attributes name, completed from further up.
  */
@@ -27,10 +37,10 @@ export const storedInheritance = (q: Queryable, tenantId: string, traces: Readon
     let frontier = new Map<string, Array<string>>(ids.map((id) => [id, [id]]))
     for (let hop = 0; hop < MAX_STORED_HOPS && frontier.size > 0; hop++) {
       const rows = yield* q.query<StoredRow>(
-        `SELECT span_id, parent_span_id, genai, CASE WHEN genai IS NULL THEN attributes END AS attributes
+        `SELECT span_id, parent_span_id, ${INHERITED_COLUMNS}, CASE WHEN genai_kind IS NULL THEN attributes END AS attributes
          FROM spans WHERE tenant_id = $1 AND trace_id = ANY($2::text[]) AND span_id = ANY($3::text[])
          UNION ALL
-         SELECT x.span_id, x.parent_span_id, NULL,
+         SELECT x.span_id, x.parent_span_id, ${INHERITED_COLUMNS.split(", ").map((c) => `NULL::text AS ${c}`).join(", ")},
                 (CASE WHEN jsonb_typeof(x.tags) = 'object' THEN x.tags ELSE '{}'::jsonb END) || jsonb_strip_nulls(jsonb_build_object('mplp.user.id', x.context ->> 'userId'))
          FROM executions x WHERE x.trace_id = ANY($2::text[]) AND (x.tenant_id = $1) IS TRUE AND x.span_id = ANY($3::text[])`,
         [tenantId, traces, [...frontier.keys()]]
@@ -42,10 +52,11 @@ export const storedInheritance = (q: Queryable, tenantId: string, traces: Readon
         seen.add(r.span_id)
         const waiting = frontier.get(r.span_id) ?? []
         const attrs = r.attributes ?? {}
-        const own = r.genai ?? (isGenaiSpan(attrs) ? recognize(attrs, 0, NOTHING_INHERITED) : null)
-        const inherited = own === null ? inheritedFrom(attrs, null, NOTHING_INHERITED) : inheritedOfRecord(own)
+        const stored = r.genai_kind ?? null
+        const own = stored !== null ? null : isGenaiSpan(attrs) ? recognize(attrs, 0, NOTHING_INHERITED) : null
+        const inherited = stored !== null ? inheritedOfColumns(r) : own === null ? inheritedFrom(attrs, null, NOTHING_INHERITED) : inheritedOfRecord(own)
         for (const w of waiting) acc.set(w, merge(acc.get(w) ?? NOTHING_INHERITED, inherited))
-        if (r.genai === null && r.parent_span_id !== null) next.set(r.parent_span_id, [...(next.get(r.parent_span_id) ?? []), ...waiting])
+        if (stored === null && r.parent_span_id !== null) next.set(r.parent_span_id, [...(next.get(r.parent_span_id) ?? []), ...waiting])
       }
       frontier = next
     }
@@ -63,87 +74,158 @@ const merge = (near: Inherited, far: Inherited): Inherited => ({
 /**
  * Children that arrived before their parent (an exporter sends a span when it ends, so a long agent span
  * comes after its model calls): their stored records get what the parent passes on and they lacked.
- * One level: a GenAI child directly under a span of this batch. Such children were stored marked
- * `awaitingParent`, and only they are looked for (index spans_genai_awaiting, usually empty), so a batch
- * whose spans have no such child pays a probe of an empty index per span.
+ * One level: a child directly under a span of this batch. Such children were stored marked
+ * `genai_awaiting`; adoptingTraces says which traces have one, and only their spans are looked for.
  */
 const backfillChildren = (q: Queryable, tenantId: string, spans: ReadonlyArray<SpanRow>, passed: ReadonlyArray<Inherited | undefined>) => {
-  const rows: Array<readonly [SpanRow, Inherited]> = []
-  spans.forEach((s, i) => {
-    const p = passed[i]
-    if (p !== undefined && (p.agentName !== null || p.toolName !== null || p.conversationId !== null || p.userId !== null)) rows.push([s, p])
-  })
+  const rows = spans.map((s, i) => [s, passed[i] ?? NOTHING_INHERITED] as const)
   if (rows.length === 0) return Effect.void
+  // A plain child only stops waiting; a GenAI child also gets the names it lacked.
+  const name = (column: string, value: string) => `CASE WHEN s.genai_kind IS NULL THEN NULL ELSE coalesce(s.${column}, ${value}) END`
   return q.query(
-    `UPDATE spans s SET genai = (s.genai - 'awaitingParent') || jsonb_strip_nulls(jsonb_build_object(
-       'agentName', CASE WHEN s.genai ->> 'agentName' IS NULL THEN u.agent END,
-       'agentId', CASE WHEN s.genai ->> 'agentName' IS NULL THEN u.agent_id END,
-       'parentAgent', CASE WHEN s.genai ->> 'kind' = 'agent' AND s.genai ->> 'parentAgent' IS NULL AND u.agent IS DISTINCT FROM s.genai ->> 'agentName' THEN u.agent END,
-       'toolName', CASE WHEN s.genai ->> 'toolName' IS NULL THEN u.tool END,
-       'conversationId', CASE WHEN s.genai ->> 'conversationId' IS NULL THEN u.conv END,
-       'userId', CASE WHEN s.genai ->> 'userId' IS NULL THEN u.usr END))
+    `UPDATE spans s SET genai_awaiting = NULL,
+       genai_agent = ${name("genai_agent", "u.agent")},
+       genai_agent_id = CASE WHEN s.genai_kind IS NULL THEN NULL WHEN s.genai_agent IS NULL THEN u.agent_id ELSE s.genai_agent_id END,
+       genai_parent_agent = CASE WHEN s.genai_kind = 'agent' AND s.genai_parent_agent IS NULL AND u.agent IS DISTINCT FROM s.genai_agent THEN u.agent ELSE s.genai_parent_agent END,
+       genai_tool = ${name("genai_tool", "u.tool")},
+       genai_conversation = ${name("genai_conversation", "u.conv")},
+       genai_user = ${name("genai_user", "u.usr")}
      FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) AS u(tr, sp, agent, agent_id, tool, conv, usr)
-     WHERE s.tenant_id = $1 AND s.trace_id = u.tr AND s.parent_span_id = u.sp AND s.genai ? 'awaitingParent'`,
+     WHERE s.tenant_id = $1 AND s.trace_id = u.tr AND s.parent_span_id = u.sp AND s.genai_awaiting`,
     [tenantId, rows.map(([s]) => s.traceId), rows.map(([s]) => s.spanId), rows.map(([, p]) => p.agentName), rows.map(([, p]) => p.agentId),
       rows.map(([, p]) => p.toolName), rows.map(([, p]) => p.conversationId), rows.map(([, p]) => p.userId)]
   ).pipe(Effect.asVoid)
 }
 
 /**
- * The GenAI record of each span of the batch (undefined for a span that is none). Costs one pass over
- * the attribute keys per span when the batch holds no GenAI span, and no query.
+ * The GenAI records of each span of the batch, and what its traces have stored (loops). Costs one pass
+ * over the attribute keys per span when the batch holds no GenAI span, and no query; else one probe
+ * (adoptingTraces, skipped while the tenant has no span waiting for its parent), plus the stored ancestors' lookup and the stored calls of the traces when a span's
+ * parent is not in the batch, and the back-fill when a stored child waits for one of its spans.
  */
-export const deriveGenai = (q: Queryable, tenantId: string, spans: ReadonlyArray<SpanRow>, pricing: ReadonlyArray<Price>) =>
+export const deriveGenai = (
+  q: Queryable, tenantId: string, spans: ReadonlyArray<SpanRow>, pricing: ReadonlyArray<Price>,
+  mayHaveAwaiting: Effect.Effect<boolean, unknown> = Effect.succeed(true)
+) =>
   Effect.gen(function* () {
     const out: Array<GenaiRecord | undefined> = new Array(spans.length)
     let any = false
     for (const s of spans) if (isGenaiSpan(s.attributes)) { any = true; break }
-    if (!any) return out
+    if (!any) return { records: out, awaiting: [], storedCalls: new Map() } satisfies Derived
     const byId = new Map<string, number>()
     spans.forEach((s, i) => byId.set(`${s.traceId}/${s.spanId}`, i))
+    // Each span's parent in the batch (its index), none (-1: a root), or elsewhere (-2).
+    const parentAt = spans.map((s) => (s.parentSpanId === null ? -1 : byId.get(`${s.traceId}/${s.parentSpanId}`) ?? -2))
     // The topmost in-batch ancestor of each span whose parent is elsewhere: its parent is looked up once.
     const external = new Set<string>()
     const traces = new Set<string>()
-    for (const s of spans) {
-      if (s.parentSpanId !== null && !byId.has(`${s.traceId}/${s.parentSpanId}`)) {
-        external.add(s.parentSpanId)
+    spans.forEach((s, i) => {
+      if (parentAt[i] === -2) {
+        external.add(s.parentSpanId!)
         traces.add(s.traceId)
       }
-    }
+    })
     const stored = external.size === 0 ? new Map<string, Inherited>() : yield* storedInheritance(q, tenantId, [...traces], [...external])
-    // Inheritance computed parent first; a chain is walked once (memoised), iteratively (no recursion on depth).
+    // Inheritance computed parent first; a chain is walked once (memoised), iteratively (no recursion on
+    // depth); `walk` marks the spans of the chain being walked (a cycle of parents ends it).
     const passed: Array<Inherited | undefined> = new Array(spans.length)
+    const awaiting: Array<boolean> = new Array(spans.length).fill(false)
+    const walk = new Int32Array(spans.length)
     const table = compilePricing(pricing)
-    const resolve = (start: number): Inherited => {
+    const resolve = (start: number): void => {
       const chain: Array<number> = []
-      let i: number | undefined = start
+      let i = start
       let base: Inherited = NOTHING_INHERITED
-      const onChain = new Set<number>()
-      while (i !== undefined && passed[i] === undefined && !onChain.has(i)) {
+      for (;;) {
+        if (passed[i] !== undefined) {
+          base = passed[i]!
+          break
+        }
+        if (walk[i] === start + 1) break
+        walk[i] = start + 1
         chain.push(i)
-        onChain.add(i)
-        const s: SpanRow = spans[i]!
-        if (s.parentSpanId === null) break
-        const p = byId.get(`${s.traceId}/${s.parentSpanId}`)
-        if (p === undefined) {
-          base = stored.get(s.parentSpanId) ?? NOTHING_INHERITED
+        const p = parentAt[i]!
+        if (p === -1) break
+        if (p === -2) {
+          base = stored.get(spans[i]!.parentSpanId!) ?? NOTHING_INHERITED
           break
         }
         i = p
       }
-      if (i !== undefined && passed[i] !== undefined && !onChain.has(i)) base = passed[i]!
       for (let k = chain.length - 1; k >= 0; k--) {
         const j = chain[k]!
         const s = spans[j]!
         const rec = recognize(s.attributes, s.statusCode, base)
-        const orphan = rec !== null && k === chain.length - 1 && s.parentSpanId !== null && !byId.has(`${s.traceId}/${s.parentSpanId}`) && !stored.has(s.parentSpanId)
-        out[j] = rec === null ? undefined : priced(table, orphan ? { ...rec, awaitingParent: true } : rec, s.startTimeMs)
+        if (k === chain.length - 1 && parentAt[j] === -2 && !stored.has(s.parentSpanId!)) awaiting[j] = true
+        out[j] = rec === null ? undefined : priced(table, rec, s.startTimeMs)
         base = inheritedFrom(s.attributes, rec, base)
         passed[j] = base
       }
-      return passed[start] ?? NOTHING_INHERITED
     }
     for (let i = 0; i < spans.length; i++) if (passed[i] === undefined) resolve(i)
-    yield* backfillChildren(q, tenantId, spans, passed)
-    return out
+    // Traces whose stored spans matter: loops count every call of the trace, and children stored before
+    // their parent get its names. A trace has spans stored before this batch only if a span of the batch
+    // hangs under a span elsewhere (`traces`), or a stored span waits for a parent of the batch (the probe).
+    const genaiTraces = new Set<string>()
+    const loopTraces = new Set<string>()
+    spans.forEach((s, i) => {
+      const g = out[i]
+      if (g !== undefined || passesNames(passed[i])) genaiTraces.add(s.traceId)
+      if (g !== undefined && loopKeyOf(g) !== null) loopTraces.add(s.traceId)
+    })
+    const ids = spans.map((s) => s.spanId)
+    // No span of the tenant stored before its parent (src/ingest/genai/awaitingFlag.ts): nothing to probe.
+    const adopting = (yield* mayHaveAwaiting) ? yield* adoptingTraces(q, tenantId, [...genaiTraces], new Set(ids)) : new Set<string>()
+    if (adopting.size > 0) {
+      const at = spans.flatMap((s, i) => (adopting.has(s.traceId) ? [i] : []))
+      yield* backfillChildren(q, tenantId, at.map((i) => spans[i]!), at.map((i) => passed[i]))
+    }
+    const counted = [...loopTraces].filter((t) => traces.has(t) || adopting.has(t))
+    const calls = counted.length === 0 ? new Map<string, number>() : yield* storedCallsOfTraces(q, tenantId, counted, ids, Math.min(...spans.map((s) => s.startTimeMs)))
+    return { records: out, awaiting, storedCalls: calls } satisfies Derived
   }).pipe(Effect.withSpan("Genai.derive"))
+
+export interface Derived {
+  /** The GenAI record of each span of the batch (undefined for a span that is none). */
+  readonly records: ReadonlyArray<GenaiRecord | undefined>
+  /** Whether each span is stored before its parent (neither in the batch nor stored): genai_awaiting. */
+  readonly awaiting: ReadonlyArray<boolean>
+  /** Loop calls of the batch's traces stored before it, by trace and key (src/ingest/genai/loops.ts). */
+  readonly storedCalls: ReadonlyMap<string, number>
+}
+
+const passesNames = (p: Inherited | undefined): boolean =>
+  p !== undefined && (p.agentName !== null || p.toolName !== null || p.conversationId !== null || p.userId !== null)
+
+/**
+ * The traces of `traces` with a stored span waiting for a parent of this batch (spans_genai_awaiting:
+ * only spans stored before their parent, usually none): one statement per GenAI batch, as the embedded
+ * database charges about a millisecond for any.
+ */
+const adoptingTraces = (q: Queryable, tenantId: string, traces: ReadonlyArray<string>, ids: ReadonlySet<string>) =>
+  traces.length === 0 ? Effect.succeed(new Set<string>()) : q.query<{ trace_id: string; parent_span_id: string }>(
+    // The trace ids as one text (hex ids, no comma): an array parameter costs the embedded database about
+    // a microsecond per element to take in; the parents are matched here.
+    `SELECT trace_id, parent_span_id FROM spans
+     WHERE tenant_id = $1 AND genai_awaiting AND trace_id = ANY(string_to_array($2, ',')) LIMIT 10000`,
+    [tenantId, traces.join(",")]
+  ).pipe(Effect.map((rows) => new Set(rows.filter((r) => ids.has(r.parent_span_id)).map((r) => r.trace_id))))
+
+/** How far back a trace's stored calls are counted: a day before the batch's earliest span. */
+const LOOP_LOOKBACK_MS = 86_400_000
+
+/**
+ * The loop calls of `traces` stored before the batch, by trace and key. The batch's own spans are left
+ * out (stored already on a redelivery, they count as the batch's). Per trace (OFFSET 0 keeps the probe per
+ * row): with a tenant's statistics stale, a `trace_id = ANY` scan was planned over all of the tenant's spans.
+ */
+const storedCallsOfTraces = (q: Queryable, tenantId: string, traces: ReadonlyArray<string>, ids: ReadonlyArray<string>, fromMs: number) =>
+  q.query<{ trace_id: string; repeated: string; calls: number }>(
+    `SELECT t.tr AS trace_id, c.repeated, count(*)::int AS calls
+     FROM unnest($2::text[]) AS t(tr)
+     CROSS JOIN LATERAL (SELECT ${LOOP_KEY_SQL} AS repeated FROM spans
+                         WHERE tenant_id = $1 AND trace_id = t.tr AND start_time >= to_timestamp($4 / 1000.0)
+                           AND NOT (span_id = ANY($3::text[])) AND ${LOOP_CALL_SQL} OFFSET 0) c
+     GROUP BY 1, 2`,
+    [tenantId, traces, ids, fromMs - LOOP_LOOKBACK_MS]
+  ).pipe(Effect.map(storedCallsOf))

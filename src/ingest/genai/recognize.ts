@@ -16,7 +16,7 @@ const OPENINFERENCE_KINDS: Record<string, string> = {
 /** What the span is in the agent graph: a model call, a tool call, an agent, or something else of an agent (workflow, retrieval). */
 export type GenaiKind = "model" | "tool" | "agent" | "other"
 
-/** The normalised record, stored as spans.genai (JSON). */
+/** The normalised record, stored in the genai_* columns of spans (src/ingest/genai/columns.ts). */
 export interface GenaiRecord {
   readonly kind: GenaiKind
   readonly operation: string | null
@@ -43,8 +43,6 @@ export interface GenaiRecord {
   /** Set by pricing: USD, null when no price matched (its tokens are then unpriced). */
   readonly costUsd: number | null
   readonly unpricedTokens: number
-  /** Stored before its parent (the parent was neither in the batch nor stored): the parent fills in its names when it comes. */
-  readonly awaitingParent?: true
 }
 
 /** What a descendant inherits from its ancestors. */
