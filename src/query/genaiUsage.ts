@@ -7,7 +7,7 @@ import { badParam, formatDuration } from "./params.ts"
 
 // GET /api/genai/usage: calls, errors, tokens, cost and unpriced tokens per model, agent, tool, service,
 // user or conversation, optionally as a series; from the continuous aggregates genai_usage_1m / _1h
-// (migrations/0008_genai_columns.sql), like the metric series. p50/p95 from the merged le_* buckets.
+// (migrations/0009_genai_columns.sql), like the metric series. p50/p95 from the merged le_* buckets.
 
 export const GENAI_GROUP_BY: ReadonlyArray<GenaiGroupBy> = ["model", "agent", "tool", "service", "user", "conversation"]
 

@@ -1,6 +1,6 @@
 import type { GenaiKind, GenaiRecord } from "./recognize.ts"
 
-// A GenAI record as the typed columns of spans (migrations/0008_genai_columns.sql): written as one
+// A GenAI record as the typed columns of spans (migrations/0009_genai_columns.sql): written as one
 // array per column (INSERT … unnest), read back into the record. The model is not stored: it is
 // coalesce(genai_response_model, genai_request_model).
 
