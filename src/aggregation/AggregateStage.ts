@@ -1,6 +1,7 @@
 import { Duration, Effect, Layer, Schema } from "effect"
 import { createHash } from "node:crypto"
 import { Db } from "../db/Db.ts"
+import { costing, inLane } from "../db/fairGate.ts"
 import { NotFound } from "../domain/errors.ts"
 import type { Queryable } from "../db/Db.ts"
 import { AggregateJob, DetectJob, seriesKeyOf } from "../domain/pipeline.ts"
@@ -72,7 +73,7 @@ export const upsertWindows = (db: Queryable, tenantId: string, rows: ReadonlyArr
           rows.map((r) => r.p50), rows.map((r) => r.p95), rows.map((r) => r.p99), rows.map((r) => r.lateCount),
           rows.map((r) => r.skipDetection)
         ]
-      ).pipe(Effect.asVoid)
+      ).pipe(costing(rows.length), Effect.asVoid)
 
 /**
  * Merges late partials into stored rows (or stores them as new rows, outside detection): for windows
@@ -106,7 +107,7 @@ export const mergeWindows = (db: Queryable, tenantId: string, rows: ReadonlyArra
           rows.map((r) => r.min), rows.map((r) => r.max), rows.map((r) => r.mean), rows.map((r) => r.variance),
           rows.map((r) => r.p50), rows.map((r) => r.p95), rows.map((r) => r.p99), rows.map((r) => r.lateCount)
         ]
-      ).pipe(Effect.asVoid)
+      ).pipe(costing(rows.length), Effect.asVoid)
 
 const makeStage = (concurrency: number) =>
   Effect.gen(function* () {
@@ -202,7 +203,7 @@ const makeStage = (concurrency: number) =>
 
     // Quiet tenants: nothing advances their watermark, so the wall clock closes their windows.
     yield* sweep("window sweep", Duration.seconds(1), windows.openTenants.pipe(
-      Effect.flatMap((tenants) => Effect.forEach(tenants, (t) => closeOrDrop(t).pipe(Effect.catchAllCause((c) => Effect.logWarning("close pass failed", c))), { discard: true }))
+      Effect.flatMap((tenants) => Effect.forEach(tenants, (t) => closeOrDrop(t).pipe(inLane(t), Effect.catchAllCause((c) => Effect.logWarning("close pass failed", c))), { discard: true }))
     ))
   })
 

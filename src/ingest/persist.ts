@@ -3,9 +3,13 @@ import { createHash } from "node:crypto"
 import type { Queryable } from "../db/Db.ts"
 import type { MetricRow, SpanRow } from "../domain/jobs.ts"
 import { executionByTrace } from "../db/executionByTrace.ts"
+import { costing } from "../db/fairGate.ts"
 
-/** Rows per statement: the embedded database is fastest (and safe) at a few thousand. */
-export const CHUNK = 2000
+/**
+ * Rows per statement. The embedded database runs one statement at a time: a statement of a few hundred
+ * rows holds it for milliseconds, so another tenant's insert waits for little more (src/db/fairGate.ts).
+ */
+export const CHUNK = 500
 
 const chunks = <A>(xs: ReadonlyArray<A>, n = CHUNK): Array<ReadonlyArray<A>> => {
   const out: Array<ReadonlyArray<A>> = []
@@ -48,7 +52,7 @@ export const insertMetricPoints = (tx: Queryable, tenantId: string, points: Read
           chunk.map(([p]) => JSON.stringify(p.attributes)),
           chunk.map(([, k]) => k)
         ]
-      ),
+      ).pipe(costing(chunk.length)),
     { discard: true }
   )
 
@@ -88,7 +92,7 @@ export const insertSpans = (tx: Queryable, tenantId: string, spans: ReadonlyArra
           // Null fields left out: a missing key reads as null (->> gives NULL), and the row is about half the size.
           pairs.map(([, g]) => (g === undefined || g === null ? null : JSON.stringify(g, (_, v: unknown) => (v === null ? undefined : v))))
         ]
-      )
+      ).pipe(costing(chunk.length))
     },
     { discard: true }
   )
