@@ -72,9 +72,9 @@ export const makeEmbedded = (dataDir: string) =>
 
 /**
  * Statements queued at the database thread at once (it runs them one after another, lanes taking
- * turns): enough that it never idles, few enough that a tenant's statement let in now is not behind many.
+ * turns, so a tenant's statement let in is behind the one running, not behind another tenant's queue).
  */
-const THREAD_IN_FLIGHT = 4
+const THREAD_IN_FLIGHT = 8
 
 type Reply = { readonly id: number; readonly rows?: Array<Row>; readonly error?: Record<string, unknown> }
 
