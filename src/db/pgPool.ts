@@ -1,6 +1,7 @@
 import { Effect } from "effect"
 import pg from "pg"
 import { DbError } from "./client.ts"
+import { makeFairGate } from "./fairGate.ts"
 import type { DbClient, Queryable, Row } from "./client.ts"
 
 // int8 and numeric as JS numbers, as the embedded driver returns them: counts and sums here stay far below 2^53.
@@ -37,11 +38,15 @@ export const makePgPool = (url: string, max = 10, idleTimeoutMillis = 10_000, st
       (p) => Effect.promise(() => p.end()).pipe(Effect.ignore)
     )
     const raw = wrap(pool)
+    // The pool's connections handed out fairly between tenants (src/db/fairGate.ts): as many slots as
+    // connections, so pg's own FIFO of waiting clients never forms.
+    const gate = makeFairGate(max)
     const client: DbClient = {
       kind: "postgres",
-      ...raw,
+      query: (text, values) => gate(false, raw.query(text, values)),
+      exec: (sql) => gate(false, raw.exec(sql)),
       transaction: (f) =>
-        Effect.acquireUseRelease(
+        gate(false, Effect.acquireUseRelease(
           Effect.tryPromise({ try: () => pool.connect(), catch: (cause) => new DbError({ cause }) }),
           (conn) => {
             const tx = wrap(conn)
@@ -55,8 +60,8 @@ export const makePgPool = (url: string, max = 10, idleTimeoutMillis = 10_000, st
                 onSuccess: () => conn.release()
               })
             )
-        ),
-      ping: raw.query("SELECT 1").pipe(Effect.asVoid)
+        )),
+      ping: gate(false, raw.query("SELECT 1")).pipe(Effect.asVoid)
     }
     return client
   })

@@ -5,9 +5,13 @@ import type { MetricRow, SpanRow } from "../domain/jobs.ts"
 import { executionByTrace } from "../db/executionByTrace.ts"
 import { genaiValues } from "./genai/columns.ts"
 import type { GenaiRecord } from "./genai/recognize.ts"
+import { costing } from "../db/fairGate.ts"
 
-/** Rows per statement: the embedded database is fastest (and safe) at a few thousand. */
-export const CHUNK = 2000
+/**
+ * Rows per statement. The embedded database runs one statement at a time: a statement of a few hundred
+ * rows holds it for milliseconds, so another tenant's insert waits for little more (src/db/fairGate.ts).
+ */
+export const CHUNK = 500
 
 const chunks = <A>(xs: ReadonlyArray<A>, n = CHUNK): Array<ReadonlyArray<A>> => {
   const out: Array<ReadonlyArray<A>> = []
@@ -50,7 +54,7 @@ export const insertMetricPoints = (tx: Queryable, tenantId: string, points: Read
           chunk.map(([p]) => JSON.stringify(p.attributes)),
           chunk.map(([, k]) => k)
         ]
-      ),
+      ).pipe(costing(chunk.length)),
     { discard: true }
   )
 
@@ -98,7 +102,7 @@ export const insertSpans = (
           chunk.map((s) => JSON.stringify(s.links)),
           ...g.map((c) => c.values)
         ]
-      )
+      ).pipe(costing(chunk.length))
     },
     { discard: true }
   )

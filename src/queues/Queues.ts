@@ -2,6 +2,7 @@ import { Queue, UnrecoverableError, Worker } from "bullmq"
 import type { Job, JobsOptions } from "bullmq"
 import { Cause, Duration, Effect, Exit, Option, Runtime, Schema } from "effect"
 import { AppConfig } from "../config/AppConfig.ts"
+import { inLane } from "../db/fairGate.ts"
 import { messageOf } from "../domain/errors.ts"
 import { fastDecoder } from "../domain/fastDecode.ts"
 import { currentTraceparent, spanOfTraceparent, tenantOfJobData, traceparentOfJob } from "../telemetry/traceContext.ts"
@@ -128,6 +129,8 @@ export const runWorker = <A, I, R>(options: WorkerOptions<A, I, R>) =>
       const run = decode(job.data).pipe(
         Effect.mapError((e) => new UnrecoverableError(`payload does not decode: ${e.message}`)),
         Effect.flatMap((payload) => options.process(payload, job, token)),
+        // The database's fair gate shares its slots between tenants (src/db/fairGate.ts).
+        inLane(typeof tenantId === "string" ? tenantId : ""),
         // The stage's span continues the trace of the span that enqueued the job (a root span if none did).
         Effect.withSpan(`Worker.${options.stage}`, {
           kind: "consumer",
