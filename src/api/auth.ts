@@ -1,7 +1,8 @@
 import { HttpServerRequest } from "@effect/platform"
-import { Context, Effect, Exit, Layer, Option, Redacted } from "effect"
+import { Context, Effect, Exit, FiberRef, Layer, Option, Redacted } from "effect"
 import { createHash, timingSafeEqual } from "node:crypto"
 import { AppConfig } from "../config/AppConfig.ts"
+import { DbLane } from "../db/fairGate.ts"
 import { Forbidden, ServiceUnavailable, TooManyRequests, Unauthorized } from "../domain/errors.ts"
 import type { Scope } from "../domain/ids.ts"
 import { Quotas } from "../tenants/Quotas.ts"
@@ -92,10 +93,15 @@ export const AdminAuthLive = Layer.effect(
 )
 
 /** The calling key must carry `scope`; a key without it gets 403, not 401. */
+/**
+ * The request's principal when its key has `scope`. From here on the request's statements are its
+ * tenant's work at the database (src/db/fairGate.ts): a tenant's heavy queries take turns with other
+ * tenants' queries and pipeline writes instead of sharing the service's own lane with all of them.
+ */
 export const requireScope = (scope: Scope) =>
   Effect.flatMap(CurrentPrincipal, (p) =>
     p.scopes.includes(scope)
-      ? Effect.succeed(p)
+      ? Effect.as(FiberRef.set(DbLane, p.tenantId), p)
       : Effect.fail(new Forbidden({ message: `this API key lacks the "${scope}" scope` }))
   )
 
