@@ -123,7 +123,9 @@ export const runWorker = <A, I, R>(options: WorkerOptions<A, I, R>) =>
       const taken = fast?.(data)
       return taken === undefined ? slowDecode(data) : Effect.succeed(taken)
     }
-    const processor = async (job: Job, token?: string) => {
+    // BullMQ hands the processor an abort signal (cancelJob / cancelAllJobs): it interrupts the job's
+    // fiber, so its transaction rolls back and its resources are released; the job fails and is retried.
+    const processor = async (job: Job, token?: string, signal?: AbortSignal) => {
       const tenantId = tenantOfJobData(job.data)
       const parent = spanOfTraceparent(traceparentOfJob(job.data))
       const run = decode(job.data).pipe(
@@ -145,8 +147,9 @@ export const runWorker = <A, I, R>(options: WorkerOptions<A, I, R>) =>
         // The self tenant's jobs carry the service's own telemetry: traced, they would make more of it without end.
         Effect.withTracerEnabled(Option.isNone(selfTenant) || tenantId !== selfTenant.value)
       )
-      const exit = await Runtime.runPromiseExit(runtime)(run)
+      const exit = await Runtime.runPromiseExit(runtime)(run, signal === undefined ? undefined : { signal })
       if (Exit.isSuccess(exit)) return exit.value
+      if (signal?.aborted === true && Cause.isInterruptedOnly(exit.cause)) throw new Error(`cancelled: ${messageOf(signal.reason ?? "aborted")}`)
       const failure = Cause.squash(exit.cause)
       if (failure instanceof Error) throw failure
       throw new Error(Cause.pretty(exit.cause))
@@ -165,7 +168,16 @@ export const runWorker = <A, I, R>(options: WorkerOptions<A, I, R>) =>
             : { settings: { backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) => options.backoffStrategy?.(attemptsMade, err) ?? 1000 } })
         })
       ),
-      (w) => Effect.promise(() => w.close()).pipe(Effect.interruptible, Effect.timeout(Duration.seconds(8)), Effect.ignore)
+      // Closing waits for the jobs in hand; those still running after the grace are cancelled (their
+      // fibers interrupted, their jobs retried later) rather than left running past the close.
+      (w) => Effect.promise(() => w.close()).pipe(
+        Effect.interruptible,
+        Effect.timeout(Duration.seconds(8)),
+        Effect.catchAll(() => Effect.sync(() => w.cancelAllJobs("the worker is shutting down")).pipe(
+          Effect.zipRight(Effect.promise(() => w.close()).pipe(Effect.interruptible, Effect.timeout(Duration.seconds(2))))
+        )),
+        Effect.ignore
+      )
     )
     // Connection errors and the like: BullMQ retries by itself, the log says why work stalls meanwhile
     // (at most one line per 10 s per worker: a reconnect loop reports the same error again and again).
