@@ -225,6 +225,12 @@ describe("execution lifecycle", () => {
       const torn: Array<string> = []
       while (writing || seen < steps) {
         const res = await getExecution(t.key, s.traceId)
+        // Until the start is stored (it goes through the queue) the execution is not there yet.
+        if (res.status === 404) continue
+        if (res.status !== 200) {
+          torn.push(`GET answered ${res.status}: ${await res.text()}`)
+          continue
+        }
         const e = (await res.json()) as Execution
         const step = Number(e.metrics.step ?? 0)
         if (e.events.length !== step) torn.push(`${e.events.length} events beside step ${step}`)
