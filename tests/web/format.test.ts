@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { formatAgo, formatCost, formatCount, formatDateTime, formatDuration, formatOffset, formatPercent, formatRate, formatValue, unitOf } from "../../web/src/lib/format.ts"
+import { formatAgo, formatCost, formatCount, formatGenaiTotals, formatDateTime, formatDuration, formatOffset, formatPercent, formatRate, formatValue, unitOf } from "../../web/src/lib/format.ts"
 
 const T = Date.UTC(2026, 10, 26, 9, 4, 5, 123)
 
@@ -54,5 +54,15 @@ describe("console formatting", () => {
     expect(formatCost(12.5, 0)).toBe("$12.50")
     expect(formatCost(0, 2_454_000)).toBe("2.5M tok unpriced")
     expect(formatCost(3.2, 15_000)).toBe("$3.20 + 15k tok unpriced")
+  })
+
+  it("says what an execution's GenAI calls did, not zeros", () => {
+    const none = { llmCalls: 0, toolCalls: 0, inputTokens: 0, outputTokens: 0, costUsd: 0, unpricedTokens: 0 }
+    expect(formatGenaiTotals(none)).toBe("no model or tool call")
+    expect(formatGenaiTotals({ ...none, llmCalls: 1 })).toBe("1 LLM call · no token usage reported")
+    expect(formatGenaiTotals({ ...none, llmCalls: 3, toolCalls: 2, inputTokens: 1_200, outputTokens: 300, costUsd: 0.0123 }))
+      .toBe("3 LLM calls · 2 tool calls · 1,500 tokens · $0.0123")
+    expect(formatGenaiTotals({ ...none, llmCalls: 1, inputTokens: 1_200, outputTokens: 300, unpricedTokens: 1_500 }))
+      .toBe("1 LLM call · 1,500 tokens · 1,500 tok unpriced")
   })
 })

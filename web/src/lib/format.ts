@@ -145,3 +145,23 @@ export const formatCost = (costUsd: number, unpricedTokens: number): string => {
   const unpriced = `${formatCount(unpricedTokens, true)} tok unpriced`
   return costUsd === 0 ? unpriced : `${usd} + ${unpriced}`
 }
+
+const counted = (n: number, what: string) => `${formatCount(n)} ${what}${n === 1 ? "" : "s"}`
+
+/**
+ * An execution's GenAI totals in one line, saying only what happened: "3 LLM calls · 2 tool calls ·
+ * 1,500 tokens · $0.0123" (no "0 tokens · $0.0000" for calls that reported no usage).
+ */
+export const formatGenaiTotals = (g: {
+  readonly llmCalls: number; readonly toolCalls: number; readonly inputTokens: number; readonly outputTokens: number
+  readonly costUsd: number; readonly unpricedTokens: number
+}): string => {
+  const parts: Array<string> = []
+  if (g.llmCalls > 0) parts.push(counted(g.llmCalls, "LLM call"))
+  if (g.toolCalls > 0) parts.push(counted(g.toolCalls, "tool call"))
+  const tokens = g.inputTokens + g.outputTokens
+  if (tokens > 0) parts.push(counted(tokens, "token"))
+  else if (g.llmCalls > 0) parts.push("no token usage reported")
+  if (g.costUsd > 0 || g.unpricedTokens > 0) parts.push(formatCost(g.costUsd, g.unpricedTokens))
+  return parts.length === 0 ? "no model or tool call" : parts.join(" · ")
+}

@@ -5,11 +5,12 @@ import { api } from "../api/client.ts"
 import { ErrorBox } from "../components/Banner.tsx"
 import { AnalysisPanel, GradeBadge } from "../components/AnalysisPanel.tsx"
 import { ExecutionTabs } from "../components/ExecutionDetails.tsx"
+import { Fact } from "../components/Fact.tsx"
 import { SpanPanel } from "../components/SpanPanel.tsx"
 import { ProgressBar, StatusBadge } from "../components/Status.tsx"
 import { Waterfall } from "../components/Waterfall.tsx"
 import { useHrefWithRange, useParam, useSetParams } from "../hooks/useUrlState.ts"
-import { formatCost, formatCount, formatDateTime, formatDuration } from "../lib/format.ts"
+import { formatCount, formatDateTime, formatDuration, formatGenaiTotals } from "../lib/format.ts"
 import { markStart } from "../perf.ts"
 
 const running = (status: string | undefined) => status === "active" || status === "paused"
@@ -56,26 +57,13 @@ export default function Execution() {
           {d.analysis !== null && <GradeBadge grade={d.analysis.performanceGrade} />}
         </div>
         <dl className="facts facts-inline">
-          <dt>Service</dt>
-          <dd>{d.serviceName}</dd>
-          <dt>Started</dt>
-          <dd>{formatDateTime(Date.parse(d.startTime), undefined, true)}</dd>
-          <dt>Duration</dt>
-          <dd>{d.durationMs === null ? "running" : formatDuration(d.durationMs)}</dd>
-          <dt>Spans</dt>
-          <dd>{formatCount(d.spans.length)}</dd>
-          <dt>Trace</dt>
-          <dd className="mono">{d.traceId}</dd>
-          <dt>Source</dt>
-          <dd>{d.source}</dd>
-          {d.genai !== null && (
-            <>
-              <dt>GenAI</dt>
-              <dd>
-                {formatCount(d.genai.inputTokens + d.genai.outputTokens)} tokens · {formatCost(d.genai.costUsd, d.genai.unpricedTokens)} · {d.genai.llmCalls} LLM calls · {d.genai.toolCalls} tool calls
-              </dd>
-            </>
-          )}
+          <Fact term="Service">{d.serviceName}</Fact>
+          <Fact term="Started">{formatDateTime(Date.parse(d.startTime), undefined, true)}</Fact>
+          <Fact term="Duration">{d.durationMs === null ? "running" : formatDuration(d.durationMs)}</Fact>
+          <Fact term="Spans">{formatCount(d.spans.length)}</Fact>
+          <Fact term="Trace" className="mono">{d.traceId}</Fact>
+          <Fact term="Source">{d.source}</Fact>
+          {d.genai !== null && <Fact term="GenAI">{formatGenaiTotals(d.genai)}</Fact>}
         </dl>
         {running(d.status) && (
           <p>

@@ -3,6 +3,7 @@ import { useMemo } from "react"
 import { Link, useLocation } from "wouter"
 import { api } from "../api/client.ts"
 import type { ServiceGraph } from "../api/client.ts"
+import { Fact } from "../components/Fact.tsx"
 import { ErrorBox } from "../components/Banner.tsx"
 import { edgeKey, GraphView } from "../components/GraphView.tsx"
 import type { GraphEdge, GraphNode } from "../components/GraphView.tsx"
@@ -46,12 +47,9 @@ const EdgeDetail = ({ e, range }: { readonly e: Edge; readonly range: { readonly
         <span className="visually-hidden">calls</span> {e.target}
       </h2>
       <dl className="facts facts-inline">
-        <dt>Calls</dt>
-        <dd>{formatCount(e.calls)}</dd>
-        <dt>Errors</dt>
-        <dd className={e.errors > 0 ? "text-bad" : undefined}>{errorsText(e.errors, e.errorRate)}</dd>
-        <dt>p95 of the callee's spans</dt>
-        <dd>{formatDuration(e.p95Ms)}</dd>
+        <Fact term="Calls">{formatCount(e.calls)}</Fact>
+        <Fact term="Errors" {...(e.errors > 0 ? { className: "text-bad" } : {})}>{errorsText(e.errors, e.errorRate)}</Fact>
+        <Fact term="p95 of the callee's spans">{formatDuration(e.p95Ms)}</Fact>
       </dl>
       <p>
         <Link href={q(e.target)}>Executions of {e.target}</Link> · <Link href={q(e.target, "failed,timed_out")}>its failed ones</Link> ·{" "}
