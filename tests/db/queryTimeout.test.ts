@@ -37,7 +37,8 @@ describe("on the embedded database (PGlite cannot interrupt a statement)", () =>
       expect(slow.ms).toBeLessThan(1_200)
       const refused = yield* elapsed(reads.query("SELECT 1"))
       expect(codeOf(refused.exit)).toBe(QUERY_CANCELED)
-      expect(refused.ms).toBeLessThan(100)
+      // At once, not after the abandoned sleep's remaining ~1.2 s (bound generous for a loaded machine).
+      expect(refused.ms).toBeLessThan(600)
       // The pipeline's statements have no timeout: this one waits for the sleep to end, then runs.
       expect(yield* db.query<{ n: number }>("SELECT 2 AS n")).toEqual([{ n: 2 }])
       yield* Effect.sleep("50 millis")
