@@ -2,7 +2,7 @@ import type { MetricRow, SpanRow } from "../domain/jobs.ts"
 import { genaiMetricOperation } from "../ingest/genai/metrics.ts"
 import { seriesKeyOf } from "../domain/pipeline.ts"
 import type { AggregateJob, Series } from "../domain/pipeline.ts"
-import { foldPoints, parseWindowKey } from "./window.ts"
+import { aggOf, windowStart } from "./window.ts"
 
 export interface SeriesPoint extends Series {
   readonly timeMs: number
@@ -44,14 +44,35 @@ export const seriesKeyMemo = (onNew?: (key: string, s: Series) => void) => {
   }
 }
 
-/** A batch folded into one partial aggregate per (series, window): what travels to the aggregate stage. */
+/**
+ * A batch folded into one partial aggregate per (series, window): what travels to the aggregate stage,
+ * in the order each (series, window) first appears. As `foldPoints` over the points' series keys, but
+ * the windows are found by the series' parts (maps of maps) and the window start: no key is built,
+ * escaped or parsed per point (a batch of 500 GenAI spans has ~3,000 points in a few dozen partials).
+ */
 export const foldBatch = (points: ReadonlyArray<SeriesPoint>, windowSizeMs: number): AggregateJob["partials"] => {
-  const series = new Map<string, Series>()
-  const keyOf = seriesKeyMemo((key, p) => series.set(key, { metricName: p.metricName, serviceName: p.serviceName, operation: p.operation }))
-  const keyed = points.map((p) => ({ series: keyOf(p), timeMs: p.timeMs, value: p.value }))
-  return [...foldPoints(keyed, windowSizeMs)].map(([k, agg]) => {
-    const { series: key, windowStartMs } = parseWindowKey(k)
-    const s = series.get(key) ?? { metricName: key, serviceName: "", operation: "" }
-    return { ...s, windowStartMs, agg }
-  })
+  type Group = { readonly series: Series; readonly windowStartMs: number; readonly values: Array<number> }
+  const bySeries = new Map<string, Map<string, Map<string, { readonly series: Series; readonly windows: Map<number, Group> }>>>()
+  const groups: Array<Group> = []
+  for (const p of points) {
+    if (!Number.isFinite(p.timeMs) || !Number.isFinite(p.value)) continue
+    let byService = bySeries.get(p.metricName)
+    if (byService === undefined) bySeries.set(p.metricName, (byService = new Map()))
+    let byOperation = byService.get(p.serviceName)
+    if (byOperation === undefined) byService.set(p.serviceName, (byOperation = new Map()))
+    let entry = byOperation.get(p.operation)
+    if (entry === undefined) {
+      entry = { series: { metricName: p.metricName, serviceName: p.serviceName, operation: p.operation }, windows: new Map() }
+      byOperation.set(p.operation, entry)
+    }
+    const start = windowStart(p.timeMs, windowSizeMs)
+    let group = entry.windows.get(start)
+    if (group === undefined) {
+      group = { series: entry.series, windowStartMs: start, values: [] }
+      entry.windows.set(start, group)
+      groups.push(group)
+    }
+    group.values.push(p.value)
+  }
+  return groups.map((g) => ({ ...g.series, windowStartMs: g.windowStartMs, agg: aggOf(g.values) }))
 }

@@ -3,7 +3,7 @@ import { genaiSeriesPoints } from "../aggregation/genaiSeries.ts"
 import { foldBatch, metricSeriesPoints, seriesKeyMemo, spanSeriesPoints } from "../aggregation/partials.ts"
 import { Db } from "../db/Db.ts"
 import { executionIdOfJob, IngestJob } from "../domain/jobs.ts"
-import { AggregateJob, AlertJob } from "../domain/pipeline.ts"
+import { AggregateJob, AlertJob, seriesKeyOf } from "../domain/pipeline.ts"
 import { SeriesLimiter } from "../tenants/SeriesLimiter.ts"
 import { makePartitionedProducer, makeProducer, runWorker } from "../queues/Queues.ts"
 import { RedisConnection } from "../queues/Redis.ts"
@@ -103,15 +103,19 @@ export const IngestStage = {
               const settings = yield* store.getSettings(job.tenantId)
               // The series cap also holds for what the API could not cap (spans' RED series, execution
               // metrics, /api/jobs): their raw rows are stored, their new series over the cap not windowed.
-              const keyOf = seriesKeyMemo()
-              const refused = yield* series.admit(job.tenantId, all.map(keyOf), settings.limits.maxActiveSeries)
-              const points = refused.size === 0 ? all : all.filter((p) => !refused.has(keyOf(p)))
-              if (refused.size > 0) telemetry.seriesRejected.add(all.length - points.length, { where: "stage" })
+              // Folded first: the series are asked for by the partials (a few dozen), not point by point
+              // (thousands); the series of refused points are the partials' refused series.
               const windowSizeMs = settings.windows.sizeSeconds * 1000
+              const folded = foldBatch(all, windowSizeMs)
+              const refused = yield* series.admit(job.tenantId, folded.map(seriesKeyOf), settings.limits.maxActiveSeries)
+              const keyOf = seriesKeyMemo()
+              const points = refused.size === 0 ? all : all.filter((p) => !refused.has(keyOf(p)))
+              const partials = refused.size === 0 ? folded : folded.filter((p) => !refused.has(seriesKeyOf(p)))
+              if (refused.size > 0) telemetry.seriesRejected.add(all.length - points.length, { where: "stage" })
               let maxEventTimeMs = Number.NEGATIVE_INFINITY
               for (const p of points) if (p.timeMs > maxEventTimeMs) maxEventTimeMs = p.timeMs
               if (points.length > 0) {
-                yield* aggregate.add("partials", { tenantId: job.tenantId, sourceJobId: jobId, windowSizeMs, maxEventTimeMs, partials: foldBatch(points, windowSizeMs) }, { jobId })
+                yield* aggregate.add("partials", { tenantId: job.tenantId, sourceJobId: jobId, windowSizeMs, maxEventTimeMs, partials }, { jobId })
               }
             }
             if (job._tag === "spans" && applied.genai !== undefined && applied.genai.some((g) => g !== undefined)) yield* genaiAlerts(job, applied.genai, applied, jobId)

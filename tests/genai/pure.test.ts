@@ -10,6 +10,8 @@ import type { SpanRow as JobSpanRow } from "../../src/domain/jobs.ts"
 import { genaiValues, recordOfColumns } from "../../src/ingest/genai/columns.ts"
 import { loopsOf } from "../../src/ingest/genai/loops.ts"
 import { foldBatch } from "../../src/aggregation/partials.ts"
+import { foldPoints, parseWindowKey } from "../../src/aggregation/window.ts"
+import { seriesKeyOf } from "../../src/domain/pipeline.ts"
 
 // The pure parts of the GenAI recognition: conventions, token validation, prices, budgets.
 
@@ -114,5 +116,17 @@ describe("derived series", () => {
     const at = (metricName: string, operation: string, timeMs: number, value: number) => ({ metricName, serviceName: "", operation, timeMs, value })
     const parts = foldBatch([at("genai.model.tokens", "model=a|b", 1000, 5), at("genai.model.tokens", "model=a|b", 2000, 7), at("genai.model.tokens", "model=c", 1500, 1), at("genai.model.tokens", "model=a|b", 12_000, 1)], 10_000)
     expect(parts.map((p) => [p.operation, p.windowStartMs, p.agg.count, p.agg.sum])).toEqual([["model=a|b", 0, 2, 12], ["model=c", 0, 1, 1], ["model=a|b", 10_000, 1, 1]])
+  })
+  it("folds as foldPoints over the points' series keys: same partials, same order", () => {
+    const part = fc.constantFrom("a", "b", "a|b", "", "a\\|")
+    const point = fc.record({ metricName: part, serviceName: part, operation: part, timeMs: fc.oneof(fc.integer({ min: -30_000, max: 30_000 }), fc.constant(Number.NaN)), value: fc.oneof(fc.double({ noNaN: true, min: -1e6, max: 1e6 }), fc.constant(Number.POSITIVE_INFINITY)) })
+    fc.assert(fc.property(fc.array(point, { maxLength: 60 }), (points) => {
+      const byKey = new Map(points.map((p) => [seriesKeyOf(p), { metricName: p.metricName, serviceName: p.serviceName, operation: p.operation }]))
+      const reference = [...foldPoints(points.map((p) => ({ series: seriesKeyOf(p), timeMs: p.timeMs, value: p.value })), 10_000)].map(([k, agg]) => {
+        const { series, windowStartMs } = parseWindowKey(k)
+        return { ...byKey.get(series)!, windowStartMs, agg }
+      })
+      expect(foldBatch(points, 10_000)).toEqual(reference)
+    }))
   })
 })
