@@ -6,6 +6,7 @@ import { executionByTrace } from "../db/executionByTrace.ts"
 import { genaiValues } from "./genai/columns.ts"
 import type { GenaiRecord } from "./genai/recognize.ts"
 import { costing } from "../db/fairGate.ts"
+import { float8Array, int8Array, textArray, textArrayOf, textElement } from "./pgArrays.ts"
 
 /**
  * Rows per statement. The embedded database runs one statement at a time: a statement of a few hundred
@@ -35,8 +36,29 @@ export const dedupKeys = (points: ReadonlyArray<MetricRow>, source: "native" | "
   return points.map((_, i) => String(BigInt.asIntN(64, base + BigInt(i))))
 }
 
-export const insertMetricPoints = (tx: Queryable, tenantId: string, points: ReadonlyArray<MetricRow>, keys: ReadonlyArray<string>) =>
-  Effect.forEach(
+/**
+ * The attributes' JSON as a text-array element, once per attribute set: the points of one set share
+ * its object (src/domain/metricColumns.ts), so a batch of few sets escapes few strings.
+ */
+const attributesElements = () => {
+  const done = new Map<object, string>()
+  return (a: Record<string, unknown>): string => {
+    let e = done.get(a)
+    if (e === undefined) done.set(a, (e = textElement(JSON.stringify(a))))
+    return e
+  }
+}
+
+export const insertMetricPoints = (tx: Queryable, tenantId: string, points: ReadonlyArray<MetricRow>, keys: ReadonlyArray<string>) => {
+  const attributes = attributesElements()
+  const names = new Map<string, string>()
+  const services = new Map<string, string>()
+  const element = (memo: Map<string, string>, s: string) => {
+    let e = memo.get(s)
+    if (e === undefined) memo.set(s, (e = textElement(s)))
+    return e
+  }
+  return Effect.forEach(
     chunks(points.map((p, i) => [p, keys[i] ?? "0"] as const)),
     (chunk) =>
       tx.query(
@@ -44,19 +66,21 @@ export const insertMetricPoints = (tx: Queryable, tenantId: string, points: Read
          SELECT $1, to_timestamp(t / 1000.0), n, v, s, tr, a::jsonb, k
          FROM unnest($2::float8[], $3::text[], $4::float8[], $5::text[], $6::text[], $7::text[], $8::int8[]) AS u(t, n, v, s, tr, a, k)
          ON CONFLICT DO NOTHING`,
+        // Array literals built here (src/ingest/pgArrays.ts), each distinct name, service and attribute set escaped once.
         [
           tenantId,
-          chunk.map(([p]) => p.timeMs),
-          chunk.map(([p]) => p.name),
-          chunk.map(([p]) => p.value),
-          chunk.map(([p]) => p.serviceName),
-          chunk.map(([p]) => p.traceId),
-          chunk.map(([p]) => JSON.stringify(p.attributes)),
-          chunk.map(([, k]) => k)
+          float8Array(chunk.map(([p]) => p.timeMs)),
+          textArrayOf(chunk.map(([p]) => element(names, p.name))),
+          float8Array(chunk.map(([p]) => p.value)),
+          textArrayOf(chunk.map(([p]) => element(services, p.serviceName))),
+          textArray(chunk.map(([p]) => p.traceId)),
+          textArrayOf(chunk.map(([p]) => attributes(p.attributes))),
+          int8Array(chunk.map(([, k]) => k))
         ]
       ).pipe(costing(chunk.length)),
     { discard: true }
   )
+}
 
 /**
  * `genai[i]` is the GenAI record of `spans[i]` (src/ingest/genai), stored in the spans' genai_* columns
