@@ -49,15 +49,17 @@ const attributesElements = () => {
   }
 }
 
+/** `textElement(s)`, once per distinct string of a batch. */
+const element = (memo: Map<string, string>, s: string): string => {
+  let e = memo.get(s)
+  if (e === undefined) memo.set(s, (e = textElement(s)))
+  return e
+}
+
 export const insertMetricPoints = (tx: Queryable, tenantId: string, points: ReadonlyArray<MetricRow>, keys: ReadonlyArray<string>) => {
   const attributes = attributesElements()
   const names = new Map<string, string>()
   const services = new Map<string, string>()
-  const element = (memo: Map<string, string>, s: string) => {
-    let e = memo.get(s)
-    if (e === undefined) memo.set(s, (e = textElement(s)))
-    return e
-  }
   return Effect.forEach(
     chunks(points.map((p, i) => [p, keys[i] ?? "0"] as const)),
     (chunk) =>
@@ -90,8 +92,10 @@ export const insertMetricPoints = (tx: Queryable, tenantId: string, points: Read
  */
 export const insertSpans = (
   tx: Queryable, tenantId: string, spans: ReadonlyArray<SpanRow>, genai: ReadonlyArray<GenaiRecord | undefined> = [], awaiting: ReadonlyArray<boolean> = []
-) =>
-  Effect.forEach(
+) => {
+  const services = new Map<string, string>()
+  const resources = new Map<string, string>()
+  return Effect.forEach(
     chunks(spans.map((s, i) => [s, genai[i], awaiting[i] === true] as const)),
     (pairs) => {
       const chunk = pairs.map(([s]) => s)
@@ -106,30 +110,33 @@ export const insertSpans = (
                      $11::float8[], $12::float8[], $13::float8[], $14::text[], $15::text[], $16::text[], $17::text[]${extra.map((c, i) => `, $${18 + i}::${c.type}[]`).join("")})
               AS u(tr, sp, pa, n, k, sc, sm, sv, sn, st, et, d, ra, a, ev, l${extra.map((c) => `, ${c.alias}`).join("")})
          ON CONFLICT DO NOTHING`,
+        // Array literals built here (src/ingest/pgArrays.ts); a resource's attributes, the same for its
+        // spans, are escaped once. The GenAI columns go as pg converts them.
         [
           tenantId,
-          chunk.map((s) => s.traceId),
-          chunk.map((s) => s.spanId),
-          chunk.map((s) => s.parentSpanId),
-          chunk.map((s) => s.name),
-          chunk.map((s) => s.kind),
-          chunk.map((s) => s.statusCode),
-          chunk.map((s) => s.statusMessage),
-          chunk.map((s) => s.serviceName),
-          chunk.map((s) => s.scopeName),
-          chunk.map((s) => s.startTimeMs),
-          chunk.map((s) => s.endTimeMs),
-          chunk.map((s) => s.durationMs),
-          chunk.map((s) => JSON.stringify(s.resourceAttributes)),
-          chunk.map((s) => JSON.stringify(s.attributes)),
-          chunk.map((s) => JSON.stringify(s.events)),
-          chunk.map((s) => JSON.stringify(s.links)),
+          textArray(chunk.map((s) => s.traceId)),
+          textArray(chunk.map((s) => s.spanId)),
+          textArray(chunk.map((s) => s.parentSpanId)),
+          textArray(chunk.map((s) => s.name)),
+          float8Array(chunk.map((s) => s.kind)),
+          float8Array(chunk.map((s) => s.statusCode)),
+          textArray(chunk.map((s) => s.statusMessage)),
+          textArrayOf(chunk.map((s) => element(services, s.serviceName))),
+          textArray(chunk.map((s) => s.scopeName)),
+          float8Array(chunk.map((s) => s.startTimeMs)),
+          float8Array(chunk.map((s) => s.endTimeMs)),
+          float8Array(chunk.map((s) => s.durationMs)),
+          textArrayOf(chunk.map((s) => element(resources, JSON.stringify(s.resourceAttributes)))),
+          textArray(chunk.map((s) => JSON.stringify(s.attributes))),
+          textArray(chunk.map((s) => JSON.stringify(s.events))),
+          textArray(chunk.map((s) => JSON.stringify(s.links))),
           ...g.map((c) => c.values)
         ]
       ).pipe(costing(chunk.length))
     },
     { discard: true }
   )
+}
 
 /**
  * A root span (no parent) makes its trace an execution too, found by the same search and detail
