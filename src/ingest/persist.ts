@@ -31,7 +31,17 @@ const stableJson = (o: Record<string, unknown>): string =>
  * job writes the same keys), an OTLP point is its series (the same export sent twice is one row).
  */
 export const dedupKeys = (points: ReadonlyArray<MetricRow>, source: "native" | "otlp", jobId: string): Array<string> => {
-  if (source === "otlp") return points.map((p) => String(hash64(`${p.serviceName}\u0000${stableJson(p.attributes)}`)))
+  if (source === "otlp") {
+    // Once per (service, attribute set): the points of one set share its object (src/domain/metricColumns.ts).
+    const bySet = new Map<object, Map<string, string>>()
+    return points.map((p) => {
+      let byService = bySet.get(p.attributes)
+      if (byService === undefined) bySet.set(p.attributes, (byService = new Map()))
+      let key = byService.get(p.serviceName)
+      if (key === undefined) byService.set(p.serviceName, (key = String(hash64(`${p.serviceName}\u0000${stableJson(p.attributes)}`))))
+      return key
+    })
+  }
   const base = hash64(jobId)
   return points.map((_, i) => String(BigInt.asIntN(64, base + BigInt(i))))
 }

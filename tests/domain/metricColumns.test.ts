@@ -6,6 +6,7 @@ import { fastDecoder } from "../../src/domain/fastDecode.ts"
 import type { IngestJob, MetricRow } from "../../src/domain/jobs.ts"
 import { fromMetricColumns, ingestJobOfWire, IngestJobWire, MetricColumnsJob, toMetricColumns } from "../../src/domain/metricColumns.ts"
 import { float8Array, int8Array, textArray } from "../../src/ingest/pgArrays.ts"
+import { dedupKeys } from "../../src/ingest/persist.ts"
 
 const decodeWire = Schema.decodeUnknownEither(IngestJobWire)
 const fastWire = fastDecoder(IngestJobWire)!
@@ -56,6 +57,16 @@ describe("metrics jobs as columns", () => {
     if (back._tag !== "metrics") throw new Error(back._tag)
     expect(back.points[0]?.attributes).toBe(back.points[2]?.attributes)
     expect(back.points.map((p) => p.name)).toEqual(points.map((p) => p.name))
+  })
+
+  it("an OTLP point's dedup key is the same from rows and from columns (keys are memoised per shared attribute set)", () => {
+    fc.assert(fc.property(metricsJob, (job) => {
+      const rows = JSON.parse(JSON.stringify(job.points)) as Array<MetricRow>
+      const back = viaRedis(toMetricColumns(job))
+      if (back._tag !== "metrics") throw new Error(back._tag)
+      expect(dedupKeys(back.points, "otlp", "j")).toEqual(dedupKeys(rows, "otlp", "j"))
+      expect(dedupKeys(back.points, "native", "j")).toEqual(dedupKeys(rows, "native", "j"))
+    }), { numRuns: 100 })
   })
 
   it("still decodes jobs queued in the row form, unchanged", () => {
