@@ -83,6 +83,13 @@ const makeStore = Effect.gen(function* () {
   const wmKey = (tenantId: string) => k.tenant(tenantId, "wm")
   const openTenantsKey = k.global("open-tenants")
   const member = (seriesKey: string, startMs: number) => `${startMs}|${seriesKey}`
+  // The per-partial scripts as ioredis commands: sent as EVALSHA (the script's text once per connection,
+  // ioredis reloads it on NOSCRIPT), not EVAL with ~700 bytes of Lua for each of a batch's ~100 partials.
+  r.defineCommand("mplpWindowAdd", { numberOfKeys: 2, lua: ADD })
+  r.defineCommand("mplpWindowCompact", { numberOfKeys: 1, lua: COMPACT })
+  r.defineCommand("mplpWindowClose", { numberOfKeys: 1, lua: CLOSE })
+  type Script = (...args: Array<string | number>) => unknown
+  type Scripted = { readonly mplpWindowAdd: Script; readonly mplpWindowCompact: Script; readonly mplpWindowClose: Script }
   const call = <A>(f: () => Promise<A>) => Effect.tryPromise({ try: f, catch: (e) => (e instanceof Error ? e : new Error(String(e))) })
 
   const addPartials = Effect.fn("WindowStore.addPartials")(function* (
@@ -94,9 +101,10 @@ const makeStore = Effect.gen(function* () {
   ) {
     return yield* call(async () => {
       const pipe = r.pipeline()
+      const scripted = pipe as unknown as Scripted
       const lateBefore = Number.isFinite(lateBeforeMs) ? String(lateBeforeMs) : "-1e300"
       for (const x of partials) {
-        pipe.eval(ADD, 2, hashKey(tenantId, x.seriesKey, x.windowStartMs), openKey(tenantId),
+        scripted.mplpWindowAdd(hashKey(tenantId, x.seriesKey, x.windowStartMs), openKey(tenantId),
           sourceJobId, JSON.stringify(x.agg), JSON.stringify(x.meta), x.windowEndMs, member(x.seriesKey, x.windowStartMs), OPEN_RETAIN_MS,
           lateBefore, closedRetainMs)
       }
@@ -132,7 +140,7 @@ const makeStore = Effect.gen(function* () {
 
   /** Marks the window closed and returns its partials and meta (also for recomputing a closed one). */
   const close = (tenantId: string, seriesKey: string, windowStartMs: number) =>
-    call(() => r.eval(CLOSE, 1, hashKey(tenantId, seriesKey, windowStartMs), closedRetainMs) as Promise<Array<string>>).pipe(Effect.map(fields))
+    call(() => (r as unknown as Scripted).mplpWindowClose(hashKey(tenantId, seriesKey, windowStartMs), closedRetainMs) as Promise<Array<string>>).pipe(Effect.map(fields))
 
   /** Replaces closed windows' batch partials by their merge (see COMPACT), in one round trip. */
   const compact = (tenantId: string, windows: ReadonlyArray<{ seriesKey: string; windowStartMs: number; merged: unknown; names: ReadonlyArray<string> }>) =>
@@ -141,7 +149,7 @@ const makeStore = Effect.gen(function* () {
       : call(async () => {
         const pipe = r.pipeline()
         for (const w of windows) {
-          if (w.names.length > 1) pipe.eval(COMPACT, 1, hashKey(tenantId, w.seriesKey, w.windowStartMs), JSON.stringify(w.merged), ...w.names)
+          if (w.names.length > 1) (pipe as unknown as Scripted).mplpWindowCompact(hashKey(tenantId, w.seriesKey, w.windowStartMs), JSON.stringify(w.merged), ...w.names)
         }
         await pipe.exec()
       })

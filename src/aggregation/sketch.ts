@@ -30,9 +30,10 @@ export const empty = (alpha: number = DEFAULT_ALPHA, maxBuckets: number = DEFAUL
 
 type Store = Map<number, number>
 
+// toStore / toRecord run for every (series, window) of every batch: plain loops, no entry arrays.
 const toStore = (r: Readonly<Record<string, number>>): Store => {
   const m: Store = new Map()
-  for (const [k, c] of Object.entries(r)) m.set(Number(k), c)
+  for (const k in r) if (Object.hasOwn(r, k)) m.set(Number(k), r[k] as number)
   return m
 }
 
@@ -47,8 +48,13 @@ const collapse = (m: Store, maxBuckets: number): Store => {
   return m
 }
 
-const toRecord = (m: Store): Record<string, number> =>
-  Object.fromEntries([...m.entries()].sort((a, b) => a[0] - b[0]).map(([k, c]) => [String(k), c]))
+const toRecord = (m: Store): Record<string, number> => {
+  const keys = Array.from(m.keys())
+  if (keys.length > 1) keys.sort((a, b) => a - b)
+  const r: Record<string, number> = {}
+  for (const k of keys) r[String(k)] = m.get(k) as number
+  return r
+}
 
 /** Returns a new sketch; non-finite values are skipped so the sketch stays JSON-serialisable. */
 export const addMany = (s: Sketch, xs: Iterable<number>): Sketch => {
@@ -90,7 +96,11 @@ export const fromValues = (xs: Iterable<number>, alpha: number = DEFAULT_ALPHA):
 
 const mergeStores = (a: Readonly<Record<string, number>>, b: Readonly<Record<string, number>>): Store => {
   const m = toStore(a)
-  for (const [k, c] of Object.entries(b)) m.set(Number(k), (m.get(Number(k)) ?? 0) + c)
+  for (const key in b) {
+    if (!Object.hasOwn(b, key)) continue
+    const k = Number(key)
+    m.set(k, (m.get(k) ?? 0) + (b[key] as number))
+  }
   return m
 }
 

@@ -53,8 +53,9 @@ const recordCheck = (ast: SchemaAST.TypeLiteral): Check | undefined => {
   }
 }
 
-/** The `_tag` literal of a struct, if it has one. */
+/** The `_tag` literal of a struct (or of a refined struct: the refinement still has to pass), if it has one. */
 const tagOf = (ast: SchemaAST.AST): string | undefined => {
+  while (ast._tag === "Refinement") ast = ast.from
   if (ast._tag !== "TypeLiteral") return undefined
   const tag = ast.propertySignatures.find((p) => p.name === "_tag")
   return tag !== undefined && tag.type._tag === "Literal" && typeof tag.type.literal === "string" && !tag.isOptional ? tag.type.literal : undefined

@@ -2,7 +2,9 @@ import { Effect, Layer } from "effect"
 import { genaiSeriesPoints } from "../aggregation/genaiSeries.ts"
 import { foldBatch, metricSeriesPoints, seriesKeyMemo, spanSeriesPoints } from "../aggregation/partials.ts"
 import { Db } from "../db/Db.ts"
-import { executionIdOfJob, IngestJob } from "../domain/jobs.ts"
+import { executionIdOfJob } from "../domain/jobs.ts"
+import type { IngestJob } from "../domain/jobs.ts"
+import { ingestJobOfWire, IngestJobWire } from "../domain/metricColumns.ts"
 import { AggregateJob, AlertJob, seriesKeyOf } from "../domain/pipeline.ts"
 import { SeriesLimiter } from "../tenants/SeriesLimiter.ts"
 import { makePartitionedProducer, makeProducer, runWorker } from "../queues/Queues.ts"
@@ -147,11 +149,12 @@ export const IngestStage = {
           yield* runWorker({
             stage: "ingest",
             prefix: redis.keys.partition(n),
-            schema: IngestJob,
+            schema: IngestJobWire,
             concurrency,
             onDeadLetter: (bullJob) =>
               Promise.all([indexDeadLetter(redis, bullJob), releaseBacklog(redis, tenantOfJob(bullJob.id ?? "") ?? "", bullJob.id ?? "")]),
-            process: (job, bullJob) => {
+            process: (wire, bullJob) => {
+              const job = ingestJobOfWire(wire)
               const jobId = bullJob.id ?? ""
               const persist = store.getSettings(job.tenantId).pipe(
                 Effect.flatMap((settings) => persistBatch(job, jobId, settings.pricing, awaitingFlag(redis, job.tenantId))),

@@ -6,6 +6,7 @@ import { executionByTrace } from "../db/executionByTrace.ts"
 import { genaiValues } from "./genai/columns.ts"
 import type { GenaiRecord } from "./genai/recognize.ts"
 import { costing } from "../db/fairGate.ts"
+import { float8Array, int8Array, textArray, textArrayOf, textElement } from "./pgArrays.ts"
 
 /**
  * Rows per statement. The embedded database runs one statement at a time: a statement of a few hundred
@@ -30,13 +31,46 @@ const stableJson = (o: Record<string, unknown>): string =>
  * job writes the same keys), an OTLP point is its series (the same export sent twice is one row).
  */
 export const dedupKeys = (points: ReadonlyArray<MetricRow>, source: "native" | "otlp", jobId: string): Array<string> => {
-  if (source === "otlp") return points.map((p) => String(hash64(`${p.serviceName}\u0000${stableJson(p.attributes)}`)))
+  if (source === "otlp") {
+    // Once per (service, attribute set): the points of one set share its object (src/domain/metricColumns.ts).
+    const bySet = new Map<object, Map<string, string>>()
+    return points.map((p) => {
+      let byService = bySet.get(p.attributes)
+      if (byService === undefined) bySet.set(p.attributes, (byService = new Map()))
+      let key = byService.get(p.serviceName)
+      if (key === undefined) byService.set(p.serviceName, (key = String(hash64(`${p.serviceName}\u0000${stableJson(p.attributes)}`))))
+      return key
+    })
+  }
   const base = hash64(jobId)
   return points.map((_, i) => String(BigInt.asIntN(64, base + BigInt(i))))
 }
 
-export const insertMetricPoints = (tx: Queryable, tenantId: string, points: ReadonlyArray<MetricRow>, keys: ReadonlyArray<string>) =>
-  Effect.forEach(
+/**
+ * The attributes' JSON as a text-array element, once per attribute set: the points of one set share
+ * its object (src/domain/metricColumns.ts), so a batch of few sets escapes few strings.
+ */
+const attributesElements = () => {
+  const done = new Map<object, string>()
+  return (a: Record<string, unknown>): string => {
+    let e = done.get(a)
+    if (e === undefined) done.set(a, (e = textElement(JSON.stringify(a))))
+    return e
+  }
+}
+
+/** `textElement(s)`, once per distinct string of a batch. */
+const element = (memo: Map<string, string>, s: string): string => {
+  let e = memo.get(s)
+  if (e === undefined) memo.set(s, (e = textElement(s)))
+  return e
+}
+
+export const insertMetricPoints = (tx: Queryable, tenantId: string, points: ReadonlyArray<MetricRow>, keys: ReadonlyArray<string>) => {
+  const attributes = attributesElements()
+  const names = new Map<string, string>()
+  const services = new Map<string, string>()
+  return Effect.forEach(
     chunks(points.map((p, i) => [p, keys[i] ?? "0"] as const)),
     (chunk) =>
       tx.query(
@@ -44,19 +78,21 @@ export const insertMetricPoints = (tx: Queryable, tenantId: string, points: Read
          SELECT $1, to_timestamp(t / 1000.0), n, v, s, tr, a::jsonb, k
          FROM unnest($2::float8[], $3::text[], $4::float8[], $5::text[], $6::text[], $7::text[], $8::int8[]) AS u(t, n, v, s, tr, a, k)
          ON CONFLICT DO NOTHING`,
+        // Array literals built here (src/ingest/pgArrays.ts), each distinct name, service and attribute set escaped once.
         [
           tenantId,
-          chunk.map(([p]) => p.timeMs),
-          chunk.map(([p]) => p.name),
-          chunk.map(([p]) => p.value),
-          chunk.map(([p]) => p.serviceName),
-          chunk.map(([p]) => p.traceId),
-          chunk.map(([p]) => JSON.stringify(p.attributes)),
-          chunk.map(([, k]) => k)
+          float8Array(chunk.map(([p]) => p.timeMs)),
+          textArrayOf(chunk.map(([p]) => element(names, p.name))),
+          float8Array(chunk.map(([p]) => p.value)),
+          textArrayOf(chunk.map(([p]) => element(services, p.serviceName))),
+          textArray(chunk.map(([p]) => p.traceId)),
+          textArrayOf(chunk.map(([p]) => attributes(p.attributes))),
+          int8Array(chunk.map(([, k]) => k))
         ]
       ).pipe(costing(chunk.length)),
     { discard: true }
   )
+}
 
 /**
  * `genai[i]` is the GenAI record of `spans[i]` (src/ingest/genai), stored in the spans' genai_* columns
@@ -66,8 +102,10 @@ export const insertMetricPoints = (tx: Queryable, tenantId: string, points: Read
  */
 export const insertSpans = (
   tx: Queryable, tenantId: string, spans: ReadonlyArray<SpanRow>, genai: ReadonlyArray<GenaiRecord | undefined> = [], awaiting: ReadonlyArray<boolean> = []
-) =>
-  Effect.forEach(
+) => {
+  const services = new Map<string, string>()
+  const resources = new Map<string, string>()
+  return Effect.forEach(
     chunks(spans.map((s, i) => [s, genai[i], awaiting[i] === true] as const)),
     (pairs) => {
       const chunk = pairs.map(([s]) => s)
@@ -82,30 +120,33 @@ export const insertSpans = (
                      $11::float8[], $12::float8[], $13::float8[], $14::text[], $15::text[], $16::text[], $17::text[]${extra.map((c, i) => `, $${18 + i}::${c.type}[]`).join("")})
               AS u(tr, sp, pa, n, k, sc, sm, sv, sn, st, et, d, ra, a, ev, l${extra.map((c) => `, ${c.alias}`).join("")})
          ON CONFLICT DO NOTHING`,
+        // Array literals built here (src/ingest/pgArrays.ts); a resource's attributes, the same for its
+        // spans, are escaped once. The GenAI columns go as pg converts them.
         [
           tenantId,
-          chunk.map((s) => s.traceId),
-          chunk.map((s) => s.spanId),
-          chunk.map((s) => s.parentSpanId),
-          chunk.map((s) => s.name),
-          chunk.map((s) => s.kind),
-          chunk.map((s) => s.statusCode),
-          chunk.map((s) => s.statusMessage),
-          chunk.map((s) => s.serviceName),
-          chunk.map((s) => s.scopeName),
-          chunk.map((s) => s.startTimeMs),
-          chunk.map((s) => s.endTimeMs),
-          chunk.map((s) => s.durationMs),
-          chunk.map((s) => JSON.stringify(s.resourceAttributes)),
-          chunk.map((s) => JSON.stringify(s.attributes)),
-          chunk.map((s) => JSON.stringify(s.events)),
-          chunk.map((s) => JSON.stringify(s.links)),
+          textArray(chunk.map((s) => s.traceId)),
+          textArray(chunk.map((s) => s.spanId)),
+          textArray(chunk.map((s) => s.parentSpanId)),
+          textArray(chunk.map((s) => s.name)),
+          float8Array(chunk.map((s) => s.kind)),
+          float8Array(chunk.map((s) => s.statusCode)),
+          textArray(chunk.map((s) => s.statusMessage)),
+          textArrayOf(chunk.map((s) => element(services, s.serviceName))),
+          textArray(chunk.map((s) => s.scopeName)),
+          float8Array(chunk.map((s) => s.startTimeMs)),
+          float8Array(chunk.map((s) => s.endTimeMs)),
+          float8Array(chunk.map((s) => s.durationMs)),
+          textArrayOf(chunk.map((s) => element(resources, JSON.stringify(s.resourceAttributes)))),
+          textArray(chunk.map((s) => JSON.stringify(s.attributes))),
+          textArray(chunk.map((s) => JSON.stringify(s.events))),
+          textArray(chunk.map((s) => JSON.stringify(s.links))),
           ...g.map((c) => c.values)
         ]
       ).pipe(costing(chunk.length))
     },
     { discard: true }
   )
+}
 
 /**
  * A root span (no parent) makes its trace an execution too, found by the same search and detail

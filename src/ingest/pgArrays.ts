@@ -1,0 +1,23 @@
+// Array parameters for `unnest(…)` inserts, written as PostgreSQL array literals directly. pg's own
+// conversion (prepareValue → arrayString → escapeElement per element) costs ~1 µs per metric row in
+// profiles; a literal built in one pass costs a fraction, and a value repeated across rows (the
+// attributes of one set) is escaped once by the caller. The receiving side casts the text
+// (`$n::float8[]`, `::text[]`, `::int8[]`) exactly as it cast pg's literal.
+
+/** `{1,2.5,NaN,Infinity}`: float8 reads JavaScript's number text (exponents, NaN, ±Infinity) as is. */
+export const float8Array = (xs: ReadonlyArray<number>): string => `{${xs.join(",")}}`
+
+/** `{1,-2}` from the decimal text of int8 values. */
+export const int8Array = (xs: ReadonlyArray<string>): string => `{${xs.join(",")}}`
+
+const NEEDS_ESCAPE = /["\\]/
+const ESCAPES = /["\\]/g
+
+/** One element of a text array: quoted, `"` and `\` escaped; NULL for null. */
+export const textElement = (s: string | null): string =>
+  s === null ? "NULL" : NEEDS_ESCAPE.test(s) ? `"${s.replace(ESCAPES, "\\$&")}"` : `"${s}"`
+
+/** A text array of elements already made by `textElement`. */
+export const textArrayOf = (elements: ReadonlyArray<string>): string => `{${elements.join(",")}}`
+
+export const textArray = (xs: ReadonlyArray<string | null>): string => textArrayOf(xs.map(textElement))
