@@ -45,7 +45,11 @@ describe("npm run demo", () => {
         return finished === undefined ? undefined : { executions: page.executions, native: finished }
       }, 30_000, 500)
       expect(new Set(executions.map((e) => e.source))).toEqual(new Set(["api", "otlp"]))
-      const detail = await get<{ spans: Array<{ name: string; serviceName: string; parentSpanId: string | null }> }>(t.key, `/api/executions/${native.traceId}`)
+      // The run's OTLP spans are their own batches: they may be stored a moment after the finish.
+      const detail = await eventually(async () => {
+        const d = await get<{ spans: Array<{ name: string; serviceName: string; parentSpanId: string | null }> }>(t.key, `/api/executions/${native.traceId}`)
+        return d.spans.some((s) => s.name === "invoke_agent planner") && new Set(d.spans.map((s) => s.serviceName)).size >= 4 ? d : undefined
+      }, 30_000, 500)
       expect(detail.spans.find((s) => s.name === "invoke_agent planner")?.parentSpanId).toBe(native.spanId)
       expect(new Set(detail.spans.map((s) => s.serviceName))).toEqual(new Set(["planner", "researcher", "tool-server", "vector-db"]))
 
