@@ -36,15 +36,22 @@ export const makeQueue = (stage: Exclude<Stage, "ingest">) =>
   })
 
 /**
+ * A job's encoding with the stage's schema. A job the fast predicate vouches for is its own encoding
+ * (the schema has no transformation then), so it is queued without the schema's copy.
+ */
+const jobEncoder = <A, I>(schema: Schema.Schema<A, I>) => {
+  const fast = fastDecoder(schema)
+  const encodeSync = Schema.encodeSync(schema)
+  return (job: A): I => (fast?.(job) as I | undefined) ?? encodeSync(job)
+}
+
+/**
  * The typed producer of a stage's queue: a job is encoded with the stage's schema (never queued as it
  * happens to be in memory) and carries the current trace context.
  */
 export const makeProducer = <A, I extends object>(stage: Exclude<Stage, "ingest">, schema: Schema.Schema<A, I>) =>
   Effect.map(makeQueue(stage), (queue) => {
-    // A job the fast predicate vouches for is its own encoding (the schema has no transformation then).
-    const fast = fastDecoder(schema)
-    const encodeSync = Schema.encodeSync(schema)
-    const encode = (job: A): I => (fast?.(job) as I | undefined) ?? encodeSync(job)
+    const encode = jobEncoder(schema)
     return {
       add: (name: string, job: A, options?: JobsOptions) => addJob(queue, name, encode(job), options),
       addBulk: (jobs: ReadonlyArray<{ readonly name: string; readonly job: A; readonly opts?: JobsOptions }>) =>
@@ -65,10 +72,7 @@ export const makePartitionedProducer = <A extends { readonly tenantId: string },
       Effect.sync(() => IngestPartitions.open(redis.connection(`queue-${stage}`, false), redis.prefix, queuePartitions, stage)),
       (q) => Effect.promise(() => q.close()).pipe(Effect.interruptible, Effect.timeout(Duration.seconds(5)), Effect.ignore)
     )
-    // As makeProducer: a job the fast predicate vouches for is its own encoding (no schema copy of every sketch).
-    const fast = fastDecoder(schema)
-    const encodeSync = Schema.encodeSync(schema)
-    const encode = (job: A): I => (fast?.(job) as I | undefined) ?? encodeSync(job)
+    const encode = jobEncoder(schema)
     return {
       add: (name: string, job: A, options?: JobsOptions) => addJob(partitions.of(job.tenantId), name, encode(job), options)
     }
