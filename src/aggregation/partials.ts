@@ -28,20 +28,27 @@ export const spanSeriesPoints = (spans: ReadonlyArray<SpanRow>): Array<SeriesPoi
  * key (its parts escaped) is built once; `onNew` sees each series the first time.
  */
 export const seriesKeyMemo = (onNew?: (key: string, s: Series) => void) => {
-  const keys = new Map<string, Map<string, Map<string, string>>>()
-  return (p: Series): string => {
-    let byService = keys.get(p.metricName)
-    if (byService === undefined) keys.set(p.metricName, (byService = new Map()))
-    let byOperation = byService.get(p.serviceName)
-    if (byOperation === undefined) byService.set(p.serviceName, (byOperation = new Map()))
-    let key = byOperation.get(p.operation)
-    if (key === undefined) {
-      key = seriesKeyOf(p)
-      byOperation.set(p.operation, key)
-      onNew?.(key, p)
-    }
+  const keys: SeriesMap<string> = new Map()
+  const make = (s: Series) => {
+    const key = seriesKeyOf(s)
+    onNew?.(key, s)
     return key
   }
+  return (p: Series): string => seriesEntry(keys, p, make)
+}
+
+/** Something per series, found by the series' parts (maps of maps): no key is built per lookup. */
+type SeriesMap<V> = Map<string, Map<string, Map<string, V>>>
+
+/** The entry of a series in `map`, made by `make` (from the series) the first time. */
+const seriesEntry = <V>(map: SeriesMap<V>, s: Series, make: (s: Series) => V): V => {
+  let byService = map.get(s.metricName)
+  if (byService === undefined) map.set(s.metricName, (byService = new Map()))
+  let byOperation = byService.get(s.serviceName)
+  if (byOperation === undefined) byService.set(s.serviceName, (byOperation = new Map()))
+  let entry = byOperation.get(s.operation)
+  if (entry === undefined) byOperation.set(s.operation, (entry = make(s)))
+  return entry
 }
 
 /**
@@ -52,19 +59,12 @@ export const seriesKeyMemo = (onNew?: (key: string, s: Series) => void) => {
  */
 export const foldBatch = (points: ReadonlyArray<SeriesPoint>, windowSizeMs: number): AggregateJob["partials"] => {
   type Group = { readonly series: Series; readonly windowStartMs: number; readonly values: Array<number> }
-  const bySeries = new Map<string, Map<string, Map<string, { readonly series: Series; readonly windows: Map<number, Group> }>>>()
+  const bySeries: SeriesMap<{ readonly series: Series; readonly windows: Map<number, Group> }> = new Map()
+  const newSeries = (p: Series) => ({ series: { metricName: p.metricName, serviceName: p.serviceName, operation: p.operation }, windows: new Map<number, Group>() })
   const groups: Array<Group> = []
   for (const p of points) {
     if (!Number.isFinite(p.timeMs) || !Number.isFinite(p.value)) continue
-    let byService = bySeries.get(p.metricName)
-    if (byService === undefined) bySeries.set(p.metricName, (byService = new Map()))
-    let byOperation = byService.get(p.serviceName)
-    if (byOperation === undefined) byService.set(p.serviceName, (byOperation = new Map()))
-    let entry = byOperation.get(p.operation)
-    if (entry === undefined) {
-      entry = { series: { metricName: p.metricName, serviceName: p.serviceName, operation: p.operation }, windows: new Map() }
-      byOperation.set(p.operation, entry)
-    }
+    const entry = seriesEntry(bySeries, p, newSeries)
     const start = windowStart(p.timeMs, windowSizeMs)
     let group = entry.windows.get(start)
     if (group === undefined) {
