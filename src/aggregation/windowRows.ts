@@ -34,6 +34,14 @@ export const toRow = (meta: Meta, seriesKey: string, windowStartMs: number, agg:
   }
 }
 
+/** $1..$17 of both window statements: the tenant, then one array per column of the rows. */
+const windowColumns = (tenantId: string, rows: ReadonlyArray<WindowRow>) => [
+  tenantId, rows.map((r) => r.seriesKey), rows.map((r) => r.metricName), rows.map((r) => r.serviceName), rows.map((r) => r.operation),
+  rows.map((r) => r.windowStartMs), rows.map((r) => r.windowEndMs), rows.map((r) => r.count), rows.map((r) => r.sum),
+  rows.map((r) => r.min), rows.map((r) => r.max), rows.map((r) => r.mean), rows.map((r) => r.variance),
+  rows.map((r) => r.p50), rows.map((r) => r.p95), rows.map((r) => r.p99), rows.map((r) => r.lateCount)
+]
+
 /**
  * A corrected window replaces the stored one only when it holds more points: partials only ever
  * accumulate, so the larger count is the newer snapshot, whatever order two writers commit in.
@@ -56,13 +64,7 @@ const upsertWindows = (db: Queryable, tenantId: string, rows: ReadonlyArray<Wind
            late_count = metric_windows.late_count + excluded.late_count,
            revision = metric_windows.revision + 1, closed_at = now()
          WHERE excluded.count > metric_windows.count`,
-        [
-          tenantId, rows.map((r) => r.seriesKey), rows.map((r) => r.metricName), rows.map((r) => r.serviceName), rows.map((r) => r.operation),
-          rows.map((r) => r.windowStartMs), rows.map((r) => r.windowEndMs), rows.map((r) => r.count), rows.map((r) => r.sum),
-          rows.map((r) => r.min), rows.map((r) => r.max), rows.map((r) => r.mean), rows.map((r) => r.variance),
-          rows.map((r) => r.p50), rows.map((r) => r.p95), rows.map((r) => r.p99), rows.map((r) => r.lateCount),
-          rows.map((r) => r.skipDetection)
-        ]
+        [...windowColumns(tenantId, rows), rows.map((r) => r.skipDetection)]
       ).pipe(costing(rows.length), Effect.asVoid)
 
 /**
@@ -91,12 +93,7 @@ const mergeWindows = (db: Queryable, tenantId: string, rows: ReadonlyArray<Windo
                          / (metric_windows.count + excluded.count)) / (metric_windows.count + excluded.count),
            late_count = metric_windows.late_count + excluded.late_count,
            revision = metric_windows.revision + 1, closed_at = now()`,
-        [
-          tenantId, rows.map((r) => r.seriesKey), rows.map((r) => r.metricName), rows.map((r) => r.serviceName), rows.map((r) => r.operation),
-          rows.map((r) => r.windowStartMs), rows.map((r) => r.windowEndMs), rows.map((r) => r.count), rows.map((r) => r.sum),
-          rows.map((r) => r.min), rows.map((r) => r.max), rows.map((r) => r.mean), rows.map((r) => r.variance),
-          rows.map((r) => r.p50), rows.map((r) => r.p95), rows.map((r) => r.p99), rows.map((r) => r.lateCount)
-        ]
+        windowColumns(tenantId, rows)
       ).pipe(costing(rows.length), Effect.asVoid)
 
 
