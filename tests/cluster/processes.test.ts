@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { call, eventually, startApp } from "../support/harness.ts"
 import type { TestApp } from "../support/harness.ts"
-import { startDbHost, startProcess } from "../support/processes.ts"
+import { fastWindows, pointTotals, startDbHost, startProcess, windowTotals } from "../support/processes.ts"
 import type { DbHost, Proc } from "../support/processes.ts"
 import { startRedisCluster } from "../support/redisCluster.ts"
 import type { RedisClusterHandle } from "../support/redisCluster.ts"
@@ -33,13 +33,8 @@ const worker = () => {
   return p
 }
 
-const count = async (tenantId: string) =>
-  (await app.sql<{ n: number; s: number }>("SELECT count(*)::int AS n, coalesce(sum(value), 0)::float8 AS s FROM metric_points WHERE tenant_id = $1", [tenantId]))[0]
-const windowTotals = async (tenantId: string) =>
-  (await app.sql<{ n: number; s: number }>("SELECT coalesce(sum(count), 0)::int AS n, coalesce(sum(sum), 0)::float8 AS s FROM metric_windows WHERE tenant_id = $1", [tenantId]))[0]
-
-const roomy = { quotas: { requestsPerSecond: 10_000, pointsPerSecond: 10_000_000, bytesPerSecond: 1_000_000_000 }, limits: { maxBacklogPoints: 10_000_000, maxBacklogBytes: 10_000_000_000 } }
-const fastWindows = { windows: { sizeSeconds: 1, allowedLatenessSeconds: 1, idleTimeoutSeconds: 1 }, channels: [], ...roomy }
+const count = (tenantId: string) => pointTotals(app, tenantId)
+const windows = (tenantId: string) => windowTotals(app, tenantId)
 
 describe("worker processes on a Redis Cluster", () => {
   it("kill -9 of a worker under load: after a restart every point is stored once and window sums are exact", async () => {
@@ -62,9 +57,9 @@ describe("worker processes on a Redis Cluster", () => {
       }
     }
     for (const t of tenants) {
-      await eventually(async () => ((await windowTotals(t.id))?.n === 3_000 && (await count(t.id))?.n === 3_000 ? true : undefined), 60_000, 500)
+      await eventually(async () => ((await windows(t.id))?.n === 3_000 && (await count(t.id))?.n === 3_000 ? true : undefined), 60_000, 500)
       expect(await count(t.id)).toEqual({ n: 3_000, s: totals.get(t.id) })
-      expect(await windowTotals(t.id)).toEqual({ n: 3_000, s: totals.get(t.id) })
+      expect(await windows(t.id)).toEqual({ n: 3_000, s: totals.get(t.id) })
     }
     await w2?.stop()
   }, 120_000)

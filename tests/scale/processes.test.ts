@@ -5,7 +5,7 @@ import { call, eventually, startApp } from "../support/harness.ts"
 import type { TestApp } from "../support/harness.ts"
 import { openIngest } from "../api/queue.ts"
 import { openLive } from "../support/live.ts"
-import { startDbHost, startProcess } from "../support/processes.ts"
+import { fastWindows, pointTotals, roomy, startDbHost, startProcess, windowTotals } from "../support/processes.ts"
 import type { DbHost, Proc } from "../support/processes.ts"
 import { startSink } from "../support/sink.ts"
 import type { Sink } from "../support/sink.ts"
@@ -38,16 +38,8 @@ const worker = (args: ReadonlyArray<string> = ["--stage", "all", "--concurrency"
   return p
 }
 
-const count = async (tenantId: string) =>
-  (await app.sql<{ n: number; s: number }>("SELECT count(*)::int AS n, coalesce(sum(value), 0)::float8 AS s FROM metric_points WHERE tenant_id = $1", [tenantId]))[0]
-
-const windowTotals = async (tenantId: string) =>
-  (await app.sql<{ n: number; s: number }>("SELECT coalesce(sum(count), 0)::int AS n, coalesce(sum(sum), 0)::float8 AS s FROM metric_windows WHERE tenant_id = $1", [tenantId]))[0]
-
-// Quotas and the backlog share far above what these tests send at once (they are about crashes, not limits;
-// with workers killed the tenant's backlog grows until they are back).
-const roomy = { quotas: { requestsPerSecond: 10_000, pointsPerSecond: 10_000_000, bytesPerSecond: 1_000_000_000 }, limits: { maxBacklogPoints: 10_000_000, maxBacklogBytes: 10_000_000_000 } }
-const fastWindows = { windows: { sizeSeconds: 1, allowedLatenessSeconds: 1, idleTimeoutSeconds: 1 }, channels: [], ...roomy }
+const count = (tenantId: string) => pointTotals(app, tenantId)
+const windows = (tenantId: string) => windowTotals(app, tenantId)
 
 /** `n` requests of `per` integer points, one 1-second window each, in the past. */
 const load = async (key: string, n: number, per: number, onEach?: (i: number) => Promise<void>) => {
@@ -78,11 +70,11 @@ describe("crash safety and scale-out across processes", () => {
     })
     await eventually(async () => {
       const c = await count(t.id)
-      const w = await windowTotals(t.id)
+      const w = await windows(t.id)
       return c?.n === 60 * 200 && w?.n === 60 * 200 ? true : undefined
     }, 90_000, 500)
     expect(await count(t.id)).toEqual({ n: 12_000, s: total })
-    expect(await windowTotals(t.id)).toEqual({ n: 12_000, s: total })
+    expect(await windows(t.id)).toEqual({ n: 12_000, s: total })
     await w2?.stop()
   }, 150_000)
 
@@ -95,9 +87,9 @@ describe("crash safety and scale-out across processes", () => {
     expect(await w1.stop()).toBe(0)
     expect(Date.now() - t0).toBeLessThan(10_000)
     const w2 = worker()
-    await eventually(async () => ((await windowTotals(t.id))?.n === 6_000 ? true : undefined), 90_000, 500)
+    await eventually(async () => ((await windows(t.id))?.n === 6_000 ? true : undefined), 90_000, 500)
     expect(await count(t.id)).toEqual({ n: 6_000, s: total })
-    expect(await windowTotals(t.id)).toEqual({ n: 6_000, s: total })
+    expect(await windows(t.id)).toEqual({ n: 6_000, s: total })
     await w2.stop()
   }, 150_000)
 
@@ -114,7 +106,7 @@ describe("crash safety and scale-out across processes", () => {
       points: [{ name: "bad\u0000name", value: 1, timeMs: Date.now(), serviceName: "", traceId: null, attributes: {} }]
     }, { jobId, attempts: 3, backoff: { type: "fixed", delay: 300 } })
     await load(b.key, 10, 100)
-    await eventually(async () => ((await windowTotals(b.id))?.n === 1_000 ? true : undefined), 60_000, 300)
+    await eventually(async () => ((await windows(b.id))?.n === 1_000 ? true : undefined), 60_000, 300)
     const failed = await eventually(async () => {
       const r = await call(app, a.key, "GET", `/api/jobs/${jobId}`)
       const body = (await r.json()) as { state: string; attempts: number; failedReason?: string }
@@ -235,7 +227,7 @@ describe("crash safety and scale-out across processes", () => {
     expect(down.headers.get("retry-after")).not.toBeNull()
     db = await startDbHost(db.dataDir, db.port)
     const after = await load(t.key, 5, 100)
-    await eventually(async () => ((await windowTotals(t.id))?.n === 1_000 ? true : undefined), 120_000, 500)
+    await eventually(async () => ((await windows(t.id))?.n === 1_000 ? true : undefined), 120_000, 500)
     expect(await count(t.id)).toEqual({ n: 1_000, s: before + after })
     expect((await call(app, t.key, "GET", `/api/executions/${traceId}`)).status).toBe(200)
     await w.stop()

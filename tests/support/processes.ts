@@ -6,6 +6,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { passwordFile } from "../../src/db/wireAuth.ts"
 import { eventually } from "./harness.ts"
+import type { TestApp } from "./harness.ts"
 
 const root = join(import.meta.dirname, "..", "..")
 
@@ -82,3 +83,20 @@ export const startDbHost = async (dataDir = mkdtempSync(join(tmpdir(), "mplp-dbh
     env: { DATABASE_URL: `postgres://postgres:${password}@127.0.0.1:${p}/postgres`, MPLP_DB_POOL_MAX: "1", MPLP_DB_IDLE_MS: "5" }
   }
 }
+
+// What the kill -9 tests (tests/scale/processes.test.ts, tests/cluster/processes.test.ts) share.
+
+/**
+ * Quotas and the backlog share far above what these tests send at once (they are about crashes, not
+ * limits; with workers killed the tenant's backlog grows until they are back).
+ */
+export const roomy = { quotas: { requestsPerSecond: 10_000, pointsPerSecond: 10_000_000, bytesPerSecond: 1_000_000_000 }, limits: { maxBacklogPoints: 10_000_000, maxBacklogBytes: 10_000_000_000 } }
+export const fastWindows = { windows: { sizeSeconds: 1, allowedLatenessSeconds: 1, idleTimeoutSeconds: 1 }, channels: [], ...roomy }
+
+/** A tenant's stored points: how many and their sum (each point once: nothing lost, nothing doubled). */
+export const pointTotals = async (app: TestApp, tenantId: string) =>
+  (await app.sql<{ n: number; s: number }>("SELECT count(*)::int AS n, coalesce(sum(value), 0)::float8 AS s FROM metric_points WHERE tenant_id = $1", [tenantId]))[0]
+
+/** The same totals from the tenant's closed windows. */
+export const windowTotals = async (app: TestApp, tenantId: string) =>
+  (await app.sql<{ n: number; s: number }>("SELECT coalesce(sum(count), 0)::int AS n, coalesce(sum(sum), 0)::float8 AS s FROM metric_windows WHERE tenant_id = $1", [tenantId]))[0]
