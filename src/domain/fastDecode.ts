@@ -145,20 +145,21 @@ const compile = (ast: SchemaAST.AST): Check | undefined => {
   }
 }
 
-const compiled = new WeakMap<SchemaAST.AST, Check | null>()
+type Decoder = (u: unknown) => unknown
+const decoders = new WeakMap<SchemaAST.AST, Decoder | null>()
 
 /**
  * The schema's fast path: a function that returns the value as it stands when the compiled
  * predicate vouches for it, or undefined (decode with the schema then). Undefined for a schema with
- * nothing the predicate can vouch for. Compiled once per schema.
+ * nothing the predicate can vouch for. Compiled once per schema (a request body's decode asks per
+ * request: it gets the same function back).
  */
 export const fastDecoder = <A, I, R>(schema: Schema.Schema<A, I, R>): ((u: unknown) => A | undefined) | undefined => {
-  let check = compiled.get(schema.ast)
-  if (check === undefined) {
-    check = compile(schema.ast) ?? null
-    compiled.set(schema.ast, check)
+  let decoder = decoders.get(schema.ast)
+  if (decoder === undefined) {
+    const check = compile(schema.ast)
+    decoder = check === undefined ? null : (u) => (check(u) ? u : undefined)
+    decoders.set(schema.ast, decoder)
   }
-  if (check === null) return undefined
-  const c = check
-  return (u) => (c(u) ? (u as A) : undefined)
+  return decoder === null ? undefined : (decoder as (u: unknown) => A | undefined)
 }
