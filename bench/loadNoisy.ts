@@ -75,13 +75,19 @@ const loud = async (c: NoisyConfig, t: Tenant, perClient: number, untilMs: numbe
 const storedLatencies = async (c: NoisyConfig, t: Tenant, sent: ReadonlyArray<Sent>, timeoutMs = 60_000) => {
   const deadline = nowMs() + timeoutMs
   const latencies: Array<number> = []
+  const queued: Array<number> = []
+  const working: Array<number> = []
   let lost = 0
   for (const s of sent) {
     for (;;) {
       const r = await fetch(`${c.baseUrl}/api/jobs/${s.jobId}`, { headers: { authorization: `Bearer ${t.key}` } })
-      const j = r.status === 200 ? ((await r.json()) as { state: string; finishedAt?: string }) : (await r.text(), undefined)
+      const j = r.status === 200 ? ((await r.json()) as { state: string; startedAt?: string; finishedAt?: string }) : (await r.text(), undefined)
       if (j?.state === "completed" && j.finishedAt !== undefined) {
         latencies.push(Math.max(0, Date.parse(j.finishedAt) - s.acceptedAt))
+        if (j.startedAt !== undefined) {
+          queued.push(Math.max(0, Date.parse(j.startedAt) - s.acceptedAt))
+          working.push(Date.parse(j.finishedAt) - Date.parse(j.startedAt))
+        }
         break
       }
       if (nowMs() > deadline) {
@@ -91,7 +97,7 @@ const storedLatencies = async (c: NoisyConfig, t: Tenant, sent: ReadonlyArray<Se
       await sleep(200)
     }
   }
-  return { latencies, lost }
+  return { latencies, queued, working, lost }
 }
 
 export const noisyNeighbour = async (c: NoisyConfig) => {
@@ -115,7 +121,7 @@ export const noisyNeighbour = async (c: NoisyConfig) => {
     partitions: { count: partitions, a: partitionOf(a.id, partitions), b: partitionOf(b.id, partitions) },
     quotas: settings.quotas,
     loud: { offeredPointsPerSecond: loudPerSecond * c.loudBatch, ...loudResult },
-    alone: { sent: alone.sent.length, refused: alone.refused, lost: aloneStored.lost, latencyMs: latencyStats(aloneStored.latencies) },
-    withLoud: { sent: withA.sent.length, refused: withA.refused, lost: withStored.lost, latencyMs: latencyStats(withStored.latencies) }
+    alone: { sent: alone.sent.length, refused: alone.refused, lost: aloneStored.lost, latencyMs: latencyStats(aloneStored.latencies), queuedMs: latencyStats(aloneStored.queued), workingMs: latencyStats(aloneStored.working) },
+    withLoud: { sent: withA.sent.length, refused: withA.refused, lost: withStored.lost, latencyMs: latencyStats(withStored.latencies), queuedMs: latencyStats(withStored.queued), workingMs: latencyStats(withStored.working) }
   }
 }

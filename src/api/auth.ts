@@ -105,22 +105,25 @@ export const requireScope = (scope: Scope) =>
       : Effect.fail(new Forbidden({ message: `this API key lacks the "${scope}" scope` }))
   )
 
-/** Charges `points` data points against the tenant's per-second quota; over it: 429 with Retry-After. */
+const contentLength = (headers: Readonly<Record<string, string | undefined>>) => Math.max(0, Number(headers["content-length"] ?? "0") || 0)
+
 /** 429 before the body is read when the tenant's points or bytes of this second are used up. */
 export const quotaPrecheck = (store: Context.Tag.Service<typeof TenantStore>, quotas: Context.Tag.Service<typeof Quotas>) =>
   (tenantId: string) =>
-    store.getSettings(tenantId).pipe(
-      Effect.orDie,
-      Effect.flatMap((settings) => quotas.precheck(tenantId, settings.quotas)),
+    Effect.all([store.getSettings(tenantId).pipe(Effect.orDie), Effect.serviceOption(HttpServerRequest.HttpServerRequest)]).pipe(
+      Effect.flatMap(([settings, request]) =>
+        quotas.precheck(tenantId, settings.quotas, request._tag === "None" ? 0 : contentLength(request.value.headers))
+      ),
       Effect.tapError((e) => withRetryAfter(e.retryAfterSeconds))
     )
 
+/** Charges `points` data points against the tenant's per-second quota; over it: 429 with Retry-After. */
 export const pointsQuota = (store: Context.Tag.Service<typeof TenantStore>, quotas: Context.Tag.Service<typeof Quotas>) =>
   (tenantId: string, points: number) =>
     Effect.all([store.getSettings(tenantId).pipe(Effect.orDie), Effect.serviceOption(HttpServerRequest.HttpServerRequest)]).pipe(
       // Bytes as sent (Content-Length): what crossed the network, compressed or not.
       Effect.flatMap(([settings, request]) =>
-        quotas.charge(tenantId, settings.quotas, points, false, request._tag === "None" ? 0 : Math.max(0, Number(request.value.headers["content-length"] ?? "0") || 0))
+        quotas.charge(tenantId, settings.quotas, points, false, request._tag === "None" ? 0 : contentLength(request.value.headers))
       ),
       Effect.tapError((e) => withRetryAfter(e.retryAfterSeconds))
     )

@@ -139,6 +139,8 @@ export const JobStatus = Schema.Struct({
   attempts: Schema.Number,
   failedReason: Schema.optional(Schema.String),
   createdAt: Schema.String,
+  /** When a worker took the job (its last attempt): createdAt → startedAt is time spent queued. */
+  startedAt: Schema.optional(Schema.String),
   finishedAt: Schema.optional(Schema.String)
 }).annotations({ identifier: "JobStatus" })
 

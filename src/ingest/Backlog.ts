@@ -1,4 +1,5 @@
 import { Effect } from "effect"
+import type { ChainableCommander } from "ioredis"
 import type { RedisService } from "../queues/Redis.ts"
 
 // A tenant's share of the ingest backlog: one hash in the tenant's slot, job id → "points bytes" of
@@ -57,6 +58,10 @@ export const priorityOf = (waitingPoints: number) => 1 + Math.min(2_000_000, Mat
 /** The job is stored, dead-lettered, or was never queued: its points leave the tenant's share. */
 export const releaseBacklog = (redis: RedisService, tenantId: string, jobId: string) =>
   redis.client.eval(RELEASE, 1, backlogKey(redis, tenantId), jobId)
+
+/** The same release, queued on a pipeline (to go in one round trip with other commands of the tenant's slot). */
+export const releaseBacklogIn = (pipeline: ChainableCommander, redis: RedisService, tenantId: string, jobId: string) =>
+  pipeline.eval(RELEASE, 1, backlogKey(redis, tenantId), jobId)
 
 /** Items a batch holds: its points or spans; an execution event is one. */
 export const itemsOf = (job: { readonly _tag: string } & ({ readonly points: ReadonlyArray<unknown> } | { readonly spans: ReadonlyArray<unknown> } | object)) =>

@@ -11,9 +11,10 @@ import { toMetricColumns } from "../domain/metricColumns.ts"
 import type { IngestJobWireEncoded } from "../domain/metricColumns.ts"
 import { makeIngestPartitions, withTraceContext } from "../queues/Queues.ts"
 import { TenantStore } from "../tenants/TenantStore.ts"
-import { itemsOf, priorityOf, releaseBacklog, reserveBacklog } from "./Backlog.ts"
+import { itemsOf, priorityOf, releaseBacklog, releaseBacklogIn, reserveBacklog } from "./Backlog.ts"
 import { forgetDeadLetter, listDeadLetters, shortReason, tenantOfJob } from "./DeadLetters.ts"
 import { RedisConnection } from "../queues/Redis.ts"
+import type { RedisService } from "../queues/Redis.ts"
 import { redisKeys } from "../queues/keys.ts"
 
 export interface SubmitOptions {
@@ -34,6 +35,7 @@ export interface JobInfo {
   readonly attempts: number
   readonly failedReason?: string
   readonly createdAt: string
+  readonly startedAt?: string
   readonly finishedAt?: string
 }
 
@@ -51,6 +53,20 @@ export const jobDoneKey = (prefix: string, jobId: string) => {
 /** Where records were written before they moved to the tenant's slot: still read for a day after an upgrade. */
 const legacyJobDoneKey = (prefix: string, jobId: string) => redisKeys(prefix).global("job-done", jobId)
 export const JOB_DONE_SECONDS = 86_400
+
+/**
+ * A job is stored: its record (what `GET /api/jobs/{id}` answers once BullMQ forgot the job) and the
+ * release of its backlog share, pipelined into one round trip (both keys are in the tenant's slot).
+ */
+export const recordStored = async (
+  redis: RedisService, tenantId: string, jobId: string,
+  record: { readonly kind: string; readonly attempts: number; readonly createdAt: number; readonly startedAt: number | undefined; readonly finishedAt: number }
+) => {
+  const pipeline = redis.client.pipeline().set(jobDoneKey(redis.prefix, jobId), JSON.stringify(record), "EX", JOB_DONE_SECONDS)
+  const results = await releaseBacklogIn(pipeline, redis, tenantId, jobId).exec()
+  const failed = results?.find(([e]) => e !== null)
+  if (failed !== undefined) throw failed[0]
+}
 
 export { deadLetterKey, indexDeadLetter } from "./DeadLetters.ts"
 
@@ -196,10 +212,12 @@ const makeIngestQueue = Effect.gen(function* () {
         const done = yield* redisCall(async () =>
           (await redis.client.get(jobDoneKey(redis.prefix, jobId))) ?? (await redis.client.get(legacyJobDoneKey(redis.prefix, jobId))))
         if (done === null) return Option.none<JobInfo>()
-        const d = JSON.parse(done) as { kind: string; attempts: number; createdAt: number; finishedAt: number }
+        const d = JSON.parse(done) as { kind: string; attempts: number; createdAt: number; startedAt?: number; finishedAt: number }
         return Option.some<JobInfo>({
           jobId, kind: d.kind, state: "completed", attempts: d.attempts,
-          createdAt: new Date(d.createdAt).toISOString(), finishedAt: new Date(d.finishedAt).toISOString()
+          createdAt: new Date(d.createdAt).toISOString(),
+          ...(d.startedAt !== undefined ? { startedAt: new Date(d.startedAt).toISOString() } : {}),
+          finishedAt: new Date(d.finishedAt).toISOString()
         })
       }
       const state = yield* redisCall(() => job.getState())
@@ -245,6 +263,7 @@ const jobInfo = (job: Job, state: string): JobInfo => ({
   attempts: job.attemptsMade,
   ...(job.failedReason ? { failedReason: shortReason(job.failedReason) } : {}),
   createdAt: new Date(job.timestamp).toISOString(),
+  ...(job.processedOn ? { startedAt: new Date(job.processedOn).toISOString() } : {}),
   ...(job.finishedOn ? { finishedAt: new Date(job.finishedOn).toISOString() } : {})
 })
 

@@ -9,7 +9,7 @@ import { AggregateJob, AlertJob, seriesKeyOf } from "../domain/pipeline.ts"
 import { SeriesLimiter } from "../tenants/SeriesLimiter.ts"
 import { makePartitionedProducer, makeProducer, runWorker } from "../queues/Queues.ts"
 import { RedisConnection } from "../queues/Redis.ts"
-import { JOB_DONE_SECONDS, indexDeadLetter, jobDoneKey } from "./IngestQueue.ts"
+import { indexDeadLetter, recordStored } from "./IngestQueue.ts"
 import { releaseBacklog } from "./Backlog.ts"
 import { tenantOfJob } from "./DeadLetters.ts"
 import { AppConfig } from "../config/AppConfig.ts"
@@ -164,17 +164,13 @@ export const IngestStage = {
               const applied = job._tag === "metrics" || job._tag === "spans" ? persist : actors.submit(job.tenantId, job, persist)
               return applied.pipe(
                 Effect.flatMap((applied) => handOff(job, applied, jobId)),
+                // Stored: its record for GET /api/jobs/{id}, and the batch leaves its tenant's share of the
+                // backlog, in one round trip (both keys are in the tenant's slot).
                 Effect.tap(() =>
                   Effect.tryPromise(() =>
-                    redis.client.set(
-                      jobDoneKey(redis.prefix, jobId),
-                      JSON.stringify({ kind: job._tag, attempts: bullJob.attemptsMade + 1, createdAt: bullJob.timestamp, finishedAt: Date.now() }),
-                      "EX", JOB_DONE_SECONDS
-                    )
+                    recordStored(redis, job.tenantId, jobId, { kind: job._tag, attempts: bullJob.attemptsMade + 1, createdAt: bullJob.timestamp, startedAt: bullJob.processedOn, finishedAt: Date.now() })
                   )
                 ),
-                // Stored: the batch leaves its tenant's share of the backlog.
-                Effect.tap(() => Effect.tryPromise(() => releaseBacklog(redis, job.tenantId, jobId))),
                 Effect.tap(() =>
                   Effect.sync(() => {
                     telemetry.jobsProcessed.add(1, { stage: "ingest", kind: job._tag })

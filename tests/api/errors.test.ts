@@ -236,4 +236,28 @@ describe("429: per-tenant quotas", () => {
     const rows = await eventually(async () => ((await pointCount(t.id)) === 100 ? true : undefined))
     expect(rows).toBe(true)
   })
+
+  it("refuses unread, for the rest of that second, bodies no smaller than one refused for points", async () => {
+    // A tenant far over its quota must not make the API parse every body it then refuses. Shown with
+    // bodies that are not JSON: read, they answer 400; refused before they are read, 429.
+    const t = await app.tenant(["ingest"], { quotas: { pointsPerSecond: 100 } })
+    const headers = { authorization: `Bearer ${t.key}`, "content-type": "application/json" }
+    const over = JSON.stringify({ points: Array.from({ length: 101 }, (_, i) => ({ name: "p", value: i })) })
+    for (let attempt = 0; ; attempt++) {
+      // All three requests within one quota second (the windows are wall-clock seconds).
+      while (Date.now() % 1000 > 300) await new Promise((r) => setTimeout(r, 20))
+      const second = Math.floor(Date.now() / 1000)
+      const refused = await raw("/api/metrics", { headers, body: over })
+      const large = await raw("/api/metrics", { headers, body: "x".repeat(over.length + 10) })
+      const small = await raw("/api/metrics", { headers, body: "x".repeat(20) })
+      if (Math.floor(Date.now() / 1000) !== second && attempt < 5) continue
+      expect(refused.status).toBe(429)
+      expect(large.status).toBe(429)
+      expect(Number(large.headers.get("retry-after"))).toBeGreaterThanOrEqual(1)
+      expect(((await large.json()) as { message: string }).message).toMatch(/points per second/)
+      // A smaller body may fit: it is read (and this one is not JSON).
+      expect(small.status).toBe(400)
+      break
+    }
+  })
 })

@@ -18,6 +18,9 @@ interface JobStatus {
   state: string
   attempts: number
   failedReason?: string
+  createdAt: string
+  startedAt?: string
+  finishedAt?: string
 }
 
 const submit = (key: string, body: unknown, headers: Record<string, string> = {}) => call(app, key, "POST", "/api/jobs", body, headers)
@@ -56,7 +59,12 @@ describe("POST /api/jobs and GET /api/jobs/{jobId}", () => {
     await withIngestQueue(app, async (queue) => (await queue.getJob(jobId))?.remove())
     const again = await call(app, t.key, "GET", `/api/jobs/${encodeURIComponent(jobId)}`)
     expect(again.status).toBe(200)
-    expect(await again.json()).toMatchObject({ jobId, kind: "metrics", state: "completed", attempts: 1 })
+    const record = (await again.json()) as JobStatus
+    expect(record).toMatchObject({ jobId, kind: "metrics", state: "completed", attempts: 1 })
+    // When it was queued, taken by a worker and stored, in that order (queued time = startedAt − createdAt).
+    const times = [record.createdAt, record.startedAt, record.finishedAt].map((x) => Date.parse(x ?? ""))
+    expect(times.every(Number.isFinite)).toBe(true)
+    expect(times[0]! <= times[1]! && times[1]! <= times[2]!).toBe(true)
     const other = await app.tenant(["ingest"])
     expect((await call(app, other.key, "GET", `/api/jobs/${encodeURIComponent(jobId)}`)).status).toBe(404)
   })
