@@ -4,7 +4,7 @@ import { Effect, FiberRef } from "effect"
 import { mkdirSync } from "node:fs"
 import { Worker } from "node:worker_threads"
 import { DbError } from "./client.ts"
-import { DbLane, makeFairGate } from "./fairGate.ts"
+import { DbLane, makeFairGate, QUANTUM, statementContention } from "./fairGate.ts"
 import type { DbClient, Queryable, Row } from "./client.ts"
 
 /** Opens the embedded TimescaleDB (PostgreSQL 17 in WASM); `memory://` keeps nothing on disk. */
@@ -43,7 +43,7 @@ export const embeddedClient = (pg: PGlite) => serialised(toQueryable(pg), 1)
 
 const serialised = (raw: Queryable, inFlight: number) =>
   Effect.sync(() => {
-    const gate = makeFairGate(inFlight)
+    const gate = makeFairGate(inFlight, QUANTUM, statementContention)
     const client: DbClient = {
       kind: "embedded",
       query: (text, values) => gate(false, raw.query(text, values)),

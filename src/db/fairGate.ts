@@ -98,6 +98,33 @@ export const makeDrr = <T>(quantum = QUANTUM) => {
   }
 }
 
+/**
+ * Whether two tenants' lanes asked for a one-statement-at-a-time database (the embedded one) within
+ * the last second. The inserts then go in smaller statements (src/ingest/persist.ts): a statement
+ * that is running cannot be pre-empted, so its size is what another tenant's one-row insert may wait.
+ * The service's own lane ("") does not count: a single tenant keeps the large statements.
+ */
+export const makeContention = (windowMs = 1000, now: () => number = Date.now) => {
+  // The last two distinct tenant lanes seen, newest first.
+  let a = { lane: "", at: Number.NEGATIVE_INFINITY }
+  let b = { lane: "", at: Number.NEGATIVE_INFINITY }
+  return {
+    note: (lane: string) => {
+      if (lane === "") return
+      const at = now()
+      if (lane === a.lane) a = { lane, at }
+      else {
+        b = a
+        a = { lane, at }
+      }
+    },
+    contended: (): boolean => b.lane !== "" && now() - b.at < windowMs
+  }
+}
+
+/** The process's one signal, noted by the embedded database's gate. */
+export const statementContention = makeContention()
+
 interface Entry {
   readonly exclusive: boolean
   readonly grant: () => void
@@ -110,7 +137,7 @@ interface Entry {
  * statements waiting does not make another tenant's one-row insert wait behind all of them. An
  * exclusive request chosen by the round waits for the shared holders to finish and stops new ones.
  */
-export const makeFairGate = (maxShared: number, quantum = QUANTUM) => {
+export const makeFairGate = (maxShared: number, quantum = QUANTUM, contention?: { readonly note: (lane: string) => void }) => {
   let shared = 0
   let exclusive = false
   let chosenExclusive: Entry | undefined
@@ -138,6 +165,7 @@ export const makeFairGate = (maxShared: number, quantum = QUANTUM) => {
   const acquire = (ex: boolean) =>
     Effect.flatMap(Effect.zip(FiberRef.get(DbLane), FiberRef.get(DbCost)), ([lane, cost]) =>
       Effect.async<void>((resume) => {
+        contention?.note(lane)
         const entry: Entry = { exclusive: ex, grant: () => resume(Effect.void) }
         waiting.push(lane, cost, entry)
         pump()

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber } from "effect"
-import { costing, inLane, makeDrr, makeFairGate } from "../../src/db/fairGate.ts"
+import { costing, inLane, makeContention, makeDrr, makeFairGate } from "../../src/db/fairGate.ts"
 
 const drain = <T>(drr: ReturnType<typeof makeDrr<T>>) => {
   const out: Array<T> = []
@@ -104,4 +104,39 @@ describe("the database's fair gate (makeFairGate)", () => {
       yield* Effect.forEach([first, next], Fiber.join)
       expect(order).toEqual(["next"])
     }))
+})
+
+describe("statement contention (makeContention)", () => {
+  it("is on while two tenants' lanes asked within the window, not for one tenant and the service's own work", () => {
+    let t = 0
+    const c = makeContention(1000, () => t)
+    c.note("A")
+    c.note("")
+    c.note("A")
+    expect(c.contended()).toBe(false)
+    t = 100
+    c.note("B")
+    expect(c.contended()).toBe(true)
+    t = 1050
+    // A was last seen at 0: more than a second ago, though B is recent.
+    expect(c.contended()).toBe(false)
+    c.note("B")
+    expect(c.contended()).toBe(false)
+    c.note("A")
+    expect(c.contended()).toBe(true)
+    t = 2100
+    expect(c.contended()).toBe(false)
+  })
+
+  it("is noted by a gate given it: the lanes of the statements it lets in", async () => {
+    let t = 0
+    const c = makeContention(1000, () => t)
+    const gate = makeFairGate(2, 500, c)
+    const run = (lane: string) => Effect.runPromise(gate(false, Effect.void).pipe(inLane(lane)))
+    await run("A")
+    expect(c.contended()).toBe(false)
+    t = 10
+    await run("B")
+    expect(c.contended()).toBe(true)
+  })
 })
