@@ -40,7 +40,9 @@ const seriesRequest = (p: typeof SeriesParams.Type): SeriesRequest => ({
 const limitRawRange = (req: SeriesRequest, maxHours: number) => {
   const plan = planSeries(req)
   const hours = (req.toMs - req.fromMs) / HOUR
-  return Either.isRight(plan) && plan.right.source === "metric_points" && hours > maxHours
+  // A minute of slack: `from=now-6h` and the default `to` (now) are read from the clock a moment apart,
+  // so "the last 6 h" can come out a few milliseconds longer (more on a busy machine).
+  return Either.isRight(plan) && plan.right.source === "metric_points" && req.toMs - req.fromMs > maxHours * HOUR + 60_000
     ? Effect.fail(badParam("from", `a query of raw points (bucket=raw, source=raw or a bucket under 1m) spans at most ${maxHours} h (MPLP_MAX_RAW_RANGE_HOURS); this one spans ${Math.ceil(hours)} h: narrow the range or use a bucket of 1m or more`))
     : Effect.void
 }
