@@ -104,7 +104,8 @@ export const insertSpans = (
   tx: Queryable, tenantId: string, spans: ReadonlyArray<SpanRow>, genai: ReadonlyArray<GenaiRecord | undefined> = [], awaiting: ReadonlyArray<boolean> = []
 ) => {
   const services = new Map<string, string>()
-  const resources = new Map<string, string>()
+  // Once per resource: its spans share one attributes object (src/domain/spanColumns.ts).
+  const resources = attributesElements()
   return Effect.forEach(
     chunks(spans.map((s, i) => [s, genai[i], awaiting[i] === true] as const)),
     (pairs) => {
@@ -136,7 +137,7 @@ export const insertSpans = (
           float8Array(chunk.map((s) => s.startTimeMs)),
           float8Array(chunk.map((s) => s.endTimeMs)),
           float8Array(chunk.map((s) => s.durationMs)),
-          textArrayOf(chunk.map((s) => element(resources, JSON.stringify(s.resourceAttributes)))),
+          textArrayOf(chunk.map((s) => resources(s.resourceAttributes))),
           textArray(chunk.map((s) => JSON.stringify(s.attributes))),
           textArray(chunk.map((s) => JSON.stringify(s.events))),
           textArray(chunk.map((s) => JSON.stringify(s.links))),
