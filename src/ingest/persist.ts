@@ -6,7 +6,7 @@ import { executionByTrace } from "../db/executionByTrace.ts"
 import { genaiValues } from "./genai/columns.ts"
 import type { GenaiRecord } from "./genai/recognize.ts"
 import { costing } from "../db/fairGate.ts"
-import { float8Array, int8Array, textArray, textArrayOf, textElement } from "./pgArrays.ts"
+import { float8Array, int8Array, jsonArray, jsonElement, textArray, textArrayOf, textElement } from "./pgArrays.ts"
 
 /**
  * Rows per statement. The embedded database runs one statement at a time: a statement of a few hundred
@@ -54,7 +54,7 @@ const attributesElements = () => {
   const done = new Map<object, string>()
   return (a: Record<string, unknown>): string => {
     let e = done.get(a)
-    if (e === undefined) done.set(a, (e = textElement(JSON.stringify(a))))
+    if (e === undefined) done.set(a, (e = jsonElement(a)))
     return e
   }
 }
@@ -138,9 +138,9 @@ export const insertSpans = (
           float8Array(chunk.map((s) => s.endTimeMs)),
           float8Array(chunk.map((s) => s.durationMs)),
           textArrayOf(chunk.map((s) => resources(s.resourceAttributes))),
-          textArray(chunk.map((s) => JSON.stringify(s.attributes))),
-          textArray(chunk.map((s) => JSON.stringify(s.events))),
-          textArray(chunk.map((s) => JSON.stringify(s.links))),
+          jsonArray(chunk.map((s) => s.attributes)),
+          jsonArray(chunk.map((s) => s.events)),
+          jsonArray(chunk.map((s) => s.links)),
           ...g.map((c) => c.values)
         ]
       ).pipe(costing(chunk.length))
