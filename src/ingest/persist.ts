@@ -153,6 +153,9 @@ export const insertSpans = (
  * A root span (no parent) makes its trace an execution too, found by the same search and detail
  * endpoints, unless the trace already holds one (a native execution, whose own span may come later).
  */
+const FAILED = textElement("failed")
+const COMPLETED = textElement("completed")
+
 export const upsertSpanExecutions = (tx: Queryable, tenantId: string, spans: ReadonlyArray<SpanRow>) => {
   const roots = spans.filter((s) => s.parentSpanId === null)
   if (roots.length === 0) return Effect.void
@@ -166,17 +169,18 @@ export const upsertSpanExecutions = (tx: Queryable, tenantId: string, spans: Rea
      -- an anti-join the planner, without statistics, hashed every execution of the tenant).
      WHERE NOT EXISTS (SELECT 1 FROM executions x WHERE ${executionByTrace("u.tr", "x.")} OFFSET 0)
      ON CONFLICT DO NOTHING`,
+    // Array literals built here (src/ingest/pgArrays.ts), as for the spans themselves.
     [
       tenantId,
-      roots.map((s) => s.traceId),
-      roots.map((s) => s.spanId),
-      roots.map((s) => s.name),
-      roots.map((s) => s.serviceName),
-      roots.map((s) => (s.statusCode === 2 ? "failed" : "completed")),
-      roots.map((s) => s.startTimeMs),
-      roots.map((s) => s.endTimeMs),
-      roots.map((s) => s.durationMs),
-      roots.map((s) => JSON.stringify(s.attributes))
+      textArray(roots.map((s) => s.traceId)),
+      textArray(roots.map((s) => s.spanId)),
+      textArray(roots.map((s) => s.name)),
+      textArray(roots.map((s) => s.serviceName)),
+      textArrayOf(roots.map((s) => (s.statusCode === 2 ? FAILED : COMPLETED))),
+      float8Array(roots.map((s) => s.startTimeMs)),
+      float8Array(roots.map((s) => s.endTimeMs)),
+      float8Array(roots.map((s) => s.durationMs)),
+      jsonArray(roots.map((s) => s.attributes))
     ]
   ).pipe(Effect.asVoid)
 }
