@@ -1,5 +1,6 @@
 import { Clock, Effect, Schema } from "effect"
 import { createHash } from "node:crypto"
+import { fastDecoder } from "../domain/fastDecode.ts"
 import { seriesKeyOf } from "../domain/pipeline.ts"
 import type { AggregateJob } from "../domain/pipeline.ts"
 import { closeCutoff, emptyAgg, mergeAgg, watermark, WindowAggSchema } from "./window.ts"
@@ -12,7 +13,17 @@ import { WindowStore } from "./WindowStore.ts"
 // (WindowStore) and the stored windows (WindowRows): the stage (AggregateStage.ts) is its worker and
 // sweep; tests run it over both services' Test layers.
 
-const decodeAgg = Schema.decodeUnknownSync(Schema.parseJson(WindowAggSchema))
+const slowAgg = Schema.decodeUnknownSync(WindowAggSchema)
+const fastAgg = fastDecoder(WindowAggSchema)
+/**
+ * A stored partial, written by the service itself: taken as parsed when the fast predicate vouches for
+ * it (src/domain/fastDecode.ts), else decoded by the schema as before. Closing a window decodes every
+ * partial of it; through the schema that was ~5 µs of service CPU per span in the otlp profile.
+ */
+const decodeAgg = (json: string): WindowAgg => {
+  const u: unknown = JSON.parse(json)
+  return fastAgg?.(u) ?? slowAgg(u)
+}
 const decodeMeta = Schema.decodeUnknownSync(Schema.parseJson(Schema.Struct({
   metricName: Schema.String, serviceName: Schema.String, operation: Schema.String, sizeMs: Schema.Number
 })))

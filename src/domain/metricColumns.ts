@@ -1,5 +1,4 @@
 import { Schema } from "effect"
-import { IngestJob } from "./jobs.ts"
 import type { MetricRow } from "./jobs.ts"
 
 // A metrics job as it travels through Redis: columns instead of one object per point. A batch has few
@@ -123,11 +122,3 @@ export const fromMetricColumns = (job: MetricColumnsJob): RowsJob & { readonly _
     source: job.source, points
   }
 }
-
-/** What the ingest queue's worker decodes: every ingest job, and metrics in either form. */
-export const IngestJobWire = Schema.Union(...IngestJob.members, MetricColumnsJob)
-export type IngestJobWire = typeof IngestJobWire.Type
-export type IngestJobWireEncoded = typeof IngestJobWire.Encoded
-
-/** The job as the stage handles it (a columns job back in rows). */
-export const ingestJobOfWire = (job: IngestJobWire): IngestJob => (job._tag === "metrics-columns" ? fromMetricColumns(job) : job)

@@ -8,7 +8,8 @@ import { HttpServerRequest } from "@effect/platform"
 import { Conflict, messageOf, NotFound, ServiceUnavailable, TooManyRequests } from "../domain/errors.ts"
 import type { IngestJob } from "../domain/jobs.ts"
 import { toMetricColumns } from "../domain/metricColumns.ts"
-import type { IngestJobWireEncoded } from "../domain/metricColumns.ts"
+import type { IngestJobWireEncoded } from "../domain/ingestWire.ts"
+import { toSpanColumns } from "../domain/spanColumns.ts"
 import { makeIngestPartitions, withTraceContext } from "../queues/Queues.ts"
 import { TenantStore } from "../tenants/TenantStore.ts"
 import { itemsOf, priorityOf, releaseBacklog, releaseBacklogIn, reserveBacklog } from "./Backlog.ts"
@@ -122,9 +123,10 @@ const makeIngestQueue = Effect.gen(function* () {
       }
       // The job contract has no transformations (its encoded form is its type), and the worker decodes
       // it again on dequeue: encoding here would only copy every point once more. Metrics travel as
-      // columns (src/domain/metricColumns.ts): a tenth of the bytes through Redis.
+      // columns (src/domain/metricColumns.ts): a tenth of the bytes through Redis; spans too
+      // (src/domain/spanColumns.ts): a resource's attributes once, not once per span.
       const traced = yield* withTraceContext(job)
-      const data: IngestJobWireEncoded = traced._tag === "metrics" ? toMetricColumns(traced) : traced
+      const data: IngestJobWireEncoded = traced._tag === "metrics" ? toMetricColumns(traced) : traced._tag === "spans" ? toSpanColumns(traced) : traced
       yield* Effect.tryPromise({
         try: async () => {
           await partitions.of(job.tenantId).add(job._tag, data, { jobId, priority })

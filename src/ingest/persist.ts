@@ -6,7 +6,7 @@ import { executionByTrace } from "../db/executionByTrace.ts"
 import { genaiValues } from "./genai/columns.ts"
 import type { GenaiRecord } from "./genai/recognize.ts"
 import { costing, statementContention } from "../db/fairGate.ts"
-import { float8Array, int8Array, textArray, textArrayOf, textElement } from "./pgArrays.ts"
+import { float8Array, int8Array, jsonArray, jsonElement, textArray, textArrayOf, textElement } from "./pgArrays.ts"
 
 /**
  * Rows per statement. The embedded database runs one statement at a time: a statement of a few hundred
@@ -57,7 +57,7 @@ const attributesElements = () => {
   const done = new Map<object, string>()
   return (a: Record<string, unknown>): string => {
     let e = done.get(a)
-    if (e === undefined) done.set(a, (e = textElement(JSON.stringify(a))))
+    if (e === undefined) done.set(a, (e = jsonElement(a)))
     return e
   }
 }
@@ -107,7 +107,8 @@ export const insertSpans = (
   tx: Queryable, tenantId: string, spans: ReadonlyArray<SpanRow>, genai: ReadonlyArray<GenaiRecord | undefined> = [], awaiting: ReadonlyArray<boolean> = []
 ) => {
   const services = new Map<string, string>()
-  const resources = new Map<string, string>()
+  // Once per resource: its spans share one attributes object (src/domain/spanColumns.ts).
+  const resources = attributesElements()
   return Effect.forEach(
     chunks(spans.map((s, i) => [s, genai[i], awaiting[i] === true] as const)),
     (pairs) => {
@@ -139,10 +140,10 @@ export const insertSpans = (
           float8Array(chunk.map((s) => s.startTimeMs)),
           float8Array(chunk.map((s) => s.endTimeMs)),
           float8Array(chunk.map((s) => s.durationMs)),
-          textArrayOf(chunk.map((s) => element(resources, JSON.stringify(s.resourceAttributes)))),
-          textArray(chunk.map((s) => JSON.stringify(s.attributes))),
-          textArray(chunk.map((s) => JSON.stringify(s.events))),
-          textArray(chunk.map((s) => JSON.stringify(s.links))),
+          textArrayOf(chunk.map((s) => resources(s.resourceAttributes))),
+          jsonArray(chunk.map((s) => s.attributes)),
+          jsonArray(chunk.map((s) => s.events)),
+          jsonArray(chunk.map((s) => s.links)),
           ...g.map((c) => c.values)
         ]
       ).pipe(costing(chunk.length))
@@ -155,6 +156,9 @@ export const insertSpans = (
  * A root span (no parent) makes its trace an execution too, found by the same search and detail
  * endpoints, unless the trace already holds one (a native execution, whose own span may come later).
  */
+const FAILED = textElement("failed")
+const COMPLETED = textElement("completed")
+
 export const upsertSpanExecutions = (tx: Queryable, tenantId: string, spans: ReadonlyArray<SpanRow>) => {
   const roots = spans.filter((s) => s.parentSpanId === null)
   if (roots.length === 0) return Effect.void
@@ -168,17 +172,18 @@ export const upsertSpanExecutions = (tx: Queryable, tenantId: string, spans: Rea
      -- an anti-join the planner, without statistics, hashed every execution of the tenant).
      WHERE NOT EXISTS (SELECT 1 FROM executions x WHERE ${executionByTrace("u.tr", "x.")} OFFSET 0)
      ON CONFLICT DO NOTHING`,
+    // Array literals built here (src/ingest/pgArrays.ts), as for the spans themselves.
     [
       tenantId,
-      roots.map((s) => s.traceId),
-      roots.map((s) => s.spanId),
-      roots.map((s) => s.name),
-      roots.map((s) => s.serviceName),
-      roots.map((s) => (s.statusCode === 2 ? "failed" : "completed")),
-      roots.map((s) => s.startTimeMs),
-      roots.map((s) => s.endTimeMs),
-      roots.map((s) => s.durationMs),
-      roots.map((s) => JSON.stringify(s.attributes))
+      textArray(roots.map((s) => s.traceId)),
+      textArray(roots.map((s) => s.spanId)),
+      textArray(roots.map((s) => s.name)),
+      textArray(roots.map((s) => s.serviceName)),
+      textArrayOf(roots.map((s) => (s.statusCode === 2 ? FAILED : COMPLETED))),
+      float8Array(roots.map((s) => s.startTimeMs)),
+      float8Array(roots.map((s) => s.endTimeMs)),
+      float8Array(roots.map((s) => s.durationMs)),
+      jsonArray(roots.map((s) => s.attributes))
     ]
   ).pipe(Effect.asVoid)
 }

@@ -21,3 +21,14 @@ export const textElement = (s: string | null): string =>
 export const textArrayOf = (elements: ReadonlyArray<string>): string => `{${elements.join(",")}}`
 
 export const textArray = (xs: ReadonlyArray<string | null>): string => textArrayOf(xs.map(textElement))
+
+/**
+ * A value's JSON as one element of a text array (`::text[]`, cast to jsonb). JSON text holds no control
+ * character and no lone surrogate unescaped, so the only characters to escape in it are `"` and `\`:
+ * exactly what JSON.stringify escapes in a string. The JSON of the JSON is the element, made in native
+ * code (a third of the regex escape's cost per span attribute set, scratch micro-benchmark).
+ */
+export const jsonElement = (v: unknown): string => JSON.stringify(JSON.stringify(v))
+
+/** A text array of values' JSON. */
+export const jsonArray = (xs: ReadonlyArray<unknown>): string => textArrayOf(xs.map(jsonElement))

@@ -4,8 +4,9 @@ import fc from "fast-check"
 import { createRequire } from "node:module"
 import { fastDecoder } from "../../src/domain/fastDecode.ts"
 import type { IngestJob, MetricRow } from "../../src/domain/jobs.ts"
-import { fromMetricColumns, ingestJobOfWire, IngestJobWire, MetricColumnsJob, toMetricColumns } from "../../src/domain/metricColumns.ts"
-import { float8Array, int8Array, textArray } from "../../src/ingest/pgArrays.ts"
+import { ingestJobOfWire, IngestJobWire } from "../../src/domain/ingestWire.ts"
+import { fromMetricColumns, MetricColumnsJob, toMetricColumns } from "../../src/domain/metricColumns.ts"
+import { float8Array, int8Array, jsonArray, textArray } from "../../src/ingest/pgArrays.ts"
 import { dedupKeys } from "../../src/ingest/persist.ts"
 
 const decodeWire = Schema.decodeUnknownEither(IngestJobWire)
@@ -97,6 +98,12 @@ describe("array literals for unnest", () => {
     fc.assert(fc.property(fc.array(fc.oneof(fc.double(), fc.integer())), (xs) => {
       expect(float8Array(xs)).toBe(prepareValue(xs).replace(/"/g, ""))
     }))
+    // Values' JSON: control characters, lone surrogates, U+2028, quotes and backslashes in keys and strings.
+    const nasty = fc.oneof(fc.string({ unit: "binary", maxLength: 6 }), fc.constantFrom("\u0000", "\n\t\"\\", "\ud800", "\udc00x", "\u2028", "{a,b}", "NULL"))
+    const json = fc.oneof(fc.jsonValue(), fc.dictionary(nasty, fc.oneof(nasty, fc.array(nasty, { maxLength: 2 }), fc.integer()), { maxKeys: 4 }))
+    fc.assert(fc.property(fc.array(json, { maxLength: 5 }), (xs) => {
+      expect(jsonArray(xs)).toBe(prepareValue(xs.map((x) => JSON.stringify(x))))
+    }), { numRuns: 500 })
     const keys = ["0", "-9223372036854775808", "9223372036854775807"]
     expect(int8Array(keys)).toBe(prepareValue(keys).replace(/"/g, ""))
   })
