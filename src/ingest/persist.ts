@@ -4,6 +4,7 @@ import type { Queryable } from "../db/Db.ts"
 import type { MetricRow, SpanRow } from "../domain/jobs.ts"
 import { executionByTrace } from "../db/executionByTrace.ts"
 import { genaiValues } from "./genai/columns.ts"
+import { holdAttributes } from "./genai/heldAttributes.ts"
 import type { GenaiRecord } from "./genai/recognize.ts"
 import { costing } from "../db/fairGate.ts"
 import { float8Array, int8Array, textArray, textArrayOf, textElement } from "./pgArrays.ts"
@@ -109,7 +110,9 @@ export const insertSpans = (
     chunks(spans.map((s, i) => [s, genai[i], awaiting[i] === true] as const)),
     (pairs) => {
       const chunk = pairs.map(([s]) => s)
-      const g = genaiValues(pairs.map(([, r]) => r), pairs.map(([, , a]) => a))
+      // A GenAI span's recognised attributes that its columns hold are not stored twice (src/ingest/genai/heldAttributes.ts).
+      const kept = pairs.map(([s, r]) => holdAttributes(s.attributes, r))
+      const g = genaiValues(pairs.map(([, r]) => r), pairs.map(([, , a]) => a), kept.map((k) => k.held))
       const extra = g.map((c, i) => ({ ...c, alias: `g${i}` }))
       return tx.query(
         `INSERT INTO spans (tenant_id, trace_id, span_id, parent_span_id, name, kind, status_code, status_message, service_name,
@@ -137,7 +140,7 @@ export const insertSpans = (
           float8Array(chunk.map((s) => s.endTimeMs)),
           float8Array(chunk.map((s) => s.durationMs)),
           textArrayOf(chunk.map((s) => element(resources, JSON.stringify(s.resourceAttributes)))),
-          textArray(chunk.map((s) => JSON.stringify(s.attributes))),
+          textArray(kept.map((k) => JSON.stringify(k.attributes))),
           textArray(chunk.map((s) => JSON.stringify(s.events))),
           textArray(chunk.map((s) => JSON.stringify(s.links))),
           ...g.map((c) => c.values)
