@@ -7,7 +7,7 @@ import { genaiValues } from "./genai/columns.ts"
 import { holdAttributes } from "./genai/heldAttributes.ts"
 import type { GenaiRecord } from "./genai/recognize.ts"
 import { costing } from "../db/fairGate.ts"
-import { float8Array, int8Array, textArray, textArrayOf, textElement } from "./pgArrays.ts"
+import { float8Array, int8Array, nullableArray, textArray, textArrayOf, textElement } from "./pgArrays.ts"
 
 /**
  * Rows per statement. The embedded database runs one statement at a time: a statement of a few hundred
@@ -124,7 +124,7 @@ export const insertSpans = (
               AS u(tr, sp, pa, n, k, sc, sm, sv, sn, st, et, d, ra, a, ev, l${extra.map((c) => `, ${c.alias}`).join("")})
          ON CONFLICT DO NOTHING`,
         // Array literals built here (src/ingest/pgArrays.ts); a resource's attributes, the same for its
-        // spans, are escaped once. The GenAI columns go as pg converts them.
+        // spans, are escaped once, and so is a GenAI column's repeated text (a model, an agent).
         [
           tenantId,
           textArray(chunk.map((s) => s.traceId)),
@@ -143,7 +143,7 @@ export const insertSpans = (
           textArray(kept.map((k) => JSON.stringify(k.attributes))),
           textArray(chunk.map((s) => JSON.stringify(s.events))),
           textArray(chunk.map((s) => JSON.stringify(s.links))),
-          ...g.map((c) => c.values)
+          ...g.map((c) => nullableArray(c.type, c.values))
         ]
       ).pipe(costing(chunk.length))
     },
