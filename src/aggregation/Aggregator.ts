@@ -3,7 +3,7 @@ import { createHash } from "node:crypto"
 import { fastDecoder } from "../domain/fastDecode.ts"
 import { seriesKeyOf } from "../domain/pipeline.ts"
 import type { AggregateJob } from "../domain/pipeline.ts"
-import { closeCutoff, emptyAgg, mergeAgg, watermark, WindowAggSchema } from "./window.ts"
+import { closeCutoff, mergeAggs, watermark, WindowAggSchema } from "./window.ts"
 import type { WindowAgg } from "./window.ts"
 import { toRow, WindowRows } from "./windowRows.ts"
 import type { WindowRow } from "./windowRows.ts"
@@ -45,7 +45,7 @@ export const makeAggregator = <E1, E2>(deps: AggregatorDeps<E1, E2>) =>
   Effect.gen(function* () {
     const windows = yield* WindowStore
     const stored = yield* WindowRows
-    const merged = (partials: ReadonlyArray<string>) => partials.reduce((acc, p) => mergeAgg(acc, decodeAgg(p)), emptyAgg())
+    const merged = (partials: ReadonlyArray<string>) => mergeAggs(partials.map(decodeAgg))
 
     /** Closes every window the watermark (or, for a quiet tenant, the wall clock) has passed. */
     const closePass = (tenantId: string) =>
