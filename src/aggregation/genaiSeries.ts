@@ -14,9 +14,26 @@ import type { SeriesPoint } from "./partials.ts"
 
 const point = (metricName: string, operation: string, timeMs: number, value: number): SeriesPoint => ({ metricName, serviceName: "", operation, timeMs, value })
 
+/**
+ * `prefix + name`, one string per name of a batch: a batch has few models, agents and tools and many
+ * spans, and the fold finds a series by its operation (a Map lookup), which hashes a new string once
+ * and the same string object never again.
+ */
+const operations = (prefix: string) => {
+  const memo = new Map<string, string>()
+  return (name: string): string => {
+    let op = memo.get(name)
+    if (op === undefined) memo.set(name, (op = prefix + name))
+    return op
+  }
+}
+
 export const genaiSeriesPoints = (spans: ReadonlyArray<SpanRow>, genai: ReadonlyArray<GenaiRecord | undefined> | undefined): Array<SeriesPoint> => {
   const out: Array<SeriesPoint> = []
   if (genai === undefined) return out
+  const modelOp = operations("model=")
+  const agentOp = operations("agent=")
+  const toolOp = operations("tool=")
   for (let i = 0; i < spans.length; i++) {
     const g = genai[i]
     if (g === undefined) continue
@@ -25,17 +42,20 @@ export const genaiSeriesPoints = (spans: ReadonlyArray<SpanRow>, genai: Readonly
     const err = g.error ? 1 : 0
     const tokens = (g.inputTokens ?? 0) + (g.outputTokens ?? 0) + (g.cacheReadTokens ?? 0) + (g.cacheWriteTokens ?? 0)
     if (g.kind === "model" && g.model !== null) {
-      const op = `model=${g.model}`
+      const op = modelOp(g.model)
       out.push(point("genai.model.latencyMs", op, t, s.durationMs), point("genai.model.errorRate", op, t, err), point("genai.model.tokens", op, t, tokens))
       if (g.costUsd !== null) out.push(point("genai.model.costUsd", op, t, g.costUsd))
       if (g.agentName !== null) {
-        out.push(point("genai.agent.tokens", `agent=${g.agentName}`, t, tokens))
-        if (g.costUsd !== null) out.push(point("genai.agent.costUsd", `agent=${g.agentName}`, t, g.costUsd))
+        const agent = agentOp(g.agentName)
+        out.push(point("genai.agent.tokens", agent, t, tokens))
+        if (g.costUsd !== null) out.push(point("genai.agent.costUsd", agent, t, g.costUsd))
       }
     } else if (g.kind === "tool" && g.toolName !== null) {
-      out.push(point("genai.tool.latencyMs", `tool=${g.toolName}`, t, s.durationMs), point("genai.tool.errorRate", `tool=${g.toolName}`, t, err))
+      const tool = toolOp(g.toolName)
+      out.push(point("genai.tool.latencyMs", tool, t, s.durationMs), point("genai.tool.errorRate", tool, t, err))
     } else if (g.kind === "agent" && g.agentName !== null) {
-      out.push(point("genai.agent.latencyMs", `agent=${g.agentName}`, t, s.durationMs), point("genai.agent.errorRate", `agent=${g.agentName}`, t, err))
+      const agent = agentOp(g.agentName)
+      out.push(point("genai.agent.latencyMs", agent, t, s.durationMs), point("genai.agent.errorRate", agent, t, err))
     }
   }
   return out

@@ -123,6 +123,38 @@ export const merge = (a: Sketch, b: Sketch): Sketch => {
 }
 
 /**
+ * `rest.reduce(merge, first)` in one pass: one store per sign, written once (a window closed from many
+ * batches' partials merged them pairwise, each merge rebuilding both stores). The same result: while no
+ * step needs collapsing the pairwise merges only add counts; a merge that would collapse makes it fall
+ * back to the pairwise fold.
+ */
+export const mergeSketches = (first: Sketch, rest: ReadonlyArray<Sketch>): Sketch => {
+  if (rest.length === 0) return first
+  let { maxBuckets, count, zeroCount, min, max } = first
+  const pos = toStore(first.pos)
+  const neg = toStore(first.neg)
+  const into = (m: Store, r: Readonly<Record<string, number>>) => {
+    for (const key in r) {
+      if (!Object.hasOwn(r, key)) continue
+      const k = Number(key)
+      m.set(k, (m.get(k) ?? 0) + (r[key] as number))
+    }
+  }
+  for (const b of rest) {
+    if (b.alpha !== first.alpha) throw new RangeError(`cannot merge sketches with alpha ${first.alpha} and ${b.alpha}`)
+    maxBuckets = Math.min(maxBuckets, b.maxBuckets)
+    min = count === 0 ? b.min : b.count === 0 ? min : Math.min(min, b.min)
+    max = count === 0 ? b.max : b.count === 0 ? max : Math.max(max, b.max)
+    count += b.count
+    zeroCount += b.zeroCount
+    into(pos, b.pos)
+    into(neg, b.neg)
+    if (pos.size > maxBuckets || neg.size > maxBuckets) return rest.reduce(merge, first)
+  }
+  return { alpha: first.alpha, maxBuckets, count, zeroCount, min, max, pos: toRecord(pos), neg: toRecord(neg) }
+}
+
+/**
  * Value of rank floor(q * (count - 1)) within relative error alpha; q = 0 and q = 1 give the
  * exact min and max. NaN for an empty sketch or q outside [0, 1].
  */

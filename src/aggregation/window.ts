@@ -1,4 +1,4 @@
-import { addMany, empty, fromValues, merge, quantiles } from "./sketch.ts"
+import { addMany, empty, fromValues, merge, mergeSketches, quantiles } from "./sketch.ts"
 import { WindowAggSchema } from "../domain/windowAgg.ts"
 import type { WindowAgg } from "../domain/windowAgg.ts"
 
@@ -72,6 +72,31 @@ export const mergeAgg = (a: WindowAgg, b: WindowAgg): WindowAgg => {
     m2: a.m2 + b.m2 + (delta * delta * a.count * b.count) / count,
     sketch: merge(a.sketch, b.sketch)
   }
+}
+
+/**
+ * `aggs.reduce(mergeAgg, emptyAgg())` with the sketches merged at once (mergeSketches): what a window's
+ * close does with the partials of every batch that touched it. The same value, field for field.
+ */
+export const mergeAggs = (aggs: ReadonlyArray<WindowAgg>): WindowAgg => {
+  const full = aggs.filter((a) => a.count > 0)
+  if (full.length === 0) return aggs.reduce(mergeAgg, emptyAgg())
+  let acc: WindowAgg = full[0]!
+  for (let i = 1; i < full.length; i++) {
+    const b = full[i]!
+    const count = acc.count + b.count
+    const delta = b.mean - acc.mean
+    acc = {
+      count,
+      sum: acc.sum + b.sum,
+      min: Math.min(acc.min, b.min),
+      max: Math.max(acc.max, b.max),
+      mean: acc.mean + (delta * b.count) / count,
+      m2: acc.m2 + b.m2 + (delta * delta * acc.count * b.count) / count,
+      sketch: acc.sketch
+    }
+  }
+  return full.length === 1 ? acc : { ...acc, sketch: mergeSketches(full[0]!.sketch, full.slice(1).map((a) => a.sketch)) }
 }
 
 /** Population variance. */

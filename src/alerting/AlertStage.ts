@@ -13,6 +13,7 @@ import { TenantStore } from "../tenants/TenantStore.ts"
 import { Telemetry } from "../telemetry/Telemetry.ts"
 import { AlertRows, applyAllPending } from "./alertRows.ts"
 import { hash } from "./evaluation.ts"
+import { LOOPS_OF_STORED_SQL } from "../ingest/genai/loops.ts"
 import { markDispatched, notification, recordDelivery, recordEvent, tenantsWith, undispatched } from "./outboxRows.ts"
 import { deliverToChannel, wantsEvent } from "./channels.ts"
 import type { Channel } from "./channels.ts"
@@ -133,6 +134,18 @@ const makeStage = (concurrency: number) =>
               yield* pendingRows.addPending(job.tenantId, evaluations)
               yield* applyAllPending(job.tenantId, policyOf(settings))
               return yield* dispatch(job.tenantId)
+            }
+            case "loops": {
+              // Recounted once the batches stored beside the one that asked are committed (src/ingest/genai/loops.ts, loopsAndRechecks):
+              // a loop found raises the same event, under the same job id, as the ingest stage's.
+              const rows = yield* db.query<{ trace_id: string; repeated: string; calls: number }>(
+                LOOPS_OF_STORED_SQL, [job.tenantId, job.traceIds, job.fromMs, job.maxRepeatedCalls]
+              )
+              for (const r of rows) {
+                const payload = { executionId: r.trace_id, traceId: r.trace_id, repeated: r.repeated, calls: Number(r.calls), maxRepeatedCalls: job.maxRepeatedCalls }
+                yield* queue.add("event", { _tag: "event", tenantId: job.tenantId, eventType: "agent_loop_suspected", key: r.trace_id, payload }, { jobId: `${job.tenantId}.loop-${r.trace_id}` })
+              }
+              return
             }
             case "deliver":
               return yield* withTenantSlot(job.tenantId, bullJob, token, deliver(job.tenantId, job.messageId, job.channelId, bullJob.attemptsMade + 1))

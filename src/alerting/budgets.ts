@@ -4,13 +4,18 @@ import type { EvaluationMsg } from "../domain/pipeline.ts"
 import { BUDGET_WINDOW_MS, matchesPattern } from "../domain/pricing.ts"
 import type { Budget } from "../domain/pricing.ts"
 import { messageOf } from "../domain/errors.ts"
+import { hourlyOnlyRowsSql } from "../query/genaiUsage.ts"
 
 // settings.budgets: rolling spending limits, evaluated as "budget" evaluations through the same alert
 // policy as the detector's (open, escalate warning → critical, resolve) and the same channels
 // (event budget_exceeded, then alert_resolved). Spending comes from genai_usage_1m (1h, 24h windows)
-// or genai_usage_1h (30d), real-time aggregation included, late spending materialised first.
+// or genai_usage_1h (30d), real-time aggregation included, late spending materialised first; per user or
+// conversation, which only the hourly one holds, from its whole hours and the spans of the first, partial one.
 
 const SCOPE_COLUMN: Record<Budget["scope"], string | null> = { tenant: null, agent: "agent", user: "user_id", model: "model", conversation: "conversation" }
+/** Scopes the per-minute aggregate does not group by (migrations/0012_genai_usage_narrow_minutes.sql). */
+const HOURLY_ONLY = (b: Budget) => b.scope === "user" || b.scope === "conversation"
+const HOUR_MS = 3_600_000
 
 /** The series key of one budget and the agent / user / model / conversation it counts. */
 export const budgetSeriesKey = (b: Budget, key: string) => `budget|${b.id}|${key}`
@@ -62,7 +67,7 @@ const materialiseLateSpend = (q: Queryable, budgets: ReadonlyArray<Budget>, nowM
     // in order never invalidate what this materialised.
     const to = `to_timestamp(${Math.floor(nowMs / 1000) - 60})`
     yield* q.query(`CALL refresh_continuous_aggregate('genai_usage_1m', ${from}, ${to})`)
-    if (budgets.some((b) => b.window === "30d")) yield* q.query(`CALL refresh_continuous_aggregate('genai_usage_1h', ${from}, ${to})`)
+    if (budgets.some((b) => b.window === "30d" || HOURLY_ONLY(b))) yield* q.query(`CALL refresh_continuous_aggregate('genai_usage_1h', ${from}, ${to})`)
   }).pipe(
     // The budgets are still evaluated (late spending then counts from the next refresh, as before).
     Effect.catchAll((e) => Effect.logWarning(`budgets: late spending not materialised: ${messageOf(e)}`)),
@@ -81,12 +86,17 @@ export const evaluateBudgets = (q: Queryable, tenantId: string, budgets: Readonl
     const out: Array<EvaluationMsg> = []
     for (const b of budgets) {
       const windowMs = BUDGET_WINDOW_MS[b.window]
-      const source = b.window === "30d" ? "genai_usage_1h" : "genai_usage_1m"
       const col = SCOPE_COLUMN[b.scope]
+      const fromMs = nowMs - windowMs
+      const firstHour = Math.ceil(fromMs / HOUR_MS) * HOUR_MS
+      // 1h and 24h per user or conversation: the hours from the first whole one on, and the spans before it.
+      const source = b.window === "30d" ? "genai_usage_1h"
+        : HOURLY_ONLY(b) ? `(${hourlyOnlyRowsSql([firstHour, null])}) u`
+        : "genai_usage_1m"
       const rows = yield* q.query<{ key: string; cost: number }>(
         `SELECT ${col ?? "''::text"} AS key, sum(cost_usd)::float8 AS cost FROM ${source}
-         WHERE tenant_id = $1 AND bucket >= to_timestamp($2 / 1000.0) GROUP BY 1 LIMIT 10000`,
-        [tenantId, nowMs - windowMs]
+         WHERE ${source === "genai_usage_1m" || source === "genai_usage_1h" ? "tenant_id = $1" : "true"} AND bucket >= to_timestamp($2 / 1000.0) GROUP BY 1 LIMIT 10000`,
+        HOURLY_ONLY(b) && b.window !== "30d" ? [tenantId, fromMs, firstHour] : [tenantId, fromMs]
       )
       // The policy ignores an evaluation not later than the previous one: each budget gets its own millisecond.
       out.push(...evaluateBudget(b, rows.map((r) => ({ key: r.key, costUsd: Number(r.cost) })), active, nowMs).map((e) => ({ ...e, windowStartMs: nowMs })))

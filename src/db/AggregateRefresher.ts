@@ -4,7 +4,7 @@ import { sweep } from "../queues/sweep.ts"
 import { Db } from "./Db.ts"
 import type { DbError } from "./Db.ts"
 
-// Order matters: the hourly aggregate is built on the minutely one.
+// Order matters: metric_points_1h is built on metric_points_1m (genai_usage_1h, on spans, since 0012).
 const AGGREGATES: ReadonlyArray<readonly [name: string, endOffset: string]> = [
   ["metric_points_1m", "1 minute"],
   ["span_red_1m", "1 minute"],

@@ -76,5 +76,12 @@ export const EventJob = Schema.TaggedStruct("event", {
 })
 /** "Evaluate this tenant's budgets now" (after GenAI spans with a cost, and every so often while one is exceeded). */
 export const BudgetsJob = Schema.TaggedStruct("budgets", { tenantId: Schema.String })
-export const AlertJob = Schema.Union(EvaluateJob, DeliverJob, EventJob, BudgetsJob)
+/**
+ * "Count these traces' repeated calls again, now that every batch stored beside this one is committed"
+ * (src/ingest/genai/loops.ts, loopsAndRechecks): a batch counts only the calls stored before it.
+ */
+export const LoopsJob = Schema.TaggedStruct("loops", {
+  tenantId: Schema.String, traceIds: Schema.Array(Schema.String), fromMs: Schema.Number, maxRepeatedCalls: Schema.Number
+})
+export const AlertJob = Schema.Union(EvaluateJob, DeliverJob, EventJob, BudgetsJob, LoopsJob)
 export type AlertJob = typeof AlertJob.Type

@@ -23,7 +23,10 @@ import type { Applied } from "./executions.ts"
 import { ALWAYS_PROBE, awaitingFlag } from "./genai/awaitingFlag.ts"
 import type { AwaitingFlag } from "./genai/awaitingFlag.ts"
 import { deriveGenai } from "./genai/derive.ts"
-import { loopsOf } from "./genai/loops.ts"
+import { LOOP_LOOKBACK_MS, loopsAndRechecks } from "./genai/loops.ts"
+
+/** How long after its batch a trace near its loop limit is counted again (src/ingest/genai/loops.ts, loopsAndRechecks). */
+const LOOP_RECHECK_DELAY_MS = 3000
 import type { GenaiRecord } from "./genai/recognize.ts"
 import type { Price } from "../domain/pricing.ts"
 import { dedupKeys, insertMetricPoints, insertSpans, upsertSpanExecutions } from "./persist.ts"
@@ -83,10 +86,20 @@ export const IngestStage = {
         const genaiAlerts = (job: IngestJob & { readonly _tag: "spans" }, genai: ReadonlyArray<GenaiRecord | undefined>, applied: Applied, jobId: string) =>
           Effect.gen(function* () {
             const settings = yield* store.getSettings(job.tenantId)
-            const loops = loopsOf(job.spans, genai, applied.storedCalls ?? new Map(), settings.detector.maxRepeatedCalls)
+            const { loops, recheck } = loopsAndRechecks(job.spans, genai, applied.storedCalls ?? new Map(), settings.detector.maxRepeatedCalls)
             for (const l of loops) {
               const payload = { executionId: l.traceId, traceId: l.traceId, repeated: l.repeated, calls: l.calls, maxRepeatedCalls: settings.detector.maxRepeatedCalls }
               yield* alert.add("event", { _tag: "event", tenantId: job.tenantId, eventType: "agent_loop_suspected", key: l.traceId, payload }, { jobId: `${job.tenantId}.loop-${l.traceId}` })
+            }
+            // Traces past half the limit are counted again a little later: a batch of the same trace stored at
+            // the same moment by another worker is then committed (loopsAndRechecks).
+            if (recheck.length > 0) {
+              let fromMs = Number.POSITIVE_INFINITY
+              for (const s of job.spans) if (s.startTimeMs < fromMs) fromMs = s.startTimeMs
+              yield* alert.add(
+                "loops", { _tag: "loops", tenantId: job.tenantId, traceIds: recheck, fromMs: fromMs - LOOP_LOOKBACK_MS, maxRepeatedCalls: settings.detector.maxRepeatedCalls },
+                { jobId: `${job.tenantId}.loops-${jobId}`, delay: LOOP_RECHECK_DELAY_MS }
+              )
             }
             if (settings.budgets.length > 0 && genai.some((g) => g !== undefined && g.costUsd !== null)) {
               yield* alert.add("budgets", { _tag: "budgets", tenantId: job.tenantId }, { jobId: `${job.tenantId}.budgets-${jobId}` })

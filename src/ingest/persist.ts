@@ -4,9 +4,10 @@ import type { Queryable } from "../db/Db.ts"
 import type { MetricRow, SpanRow } from "../domain/jobs.ts"
 import { executionByTrace } from "../db/executionByTrace.ts"
 import { genaiValues } from "./genai/columns.ts"
+import { holdAttributes } from "./genai/heldAttributes.ts"
 import type { GenaiRecord } from "./genai/recognize.ts"
 import { costing, statementContention } from "../db/fairGate.ts"
-import { float8Array, int8Array, jsonArray, jsonElement, textArray, textArrayOf, textElement } from "./pgArrays.ts"
+import { float8Array, int8Array, jsonArray, jsonElement, nullableArray, textArray, textArrayOf, textElement } from "./pgArrays.ts"
 
 /**
  * Rows per statement. The embedded database runs one statement at a time: a statement of a few hundred
@@ -113,7 +114,9 @@ export const insertSpans = (
     chunks(spans.map((s, i) => [s, genai[i], awaiting[i] === true] as const)),
     (pairs) => {
       const chunk = pairs.map(([s]) => s)
-      const g = genaiValues(pairs.map(([, r]) => r), pairs.map(([, , a]) => a))
+      // A GenAI span's recognised attributes that its columns hold are not stored twice (src/ingest/genai/heldAttributes.ts).
+      const kept = pairs.map(([s, r]) => holdAttributes(s.attributes, r))
+      const g = genaiValues(pairs.map(([, r]) => r), pairs.map(([, , a]) => a), kept.map((k) => k.held))
       const extra = g.map((c, i) => ({ ...c, alias: `g${i}` }))
       return tx.query(
         `INSERT INTO spans (tenant_id, trace_id, span_id, parent_span_id, name, kind, status_code, status_message, service_name,
@@ -125,7 +128,7 @@ export const insertSpans = (
               AS u(tr, sp, pa, n, k, sc, sm, sv, sn, st, et, d, ra, a, ev, l${extra.map((c) => `, ${c.alias}`).join("")})
          ON CONFLICT DO NOTHING`,
         // Array literals built here (src/ingest/pgArrays.ts); a resource's attributes, the same for its
-        // spans, are escaped once. The GenAI columns go as pg converts them.
+        // spans, are escaped once, and so is a GenAI column's repeated text (a model, an agent).
         [
           tenantId,
           textArray(chunk.map((s) => s.traceId)),
@@ -141,10 +144,10 @@ export const insertSpans = (
           float8Array(chunk.map((s) => s.endTimeMs)),
           float8Array(chunk.map((s) => s.durationMs)),
           textArrayOf(chunk.map((s) => resources(s.resourceAttributes))),
-          jsonArray(chunk.map((s) => s.attributes)),
+          jsonArray(kept.map((k) => k.attributes)),
           jsonArray(chunk.map((s) => s.events)),
           jsonArray(chunk.map((s) => s.links)),
-          ...g.map((c) => c.values)
+          ...g.map((c) => nullableArray(c.type, c.values))
         ]
       ).pipe(costing(chunk.length))
     },

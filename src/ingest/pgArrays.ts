@@ -32,3 +32,22 @@ export const jsonElement = (v: unknown): string => JSON.stringify(JSON.stringify
 
 /** A text array of values' JSON. */
 export const jsonArray = (xs: ReadonlyArray<unknown>): string => textArrayOf(xs.map(jsonElement))
+
+/**
+ * A literal of `type` ("text", "float8", "int4" or "bool") for values with NULLs (the genai_* columns of
+ * spans: mostly NULL for a plain span). A text value repeated across rows (a model, an agent) is escaped once.
+ */
+export const nullableArray = (type: string, xs: ReadonlyArray<string | number | boolean | null>): string => {
+  if (type === "text") {
+    const memo = new Map<string, string>()
+    return textArrayOf(xs.map((x) => {
+      if (x === null) return "NULL"
+      const s = String(x)
+      let e = memo.get(s)
+      if (e === undefined) memo.set(s, (e = textElement(s)))
+      return e
+    }))
+  }
+  if (type === "bool") return `{${xs.map((x) => (x === null ? "NULL" : x === true ? "t" : "f")).join(",")}}`
+  return `{${xs.map((x) => (x === null ? "NULL" : String(x))).join(",")}}`
+}

@@ -1,4 +1,5 @@
 import { genaiSelect, recordOfColumns } from "../ingest/genai/columns.ts"
+import { spanAttributesSql } from "../ingest/genai/heldAttributes.ts"
 import type { GenaiColumns } from "../ingest/genai/columns.ts"
 import type { GenaiRecord } from "../ingest/genai/recognize.ts"
 import { spanGenaiView } from "./genaiTotals.ts"
@@ -41,7 +42,7 @@ export const loadSpans = (q: Queryable, tenantId: string, traceId: string) =>
   q.query<StoredSpanRow>(
     `SELECT span_id, parent_span_id, name, kind, status_code, status_message, service_name,
             (extract(epoch FROM start_time) * 1000)::float8 AS start_ms, (extract(epoch FROM end_time) * 1000)::float8 AS end_ms,
-            duration_ms, attributes, events, ${genaiSelect()}
+            duration_ms, ${spanAttributesSql()} AS attributes, events, ${genaiSelect()}
      FROM spans WHERE tenant_id = $1 AND trace_id = $2 ORDER BY start_time, span_id LIMIT ${MAX_SPANS}`, [tenantId, traceId]
   ).pipe(Effect.map(withGenai))
 

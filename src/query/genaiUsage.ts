@@ -7,7 +7,8 @@ import { badParam, formatDuration } from "./params.ts"
 
 // GET /api/genai/usage: calls, errors, tokens, cost and unpriced tokens per model, agent, tool, service,
 // user or conversation, optionally as a series; from the continuous aggregates genai_usage_1m / _1h
-// (migrations/0009_genai_columns.sql), like the metric series. p50/p95 from the merged le_* buckets.
+// (migrations/0012_genai_usage_narrow_minutes.sql), like the metric series; user and conversation, which
+// the per-minute one does not hold, from the hourly one and the spans of the partial hours. p50/p95 from the merged le_* buckets.
 
 export const GENAI_GROUP_BY: ReadonlyArray<GenaiGroupBy> = ["model", "agent", "tool", "service", "user", "conversation"]
 
@@ -33,6 +34,51 @@ export interface UsagePlan {
   readonly bucketSeconds: number | null
   readonly fromMs: number
   readonly toMs: number
+}
+
+/** Groupings the per-minute aggregate does not hold (migrations/0012_genai_usage_narrow_minutes.sql): hours, and spans for the rest. */
+const HOURLY_ONLY: ReadonlySet<GenaiGroupBy> = new Set(["user", "conversation"])
+const HOUR_MS = 3_600_000
+
+/**
+ * Where the rows of a plan come from for `groupBy`: its aggregate; for a grouping only the hourly one holds,
+ * the whole hours of the range from it and the rest (the partial hours at the edges, or everything for a
+ * series finer than an hour) from the spans themselves. `hours`: [from, to) read from genai_usage_1h
+ * (empty when from >= to); the spans are read over [fromMs, toMs) outside it.
+ */
+export const usageSources = (groupBy: GenaiGroupBy, plan: UsagePlan): { readonly source: string; readonly hours: readonly [number, number] | null } => {
+  if (!HOURLY_ONLY.has(groupBy)) return { source: plan.source, hours: null }
+  const fine = plan.bucketSeconds !== null && plan.bucketSeconds % 3600 !== 0
+  const from = Math.ceil(plan.fromMs / HOUR_MS) * HOUR_MS
+  const to = Math.floor(plan.toMs / HOUR_MS) * HOUR_MS
+  if (fine || from >= to) return { source: "spans", hours: [0, 0] }
+  return { source: from === plan.fromMs && to === plan.toMs ? "genai_usage_1h" : "genai_usage_1h+spans", hours: [from, to] }
+}
+
+/** Span columns as one aggregate row each, in the aggregates' column names (migrations/0012_genai_usage_narrow_minutes.sql). */
+const SPAN_AS_USAGE_ROW = `start_time AS bucket, genai_kind AS kind, coalesce(genai_user, '') AS user_id, coalesce(genai_conversation, '') AS conversation,
+  1::bigint AS calls, (CASE WHEN genai_error THEN 1 ELSE 0 END)::bigint AS errors,
+  coalesce(genai_input_tokens, 0) AS input_tokens, coalesce(genai_output_tokens, 0) AS output_tokens, coalesce(genai_cache_read_tokens, 0) AS cache_read_tokens,
+  coalesce(genai_cache_write_tokens, 0) AS cache_write_tokens, coalesce(genai_cost_usd, 0) AS cost_usd, coalesce(genai_unpriced_tokens, 0) AS unpriced_tokens,
+  duration_ms AS duration_min, duration_ms AS duration_max,
+  ${LE_COLUMNS.map((c) => `(CASE WHEN duration_ms <= ${Number(c.slice(3))} THEN 1 ELSE 0 END)::bigint AS ${c}`).join(", ")}`
+
+const USAGE_ROW_COLUMNS = `bucket, kind, user_id, conversation, calls, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd,
+  unpriced_tokens, duration_min, duration_max, ${LE_COLUMNS.join(", ")}`
+
+/**
+ * Usage rows of tenant $1 for a grouping by user or conversation: the hours [hours) (no end: null) from
+ * genai_usage_1h, the spans of [$2, $3) ms outside them (spans_genai serves it); the same sums as one
+ * aggregate would give.
+ */
+export const hourlyOnlyRowsSql = (hours: readonly [number, number | null]) => {
+  const [h0, h1] = hours
+  const spans = `SELECT ${SPAN_AS_USAGE_ROW} FROM spans
+                 WHERE tenant_id = $1 AND genai_kind IS NOT NULL AND start_time >= to_timestamp($2 / 1000.0) AND start_time < to_timestamp($3 / 1000.0)`
+  if (h1 !== null && h0 >= h1) return spans
+  const inHours = `bucket >= to_timestamp(${h0 / 1000})${h1 === null ? "" : ` AND bucket < to_timestamp(${h1 / 1000})`}`
+  return `SELECT ${USAGE_ROW_COLUMNS} FROM genai_usage_1h WHERE tenant_id = $1 AND ${inHours}
+          UNION ALL ${spans} AND NOT (${inHours.replaceAll("bucket", "start_time")})`
 }
 
 /** Which aggregate, which bucket, the range widened to whole buckets; a message (for a 400 on `bucket`) when it cannot be served. */
@@ -78,6 +124,10 @@ const histOf = (r: Row): DurationHistogram => ({
 /** The SQL of a plan: one row per group (and bucket, for a series). `$4` is the kind whose calls count. */
 export const usageSql = (groupBy: GenaiGroupBy, plan: UsagePlan) => {
   const key = KEY_COLUMN[groupBy]
+  const { hours } = usageSources(groupBy, plan)
+  const from = hours === null ? `${plan.source}
+          WHERE tenant_id = $1 AND bucket >= to_timestamp($2 / 1000.0) AND bucket < to_timestamp($3 / 1000.0) AND ${key} <> ''`
+    : `(${hourlyOnlyRowsSql(hours)}) u WHERE ${key} <> ''`
   const t = plan.bucketSeconds === null ? "NULL::float8" : `(extract(epoch FROM time_bucket(make_interval(secs => ${plan.bucketSeconds}), bucket, to_timestamp(0))) * 1000)::float8`
   const own = "FILTER (WHERE kind = $4)"
   return `SELECT ${key} AS key, ${t} AS t,
@@ -86,8 +136,7 @@ export const usageSql = (groupBy: GenaiGroupBy, plan: UsagePlan) => {
             sum(cache_write_tokens)::float8 AS cache_write_tokens, sum(cost_usd)::float8 AS cost_usd, sum(unpriced_tokens)::float8 AS unpriced_tokens,
             min(duration_min) ${own} AS dmin, max(duration_max) ${own} AS dmax,
             ${LE_COLUMNS.map((c) => `(sum(${c}) ${own})::float8 AS ${c}`).join(", ")}
-          FROM ${plan.source}
-          WHERE tenant_id = $1 AND bucket >= to_timestamp($2 / 1000.0) AND bucket < to_timestamp($3 / 1000.0) AND ${key} <> ''
+          FROM ${from}
           GROUP BY 1, 2 ORDER BY 1, 2`
 }
 
@@ -122,7 +171,7 @@ export const queryGenaiUsage = (q: Queryable, tenantId: string, req: { fromMs: n
       to: new Date(plan.toMs).toISOString(),
       groupBy: req.groupBy,
       bucketSeconds: plan.bucketSeconds,
-      source: plan.source,
+      source: usageSources(req.groupBy, plan).source,
       groups: out
     } satisfies GenaiUsageView
   }).pipe(Effect.withSpan("Genai.usage"))

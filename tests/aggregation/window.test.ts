@@ -8,6 +8,7 @@ import {
   finalize,
   foldPoints,
   mergeAgg,
+  mergeAggs,
   parseWindowKey,
   variance,
   watermark,
@@ -15,6 +16,7 @@ import {
   windowStart,
   type WindowAgg
 } from "../../src/aggregation/window.ts"
+import { addMany, DEFAULT_ALPHA, DEFAULT_MAX_BUCKETS, empty } from "../../src/aggregation/sketch.ts"
 
 /** What WindowStore.due closes: the windows ending at or before the cutoff (a watermark or closeCutoff). */
 const closes = (windowStartMs: number, sizeMs: number, cutoffMs: number) => windowStartMs + sizeMs <= cutoffMs
@@ -193,5 +195,19 @@ describe("window", () => {
       }),
       { numRuns }
     )
+  })
+})
+
+describe("mergeAggs", () => {
+  it("equals the pairwise fold, field for field, also when the sketches collapse", () => {
+    const values = fc.array(fc.oneof(fc.integer({ min: -50, max: 50 }), fc.double({ min: -1e6, max: 1e6, noNaN: true }), fc.constant(0)), { maxLength: 12 })
+    // maxBuckets 4: merges that collapse (the fall back), and the default (one pass)
+    const agg = fc.tuple(values, fc.constantFrom(4, DEFAULT_MAX_BUCKETS)).map(([xs, maxBuckets]) => {
+      const a = aggOf(xs)
+      return { ...a, sketch: addMany(empty(DEFAULT_ALPHA, maxBuckets), xs) }
+    })
+    fc.assert(fc.property(fc.array(agg, { maxLength: 8 }), (aggs) => {
+      expect(mergeAggs(aggs)).toEqual(aggs.reduce(mergeAgg, emptyAgg()))
+    }))
   })
 })

@@ -131,6 +131,53 @@ describe("GenAI detection and alerts", () => {
     expect(warning.body.data.observed).toBeCloseTo(0.006, 9)
   }, 60_000)
 
+  it("a per-user budget over 1h counts the window's whole hours and its first, partial one, and nothing before", async () => {
+    const budget = { id: "per-user", scope: "user", window: "1h", limitUsd: 0.005, warnAtRatio: 0.5 }
+    const t = await app.tenant(undefined, { pricing: [{ model: "gpt-4o", inputPerMTok: 10, outputPerMTok: 0, effectiveFrom: "2024-01-01" }], budgets: [budget], channels: channels() })
+    const now = Date.now()
+    const of = (user: string, agoMs: number, input: number): SpanSpec => {
+      const s = chat("gpt-4o", now - agoMs, 200, input, 0)
+      return { ...s, attributes: { ...s.attributes, "user.id": user } }
+    }
+    // u-1: $0.003 70 minutes ago (outside the window), $0.003 50 and $0.003 2 minutes ago; u-2: $0.001.
+    expect((await call(app, t.key, "POST", "/v1/traces", otlpTraces(traceId(), [of("u-1", 70 * 60_000, 300), of("u-1", 50 * 60_000, 300), of("u-2", 40 * 60_000, 100)]))).status).toBe(200)
+    await eventually(async () => ((await app.sql<{ n: number }>("SELECT count(*)::int AS n FROM spans WHERE tenant_id = $1", [t.id]))[0]?.n === 3 ? true : undefined))
+    const warning = await eventually(async () => received(t.id, "budget_exceeded")[0], 20_000)
+    expect(warning.body.data).toMatchObject({ severity: "warning", rule: "budget", operation: "budget=per-user user=u-1" })
+    expect(warning.body.data.observed).toBeCloseTo(0.003, 9)
+    await app.sql("CALL refresh_continuous_aggregate('genai_usage_1h', NULL, now() - INTERVAL '1 hour')")
+    expect((await call(app, t.key, "POST", "/v1/traces", otlpTraces(traceId(), [of("u-1", 2 * 60_000, 300)]))).status).toBe(200)
+    const critical = await eventually(async () => received(t.id, "budget_exceeded").find((r) => r.body.data.severity === "critical"), 20_000)
+    expect(critical.body.data).toMatchObject({ operation: "budget=per-user user=u-1" })
+    expect(critical.body.data.observed).toBeCloseTo(0.006, 9)
+    expect(received(t.id, "budget_exceeded").some((r) => String(r.body.data.operation).includes("u-2"))).toBe(false)
+  }, 60_000)
+
+  it("counts a trace again when a batch of it was stored at the same moment as another, and no later batch comes", async () => {
+    const t = await app.tenant(undefined, { detector: { maxRepeatedCalls: 25 }, channels: channels() })
+    const trace = traceId()
+    const agent = spanId()
+    const now = Date.now() - 60_000
+    // The other worker's batch: 15 calls stored while this one was being derived (it counted neither's calls),
+    // written here as the other worker's insert would (no flag, no probe: this batch cannot see it).
+    await app.sql(
+      `INSERT INTO spans (tenant_id, trace_id, span_id, parent_span_id, name, kind, status_code, service_name, start_time, end_time, duration_ms,
+                          resource_attributes, attributes, events, links, genai_kind, genai_operation, genai_tool, genai_agent)
+       SELECT $1, $2, substr(md5(random()::text), 1, 16), $3, 'execute_tool fetch', 1, 0, 'agents', to_timestamp(($4::float8 + i * 100) / 1000.0),
+              to_timestamp(($4::float8 + i * 100 + 50) / 1000.0), 50, '{}', '{}', '[]', '[]', 'tool', 'execute_tool', 'fetch', 'crawler'
+       FROM generate_series(1, 15) AS i`, [t.id, trace, agent, now]
+    )
+    // This batch: the agent and 15 calls of its own, 15 of 25: no loop by its own count, but more than half of the limit.
+    const head: SpanSpec = { spanId: agent, name: "invoke_agent crawler", service: "agents", startMs: now, endMs: now + 10_000, attributes: { "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "crawler" } }
+    const calls = Array.from({ length: 15 }, (_, i): SpanSpec => ({
+      spanId: spanId(), parentSpanId: agent, name: "execute_tool fetch", service: "agents", startMs: now + 2000 + i * 100, endMs: now + 2050 + i * 100,
+      attributes: { "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "fetch" }
+    }))
+    expect((await call(app, t.key, "POST", "/v1/traces", otlpTraces(trace, [head, ...calls]))).status).toBe(200)
+    const loop = await eventually(async () => received(t.id, "agent_loop_suspected")[0], 20_000)
+    expect(loop.body.data).toMatchObject({ executionId: trace, repeated: "tool:fetch", calls: 30, maxRepeatedCalls: 25 })
+  }, 60_000)
+
   it("counts an execution's calls over all its batches, also when the last one is a whole subtree, and a resent batch once", async () => {
     const t = await app.tenant(undefined, { detector: { maxRepeatedCalls: 25 }, channels: channels() })
     const now = Date.now() - 60_000

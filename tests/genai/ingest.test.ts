@@ -5,6 +5,7 @@ import { otlpTraces, spanId, traceId } from "../support/otlpJson.ts"
 import type { SpanSpec } from "../support/otlpJson.ts"
 import { genaiSelect, recordOfColumns } from "../../src/ingest/genai/columns.ts"
 import type { GenaiColumns } from "../../src/ingest/genai/columns.ts"
+import { spanAttributesSql } from "../../src/ingest/genai/heldAttributes.ts"
 import type { GenaiRecord } from "../../src/ingest/genai/recognize.ts"
 
 // GenAI spans through the public OTLP endpoint: recognised (current, older and OpenInference names),
@@ -34,8 +35,9 @@ type Genai = Record<string, unknown> & { kind: string; model: string | null; age
 
 const genaiOf = (tenantId: string, trace: string, expected: number) =>
   eventually(async () => {
-    const rows = await app.sql<{ span_id: string; attributes: Record<string, unknown>; events: Array<{ attributes: Record<string, unknown> }> } & GenaiColumns>(
-      `SELECT span_id, ${genaiSelect()}, attributes, events FROM spans WHERE tenant_id = $1 AND trace_id = $2`, [tenantId, trace]
+    // attributes as readers see them (the held ones put back from the columns), stored as the jsonb holds them.
+    const rows = await app.sql<{ span_id: string; attributes: Record<string, unknown>; stored: Record<string, unknown>; events: Array<{ attributes: Record<string, unknown> }> } & GenaiColumns>(
+      `SELECT span_id, ${genaiSelect()}, ${spanAttributesSql()} AS attributes, attributes AS stored, events FROM spans WHERE tenant_id = $1 AND trace_id = $2`, [tenantId, trace]
     )
     // Read back as the record, every field present.
     const full = (g: GenaiRecord | null) => (g === null ? null : ({ ...Object.fromEntries(RECORD_KEYS.map((k) => [k, null])), ...g }) as Genai)
@@ -85,6 +87,62 @@ describe("GenAI spans at ingest", () => {
     expect(g(tool)).toMatchObject({ kind: "tool", toolName: "web_search", agentName: "planner", errorType: "timeout", error: true, costUsd: null, unpricedTokens: 0 })
     // The 2099 price is not in force yet.
     expect(g(claude)?.costUsd).toBeCloseTo((100 * 3 + 10 * 15) / 1e6, 12)
+  })
+
+  it("stores the recognised attributes once, in the columns, and shows them as sent in the execution detail and its attr filter", async () => {
+    const t = await app.tenant(undefined, { pricing: PRICING })
+    const trace = traceId()
+    const [agent, chat, oi] = [spanId(), spanId(), spanId()]
+    const now = Date.now() - 10_000
+    const sent: Record<string, Record<string, string | number | boolean>> = {
+      [agent]: {
+        "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "planner", "gen_ai.agent.id": "pl-1", "gen_ai.conversation.id": "conv-9",
+        "gen_ai.provider.name": "openai", "user.id": "u-1", "http.route": "/plan"
+      },
+      [chat]: {
+        // Both conventions' names, one with another value (kept in the jsonb); a count sent as text and a
+        // fractional one; a key of no column.
+        "gen_ai.operation.name": "chat", "gen_ai.system": "openai", "gen_ai.provider.name": "azure", "gen_ai.request.model": "gpt-4o",
+        "gen_ai.response.model": "gpt-4o-2024-08-06", "gen_ai.usage.input_tokens": 1000, "gen_ai.usage.prompt_tokens": 999,
+        "gen_ai.usage.output_tokens": "200", "gen_ai.usage.cache_read.input_tokens": 0.5, "error.type": "rate_limited", "gen_ai.request.temperature": 0.2,
+        "server.port": 443, "stream": true
+      },
+      [oi]: { "openinference.span.kind": "LLM", "llm.model_name": "gpt-4o-mini", "llm.token_count.prompt": 5, "llm.token_count.completion": 7, "tool.name": "search", "session.id": "s-1" }
+    }
+    const res = await call(app, t.key, "POST", "/v1/traces", otlpTraces(trace, [
+      { spanId: agent, name: "invoke_agent planner", service: "agents", startMs: now, endMs: now + 3000, attributes: sent[agent]! },
+      { spanId: chat, parentSpanId: agent, name: "chat gpt-4o", service: "agents", startMs: now + 10, endMs: now + 900, error: true, attributes: sent[chat]! },
+      { spanId: oi, parentSpanId: agent, name: "ChatCompletion", service: "agents", startMs: now + 1000, endMs: now + 1200, attributes: sent[oi]! }
+    ]))
+    expect(res.status).toBe(200)
+    const rows = await genaiOf(t.id, trace, 3)
+    // Read back exactly as sent, values and types (the sent intValue 443 is a number, "200" stays text).
+    for (const id of [agent, chat, oi]) expect(rows.get(id)?.attributes).toStrictEqual(sent[id])
+    // The jsonb no longer holds what the columns hold…
+    expect(rows.get(agent)?.stored).toStrictEqual({ "http.route": "/plan" })
+    // …but keeps what they do not: another value under the second name, a count sent as text, a key of no column.
+    expect(rows.get(chat)?.stored).toStrictEqual({
+      "gen_ai.system": "openai", "gen_ai.usage.prompt_tokens": 999, "gen_ai.usage.output_tokens": "200", "gen_ai.request.temperature": 0.2, "server.port": 443, "stream": true
+    })
+    expect(rows.get(oi)?.stored).toStrictEqual({ "openinference.span.kind": "LLM" })
+    expect(rows.get(chat)?.genai).toMatchObject({ provider: "azure", inputTokens: 1000, outputTokens: 200, cacheReadTokens: 0.5, errorType: "rate_limited", agentName: "planner" })
+
+    // The execution detail (span tree, the console's span panel) shows them as sent.
+    const detail = await eventually(async () => {
+      const r = await call(app, t.key, "GET", `/api/executions/${trace}`)
+      if (r.status !== 200) return undefined
+      const d = (await r.json()) as { spans: Array<{ spanId: string; attributes: Record<string, unknown> }> }
+      return d.spans.length === 3 ? d : undefined
+    })
+    for (const s of detail.spans) expect(s.attributes).toStrictEqual(sent[s.spanId])
+    // attr.KEY filters find the execution by a recognised attribute of its root span.
+    const found = async (query: string) => {
+      const r = await call(app, t.key, "GET", `/api/executions?${query}`)
+      expect(r.status).toBe(200)
+      return ((await r.json()) as { executions: Array<{ executionId: string }> }).executions.map((e) => e.executionId)
+    }
+    expect(await found("attr.gen_ai.agent.name=planner&attr.gen_ai.conversation.id=conv-9")).toEqual([trace])
+    expect(await found("attr.gen_ai.agent.name=writer")).toEqual([])
   })
 
   it("counts tokens of a model without a price as unpriced, never as free", async () => {

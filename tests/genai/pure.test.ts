@@ -8,6 +8,8 @@ import { sanitizeGenai } from "../../src/ingest/genai/sanitize.ts"
 import type { SpanRow } from "../../src/ingest/otlp/normalize.ts"
 import type { SpanRow as JobSpanRow } from "../../src/domain/jobs.ts"
 import { genaiValues, recordOfColumns } from "../../src/ingest/genai/columns.ts"
+import { HELD_KEYS, holdAttributes } from "../../src/ingest/genai/heldAttributes.ts"
+import { nullableArray } from "../../src/ingest/pgArrays.ts"
 import { loopsOf } from "../../src/ingest/genai/loops.ts"
 import { foldBatch } from "../../src/aggregation/partials.ts"
 import { foldPoints, parseWindowKey } from "../../src/aggregation/window.ts"
@@ -128,5 +130,27 @@ describe("derived series", () => {
       })
       expect(foldBatch(points, 10_000)).toEqual(reference)
     }))
+  })
+})
+
+describe("attributes held by the genai columns", () => {
+  it("holds a recognised attribute only when its column has the very value and JSON type", () => {
+    expect(HELD_KEYS.length).toBeLessThanOrEqual(31)
+    const a = { "gen_ai.operation.name": "chat", "gen_ai.request.model": "m", "gen_ai.usage.input_tokens": 5, "gen_ai.usage.output_tokens": "7", "gen_ai.agent.id": "a-1", "http.route": "/x" }
+    const r = recognize(a, 0, NOTHING_INHERITED)!
+    const { attributes, held } = holdAttributes(a, r)
+    // The count sent as text stays, and so does an agent id without an agent name (the back-fill may rewrite its column).
+    expect(attributes).toEqual({ "gen_ai.usage.output_tokens": "7", "gen_ai.agent.id": "a-1", "http.route": "/x" })
+    expect(HELD_KEYS.filter((_, i) => ((held ?? 0) & (1 << i)) !== 0).sort()).toEqual(["gen_ai.operation.name", "gen_ai.request.model", "gen_ai.usage.input_tokens"])
+    // A name inherited from a parent is no attribute of the span: nothing to hold.
+    const plain = { "gen_ai.request.model": 3 }
+    expect(holdAttributes(plain, recognize(plain, 0, { ...NOTHING_INHERITED, agentName: "p" })!)).toEqual({ attributes: plain, held: null })
+    expect(holdAttributes(plain, undefined).attributes).toBe(plain)
+  })
+  it("writes nullable array literals as PostgreSQL reads them", () => {
+    expect(nullableArray("text", ["a", null, 'q"b\\', "a"])).toBe('{"a",NULL,"q\\"b\\\\","a"}')
+    expect(nullableArray("float8", [1.5, null, 1e21])).toBe("{1.5,NULL,1e+21}")
+    expect(nullableArray("bool", [true, null])).toBe("{t,NULL}")
+    expect(nullableArray("int4", [null, 1025])).toBe("{NULL,1025}")
   })
 })

@@ -3,7 +3,7 @@ import { call, eventually, startApp } from "../support/harness.ts"
 import type { TestApp } from "../support/harness.ts"
 import { startSink } from "../support/sink.ts"
 import type { Sink } from "../support/sink.ts"
-import { otlpTraces, spanId } from "../support/otlpJson.ts"
+import { otlpTraces, spanId, traceId } from "../support/otlpJson.ts"
 import type { SpanSpec } from "../support/otlpJson.ts"
 
 // Usage per model / agent / tool / user from the continuous aggregates, the agent graph, and the GenAI
@@ -26,6 +26,8 @@ const PRICING = [
   { model: "gpt-4o", inputPerMTok: 2.5, outputPerMTok: 10, effectiveFrom: "2024-01-01" },
   { model: "claude-*", inputPerMTok: 3, outputPerMTok: 15, effectiveFrom: "2024-01-01" }
 ]
+const traces = new Map<number, string>()
+const traceIdOf = (i: number) => traces.get(i) ?? (traces.set(i, traceId()), traces.get(i)!)
 const cost = (model: "gpt-4o" | "claude", i: number, o: number) => (model === "gpt-4o" ? i * 2.5 + o * 10 : i * 3 + o * 15) / 1e6
 
 interface Group { key: string; calls: number; errors: number; inputTokens: number; outputTokens: number; costUsd: number; unpricedTokens: number; p50Ms: number | null; p95Ms: number | null; series?: Array<{ time: string; calls: number; inputTokens: number }> }
@@ -134,6 +136,65 @@ describe("GenAI usage, graph and execution totals", () => {
     expect(search.executions.find((e) => e.executionId === exec.executionId)?.genai).toMatchObject(totals)
     const notice = await eventually(async () => sink.received.find((r) => r.body.type === "execution_completed" && r.body.data.executionId === exec.executionId), 20_000)
     expect(notice.body.data.genai).toMatchObject(totals)
+  })
+
+  it("answers groupBy=user and conversation (hours of genai_usage_1h, the partial ones from spans) with the spans' own sums", async () => {
+    const t = await app.tenant(undefined, { pricing: PRICING })
+    const HOUR = 3_600_000
+    const now = Date.now()
+    // Spans over the last five hours, across hour boundaries: some hours materialised, the newest real-time.
+    const spans: Array<SpanSpec> = Array.from({ length: 40 }, (_, i) => {
+      const startMs = now - 5 * HOUR + i * (HOUR / 8) + 1234
+      const model = i % 3 === 0 ? "claude-3-5-haiku" : i % 5 === 0 ? "llama-local" : "gpt-4o"
+      return {
+        spanId: spanId(), name: `chat ${model}`, service: "agents", startMs, endMs: startMs + 30 + 97 * (i % 11), error: i % 7 === 0,
+        attributes: {
+          "gen_ai.operation.name": i % 4 === 3 ? "execute_tool" : "chat", "gen_ai.request.model": model, "gen_ai.tool.name": "search",
+          "gen_ai.usage.input_tokens": 100 + i, "gen_ai.usage.output_tokens": 10 + (i % 9),
+          "user.id": `user-${i % 3}`, "gen_ai.conversation.id": `conv-${i % 4}`
+        }
+      }
+    })
+    for (let i = 0; i < spans.length; i += 10) {
+      expect((await call(app, t.key, "POST", "/v1/traces", otlpTraces(traceIdOf(i), spans.slice(i, i + 10)))).status).toBe(200)
+    }
+    await eventually(async () => ((await app.sql<{ n: number }>("SELECT count(*)::int AS n FROM spans WHERE tenant_id = $1 AND genai_kind IS NOT NULL", [t.id]))[0]?.n === 40 ? true : undefined))
+    // The older hours materialised, the rest real-time.
+    await app.sql(`CALL refresh_continuous_aggregate('genai_usage_1h', NULL, now() - INTERVAL '2 hours')`)
+    const raw = async (column: string, fromMs: number, toMs: number) =>
+      new Map((await app.sql<{ key: string; calls: number; errors: number; input: number; output: number; cost: number; unpriced: number }>(
+        `SELECT ${column} AS key, (count(*) FILTER (WHERE genai_kind = 'model'))::int AS calls, (count(*) FILTER (WHERE genai_kind = 'model' AND genai_error))::int AS errors,
+                sum(genai_input_tokens)::float8 AS input, sum(genai_output_tokens)::float8 AS output, sum(coalesce(genai_cost_usd, 0))::float8 AS cost,
+                sum(coalesce(genai_unpriced_tokens, 0))::float8 AS unpriced
+         FROM spans WHERE tenant_id = $1 AND genai_kind IS NOT NULL AND start_time >= to_timestamp($2 / 1000.0) AND start_time < to_timestamp($3 / 1000.0) GROUP BY 1`,
+        [t.id, fromMs, toMs]
+      )).map((r) => [r.key, r]))
+    const check = async (groupBy: "user" | "conversation", query: string, expectSource: string) => {
+      const res = await call(app, t.key, "GET", `/api/genai/usage?groupBy=${groupBy}&${query}`)
+      expect(res.status).toBe(200)
+      const u = (await res.json()) as Usage & { from: string; to: string }
+      expect(u.source).toBe(expectSource)
+      const expected = await raw(groupBy === "user" ? "genai_user" : "genai_conversation", Date.parse(u.from), Date.parse(u.to))
+      expect(u.groups.map((g) => g.key).sort()).toEqual([...expected.keys()].sort())
+      for (const g of u.groups) {
+        const e = expected.get(g.key)!
+        expect({ calls: g.calls, errors: g.errors, inputTokens: g.inputTokens, outputTokens: g.outputTokens, unpricedTokens: g.unpricedTokens })
+          .toEqual({ calls: e.calls, errors: e.errors, inputTokens: e.input, outputTokens: e.output, unpricedTokens: e.unpriced })
+        expect(g.costUsd).toBeCloseTo(e.cost, 12)
+        if (g.series !== undefined) expect(g.series.reduce((n, p) => n + p.inputTokens, 0)).toBe(e.input)
+      }
+      return u
+    }
+    // Minute-aligned edges: whole hours from the hourly aggregate, the partial ones from spans.
+    const from = new Date(now - 4 * HOUR - 17 * 60_000).toISOString()
+    const to = new Date(now - 20 * 60_000).toISOString()
+    for (const groupBy of ["user", "conversation"] as const) {
+      await check(groupBy, `from=${from}&to=${to}`, "genai_usage_1h+spans")
+      await check(groupBy, `from=${from}&to=${to}&bucket=1h`, "genai_usage_1h")
+      await check(groupBy, `from=${from}&to=${to}&bucket=15m`, "spans")
+      await check(groupBy, "from=now-30m", "spans")
+      await check(groupBy, "from=now-6h", "genai_usage_1h+spans")
+    }
   })
 
   it("refuses an unknown groupBy or a sub-minute bucket, naming the parameter", async () => {

@@ -59,13 +59,15 @@ export const genaiArrays = (records: ReadonlyArray<GenaiRecord | undefined>): Ar
 
 /**
  * The columns that have a value for some record, with their values (a null where the span has none),
- * and genai_awaiting where a span is stored before its parent; none for a batch without a GenAI span. Columns left out of an INSERT stay NULL, and each array sent
+ * genai_awaiting where a span is stored before its parent, and genai_held where `held` has bits; none for a batch without a GenAI span. Columns left out of an INSERT stay NULL, and each array sent
  * costs its parse: the conventions' rarer fields (cache tokens, workflow, error type…) mostly are not.
  */
-export const genaiValues = (records: ReadonlyArray<GenaiRecord | undefined>, awaiting: ReadonlyArray<boolean>) => {
+export const genaiValues = (records: ReadonlyArray<GenaiRecord | undefined>, awaiting: ReadonlyArray<boolean>, held: ReadonlyArray<number | null> = []) => {
   const out: Array<{ readonly column: string; readonly type: string; readonly values: Array<string | number | boolean | null> }> = []
   if (awaiting.some((a) => a)) out.push({ column: "genai_awaiting", type: "bool", values: records.map((_, i) => (awaiting[i] === true ? true : null)) })
   if (!records.some((r) => r !== undefined)) return out
+  // Which recognised attributes the columns hold instead of the attributes jsonb (src/ingest/genai/heldAttributes.ts).
+  if (held.some((h) => h !== null)) out.push({ column: "genai_held", type: "int4", values: records.map((_, i) => held[i] ?? null) })
   for (const [column, type, get] of COLUMNS) {
     let any = false
     const values = records.map((r) => {

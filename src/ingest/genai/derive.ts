@@ -3,7 +3,7 @@ import type { Queryable } from "../../db/Db.ts"
 import type { SpanRow } from "../../domain/jobs.ts"
 import type { Price } from "../../domain/pricing.ts"
 import { compilePricing, priced } from "./cost.ts"
-import { LOOP_CALL_SQL, LOOP_KEY_SQL, loopKeyOf, storedCallsOf } from "./loops.ts"
+import { LOOP_CALL_SQL, LOOP_KEY_SQL, LOOP_LOOKBACK_MS, loopKeyOf, storedCallsOf } from "./loops.ts"
 import type { GenaiColumns } from "./columns.ts"
 import { inheritedFrom, inheritedOfRecord, isGenaiSpan, NOTHING_INHERITED, recognize } from "./recognize.ts"
 import type { GenaiRecord, Inherited } from "./recognize.ts"
@@ -211,8 +211,6 @@ const adoptingTraces = (q: Queryable, tenantId: string, traces: ReadonlyArray<st
     [tenantId, traces.join(",")]
   ).pipe(Effect.map((rows) => new Set(rows.filter((r) => ids.has(r.parent_span_id)).map((r) => r.trace_id))))
 
-/** How far back a trace's stored calls are counted: a day before the batch's earliest span. */
-const LOOP_LOOKBACK_MS = 86_400_000
 
 /**
  * The loop calls of `traces` stored before the batch, by trace and key. The batch's own spans are left

@@ -8,6 +8,9 @@ import type { GenaiRecord } from "./recognize.ts"
 // trace whose last batch is a whole subtree still counts its earlier ones, and a redelivered batch
 // counts the same.
 
+/** How far back a trace's stored calls are counted: a day before the batch's earliest span. */
+export const LOOP_LOOKBACK_MS = 86_400_000
+
 export interface Loop { readonly traceId: string; readonly repeated: string; readonly calls: number }
 
 /** What repeats, as the alert names it: `tool:<name>` or `agent:<name>->model:<model>`; null for a call that is neither. */
@@ -22,7 +25,19 @@ export const LOOP_CALL_SQL = `((coalesce(genai_kind, '') = 'tool' AND genai_tool
 /** Pure: per trace, its most repeated call when it repeats more than `max` times (`stored`: other stored calls by trace and key). */
 export const loopsOf = (
   spans: ReadonlyArray<SpanRow>, genai: ReadonlyArray<GenaiRecord | undefined>, stored: ReadonlyMap<string, number>, max: number
-): Array<Loop> => {
+): Array<Loop> => loopsAndRechecks(spans, genai, stored, max).loops
+
+/**
+ * `loops` as loopsOf, and `recheck`: the traces to count again once the batches stored beside this one
+ * are committed, those whose most repeated call is within the limit but above half of it. Two batches of
+ * one trace stored at the same moment (two workers) each count only the calls stored before them, not
+ * each other's; when together they exceed the limit, one of them holds more than half of it (with what
+ * was stored before), and its recount sees both. (Three or more at once, each under half, can still go
+ * unseen until a later batch of the trace.)
+ */
+export const loopsAndRechecks = (
+  spans: ReadonlyArray<SpanRow>, genai: ReadonlyArray<GenaiRecord | undefined>, stored: ReadonlyMap<string, number>, max: number
+): { readonly loops: Array<Loop>; readonly recheck: Array<string> } => {
   const counts = new Map<string, { traceId: string; repeated: string; calls: number }>()
   genai.forEach((g, i) => {
     if (g === undefined) return
@@ -35,12 +50,23 @@ export const loopsOf = (
     else c.calls++
   })
   const found = new Map<string, Loop>()
+  const near = new Set<string>()
   for (const c of counts.values()) {
     const best = found.get(c.traceId)
     if (c.calls > max && (best === undefined || c.calls > best.calls)) found.set(c.traceId, c)
+    else if (c.calls <= max && c.calls * 2 > max) near.add(c.traceId)
   }
-  return [...found.values()]
+  return { loops: [...found.values()], recheck: [...near].filter((t) => !found.has(t)) }
 }
+
+/** The most repeated call of each of `traces` (of tenant $1, ids $2, calls from $3 ms on) when it repeats more than $4 times. */
+export const LOOPS_OF_STORED_SQL = `SELECT DISTINCT ON (trace_id) trace_id, repeated, calls FROM (
+    SELECT t.tr AS trace_id, c.repeated, count(*)::int AS calls
+    FROM unnest($2::text[]) AS t(tr)
+    CROSS JOIN LATERAL (SELECT ${LOOP_KEY_SQL} AS repeated FROM spans
+                        WHERE tenant_id = $1 AND trace_id = t.tr AND start_time >= to_timestamp($3 / 1000.0) AND ${LOOP_CALL_SQL} OFFSET 0) c
+    GROUP BY 1, 2 HAVING count(*) > $4) x
+  ORDER BY trace_id, calls DESC`
 
 export const storedCallsOf = (rows: ReadonlyArray<{ trace_id: string; repeated: string; calls: number }>): Map<string, number> =>
   new Map(rows.map((r) => [`${r.trace_id}\u0000${r.repeated}`, Number(r.calls)]))
