@@ -4,7 +4,7 @@ import type { EvaluationMsg } from "../domain/pipeline.ts"
 import { BUDGET_WINDOW_MS, matchesPattern } from "../domain/pricing.ts"
 import type { Budget } from "../domain/pricing.ts"
 import { messageOf } from "../domain/errors.ts"
-import { hourlyOnlyRowsSql } from "../query/genaiUsage.ts"
+import { hourlyOnlyRowsSql } from "../db/genaiUsageRows.ts"
 
 // settings.budgets: rolling spending limits, evaluated as "budget" evaluations through the same alert
 // policy as the detector's (open, escalate warning → critical, resolve) and the same channels

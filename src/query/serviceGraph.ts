@@ -2,7 +2,7 @@ import { Effect } from "effect"
 import type { Queryable } from "../db/Db.ts"
 import { executionByTrace } from "../db/executionByTrace.ts"
 import type { ServiceGraphView } from "../domain/consoleViews.ts"
-import { mergeHistograms, quantileFromHistogram } from "./histogram.ts"
+import { mergeHistograms, quantileFromHistogram } from "../domain/histogram.ts"
 import { minuteRange, redRows } from "./services.ts"
 
 /** A longer range is cut to its last 24 h (truncated). */

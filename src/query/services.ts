@@ -1,7 +1,7 @@
 import { Effect } from "effect"
 import type { Queryable } from "../db/Db.ts"
-import { LE_COLUMNS, mergeHistograms, quantileFromHistogram } from "./histogram.ts"
-import type { DurationHistogram } from "./histogram.ts"
+import { LE_COLUMNS, mergeHistograms, quantileFromHistogram } from "../domain/histogram.ts"
+import type { DurationHistogram } from "../domain/histogram.ts"
 
 export interface RedStats {
   readonly requests: number

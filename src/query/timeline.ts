@@ -1,8 +1,8 @@
 import { Effect, Either } from "effect"
 import type { Queryable } from "../db/Db.ts"
 import type { IngestRateView, ServicesTimelineView } from "../domain/consoleViews.ts"
-import { LE_COLUMNS, mergeHistograms, quantileFromHistogram } from "./histogram.ts"
-import type { DurationHistogram } from "./histogram.ts"
+import { LE_COLUMNS, mergeHistograms, quantileFromHistogram } from "../domain/histogram.ts"
+import type { DurationHistogram } from "../domain/histogram.ts"
 import { formatDuration } from "./params.ts"
 
 export const TIMELINE_LADDER = [60, 300, 900, 3600, 21_600, 86_400, 604_800] as const

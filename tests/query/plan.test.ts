@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Option, ParseResult, Schema, TestClock } from "effect"
 import fc from "fast-check"
-import { LE_BOUNDS, mergeHistograms, quantileFromHistogram } from "../../src/query/histogram.ts"
+import { LE_BOUNDS, mergeHistograms, quantileFromHistogram } from "../../src/domain/histogram.ts"
 import { histogramOf } from "../support/histogram.ts"
 import { durationSeconds, SeriesParams, timeMs } from "../../src/domain/queryParams.ts"
 import { formatDuration } from "../../src/query/params.ts"

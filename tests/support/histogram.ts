@@ -1,5 +1,5 @@
-import { LE_BOUNDS } from "../../src/query/histogram.ts"
-import type { DurationHistogram } from "../../src/query/histogram.ts"
+import { LE_BOUNDS } from "../../src/domain/histogram.ts"
+import type { DurationHistogram } from "../../src/domain/histogram.ts"
 
 /** The histogram the continuous aggregates keep, of raw durations: the tests' oracle for p95s. */
 export const histogramOf = (durations: ReadonlyArray<number>): DurationHistogram => ({
