@@ -1,5 +1,6 @@
 import { Schema } from "effect"
 import type { MetricRow } from "./jobs.ts"
+import { inRange, interner } from "./columns.ts"
 
 // A metrics job as it travels through Redis: columns instead of one object per point. A batch has few
 // names, services, attribute sets, trace ids and times and many points, so each distinct one is written
@@ -31,15 +32,6 @@ const MetricColumnsFields = Schema.TaggedStruct("metrics-columns", {
   time: Indexes
 })
 
-const inRange = (idx: ReadonlyArray<number>, n: number, length: number): boolean => {
-  if (idx.length !== n) return false
-  for (let i = 0; i < n; i++) {
-    const k = idx[i] as number
-    if (!(k >= 0 && k < length && Number.isInteger(k))) return false
-  }
-  return true
-}
-
 /** Every column as long as `value`, every index inside its table: a job that is not is refused (dead-lettered), never half-read. */
 export const MetricColumnsJob = MetricColumnsFields.pipe(Schema.filter((j) => {
   const n = j.value.length
@@ -54,20 +46,6 @@ interface RowsJob {
   readonly traceparent?: string | undefined
   readonly source: "native" | "otlp"
   readonly points: ReadonlyArray<MetricRow>
-}
-
-/** Index of each distinct key in `table`, by a map. */
-const interner = <K, V>(table: Array<V>) => {
-  const seen = new Map<K, number>()
-  return (key: K, value: V): number => {
-    let i = seen.get(key)
-    if (i === undefined) {
-      i = table.length
-      table.push(value)
-      seen.set(key, i)
-    }
-    return i
-  }
 }
 
 /** The columns of a metrics job (its points in the same order). */

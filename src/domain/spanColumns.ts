@@ -1,5 +1,6 @@
 import { Schema } from "effect"
 import type { SpanRow } from "./jobs.ts"
+import { inRange, interner } from "./columns.ts"
 
 // A spans job as it travels through Redis: columns instead of one object per span, as metrics jobs
 // (src/domain/metricColumns.ts). A batch has few resources, scopes and span names and many spans: each
@@ -43,15 +44,6 @@ const SpanColumnsFields = Schema.TaggedStruct("spans-columns", {
   links: Schema.Array(Schema.Array(Schema.Unknown))
 })
 
-const inRange = (idx: ReadonlyArray<number>, n: number, length: number): boolean => {
-  if (idx.length !== n) return false
-  for (let i = 0; i < n; i++) {
-    const k = idx[i] as number
-    if (!(k >= 0 && k < length && Number.isInteger(k))) return false
-  }
-  return true
-}
-
 /** Every column as long as `traceId`, every index inside its table: a job that is not is refused (dead-lettered), never half-read. */
 export const SpanColumnsJob = SpanColumnsFields.pipe(Schema.filter((j) => {
   const n = j.traceId.length
@@ -68,20 +60,6 @@ export interface SpanRowsJob {
   readonly receivedAtMs: number
   readonly traceparent?: string | undefined
   readonly spans: ReadonlyArray<SpanRow>
-}
-
-/** Index of each distinct key in `table`, by a map. */
-const interner = <K, V>(table: Array<V>) => {
-  const seen = new Map<K, number>()
-  return (key: K, value: V): number => {
-    let i = seen.get(key)
-    if (i === undefined) {
-      i = table.length
-      table.push(value)
-      seen.set(key, i)
-    }
-    return i
-  }
 }
 
 /** The columns of a spans job (its spans in the same order). */
