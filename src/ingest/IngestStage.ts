@@ -24,12 +24,12 @@ import { ALWAYS_PROBE, awaitingFlag } from "./genai/awaitingFlag.ts"
 import type { AwaitingFlag } from "./genai/awaitingFlag.ts"
 import { deriveGenai } from "./genai/derive.ts"
 import { LOOP_LOOKBACK_MS, loopsAndRechecks } from "./genai/loops.ts"
-
-/** How long after its batch a trace near its loop limit is counted again (src/ingest/genai/loops.ts, loopsAndRechecks). */
-const LOOP_RECHECK_DELAY_MS = 3000
 import type { GenaiRecord } from "./genai/recognize.ts"
 import type { Price } from "../domain/pricing.ts"
 import { dedupKeys, insertMetricPoints, insertSpans, upsertSpanExecutions } from "./persist.ts"
+
+/** How long after its batch a trace near its loop limit is counted again (src/ingest/genai/loops.ts, loopsAndRechecks). */
+const LOOP_RECHECK_DELAY_MS = 3000
 
 /**
  * The ingest stage: validates (decode on dequeue), normalises and persists one batch per job, in one
