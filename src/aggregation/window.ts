@@ -57,10 +57,8 @@ export const addPoint = (agg: WindowAgg, raw: number): WindowAgg => {
   }
 }
 
-/** Chan et al. parallel combine: associative and commutative up to floating-point rounding. */
-export const mergeAgg = (a: WindowAgg, b: WindowAgg): WindowAgg => {
-  if (a.count === 0) return b.count === 0 ? { ...a, sketch: merge(a.sketch, b.sketch) } : b
-  if (b.count === 0) return a
+/** Chan et al. parallel combine of two non-empty aggregates' moments, with `sketch` as the result's sketch. */
+const combine = (a: WindowAgg, b: WindowAgg, sketch: WindowAgg["sketch"]): WindowAgg => {
   const count = a.count + b.count
   const delta = b.mean - a.mean
   return {
@@ -70,8 +68,15 @@ export const mergeAgg = (a: WindowAgg, b: WindowAgg): WindowAgg => {
     max: Math.max(a.max, b.max),
     mean: a.mean + (delta * b.count) / count,
     m2: a.m2 + b.m2 + (delta * delta * a.count * b.count) / count,
-    sketch: merge(a.sketch, b.sketch)
+    sketch
   }
+}
+
+/** Chan et al. parallel combine: associative and commutative up to floating-point rounding. */
+export const mergeAgg = (a: WindowAgg, b: WindowAgg): WindowAgg => {
+  if (a.count === 0) return b.count === 0 ? { ...a, sketch: merge(a.sketch, b.sketch) } : b
+  if (b.count === 0) return a
+  return combine(a, b, merge(a.sketch, b.sketch))
 }
 
 /**
@@ -82,20 +87,8 @@ export const mergeAggs = (aggs: ReadonlyArray<WindowAgg>): WindowAgg => {
   const full = aggs.filter((a) => a.count > 0)
   if (full.length === 0) return aggs.reduce(mergeAgg, emptyAgg())
   let acc: WindowAgg = full[0]!
-  for (let i = 1; i < full.length; i++) {
-    const b = full[i]!
-    const count = acc.count + b.count
-    const delta = b.mean - acc.mean
-    acc = {
-      count,
-      sum: acc.sum + b.sum,
-      min: Math.min(acc.min, b.min),
-      max: Math.max(acc.max, b.max),
-      mean: acc.mean + (delta * b.count) / count,
-      m2: acc.m2 + b.m2 + (delta * delta * acc.count * b.count) / count,
-      sketch: acc.sketch
-    }
-  }
+  // The moments pairwise as mergeAgg combines them; the sketches once, below.
+  for (let i = 1; i < full.length; i++) acc = combine(acc, full[i]!, acc.sketch)
   return full.length === 1 ? acc : { ...acc, sketch: mergeSketches(full[0]!.sketch, full.slice(1).map((a) => a.sketch)) }
 }
 
