@@ -17,6 +17,8 @@ if (!Number.isInteger(concurrency) || concurrency < 1) usageError(usage, "--conc
 if (!values.api && values.stage.length === 0) usageError(usage, "nothing to run: give --api and/or --stage")
 
 // The service is loaded once the command line is known to be good: a refusal does not wait for it.
+const { preflightConfig } = await import("../src/config/AppConfig.ts")
+preflightConfig()
 const { STAGES } = await import("../src/queues/Queues.ts")
 const { runProcess } = await import("../src/main.ts")
 const stages = new Set<Stage>()

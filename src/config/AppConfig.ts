@@ -286,3 +286,15 @@ export const describeConfigError = (error: ConfigError.ConfigError): string => {
   walk(error)
   return `invalid configuration: ${[...new Set(lines)].join("; ")}`
 }
+
+/**
+ * The configuration read before the service is loaded (workers/all.ts, workers/run.ts): a bad setting
+ * is one line and exit 1 at once, not after importing every module (~2 s of CPU) to find out.
+ */
+export const preflightConfig = (): void => {
+  const result = Effect.runSyncExit(Effect.either(appConfig))
+  if (result._tag === "Success" && Either.isLeft(result.value)) {
+    process.stderr.write(`mplp-trace: ${describeConfigError(result.value.left)}\n`)
+    process.exit(1)
+  }
+}
