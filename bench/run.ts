@@ -162,13 +162,14 @@ const main = async () => {
         case "noisy": {
           const r = await runNoisy(o, holder)
           results.push(r)
-          const p99 = medianOf(r.figures, "B 202 → stored p99, with A")
-          const ratio = medianOf(r.figures, "B p99 with A ÷ alone")
+          // The p99 of every run's batches pooled (a run's own p99 is near its largest sample).
+          const p99 = medianOf(r.figures, "B 202 → stored p99 of every run's batches pooled, with A")
+          const ratio = medianOf(r.figures, "B pooled p99 with A ÷ alone")
           const lost = r.figures.find((f) => f.name.startsWith("B batches lost"))?.summary.max ?? Number.NaN
           goals.push({
             goal: "noisy neighbour: B loses nothing, B's p99 < 1 s and within 25 % of alone",
             met: lost === 0 && p99 < 1000 && ratio <= 1.25,
-            figures: `B p99 with A ${fmt(p99)} ms, ${ratio.toFixed(2)}× alone (medians of ${o.runs} runs); B lost ${lost} (max)`
+            figures: `B p99 with A ${fmt(p99)} ms, ${ratio.toFixed(2)}× alone (the batches of ${o.runs} runs pooled); B lost ${lost} (max)`
           })
           break
         }
