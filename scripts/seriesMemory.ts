@@ -49,12 +49,12 @@ const main = Effect.gen(function* () {
         seriesKey, windowStartMs: start, windowEndMs: start + sizeMs, agg,
         meta: { metricName: "cpuUsagePercent", serviceName: seriesKey.split("|")[1], operation: "", sizeMs }
       }))
-      for (let i = 0; i < partials.length; i += 1000) yield* windows.addPartials(tenant, `job-${w}-${b}`, partials.slice(i, i + 1000), Number.NEGATIVE_INFINITY)
+      for (let i = 0; i < partials.length; i += 1000) yield* windows.addPartials(tenant, `job-${w}-${b}`, partials.slice(i, i + 1000))
       yield* limiter.admit(tenant, keys, series)
     }
     yield* windows.advanceWatermark(tenant, start + sizeMs - 1)
     // Close what the watermark passed (lateness 5 s: the previous window).
-    const due = yield* windows.due(tenant, start - 5_000, series * 2)
+    const due = yield* windows.closeThrough(tenant, start - 5_000, series * 2)
     const compactions = []
     for (const d of due) {
       const { partials, names } = yield* windows.close(tenant, d.seriesKey, d.windowStartMs)
