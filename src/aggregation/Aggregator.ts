@@ -3,7 +3,7 @@ import { createHash } from "node:crypto"
 import { fastDecoder } from "../domain/fastDecode.ts"
 import { seriesKeyOf } from "../domain/pipeline.ts"
 import type { AggregateJob } from "../domain/pipeline.ts"
-import { closeCutoff, mergeAggs, WindowAggSchema } from "./window.ts"
+import { closeCutoff, mergeAggs, watermark, WindowAggSchema } from "./window.ts"
 import type { WindowAgg } from "./window.ts"
 import { toRow, WindowRows } from "./windowRows.ts"
 import type { WindowRow } from "./windowRows.ts"
@@ -57,8 +57,11 @@ export const makeAggregator = <E1, E2>(deps: AggregatorDeps<E1, E2>) =>
         const settings = yield* deps.settingsOf(tenantId)
         const nowMs = yield* Clock.currentTimeMillis
         const { maxEventTimeMs, heldFromMs } = yield* windows.closeInputs(tenantId, nowMs)
-        const cutoff = Math.min(heldFromMs, closeCutoff(maxEventTimeMs, nowMs, settings.allowedLatenessSeconds * 1000, settings.idleTimeoutSeconds * 1000))
-        const due = yield* windows.closeThrough(tenantId, cutoff)
+        const latenessMs = settings.allowedLatenessSeconds * 1000
+        const cutoff = Math.min(heldFromMs, closeCutoff(maxEventTimeMs, nowMs, latenessMs, settings.idleTimeoutSeconds * 1000))
+        // What the watermark closed marks later points of never-opened windows late (WindowStore's ADD);
+        // what only the wall clock closed does not (a quiet tenant's history sent in order is not late).
+        const due = yield* windows.closeThrough(tenantId, cutoff, Math.min(heldFromMs, watermark(maxEventTimeMs, latenessMs)))
         if (due.length === 0) return yield* windows.forgetTenantIfIdle(tenantId)
         const rows: Array<WindowRow> = []
         const compactions: Array<{ seriesKey: string; windowStartMs: number; merged: WindowAgg; names: ReadonlyArray<string> }> = []

@@ -18,21 +18,27 @@ import { makeMemoryWindowStore } from "./memoryWindowStore.ts"
 // An open window's hash lives until it closes; a closed one only MPLP_WINDOW_RETAIN_SECONDS more (late
 // points within it recompute the window exactly from its partials; a redelivered batch finds its field).
 
-// A hash created for a window a close pass had already passed (never opened, or its state expired after
-// close: its end at or before the tenant's closed-through, KEYS[3]) is closed at birth and marked
-// __additive: its late partials are merged into the stored row one by one, since the hash does not hold
-// the window's earlier points. Closed-through is the cutoff close passes actually used, not the raw
-// watermark: a window a batch's hold kept from closing opens normally, however far the watermark moved.
+// A hash created for a window a close pass had already passed by the watermark (never opened, or its
+// state expired after close: its end at or before the tenant's closed-through, KEYS[3]) is closed at
+// birth and marked __additive: its late partials are merged into the stored row one by one, since the
+// hash does not hold the window's earlier points. Closed-through is the watermark's cutoff as close
+// passes actually applied it (held back by holds, see Aggregator.closePass), not the raw watermark: a
+// window a batch's hold kept from closing opens normally, however far the watermark moved. (The wall
+// clock's cutoff, for quiet tenants, closes open windows but marks nothing: history sent in event-time
+// order, each chunk stored before the next, opens its windows and has them closed and evaluated.)
 // A close pass sets closed-through (closeThrough) before it reads the due windows, and ADD reads it in the
-// same script as it opens the window; so for a partial of window W (end e) of a new hash and a pass with
-// cutoff c ≥ e, either
+// same script as it opens the window; so for a partial of window W (end e) of a new hash and a pass whose
+// closed-through c ≥ e, either
 //   - ADD runs first: W is opened (ZADD) before the pass reads the open set, so the pass closes W with
 //     this partial; or
 //   - the pass's closeThrough runs first: ADD sees closed-through ≥ e and W is born closed, additive.
-// Never a window opened behind a pass that did not see it. For an existing open hash, ADD before the
-// pass's CLOSE puts the partial in the close; ADD after it finds __closed and is late (recomputed).
-// A batch's hold keeps every pass's cutoff below its earliest event time until its ADDs are done, so its
-// partials take the first branch (or find their window open): not late, not additive.
+// Never a window opened behind a pass that passed it by the watermark without seeing it. (A window the
+// pass closes by the wall clock only, ADD after its read: opened, and closed by the next pass.) For an
+// existing open hash, ADD before the pass's CLOSE puts the partial in the close; ADD after it finds
+// __closed and is late (recomputed). A batch's hold keeps every pass's cutoff, hence closed-through,
+// below its earliest event time (or the closed-through at its accept, if that is later: nothing older
+// can open anyway) until its ADDs are done, so its partials take the first branch or find their window
+// open: not late, not additive.
 const ADD = `
 local closed = redis.call('HGET', KEYS[1], '__closed')
 local existed = redis.call('HSETNX', KEYS[1], '__meta', ARGV[3]) == 0
@@ -75,12 +81,12 @@ for i = 1, #stale do redis.call('ZREM', KEYS[2], stale[i]) redis.call('ZREM', KE
 local held = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
 return {redis.call('GET', KEYS[1]) or false, held[2] or false, #stale}`
 
-// A close pass's cutoff becomes the tenant's closed-through (only ever grows), then the windows due are
-// read: in this order (see ADD). KEYS: closed-through, open.
+// A close pass's watermark cutoff (ARGV[2]) becomes the tenant's closed-through (only ever grows), then
+// the windows due by its cutoff (ARGV[1]) are read: in this order (see ADD). KEYS: closed-through, open.
 const CLOSE_THROUGH = `
 local cur = tonumber(redis.call('GET', KEYS[1]) or '-1e300')
-if tonumber(ARGV[1]) > cur then redis.call('SET', KEYS[1], ARGV[1]) end
-return redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])`
+if tonumber(ARGV[2]) > cur then redis.call('SET', KEYS[1], ARGV[2]) end
+return redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])`
 
 const HOLD = `${holdLua(1, "ARGV[1]", "ARGV[2]", "ARGV[3]")}
 return 1`
@@ -184,11 +190,13 @@ const makeStore = Effect.gen(function* () {
   }
 
   /**
-   * Marks the tenant closed through `cutoffMs` (a window that never opened and ends at or before it is
-   * additive from now on, see ADD) and returns the open windows whose end is at or before it, oldest first.
+   * Marks the tenant closed through `closedThroughMs` (≤ `cutoffMs`: a window that never opened and ends
+   * at or before it is additive from now on, see ADD) and returns the open windows whose end is at or
+   * before `cutoffMs`, oldest first.
    */
-  const closeThrough = Effect.fn("WindowStore.closeThrough")(function* (tenantId: string, cutoffMs: number, limit = 5000) {
-    const members = (yield* call(() => r.eval(CLOSE_THROUGH, 2, holds(tenantId).closedThrough, openKey(tenantId), cutoffMs, limit))) as Array<string>
+  const closeThrough = Effect.fn("WindowStore.closeThrough")(function* (tenantId: string, cutoffMs: number, closedThroughMs: number, limit = 5000) {
+    const mark = Number.isFinite(closedThroughMs) ? closedThroughMs : -1e300
+    const members = (yield* call(() => r.eval(CLOSE_THROUGH, 2, holds(tenantId).closedThrough, openKey(tenantId), cutoffMs, mark, limit))) as Array<string>
     return members.map((m) => {
       const i = m.indexOf("|")
       return { windowStartMs: Number(m.slice(0, i)), seriesKey: m.slice(i + 1), member: m }

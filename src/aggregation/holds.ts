@@ -12,8 +12,9 @@ import type { RedisService } from "../queues/Redis.ts"
 //   {P:t:<tenant>}:hold-at          zset: job id → accept time (wall clock): a hold older than
 //                                   MPLP_WINDOW_HOLD_SECONDS is dropped (a batch dead-lettered in the
 //                                   aggregate stage, a process killed, must not hold windows forever)
-//   {P:t:<tenant>}:closed-through   the largest cutoff a close pass used (only ever grows): a window that
-//                                   never opened and ends at or before it is late as a whole (additive)
+//   {P:t:<tenant>}:closed-through   the largest watermark cutoff a close pass applied (held back by the
+//                                   holds; only ever grows): a window that never opened and ends at or
+//                                   before it is late as a whole (additive)
 // Registered at accept (in the backlog's RESERVE script, or HOLD), released by the aggregate job right
 // after its partials (WindowStore.addPartials), or by the ingest stage when the batch makes no aggregate
 // job or is dead-lettered. Releasing twice is harmless.

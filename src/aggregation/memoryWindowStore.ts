@@ -102,9 +102,9 @@ export const makeMemoryWindowStore = (holdSeconds = 60) => Effect.sync((): Windo
       }),
     hold: (tenantId: string, jobId: string, earliestEventMs: number, acceptedAtMs: number) =>
       Effect.sync(() => void holdsOf(tenantId).set(jobId, { eventMs: Math.max(earliestEventMs, closedThroughOf(tenantId)), atMs: acceptedAtMs })),
-    closeThrough: (tenantId: string, cutoffMs: number, limit = 5000) =>
+    closeThrough: (tenantId: string, cutoffMs: number, closedThroughMs: number, limit = 5000) =>
       Effect.sync(() => {
-        closedThrough.set(tenantId, Math.max(closedThroughOf(tenantId), cutoffMs))
+        closedThrough.set(tenantId, Math.max(closedThroughOf(tenantId), closedThroughMs))
         return [...openOf(tenantId)].filter(([, end]) => end <= cutoffMs).sort(([a, x], [b, y]) => x - y || (a < b ? -1 : 1)).slice(0, limit).map(([m]) => split(m))
       }),
     close: (tenantId: string, seriesKey: string, windowStartMs: number) =>

@@ -80,6 +80,18 @@ describe("Aggregator (Test layers)", () => {
       expect(yield* a.detected).toHaveLength(1)
     }).pipe(Effect.provide(layer)))
 
+  it.effect("a quiet tenant's history sent in event-time order, each batch in before the next: every window opens, closes and is evaluated, though the wall clock had passed them", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(T0 + 60 * MIN)
+      const a = yield* setup
+      for (let i = 0; i < 3; i++) {
+        yield* accept(`b${i}`, T0 + i * MIN)
+        yield* a.process(job(`b${i}`, T0 + i * MIN + 5_000, [{ start: T0 + i * MIN, values: [i] }]))
+      }
+      expect(yield* a.rows).toEqual([0, 1, 2].map((i) => ({ start: T0 + i * MIN, count: 1, mean: i, late: 0, skip: false })))
+      expect(yield* a.detected).toHaveLength(3)
+    }).pipe(Effect.provide(layer)))
+
   describe("holds: a batch accepted before another is not overtaken by it", () => {
     // B1 (a breach in window W = [T0, T0 + 1 min)) and B2 (past W's end + lateness) are both accepted,
     // and the stage processes B2 first.
