@@ -5,6 +5,9 @@ import { call, eventually, startApp } from "../support/harness.ts"
 import type { TestApp } from "../support/harness.ts"
 import { startSink } from "../support/sink.ts"
 import type { Sink } from "../support/sink.ts"
+import { ConfigProvider, Effect, Layer } from "effect"
+import { AppConfig } from "../../src/config/AppConfig.ts"
+import { WindowStore } from "../../src/aggregation/WindowStore.ts"
 import { redisKeys } from "../../src/queues/keys.ts"
 
 // Two batches sent back to back — a breach, then a batch that moves the watermark past the breach's
@@ -93,5 +96,19 @@ describe("a batch aggregated after a later batch of its tenant", () => {
     expect((await call(app, t.key, "POST", "/v1/traces", body)).status).toBe(200)
     await eventually(async () => ((await app.sql("SELECT 1 FROM spans WHERE tenant_id = $1", [t.id])).length === 1 ? true : undefined))
     await eventually(async () => ((await holdsOf(t.id)).length === 0 ? true : undefined))
+  })
+
+  it("on Redis: a hold is no older than the tenant's closed-through, and stops holding MPLP_WINDOW_HOLD_SECONDS (60) after its accept", async () => {
+    const t = await app.tenant(["ingest"])
+    const now = Date.now()
+    const inputs = await app.runtime.runPromise(Effect.gen(function* () {
+      const w = yield* WindowStore
+      yield* w.closeThrough(t.id, now - 5_000, now - 10_000) // a close pass: closed through now − 10 s by the watermark
+      yield* w.hold(t.id, `${t.id}.old`, now - 600_000, now) // events older than that: held from closed-through
+      yield* w.hold(t.id, `${t.id}.new`, now - 2_000, now + 1_000)
+      return [yield* w.closeInputs(t.id, now + 59_999), yield* w.closeInputs(t.id, now + 60_000), yield* w.closeInputs(t.id, now + 61_000)]
+    }).pipe(Effect.provide(WindowStore.Live.pipe(Layer.provide(AppConfig.layer.pipe(Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(app.env)))))))))))
+    expect(inputs.map((i) => i.heldFromMs)).toEqual([now - 10_000, now - 2_000, Number.POSITIVE_INFINITY])
+    expect(await holdsOf(t.id)).toEqual([])
   })
 })
