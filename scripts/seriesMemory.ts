@@ -49,7 +49,7 @@ const main = Effect.gen(function* () {
         seriesKey, windowStartMs: start, windowEndMs: start + sizeMs, agg,
         meta: { metricName: "cpuUsagePercent", serviceName: seriesKey.split("|")[1], operation: "", sizeMs }
       }))
-      for (let i = 0; i < partials.length; i += 1000) yield* windows.addPartials(tenant, `job-${w}-${b}`, partials.slice(i, i + 1000))
+      for (let i = 0; i < partials.length; i += 1000) yield* windows.addPartials(tenant, `job-${w}-${b}`, partials.slice(i, i + 1000), Number.NEGATIVE_INFINITY)
       yield* limiter.admit(tenant, keys, series)
     }
     yield* windows.advanceWatermark(tenant, start + sizeMs - 1)

@@ -97,7 +97,8 @@ export const makeAggregator = <E1, E2>(deps: AggregatorDeps<E1, E2>) =>
           agg: p.agg,
           meta: { metricName: p.metricName, serviceName: p.serviceName, operation: p.operation, sizeMs: job.windowSizeMs }
         }))
-        const results = yield* windows.addPartials(job.tenantId, job.sourceJobId, partials)
+        // With them, in the same round trip: the batch's hold released, the watermark advanced.
+        const results = yield* windows.addPartials(job.tenantId, job.sourceJobId, partials, job.maxEventTimeMs)
         // Late points: their window was closed already (recompute it from its partials and correct the
         // stored row), or a close pass had passed it before it opened, or its state expired after close
         // (the hash is "additive": merge the partial into the stored row, or store a new row outside
@@ -121,7 +122,6 @@ export const makeAggregator = <E1, E2>(deps: AggregatorDeps<E1, E2>) =>
           yield* stored.merge(job.tenantId, additive)
           deps.onLate([...late, ...additive].reduce((n, w) => n + w.lateCount, 0))
         }
-        yield* windows.advanceWatermark(job.tenantId, job.maxEventTimeMs)
         yield* closePass(job.tenantId)
       })
 

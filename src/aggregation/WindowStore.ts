@@ -126,16 +126,25 @@ const makeStore = Effect.gen(function* () {
   // ioredis reloads it on NOSCRIPT), not EVAL with ~700 bytes of Lua for each of a batch's ~100 partials.
   const holds = (tenantId: string) => holdKeys(k, tenantId)
   r.defineCommand("mplpWindowAdd", { numberOfKeys: 3, lua: ADD })
+  r.defineCommand("mplpWatermark", { numberOfKeys: 1, lua: WATERMARK })
+  r.defineCommand("mplpCloseInputs", { numberOfKeys: 3, lua: CLOSE_INPUTS })
+  r.defineCommand("mplpCloseThrough", { numberOfKeys: 2, lua: CLOSE_THROUGH })
   r.defineCommand("mplpWindowCompact", { numberOfKeys: 1, lua: COMPACT })
   r.defineCommand("mplpWindowClose", { numberOfKeys: 1, lua: CLOSE })
   type Script = (...args: Array<string | number>) => unknown
-  type Scripted = { readonly mplpWindowAdd: Script; readonly mplpWindowCompact: Script; readonly mplpWindowClose: Script }
+  type Scripted = {
+    readonly mplpWindowAdd: Script; readonly mplpWindowCompact: Script; readonly mplpWindowClose: Script
+    readonly mplpWatermark: Script; readonly mplpCloseInputs: Script; readonly mplpCloseThrough: Script
+  }
+  const scripts = r as unknown as Scripted
   const call = <A>(f: () => Promise<A>) => Effect.tryPromise({ try: f, catch: (e) => (e instanceof Error ? e : new Error(String(e))) })
 
   const addPartials = Effect.fn("WindowStore.addPartials")(function* (
     tenantId: string,
     sourceJobId: string,
-    partials: ReadonlyArray<{ seriesKey: string; windowStartMs: number; windowEndMs: number; agg: unknown; meta: unknown }>
+    partials: ReadonlyArray<{ seriesKey: string; windowStartMs: number; windowEndMs: number; agg: unknown; meta: unknown }>,
+    /** The batch's latest event time: the tenant's watermark advances to it in the same round trip. */
+    maxEventTimeMs: number
   ) {
     return yield* call(async () => {
       const pipe = r.pipeline()
@@ -149,14 +158,17 @@ const makeStore = Effect.gen(function* () {
       // The batch's partials are in: its hold goes, in the same round trip, after them (a close pass that
       // no longer sees the hold finds them in their windows).
       pipe.zrem(h.events, sourceJobId).zrem(h.accepted, sourceJobId)
+      if (Number.isFinite(maxEventTimeMs)) scripted.mplpWatermark(wmKey(tenantId), String(maxEventTimeMs))
       // Not in the script: the set is deployment-wide (another slot, maybe another node, in a cluster), so
       // on a cluster it is its own round trip. SADD after the windows' ZADD: forgetTenantIfIdle's check →
       // SREM → check again then cannot drop a tenant whose window was just opened. SADD is idempotent.
       if (!redis.isCluster) pipe.sadd(openTenantsKey, tenantId)
-      const out = ((await pipe.exec()) ?? []).slice(0, partials.length)
+      const all = (await pipe.exec()) ?? []
+      // A failed release or watermark fails the job too (its redelivery repeats them, harmlessly).
+      const failed = all.find(([err]) => err !== null)
+      if (failed !== undefined) throw failed[0]
       if (redis.isCluster) await r.sadd(openTenantsKey, tenantId)
-      return out.map(([err, res]): AddResult => {
-        if (err !== null) throw err
+      return all.slice(0, partials.length).map(([, res]): AddResult => {
         const [closed, added, existed, additive] = res as [number, number, number, number]
         return { closed: closed === 1, added: added === 1, existed: existed === 1, additive: additive === 1 }
       })
@@ -164,7 +176,7 @@ const makeStore = Effect.gen(function* () {
   })
 
   const advanceWatermark = Effect.fn("WindowStore.advanceWatermark")(function* (tenantId: string, eventTimeMs: number) {
-    return Number(yield* call(() => r.eval(WATERMARK, 1, wmKey(tenantId), String(eventTimeMs))))
+    return Number(yield* call(() => scripts.mplpWatermark(wmKey(tenantId), String(eventTimeMs)) as Promise<string>))
   })
 
   const watermarkOf = (tenantId: string) =>
@@ -176,7 +188,7 @@ const makeStore = Effect.gen(function* () {
    */
   const closeInputs = Effect.fn("WindowStore.closeInputs")(function* (tenantId: string, nowMs: number) {
     const h = holds(tenantId)
-    const [wm, held] = (yield* call(() => r.eval(CLOSE_INPUTS, 3, wmKey(tenantId), h.events, h.accepted, nowMs - holdMs))) as [string | null, string | null, number]
+    const [wm, held] = yield* call(() => scripts.mplpCloseInputs(wmKey(tenantId), h.events, h.accepted, nowMs - holdMs) as Promise<[string | null, string | null, number]>)
     return {
       maxEventTimeMs: wm === null ? Number.NEGATIVE_INFINITY : Number(wm),
       heldFromMs: held === null ? Number.POSITIVE_INFINITY : Number(held)
@@ -196,7 +208,7 @@ const makeStore = Effect.gen(function* () {
    */
   const closeThrough = Effect.fn("WindowStore.closeThrough")(function* (tenantId: string, cutoffMs: number, closedThroughMs: number, limit = 5000) {
     const mark = Number.isFinite(closedThroughMs) ? closedThroughMs : -1e300
-    const members = (yield* call(() => r.eval(CLOSE_THROUGH, 2, holds(tenantId).closedThrough, openKey(tenantId), cutoffMs, mark, limit))) as Array<string>
+    const members = yield* call(() => scripts.mplpCloseThrough(holds(tenantId).closedThrough, openKey(tenantId), cutoffMs, mark, limit) as Promise<Array<string>>)
     return members.map((m) => {
       const i = m.indexOf("|")
       return { windowStartMs: Number(m.slice(0, i)), seriesKey: m.slice(i + 1), member: m }
@@ -205,7 +217,7 @@ const makeStore = Effect.gen(function* () {
 
   /** Marks the window closed and returns its partials and meta (also for recomputing a closed one). */
   const close = (tenantId: string, seriesKey: string, windowStartMs: number) =>
-    call(() => (r as unknown as Scripted).mplpWindowClose(hashKey(tenantId, seriesKey, windowStartMs), closedRetainMs) as Promise<Array<string>>).pipe(Effect.map(fields))
+    call(() => scripts.mplpWindowClose(hashKey(tenantId, seriesKey, windowStartMs), closedRetainMs) as Promise<Array<string>>).pipe(Effect.map(fields))
 
   /** Replaces closed windows' batch partials by their merge (see COMPACT), in one round trip. */
   const compact = (tenantId: string, windows: ReadonlyArray<{ seriesKey: string; windowStartMs: number; merged: unknown; names: ReadonlyArray<string> }>) =>

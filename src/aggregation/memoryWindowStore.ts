@@ -56,7 +56,8 @@ export const makeMemoryWindowStore = (holdSeconds = 60) => Effect.sync((): Windo
   const addPartials = (
     tenantId: string,
     sourceJobId: string,
-    partials: ReadonlyArray<{ seriesKey: string; windowStartMs: number; windowEndMs: number; agg: unknown; meta: unknown }>
+    partials: ReadonlyArray<{ seriesKey: string; windowStartMs: number; windowEndMs: number; agg: unknown; meta: unknown }>,
+    maxEventTimeMs: number
   ) =>
     Effect.sync(() => {
       openTenantSet.add(tenantId)
@@ -71,6 +72,7 @@ export const makeMemoryWindowStore = (holdSeconds = 60) => Effect.sync((): Windo
         return { closed: h.closed, added, existed, additive: h.closed && h.additive }
       })
       holdsOf(tenantId).delete(sourceJobId)
+      watermarks.set(tenantId, Math.max(watermarks.get(tenantId) ?? Number.NEGATIVE_INFINITY, maxEventTimeMs))
       return results
     })
 
