@@ -26,6 +26,12 @@ export const holdKeys = (keys: RedisKeys, tenantId: string) => ({
 })
 
 /**
+ * The holds of a tenant that stopped sending go with its last batch's a day later: stale ones are dropped
+ * only by close passes, which a tenant without open windows no longer has.
+ */
+const HOLDS_TTL_MS = 86_400_000
+
+/**
  * The Lua that registers a hold, for a script whose KEYS[k..k+2] are hold-ev, hold-at, closed-through and
  * whose arguments `ev`, `at`, `id` are Lua expressions. A hold never reaches below closed-through: windows
  * ending there are closed already (the batch's points in them are late whatever happens), and a hold from
@@ -36,7 +42,9 @@ local ct = tonumber(redis.call('GET', KEYS[${k + 2}]) or '-1e300')
 local ev = tonumber(${ev})
 if ev < ct then ev = ct end
 redis.call('ZADD', KEYS[${k}], ev, ${id})
-redis.call('ZADD', KEYS[${k + 1}], ${at}, ${id})`
+redis.call('ZADD', KEYS[${k + 1}], ${at}, ${id})
+redis.call('PEXPIRE', KEYS[${k}], ${HOLDS_TTL_MS})
+redis.call('PEXPIRE', KEYS[${k + 1}], ${HOLDS_TTL_MS})`
 
 const HOLD = `${holdLua(1, "ARGV[1]", "ARGV[2]", "ARGV[3]")}
 return 1`
