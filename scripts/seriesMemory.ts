@@ -54,7 +54,7 @@ const main = Effect.gen(function* () {
     }
     yield* windows.advanceWatermark(tenant, start + sizeMs - 1)
     // Close what the watermark passed (lateness 5 s: the previous window).
-    const due = yield* windows.due(tenant, start - 5_000, series * 2)
+    const due = yield* windows.closeThrough(tenant, start - 5_000, start - 5_000, series * 2)
     const compactions = []
     for (const d of due) {
       const { partials, names } = yield* windows.close(tenant, d.seriesKey, d.windowStartMs)

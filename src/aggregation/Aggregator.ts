@@ -47,13 +47,21 @@ export const makeAggregator = <E1, E2>(deps: AggregatorDeps<E1, E2>) =>
     const stored = yield* WindowRows
     const merged = (partials: ReadonlyArray<string>) => mergeAggs(partials.map(decodeAgg))
 
-    /** Closes every window the watermark (or, for a quiet tenant, the wall clock) has passed. */
+    /**
+     * Closes every window the watermark (or, for a quiet tenant, the wall clock) has passed, but none a
+     * batch accepted and not yet in may still bring points to: windows ending at or before the earliest
+     * held event time only (src/aggregation/holds.ts; a hold lasts at most MPLP_WINDOW_HOLD_SECONDS).
+     */
     const closePass = (tenantId: string) =>
       windows.withTenantLock(tenantId, Effect.gen(function* () {
         const settings = yield* deps.settingsOf(tenantId)
-        const maxEventTimeMs = yield* windows.watermarkOf(tenantId)
-        const cutoff = closeCutoff(maxEventTimeMs, yield* Clock.currentTimeMillis, settings.allowedLatenessSeconds * 1000, settings.idleTimeoutSeconds * 1000)
-        const due = yield* windows.due(tenantId, cutoff)
+        const nowMs = yield* Clock.currentTimeMillis
+        const { maxEventTimeMs, heldFromMs } = yield* windows.closeInputs(tenantId, nowMs)
+        const latenessMs = settings.allowedLatenessSeconds * 1000
+        const cutoff = Math.min(heldFromMs, closeCutoff(maxEventTimeMs, nowMs, latenessMs, settings.idleTimeoutSeconds * 1000))
+        // What the watermark closed marks later points of never-opened windows late (WindowStore's ADD);
+        // what only the wall clock closed does not (a quiet tenant's history sent in order is not late).
+        const due = yield* windows.closeThrough(tenantId, cutoff, Math.min(heldFromMs, watermark(maxEventTimeMs, latenessMs)))
         if (due.length === 0) return yield* windows.forgetTenantIfIdle(tenantId)
         const rows: Array<WindowRow> = []
         const compactions: Array<{ seriesKey: string; windowStartMs: number; merged: WindowAgg; names: ReadonlyArray<string> }> = []
@@ -76,7 +84,10 @@ export const makeAggregator = <E1, E2>(deps: AggregatorDeps<E1, E2>) =>
         yield* windows.forgetClosed(tenantId, due.map((d) => d.member))
       })).pipe(Effect.withSpan("Aggregator.closePass", { attributes: { tenantId } }))
 
-    /** One aggregate job: its partials into their windows (late ones correct the stored rows), then a close pass. */
+    /**
+     * One aggregate job: its partials into their windows (late ones correct the stored rows), its batch's
+     * hold released, then a close pass.
+     */
     const process = (job: AggregateJob) =>
       Effect.gen(function* () {
         const partials = job.partials.map((p) => ({
@@ -86,11 +97,10 @@ export const makeAggregator = <E1, E2>(deps: AggregatorDeps<E1, E2>) =>
           agg: p.agg,
           meta: { metricName: p.metricName, serviceName: p.serviceName, operation: p.operation, sizeMs: job.windowSizeMs }
         }))
-        const settings = yield* deps.settingsOf(job.tenantId)
-        const lateBefore = watermark(yield* windows.watermarkOf(job.tenantId), settings.allowedLatenessSeconds * 1000)
-        const results = yield* windows.addPartials(job.tenantId, job.sourceJobId, partials, lateBefore)
+        // With them, in the same round trip: the batch's hold released, the watermark advanced.
+        const results = yield* windows.addPartials(job.tenantId, job.sourceJobId, partials, job.maxEventTimeMs)
         // Late points: their window was closed already (recompute it from its partials and correct the
-        // stored row), or the watermark had passed it before it opened, or its state expired after close
+        // stored row), or a close pass had passed it before it opened, or its state expired after close
         // (the hash is "additive": merge the partial into the stored row, or store a new row outside
         // detection, whose baselines move forward in event time only). Either way they count as late.
         const late: Array<WindowRow> = []
@@ -112,7 +122,6 @@ export const makeAggregator = <E1, E2>(deps: AggregatorDeps<E1, E2>) =>
           yield* stored.merge(job.tenantId, additive)
           deps.onLate([...late, ...additive].reduce((n, w) => n + w.lateCount, 0))
         }
-        yield* windows.advanceWatermark(job.tenantId, job.maxEventTimeMs)
         yield* closePass(job.tenantId)
       })
 

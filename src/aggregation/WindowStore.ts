@@ -1,6 +1,7 @@
 import { Context, Effect, Layer } from "effect"
 import { AppConfig } from "../config/AppConfig.ts"
 import { RedisConnection } from "../queues/Redis.ts"
+import { holdKeys, holdLua } from "./holds.ts"
 import { makeMemoryWindowStore } from "./memoryWindowStore.ts"
 
 // Durable window state in Redis, so a killed worker loses nothing and two workers agree. Keys are in
@@ -11,19 +12,38 @@ import { makeMemoryWindowStore } from "./memoryWindowStore.ts"
 //   {P:t:<tenant>}:open                 zset of open windows, scored by window end
 //   {P:t:<tenant>}:wm                   the tenant's latest event time (only ever grows)
 //   {P}:open-tenants                    tenants with open windows, for the idle sweeper
+//   {P:t:<tenant>}:hold-ev, hold-at, closed-through   batches accepted and not yet in (src/aggregation/holds.ts)
 // Adding a partial and closing a window are each one script on the window's hash, so a partial is
 // either part of the close or sees the window closed (and is handled as late).
 // An open window's hash lives until it closes; a closed one only MPLP_WINDOW_RETAIN_SECONDS more (late
 // points within it recompute the window exactly from its partials; a redelivered batch finds its field).
 
-// A hash created for a window the watermark had already passed (never opened, or its state expired
-// after close) is closed at birth and marked __additive: its late partials are merged into the stored
-// row one by one, since the hash does not hold the window's earlier points.
+// A hash created for a window a close pass had already passed by the watermark (never opened, or its
+// state expired after close: its end at or before the tenant's closed-through, KEYS[3]) is closed at
+// birth and marked __additive: its late partials are merged into the stored row one by one, since the
+// hash does not hold the window's earlier points. Closed-through is the watermark's cutoff as close
+// passes actually applied it (held back by holds, see Aggregator.closePass), not the raw watermark: a
+// window a batch's hold kept from closing opens normally, however far the watermark moved. (The wall
+// clock's cutoff, for quiet tenants, closes open windows but marks nothing: history sent in event-time
+// order, each chunk stored before the next, opens its windows and has them closed and evaluated.)
+// A close pass sets closed-through (closeThrough) before it reads the due windows, and ADD reads it in the
+// same script as it opens the window; so for a partial of window W (end e) of a new hash and a pass whose
+// closed-through c ≥ e, either
+//   - ADD runs first: W is opened (ZADD) before the pass reads the open set, so the pass closes W with
+//     this partial; or
+//   - the pass's closeThrough runs first: ADD sees closed-through ≥ e and W is born closed, additive.
+// Never a window opened behind a pass that passed it by the watermark without seeing it. (A window the
+// pass closes by the wall clock only, ADD after its read: opened, and closed by the next pass.) For an
+// existing open hash, ADD before the pass's CLOSE puts the partial in the close; ADD after it finds
+// __closed and is late (recomputed). A batch's hold keeps every pass's cutoff, hence closed-through,
+// below its earliest event time (or the closed-through at its accept, if that is later: nothing older
+// can open anyway) until its ADDs are done, so its partials take the first branch or find their window
+// open: not late, not additive.
 const ADD = `
 local closed = redis.call('HGET', KEYS[1], '__closed')
 local existed = redis.call('HSETNX', KEYS[1], '__meta', ARGV[3]) == 0
 local additive = 0
-if not existed and tonumber(ARGV[4]) <= tonumber(ARGV[7]) then
+if not existed and tonumber(ARGV[4]) <= tonumber(redis.call('GET', KEYS[3]) or '-1e300') then
   redis.call('HSET', KEYS[1], '__closed', '1', '__additive', '1')
   closed = '1'
   additive = 1
@@ -32,7 +52,7 @@ elseif closed then
 end
 local added = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
 if closed then
-  redis.call('PEXPIRE', KEYS[1], ARGV[8])
+  redis.call('PEXPIRE', KEYS[1], ARGV[7])
 else
   redis.call('PEXPIRE', KEYS[1], ARGV[6])
   redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5])
@@ -51,6 +71,24 @@ const COMPACT = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 for i = 2, #ARGV do redis.call('HSET', KEYS[1], ARGV[i], '') end
 redis.call('HSET', KEYS[1], '__merged', ARGV[1])
+return 1`
+
+// What a close pass needs to know: the watermark, and the earliest event time held by a batch accepted
+// and not yet in (stale holds dropped first: accepted at or before ARGV[1]). KEYS: wm, hold-ev, hold-at.
+const CLOSE_INPUTS = `
+local stale = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[1], 'LIMIT', 0, 1000)
+for i = 1, #stale do redis.call('ZREM', KEYS[2], stale[i]) redis.call('ZREM', KEYS[3], stale[i]) end
+local held = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+return {redis.call('GET', KEYS[1]) or false, held[2] or false, #stale}`
+
+// A close pass's watermark cutoff (ARGV[2]) becomes the tenant's closed-through (only ever grows), then
+// the windows due by its cutoff (ARGV[1]) are read: in this order (see ADD). KEYS: closed-through, open.
+const CLOSE_THROUGH = `
+local cur = tonumber(redis.call('GET', KEYS[1]) or '-1e300')
+if tonumber(ARGV[2]) > cur then redis.call('SET', KEYS[1], ARGV[2]) end
+return redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])`
+
+const HOLD = `${holdLua(1, "ARGV[1]", "ARGV[2]", "ARGV[3]")}
 return 1`
 
 const WATERMARK = `
@@ -74,8 +112,9 @@ export interface AddResult {
 
 const makeStore = Effect.gen(function* () {
   const redis = yield* RedisConnection
-  const { windowRetainSeconds } = yield* AppConfig
+  const { windowRetainSeconds, windowHoldSeconds } = yield* AppConfig
   const closedRetainMs = windowRetainSeconds * 1000
+  const holdMs = windowHoldSeconds * 1000
   const r = redis.client
   const k = redis.keys
   const hashKey = (tenantId: string, seriesKey: string, startMs: number) => k.tenant(tenantId, "wp", seriesKey, startMs)
@@ -85,37 +124,51 @@ const makeStore = Effect.gen(function* () {
   const member = (seriesKey: string, startMs: number) => `${startMs}|${seriesKey}`
   // The per-partial scripts as ioredis commands: sent as EVALSHA (the script's text once per connection,
   // ioredis reloads it on NOSCRIPT), not EVAL with ~700 bytes of Lua for each of a batch's ~100 partials.
-  r.defineCommand("mplpWindowAdd", { numberOfKeys: 2, lua: ADD })
+  const holds = (tenantId: string) => holdKeys(k, tenantId)
+  r.defineCommand("mplpWindowAdd", { numberOfKeys: 3, lua: ADD })
+  r.defineCommand("mplpWatermark", { numberOfKeys: 1, lua: WATERMARK })
+  r.defineCommand("mplpCloseInputs", { numberOfKeys: 3, lua: CLOSE_INPUTS })
+  r.defineCommand("mplpCloseThrough", { numberOfKeys: 2, lua: CLOSE_THROUGH })
   r.defineCommand("mplpWindowCompact", { numberOfKeys: 1, lua: COMPACT })
   r.defineCommand("mplpWindowClose", { numberOfKeys: 1, lua: CLOSE })
   type Script = (...args: Array<string | number>) => unknown
-  type Scripted = { readonly mplpWindowAdd: Script; readonly mplpWindowCompact: Script; readonly mplpWindowClose: Script }
+  type Scripted = {
+    readonly mplpWindowAdd: Script; readonly mplpWindowCompact: Script; readonly mplpWindowClose: Script
+    readonly mplpWatermark: Script; readonly mplpCloseInputs: Script; readonly mplpCloseThrough: Script
+  }
+  const scripts = r as unknown as Scripted
   const call = <A>(f: () => Promise<A>) => Effect.tryPromise({ try: f, catch: (e) => (e instanceof Error ? e : new Error(String(e))) })
 
   const addPartials = Effect.fn("WindowStore.addPartials")(function* (
     tenantId: string,
     sourceJobId: string,
     partials: ReadonlyArray<{ seriesKey: string; windowStartMs: number; windowEndMs: number; agg: unknown; meta: unknown }>,
-    /** Windows ending at or before this were passed by the watermark (minus lateness) before this batch. */
-    lateBeforeMs: number
+    /** The batch's latest event time: the tenant's watermark advances to it in the same round trip. */
+    maxEventTimeMs: number
   ) {
     return yield* call(async () => {
       const pipe = r.pipeline()
       const scripted = pipe as unknown as Scripted
-      const lateBefore = Number.isFinite(lateBeforeMs) ? String(lateBeforeMs) : "-1e300"
+      const h = holds(tenantId)
       for (const x of partials) {
-        scripted.mplpWindowAdd(hashKey(tenantId, x.seriesKey, x.windowStartMs), openKey(tenantId),
+        scripted.mplpWindowAdd(hashKey(tenantId, x.seriesKey, x.windowStartMs), openKey(tenantId), h.closedThrough,
           sourceJobId, JSON.stringify(x.agg), JSON.stringify(x.meta), x.windowEndMs, member(x.seriesKey, x.windowStartMs), OPEN_RETAIN_MS,
-          lateBefore, closedRetainMs)
+          closedRetainMs)
       }
+      // The batch's partials are in: its hold goes, in the same round trip, after them (a close pass that
+      // no longer sees the hold finds them in their windows).
+      pipe.zrem(h.events, sourceJobId).zrem(h.accepted, sourceJobId)
+      if (Number.isFinite(maxEventTimeMs)) scripted.mplpWatermark(wmKey(tenantId), String(maxEventTimeMs))
       // Not in the script: the set is deployment-wide (another slot, maybe another node, in a cluster), so
       // on a cluster it is its own round trip. SADD after the windows' ZADD: forgetTenantIfIdle's check →
       // SREM → check again then cannot drop a tenant whose window was just opened. SADD is idempotent.
       if (!redis.isCluster) pipe.sadd(openTenantsKey, tenantId)
-      const out = ((await pipe.exec()) ?? []).slice(0, partials.length)
+      const all = (await pipe.exec()) ?? []
+      // A failed release or watermark fails the job too (its redelivery repeats them, harmlessly).
+      const failed = all.find(([err]) => err !== null)
+      if (failed !== undefined) throw failed[0]
       if (redis.isCluster) await r.sadd(openTenantsKey, tenantId)
-      return out.map(([err, res]): AddResult => {
-        if (err !== null) throw err
+      return all.slice(0, partials.length).map(([, res]): AddResult => {
         const [closed, added, existed, additive] = res as [number, number, number, number]
         return { closed: closed === 1, added: added === 1, existed: existed === 1, additive: additive === 1 }
       })
@@ -123,15 +176,39 @@ const makeStore = Effect.gen(function* () {
   })
 
   const advanceWatermark = Effect.fn("WindowStore.advanceWatermark")(function* (tenantId: string, eventTimeMs: number) {
-    return Number(yield* call(() => r.eval(WATERMARK, 1, wmKey(tenantId), String(eventTimeMs))))
+    return Number(yield* call(() => scripts.mplpWatermark(wmKey(tenantId), String(eventTimeMs)) as Promise<string>))
   })
 
   const watermarkOf = (tenantId: string) =>
     call(() => r.get(wmKey(tenantId))).pipe(Effect.map((v) => (v === null ? Number.NEGATIVE_INFINITY : Number(v))))
 
-  /** Open windows whose end is at or before `cutoffMs`, oldest first. */
-  const due = Effect.fn("WindowStore.due")(function* (tenantId: string, cutoffMs: number, limit = 5000) {
-    const members = yield* call(() => r.zrangebyscore(openKey(tenantId), "-inf", cutoffMs, "LIMIT", 0, limit))
+  /**
+   * The tenant's watermark and the earliest event time its held batches may still bring (+∞ if none), in
+   * one round trip; holds accepted more than MPLP_WINDOW_HOLD_SECONDS before `nowMs` are dropped first.
+   */
+  const closeInputs = Effect.fn("WindowStore.closeInputs")(function* (tenantId: string, nowMs: number) {
+    const h = holds(tenantId)
+    const [wm, held] = yield* call(() => scripts.mplpCloseInputs(wmKey(tenantId), h.events, h.accepted, nowMs - holdMs) as Promise<[string | null, string | null, number]>)
+    return {
+      maxEventTimeMs: wm === null ? Number.NEGATIVE_INFINITY : Number(wm),
+      heldFromMs: held === null ? Number.POSITIVE_INFINITY : Number(held)
+    }
+  })
+
+  /** Registers a batch's hold (the API does it with the backlog reservation, src/ingest/Backlog.ts). */
+  const hold = (tenantId: string, jobId: string, earliestEventMs: number, acceptedAtMs: number) => {
+    const h = holds(tenantId)
+    return call(() => r.eval(HOLD, 3, h.events, h.accepted, h.closedThrough, jobId, earliestEventMs, acceptedAtMs)).pipe(Effect.asVoid)
+  }
+
+  /**
+   * Marks the tenant closed through `closedThroughMs` (≤ `cutoffMs`: a window that never opened and ends
+   * at or before it is additive from now on, see ADD) and returns the open windows whose end is at or
+   * before `cutoffMs`, oldest first.
+   */
+  const closeThrough = Effect.fn("WindowStore.closeThrough")(function* (tenantId: string, cutoffMs: number, closedThroughMs: number, limit = 5000) {
+    const mark = Number.isFinite(closedThroughMs) ? closedThroughMs : -1e300
+    const members = yield* call(() => scripts.mplpCloseThrough(holds(tenantId).closedThrough, openKey(tenantId), cutoffMs, mark, limit) as Promise<Array<string>>)
     return members.map((m) => {
       const i = m.indexOf("|")
       return { windowStartMs: Number(m.slice(0, i)), seriesKey: m.slice(i + 1), member: m }
@@ -140,7 +217,7 @@ const makeStore = Effect.gen(function* () {
 
   /** Marks the window closed and returns its partials and meta (also for recomputing a closed one). */
   const close = (tenantId: string, seriesKey: string, windowStartMs: number) =>
-    call(() => (r as unknown as Scripted).mplpWindowClose(hashKey(tenantId, seriesKey, windowStartMs), closedRetainMs) as Promise<Array<string>>).pipe(Effect.map(fields))
+    call(() => scripts.mplpWindowClose(hashKey(tenantId, seriesKey, windowStartMs), closedRetainMs) as Promise<Array<string>>).pipe(Effect.map(fields))
 
   /** Replaces closed windows' batch partials by their merge (see COMPACT), in one round trip. */
   const compact = (tenantId: string, windows: ReadonlyArray<{ seriesKey: string; windowStartMs: number; merged: unknown; names: ReadonlyArray<string> }>) =>
@@ -189,7 +266,8 @@ const makeStore = Effect.gen(function* () {
         pipe.zrem(openKey(tenantId), ...members)
         await pipe.exec()
       }
-      await r.del(wmKey(tenantId), openKey(tenantId))
+      const h = holds(tenantId)
+      await r.del(wmKey(tenantId), openKey(tenantId), h.events, h.accepted, h.closedThrough)
       await r.srem(openTenantsKey, tenantId)
     })
 
@@ -207,7 +285,7 @@ const makeStore = Effect.gen(function* () {
       )
     })
 
-  return { addPartials, advanceWatermark, watermarkOf, due, close, compact, read, forgetClosed, openTenants, forgetTenantIfIdle, dropTenant, withTenantLock } as const
+  return { addPartials, advanceWatermark, watermarkOf, closeInputs, hold, closeThrough, close, compact, read, forgetClosed, openTenants, forgetTenantIfIdle, dropTenant, withTenantLock } as const
 })
 
 /**
@@ -234,5 +312,7 @@ const fields = (flat: ReadonlyArray<string>) => {
 export class WindowStore extends Context.Tag("aggregation/WindowStore")<WindowStore, Effect.Effect.Success<typeof makeStore>>() {
   static readonly Live = Layer.effect(WindowStore, makeStore)
   /** In memory (src/aggregation/memoryWindowStore.ts): stage logic tests in milliseconds, without Redis. */
-  static readonly Test = Layer.effect(WindowStore, makeMemoryWindowStore)
+  static readonly Test = Layer.effect(WindowStore, makeMemoryWindowStore())
+  /** The in-memory twin with another MPLP_WINDOW_HOLD_SECONDS. */
+  static readonly testWith = (options: { readonly holdSeconds: number }) => Layer.effect(WindowStore, makeMemoryWindowStore(options.holdSeconds))
 }

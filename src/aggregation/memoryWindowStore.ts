@@ -2,8 +2,9 @@ import { Effect } from "effect"
 import type { AddResult, WindowStore } from "./WindowStore.ts"
 
 // WindowStore's in-memory twin (WindowStore.Test): the same answers as the Redis scripts (a batch's
-// partial written once, a window closed at birth when the watermark had passed it, compaction into
-// __merged), without expiry. For stage logic tests; what crosses the wire is tested against Redis.
+// partial written once, a window closed at birth when a close pass had passed it, compaction into
+// __merged, holds and their staleness), without expiry. For stage logic tests; what crosses the wire is
+// tested against Redis.
 
 interface WindowHash {
   readonly batches: Map<string, string>
@@ -13,10 +14,20 @@ interface WindowHash {
   additive: boolean
 }
 
-export const makeMemoryWindowStore = Effect.sync((): WindowStore["Type"] => {
+/** `holdSeconds`: MPLP_WINDOW_HOLD_SECONDS (its default). */
+export const makeMemoryWindowStore = (holdSeconds = 60) => Effect.sync((): WindowStore["Type"] => {
   const hashes = new Map<string, WindowHash>()
   const open = new Map<string, Map<string, number>>()
   const watermarks = new Map<string, number>()
+  const closedThrough = new Map<string, number>()
+  /** tenant → job id → the hold's event time and accept time. */
+  const holds = new Map<string, Map<string, { readonly eventMs: number; readonly atMs: number }>>()
+  const holdsOf = (tenantId: string) => {
+    let h = holds.get(tenantId)
+    if (h === undefined) holds.set(tenantId, (h = new Map()))
+    return h
+  }
+  const closedThroughOf = (tenantId: string) => closedThrough.get(tenantId) ?? Number.NEGATIVE_INFINITY
   const openTenantSet = new Set<string>()
   const locks = new Set<string>()
   const hashKey = (tenantId: string, seriesKey: string, startMs: number) => `${tenantId}|${seriesKey}|${startMs}`
@@ -46,20 +57,23 @@ export const makeMemoryWindowStore = Effect.sync((): WindowStore["Type"] => {
     tenantId: string,
     sourceJobId: string,
     partials: ReadonlyArray<{ seriesKey: string; windowStartMs: number; windowEndMs: number; agg: unknown; meta: unknown }>,
-    lateBeforeMs: number
+    maxEventTimeMs: number
   ) =>
     Effect.sync(() => {
       openTenantSet.add(tenantId)
-      return partials.map((x): AddResult => {
+      const results = partials.map((x): AddResult => {
         const h = hashOf(hashKey(tenantId, x.seriesKey, x.windowStartMs))
         const existed = h.meta !== undefined
         if (!existed) h.meta = JSON.stringify(x.meta)
-        if (!existed && x.windowEndMs <= lateBeforeMs) h.closed = h.additive = true
+        if (!existed && x.windowEndMs <= closedThroughOf(tenantId)) h.closed = h.additive = true
         const added = !h.batches.has(sourceJobId)
         if (added) h.batches.set(sourceJobId, JSON.stringify(x.agg))
         if (!h.closed) openOf(tenantId).set(member(x.seriesKey, x.windowStartMs), x.windowEndMs)
         return { closed: h.closed, added, existed, additive: h.closed && h.additive }
       })
+      holdsOf(tenantId).delete(sourceJobId)
+      watermarks.set(tenantId, Math.max(watermarks.get(tenantId) ?? Number.NEGATIVE_INFINITY, maxEventTimeMs))
+      return results
     })
 
   const advanceWatermark = (tenantId: string, eventTimeMs: number) =>
@@ -78,10 +92,23 @@ export const makeMemoryWindowStore = Effect.sync((): WindowStore["Type"] => {
     addPartials,
     advanceWatermark,
     watermarkOf: (tenantId: string) => Effect.sync(() => watermarks.get(tenantId) ?? Number.NEGATIVE_INFINITY),
-    due: (tenantId: string, cutoffMs: number, limit = 5000) =>
-      Effect.sync(() =>
-        [...openOf(tenantId)].filter(([, end]) => end <= cutoffMs).sort(([a, x], [b, y]) => x - y || (a < b ? -1 : 1)).slice(0, limit).map(([m]) => split(m))
-      ),
+    closeInputs: (tenantId: string, nowMs: number) =>
+      Effect.sync(() => {
+        const h = holdsOf(tenantId)
+        let heldFromMs = Number.POSITIVE_INFINITY
+        for (const [jobId, { eventMs, atMs }] of h) {
+          if (atMs <= nowMs - holdSeconds * 1000) h.delete(jobId)
+          else heldFromMs = Math.min(heldFromMs, eventMs)
+        }
+        return { maxEventTimeMs: watermarks.get(tenantId) ?? Number.NEGATIVE_INFINITY, heldFromMs }
+      }),
+    hold: (tenantId: string, jobId: string, earliestEventMs: number, acceptedAtMs: number) =>
+      Effect.sync(() => void holdsOf(tenantId).set(jobId, { eventMs: Math.max(earliestEventMs, closedThroughOf(tenantId)), atMs: acceptedAtMs })),
+    closeThrough: (tenantId: string, cutoffMs: number, closedThroughMs: number, limit = 5000) =>
+      Effect.sync(() => {
+        closedThrough.set(tenantId, Math.max(closedThroughOf(tenantId), closedThroughMs))
+        return [...openOf(tenantId)].filter(([, end]) => end <= cutoffMs).sort(([a, x], [b, y]) => x - y || (a < b ? -1 : 1)).slice(0, limit).map(([m]) => split(m))
+      }),
     close: (tenantId: string, seriesKey: string, windowStartMs: number) =>
       Effect.sync(() => {
         const h = hashOf(hashKey(tenantId, seriesKey, windowStartMs))
@@ -106,6 +133,8 @@ export const makeMemoryWindowStore = Effect.sync((): WindowStore["Type"] => {
         for (const k of hashes.keys()) if (k.startsWith(`${tenantId}|`)) hashes.delete(k)
         open.delete(tenantId)
         watermarks.delete(tenantId)
+        closedThrough.delete(tenantId)
+        holds.delete(tenantId)
         openTenantSet.delete(tenantId)
       }),
     withTenantLock: <A, E, R>(tenantId: string, body: Effect.Effect<A, E, R>) =>

@@ -71,6 +71,8 @@ export interface AppSettings {
   readonly maxRawRangeHours: number
   /** A closed window's partials stay this long in Redis (exact late corrections, redelivery dedupe). */
   readonly windowRetainSeconds: number
+  /** A batch accepted and not yet aggregated holds its tenant's windows from closing at most this long. */
+  readonly windowHoldSeconds: number
   /** A series with no point for this long no longer counts against its tenant's maxActiveSeries. */
   readonly seriesIdleSeconds: number
   /** Ingest queue partitions (tenant → partition by FNV-1a), consumed side by side. */
@@ -234,6 +236,7 @@ const settings = Config.all({
   queryTimeoutMs: positiveInt("MPLP_QUERY_TIMEOUT_MS", 10_000),
   maxRawRangeHours: positiveInt("MPLP_MAX_RAW_RANGE_HOURS", 24),
   windowRetainSeconds: positiveInt("MPLP_WINDOW_RETAIN_SECONDS", 120),
+  windowHoldSeconds: positiveInt("MPLP_WINDOW_HOLD_SECONDS", 60),
   seriesIdleSeconds: positiveInt("MPLP_SERIES_IDLE_SECONDS", 3600),
   queuePartitions: Config.integer("MPLP_QUEUE_PARTITIONS").pipe(
     Config.validate({ message: "must be between 1 and 256", validation: (n) => n >= 1 && n <= 256 }),

@@ -1,6 +1,7 @@
 import { Effect } from "effect"
 import type { ChainableCommander } from "ioredis"
 import type { RedisService } from "../queues/Redis.ts"
+import { holdKeys, holdLua, releaseHoldIn } from "../aggregation/holds.ts"
 
 // A tenant's share of the ingest backlog: one hash in the tenant's slot, job id → "points bytes" of
 // each accepted batch not yet stored, with the totals in __points / __bytes. Reserved before the job
@@ -8,6 +9,9 @@ import type { RedisService } from "../queues/Redis.ts"
 // to release). A batch is always admitted into an empty share, so one larger than the share is not
 // refused forever. The hash expires an hour after the tenant's last batch: a reservation leaked by a
 // process killed between reserving and queueing does not outlive the tenant's activity.
+// The same script registers the batch's window hold (src/aggregation/holds.ts: KEYS[2..4], ARGV[7] its
+// earliest event time or "" for none, ARGV[8] the accept time): no round trip of its own. A repeated
+// reservation of a job id registers none (the first did, and may already have been released).
 const RESERVE = `
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return {0, 0, 0} end
 local p = tonumber(redis.call('HGET', KEYS[1], '__points') or '0')
@@ -17,6 +21,8 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ' ' .. ARGV[3])
 redis.call('HINCRBY', KEYS[1], '__points', ARGV[2])
 redis.call('HINCRBY', KEYS[1], '__bytes', ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
+if ARGV[7] ~= '' then${holdLua(2, "ARGV[1]", "ARGV[7]", "ARGV[8]").replace(/\n/g, "\n  ")}
+end
 return {0, p, b}`
 
 const RELEASE = `
@@ -42,10 +48,18 @@ export type Reservation =
 
 const backlogKey = (redis: RedisService, tenantId: string) => redis.keys.tenant(tenantId, "backlog")
 
-export const reserveBacklog = (redis: RedisService, tenantId: string, jobId: string, points: number, bytes: number, share: BacklogShare) =>
-  Effect.tryPromise(() =>
-    redis.client.eval(RESERVE, 1, backlogKey(redis, tenantId), jobId, points, bytes, share.maxBacklogPoints, share.maxBacklogBytes, TTL_MS) as Promise<[number, number, number]>
-  ).pipe(Effect.map(([over, p, b]): Reservation => (over === 1 ? { _tag: "Over", points: p, bytes: b } : { _tag: "Reserved", points: p })))
+/** `hold`: the batch's window hold, registered with the reservation (none for a batch that hands no points on). */
+export const reserveBacklog = (
+  redis: RedisService, tenantId: string, jobId: string, points: number, bytes: number, share: BacklogShare,
+  hold?: { readonly earliestEventMs: number; readonly acceptedAtMs: number }
+) =>
+  Effect.tryPromise(() => {
+    const h = holdKeys(redis.keys, tenantId)
+    return redis.client.eval(
+      RESERVE, 4, backlogKey(redis, tenantId), h.events, h.accepted, h.closedThrough,
+      jobId, points, bytes, share.maxBacklogPoints, share.maxBacklogBytes, TTL_MS, hold?.earliestEventMs ?? "", hold?.acceptedAtMs ?? 0
+    ) as Promise<[number, number, number]>
+  }).pipe(Effect.map(([over, p, b]): Reservation => (over === 1 ? { _tag: "Over", points: p, bytes: b } : { _tag: "Reserved", points: p })))
 
 /**
  * A batch's BullMQ priority in its partition (1 is first): one step per 1,000 points its tenant already
@@ -58,6 +72,13 @@ export const priorityOf = (waitingPoints: number) => 1 + Math.min(2_000_000, Mat
 /** The job is stored, dead-lettered, or was never queued: its points leave the tenant's share. */
 export const releaseBacklog = (redis: RedisService, tenantId: string, jobId: string) =>
   redis.client.eval(RELEASE, 1, backlogKey(redis, tenantId), jobId)
+
+/** A batch that was never queued (its queue write failed): its backlog share and its window hold, in one round trip. */
+export const releaseBacklogAndHold = async (redis: RedisService, tenantId: string, jobId: string) => {
+  const results = await releaseHoldIn(releaseBacklogIn(redis.client.pipeline(), redis, tenantId, jobId), redis.keys, tenantId, jobId).exec()
+  const failed = results?.find(([e]) => e !== null)
+  if (failed !== undefined) throw failed[0]
+}
 
 /** The same release, queued on a pipeline (to go in one round trip with other commands of the tenant's slot). */
 export const releaseBacklogIn = (pipeline: ChainableCommander, redis: RedisService, tenantId: string, jobId: string) =>

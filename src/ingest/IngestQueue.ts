@@ -12,7 +12,8 @@ import type { IngestJobWireEncoded } from "../domain/ingestWire.ts"
 import { toSpanColumns } from "../domain/spanColumns.ts"
 import { makeIngestPartitions, withTraceContext } from "../queues/Queues.ts"
 import { TenantStore } from "../tenants/TenantStore.ts"
-import { itemsOf, priorityOf, releaseBacklog, releaseBacklogIn, reserveBacklog } from "./Backlog.ts"
+import { itemsOf, priorityOf, releaseBacklogAndHold, releaseBacklogIn, reserveBacklog } from "./Backlog.ts"
+import { earliestEventOf, registerHold, releaseHoldIn } from "../aggregation/holds.ts"
 import { forgetDeadLetter, listDeadLetters, shortReason, tenantOfJob } from "./DeadLetters.ts"
 import { RedisConnection } from "../queues/Redis.ts"
 import type { RedisService } from "../queues/Redis.ts"
@@ -61,10 +62,14 @@ export const JOB_DONE_SECONDS = 86_400
  */
 export const recordStored = async (
   redis: RedisService, tenantId: string, jobId: string,
-  record: { readonly kind: string; readonly attempts: number; readonly createdAt: number; readonly startedAt: number | undefined; readonly finishedAt: number }
+  record: { readonly kind: string; readonly attempts: number; readonly createdAt: number; readonly startedAt: number | undefined; readonly finishedAt: number },
+  /** The batch queued no aggregate job (no points, or all refused): nothing else releases its window hold. */
+  releaseHold = false
 ) => {
   const pipeline = redis.client.pipeline().set(jobDoneKey(redis.prefix, jobId), JSON.stringify(record), "EX", JOB_DONE_SECONDS)
-  const results = await releaseBacklogIn(pipeline, redis, tenantId, jobId).exec()
+  releaseBacklogIn(pipeline, redis, tenantId, jobId)
+  if (releaseHold) releaseHoldIn(pipeline, redis.keys, tenantId, jobId)
+  const results = await pipeline.exec()
   const failed = results?.find(([e]) => e !== null)
   if (failed !== undefined) throw failed[0]
 }
@@ -106,11 +111,14 @@ const makeIngestQueue = Effect.gen(function* () {
         return yield* unavailable(`the ingest backlog is over ${maxBacklog} batches`)
       }
       const jobId = options.jobId ?? newJobId(job.tenantId)
+      // The batch holds its tenant's windows from closing until its partials are in (src/aggregation/holds.ts).
+      const earliestEventMs = earliestEventOf(job)
+      const hold = earliestEventMs === undefined ? undefined : { earliestEventMs, acceptedAtMs: Date.now() }
       let priority = 1
       if (options.ignoreBacklog !== true) {
         // The tenant's share of the backlog: over it, this tenant alone waits (429); the others go on.
         const { limits } = yield* store.getSettings(job.tenantId).pipe(Effect.mapError(() => unavailable("tenant settings are unavailable")))
-        const reservation = yield* reserveBacklog(redis, job.tenantId, jobId, itemsOf(job), yield* requestBytes, limits).pipe(
+        const reservation = yield* reserveBacklog(redis, job.tenantId, jobId, itemsOf(job), yield* requestBytes, limits, hold).pipe(
           Effect.mapError((e) => unavailable(`Redis: ${e.message}`))
         )
         if (reservation._tag === "Over") {
@@ -120,6 +128,10 @@ const makeIngestQueue = Effect.gen(function* () {
           })
         }
         priority = priorityOf(reservation.points)
+      } else if (hold !== undefined) {
+        yield* Effect.tryPromise(() => registerHold(redis, job.tenantId, jobId, hold.earliestEventMs, hold.acceptedAtMs)).pipe(
+          Effect.mapError((e) => unavailable(`Redis: ${messageOf(e)}`))
+        )
       }
       // The job contract has no transformations (its encoded form is its type), and the worker decodes
       // it again on dequeue: encoding here would only copy every point once more. Metrics travel as
@@ -142,7 +154,7 @@ const makeIngestQueue = Effect.gen(function* () {
         catch: (e) => unavailable(`queue write failed (${messageOf(e)})`)
       }).pipe(
         Effect.timeoutFail({ duration: Duration.millis(2_000 + (redisWaitReplicas > 0 ? redisWaitTimeoutMs : 0)), onTimeout: () => unavailable("queue write timed out") }),
-        Effect.tapError(() => Effect.tryPromise(() => releaseBacklog(redis, job.tenantId, jobId)).pipe(Effect.ignore))
+        Effect.tapError(() => Effect.tryPromise(() => releaseBacklogAndHold(redis, job.tenantId, jobId)).pipe(Effect.ignore))
       )
       return jobId
     }).pipe(Effect.withSpan("IngestQueue.submit"))

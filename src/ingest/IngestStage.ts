@@ -10,7 +10,7 @@ import { SeriesLimiter } from "../tenants/SeriesLimiter.ts"
 import { makePartitionedProducer, makeProducer, runWorker } from "../queues/Queues.ts"
 import { RedisConnection } from "../queues/Redis.ts"
 import { indexDeadLetter, recordStored } from "./IngestQueue.ts"
-import { releaseBacklog } from "./Backlog.ts"
+import { releaseBacklogAndHold } from "./Backlog.ts"
 import { tenantOfJob } from "./DeadLetters.ts"
 import { AppConfig } from "../config/AppConfig.ts"
 import { TenantStore } from "../tenants/TenantStore.ts"
@@ -109,8 +109,10 @@ export const IngestStage = {
         // Hands the batch's series points on, folded per window. Runs on every delivery, also when the
         // rows were already stored, so a crash between commit and hand-off loses nothing; the same job
         // id (and the window store's per-batch fields) make the repeat harmless.
+        // Whether it queued an aggregate job: if not, the batch's window hold is released with its record.
         const handOff = (job: IngestJob, applied: Applied, jobId: string) =>
           Effect.gen(function* () {
+            let aggregated = false
             const all = job._tag === "spans"
               ? [...spanSeriesPoints(job.spans), ...genaiSeriesPoints(job.spans, applied.genai)]
               : metricSeriesPoints(applied.points)
@@ -131,6 +133,7 @@ export const IngestStage = {
               for (const p of points) if (p.timeMs > maxEventTimeMs) maxEventTimeMs = p.timeMs
               if (points.length > 0) {
                 yield* aggregate.add("partials", { tenantId: job.tenantId, sourceJobId: jobId, windowSizeMs, maxEventTimeMs, partials }, { jobId })
+                aggregated = true
               }
             }
             if (job._tag === "spans" && applied.genai !== undefined && applied.genai.some((g) => g !== undefined)) yield* genaiAlerts(job, applied.genai, applied, jobId)
@@ -153,6 +156,7 @@ export const IngestStage = {
               }
               yield* alert.add("event", { _tag: "event", tenantId: job.tenantId, eventType: "execution_completed", key: executionId, payload }, { jobId: `${jobId}-done` })
             }
+            return aggregated
           })
 
         // One worker per partition, each with the stage's concurrency: a partition whose tenant has a
@@ -165,7 +169,7 @@ export const IngestStage = {
             schema: IngestJobWire,
             concurrency,
             onDeadLetter: (bullJob) =>
-              Promise.all([indexDeadLetter(redis, bullJob), releaseBacklog(redis, tenantOfJob(bullJob.id ?? "") ?? "", bullJob.id ?? "")]),
+              Promise.all([indexDeadLetter(redis, bullJob), releaseBacklogAndHold(redis, tenantOfJob(bullJob.id ?? "") ?? "", bullJob.id ?? "")]),
             process: (wire, bullJob) => {
               const job = ingestJobOfWire(wire)
               const jobId = bullJob.id ?? ""
@@ -178,10 +182,11 @@ export const IngestStage = {
               return applied.pipe(
                 Effect.flatMap((applied) => handOff(job, applied, jobId)),
                 // Stored: its record for GET /api/jobs/{id}, and the batch leaves its tenant's share of the
-                // backlog, in one round trip (both keys are in the tenant's slot).
-                Effect.tap(() =>
+                // backlog (and, when it queued no aggregate job, releases its window hold), in one round trip
+                // (the keys are in the tenant's slot).
+                Effect.tap((aggregated) =>
                   Effect.tryPromise(() =>
-                    recordStored(redis, job.tenantId, jobId, { kind: job._tag, attempts: bullJob.attemptsMade + 1, createdAt: bullJob.timestamp, startedAt: bullJob.processedOn, finishedAt: Date.now() })
+                    recordStored(redis, job.tenantId, jobId, { kind: job._tag, attempts: bullJob.attemptsMade + 1, createdAt: bullJob.timestamp, startedAt: bullJob.processedOn, finishedAt: Date.now() }, !aggregated)
                   )
                 ),
                 Effect.tap(() =>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Ref, TestClock } from "effect"
+import { Clock, Effect, Layer, Ref, TestClock } from "effect"
 import { makeAggregator } from "../../src/aggregation/Aggregator.ts"
 import { aggOf } from "../../src/aggregation/window.ts"
 import { WindowRows, WindowRowsMemory } from "../../src/aggregation/windowRows.ts"
@@ -31,6 +31,10 @@ const setup = Effect.gen(function* () {
 })
 
 const layer = Layer.merge(WindowStore.Test, WindowRows.Test)
+
+/** The API's accept of a batch: its hold on the tenant's windows from its earliest event time (src/aggregation/holds.ts). */
+const accept = (jobId: string, earliestEventMs: number) =>
+  Effect.flatMap(WindowStore, (w) => Effect.flatMap(Clock.currentTimeMillis, (now) => w.hold("t1", jobId, earliestEventMs, now)))
 
 describe("Aggregator (Test layers)", () => {
   it.effect("merges two batches into one window, closes it once the watermark passes, and ignores a redelivered batch", () =>
@@ -75,4 +79,84 @@ describe("Aggregator (Test layers)", () => {
       expect(yield* a.rows).toEqual([{ start: T0, count: 1, mean: 4, late: 0, skip: false }])
       expect(yield* a.detected).toHaveLength(1)
     }).pipe(Effect.provide(layer)))
+
+  it.effect("a quiet tenant's history sent in event-time order, each batch in before the next: every window opens, closes and is evaluated, though the wall clock had passed them", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(T0 + 60 * MIN)
+      const a = yield* setup
+      for (let i = 0; i < 3; i++) {
+        yield* accept(`b${i}`, T0 + i * MIN)
+        yield* a.process(job(`b${i}`, T0 + i * MIN + 5_000, [{ start: T0 + i * MIN, values: [i] }]))
+      }
+      expect(yield* a.rows).toEqual([0, 1, 2].map((i) => ({ start: T0 + i * MIN, count: 1, mean: i, late: 0, skip: false })))
+      expect(yield* a.detected).toHaveLength(3)
+    }).pipe(Effect.provide(layer)))
+
+  describe("holds: a batch accepted before another is not overtaken by it", () => {
+    // B1 (a breach in window W = [T0, T0 + 1 min)) and B2 (past W's end + lateness) are both accepted,
+    // and the stage processes B2 first.
+    it.effect("W waits for B1: it closes once, after B1, with both batches' partials, on time and evaluated", () =>
+      Effect.gen(function* () {
+        yield* TestClock.setTime(T0 + MIN + 30_000)
+        const a = yield* setup
+        yield* accept("b1", T0 + 5_000)
+        yield* accept("b2", T0 + 50_000)
+        yield* a.process(job("b2", T0 + MIN + 20_000, [{ start: T0, values: [1] }, { start: T0 + MIN, values: [2] }]))
+        expect(yield* a.rows).toEqual([]) // held by B1, though B2's watermark passed W's end + lateness
+        yield* a.process(job("b1", T0 + 5_000, [{ start: T0, values: [95] }]))
+        expect(yield* a.rows).toEqual([{ start: T0, count: 2, mean: 48, late: 0, skip: false }])
+        expect(yield* a.detected).toHaveLength(1)
+        expect(a.late()).toBe(0)
+      }).pipe(Effect.provide(layer)))
+
+    it.effect("a window only B1 has points in opens normally after B2 moved the watermark past it (not additive)", () =>
+      Effect.gen(function* () {
+        yield* TestClock.setTime(T0 + MIN + 30_000)
+        const a = yield* setup
+        yield* accept("b1", T0 + 5_000)
+        yield* accept("b2", T0 + MIN + 20_000)
+        yield* a.process(job("b2", T0 + MIN + 20_000, [{ start: T0 + MIN, values: [2] }]))
+        yield* a.process(job("b1", T0 + 5_000, [{ start: T0, values: [95] }]))
+        expect(yield* a.rows).toEqual([{ start: T0, count: 1, mean: 95, late: 0, skip: false }])
+        expect(yield* a.detected).toHaveLength(1)
+        expect(a.late()).toBe(0)
+      }).pipe(Effect.provide(layer)))
+
+    it.effect("a stale hold (accepted more than MPLP_WINDOW_HOLD_SECONDS ago, its batch never aggregated) stops holding", () =>
+      Effect.gen(function* () {
+        yield* TestClock.setTime(T0 + MIN + 30_000)
+        const a = yield* setup
+        yield* accept("lost", T0 + 1_000) // its aggregate job never comes (dead-lettered, process killed)
+        yield* a.process(job("b1", T0 + MIN + 20_000, [{ start: T0, values: [3] }, { start: T0 + MIN, values: [2] }]))
+        expect(yield* a.rows).toEqual([])
+        yield* TestClock.adjust("59 seconds")
+        yield* a.closePass("t1")
+        expect(yield* a.rows).toEqual([])
+        yield* TestClock.adjust("1 second")
+        yield* a.closePass("t1")
+        expect(yield* a.rows).toEqual([{ start: T0, count: 1, mean: 3, late: 0, skip: false }])
+      }).pipe(Effect.provide(Layer.merge(WindowStore.testWith({ holdSeconds: 60 }), WindowRows.Test))))
+
+    it.effect("a batch accepted after a close pass passed its windows is late as before (recomputed, or additive), its hold no older than what was closed", () =>
+      Effect.gen(function* () {
+        yield* TestClock.setTime(T0 + 3 * MIN)
+        const a = yield* setup
+        yield* accept("b1", T0 + 5_000)
+        yield* a.process(job("b1", T0 + 5_000, [{ start: T0, values: [1, 3] }]))
+        yield* accept("b2", T0 + 2 * MIN)
+        yield* a.process(job("b2", T0 + 3 * MIN, [{ start: T0 + 2 * MIN, values: [5] }]))
+        expect(yield* a.rows).toEqual([{ start: T0, count: 2, mean: 2, late: 0, skip: false }])
+        // Closed through T0 + 3 min − 10 s now. B3's events are older: late at its accept already.
+        yield* accept("b3", T0 - 5 * MIN)
+        // Its hold holds nothing that was not closed: a close pass meanwhile closes what it closed before.
+        yield* a.closePass("t1")
+        yield* a.process(job("b3", T0 + 3 * MIN, [{ start: T0, values: [5] }, { start: T0 - 5 * MIN, values: [7, 9] }]))
+        expect(yield* a.rows).toEqual([
+          { start: T0, count: 3, mean: 3, late: 1, skip: false },
+          { start: T0 - 5 * MIN, count: 2, mean: 8, late: 2, skip: true }
+        ])
+        expect(a.late()).toBe(3)
+        expect(yield* a.detected).toHaveLength(1)
+      }).pipe(Effect.provide(layer)))
+  })
 })

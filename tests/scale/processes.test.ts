@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Queue } from "bullmq"
 import { Redis } from "ioredis"
+import { redisKeys } from "../../src/queues/keys.ts"
 import { call, eventually, startApp } from "../support/harness.ts"
 import type { TestApp } from "../support/harness.ts"
 import { openIngest } from "../api/queue.ts"
@@ -101,6 +102,10 @@ describe("crash safety and scale-out across processes", () => {
     const connection = new Redis("redis://127.0.0.1:6379", { maxRetriesPerRequest: null })
     const ingest = openIngest(connection, app.env)
     const jobId = `${a.id}.poison`
+    // Held as the API would hold it (src/aggregation/holds.ts): the dead letter must release the hold.
+    const holdKey = (name: string) => redisKeys(app.env.MPLP_QUEUE_PREFIX ?? "").tenant(a.id, name)
+    await connection.zadd(holdKey("hold-ev"), Date.now(), jobId)
+    await connection.zadd(holdKey("hold-at"), Date.now(), jobId)
     await ingest.add("metrics", {
       _tag: "metrics", tenantId: a.id, receivedAtMs: Date.now(), source: "native",
       points: [{ name: "bad\u0000name", value: 1, timeMs: Date.now(), serviceName: "", traceId: null, attributes: {} }]
@@ -119,6 +124,7 @@ describe("crash safety and scale-out across processes", () => {
     const other = (await (await call(app, b.key, "GET", "/api/jobs?state=failed")).json()) as { jobs: Array<{ jobId: string }> }
     expect(other.jobs).toHaveLength(0)
     expect((await call(app, b.key, "GET", `/api/jobs/${jobId}`)).status).toBe(404)
+    await eventually(async () => ((await connection.zcard(holdKey("hold-ev"))) + (await connection.zcard(holdKey("hold-at"))) === 0 ? true : undefined))
     await ingest.close()
     await connection.quit()
     await w.stop()
