@@ -48,8 +48,11 @@ export interface DbServerMeter {
   readonly stop: () => Promise<void>
 }
 
-/** Starts sampling; undefined when the server is not on this machine (or not Linux). */
-export const startDbServerMeter = async (url: string): Promise<DbServerMeter | undefined> => {
+/**
+ * A reader of the server's (and its replicas') CPU seconds so far, from /proc: undefined when the server
+ * is not on this machine. Processes that ended since the last read are counted as last seen.
+ */
+export const dbServerCpuReader = async (url: string): Promise<(() => { primary: number; replica: number }) | undefined> => {
   const client = new pg.Client({ connectionString: url })
   let postmaster: number
   let ofOtherDb: (cmd: string) => boolean
@@ -78,26 +81,21 @@ export const startDbServerMeter = async (url: string): Promise<DbServerMeter | u
   } finally {
     await client.end().catch(() => undefined)
   }
-  const replicaMasters = (): Set<number> => {
-    const out = new Set<number>()
-    for (const e of readdirSync("/proc")) {
-      const pid = Number(e)
-      if (!Number.isInteger(pid)) continue
-      const c = cmdline(pid)
-      if (c.startsWith("postgres: startup recovering") || c.startsWith("postgres: walreceiver")) {
-        const p = readProc(pid)
-        if (p !== undefined && p.ppid !== postmaster) out.add(p.ppid)
-      }
+  const replicas = new Set<number>()
+  for (const e of readdirSync("/proc")) {
+    const pid = Number(e)
+    if (!Number.isInteger(pid)) continue
+    const c = cmdline(pid)
+    if (c.startsWith("postgres: startup recovering") || c.startsWith("postgres: walreceiver")) {
+      const p = readProc(pid)
+      if (p !== undefined && p.ppid !== postmaster) replicas.add(p.ppid)
     }
-    return out
   }
-  const replicas = replicaMasters()
   const ignored = new Set<number>()
-  // Per pid: the CPU when first seen (0 for a process born after the meter started) and when last seen.
+  // Per pid: the CPU when first seen (0 for a process born after the reader started) and when last seen.
   const seen = new Map<number, { role: "primary" | "replica"; first: number; last: number }>()
   const t0Ticks = bootTicksNow()
-  const series: Array<{ us: number; primary: number; replica: number }> = []
-  const sample = () => {
+  return () => {
     for (const e of readdirSync("/proc")) {
       const pid = Number(e)
       if (!Number.isInteger(pid) || ignored.has(pid)) continue
@@ -109,8 +107,7 @@ export const startDbServerMeter = async (url: string): Promise<DbServerMeter | u
         continue
       }
       const role = pid === postmaster || p.ppid === postmaster ? "primary" : replicas.has(pid) || replicas.has(p.ppid) ? "replica" : undefined
-      const c = role === undefined ? "" : cmdline(pid)
-      if (role === undefined || ofOtherDb(c)) {
+      if (role === undefined || ofOtherDb(cmdline(pid))) {
         ignored.add(pid)
         continue
       }
@@ -122,8 +119,16 @@ export const startDbServerMeter = async (url: string): Promise<DbServerMeter | u
       if (s.role === "primary") primary += s.last - s.first
       else replica += s.last - s.first
     }
-    series.push({ us: Number(process.hrtime.bigint() / 1000n), primary, replica })
+    return { primary, replica }
   }
+}
+
+/** Starts sampling every 100 ms; undefined when the server is not on this machine (or not Linux). */
+export const startDbServerMeter = async (url: string): Promise<DbServerMeter | undefined> => {
+  const read = await dbServerCpuReader(url)
+  if (read === undefined) return undefined
+  const series: Array<{ us: number; primary: number; replica: number }> = []
+  const sample = () => series.push({ us: Number(process.hrtime.bigint() / 1000n), ...read() })
   sample()
   let running = true
   const loop = (async () => {
