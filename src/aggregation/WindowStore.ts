@@ -58,6 +58,19 @@ redis.call('HSET', KEYS[1], '__merged', ARGV[1])
 redis.call('HINCRBY', KEYS[1], '__rev', 1)
 return 1`
 
+// A window's fields without the blank ones: a closed window keeps a blank field per batch it ever had
+// (see COMPACT), hundreds of them, which a late batch's recompute would otherwise receive, parse and skip.
+const READ = `
+local h = redis.call('HGETALL', KEYS[1])
+local out = {}
+for i = 1, #h, 2 do
+  if h[i + 1] ~= '' then
+    out[#out + 1] = h[i]
+    out[#out + 1] = h[i + 1]
+  end
+end
+return out`
+
 const WATERMARK = `
 local cur = redis.call('GET', KEYS[1])
 if (not cur) or tonumber(ARGV[1]) > tonumber(cur) then redis.call('SET', KEYS[1], ARGV[1]) return ARGV[1] end
@@ -93,8 +106,9 @@ const makeStore = Effect.gen(function* () {
   r.defineCommand("mplpWindowAdd", { numberOfKeys: 2, lua: ADD })
   r.defineCommand("mplpWindowCompact", { numberOfKeys: 1, lua: COMPACT })
   r.defineCommand("mplpWindowClose", { numberOfKeys: 1, lua: CLOSE })
+  r.defineCommand("mplpWindowRead", { numberOfKeys: 1, lua: READ })
   type Script = (...args: Array<string | number>) => unknown
-  type Scripted = { readonly mplpWindowAdd: Script; readonly mplpWindowCompact: Script; readonly mplpWindowClose: Script }
+  type Scripted = { readonly mplpWindowAdd: Script; readonly mplpWindowCompact: Script; readonly mplpWindowClose: Script; readonly mplpWindowRead: Script }
   const call = <A>(f: () => Promise<A>) => Effect.tryPromise({ try: f, catch: (e) => (e instanceof Error ? e : new Error(String(e))) })
 
   const addPartials = Effect.fn("WindowStore.addPartials")(function* (
@@ -168,10 +182,10 @@ const makeStore = Effect.gen(function* () {
       ? Effect.succeed([])
       : call(async () => {
         const pipe = r.pipeline()
-        for (const w of windows) pipe.hgetall(hashKey(tenantId, w.seriesKey, w.windowStartMs))
-        return ((await pipe.exec()) ?? []).map(([err, h]) => {
+        for (const w of windows) (pipe as unknown as Scripted).mplpWindowRead(hashKey(tenantId, w.seriesKey, w.windowStartMs))
+        return ((await pipe.exec()) ?? []).map(([err, flat]) => {
           if (err !== null) throw err
-          return fields(Object.entries(h as Record<string, string>).flat())
+          return fields(flat as Array<string>)
         })
       })
 
