@@ -18,7 +18,7 @@ import { loopsOf } from "../src/ingest/genai/loops.ts"
 import { sanitizeGenai } from "../src/ingest/genai/sanitize.ts"
 import { decodeTraces } from "../src/ingest/otlp/index.ts"
 import { insertSpans, upsertSpanExecutions } from "../src/ingest/persist.ts"
-import { openBenchDb, runScoped } from "./benchDb.ts"
+import { openBenchDb, refreshAggregate, runScoped } from "./benchDb.ts"
 import { dbServerCpuReader } from "./dbServerMeter.ts"
 import { makeTraceRequest } from "./otlpRequests.ts"
 
@@ -76,9 +76,9 @@ const run = (db: DbClient, tenant: string, batches: ReadonlyArray<ReadonlyArray<
       const partials = yield* timed("series", Effect.sync(() => foldBatch([...spanSeriesPoints(spans), ...genaiSeriesPoints(spans, genai)], 10_000)))
       yield* timed("encode", Effect.sync(() => decode(JSON.parse(JSON.stringify(encode({ tenantId: tenant, sourceJobId: "j", windowSizeMs: 10_000, maxEventTimeMs: 0, partials }))))))
     }
-    yield* timed("refresh", Effect.forEach(["span_red_1m", "genai_usage_1m"], (v) => db.query(`CALL refresh_continuous_aggregate('${v}', NULL, now() - INTERVAL '1 minute')`), { discard: true }))
+    yield* timed("refresh", Effect.forEach(["span_red_1m", "genai_usage_1m"], (v) => refreshAggregate(db, v, "1 minute"), { discard: true }))
     // The hourly usage aggregate (its hour is over: the spans are 90 minutes old), as its policy or the embedded refresher will.
-    yield* timed("refresh1h", db.query(`CALL refresh_continuous_aggregate('genai_usage_1h', NULL, now() - INTERVAL '1 minute')`))
+    yield* timed("refresh1h", refreshAggregate(db, "genai_usage_1h", "1 minute"))
     return { cpu, server }
   })
 
