@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto"
 import type { DbClient } from "../src/db/Db.ts"
 import { decodeTraces } from "../src/ingest/otlp/index.ts"
 import { dedupKeys, insertMetricPoints, insertSpans, upsertSpanExecutions } from "../src/ingest/persist.ts"
-import { dbKind, openBenchDbWithCopy, runScoped } from "./benchDb.ts"
+import { dbKind, openBenchDbWithCopy, refreshAggregate, runScoped } from "./benchDb.ts"
 import { METRIC_COLUMNS, metricLines, SPAN_COLUMNS, spanLines } from "./copyBaseline.ts"
 import type { CopyTarget } from "./copyBaseline.ts"
 import { metricBatch, rowsOf } from "./data.ts"
@@ -89,8 +89,8 @@ export const baselineRun = (db: DbClient, copy: CopyTarget, run: number, metricR
     const roots = yield* timed(Effect.forEach(spanBatches, (b) => upsertSpanExecutions(db, tenant, b), { discard: true }))
     // What the service adds later for the same rows: materialising the continuous aggregates (its
     // AggregateRefresher in embedded mode, TimescaleDB's policies on a server).
-    const refresh1m = yield* timed(db.query("CALL refresh_continuous_aggregate('metric_points_1m', NULL, now() - INTERVAL '1 minute')"))
-    const refreshRed = yield* timed(db.query("CALL refresh_continuous_aggregate('span_red_1m', NULL, now() - INTERVAL '1 minute')"))
+    const refresh1m = yield* timed(refreshAggregate(db, "metric_points_1m", "1 minute"))
+    const refreshRed = yield* timed(refreshAggregate(db, "span_red_1m", "1 minute"))
     const m = batches.reduce((n, b) => n + b.rows.length, 0)
     return {
       metricRows: m, metricSeconds: metric.seconds, metricRowsPerSecond: m / metric.seconds,

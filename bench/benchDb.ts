@@ -1,4 +1,4 @@
-import { Effect, Logger, LogLevel } from "effect"
+import { Effect, Logger, LogLevel, Schedule } from "effect"
 import type { Scope } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -45,3 +45,13 @@ export const openBenchDb = Effect.map(openBenchDbWithCopy, (x) => x.db)
 /** Runs an effect that needs only a scope, as a promise (the bench's in-process scenarios). */
 export const runScoped = <A, E>(effect: Effect.Effect<A, E, Scope.Scope>): Promise<A> =>
   Effect.runPromise(Effect.scoped(effect).pipe(Logger.withMinimumLogLevel(LogLevel.Warning)))
+
+/**
+ * `CALL refresh_continuous_aggregate(…)`, again (up to 20 times, 250 ms apart) while the server's own
+ * policy job refreshes the same aggregate: TimescaleDB refuses a concurrent refresh, which ended a
+ * bench run on the server.
+ */
+export const refreshAggregate = (db: DbClient, view: string, endOffset: string) =>
+  db.query(`CALL refresh_continuous_aggregate('${view}', NULL, now() - INTERVAL '${endOffset}')`).pipe(
+    Effect.retry({ while: (e) => /concurrent refresh/.test(String((e as { cause?: unknown }).cause ?? e)), schedule: Schedule.spaced("250 millis"), times: 20 })
+  )

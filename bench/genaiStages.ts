@@ -18,7 +18,8 @@ import { loopsOf } from "../src/ingest/genai/loops.ts"
 import { sanitizeGenai } from "../src/ingest/genai/sanitize.ts"
 import { decodeTraces } from "../src/ingest/otlp/index.ts"
 import { insertSpans, upsertSpanExecutions } from "../src/ingest/persist.ts"
-import { openBenchDb, runScoped } from "./benchDb.ts"
+import { openBenchDb, refreshAggregate, runScoped } from "./benchDb.ts"
+import { dbServerCpuReader } from "./dbServerMeter.ts"
 import { makeTraceRequest } from "./otlpRequests.ts"
 
 const BATCHES = Number(process.argv[2] ?? 40)
@@ -40,15 +41,27 @@ const STAGES: ReadonlyArray<Stage> = ["sanitize", "derive", "insert", "roots", "
 const encode = Schema.encodeSync(AggregateJob)
 const decode = Schema.decodeUnknownSync(AggregateJob)
 
-const run = (db: DbClient, tenant: string, batches: ReadonlyArray<ReadonlyArray<DecodedSpan>>) =>
+/** A TimescaleDB server's CPU seconds so far (DATABASE_URL, on this machine), its replicas' included. */
+type ServerCpu = (() => { primary: number; replica: number }) | undefined
+const zero = (): Record<Stage, number> => ({ sanitize: 0, derive: 0, insert: 0, roots: 0, loops: 0, series: 0, encode: 0, refresh: 0, refresh1h: 0 })
+
+const run = (db: DbClient, tenant: string, batches: ReadonlyArray<ReadonlyArray<DecodedSpan>>, serverCpu: ServerCpu) =>
   Effect.gen(function* () {
-    const cpu: Record<Stage, number> = { sanitize: 0, derive: 0, insert: 0, roots: 0, loops: 0, series: 0, encode: 0, refresh: 0, refresh1h: 0 }
+    const cpu = zero()
+    // The server's CPU µs per stage (its clock ticks are 10 ms: summed over the batches, the stage's share).
+    const server = zero()
+    const serverNow = () => {
+      const c = serverCpu?.()
+      return c === undefined ? 0 : (c.primary + c.replica) * 1e6
+    }
     const timed = <A, E>(stage: Stage, e: Effect.Effect<A, E>) =>
       Effect.suspend(() => {
+        const s0 = serverNow()
         const c0 = process.cpuUsage()
         return Effect.tap(e, () => Effect.sync(() => {
           const c = process.cpuUsage(c0)
           cpu[stage] += c.user + c.system
+          server[stage] += serverNow() - s0
         }))
       })
     let anyAwaiting = false
@@ -63,10 +76,10 @@ const run = (db: DbClient, tenant: string, batches: ReadonlyArray<ReadonlyArray<
       const partials = yield* timed("series", Effect.sync(() => foldBatch([...spanSeriesPoints(spans), ...genaiSeriesPoints(spans, genai)], 10_000)))
       yield* timed("encode", Effect.sync(() => decode(JSON.parse(JSON.stringify(encode({ tenantId: tenant, sourceJobId: "j", windowSizeMs: 10_000, maxEventTimeMs: 0, partials }))))))
     }
-    yield* timed("refresh", Effect.forEach(["span_red_1m", "genai_usage_1m"], (v) => db.query(`CALL refresh_continuous_aggregate('${v}', NULL, now() - INTERVAL '1 minute')`), { discard: true }))
+    yield* timed("refresh", Effect.forEach(["span_red_1m", "genai_usage_1m"], (v) => refreshAggregate(db, v, "1 minute"), { discard: true }))
     // The hourly usage aggregate (its hour is over: the spans are 90 minutes old), as its policy or the embedded refresher will.
-    yield* timed("refresh1h", db.query(`CALL refresh_continuous_aggregate('genai_usage_1h', NULL, now() - INTERVAL '1 minute')`))
-    return cpu
+    yield* timed("refresh1h", refreshAggregate(db, "genai_usage_1h", "1 minute"))
+    return { cpu, server }
   })
 
 const main = Effect.gen(function* () {
@@ -74,22 +87,39 @@ const main = Effect.gen(function* () {
   const now = Date.now() - 90 * 60_000
   const make = (offset: number) => Array.from({ length: BATCHES }, (_, b) => decodeTraces(makeTraceRequest(SPANS, now + offset + b * 600, false, true).protobuf, "protobuf").spans)
   // A warm-up of each kind, then the two measured in turns.
-  yield* run(db, "warm-g", make(-600_000).slice(0, 4))
-  yield* run(db, "warm-p", make(-500_000).slice(0, 4).map((b) => b.map(strip)))
+  const url = process.env.DATABASE_URL
+  const serverCpu: ServerCpu = url === undefined || url === "" ? undefined : yield* Effect.promise(() => dbServerCpuReader(url))
+  yield* run(db, "warm-g", make(-600_000).slice(0, 4), serverCpu)
+  yield* run(db, "warm-p", make(-500_000).slice(0, 4).map((b) => b.map(strip)), serverCpu)
   const genaiBatches = make(0)
   const plainBatches = make(100_000).map((b) => b.map(strip))
-  const plain = yield* run(db, "plain", plainBatches)
-  const gen = yield* run(db, "genai", genaiBatches)
+  // In turns (plain, GenAI, GenAI, plain): what the database does in the background (a policy's refresh,
+  // autovacuum) and a table's growth fall on both kinds alike.
+  const half = Math.floor(BATCHES / 2)
+  const sum = (a: { cpu: Record<Stage, number>; server: Record<Stage, number> }, b: typeof a) => ({
+    cpu: Object.fromEntries(STAGES.map((s) => [s, a.cpu[s] + b.cpu[s]])) as Record<Stage, number>,
+    server: Object.fromEntries(STAGES.map((s) => [s, a.server[s] + b.server[s]])) as Record<Stage, number>
+  })
+  const plain1 = yield* run(db, "plain", plainBatches.slice(0, half), serverCpu)
+  const gen1 = yield* run(db, "genai", genaiBatches.slice(0, half), serverCpu)
+  const gen2 = yield* run(db, "genai2", genaiBatches.slice(half), serverCpu)
+  const plain2 = yield* run(db, "plain2", plainBatches.slice(half), serverCpu)
+  const plain = sum(plain1, plain2)
+  const gen = sum(gen1, gen2)
   const n = BATCHES * SPANS
-  console.log("stage      plain µs/span  genai µs/span  extra")
-  let tp = 0
-  let tg = 0
-  for (const s of STAGES) {
-    tp += plain[s]
-    tg += gen[s]
-    console.log(`${s.padEnd(10)} ${(plain[s] / n).toFixed(1).padStart(13)}  ${(gen[s] / n).toFixed(1).padStart(13)}  ${((gen[s] - plain[s]) / n).toFixed(1).padStart(5)}`)
+  const table = (what: string, p: Record<Stage, number>, g: Record<Stage, number>) => {
+    console.log(`${what}\nstage      plain µs/span  genai µs/span  extra`)
+    let tp = 0
+    let tg = 0
+    for (const s of STAGES) {
+      tp += p[s]
+      tg += g[s]
+      console.log(`${s.padEnd(10)} ${(p[s] / n).toFixed(1).padStart(13)}  ${(g[s] / n).toFixed(1).padStart(13)}  ${((g[s] - p[s]) / n).toFixed(1).padStart(5)}`)
+    }
+    console.log(`${"total".padEnd(10)} ${(tp / n).toFixed(1).padStart(13)}  ${(tg / n).toFixed(1).padStart(13)}  ${((tg - tp) / n).toFixed(1).padStart(5)}`)
   }
-  console.log(`${"total".padEnd(10)} ${(tp / n).toFixed(1).padStart(13)}  ${(tg / n).toFixed(1).padStart(13)}  ${((tg - tp) / n).toFixed(1).padStart(5)}`)
+  table("this process (CPU µs per span)", plain.cpu, gen.cpu)
+  if (serverCpu !== undefined) table("\nthe database server and its replica (CPU µs per span)", plain.server, gen.server)
 })
 
 void runScoped(main)

@@ -5,6 +5,7 @@ import { common, fig, fmt, log, POINTS_PER_REQUEST, SPANS_PER_REQUEST, waitIdle 
 import type { Figure, Options, ScenarioResult, ServiceHolder } from "./harness.ts"
 import type { ThroughputConfig } from "./loadThroughput.ts"
 import { spawnLoadgen } from "./loadgenProcess.ts"
+import { startDbServerMeter } from "./dbServerMeter.ts"
 import { observe, redisPid } from "./service.ts"
 import { MB, root, round } from "./stats.ts"
 
@@ -29,7 +30,13 @@ export const runThroughput = async (o: Options, holder: ServiceHolder, mode: "me
   const rpid = await redisPid()
   const batchSize = mode === "metrics" ? POINTS_PER_REQUEST : SPANS_PER_REQUEST
   const maxRequests = Math.ceil(o.duration * (mode === "metrics" ? 80 : 50))
-  const runs: Array<ThroughputResult & { cpuSeconds: Record<string, number | null>; peakRssMB: Record<string, number>; idleWaitSeconds: number; observedSeconds: number }> = []
+  const runs: Array<ThroughputResult & {
+    cpuSeconds: Record<string, number | null>; peakRssMB: Record<string, number>; idleWaitSeconds: number; observedSeconds: number
+    /** A TimescaleDB server's CPU seconds (DATABASE_URL), from the first request until the last batch was windowed. */
+    dbServerCpuSeconds: { primary: number; replica: number } | null
+  }> = []
+  const url = process.env.DATABASE_URL
+  const dbMeter = url === undefined || url === "" ? undefined : await startDbServerMeter(url)
   for (let r = 0; r < o.runs; r++) {
     const idleWaitSeconds = await waitIdle(s)
     const config: ThroughputConfig = {
@@ -50,9 +57,11 @@ export const runThroughput = async (o: Options, holder: ServiceHolder, mode: "me
       idleWaitSeconds,
       observedSeconds: obs.seconds,
       cpuSeconds: obs.cpuSeconds,
+      dbServerCpuSeconds: dbMeter?.between(v.monoStartUs, v.monoEndUs) ?? null,
       peakRssMB: Object.fromEntries(Object.entries(obs.peakRssBytes).map(([k, b]) => [k, round(b / MB)]))
     })
   }
+  await dbMeter?.stop()
   const what = mode === "metrics" ? "points" : "spans"
   const baseRate = mode === "metrics" ? base.metricRowsPerSecond.median : base.spanRowsPerSecond.median
   const scenario = mode
@@ -66,6 +75,12 @@ export const runThroughput = async (o: Options, holder: ServiceHolder, mode: "me
     fig(scenario, "request latency p99", "ms", runs.map((x) => x.requestMs.p99)),
     fig(scenario, "service CPU while loaded", "% of 1 core", runs.map((x) => x.cpuPercent.service ?? Number.NaN)),
     fig(scenario, `service CPU per ${what === "points" ? "point" : "span"} (end to end)`, "µs", runs.map((x) => ((x.cpuPercent.service ?? Number.NaN) / 100) * x.windowSeconds * 1e6 / x.items)),
+    ...(dbMeter === undefined ? [] : [
+      fig(scenario, `database server CPU per ${what === "points" ? "point" : "span"} (end to end)`, "µs", runs.map((x) => (x.dbServerCpuSeconds?.primary ?? Number.NaN) * 1e6 / x.items)),
+      fig(scenario, `its replica's CPU per ${what === "points" ? "point" : "span"}`, "µs", runs.map((x) => (x.dbServerCpuSeconds?.replica ?? Number.NaN) * 1e6 / x.items)),
+      fig(scenario, `service + Redis + database server + replica CPU per ${what === "points" ? "point" : "span"}`, "µs", runs.map((x) =>
+        (((x.cpuPercent.service ?? Number.NaN) + (x.cpuPercent.redis ?? 0)) / 100 * x.windowSeconds + (x.dbServerCpuSeconds?.primary ?? Number.NaN) + (x.dbServerCpuSeconds?.replica ?? 0)) * 1e6 / x.items))
+    ]),
     fig(scenario, "load generator CPU", "% of 1 core", runs.map((x) => x.cpuPercent.loadgen ?? Number.NaN)),
     fig(scenario, `HTTP body per ${what === "points" ? "point" : "span"}`, "bytes", runs.map((x) => x.payload.httpBodyBytesPerItem)),
     fig(scenario, `ingest job (JSON in Redis) per ${what === "points" ? "point" : "span"}`, "bytes", runs.map((x) => x.payload.ingestJobBytesPerItem ?? Number.NaN)),

@@ -57,8 +57,8 @@ const main = Effect.gen(function* () {
     const due = yield* windows.closeThrough(tenant, start - 5_000, start - 5_000, series * 2)
     const compactions = []
     for (const d of due) {
-      const { partials, names } = yield* windows.close(tenant, d.seriesKey, d.windowStartMs)
-      compactions.push({ seriesKey: d.seriesKey, windowStartMs: d.windowStartMs, merged: partials.map((p) => decode(p)).reduce(mergeAgg, emptyAgg()), names })
+      const { partials, names, rev } = yield* windows.close(tenant, d.seriesKey, d.windowStartMs)
+      if (names.length > 1) compactions.push({ seriesKey: d.seriesKey, windowStartMs: d.windowStartMs, merged: partials.map((p) => decode(p)).reduce(mergeAgg, emptyAgg()), names, rev })
     }
     yield* windows.compact(tenant, compactions)
     yield* windows.forgetClosed(tenant, due.map((d) => d.member))

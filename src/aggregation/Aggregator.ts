@@ -8,6 +8,7 @@ import type { WindowAgg } from "./window.ts"
 import { toRow, WindowRows } from "./windowRows.ts"
 import type { WindowRow } from "./windowRows.ts"
 import { WindowStore } from "./WindowStore.ts"
+import type { Compaction } from "./WindowStore.ts"
 
 // What the aggregate stage does with a job and with a tenant's due windows, over the window state
 // (WindowStore) and the stored windows (WindowRows): the stage (AggregateStage.ts) is its worker and
@@ -64,13 +65,13 @@ export const makeAggregator = <E1, E2>(deps: AggregatorDeps<E1, E2>) =>
         const due = yield* windows.closeThrough(tenantId, cutoff, Math.min(heldFromMs, watermark(maxEventTimeMs, latenessMs)))
         if (due.length === 0) return yield* windows.forgetTenantIfIdle(tenantId)
         const rows: Array<WindowRow> = []
-        const compactions: Array<{ seriesKey: string; windowStartMs: number; merged: WindowAgg; names: ReadonlyArray<string> }> = []
+        const compactions: Array<Compaction> = []
         for (const w of due) {
-          const { partials, names, meta } = yield* windows.close(tenantId, w.seriesKey, w.windowStartMs)
+          const { partials, names, meta, rev } = yield* windows.close(tenantId, w.seriesKey, w.windowStartMs)
           if (meta === undefined || partials.length === 0) continue
           const agg = merged(partials)
           rows.push(toRow(decodeMeta(meta), w.seriesKey, w.windowStartMs, agg, 0))
-          compactions.push({ seriesKey: w.seriesKey, windowStartMs: w.windowStartMs, merged: agg, names })
+          if (names.length > 1) compactions.push({ seriesKey: w.seriesKey, windowStartMs: w.windowStartMs, merged: agg, names, rev })
         }
         yield* stored.upsert(tenantId, rows)
         // After the upsert: a crash before it closes the same windows again, from the same partials.
@@ -103,24 +104,35 @@ export const makeAggregator = <E1, E2>(deps: AggregatorDeps<E1, E2>) =>
         // stored row), or a close pass had passed it before it opened, or its state expired after close
         // (the hash is "additive": merge the partial into the stored row, or store a new row outside
         // detection, whose baselines move forward in event time only). Either way they count as late.
-        const late: Array<WindowRow> = []
         const additive: Array<WindowRow> = []
+        const recompute: Array<(typeof partials)[number]> = []
         for (let i = 0; i < partials.length; i++) {
           const p = partials[i]
           const r = results[i]
           if (p === undefined || r === undefined || !r.added || !r.closed) continue
-          if (r.additive) {
-            additive.push(toRow(p.meta, p.seriesKey, p.windowStartMs, p.agg, p.agg.count, true))
-            continue
-          }
-          const { partials: all, meta } = yield* windows.read(job.tenantId, p.seriesKey, p.windowStartMs)
+          if (r.additive) additive.push(toRow(p.meta, p.seriesKey, p.windowStartMs, p.agg, p.agg.count, true))
+          else recompute.push(p)
+        }
+        // The closed windows' partials read in one round trip. Each recomputed window is compacted
+        // again after its row is stored: the next late batch reads its merge and its own partial, not
+        // every late partial since the close (a window late batch after late batch cost quadratic time).
+        const late: Array<WindowRow> = []
+        const compactions: Array<Compaction> = []
+        const read = yield* windows.readMany(job.tenantId, recompute)
+        for (let i = 0; i < recompute.length; i++) {
+          const p = recompute[i]!
+          const { partials: all, names, meta, rev } = read[i]!
           if (meta === undefined) continue
-          late.push(toRow(decodeMeta(meta), p.seriesKey, p.windowStartMs, merged(all), p.agg.count))
+          const agg = merged(all)
+          late.push(toRow(decodeMeta(meta), p.seriesKey, p.windowStartMs, agg, p.agg.count))
+          if (all.length > 1 && names.length > 0) compactions.push({ seriesKey: p.seriesKey, windowStartMs: p.windowStartMs, merged: agg, names, rev })
         }
         if (late.length > 0 || additive.length > 0) {
           yield* stored.upsert(job.tenantId, late)
           yield* stored.merge(job.tenantId, additive)
           deps.onLate([...late, ...additive].reduce((n, w) => n + w.lateCount, 0))
+          // After the upsert, as the close pass's: a crash before it recomputes from the same partials.
+          yield* windows.compact(job.tenantId, compactions)
         }
         yield* closePass(job.tenantId)
       })

@@ -67,10 +67,15 @@ return redis.call('HGETALL', KEYS[1])`
 // A closed window keeps one merged partial instead of one per batch: the batch fields stay, blank,
 // so a redelivered batch still finds its field. Only the fields that were merged are blanked (a late
 // partial added meanwhile keeps its value), and an expired hash is not brought back without a TTL.
+// __rev counts the compactions: a merge made from a read older than the last compaction is not
+// written (the close pass and late batches compact without a common lock; the older merge would
+// put back a __merged that lacks the newer one's partials).
 const COMPACT = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-for i = 2, #ARGV do redis.call('HSET', KEYS[1], ARGV[i], '') end
+if (redis.call('HGET', KEYS[1], '__rev') or '0') ~= ARGV[2] then return 0 end
+for i = 3, #ARGV do redis.call('HSET', KEYS[1], ARGV[i], '') end
 redis.call('HSET', KEYS[1], '__merged', ARGV[1])
+redis.call('HINCRBY', KEYS[1], '__rev', 1)
 return 1`
 
 // What a close pass needs to know: the watermark, and the earliest event time held by a batch accepted
@@ -90,6 +95,19 @@ return redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3]
 
 const HOLD = `${holdLua(1, "ARGV[1]", "ARGV[2]", "ARGV[3]")}
 return 1`
+
+// A window's fields without the blank ones: a closed window keeps a blank field per batch it ever had
+// (see COMPACT), hundreds of them, which a late batch's recompute would otherwise receive, parse and skip.
+const READ = `
+local h = redis.call('HGETALL', KEYS[1])
+local out = {}
+for i = 1, #h, 2 do
+  if h[i + 1] ~= '' then
+    out[#out + 1] = h[i]
+    out[#out + 1] = h[i + 1]
+  end
+end
+return out`
 
 const WATERMARK = `
 local cur = redis.call('GET', KEYS[1])
@@ -131,10 +149,11 @@ const makeStore = Effect.gen(function* () {
   r.defineCommand("mplpCloseThrough", { numberOfKeys: 2, lua: CLOSE_THROUGH })
   r.defineCommand("mplpWindowCompact", { numberOfKeys: 1, lua: COMPACT })
   r.defineCommand("mplpWindowClose", { numberOfKeys: 1, lua: CLOSE })
+  r.defineCommand("mplpWindowRead", { numberOfKeys: 1, lua: READ })
   type Script = (...args: Array<string | number>) => unknown
   type Scripted = {
     readonly mplpWindowAdd: Script; readonly mplpWindowCompact: Script; readonly mplpWindowClose: Script
-    readonly mplpWatermark: Script; readonly mplpCloseInputs: Script; readonly mplpCloseThrough: Script
+    readonly mplpWatermark: Script; readonly mplpCloseInputs: Script; readonly mplpCloseThrough: Script; readonly mplpWindowRead: Script
   }
   const scripts = r as unknown as Scripted
   const call = <A>(f: () => Promise<A>) => Effect.tryPromise({ try: f, catch: (e) => (e instanceof Error ? e : new Error(String(e))) })
@@ -219,22 +238,36 @@ const makeStore = Effect.gen(function* () {
   const close = (tenantId: string, seriesKey: string, windowStartMs: number) =>
     call(() => scripts.mplpWindowClose(hashKey(tenantId, seriesKey, windowStartMs), closedRetainMs) as Promise<Array<string>>).pipe(Effect.map(fields))
 
-  /** Replaces closed windows' batch partials by their merge (see COMPACT), in one round trip. */
-  const compact = (tenantId: string, windows: ReadonlyArray<{ seriesKey: string; windowStartMs: number; merged: unknown; names: ReadonlyArray<string> }>) =>
+  /**
+   * Replaces closed windows' batch partials (`names`, read at compaction count `rev`) by their merge (see
+   * COMPACT), in one round trip; a window compacted since that read is left as it is.
+   */
+  const compact = (tenantId: string, windows: ReadonlyArray<Compaction>) =>
     windows.length === 0
       ? Effect.void
       : call(async () => {
         const pipe = r.pipeline()
         for (const w of windows) {
-          if (w.names.length > 1) (pipe as unknown as Scripted).mplpWindowCompact(hashKey(tenantId, w.seriesKey, w.windowStartMs), JSON.stringify(w.merged), ...w.names)
+          if (w.names.length > 0) (pipe as unknown as Scripted).mplpWindowCompact(hashKey(tenantId, w.seriesKey, w.windowStartMs), JSON.stringify(w.merged), w.rev, ...w.names)
         }
         await pipe.exec()
       })
 
+  /** Windows' partials and meta (closed ones' too: late points recompute them), in one round trip. */
+  const readMany = (tenantId: string, windows: ReadonlyArray<{ seriesKey: string; windowStartMs: number }>) =>
+    windows.length === 0
+      ? Effect.succeed([])
+      : call(async () => {
+        const pipe = r.pipeline()
+        for (const w of windows) (pipe as unknown as Scripted).mplpWindowRead(hashKey(tenantId, w.seriesKey, w.windowStartMs))
+        return ((await pipe.exec()) ?? []).map(([err, flat]) => {
+          if (err !== null) throw err
+          return fields(flat as Array<string>)
+        })
+      })
+
   const read = (tenantId: string, seriesKey: string, windowStartMs: number) =>
-    call(() => r.hgetall(hashKey(tenantId, seriesKey, windowStartMs))).pipe(
-      Effect.map((h) => fields(Object.entries(h).flat()))
-    )
+    Effect.map(readMany(tenantId, [{ seriesKey, windowStartMs }]), (w) => w[0]!)
 
   const forgetClosed = (tenantId: string, members: ReadonlyArray<string>) =>
     members.length === 0 ? Effect.void : call(() => r.zrem(openKey(tenantId), ...members)).pipe(Effect.asVoid)
@@ -285,28 +318,49 @@ const makeStore = Effect.gen(function* () {
       )
     })
 
-  return { addPartials, advanceWatermark, watermarkOf, closeInputs, hold, closeThrough, close, compact, read, forgetClosed, openTenants, forgetTenantIfIdle, dropTenant, withTenantLock } as const
+  return { addPartials, advanceWatermark, watermarkOf, closeInputs, hold, closeThrough, close, compact, read, readMany, forgetClosed, openTenants, forgetTenantIfIdle, dropTenant, withTenantLock } as const
 })
+
+/** Closed windows' partials to replace by their merge: the batch fields `names`, read at compaction count `rev`. */
+export interface Compaction {
+  readonly seriesKey: string
+  readonly windowStartMs: number
+  readonly merged: unknown
+  readonly names: ReadonlyArray<string>
+  readonly rev: string
+}
+
+/** What a window hash holds (WindowStore's close, read and readMany). */
+export interface WindowFields {
+  readonly partials: ReadonlyArray<string>
+  /** The batch fields whose partials were read (to blank them after a merge). */
+  readonly names: ReadonlyArray<string>
+  readonly meta: string | undefined
+  /** How many compactions the hash had when read ("0": none). */
+  readonly rev: string
+}
 
 /**
  * A window hash's partials: every batch's field that still holds its partial, and __merged (what a
  * compaction folded); `names` are the batch fields whose partials were read (to blank them after a merge).
  */
-const fields = (flat: ReadonlyArray<string>) => {
+const fields = (flat: ReadonlyArray<string>): WindowFields => {
   const partials: Array<string> = []
   const names: Array<string> = []
   let meta: string | undefined
+  let rev = "0"
   for (let i = 0; i + 1 < flat.length; i += 2) {
     const k = flat[i] ?? ""
     const v = flat[i + 1] ?? ""
     if (k === "__meta") meta = v
+    else if (k === "__rev") rev = v
     else if (k === "__merged") partials.push(v)
     else if (!k.startsWith("__") && v !== "") {
       partials.push(v)
       names.push(k)
     }
   }
-  return { partials, names, meta }
+  return { partials, names, meta, rev }
 }
 
 export class WindowStore extends Context.Tag("aggregation/WindowStore")<WindowStore, Effect.Effect.Success<typeof makeStore>>() {

@@ -1,5 +1,5 @@
 import { Effect } from "effect"
-import type { AddResult, WindowStore } from "./WindowStore.ts"
+import type { AddResult, Compaction, WindowFields, WindowStore } from "./WindowStore.ts"
 
 // WindowStore's in-memory twin (WindowStore.Test): the same answers as the Redis scripts (a batch's
 // partial written once, a window closed at birth when a close pass had passed it, compaction into
@@ -9,6 +9,8 @@ import type { AddResult, WindowStore } from "./WindowStore.ts"
 interface WindowHash {
   readonly batches: Map<string, string>
   merged: string | undefined
+  /** Compactions so far (__rev). */
+  rev: number
   meta: string | undefined
   closed: boolean
   additive: boolean
@@ -39,10 +41,10 @@ export const makeMemoryWindowStore = (holdSeconds = 60) => Effect.sync((): Windo
   }
   const hashOf = (key: string) => {
     let h = hashes.get(key)
-    if (h === undefined) hashes.set(key, (h = { batches: new Map(), merged: undefined, meta: undefined, closed: false, additive: false }))
+    if (h === undefined) hashes.set(key, (h = { batches: new Map(), merged: undefined, rev: 0, meta: undefined, closed: false, additive: false }))
     return h
   }
-  const fields = (h: WindowHash | undefined) => {
+  const fields = (h: WindowHash | undefined): WindowFields => {
     const partials: Array<string> = h?.merged === undefined ? [] : [h.merged]
     const names: Array<string> = []
     for (const [name, v] of h?.batches ?? []) {
@@ -50,7 +52,7 @@ export const makeMemoryWindowStore = (holdSeconds = 60) => Effect.sync((): Windo
       partials.push(v)
       names.push(name)
     }
-    return { partials, names, meta: h?.meta }
+    return { partials, names, meta: h?.meta, rev: String(h?.rev ?? 0) }
   }
 
   const addPartials = (
@@ -115,16 +117,19 @@ export const makeMemoryWindowStore = (holdSeconds = 60) => Effect.sync((): Windo
         h.closed = true
         return fields(h)
       }),
-    compact: (tenantId: string, windows: ReadonlyArray<{ seriesKey: string; windowStartMs: number; merged: unknown; names: ReadonlyArray<string> }>) =>
+    compact: (tenantId: string, windows: ReadonlyArray<Compaction>) =>
       Effect.sync(() => {
         for (const w of windows) {
           const h = hashes.get(hashKey(tenantId, w.seriesKey, w.windowStartMs))
-          if (h === undefined || w.names.length <= 1) continue
+          if (h === undefined || w.names.length === 0 || String(h.rev) !== w.rev) continue
           for (const n of w.names) h.batches.set(n, "")
           h.merged = JSON.stringify(w.merged)
+          h.rev++
         }
       }),
     read: (tenantId: string, seriesKey: string, windowStartMs: number) => Effect.sync(() => fields(hashes.get(hashKey(tenantId, seriesKey, windowStartMs)))),
+    readMany: (tenantId: string, windows: ReadonlyArray<{ seriesKey: string; windowStartMs: number }>) =>
+      Effect.sync(() => windows.map((w) => fields(hashes.get(hashKey(tenantId, w.seriesKey, w.windowStartMs))))),
     forgetClosed: (tenantId: string, members: ReadonlyArray<string>) => Effect.sync(() => members.forEach((m) => openOf(tenantId).delete(m))),
     openTenants: Effect.sync(() => [...openTenantSet]),
     forgetTenantIfIdle: (tenantId: string) => Effect.sync(() => void (openOf(tenantId).size === 0 && openTenantSet.delete(tenantId))),
