@@ -33,6 +33,9 @@ const decodeMeta = jsonDecoder(Schema.Struct({
   metricName: Schema.String, serviceName: Schema.String, operation: Schema.String, sizeMs: Schema.Number
 }))
 
+/** How long an aggregate job's close pass waits for another pass of its tenant to finish. */
+const JOB_CLOSE_LOCK_WAIT_MS = 500
+
 export interface AggregatorDeps<E1, E2> {
   /** The tenant's window settings. */
   readonly settingsOf: (tenantId: string) => Effect.Effect<{ readonly allowedLatenessSeconds: number; readonly idleTimeoutSeconds: number }, E1>
@@ -53,7 +56,7 @@ export const makeAggregator = <E1, E2>(deps: AggregatorDeps<E1, E2>) =>
      * batch accepted and not yet in may still bring points to: windows ending at or before the earliest
      * held event time only (src/aggregation/holds.ts; a hold lasts at most MPLP_WINDOW_HOLD_SECONDS).
      */
-    const closePass = (tenantId: string) =>
+    const closePass = (tenantId: string, waitForLockMs = 0) =>
       windows.withTenantLock(tenantId, Effect.gen(function* () {
         const settings = yield* deps.settingsOf(tenantId)
         const nowMs = yield* Clock.currentTimeMillis
@@ -83,7 +86,7 @@ export const makeAggregator = <E1, E2>(deps: AggregatorDeps<E1, E2>) =>
         }
         // Only now: a crash before this line closes the same windows again, idempotently.
         yield* windows.forgetClosed(tenantId, due.map((d) => d.member))
-      })).pipe(Effect.withSpan("Aggregator.closePass", { attributes: { tenantId } }))
+      }), waitForLockMs).pipe(Effect.withSpan("Aggregator.closePass", { attributes: { tenantId } }))
 
     /**
      * One aggregate job: its partials into their windows (late ones correct the stored rows), its batch's
@@ -134,7 +137,10 @@ export const makeAggregator = <E1, E2>(deps: AggregatorDeps<E1, E2>) =>
           // After the upsert, as the close pass's: a crash before it recomputes from the same partials.
           yield* windows.compact(job.tenantId, compactions)
         }
-        yield* closePass(job.tenantId)
+        // A pass already running for the tenant (the sweep's, another job's) may have read its inputs before
+        // this job's partials and watermark: wait for it and run this one, rather than leave the windows
+        // this batch made closable to the next sweep (up to a second later, and outside the batch's trace).
+        yield* closePass(job.tenantId, JOB_CLOSE_LOCK_WAIT_MS)
       })
 
     return { process, closePass } as const

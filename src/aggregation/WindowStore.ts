@@ -114,6 +114,9 @@ local cur = redis.call('GET', KEYS[1])
 if (not cur) or tonumber(ARGV[1]) > tonumber(cur) then redis.call('SET', KEYS[1], ARGV[1]) return ARGV[1] end
 return cur`
 
+/** How often a close pass that waits for the tenant's lock asks for it again. */
+const LOCK_POLL_MS = 5
+
 /** An open window's partials stay at most this long (it closes within idleTimeout + lateness, both ≤ a day). */
 const OPEN_RETAIN_MS = 2 * 24 * 3600 * 1000
 
@@ -305,11 +308,16 @@ const makeStore = Effect.gen(function* () {
     })
 
   /** One close pass per tenant at a time across processes; a pass that finds the lock taken skips. */
-  const withTenantLock = <A, E, R>(tenantId: string, body: Effect.Effect<A, E, R>) =>
+  const withTenantLock = <A, E, R>(tenantId: string, body: Effect.Effect<A, E, R>, waitMs = 0) =>
     Effect.gen(function* () {
       const key = k.tenant(tenantId, "lock", "close")
       const token = `${process.pid}-${Math.random()}`
-      const ok = yield* call(() => r.set(key, token, "PX", 30_000, "NX"))
+      const deadline = Date.now() + waitMs
+      let ok = yield* call(() => r.set(key, token, "PX", 30_000, "NX"))
+      while (ok !== "OK" && Date.now() < deadline) {
+        yield* Effect.sleep(LOCK_POLL_MS)
+        ok = yield* call(() => r.set(key, token, "PX", 30_000, "NX"))
+      }
       if (ok !== "OK") return undefined
       return yield* body.pipe(
         Effect.ensuring(

@@ -32,6 +32,15 @@ export const makeMemoryWindowStore = (holdSeconds = 60) => Effect.sync((): Windo
   const closedThroughOf = (tenantId: string) => closedThrough.get(tenantId) ?? Number.NEGATIVE_INFINITY
   const openTenantSet = new Set<string>()
   const locks = new Set<string>()
+  // As the Redis lock: a pass that finds it taken skips, or waits up to `waitMs` for it.
+  const memoryLock = <A, E, R>(tenantId: string, body: Effect.Effect<A, E, R>, waitMs = 0): Effect.Effect<A | undefined, E, R> =>
+    Effect.suspend(() => {
+      if (locks.has(tenantId)) {
+        return waitMs <= 0 ? Effect.succeed(undefined) : Effect.zipRight(Effect.sleep(5), memoryLock(tenantId, body, waitMs - 5))
+      }
+      locks.add(tenantId)
+      return body.pipe(Effect.ensuring(Effect.sync(() => locks.delete(tenantId))))
+    })
   const hashKey = (tenantId: string, seriesKey: string, startMs: number) => `${tenantId}|${seriesKey}|${startMs}`
   const member = (seriesKey: string, startMs: number) => `${startMs}|${seriesKey}`
   const openOf = (tenantId: string) => {
@@ -142,11 +151,6 @@ export const makeMemoryWindowStore = (holdSeconds = 60) => Effect.sync((): Windo
         holds.delete(tenantId)
         openTenantSet.delete(tenantId)
       }),
-    withTenantLock: <A, E, R>(tenantId: string, body: Effect.Effect<A, E, R>) =>
-      Effect.suspend(() => {
-        if (locks.has(tenantId)) return Effect.succeed(undefined)
-        locks.add(tenantId)
-        return body.pipe(Effect.ensuring(Effect.sync(() => locks.delete(tenantId))))
-      })
+    withTenantLock: memoryLock
   }
 })

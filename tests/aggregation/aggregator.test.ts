@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Clock, Effect, Layer, Ref, TestClock } from "effect"
+import { Clock, Deferred, Effect, Fiber, Layer, Ref, TestClock } from "effect"
 import { makeAggregator } from "../../src/aggregation/Aggregator.ts"
 import { aggOf } from "../../src/aggregation/window.ts"
 import { WindowRows, WindowRowsMemory } from "../../src/aggregation/windowRows.ts"
@@ -48,6 +48,27 @@ describe("Aggregator (Test layers)", () => {
       // The watermark (max event time − 10 s lateness) passes the window's end.
       yield* a.process(job("b3", T0 + MIN + 11_000, [{ start: T0 + MIN, values: [10] }]))
       expect(yield* a.rows).toEqual([{ start: T0, count: 3, mean: 2, late: 0, skip: false }])
+      expect(yield* a.detected).toHaveLength(1)
+    }).pipe(Effect.provide(layer)))
+
+  it.effect("a job whose close pass finds another pass of its tenant running waits for it, then closes what the job made closable", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(T0)
+      const a = yield* setup
+      const windows = yield* WindowStore
+      yield* a.process(job("b1", T0 + 5_000, [{ start: T0, values: [1, 2] }]))
+      // Another pass (the sweep's, another job's) holds the tenant's lock while this job's partials go in.
+      const release = yield* Deferred.make<void>()
+      const running = yield* Effect.fork(windows.withTenantLock("t1", Deferred.await(release)))
+      const closing = yield* Effect.fork(a.process(job("b2", T0 + MIN + 11_000, [{ start: T0 + MIN, values: [10] }])))
+      yield* TestClock.adjust(20)
+      expect(yield* a.rows).toEqual([])
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(running)
+      yield* TestClock.adjust(20)
+      yield* Fiber.join(closing)
+      // Skipping, as before, left the window to the next sweep: a second later, outside the batch's trace.
+      expect(yield* a.rows).toEqual([{ start: T0, count: 2, mean: 1.5, late: 0, skip: false }])
       expect(yield* a.detected).toHaveLength(1)
     }).pipe(Effect.provide(layer)))
 
