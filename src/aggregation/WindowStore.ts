@@ -1,6 +1,6 @@
 import { Context, Effect, Layer } from "effect"
 import { AppConfig } from "../config/AppConfig.ts"
-import { RedisConnection } from "../queues/Redis.ts"
+import { execAll, RedisConnection } from "../queues/Redis.ts"
 import { holdKeys, holdLua } from "./holds.ts"
 import { makeMemoryWindowStore } from "./memoryWindowStore.ts"
 
@@ -185,10 +185,8 @@ const makeStore = Effect.gen(function* () {
       // on a cluster it is its own round trip. SADD after the windows' ZADD: forgetTenantIfIdle's check →
       // SREM → check again then cannot drop a tenant whose window was just opened. SADD is idempotent.
       if (!redis.isCluster) pipe.sadd(openTenantsKey, tenantId)
-      const all = (await pipe.exec()) ?? []
       // A failed release or watermark fails the job too (its redelivery repeats them, harmlessly).
-      const failed = all.find(([err]) => err !== null)
-      if (failed !== undefined) throw failed[0]
+      const all = await execAll(pipe)
       if (redis.isCluster) await r.sadd(openTenantsKey, tenantId)
       return all.slice(0, partials.length).map(([, res]): AddResult => {
         const [closed, added, existed, additive] = res as [number, number, number, number]
@@ -200,9 +198,6 @@ const makeStore = Effect.gen(function* () {
   const advanceWatermark = Effect.fn("WindowStore.advanceWatermark")(function* (tenantId: string, eventTimeMs: number) {
     return Number(yield* call(() => scripts.mplpWatermark(wmKey(tenantId), String(eventTimeMs)) as Promise<string>))
   })
-
-  const watermarkOf = (tenantId: string) =>
-    call(() => r.get(wmKey(tenantId))).pipe(Effect.map((v) => (v === null ? Number.NEGATIVE_INFINITY : Number(v))))
 
   /**
    * The tenant's watermark and the earliest event time its held batches may still bring (+∞ if none), in
@@ -326,7 +321,7 @@ const makeStore = Effect.gen(function* () {
       )
     })
 
-  return { addPartials, advanceWatermark, watermarkOf, closeInputs, hold, closeThrough, close, compact, read, readMany, forgetClosed, openTenants, forgetTenantIfIdle, dropTenant, withTenantLock } as const
+  return { addPartials, advanceWatermark, closeInputs, hold, closeThrough, close, compact, read, readMany, forgetClosed, openTenants, forgetTenantIfIdle, dropTenant, withTenantLock } as const
 })
 
 /** Closed windows' partials to replace by their merge: the batch fields `names`, read at compaction count `rev`. */

@@ -87,9 +87,3 @@ export const releaseHoldIn = (pipeline: ChainableCommander, keys: RedisKeys, ten
   return pipeline.zrem(k.events, jobId).zrem(k.accepted, jobId)
 }
 
-/** Releases a batch's hold, in one round trip. */
-export const releaseHold = async (redis: RedisService, tenantId: string, jobId: string) => {
-  const results = await releaseHoldIn(redis.client.pipeline(), redis.keys, tenantId, jobId).exec()
-  const failed = results?.find(([e]) => e !== null)
-  if (failed !== undefined) throw failed[0]
-}

@@ -102,7 +102,6 @@ export const makeMemoryWindowStore = (holdSeconds = 60) => Effect.sync((): Windo
   return {
     addPartials,
     advanceWatermark,
-    watermarkOf: (tenantId: string) => Effect.sync(() => watermarks.get(tenantId) ?? Number.NEGATIVE_INFINITY),
     closeInputs: (tenantId: string, nowMs: number) =>
       Effect.sync(() => {
         const h = holdsOf(tenantId)

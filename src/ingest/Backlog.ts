@@ -1,5 +1,6 @@
 import { Effect } from "effect"
 import type { ChainableCommander } from "ioredis"
+import { execAll } from "../queues/Redis.ts"
 import type { RedisService } from "../queues/Redis.ts"
 import { holdKeys, holdLua, releaseHoldIn } from "../aggregation/holds.ts"
 
@@ -69,18 +70,15 @@ export const reserveBacklog = (
  */
 export const priorityOf = (waitingPoints: number) => 1 + Math.min(2_000_000, Math.floor(Math.max(0, waitingPoints) / 1000))
 
-/** The job is stored, dead-lettered, or was never queued: its points leave the tenant's share. */
-export const releaseBacklog = (redis: RedisService, tenantId: string, jobId: string) =>
-  redis.client.eval(RELEASE, 1, backlogKey(redis, tenantId), jobId)
-
-/** A batch that was never queued (its queue write failed): its backlog share and its window hold, in one round trip. */
+/**
+ * A batch that was never queued (its queue write failed) or was dead-lettered: its points leave the
+ * tenant's share and its window hold goes, in one round trip.
+ */
 export const releaseBacklogAndHold = async (redis: RedisService, tenantId: string, jobId: string) => {
-  const results = await releaseHoldIn(releaseBacklogIn(redis.client.pipeline(), redis, tenantId, jobId), redis.keys, tenantId, jobId).exec()
-  const failed = results?.find(([e]) => e !== null)
-  if (failed !== undefined) throw failed[0]
+  await execAll(releaseHoldIn(releaseBacklogIn(redis.client.pipeline(), redis, tenantId, jobId), redis.keys, tenantId, jobId))
 }
 
-/** The same release, queued on a pipeline (to go in one round trip with other commands of the tenant's slot). */
+/** The batch leaves its tenant's share (stored, dead-lettered, never queued), queued on a pipeline with other commands of the tenant's slot. */
 export const releaseBacklogIn = (pipeline: ChainableCommander, redis: RedisService, tenantId: string, jobId: string) =>
   pipeline.eval(RELEASE, 1, backlogKey(redis, tenantId), jobId)
 

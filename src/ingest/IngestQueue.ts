@@ -15,7 +15,7 @@ import { TenantStore } from "../tenants/TenantStore.ts"
 import { itemsOf, priorityOf, releaseBacklogAndHold, releaseBacklogIn, reserveBacklog } from "./Backlog.ts"
 import { earliestEventOf, registerHold, releaseHoldIn } from "../aggregation/holds.ts"
 import { forgetDeadLetter, listDeadLetters, shortReason, tenantOfJob } from "./DeadLetters.ts"
-import { RedisConnection } from "../queues/Redis.ts"
+import { execAll, RedisConnection } from "../queues/Redis.ts"
 import type { RedisService } from "../queues/Redis.ts"
 import { redisKeys } from "../queues/keys.ts"
 
@@ -69,9 +69,7 @@ export const recordStored = async (
   const pipeline = redis.client.pipeline().set(jobDoneKey(redis.prefix, jobId), JSON.stringify(record), "EX", JOB_DONE_SECONDS)
   releaseBacklogIn(pipeline, redis, tenantId, jobId)
   if (releaseHold) releaseHoldIn(pipeline, redis.keys, tenantId, jobId)
-  const results = await pipeline.exec()
-  const failed = results?.find(([e]) => e !== null)
-  if (failed !== undefined) throw failed[0]
+  await execAll(pipeline)
 }
 
 export { deadLetterKey, indexDeadLetter } from "./DeadLetters.ts"

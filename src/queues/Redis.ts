@@ -1,6 +1,6 @@
 import { Context, Data, Duration, Effect, Layer, Redacted } from "effect"
 import { Cluster, Redis } from "ioredis"
-import type { ClusterOptions, RedisOptions } from "ioredis"
+import type { ChainableCommander, ClusterOptions, RedisOptions } from "ioredis"
 import { AppConfig } from "../config/AppConfig.ts"
 import { messageOf } from "../domain/errors.ts"
 import { keyPatterns, redisKeys } from "./keys.ts"
@@ -140,6 +140,17 @@ export class RedisConnection extends Context.Tag("queues/RedisConnection")<Redis
  * when the node that answered no longer has the key (a failover between the write and the WAIT: the
  * WAIT then ran on the promoted replica's connection, which says nothing about the lost write).
  */
+/**
+ * Runs a pipeline and fails with its first command's error, if any: ioredis resolves a pipeline whose
+ * commands failed, each error beside its command, which would otherwise go unseen.
+ */
+export const execAll = async (pipeline: ChainableCommander): Promise<Array<[error: Error | null, result: unknown]>> => {
+  const results = (await pipeline.exec()) ?? []
+  const failed = results.find(([e]) => e !== null)
+  if (failed !== undefined) throw failed[0]
+  return results
+}
+
 export const waitForReplicas = async (client: RedisClient, key: string, replicas: number, timeoutMs: number): Promise<{ readonly acked: number; readonly present: boolean }> => {
   const res = await client.pipeline().wait(replicas, timeoutMs).exists(key).exec()
   const [waitErr, acked] = res?.[0] ?? [new Error("WAIT: no reply"), 0]

@@ -2,23 +2,11 @@ import { describe, expect, it } from "@effect/vitest"
 import { Either, Schema } from "effect"
 import fc from "fast-check"
 import { createRequire } from "node:module"
-import { fastDecoder } from "../../src/domain/fastDecode.ts"
 import type { IngestJob, MetricRow } from "../../src/domain/jobs.ts"
-import { ingestJobOfWire, IngestJobWire } from "../../src/domain/ingestWire.ts"
 import { fromMetricColumns, MetricColumnsJob, toMetricColumns } from "../../src/domain/metricColumns.ts"
 import { float8Array, int8Array, jsonArray, textArray } from "../../src/ingest/pgArrays.ts"
 import { dedupKeys } from "../../src/ingest/persist.ts"
-
-const decodeWire = Schema.decodeUnknownEither(IngestJobWire)
-const fastWire = fastDecoder(IngestJobWire)!
-/** Through Redis: the job's JSON, parsed by the worker, decoded (fast path and schema must agree). */
-const viaRedis = (data: unknown): IngestJob => {
-  const parsed: unknown = JSON.parse(JSON.stringify(data))
-  const decoded = decodeWire(parsed)
-  if (Either.isLeft(decoded)) throw new Error(String(decoded.left))
-  expect(fastWire(parsed)).toEqual(decoded.right)
-  return ingestJobOfWire(decoded.right)
-}
+import { decodeWire, fastWire, viaRedis } from "../support/wire.ts"
 
 const text = fc.oneof(fc.string({ maxLength: 6 }), fc.constantFrom("", "cpu", "a\"b\\c", "{x,y}", "NULL", "é ✓"))
 const attributes = fc.oneof(

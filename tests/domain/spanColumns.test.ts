@@ -1,21 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Either, Schema } from "effect"
 import fc from "fast-check"
-import { fastDecoder } from "../../src/domain/fastDecode.ts"
-import { ingestJobOfWire, IngestJobWire } from "../../src/domain/ingestWire.ts"
 import type { IngestJob, SpanRow } from "../../src/domain/jobs.ts"
 import { fromSpanColumns, SpanColumnsJob, toSpanColumns } from "../../src/domain/spanColumns.ts"
-
-const decodeWire = Schema.decodeUnknownEither(IngestJobWire)
-const fastWire = fastDecoder(IngestJobWire)!
-/** Through Redis: the job's JSON, parsed by the worker, decoded (fast path and schema must agree). */
-const viaRedis = (data: unknown): IngestJob => {
-  const parsed: unknown = JSON.parse(JSON.stringify(data))
-  const decoded = decodeWire(parsed)
-  if (Either.isLeft(decoded)) throw new Error(String(decoded.left))
-  expect(fastWire(parsed)).toEqual(decoded.right)
-  return ingestJobOfWire(decoded.right)
-}
+import { decodeWire, fastWire, viaRedis } from "../support/wire.ts"
 
 const text = fc.oneof(fc.string({ maxLength: 6 }), fc.constantFrom("", "GET /", "a\"b\\c", "{x,y}", "NULL", "é ✓"))
 const value = fc.oneof(text, fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean(), fc.constant(null), fc.array(fc.integer(), { maxLength: 2 }))
