@@ -31,8 +31,9 @@ local v = redis.call('HGET', KEYS[1], ARGV[1])
 if not v then return 0 end
 local sp = string.find(v, ' ')
 redis.call('HDEL', KEYS[1], ARGV[1])
-redis.call('HINCRBY', KEYS[1], '__points', -tonumber(string.sub(v, 1, sp - 1)))
-redis.call('HINCRBY', KEYS[1], '__bytes', -tonumber(string.sub(v, sp + 1)))
+-- 0 - n, not -n: Lua's -0 reaches Redis as "-0", which HINCRBY refuses (a batch of 0 bytes, or points).
+redis.call('HINCRBY', KEYS[1], '__points', 0 - tonumber(string.sub(v, 1, sp - 1)))
+redis.call('HINCRBY', KEYS[1], '__bytes', 0 - tonumber(string.sub(v, sp + 1)))
 return 1`
 
 const TTL_MS = 3600_000

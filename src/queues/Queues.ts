@@ -158,6 +158,8 @@ export const runWorker = <A, I, R>(options: WorkerOptions<A, I, R>) =>
       if (Exit.isSuccess(exit)) return exit.value
       if (signal?.aborted === true && Cause.isInterruptedOnly(exit.cause)) throw new Error(`cancelled: ${messageOf(signal.reason ?? "aborted")}`)
       const failure = Cause.squash(exit.cause)
+      // A promise's rejection wrapped by Effect.tryPromise: its own message is what the failed job must say.
+      if (Cause.isUnknownException(failure)) throw new Error(`${failure.message}: ${messageOf(failure.error)}`, { cause: failure.error })
       if (failure instanceof Error) throw failure
       throw new Error(Cause.pretty(exit.cause))
     }

@@ -77,6 +77,26 @@ describe("a tenant's share of the ingest backlog (limits.maxBacklogPoints, maxBa
       await eventually(async () => (Number(await redis.hget(redisKeys(full.prefix).tenant(t.id, "backlog"), "__points")) === 0 ? true : undefined))
     }
   })
+
+  it("stores a chunked batch (no Content-Length: 0 bytes reserved) on its first attempt and gives its share back", async () => {
+    const t = await full.tenant(["ingest", "query"])
+    const body = new TextEncoder().encode(JSON.stringify(batch(5)))
+    const res = await fetch(`${full.baseUrl}/api/metrics`, {
+      method: "POST", headers: { authorization: `Bearer ${t.key}`, "content-type": "application/json" },
+      body: new ReadableStream({ start: (c) => { c.enqueue(body); c.close() } }), duplex: "half"
+    } as RequestInit)
+    expect(res.status).toBe(202)
+    const { jobId } = (await res.json()) as { jobId: string }
+    // Releasing "5 0" once gave HINCRBY a -0, which Redis refuses: the stored batch failed and ran again.
+    const job = await eventually(async () => {
+      const r = await call(full, t.key, "GET", `/api/jobs/${jobId}`)
+      const j = (await r.json()) as { state: string; attempts: number }
+      return j.state === "completed" ? j : undefined
+    })
+    expect(job.attempts).toBe(1)
+    const share = await redis.hgetall(redisKeys(full.prefix).tenant(t.id, "backlog"))
+    expect([share.__points, share.__bytes, share[jobId]]).toEqual(["0", "0", undefined])
+  })
 })
 
 describe("bytes per tenant and second (quotas.bytesPerSecond)", () => {
