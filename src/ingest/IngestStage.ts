@@ -86,13 +86,13 @@ export const IngestStage = {
         const genaiAlerts = (job: IngestJob & { readonly _tag: "spans" }, genai: ReadonlyArray<GenaiRecord | undefined>, applied: Applied, jobId: string) =>
           Effect.gen(function* () {
             const settings = yield* store.getSettings(job.tenantId)
-            const { loops, recheck } = loopsAndRechecks(job.spans, genai, applied.storedCalls ?? new Map(), settings.detector.maxRepeatedCalls)
+            const { loops, recheck } = loopsAndRechecks(job.spans, genai, applied.storedCalls ?? new Map(), settings.detector.maxRepeatedCalls, concurrency)
             for (const l of loops) {
               const payload = { executionId: l.traceId, traceId: l.traceId, repeated: l.repeated, calls: l.calls, maxRepeatedCalls: settings.detector.maxRepeatedCalls }
               yield* alert.add("event", { _tag: "event", tenantId: job.tenantId, eventType: "agent_loop_suspected", key: l.traceId, payload }, { jobId: `${job.tenantId}.loop-${l.traceId}` })
             }
-            // Traces past half the limit are counted again a little later: a batch of the same trace stored at
-            // the same moment by another worker is then committed (loopsAndRechecks).
+            // Traces past 1 / concurrency of the limit are counted again a little later: the batches of the same
+            // trace stored at the same moment by this stage's other slots are then committed (loopsAndRechecks).
             if (recheck.length > 0) {
               let fromMs = Number.POSITIVE_INFINITY
               for (const s of job.spans) if (s.startTimeMs < fromMs) fromMs = s.startTimeMs

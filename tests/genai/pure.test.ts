@@ -10,7 +10,7 @@ import type { SpanRow as JobSpanRow } from "../../src/domain/jobs.ts"
 import { genaiValues, recordOfColumns } from "../../src/ingest/genai/columns.ts"
 import { HELD_KEYS, holdAttributes } from "../../src/ingest/genai/heldAttributes.ts"
 import { nullableArray } from "../../src/ingest/pgArrays.ts"
-import { loopsOf } from "../../src/ingest/genai/loops.ts"
+import { loopsAndRechecks, loopsOf } from "../../src/ingest/genai/loops.ts"
 import { foldBatch } from "../../src/aggregation/partials.ts"
 import { foldPoints, parseWindowKey } from "../../src/aggregation/window.ts"
 import { seriesKeyOf } from "../../src/domain/pipeline.ts"
@@ -96,6 +96,18 @@ describe("loops and stored records", () => {
     // Without a call of the key in the batch, the stored ones alone raise nothing (they were counted when stored).
     expect(loopsOf([span("t2", "5")], [model], stored, 25)).toEqual([])
     expect(loopsOf(spans, [tool, tool, model, tool], new Map(), 2)).toEqual([])
+  })
+  it("recounts a trace whose batch could be one of as many stored at once as the stage has slots, together over the limit", () => {
+    // Four batches of one trace stored side by side (four slots), 7 calls each: 28 > 25, yet each sees only its own 7.
+    const batch = Array.from({ length: 7 }, (_, i) => span("t1", String(i)))
+    const calls = batch.map(() => tool)
+    const alone = loopsAndRechecks(batch, calls, new Map(), 25, 4)
+    expect(alone.loops).toEqual([])
+    expect(alone.recheck).toEqual(["t1"])
+    // With two slots two batches over the limit hold more than half of it between them: 7 is no reason to count again.
+    expect(loopsAndRechecks(batch, calls, new Map(), 25, 2).recheck).toEqual([])
+    // Nor is a trace far under the limit for any number of slots that could not reach it together.
+    expect(loopsAndRechecks(batch.slice(0, 3), calls.slice(0, 3), new Map(), 25, 4).recheck).toEqual([])
   })
   it("stores a record in typed columns and reads the same record back", () => {
     fc.assert(fc.property(fc.record({ input: fc.option(fc.nat()), agent: fc.option(fc.string({ minLength: 1 })), error: fc.boolean() }), ({ input, agent, error }) => {

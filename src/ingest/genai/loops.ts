@@ -29,14 +29,14 @@ export const loopsOf = (
 
 /**
  * `loops` as loopsOf, and `recheck`: the traces to count again once the batches stored beside this one
- * are committed, those whose most repeated call is within the limit but above half of it. Two batches of
- * one trace stored at the same moment (two workers) each count only the calls stored before them, not
- * each other's; when together they exceed the limit, one of them holds more than half of it (with what
- * was stored before), and its recount sees both. (Three or more at once, each under half, can still go
- * unseen until a later batch of the trace.)
+ * are committed. Batches of one trace stored at the same moment (`concurrentBatches` of them at most: the
+ * ingest stage's slots for the tenant's partition) each count only the calls stored before them, not
+ * each other's; when together they exceed the limit, one of them holds more than max / concurrentBatches
+ * of it (with what was stored before), and its recount sees them all.
  */
 export const loopsAndRechecks = (
-  spans: ReadonlyArray<SpanRow>, genai: ReadonlyArray<GenaiRecord | undefined>, stored: ReadonlyMap<string, number>, max: number
+  spans: ReadonlyArray<SpanRow>, genai: ReadonlyArray<GenaiRecord | undefined>, stored: ReadonlyMap<string, number>, max: number,
+  concurrentBatches = 2
 ): { readonly loops: Array<Loop>; readonly recheck: Array<string> } => {
   const counts = new Map<string, { traceId: string; repeated: string; calls: number }>()
   genai.forEach((g, i) => {
@@ -54,7 +54,7 @@ export const loopsAndRechecks = (
   for (const c of counts.values()) {
     const best = found.get(c.traceId)
     if (c.calls > max && (best === undefined || c.calls > best.calls)) found.set(c.traceId, c)
-    else if (c.calls <= max && c.calls * 2 > max) near.add(c.traceId)
+    else if (c.calls <= max && c.calls * Math.max(2, concurrentBatches) > max) near.add(c.traceId)
   }
   return { loops: [...found.values()], recheck: [...near].filter((t) => !found.has(t)) }
 }
