@@ -27,7 +27,8 @@ export interface TraceRequest {
  * One export request of `spans` spans (a multiple of 4: one root and three children), starting at `baseMs`.
  * `genai`: the same shape as an agent's spans (the genai scenario): an invoke_agent root, two model calls
  * with tokens (one model priced by the bench tenant, one not), one tool call; as many attributes as the
- * checkout spans, so both request kinds cost the same to decode and store apart from the GenAI work.
+ * checkout spans and as many span names (so as many RED series), so both request kinds cost the same to
+ * decode, store and window apart from the GenAI work.
  */
 export const makeTraceRequest = (spans: number, baseMs: number, withJson = true, genai = false): TraceRequest => {
   exporter.reset()
@@ -43,7 +44,8 @@ export const makeTraceRequest = (spans: number, baseMs: number, withJson = true,
     })
     const ctx = trace.setSpan(ROOT_CONTEXT, root)
     for (let c = 0; c < 3; c++) {
-      const child = tracer.startSpan(c === 0 ? "SELECT carts" : "redis GET", {
+      // Four operations per trace, as the GenAI shape has (agent, two models, a tool): as many RED series.
+      const child = tracer.startSpan(c === 0 ? "SELECT carts" : c === 1 ? "redis GET" : "redis SET", {
         kind: SpanKind.CLIENT, startTime: baseMs + i + 0.1 * (c + 1),
         attributes: { "db.system": c === 0 ? "postgresql" : "redis", "db.statement": "SELECT * FROM carts WHERE id = $1", "server.port": 5432 }
       }, ctx)

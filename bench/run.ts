@@ -24,7 +24,7 @@ import { runNoisy } from "./noisy.ts"
 import { runQuery } from "./query.ts"
 import { runScale } from "./scale.ts"
 import { machineInfo, othersMeter, root, versions } from "./stats.ts"
-import { runThroughput } from "./throughput.ts"
+import { runThroughput, runThroughputModes } from "./throughput.ts"
 
 const usage = `usage: npm run bench -- [--scenario ${[...SCENARIOS, "all"].join("|")}[,…]] [--duration S] [--runs N] [--window S] [--profile] [--heap-snapshot] [--verbose]`
 
@@ -112,11 +112,14 @@ const main = async () => {
         }
         case "genai": {
           // Plain OTLP spans of the same shape in the same run (unless the otlp scenario ran already), then the GenAI ones.
+          // Interleaved (plain, GenAI, GenAI, plain, …: runThroughputModes) so that what drifts over the set falls on both.
+          let r: Awaited<ReturnType<typeof runThroughput>>
           if (otlpResult === undefined) {
-            otlpResult = await runThroughput(o, holder, "otlp", base!)
+            const [plainResult, genaiResult] = await runThroughputModes(o, holder, ["otlp", "genai"], base!)
+            otlpResult = plainResult!
+            r = genaiResult!
             results.push(otlpResult)
-          }
-          const r = await runThroughput(o, holder, "genai", base!)
+          } else r = await runThroughput(o, holder, "genai", base!)
           results.push(r)
           const plain = medianOf(otlpResult.figures, "persisted + windowed (end to end)")
           const gen = medianOf(r.figures, "persisted + windowed (end to end)")
@@ -126,6 +129,17 @@ const main = async () => {
           const pr = per(otlpResult)
           const gr = per(r)
           if (pr.length === gr.length) r.figures.push(fig("genai", "GenAI / plain OTLP end to end (run i / run i)", "ratio", gr.map((g, i) => g / pr[i]!)))
+          // The steadier figure: the CPU each span costs (the whole pipeline's on a server, the service's embedded), plain ÷ GenAI.
+          const cpuOf = (x: ScenarioResult) =>
+            x.figures.find((f) => f.name === "service + Redis + database server + replica CPU per span") ?? x.figures.find((f) => f.name === "service CPU per span (end to end)")
+          const pc = cpuOf(otlpResult)
+          const gc = cpuOf(r)
+          if (pc !== undefined && gc !== undefined) {
+            r.figures.push(fig("genai", `plain ÷ GenAI ${pc.name} (medians)`, "ratio", [pc.summary.median / gc.summary.median]))
+            if (pc.summary.runs.length === gc.summary.runs.length) {
+              r.figures.push(fig("genai", `plain ÷ GenAI ${pc.name} (run i / run i)`, "ratio", gc.summary.runs.map((g, i) => pc.summary.runs[i]! / g)))
+            }
+          }
           goals.push({
             goal: "the GenAI derivation costs ≤ 10 % of the OTLP throughput",
             met: gen >= 0.9 * plain,
