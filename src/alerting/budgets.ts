@@ -66,7 +66,7 @@ const materialiseLateSpend = (q: Queryable, budgets: ReadonlyArray<Budget>, nowM
     // The aggregate's own end offset (a minute): the minute being filled stays real-time, so spans arriving
     // in order never invalidate what this materialised.
     const to = `to_timestamp(${Math.floor(nowMs / 1000) - 60})`
-    yield* q.query(`CALL refresh_continuous_aggregate('genai_usage_1m', ${from}, ${to})`)
+    yield* q.query(`CALL refresh_continuous_aggregate('spans_1m', ${from}, ${to})`)
     if (budgets.some((b) => b.window === "30d" || HOURLY_ONLY(b))) yield* q.query(`CALL refresh_continuous_aggregate('genai_usage_1h', ${from}, ${to})`)
   }).pipe(
     // The budgets are still evaluated (late spending then counts from the next refresh, as before).

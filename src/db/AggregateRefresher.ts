@@ -5,10 +5,10 @@ import { Db } from "./Db.ts"
 import type { DbError } from "./Db.ts"
 
 // Order matters: metric_points_1h is built on metric_points_1m (genai_usage_1h, on spans, since 0012).
+// spans_1m holds span_red_1m and genai_usage_1m, views over it since 0013.
 const AGGREGATES: ReadonlyArray<readonly [name: string, endOffset: string]> = [
   ["metric_points_1m", "1 minute"],
-  ["span_red_1m", "1 minute"],
-  ["genai_usage_1m", "1 minute"],
+  ["spans_1m", "1 minute"],
   ["metric_points_1h", "1 hour"],
   ["genai_usage_1h", "1 hour"]
 ]

@@ -32,7 +32,7 @@ describe("migrations on the embedded TimescaleDB", () => {
       const caggs = (yield* db.query<{ view_name: string; materialized_only: boolean }>(
         "SELECT view_name, materialized_only FROM timescaledb_information.continuous_aggregates ORDER BY 1"
       ))
-      expect(caggs.map((c) => c.view_name)).toEqual(["genai_usage_1h", "genai_usage_1m", "metric_points_1h", "metric_points_1m", "span_red_1m"])
+      expect(caggs.map((c) => c.view_name)).toEqual(["genai_usage_1h", "metric_points_1h", "metric_points_1m", "spans_1m"])
       expect(caggs.every((c) => c.materialized_only === false)).toBe(true)
       const jobs = (yield* db.query<{ proc_name: string }>("SELECT proc_name FROM timescaledb_information.jobs")).map((j) => j.proc_name)
       expect(jobs).toEqual(expect.arrayContaining(["policy_refresh_continuous_aggregate", "policy_compression", "policy_retention"]))

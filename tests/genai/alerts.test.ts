@@ -121,7 +121,7 @@ describe("GenAI detection and alerts", () => {
     }
     await spend(1)
     // That minute materialised (as the periodic refresh would): a span stored into it now is late.
-    await app.sql("CALL refresh_continuous_aggregate('genai_usage_1m', NULL, now() - INTERVAL '1 minute')")
+    await app.sql("CALL refresh_continuous_aggregate('spans_1m', NULL, now() - INTERVAL '1 minute')")
     await new Promise((r) => setTimeout(r, 500))
     expect(received(t.id, "budget_exceeded")).toEqual([])
     await spend(2)
