@@ -30,7 +30,7 @@ export interface BaselineRun {
   readonly cpuUsPerSpanRow: number
   /** CPU µs per span of upserting the batch's root spans into executions (as the ingest stage does). */
   readonly executionsUpsertCpuUsPerSpan: number
-  /** CPU µs per row of refreshing metric_points_1m / span_red_1m over the run's rows. */
+  /** CPU µs per row of refreshing metric_points_1m / spans_1m (RED and GenAI usage) over the run's rows. */
   readonly refreshCpuUsPerMetricRow: number
   readonly refreshCpuUsPerSpanRow: number
   /** Cores the machine's other processes used meanwhile (they compete for the same cores). */
@@ -90,7 +90,7 @@ export const baselineRun = (db: DbClient, copy: CopyTarget, run: number, metricR
     // What the service adds later for the same rows: materialising the continuous aggregates (its
     // AggregateRefresher in embedded mode, TimescaleDB's policies on a server).
     const refresh1m = yield* timed(refreshAggregate(db, "metric_points_1m", "1 minute"))
-    const refreshRed = yield* timed(refreshAggregate(db, "span_red_1m", "1 minute"))
+    const refreshRed = yield* timed(refreshAggregate(db, "spans_1m", "1 minute"))
     const m = batches.reduce((n, b) => n + b.rows.length, 0)
     return {
       metricRows: m, metricSeconds: metric.seconds, metricRowsPerSecond: m / metric.seconds,
@@ -158,7 +158,7 @@ export const runBaseline = async (o: Options): Promise<ScenarioResult & { baseli
       fig("baseline", "spans insert: CPU per row", "µs", runs.map((x) => x.cpuUsPerSpanRow)),
       fig("baseline", "  then upserting their root spans into executions: CPU per span", "µs", runs.map((x) => x.executionsUpsertCpuUsPerSpan)),
       fig("baseline", "  then refreshing metric_points_1m: CPU per row", "µs", runs.map((x) => x.refreshCpuUsPerMetricRow)),
-      fig("baseline", "  then refreshing span_red_1m: CPU per row", "µs", runs.map((x) => x.refreshCpuUsPerSpanRow)),
+      fig("baseline", "  then refreshing spans_1m: CPU per row", "µs", runs.map((x) => x.refreshCpuUsPerSpanRow)),
       fig("baseline", "other processes on the machine", "cores", runs.map((x) => x.otherCores ?? Number.NaN))
     ],
     details: { database: r.kind, setupSeconds: r.setupSeconds, warmupRun: r.runs[0], runs },

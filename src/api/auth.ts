@@ -10,7 +10,7 @@ import { TenantStore } from "../tenants/TenantStore.ts"
 import type { Principal } from "../tenants/TenantStore.ts"
 import { AdminAuth, CurrentPrincipal, TenantAuth } from "./Api.ts"
 import { makeSignInThrottle } from "./signInThrottle.ts"
-import { withRetryAfter } from "./body.ts"
+import { bytesSent, withRetryAfter } from "./body.ts"
 
 const dbDown = new ServiceUnavailable({ message: "the database is not answering; retry later", retryAfterSeconds: 2 })
 
@@ -105,14 +105,12 @@ export const requireScope = (scope: Scope) =>
       : Effect.fail(new Forbidden({ message: `this API key lacks the "${scope}" scope` }))
   )
 
-const contentLength = (headers: Readonly<Record<string, string | undefined>>) => Math.max(0, Number(headers["content-length"] ?? "0") || 0)
-
 /** 429 before the body is read when the tenant's points or bytes of this second are used up. */
 export const quotaPrecheck = (store: Context.Tag.Service<typeof TenantStore>, quotas: Context.Tag.Service<typeof Quotas>) =>
   (tenantId: string) =>
     Effect.all([store.getSettings(tenantId).pipe(Effect.orDie), Effect.serviceOption(HttpServerRequest.HttpServerRequest)]).pipe(
       Effect.flatMap(([settings, request]) =>
-        quotas.precheck(tenantId, settings.quotas, request._tag === "None" ? 0 : contentLength(request.value.headers))
+        quotas.precheck(tenantId, settings.quotas, request._tag === "None" ? 0 : bytesSent(request.value))
       ),
       Effect.tapError((e) => withRetryAfter(e.retryAfterSeconds))
     )
@@ -121,9 +119,9 @@ export const quotaPrecheck = (store: Context.Tag.Service<typeof TenantStore>, qu
 export const pointsQuota = (store: Context.Tag.Service<typeof TenantStore>, quotas: Context.Tag.Service<typeof Quotas>) =>
   (tenantId: string, points: number) =>
     Effect.all([store.getSettings(tenantId).pipe(Effect.orDie), Effect.serviceOption(HttpServerRequest.HttpServerRequest)]).pipe(
-      // Bytes as sent (Content-Length): what crossed the network, compressed or not.
+      // Bytes as sent (Content-Length, or as received): what crossed the network, compressed or not.
       Effect.flatMap(([settings, request]) =>
-        quotas.charge(tenantId, settings.quotas, points, false, request._tag === "None" ? 0 : contentLength(request.value.headers))
+        quotas.charge(tenantId, settings.quotas, points, false, request._tag === "None" ? 0 : bytesSent(request.value))
       ),
       Effect.tapError((e) => withRetryAfter(e.retryAfterSeconds))
     )

@@ -22,6 +22,15 @@ const decompressors = {
 const tooLarge = (limit: number) =>
   new PayloadTooLarge({ message: `request body is larger than ${limit} bytes (after decompression)`, limitBytes: limit })
 
+const received = new WeakMap<object, number>()
+
+/**
+ * The request's size as sent: its Content-Length, or the bytes readBody received when it had none (a
+ * chunked body), so the byte quota and the backlog's byte share count every body. 0 before the body is read.
+ */
+export const bytesSent = (request: HttpServerRequest.HttpServerRequest): number =>
+  Math.max(0, Number(request.headers["content-length"] ?? "0") || 0, received.get(NodeHttpServerRequest.toIncomingMessage(request)) ?? 0)
+
 /**
  * The request body, decompressed, refused with 413 as soon as it (or its expansion) passes `limit`:
  * the check counts bytes as they arrive, so an oversized body is never held whole in memory.
@@ -45,6 +54,7 @@ export const readBody = (limit: number) =>
       }
       const onEnd = () => {
         cleanup()
+        received.set(source, size)
         resume(Effect.succeed(Buffer.concat(chunks, size)))
       }
       const onError = (e: Error) => {

@@ -13,6 +13,7 @@ import { toSpanColumns } from "../domain/spanColumns.ts"
 import { makeIngestPartitions, withTraceContext } from "../queues/Queues.ts"
 import { TenantStore } from "../tenants/TenantStore.ts"
 import { itemsOf, priorityOf, releaseBacklogAndHold, releaseBacklogIn, reserveBacklog } from "./Backlog.ts"
+import { bytesSent } from "../api/body.ts"
 import { earliestEventOf, registerHold, releaseHoldIn } from "../aggregation/holds.ts"
 import { forgetDeadLetter, listDeadLetters, shortReason, tenantOfJob } from "./DeadLetters.ts"
 import { execAll, RedisConnection } from "../queues/Redis.ts"
@@ -26,9 +27,8 @@ export interface SubmitOptions {
   readonly ignoreBacklog?: boolean
 }
 
-/** The request's size as sent (Content-Length; 0 when the body is chunked or there is no request). */
-const requestBytes = Effect.map(Effect.serviceOption(HttpServerRequest.HttpServerRequest), (r) =>
-  r._tag === "None" ? 0 : Math.max(0, Number(r.value.headers["content-length"] ?? "0") || 0))
+/** The request's size as sent (src/api/body.ts, bytesSent; 0 when there is no request). */
+const requestBytes = Effect.map(Effect.serviceOption(HttpServerRequest.HttpServerRequest), (r) => (r._tag === "None" ? 0 : bytesSent(r.value)))
 
 export interface JobInfo {
   readonly jobId: string
@@ -272,7 +272,8 @@ const jobInfo = (job: Job, state: string): JobInfo => ({
   jobId: job.id ?? "",
   kind: job.name,
   state,
-  attempts: job.attemptsMade,
+  // Started, not failed, attempts (BullMQ's attemptsMade stays 0 for a job completed first time): as the stored record counts.
+  attempts: job.attemptsStarted,
   ...(job.failedReason ? { failedReason: shortReason(job.failedReason) } : {}),
   createdAt: new Date(job.timestamp).toISOString(),
   ...(job.processedOn ? { startedAt: new Date(job.processedOn).toISOString() } : {}),

@@ -7,6 +7,14 @@ import { openIngest } from "../api/queue.ts"
 
 const point = (name: string, value = 1) => ({ name, value, time: Date.now() - 60_000, serviceName: "svc" })
 const batch = (n: number) => ({ points: Array.from({ length: n }, (_, i) => point("m", i)) })
+/** A POST whose body is streamed (Transfer-Encoding: chunked): no Content-Length. */
+const postChunked = (app: TestApp, key: string, body: unknown) => {
+  const bytes = new TextEncoder().encode(JSON.stringify(body))
+  return fetch(`${app.baseUrl}/api/metrics`, {
+    method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+    body: new ReadableStream({ start: (c) => { c.enqueue(bytes); c.close() } }), duplex: "half"
+  } as RequestInit)
+}
 
 let queued: TestApp // no ingest stage: what is accepted stays in the backlog
 let full: TestApp
@@ -78,16 +86,12 @@ describe("a tenant's share of the ingest backlog (limits.maxBacklogPoints, maxBa
     }
   })
 
-  it("stores a chunked batch (no Content-Length: 0 bytes reserved) on its first attempt and gives its share back", async () => {
+  it("stores a chunked batch (no Content-Length) on its first attempt and gives its share back", async () => {
     const t = await full.tenant(["ingest", "query"])
-    const body = new TextEncoder().encode(JSON.stringify(batch(5)))
-    const res = await fetch(`${full.baseUrl}/api/metrics`, {
-      method: "POST", headers: { authorization: `Bearer ${t.key}`, "content-type": "application/json" },
-      body: new ReadableStream({ start: (c) => { c.enqueue(body); c.close() } }), duplex: "half"
-    } as RequestInit)
+    const res = await postChunked(full, t.key, batch(5))
     expect(res.status).toBe(202)
     const { jobId } = (await res.json()) as { jobId: string }
-    // Releasing "5 0" once gave HINCRBY a -0, which Redis refuses: the stored batch failed and ran again.
+    // Reserved as "5 0" before its bytes were counted, its release gave HINCRBY a -0, which Redis refuses: the stored batch failed and ran again.
     const job = await eventually(async () => {
       const r = await call(full, t.key, "GET", `/api/jobs/${jobId}`)
       const j = (await r.json()) as { state: string; attempts: number }
@@ -113,5 +117,11 @@ describe("bytes per tenant and second (quotas.bytesPerSecond)", () => {
     }
     expect(statuses).toContain(429)
     expect(message).toMatch(/2048 request bytes per second \(settings\.quotas\.bytesPerSecond\)/)
+  })
+  it("counts a chunked body's bytes as received (it has no Content-Length)", async () => {
+    const t = await full.tenant(["ingest"], { quotas: { bytesPerSecond: 2048 } })
+    const statuses: Array<number> = []
+    for (let i = 0; i < 3; i++) statuses.push((await postChunked(full, t.key, batch(20))).status)
+    expect(statuses).toContain(429)
   })
 })
