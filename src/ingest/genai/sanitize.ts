@@ -52,16 +52,17 @@ export const sanitizeGenai = (spans: ReadonlyArray<SpanRow>, storeContent: boole
     warningCount++
     if (warnings.length < MAX_WARNINGS) warnings.push(m)
   }
+  const onContent = () => void contentDropped++
   const out = spans.map((s) => {
-    const where = `span ${show(s.spanId)} of trace ${show(s.traceId)}`
-    const onContent = () => void contentDropped++
+    // Named only in a warning: most spans have none, and each name is two JSON.stringify.
+    const where = () => `span ${show(s.spanId)} of trace ${show(s.traceId)}`
     const onToken = (key: string, problem: string) => {
       tokensDropped++
-      warn(`${where}: attribute ${key} ignored: ${problem}`)
+      warn(`${where()}: attribute ${key} ignored: ${problem}`)
     }
     const op = s.attributes["gen_ai.operation.name"]
     if (op !== undefined && (typeof op !== "string" || !KNOWN_OPERATION_NAMES.has(op))) {
-      warn(`${where}: gen_ai.operation.name ${show(String(op))} is not a known operation (${[...KNOWN_OPERATION_NAMES].join(", ")}); the span is kept, its operation unknown`)
+      warn(`${where()}: gen_ai.operation.name ${show(String(op))} is not a known operation (${[...KNOWN_OPERATION_NAMES].join(", ")}); the span is kept, its operation unknown`)
     }
     const attributes = clean(s.attributes, storeContent, onContent, onToken)
     let events = s.events
