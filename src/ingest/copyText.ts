@@ -35,6 +35,10 @@ const rint = (x: number): number => {
   return d < 0.5 ? f : d > 0.5 ? f + 1 : f % 2 === 0 ? f : f + 1
 }
 
+// The last second formatted: a batch's times mostly fall in a few seconds, and toISOString costs more than the rest.
+let lastSecond = Number.NaN
+let lastPrefix = ""
+
 /**
  * The instant `to_timestamp(ms / 1000.0)` stores, as timestamptz text: PostgreSQL's own arithmetic
  * (float8_timestamptz: the seconds since 2000 times 10^6, rint), so a fractional millisecond (OTLP's
@@ -44,8 +48,11 @@ const rint = (x: number): number => {
 export const copyTimestamp = (ms: number): string | undefined => {
   const us = rint((ms / 1000 - PG_EPOCH_S) * 1e6) + PG_EPOCH_S * 1e6
   if (!(us >= MIN_US && us < MAX_US)) return undefined
-  const whole = Math.floor(us / 1000)
-  const micros = us - whole * 1000
-  const iso = new Date(whole).toISOString()
-  return micros === 0 ? iso : `${iso.slice(0, -1)}${String(micros).padStart(3, "0")}Z`
+  const second = Math.floor(us / 1e6)
+  const micros = us - second * 1e6
+  if (second !== lastSecond) {
+    lastSecond = second
+    lastPrefix = new Date(second * 1000).toISOString().slice(0, 19)
+  }
+  return micros === 0 ? `${lastPrefix}Z` : `${lastPrefix}.${String(micros).padStart(6, "0")}Z`
 }

@@ -101,13 +101,14 @@ export const insertMetricPoints = (tx: Queryable, tenantId: string, points: Read
       copyOrInsert(
         tx, "metric_points", METRIC_COLUMNS,
         () => {
-          let rows = ""
-          for (const [p, k] of chunk) {
+          const rows = new Array<string>(chunk.length)
+          for (let i = 0; i < chunk.length; i++) {
+            const [p, k] = chunk[i]!
             const time = copied.times(p.timeMs)
             if (time === undefined) return undefined
-            rows += `${copied.tenant}\t${time}\t${copied.names(p.name)}\t${p.value}\t${copied.services(p.serviceName)}\t${copyText(p.traceId)}\t${copied.attributes(p.attributes)}\t${k}\n`
+            rows[i] = `${copied.tenant}\t${time}\t${copied.names(p.name)}\t${p.value}\t${copied.services(p.serviceName)}\t${copyText(p.traceId)}\t${copied.attributes(p.attributes)}\t${k}\n`
           }
-          return rows
+          return rows.join("")
         },
         () => tx.query(
           `INSERT INTO metric_points (${METRIC_COLUMNS.join(", ")})
@@ -159,17 +160,18 @@ export const insertSpans = (
       const copyRows = () => {
         // A GenAI column's repeated text (a model, an agent) is escaped once.
         const values = extra.map((c) => (c.type === "text" ? once(copyValue) : copyValue))
-        let rows = ""
+        const rows = new Array<string>(chunk.length)
         for (let i = 0; i < chunk.length; i++) {
           const s = chunk[i]!
           const start = copyTimestamp(s.startTimeMs)
           const end = copyTimestamp(s.endTimeMs)
           if (start === undefined || end === undefined) return undefined
-          rows += `${copied.tenant}\t${copyText(s.traceId)}\t${copyText(s.spanId)}\t${copyText(s.parentSpanId)}\t${copyText(s.name)}\t${s.kind}\t${s.statusCode}\t${copyText(s.statusMessage)}\t${copied.services(s.serviceName)}\t${copyText(s.scopeName)}\t${start}\t${end}\t${s.durationMs}\t${copied.resources(s.resourceAttributes)}\t${copyJson(kept[i]!.attributes)}\t${copyJson(s.events)}\t${copyJson(s.links)}`
-          for (let c = 0; c < extra.length; c++) rows += `\t${values[c]!(extra[c]!.values[i] ?? null)}`
-          rows += "\n"
+          let row = `${copied.tenant}\t${copyText(s.traceId)}\t${copyText(s.spanId)}\t${copyText(s.parentSpanId)}\t${copyText(s.name)}\t${s.kind}\t${s.statusCode}\t${copyText(s.statusMessage)}\t${copied.services(s.serviceName)}\t${copyText(s.scopeName)}\t${start}\t${end}\t${s.durationMs}\t${copied.resources(s.resourceAttributes)}\t${copyJson(kept[i]!.attributes)}\t${copyJson(s.events)}\t${copyJson(s.links)}`
+          for (let c = 0; c < extra.length; c++) row += `\t${values[c]!(extra[c]!.values[i] ?? null)}`
+          rows[i] = `${row}\n`
         }
-        return rows
+        // One flat string (a join, not a rope of concatenations): its UTF-8 encoding costs a fraction.
+        return rows.join("")
       }
       return copyOrInsert(tx, "spans", columns, copyRows, () => tx.query(
         `INSERT INTO spans (${columns.join(", ")})
