@@ -6,7 +6,9 @@
  * bench sends them: 1000 metric points (bench/data.ts), 500 spans of the otlp scenario and of the genai
  * one (bench/otlpRequests.ts, with their GenAI records and awaiting flags derived as the ingest stage
  * does, before the clock); and 20-point batches, a small tenant's. Per row: this process's CPU µs
- * (process.cpuUsage), the server's and its replica's CPU µs (bench/dbServerMeter.ts, /proc), and rows/s.
+ * (process.cpuUsage), the CPU µs of the pool's backends (the statements themselves, /proc), of the whole
+ * server (its shared processes too, the WAL writer's…, which other databases' work on the server also
+ * moves) and of its replica (bench/dbServerMeter.ts), and rows/s.
  */
 import { Effect } from "effect"
 import { randomUUID } from "node:crypto"
@@ -19,7 +21,7 @@ import { decodeTraces } from "../src/ingest/otlp/index.ts"
 import { dedupKeys, insertMetricPoints, insertSpans } from "../src/ingest/persist.ts"
 import { openBenchDb, runScoped } from "./benchDb.ts"
 import { metricBatch, rowsOf } from "./data.ts"
-import { dbServerCpuReader } from "./dbServerMeter.ts"
+import { dbServerCpuReader, readProc } from "./dbServerMeter.ts"
 import { makeTraceRequest } from "./otlpRequests.ts"
 
 const ROUNDS = Number(process.argv[2] ?? 4)
@@ -59,6 +61,20 @@ const spansKind = (db: DbClient, name: string, genai: boolean, batches: number, 
     } satisfies Kind
   })
 
+/** CPU seconds so far of the pool's backends (this process's connections to the database), by pid. */
+const backendCpu = (db: Queryable) =>
+  Effect.map(
+    db.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'mplp-trace'"),
+    (rows) => new Map(rows.map((r) => [r.pid, readProc(r.pid)?.cpu ?? 0]))
+  )
+
+/** CPU seconds the backends spent between two readings (a backend opened meanwhile from 0). */
+const backendDelta = (a: Map<number, number>, b: Map<number, number>) => {
+  let s = 0
+  for (const [pid, cpu] of b) s += cpu - (a.get(pid) ?? 0)
+  return s
+}
+
 const median = (xs: ReadonlyArray<number>) => {
   const s = [...xs].sort((a, b) => a - b)
   return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2
@@ -87,10 +103,11 @@ const main = Effect.gen(function* () {
   for (const kind of kinds) {
     // A warm-up pass of each path (JIT, the server's plan and chunk caches).
     for (const p of ["INSERT … unnest", "COPY"] as const) yield* kind.pass(paths[p], `warm-${randomUUID().slice(0, 8)}`)
-    const samples: Record<Path, Array<{ cpu: number; primary: number; replica: number; wall: number }>> = { "INSERT … unnest": [], COPY: [] }
+    const samples: Record<Path, Array<{ cpu: number; backends: number; primary: number; replica: number; wall: number }>> = { "INSERT … unnest": [], COPY: [] }
     for (let r = 0; r < ROUNDS; r++) {
       for (const p of ["INSERT … unnest", "COPY", "COPY", "INSERT … unnest"] as const) {
         const tenant = `copyb-${randomUUID().slice(0, 8)}`
+        const b0 = yield* backendCpu(db)
         const s0 = server?.()
         const c0 = process.cpuUsage()
         const t0 = performance.now()
@@ -98,8 +115,10 @@ const main = Effect.gen(function* () {
         const wall = (performance.now() - t0) / 1000
         const c = process.cpuUsage(c0)
         const s1 = server?.()
+        const b1 = yield* backendCpu(db)
         samples[p].push({
           cpu: (c.user + c.system) / kind.rows,
+          backends: (backendDelta(b0, b1) * 1e6) / kind.rows,
           primary: s0 === undefined || s1 === undefined ? Number.NaN : ((s1.primary - s0.primary) * 1e6) / kind.rows,
           replica: s0 === undefined || s1 === undefined ? Number.NaN : ((s1.replica - s0.replica) * 1e6) / kind.rows,
           wall: kind.rows / wall
@@ -107,11 +126,11 @@ const main = Effect.gen(function* () {
       }
     }
     lines.push(`${kind.name} (${kind.rows} rows per pass, ${2 * ROUNDS} passes per path; medians, [min–max])`)
-    lines.push(`  path              service CPU µs/row     server CPU µs/row      replica CPU µs/row     rows/s`)
+    lines.push(`  path              service CPU µs/row     backends CPU µs/row    server CPU µs/row      replica CPU µs/row     rows/s`)
     const fmt = (xs: ReadonlyArray<number>, d = 1) => `${median(xs).toFixed(d)} [${Math.min(...xs).toFixed(d)}–${Math.max(...xs).toFixed(d)}]`
     for (const p of ["INSERT … unnest", "COPY"] as const) {
       const s = samples[p]
-      lines.push(`  ${p.padEnd(16)}  ${fmt(s.map((x) => x.cpu)).padEnd(21)}  ${fmt(s.map((x) => x.primary)).padEnd(21)}  ${fmt(s.map((x) => x.replica)).padEnd(21)}  ${fmt(s.map((x) => x.wall), 0)}`)
+      lines.push(`  ${p.padEnd(16)}  ${fmt(s.map((x) => x.cpu)).padEnd(21)}  ${fmt(s.map((x) => x.backends)).padEnd(21)}  ${fmt(s.map((x) => x.primary)).padEnd(21)}  ${fmt(s.map((x) => x.replica)).padEnd(21)}  ${fmt(s.map((x) => x.wall), 0)}`)
       results.push({ kind: kind.name, path: p, samples: s })
     }
     lines.push("")

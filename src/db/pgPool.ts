@@ -96,7 +96,7 @@ export const makePgPool = (url: string, max = 10, idleTimeoutMillis = 10_000, st
         const text = `COPY ${table} (${columns.join(", ")}) FROM STDIN`
         return gate(false, Effect.acquireUseRelease(
           Effect.tryPromise({ try: () => pool.connect(), catch: (cause) => new DbError({ cause }) }),
-          (conn) => Effect.tryPromise({ try: () => copyIn(conn, text, Buffer.from(rows)), catch: (cause) => new DbError({ cause, sql: text }) }),
+          (conn) => Effect.tryPromise({ try: () => copyIn(conn, text, rows), catch: (cause) => new DbError({ cause, sql: text }) }),
           // A connection whose COPY ended without the server's answer (broken, or interrupted mid-statement) is destroyed.
           (conn, exit) => Effect.sync(() => conn.release(
             Exit.isSuccess(exit) || Option.exists(Cause.failureOption(exit.cause), (e) => e.code !== undefined) ? undefined : true

@@ -26,7 +26,7 @@ const tracedQueryable = (q: Queryable): Queryable => {
     query: <R extends Row = Row>(text: string, values?: ReadonlyArray<unknown>) => q.query<R>(text, values).pipe(inSpan("Db.query", text)),
     exec: (sql) => q.exec(sql).pipe(inSpan("Db.exec", sql)),
     ...(copy === undefined ? {} : {
-      copyFrom: (table: string, columns: ReadonlyArray<string>, rows: string) =>
+      copyFrom: (table: string, columns: ReadonlyArray<string>, rows: Buffer) =>
         copy(table, columns, rows).pipe(inSpan("Db.copy", `COPY ${table} (${columns.join(", ")}) FROM STDIN`))
     })
   }
