@@ -6,6 +6,7 @@ import { Db } from "../../src/db/Db.ts"
 import type { DbClient } from "../../src/db/Db.ts"
 import { migrateFromDir } from "../../src/db/Migrator.ts"
 import { makePgPool } from "../../src/db/pgPool.ts"
+import { traced } from "../../src/db/traced.ts"
 import type { MetricRow, SpanRow } from "../../src/domain/jobs.ts"
 import { NOTHING_INHERITED, recognize } from "../../src/ingest/genai/recognize.ts"
 import { CHUNK, dedupKeys, insertMetricPoints, insertSpans } from "../../src/ingest/persist.ts"
@@ -77,7 +78,8 @@ describe.skipIf(skipReason !== undefined)(`inserts by COPY on a TimescaleDB serv
   let db: DbClient
   beforeAll(async () => {
     scope = Effect.runSync(Scope.make())
-    db = await Effect.runPromise(Scope.extend(makePgPool(url, 4), scope))
+    // As Db.Live makes it: the pool with a span per statement.
+    db = traced(await Effect.runPromise(Scope.extend(makePgPool(url, 4), scope)))
     await Effect.runPromise(migrateFromDir().pipe(Effect.provideService(Db, db), Logger.withMinimumLogLevel(LogLevel.Warning)))
   })
   afterAll(() => Effect.runPromise(Scope.close(scope, Exit.void)))
