@@ -3,7 +3,7 @@
 // backslash. The server reads each field with its column type's input function, the one that reads the
 // INSERT's array elements (src/ingest/pgArrays.ts): the same text stores the same value.
 
-export const NULL_FIELD = "\\N"
+const NULL_FIELD = "\\N"
 
 const SPECIAL = /[\\\t\n\r]/
 const SPECIALS = /[\\\t\n\r]/g

@@ -7,7 +7,7 @@ import type { GenaiRecord } from "../../src/ingest/genai/recognize.ts"
 
 // Rows with awkward values for the two insert paths of src/ingest/persist.ts (INSERT … unnest and COPY):
 // COPY's and the array literals' special characters, any code point (lone surrogates included), NUL
-// rarely, times with OTLP's fractional milliseconds (and some beyond COPY's time range), floats with NaN,
+// when asked, times with OTLP's fractional milliseconds (and some beyond COPY's time range), floats with NaN,
 // ±Infinity and -0.
 
 const SPECIALS = ["\\", "\t", "\n", "\r", "\"", ",", "{", "}", " ", "'", "a", "é", "漢", "🙂", "\u2028", "N", "."]
