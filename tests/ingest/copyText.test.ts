@@ -107,6 +107,15 @@ describe.skipIf(skipReason !== undefined)(`COPY text and INSERT … unnest store
     expect(copies).toBeGreaterThan(50)
   }, 120_000)
 
+  it("a COPY refused before it reads its data (written behind the statement) leaves its connection usable", async () => {
+    const one = await Effect.runPromise(Scope.extend(makePgPool(url, 1), scope))
+    for (let i = 0; i < 2; i++) {
+      const e = code(await Effect.runPromiseExit(one.copyFrom!(`${schema}.no_such_table`, ["a"], Buffer.from("x\n".repeat(50_000)))))
+      expect(e).toBe("42P01")
+      expect(await Effect.runPromise(one.query("SELECT 1 AS one"))).toEqual([{ one: 1 }])
+    }
+  })
+
   it("a NUL character fails both paths alike, storing nothing (the OTLP decoder replaces it before)", async () => {
     await fc.assert(fc.asyncProperty(fc.array(metricRow(true), { minLength: 1, maxLength: 10 }), fc.array(spanCase(true), { minLength: 1, maxLength: 10 }), async (points, cases) => {
       const withNul = (s: string) => `${s}\u0000`
