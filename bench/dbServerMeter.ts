@@ -9,7 +9,7 @@ import { sleep } from "./client.ts"
 // helper's tests), and every process of a streaming replica on the machine (its WAL replay is paid per
 // byte written). A process that starts and ends between two samples (100 ms) is missed.
 
-interface Proc {
+export interface Proc {
   readonly ppid: number
   readonly cpu: number
   /** Clock ticks after boot. */
@@ -18,7 +18,7 @@ interface Proc {
 
 const TICKS = 100
 
-const readProc = (pid: number): Proc | undefined => {
+export const readProc = (pid: number): Proc | undefined => {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
     const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ")

@@ -23,6 +23,12 @@ export interface Queryable {
   readonly query: <R extends Row = Row>(text: string, values?: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<R>, DbError>
   /** Several statements without parameters (migrations). */
   readonly exec: (sql: string) => Effect.Effect<void, DbError>
+  /**
+   * `COPY table (columns) FROM STDIN` of rows already in COPY's text format (src/ingest/copyText.ts), their
+   * UTF-8 bytes, as one statement: when it fails it stored none of them. Only a server's pool has it: the embedded
+   * database and a transaction's connection insert with statements (a failed COPY would abort the transaction).
+   */
+  readonly copyFrom?: (table: string, columns: ReadonlyArray<string>, rows: Buffer) => Effect.Effect<void, DbError>
 }
 
 export interface DbClient extends Queryable {

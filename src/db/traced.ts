@@ -20,10 +20,17 @@ const inSpan = (name: string, sql: string) => <A, E, R>(effect: Effect.Effect<A,
       : Effect.withSpan(effect, name, { kind: "client", captureStackTrace: false, attributes: { "db.system": "postgresql", "db.statement": statementOf(sql) } })
   )
 
-const tracedQueryable = (q: Queryable): Queryable => ({
-  query: <R extends Row = Row>(text: string, values?: ReadonlyArray<unknown>) => q.query<R>(text, values).pipe(inSpan("Db.query", text)),
-  exec: (sql) => q.exec(sql).pipe(inSpan("Db.exec", sql))
-})
+const tracedQueryable = (q: Queryable): Queryable => {
+  const copy = q.copyFrom
+  return {
+    query: <R extends Row = Row>(text: string, values?: ReadonlyArray<unknown>) => q.query<R>(text, values).pipe(inSpan("Db.query", text)),
+    exec: (sql) => q.exec(sql).pipe(inSpan("Db.exec", sql)),
+    ...(copy === undefined ? {} : {
+      copyFrom: (table: string, columns: ReadonlyArray<string>, rows: Buffer) =>
+        copy(table, columns, rows).pipe(inSpan("Db.copy", `COPY ${table} (${columns.join(", ")}) FROM STDIN`))
+    })
+  }
+}
 
 /** The client with a span per statement (db.system, db.statement) and one per transaction around its statements. */
 export const traced = (client: DbClient): DbClient => ({

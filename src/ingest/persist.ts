@@ -1,12 +1,13 @@
 import { Effect } from "effect"
 import { createHash } from "node:crypto"
-import type { Queryable } from "../db/Db.ts"
+import type { DbError, Queryable } from "../db/Db.ts"
 import type { MetricRow, SpanRow } from "../domain/jobs.ts"
 import { executionByTrace } from "../db/executionByTrace.ts"
 import { genaiValues } from "./genai/columns.ts"
 import { holdAttributes } from "./genai/heldAttributes.ts"
 import type { GenaiRecord } from "./genai/recognize.ts"
 import { costing, statementContention } from "../db/fairGate.ts"
+import { copyJson, copyText, copyTimestamp, copyValue } from "./copyText.ts"
 import { float8Array, int8Array, jsonArray, jsonElement, nullableArray, textArray, textArrayOf, textElement } from "./pgArrays.ts"
 
 /**
@@ -51,52 +52,90 @@ export const dedupKeys = (points: ReadonlyArray<MetricRow>, source: "native" | "
 }
 
 /**
- * The attributes' JSON as a text-array element, once per attribute set: the points of one set share
- * its object (src/domain/metricColumns.ts), so a batch of few sets escapes few strings.
+ * `encode(x)` once per distinct key of a batch: the points of one attribute set share its object
+ * (src/domain/metricColumns.ts), the spans of one resource theirs, so a batch of few sets escapes few strings.
  */
-const attributesElements = () => {
-  const done = new Map<object, string>()
-  return (a: Record<string, unknown>): string => {
-    let e = done.get(a)
-    if (e === undefined) done.set(a, (e = jsonElement(a)))
+const once = <K, V>(encode: (k: K) => V) => {
+  const done = new Map<K, V>()
+  return (k: K): V => {
+    let e = done.get(k)
+    if (e === undefined) done.set(k, (e = encode(k)))
     return e
   }
 }
 
-/** `textElement(s)`, once per distinct string of a batch. */
-const element = (memo: Map<string, string>, s: string): string => {
-  let e = memo.get(s)
-  if (e === undefined) memo.set(s, (e = textElement(s)))
-  return e
-}
+/** The attributes' JSON as a text-array element, once per attribute set. */
+const attributesElements = () => once(jsonElement)
+
+const UNIQUE_VIOLATION = "23505"
+
+/**
+ * A chunk by COPY where the database has it (a server's pool: Queryable.copyFrom), else by its INSERT.
+ * COPY has no ON CONFLICT: a chunk holding a row already stored (a redelivered job, a resent export, or
+ * the same row twice) fails whole, storing none of it, and goes again by the INSERT, which skips that
+ * row. No transaction is needed around it: COPY is one statement. `rows` gives the chunk's bytes, each
+ * row encoded apart then concatenated (joining the rows' strings, each a rope of its fields, cost three
+ * times as much per span), or undefined when COPY's text cannot give a value as the INSERT stores it
+ * (copyTimestamp's range): that chunk goes by the INSERT.
+ */
+const copyOrInsert = (
+  tx: Queryable, table: string, columns: ReadonlyArray<string>, rows: () => Buffer | undefined, insert: () => Effect.Effect<unknown, DbError>
+): Effect.Effect<void, DbError> =>
+  Effect.suspend(() => {
+    const copy = tx.copyFrom
+    const data = copy === undefined ? undefined : rows()
+    return copy === undefined || data === undefined
+      ? Effect.asVoid(insert())
+      : copy(table, columns, data).pipe(Effect.catchIf((e) => e.code === UNIQUE_VIOLATION, () => Effect.asVoid(insert())))
+  })
+
+const METRIC_COLUMNS = ["tenant_id", "time", "name", "value", "service_name", "trace_id", "attributes", "dedup_key"]
 
 export const insertMetricPoints = (tx: Queryable, tenantId: string, points: ReadonlyArray<MetricRow>, keys: ReadonlyArray<string>) => {
   const attributes = attributesElements()
-  const names = new Map<string, string>()
-  const services = new Map<string, string>()
+  const names = once(textElement)
+  const services = once(textElement)
+  // A batch's points mostly share their time (the time its request was accepted).
+  const copied = { tenant: copyText(tenantId), names: once(copyText), services: once(copyText), attributes: once(copyJson), times: once(copyTimestamp) }
   return Effect.forEach(
     chunks(points.map((p, i) => [p, keys[i] ?? "0"] as const)),
     (chunk) =>
-      tx.query(
-        `INSERT INTO metric_points (tenant_id, time, name, value, service_name, trace_id, attributes, dedup_key)
-         SELECT $1, to_timestamp(t / 1000.0), n, v, s, tr, a::jsonb, k
-         FROM unnest($2::float8[], $3::text[], $4::float8[], $5::text[], $6::text[], $7::text[], $8::int8[]) AS u(t, n, v, s, tr, a, k)
-         ON CONFLICT DO NOTHING`,
-        // Array literals built here (src/ingest/pgArrays.ts), each distinct name, service and attribute set escaped once.
-        [
-          tenantId,
-          float8Array(chunk.map(([p]) => p.timeMs)),
-          textArrayOf(chunk.map(([p]) => element(names, p.name))),
-          float8Array(chunk.map(([p]) => p.value)),
-          textArrayOf(chunk.map(([p]) => element(services, p.serviceName))),
-          textArray(chunk.map(([p]) => p.traceId)),
-          textArrayOf(chunk.map(([p]) => attributes(p.attributes))),
-          int8Array(chunk.map(([, k]) => k))
-        ]
+      copyOrInsert(
+        tx, "metric_points", METRIC_COLUMNS,
+        () => {
+          const rows = new Array<Buffer>(chunk.length)
+          for (let i = 0; i < chunk.length; i++) {
+            const [p, k] = chunk[i]!
+            const time = copied.times(p.timeMs)
+            if (time === undefined) return undefined
+            rows[i] = Buffer.from(`${copied.tenant}\t${time}\t${copied.names(p.name)}\t${p.value}\t${copied.services(p.serviceName)}\t${copyText(p.traceId)}\t${copied.attributes(p.attributes)}\t${k}\n`)
+          }
+          return Buffer.concat(rows)
+        },
+        () => tx.query(
+          `INSERT INTO metric_points (${METRIC_COLUMNS.join(", ")})
+           SELECT $1, to_timestamp(t / 1000.0), n, v, s, tr, a::jsonb, k
+           FROM unnest($2::float8[], $3::text[], $4::float8[], $5::text[], $6::text[], $7::text[], $8::int8[]) AS u(t, n, v, s, tr, a, k)
+           ON CONFLICT DO NOTHING`,
+          // Array literals built here (src/ingest/pgArrays.ts), each distinct name, service and attribute set escaped once.
+          [
+            tenantId,
+            float8Array(chunk.map(([p]) => p.timeMs)),
+            textArrayOf(chunk.map(([p]) => names(p.name))),
+            float8Array(chunk.map(([p]) => p.value)),
+            textArrayOf(chunk.map(([p]) => services(p.serviceName))),
+            textArray(chunk.map(([p]) => p.traceId)),
+            textArrayOf(chunk.map(([p]) => attributes(p.attributes))),
+            int8Array(chunk.map(([, k]) => k))
+          ]
+        )
       ).pipe(costing(chunk.length)),
     { discard: true }
   )
 }
+
+const SPAN_COLUMNS = ["tenant_id", "trace_id", "span_id", "parent_span_id", "name", "kind", "status_code", "status_message", "service_name",
+  "scope_name", "start_time", "end_time", "duration_ms", "resource_attributes", "attributes", "events", "links"]
 
 /**
  * `genai[i]` is the GenAI record of `spans[i]` (src/ingest/genai), stored in the spans' genai_* columns
@@ -107,9 +146,10 @@ export const insertMetricPoints = (tx: Queryable, tenantId: string, points: Read
 export const insertSpans = (
   tx: Queryable, tenantId: string, spans: ReadonlyArray<SpanRow>, genai: ReadonlyArray<GenaiRecord | undefined> = [], awaiting: ReadonlyArray<boolean> = []
 ) => {
-  const services = new Map<string, string>()
+  const services = once(textElement)
   // Once per resource: its spans share one attributes object (src/domain/spanColumns.ts).
   const resources = attributesElements()
+  const copied = { tenant: copyText(tenantId), services: once(copyText), resources: once(copyJson) }
   return Effect.forEach(
     chunks(spans.map((s, i) => [s, genai[i], awaiting[i] === true] as const)),
     (pairs) => {
@@ -118,9 +158,24 @@ export const insertSpans = (
       const kept = pairs.map(([s, r]) => holdAttributes(s.attributes, r))
       const g = genaiValues(pairs.map(([, r]) => r), pairs.map(([, , a]) => a), kept.map((k) => k.held))
       const extra = g.map((c, i) => ({ ...c, alias: `g${i}` }))
-      return tx.query(
-        `INSERT INTO spans (tenant_id, trace_id, span_id, parent_span_id, name, kind, status_code, status_message, service_name,
-                            scope_name, start_time, end_time, duration_ms, resource_attributes, attributes, events, links${extra.map((c) => `, ${c.column}`).join("")})
+      const columns = [...SPAN_COLUMNS, ...extra.map((c) => c.column)]
+      const copyRows = () => {
+        // A GenAI column's repeated text (a model, an agent) is escaped once.
+        const values = extra.map((c) => (c.type === "text" ? once(copyValue) : copyValue))
+        const rows = new Array<Buffer>(chunk.length)
+        for (let i = 0; i < chunk.length; i++) {
+          const s = chunk[i]!
+          const start = copyTimestamp(s.startTimeMs)
+          const end = copyTimestamp(s.endTimeMs)
+          if (start === undefined || end === undefined) return undefined
+          let row = `${copied.tenant}\t${copyText(s.traceId)}\t${copyText(s.spanId)}\t${copyText(s.parentSpanId)}\t${copyText(s.name)}\t${s.kind}\t${s.statusCode}\t${copyText(s.statusMessage)}\t${copied.services(s.serviceName)}\t${copyText(s.scopeName)}\t${start}\t${end}\t${s.durationMs}\t${copied.resources(s.resourceAttributes)}\t${copyJson(kept[i]!.attributes)}\t${copyJson(s.events)}\t${copyJson(s.links)}`
+          for (let c = 0; c < extra.length; c++) row += `\t${values[c]!(extra[c]!.values[i] ?? null)}`
+          rows[i] = Buffer.from(`${row}\n`)
+        }
+        return Buffer.concat(rows)
+      }
+      return copyOrInsert(tx, "spans", columns, copyRows, () => tx.query(
+        `INSERT INTO spans (${columns.join(", ")})
          SELECT $1, tr, sp, pa, n, k, sc, sm, sv, sn, to_timestamp(st / 1000.0), to_timestamp(et / 1000.0), d,
                 ra::jsonb, a::jsonb, ev::jsonb, l::jsonb${extra.map((c) => `, ${c.alias}`).join("")}
          FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::int2[], $7::int2[], $8::text[], $9::text[], $10::text[],
@@ -138,7 +193,7 @@ export const insertSpans = (
           float8Array(chunk.map((s) => s.kind)),
           float8Array(chunk.map((s) => s.statusCode)),
           textArray(chunk.map((s) => s.statusMessage)),
-          textArrayOf(chunk.map((s) => element(services, s.serviceName))),
+          textArrayOf(chunk.map((s) => services(s.serviceName))),
           textArray(chunk.map((s) => s.scopeName)),
           float8Array(chunk.map((s) => s.startTimeMs)),
           float8Array(chunk.map((s) => s.endTimeMs)),
@@ -149,7 +204,7 @@ export const insertSpans = (
           jsonArray(chunk.map((s) => s.links)),
           ...g.map((c) => nullableArray(c.type, c.values))
         ]
-      ).pipe(costing(chunk.length))
+      )).pipe(costing(chunk.length))
     },
     { discard: true }
   )
