@@ -1,4 +1,4 @@
-import { Data, Effect } from "effect"
+import { Data, Effect, Schedule } from "effect"
 import { createHash } from "node:crypto"
 import { readdir, readFile } from "node:fs/promises"
 import { fileURLToPath } from "node:url"
@@ -19,6 +19,9 @@ export const defaultMigrationsDir = fileURLToPath(new URL("../../migrations/", i
 
 // One key for every process migrating this database: the transaction-level lock serialises them.
 const LOCK_KEY = 7_346_201_001
+
+/** A catalog row changed under the migration by another backend (TimescaleDB's scheduler): worth another try. */
+const CONCURRENT_CATALOG = /tuple concurrently (deleted|updated)/
 
 export const loadMigrations = (dir: string = defaultMigrationsDir) =>
   Effect.tryPromise({
@@ -77,6 +80,10 @@ export const migrate = (migrations: ReadonlyArray<Migration>) =>
           return true
         })
       ).pipe(
+        // TimescaleDB's job scheduler runs policies beside the migration: dropping an aggregate whose policy
+        // job the scheduler touches at that moment fails with "tuple concurrently deleted" (seen on fresh
+        // servers, 2 starts in 8). The transaction rolled back whole: the same migration runs again.
+        Effect.retry({ while: (e) => e._tag === "DbError" && CONCURRENT_CATALOG.test(e.message), schedule: Schedule.spaced("500 millis"), times: 5 }),
         Effect.mapError((e) =>
           e._tag === "DbError" ? new MigrationError({ message: `migration ${m.name} failed: ${e.message}` }) : e
         )
