@@ -31,6 +31,7 @@ const point = (name: string, i: number) => ({ name, value: i % 100, serviceName:
 const quiet = async (c: NoisyConfig, t: Tenant, perSecond: number, untilMs: number) => {
   const sent: Array<Sent> = []
   const refused: Record<string, number> = {}
+  const reasons: Record<string, string> = {}
   const inflight: Array<Promise<void>> = []
   const gap = 1000 / perSecond
   for (let i = 0, next = nowMs(); next < untilMs; i++, next += gap) {
@@ -45,12 +46,14 @@ const quiet = async (c: NoisyConfig, t: Tenant, perSecond: number, untilMs: numb
       else {
         const k = String(r?.status ?? "network")
         refused[k] = (refused[k] ?? 0) + 1
-        await r?.text()
+        // The first answer of each kind, to say why a quiet tenant was refused.
+        const text = (await r?.text()) ?? ""
+        reasons[k] ??= text.slice(0, 300)
       }
     })())
   }
   await Promise.all(inflight)
-  return { sent, refused }
+  return { sent, refused, reasons }
 }
 
 /** Each client offers `perClient` batches a second of `batch` points until `untilMs`, whatever the answer. */
@@ -109,9 +112,10 @@ const quietAll = async (c: NoisyConfig, bs: ReadonlyArray<Tenant>, perSecond: nu
   const stored = await Promise.all(bs.map((b, i) => storedLatencies(c, b, each[i]?.sent ?? [])))
   const refused: Record<string, number> = {}
   for (const e of each) for (const [k, n] of Object.entries(e.refused)) refused[k] = (refused[k] ?? 0) + n
+  const reasons: Record<string, string> = Object.assign({}, ...each.map((e) => e.reasons))
   const latencies = stored.flatMap((x) => x.latencies)
   return {
-    sent: each.reduce((n, e) => n + e.sent.length, 0), refused, lost: stored.reduce((n, x) => n + x.lost, 0),
+    sent: each.reduce((n, e) => n + e.sent.length, 0), refused, reasons, lost: stored.reduce((n, x) => n + x.lost, 0),
     latencyMs: latencyStats(latencies), queuedMs: latencyStats(stored.flatMap((x) => x.queued)), workingMs: latencyStats(stored.flatMap((x) => x.working)),
     /** Every batch's 202 → stored, for percentiles pooled over runs. */
     latencies

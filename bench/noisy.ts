@@ -25,7 +25,7 @@ export const runNoisy = async (o: Options, holder: ServiceHolder) => {
     log(`noisy run ${r + 1}/${o.runs}: ${o.duration} s of B alone, then ${o.duration} s of B with A`)
     const v = await spawnLoadgen<NoisyResult>(config, o.verbose).done
     log(`  B alone p50 ${fmt(v.alone.latencyMs.p50)} / p99 ${fmt(v.alone.latencyMs.p99)} ms; with A p50 ${fmt(v.withLoud.latencyMs.p50)} / p99 ${fmt(v.withLoud.latencyMs.p99)} ms; ` +
-      `B lost ${v.alone.lost + v.withLoud.lost}, refused ${JSON.stringify(v.withLoud.refused)}; A ${JSON.stringify(v.loud.statuses)} (partitions A ${v.partitions.a}, B ${v.partitions.b} of ${v.partitions.count})`)
+      `B lost ${v.alone.lost + v.withLoud.lost}, refused ${JSON.stringify(v.withLoud.refused)} ${JSON.stringify(v.withLoud.reasons)} alone ${JSON.stringify(v.alone.refused)}; A ${JSON.stringify(v.loud.statuses)} (partitions A ${v.partitions.a}, B ${v.partitions.b} of ${v.partitions.count})`)
     log(`  B queued (202 → a worker took it) p50/p99: alone ${fmt(v.alone.queuedMs.p50)} / ${fmt(v.alone.queuedMs.p99)}, with A ${fmt(v.withLoud.queuedMs.p50)} / ${fmt(v.withLoud.queuedMs.p99)} ms; ` +
       `working (taken → stored): alone ${fmt(v.alone.workingMs.p50)} / ${fmt(v.alone.workingMs.p99)}, with A ${fmt(v.withLoud.workingMs.p50)} / ${fmt(v.withLoud.workingMs.p99)} ms`)
     runs.push(v)
