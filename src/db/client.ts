@@ -18,6 +18,9 @@ export class DbError extends Data.TaggedError("DbError")<{ readonly cause: unkno
 
 export type Row = Record<string, unknown>
 
+/** SQLSTATE feature_not_supported: what copyFrom fails with where the server takes no COPY. */
+export const COPY_UNSUPPORTED = "0A000"
+
 /** What runs statements: the pool, or one transaction's connection. */
 export interface Queryable {
   readonly query: <R extends Row = Row>(text: string, values?: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<R>, DbError>
@@ -27,6 +30,7 @@ export interface Queryable {
    * `COPY table (columns) FROM STDIN` of rows already in COPY's text format (src/ingest/copyText.ts), their
    * UTF-8 bytes, as one statement: when it fails it stored none of them. Only a server's pool has it: the embedded
    * database and a transaction's connection insert with statements (a failed COPY would abort the transaction).
+   * Against the embedded database's wire server it fails with COPY_UNSUPPORTED: the caller inserts instead.
    */
   readonly copyFrom?: (table: string, columns: ReadonlyArray<string>, rows: Buffer) => Effect.Effect<void, DbError>
 }

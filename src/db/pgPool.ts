@@ -1,6 +1,6 @@
 import { Cause, Effect, Exit, Option } from "effect"
 import pg from "pg"
-import { DbError } from "./client.ts"
+import { COPY_UNSUPPORTED, DbError } from "./client.ts"
 import { makeFairGate } from "./fairGate.ts"
 import type { DbClient, Queryable, Row } from "./client.ts"
 
@@ -72,6 +72,14 @@ export const makePgPool = (url: string, max = 10, idleTimeoutMillis = 10_000, st
     // The pool's connections handed out fairly between tenants (src/db/fairGate.ts): as many slots as
     // connections, so pg's own FIFO of waiting clients never forms.
     const gate = makeFairGate(max)
+    // The embedded database's wire server (workers/db.ts) passes the protocol to PGlite, which takes no
+    // COPY FROM STDIN that way: asked once per pool, by the server's version().
+    let copyable: boolean | undefined
+    const canCopy = Effect.suspend(() =>
+      copyable !== undefined
+        ? Effect.succeed(copyable)
+        : gate(false, raw.query<{ v: string }>("SELECT version() AS v")).pipe(Effect.map((rows) => (copyable = !/Emscripten/.test(String(rows[0]?.v ?? "")))))
+    )
     const client: DbClient = {
       kind: "postgres",
       query: (text, values) => gate(false, raw.query(text, values)),
@@ -94,7 +102,7 @@ export const makePgPool = (url: string, max = 10, idleTimeoutMillis = 10_000, st
         )),
       copyFrom: (table, columns, rows) => {
         const text = `COPY ${table} (${columns.join(", ")}) FROM STDIN`
-        return gate(false, Effect.acquireUseRelease(
+        const copy = gate(false, Effect.acquireUseRelease(
           Effect.tryPromise({ try: () => pool.connect(), catch: (cause) => new DbError({ cause }) }),
           (conn) => Effect.tryPromise({ try: () => copyIn(conn, text, rows), catch: (cause) => new DbError({ cause, sql: text }) }),
           // A connection whose COPY ended without the server's answer (broken, or interrupted mid-statement) is destroyed.
@@ -102,6 +110,8 @@ export const makePgPool = (url: string, max = 10, idleTimeoutMillis = 10_000, st
             Exit.isSuccess(exit) || Option.exists(Cause.failureOption(exit.cause), (e) => e.code !== undefined) ? undefined : true
           ))
         ))
+        return Effect.flatMap(canCopy, (ok) =>
+          ok ? copy : Effect.fail(new DbError({ cause: { code: COPY_UNSUPPORTED, message: "COPY FROM STDIN is not taken by the embedded database's wire server" }, sql: text })))
       },
       ping: gate(false, raw.query("SELECT 1")).pipe(Effect.asVoid)
     }

@@ -7,6 +7,7 @@ import { genaiValues } from "./genai/columns.ts"
 import { holdAttributes } from "./genai/heldAttributes.ts"
 import type { GenaiRecord } from "./genai/recognize.ts"
 import { costing, statementContention } from "../db/fairGate.ts"
+import { COPY_UNSUPPORTED } from "../db/client.ts"
 import { copyJson, copyText, copyTimestamp, copyValue } from "./copyText.ts"
 import { float8Array, int8Array, jsonArray, jsonElement, nullableArray, textArray, textArrayOf, textElement } from "./pgArrays.ts"
 
@@ -86,7 +87,7 @@ const copyOrInsert = (
     const data = copy === undefined ? undefined : rows()
     return copy === undefined || data === undefined
       ? Effect.asVoid(insert())
-      : copy(table, columns, data).pipe(Effect.catchIf((e) => e.code === UNIQUE_VIOLATION, () => Effect.asVoid(insert())))
+      : copy(table, columns, data).pipe(Effect.catchIf((e) => e.code === UNIQUE_VIOLATION || e.code === COPY_UNSUPPORTED, () => Effect.asVoid(insert())))
   })
 
 const METRIC_COLUMNS = ["tenant_id", "time", "name", "value", "service_name", "trace_id", "attributes", "dedup_key"]
