@@ -49,17 +49,21 @@ describe("SIGTERM drain of `npm start`", () => {
       const accepted = results.filter((r) => r.status === 202).length
       expect(accepted).toBeGreaterThanOrEqual(20)
       // Restart on the same data: the acknowledged batches still queued are processed now.
-      const second = startProcess("workers/all.ts", [], env)
+      // On a port of its own: the first one's, free since it exited, may meanwhile be another test's.
+      const url2 = `http://127.0.0.1:${await freePort()}`
+      const second = startProcess("workers/all.ts", [], { ...env, PORT: url2.split(":")[2]! })
       const connection = new Redis("redis://127.0.0.1:6379", { maxRetriesPerRequest: null })
       const ingest = openIngest(connection, env)
       try {
-        await eventually(async () => ((await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200 ? true : undefined), 60_000, 250)
+        await eventually(async () => ((await fetch(`${url2}/readyz`).catch(() => undefined))?.status === 200 ? true : undefined), 60_000, 250)
         await eventually(async () => {
           const c = await ingest.getJobCounts("wait", "active", "delayed", "prioritized")
           return Object.values(c).every((n) => n === 0) ? true : undefined
         }, 60_000, 250)
       } finally {
-        expect(await second.stop()).toBe(0)
+        const secondCode = await second.stop()
+        if (secondCode !== 0) console.log(second.out().split("\n").slice(-15).map((l) => l.slice(0, 400)).join("\n"), second.err().slice(-2000))
+        expect(secondCode).toBe(0)
         await ingest.close()
         await connection.quit()
       }
