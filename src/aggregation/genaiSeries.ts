@@ -1,6 +1,7 @@
 import type { SpanRow } from "../domain/jobs.ts"
 import type { GenaiRecord } from "../ingest/genai/recognize.ts"
 import type { SeriesPoint } from "./partials.ts"
+import { once } from "../ingest/pgArrays.ts"
 
 // Series derived from GenAI spans, through the same windows, EWMA/z-score detector and thresholds as
 // every other series. One point per call, so a window's count is the calls, its mean the per-call
@@ -19,14 +20,7 @@ const point = (metricName: string, operation: string, timeMs: number, value: num
  * spans, and the fold finds a series by its operation (a Map lookup), which hashes a new string once
  * and the same string object never again.
  */
-const operations = (prefix: string) => {
-  const memo = new Map<string, string>()
-  return (name: string): string => {
-    let op = memo.get(name)
-    if (op === undefined) memo.set(name, (op = prefix + name))
-    return op
-  }
-}
+const operations = (prefix: string) => once((name: string) => prefix + name)
 
 export const genaiSeriesPoints = (spans: ReadonlyArray<SpanRow>, genai: ReadonlyArray<GenaiRecord | undefined> | undefined): Array<SeriesPoint> => {
   const out: Array<SeriesPoint> = []

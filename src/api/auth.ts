@@ -10,7 +10,7 @@ import { TenantStore } from "../tenants/TenantStore.ts"
 import type { Principal } from "../tenants/TenantStore.ts"
 import { AdminAuth, CurrentPrincipal, TenantAuth } from "./Api.ts"
 import { makeSignInThrottle } from "./signInThrottle.ts"
-import { bytesSent, withRetryAfter } from "./body.ts"
+import { requestBytes, withRetryAfter } from "./body.ts"
 
 const dbDown = new ServiceUnavailable({ message: "the database is not answering; retry later", retryAfterSeconds: 2 })
 
@@ -108,20 +108,16 @@ export const requireScope = (scope: Scope) =>
 /** 429 before the body is read when the tenant's points or bytes of this second are used up. */
 export const quotaPrecheck = (store: Context.Tag.Service<typeof TenantStore>, quotas: Context.Tag.Service<typeof Quotas>) =>
   (tenantId: string) =>
-    Effect.all([store.getSettings(tenantId).pipe(Effect.orDie), Effect.serviceOption(HttpServerRequest.HttpServerRequest)]).pipe(
-      Effect.flatMap(([settings, request]) =>
-        quotas.precheck(tenantId, settings.quotas, request._tag === "None" ? 0 : bytesSent(request.value))
-      ),
+    Effect.all([store.getSettings(tenantId).pipe(Effect.orDie), requestBytes]).pipe(
+      Effect.flatMap(([settings, bytes]) => quotas.precheck(tenantId, settings.quotas, bytes)),
       Effect.tapError((e) => withRetryAfter(e.retryAfterSeconds))
     )
 
 /** Charges `points` data points against the tenant's per-second quota; over it: 429 with Retry-After. */
 export const pointsQuota = (store: Context.Tag.Service<typeof TenantStore>, quotas: Context.Tag.Service<typeof Quotas>) =>
   (tenantId: string, points: number) =>
-    Effect.all([store.getSettings(tenantId).pipe(Effect.orDie), Effect.serviceOption(HttpServerRequest.HttpServerRequest)]).pipe(
+    Effect.all([store.getSettings(tenantId).pipe(Effect.orDie), requestBytes]).pipe(
       // Bytes as sent (Content-Length, or as received): what crossed the network, compressed or not.
-      Effect.flatMap(([settings, request]) =>
-        quotas.charge(tenantId, settings.quotas, points, false, request._tag === "None" ? 0 : bytesSent(request.value))
-      ),
+      Effect.flatMap(([settings, bytes]) => quotas.charge(tenantId, settings.quotas, points, false, bytes)),
       Effect.tapError((e) => withRetryAfter(e.retryAfterSeconds))
     )

@@ -28,8 +28,11 @@ const received = new WeakMap<object, number>()
  * The request's size as sent: its Content-Length, or the bytes readBody received when it had none (a
  * chunked body), so the byte quota and the backlog's byte share count every body. 0 before the body is read.
  */
-export const bytesSent = (request: HttpServerRequest.HttpServerRequest): number =>
+const bytesSent = (request: HttpServerRequest.HttpServerRequest): number =>
   Math.max(0, Number(request.headers["content-length"] ?? "0") || 0, received.get(NodeHttpServerRequest.toIncomingMessage(request)) ?? 0)
+
+/** bytesSent of the request being served (0 where there is none: a job queued by the service itself). */
+export const requestBytes = Effect.map(Effect.serviceOption(HttpServerRequest.HttpServerRequest), (r) => (r._tag === "None" ? 0 : bytesSent(r.value)))
 
 /**
  * The request body, decompressed, refused with 413 as soon as it (or its expansion) passes `limit`:

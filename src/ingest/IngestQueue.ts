@@ -4,7 +4,6 @@ import { createHash, randomUUID } from "node:crypto"
 import type { ObservableResult } from "@opentelemetry/api"
 import { AppConfig } from "../config/AppConfig.ts"
 import { Telemetry } from "../telemetry/Telemetry.ts"
-import { HttpServerRequest } from "@effect/platform"
 import { Conflict, messageOf, NotFound, ServiceUnavailable, TooManyRequests } from "../domain/errors.ts"
 import type { IngestJob } from "../domain/jobs.ts"
 import { toMetricColumns } from "../domain/metricColumns.ts"
@@ -13,7 +12,7 @@ import { toSpanColumns } from "../domain/spanColumns.ts"
 import { makeIngestPartitions, withTraceContext } from "../queues/Queues.ts"
 import { TenantStore } from "../tenants/TenantStore.ts"
 import { itemsOf, priorityOf, releaseBacklogAndHold, releaseBacklogIn, reserveBacklog } from "./Backlog.ts"
-import { bytesSent } from "../api/body.ts"
+import { requestBytes } from "../api/body.ts"
 import { earliestEventOf, registerHold, releaseHoldIn } from "../aggregation/holds.ts"
 import { forgetDeadLetter, listDeadLetters, shortReason, tenantOfJob } from "./DeadLetters.ts"
 import { execAll, RedisConnection } from "../queues/Redis.ts"
@@ -27,8 +26,6 @@ export interface SubmitOptions {
   readonly ignoreBacklog?: boolean
 }
 
-/** The request's size as sent (src/api/body.ts, bytesSent; 0 when there is no request). */
-const requestBytes = Effect.map(Effect.serviceOption(HttpServerRequest.HttpServerRequest), (r) => (r._tag === "None" ? 0 : bytesSent(r.value)))
 
 export interface JobInfo {
   readonly jobId: string

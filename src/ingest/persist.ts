@@ -9,7 +9,7 @@ import type { GenaiRecord } from "./genai/recognize.ts"
 import { costing, statementContention } from "../db/fairGate.ts"
 import { COPY_UNSUPPORTED } from "../db/client.ts"
 import { copyJson, copyText, copyTimestamp, copyValue } from "./copyText.ts"
-import { float8Array, int8Array, jsonArray, jsonElement, nullableArray, textArray, textArrayOf, textElement } from "./pgArrays.ts"
+import { float8Array, int8Array, jsonArray, jsonElement, nullableArray, once, textArray, textArrayOf, textElement } from "./pgArrays.ts"
 
 /**
  * Rows per statement. The embedded database runs one statement at a time: a statement of a few hundred
@@ -50,19 +50,6 @@ export const dedupKeys = (points: ReadonlyArray<MetricRow>, source: "native" | "
   }
   const base = hash64(jobId)
   return points.map((_, i) => String(BigInt.asIntN(64, base + BigInt(i))))
-}
-
-/**
- * `encode(x)` once per distinct key of a batch: the points of one attribute set share its object
- * (src/domain/metricColumns.ts), the spans of one resource theirs, so a batch of few sets escapes few strings.
- */
-const once = <K, V>(encode: (k: K) => V) => {
-  const done = new Map<K, V>()
-  return (k: K): V => {
-    let e = done.get(k)
-    if (e === undefined) done.set(k, (e = encode(k)))
-    return e
-  }
 }
 
 /** The attributes' JSON as a text-array element, once per attribute set. */

@@ -34,19 +34,26 @@ export const jsonElement = (v: unknown): string => JSON.stringify(JSON.stringify
 export const jsonArray = (xs: ReadonlyArray<unknown>): string => textArrayOf(xs.map(jsonElement))
 
 /**
+ * `encode(x)` once per distinct key of a batch: a batch repeats few names, models and attribute sets (the
+ * points of one set share its object, src/domain/metricColumns.ts; the spans of one resource theirs).
+ */
+export const once = <K, V>(encode: (k: K) => V) => {
+  const done = new Map<K, V>()
+  return (k: K): V => {
+    let e = done.get(k)
+    if (e === undefined) done.set(k, (e = encode(k)))
+    return e
+  }
+}
+
+/**
  * A literal of `type` ("text", "float8", "int4" or "bool") for values with NULLs (the genai_* columns of
  * spans: mostly NULL for a plain span). A text value repeated across rows (a model, an agent) is escaped once.
  */
 export const nullableArray = (type: string, xs: ReadonlyArray<string | number | boolean | null>): string => {
   if (type === "text") {
-    const memo = new Map<string, string>()
-    return textArrayOf(xs.map((x) => {
-      if (x === null) return "NULL"
-      const s = String(x)
-      let e = memo.get(s)
-      if (e === undefined) memo.set(s, (e = textElement(s)))
-      return e
-    }))
+    const element = once(textElement)
+    return textArrayOf(xs.map((x) => (x === null ? "NULL" : element(String(x)))))
   }
   if (type === "bool") return `{${xs.map((x) => (x === null ? "NULL" : x === true ? "t" : "f")).join(",")}}`
   return `{${xs.map((x) => (x === null ? "NULL" : String(x))).join(",")}}`
