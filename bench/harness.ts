@@ -37,7 +37,8 @@ export interface Figure {
 }
 
 export interface ScenarioResult {
-  readonly scenario: Scenario
+  /** genai-off: the genai scenario's twin (its spans with gen_ai.* renamed), a result of its own. */
+  readonly scenario: Scenario | "genai-off"
   readonly seconds: number
   readonly figures: ReadonlyArray<Figure>
   readonly measured: string

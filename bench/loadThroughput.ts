@@ -7,7 +7,7 @@ import { cpuSecondsOf, machineCpuSeconds } from "./stats.ts"
 
 export interface ThroughputConfig extends Common {
   /** genai: OTLP spans with GenAI attributes (an agent, model and tool calls), to a tenant with a price table. */
-  readonly mode: "metrics" | "otlp" | "genai"
+  readonly mode: "metrics" | "otlp" | "genai" | "genai-off"
   readonly durationSeconds: number
   readonly maxRequests: number
   /** Points (metrics) or spans (otlp) per request. */
@@ -34,7 +34,7 @@ const BENCH_PRICING = [{ model: "gpt-4o-mini*", inputPerMTok: 0.15, outputPerMTo
 export const throughput = async (c: ThroughputConfig) => {
   const queues = openQueues(c.queuePrefix, c.redisUrl)
   try {
-    const tenant = await createTenant(c.baseUrl, c.adminToken, `bench-${c.mode}`, c.mode === "genai" ? { ...UNLIMITED, pricing: BENCH_PRICING } : UNLIMITED)
+    const tenant = await createTenant(c.baseUrl, c.adminToken, `bench-${c.mode}`, c.mode === "genai" || c.mode === "genai-off" ? { ...UNLIMITED, pricing: BENCH_PRICING } : UNLIMITED)
     const auth = { authorization: `Bearer ${tenant.key}` }
     let bodies: Array<Uint8Array | string>
     const buildStart = nowMs()
@@ -44,7 +44,7 @@ export const throughput = async (c: ThroughputConfig) => {
     } else {
       // Every request must carry new spans (a span sent twice is one row): built before the clock starts.
       const now = Date.now()
-      bodies = Array.from({ length: c.maxRequests }, (_, r) => makeTraceRequest(c.batchSize, now - 30_000 + r, false, c.mode === "genai").protobuf)
+      bodies = Array.from({ length: c.maxRequests }, (_, r) => makeTraceRequest(c.batchSize, now - 30_000 + r, false, c.mode === "genai" || c.mode === "genai-off", c.mode === "genai-off").protobuf)
     }
     log(`${c.mode}: ${bodies.length} bodies built in ${((nowMs() - buildStart) / 1000).toFixed(1)} s`)
     const path = c.mode === "metrics" ? "/api/metrics" : "/v1/traces"

@@ -29,6 +29,7 @@ const main = async () => {
     case "metrics":
     case "otlp":
     case "genai":
+    case "genai-off":
       return throughput(config)
     case "alert":
       return alertLatency(config)

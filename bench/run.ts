@@ -111,39 +111,37 @@ const main = async () => {
           break
         }
         case "genai": {
-          // Plain OTLP spans of the same shape in the same run (unless the otlp scenario ran already), then the GenAI ones.
-          // Interleaved (plain, GenAI, GenAI, plain, …: runThroughputModes) so that what drifts over the set falls on both.
-          let r: Awaited<ReturnType<typeof runThroughput>>
-          if (otlpResult === undefined) {
-            const [plainResult, genaiResult] = await runThroughputModes(o, holder, ["otlp", "genai"], base!)
-            otlpResult = plainResult!
-            r = genaiResult!
-            results.push(otlpResult)
-          } else r = await runThroughput(o, holder, "genai", base!)
-          results.push(r)
+          // The GenAI spans against their twin: the very same requests with every gen_ai.* key renamed gen_xi.*
+          // (as many bytes, attributes and RED series; the service stores them as plain spans), so the
+          // difference is the derivation alone. Interleaved (twin, GenAI, GenAI, twin, …: runThroughputModes)
+          // so that what drifts over the set falls on both.
+          const [twin, r] = await runThroughputModes(o, holder, ["genai-off", "genai"], base!)
+          if (twin === undefined || r === undefined) throw new Error("genai: a mode without its result")
+          results.push(twin, r)
+          const otlpResult = twin
           const plain = medianOf(otlpResult.figures, "persisted + windowed (end to end)")
           const gen = medianOf(r.figures, "persisted + windowed (end to end)")
           // Beside the scenario's own figures: a second result named "genai" replaced them in the JSON.
-          r.figures.push(fig("genai", "GenAI / plain OTLP end to end (medians)", "ratio", [gen / plain]))
+          r.figures.push(fig("genai", "GenAI / the same spans underived (genai-off) end to end (medians)", "ratio", [gen / plain]))
           const per = (x: ScenarioResult) => x.figures.find((f) => f.name === "persisted + windowed (end to end)")!.summary.runs
           const pr = per(otlpResult)
           const gr = per(r)
-          if (pr.length === gr.length) r.figures.push(fig("genai", "GenAI / plain OTLP end to end (run i / run i)", "ratio", gr.map((g, i) => g / pr[i]!)))
+          if (pr.length === gr.length) r.figures.push(fig("genai", "GenAI / the same spans underived (genai-off) end to end (run i / run i)", "ratio", gr.map((g, i) => g / pr[i]!)))
           // The steadier figure: the CPU each span costs (the whole pipeline's on a server, the service's embedded), plain ÷ GenAI.
           const cpuOf = (x: ScenarioResult) =>
             x.figures.find((f) => f.name === "service + Redis + database server + replica CPU per span") ?? x.figures.find((f) => f.name === "service CPU per span (end to end)")
           const pc = cpuOf(otlpResult)
           const gc = cpuOf(r)
           if (pc !== undefined && gc !== undefined) {
-            r.figures.push(fig("genai", `plain ÷ GenAI ${pc.name} (medians)`, "ratio", [pc.summary.median / gc.summary.median]))
+            r.figures.push(fig("genai", `underived ÷ GenAI ${pc.name} (medians)`, "ratio", [pc.summary.median / gc.summary.median]))
             if (pc.summary.runs.length === gc.summary.runs.length) {
-              r.figures.push(fig("genai", `plain ÷ GenAI ${pc.name} (run i / run i)`, "ratio", gc.summary.runs.map((g, i) => pc.summary.runs[i]! / g)))
+              r.figures.push(fig("genai", `underived ÷ GenAI ${pc.name} (run i / run i)`, "ratio", gc.summary.runs.map((g, i) => pc.summary.runs[i]! / g)))
             }
           }
           goals.push({
             goal: "the GenAI derivation costs ≤ 10 % of the OTLP throughput",
             met: gen >= 0.9 * plain,
-            figures: `${fmt(gen)} GenAI spans/s end to end vs ${fmt(plain)} plain OTLP spans/s = ${(gen / plain).toFixed(3)} × (medians); raw insert baseline ${fmt(base!.spanRowsPerSecond.median)} spans/s`
+            figures: `${fmt(gen)} GenAI spans/s end to end vs ${fmt(plain)} spans/s of the same requests with gen_ai.* renamed (not derived) = ${(gen / plain).toFixed(3)} × (medians); raw insert baseline ${fmt(base!.spanRowsPerSecond.median)} spans/s`
           })
           break
         }

@@ -11,6 +11,7 @@ import { genaiValues, recordOfColumns } from "../../src/ingest/genai/columns.ts"
 import { HELD_KEYS, holdAttributes } from "../../src/ingest/genai/heldAttributes.ts"
 import { nullableArray } from "../../src/ingest/pgArrays.ts"
 import { loopsAndRechecks, loopsOf } from "../../src/ingest/genai/loops.ts"
+import { parentsInBatch } from "../../src/ingest/genai/derive.ts"
 import { foldBatch } from "../../src/aggregation/partials.ts"
 import { foldPoints, parseWindowKey } from "../../src/aggregation/window.ts"
 import { seriesKeyOf } from "../../src/domain/pipeline.ts"
@@ -164,5 +165,18 @@ describe("attributes held by the genai columns", () => {
     expect(nullableArray("float8", [1.5, null, 1e21])).toBe("{1.5,NULL,1e+21}")
     expect(nullableArray("bool", [true, null])).toBe("{t,NULL}")
     expect(nullableArray("int4", [null, 1025])).toBe("{NULL,1025}")
+  })
+})
+
+describe("parentsInBatch", () => {
+  const span = (traceId: string, spanId: string, parentSpanId: string | null) => ({ traceId, spanId, parentSpanId }) as unknown as JobSpanRow
+  it("finds a parent in the batch by span id only within its own trace", () => {
+    const spans = [span("t1", "a", null), span("t1", "b", "a"), span("t2", "c", "a"), span("t2", "d", "x")]
+    expect(parentsInBatch(spans)).toEqual([-1, 0, -2, -2])
+  })
+  it("keeps the traces apart when two traces of the batch reuse a span id", () => {
+    // "a" is a root in t1 and a child's parent in t2, where it is t2's own span.
+    const spans = [span("t1", "a", null), span("t2", "a", null), span("t2", "b", "a"), span("t1", "c", "a")]
+    expect(parentsInBatch(spans)).toEqual([-1, -1, 1, 0])
   })
 })

@@ -112,10 +112,8 @@ export const deriveGenai = (
     let any = false
     for (const s of spans) if (isGenaiSpan(s.attributes)) { any = true; break }
     if (!any) return { records: out, awaiting: [], storedCalls: new Map() } satisfies Derived
-    const byId = new Map<string, number>()
-    spans.forEach((s, i) => byId.set(`${s.traceId}/${s.spanId}`, i))
     // Each span's parent in the batch (its index), none (-1: a root), or elsewhere (-2).
-    const parentAt = spans.map((s) => (s.parentSpanId === null ? -1 : byId.get(`${s.traceId}/${s.parentSpanId}`) ?? -2))
+    const parentAt = parentsInBatch(spans)
     // The topmost in-batch ancestor of each span whose parent is elsewhere: its parent is looked up once.
     const external = new Set<string>()
     const traces = new Set<string>()
@@ -184,6 +182,33 @@ export const deriveGenai = (
     const calls = counted.length === 0 ? new Map<string, number>() : yield* storedCallsOfTraces(q, tenantId, counted, ids, Math.min(...spans.map((s) => s.startTimeMs)))
     return { records: out, awaiting, storedCalls: calls } satisfies Derived
   }).pipe(Effect.withSpan("Genai.derive"))
+
+/**
+ * Each span's parent in the batch (its index), none (-1) or elsewhere (-2). Found by span id, the
+ * parent's trace compared: a key of trace and span id built per span (and hashed afresh) cost more than
+ * the rest of the derivation in profiles. Span ids repeated across traces of the batch (16 random hex
+ * digits: in practice never) fall back to those keys.
+ */
+export const parentsInBatch = (spans: ReadonlyArray<SpanRow>): Array<number> => {
+  const bySpan = new Map<string, number>()
+  let clash = false
+  for (let i = 0; i < spans.length; i++) {
+    const s = spans[i]!
+    const prev = bySpan.get(s.spanId)
+    if (prev !== undefined && spans[prev]!.traceId !== s.traceId) clash = true
+    bySpan.set(s.spanId, i)
+  }
+  if (clash) {
+    const byId = new Map<string, number>()
+    spans.forEach((s, i) => byId.set(`${s.traceId}/${s.spanId}`, i))
+    return spans.map((s) => (s.parentSpanId === null ? -1 : byId.get(`${s.traceId}/${s.parentSpanId}`) ?? -2))
+  }
+  return spans.map((s) => {
+    if (s.parentSpanId === null) return -1
+    const p = bySpan.get(s.parentSpanId)
+    return p !== undefined && spans[p]!.traceId === s.traceId ? p : -2
+  })
+}
 
 export interface Derived {
   /** The GenAI record of each span of the batch (undefined for a span that is none). */

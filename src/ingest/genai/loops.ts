@@ -22,6 +22,26 @@ export const LOOP_KEY_SQL = `CASE genai_kind WHEN 'tool' THEN 'tool:' || genai_t
 /** Whether a stored span is a call that could repeat (coalesce: see probeStored in derive.ts). */
 export const LOOP_CALL_SQL = `((coalesce(genai_kind, '') = 'tool' AND genai_tool IS NOT NULL) OR (coalesce(genai_kind, '') = 'model' AND ${MODEL_SQL} IS NOT NULL))`
 
+/** loopKeyOf, each distinct key built once (by tool, or by agent and model). */
+const loopKeyMemo = () => {
+  const tools = new Map<string, string>()
+  const models = new Map<string, Map<string, string>>()
+  return (g: GenaiRecord): string | null => {
+    if (g.kind === "tool" && g.toolName !== null) {
+      let k = tools.get(g.toolName)
+      if (k === undefined) tools.set(g.toolName, (k = loopKeyOf(g)!))
+      return k
+    }
+    if (g.kind !== "model" || g.model === null) return null
+    const agent = g.agentName ?? ""
+    let byModel = models.get(agent)
+    if (byModel === undefined) models.set(agent, (byModel = new Map()))
+    let k = byModel.get(g.model)
+    if (k === undefined) byModel.set(g.model, (k = loopKeyOf(g)!))
+    return k
+  }
+}
+
 /** Pure: per trace, its most repeated call when it repeats more than `max` times (`stored`: other stored calls by trace and key). */
 export const loopsOf = (
   spans: ReadonlyArray<SpanRow>, genai: ReadonlyArray<GenaiRecord | undefined>, stored: ReadonlyMap<string, number>, max: number
@@ -38,20 +58,26 @@ export const loopsAndRechecks = (
   spans: ReadonlyArray<SpanRow>, genai: ReadonlyArray<GenaiRecord | undefined>, stored: ReadonlyMap<string, number>, max: number,
   concurrentBatches = 2
 ): { readonly loops: Array<Loop>; readonly recheck: Array<string> } => {
-  const counts = new Map<string, { traceId: string; repeated: string; calls: number }>()
-  genai.forEach((g, i) => {
-    if (g === undefined) return
-    const repeated = loopKeyOf(g)
-    if (repeated === null) return
+  // By trace, then by what repeats (keys made once per name of the batch, not per call): a key of trace
+  // and call built per span cost more than the rest of the count in profiles.
+  const byTrace = new Map<string, Map<string, { traceId: string; repeated: string; calls: number }>>()
+  const keyOf = loopKeyMemo()
+  for (let i = 0; i < genai.length; i++) {
+    const g = genai[i]
+    if (g === undefined) continue
+    const repeated = keyOf(g)
+    if (repeated === null) continue
     const traceId = spans[i]!.traceId
-    const k = `${traceId}\u0000${repeated}`
-    const c = counts.get(k)
-    if (c === undefined) counts.set(k, { traceId, repeated, calls: 1 + (stored.get(k) ?? 0) })
+    let calls = byTrace.get(traceId)
+    if (calls === undefined) byTrace.set(traceId, (calls = new Map()))
+    const c = calls.get(repeated)
+    if (c === undefined) calls.set(repeated, { traceId, repeated, calls: 1 + (stored.get(`${traceId}\u0000${repeated}`) ?? 0) })
     else c.calls++
-  })
+  }
+  const counts = [...byTrace.values()].flatMap((m) => [...m.values()])
   const found = new Map<string, Loop>()
   const near = new Set<string>()
-  for (const c of counts.values()) {
+  for (const c of counts) {
     const best = found.get(c.traceId)
     if (c.calls > max && (best === undefined || c.calls > best.calls)) found.set(c.traceId, c)
     else if (c.calls <= max && c.calls * Math.max(2, concurrentBatches) > max) near.add(c.traceId)

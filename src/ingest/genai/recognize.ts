@@ -103,14 +103,12 @@ export const isGenaiSpan = (a: Readonly<Record<string, unknown>>): boolean => {
   return false
 }
 
-const str = (a: Readonly<Record<string, unknown>>, ...keys: ReadonlyArray<string>): string | null => {
-  for (const k of keys) {
-    const v = a[k]
-    if (typeof v === "string" && v !== "") return v
-    if (typeof v === "number" || typeof v === "boolean") return String(v)
-  }
-  return null
-}
+/** The first of the keys with a usable value, as text. Fixed arity: a rest parameter's array per call showed in profiles. */
+const str = (a: Readonly<Record<string, unknown>>, k1: string, k2?: string, k3?: string, k4?: string): string | null =>
+  strOf(a[k1]) ?? (k2 === undefined ? null : strOf(a[k2]) ?? (k3 === undefined ? null : strOf(a[k3]) ?? (k4 === undefined ? null : strOf(a[k4]))))
+
+const strOf = (v: unknown): string | null =>
+  typeof v === "string" ? (v === "" ? null : v) : typeof v === "number" || typeof v === "boolean" ? String(v) : null
 
 const tokens = (a: Readonly<Record<string, unknown>>, keys: ReadonlyArray<string>): number | null => {
   for (const k of keys) {

@@ -19,16 +19,22 @@ export interface SanitizeResult {
 const MAX_WARNINGS = 10
 const show = (s: string) => JSON.stringify(s.length > 40 ? `${s.slice(0, 40)}…` : s)
 
-const clean = (
-  attrs: Record<string, unknown>, storeContent: boolean, onContent: () => void, onToken: (key: string, problem: string) => void
-): Record<string, unknown> | undefined => {
+/** Whether `k` may be a token key (src/ingest/genai/recognize.ts TOKEN_KEYS: gen_ai.usage.*, llm.token_count.*): a first letter, then the set. */
+const mayBeTokenKey = (k: string): boolean => {
+  const c = k.charCodeAt(0)
+  return (c === 103 /* g */ || c === 108 /* l */) && TOKEN_KEYS.has(k)
+}
+
+type OnToken = (key: string, problem: string) => void
+
+const clean = (attrs: Record<string, unknown>, storeContent: boolean, onContent: () => void, onToken: OnToken): Record<string, unknown> | undefined => {
   let out: Record<string, unknown> | undefined
   for (const k in attrs) {
     let drop = false
     if (!storeContent && isContentKey(k)) {
       drop = true
       onContent()
-    } else if (TOKEN_KEYS.has(k)) {
+    } else if (mayBeTokenKey(k)) {
       const v = tokenValue(attrs[k])
       if (typeof v === "string") {
         drop = true
@@ -43,6 +49,8 @@ const clean = (
   return out
 }
 
+const NO_TOKEN_WARNING: OnToken = () => {}
+
 export const sanitizeGenai = (spans: ReadonlyArray<SpanRow>, storeContent: boolean): SanitizeResult => {
   let contentDropped = 0
   let tokensDropped = 0
@@ -53,13 +61,16 @@ export const sanitizeGenai = (spans: ReadonlyArray<SpanRow>, storeContent: boole
     if (warnings.length < MAX_WARNINGS) warnings.push(m)
   }
   const onContent = () => void contentDropped++
+  // The span being cleaned, named only in a warning (most spans have none; each name is two JSON.stringify).
+  // One callback for the batch: a pair of closures made per span showed in profiles.
+  let current: SpanRow | undefined
+  const where = () => `span ${show(current!.spanId)} of trace ${show(current!.traceId)}`
+  const onToken: OnToken = (key, problem) => {
+    tokensDropped++
+    warn(`${where()}: attribute ${key} ignored: ${problem}`)
+  }
   const out = spans.map((s) => {
-    // Named only in a warning: most spans have none, and each name is two JSON.stringify.
-    const where = () => `span ${show(s.spanId)} of trace ${show(s.traceId)}`
-    const onToken = (key: string, problem: string) => {
-      tokensDropped++
-      warn(`${where()}: attribute ${key} ignored: ${problem}`)
-    }
+    current = s
     const op = s.attributes["gen_ai.operation.name"]
     if (op !== undefined && (typeof op !== "string" || !KNOWN_OPERATION_NAMES.has(op))) {
       warn(`${where()}: gen_ai.operation.name ${show(String(op))} is not a known operation (${[...KNOWN_OPERATION_NAMES].join(", ")}); the span is kept, its operation unknown`)
@@ -69,7 +80,7 @@ export const sanitizeGenai = (spans: ReadonlyArray<SpanRow>, storeContent: boole
     if (!storeContent) {
       for (let i = 0; i < s.events.length; i++) {
         const e = s.events[i]!
-        const a = clean(e.attributes, false, onContent, () => {})
+        const a = clean(e.attributes, false, onContent, NO_TOKEN_WARNING)
         if (a !== undefined) {
           if (events === s.events) events = [...s.events]
           events[i] = { ...e, attributes: a }
