@@ -1,6 +1,7 @@
 import type { SpanRow } from "../domain/jobs.ts"
 import type { GenaiRecord } from "../ingest/genai/recognize.ts"
-import type { SeriesPoint } from "./partials.ts"
+import { collectPoints } from "./partials.ts"
+import type { PointSink, SeriesPoint } from "./partials.ts"
 import { once } from "../ingest/pgArrays.ts"
 
 // Series derived from GenAI spans, through the same windows, EWMA/z-score detector and thresholds as
@@ -13,8 +14,6 @@ import { once } from "../ingest/pgArrays.ts"
 // The series are tenant-wide (service ""): a model is one model whichever service calls it. Thresholds
 // apply by metric name (settings.thresholds["genai.model.latencyMs"]).
 
-const point = (metricName: string, operation: string, timeMs: number, value: number): SeriesPoint => ({ metricName, serviceName: "", operation, timeMs, value })
-
 /**
  * `prefix + name`, one string per name of a batch: a batch has few models, agents and tools and many
  * spans, and the fold finds a series by its operation (a Map lookup), which hashes a new string once
@@ -23,8 +22,14 @@ const point = (metricName: string, operation: string, timeMs: number, value: num
 const operations = (prefix: string) => once((name: string) => prefix + name)
 
 export const genaiSeriesPoints = (spans: ReadonlyArray<SpanRow>, genai: ReadonlyArray<GenaiRecord | undefined> | undefined): Array<SeriesPoint> => {
-  const out: Array<SeriesPoint> = []
-  if (genai === undefined) return out
+  const c = collectPoints()
+  genaiSeriesInto(c.sink, spans, genai)
+  return c.points
+}
+
+/** genaiSeriesPoints, into a sink (the ingest stage's fold: no point object per point). */
+export const genaiSeriesInto = (add: PointSink, spans: ReadonlyArray<SpanRow>, genai: ReadonlyArray<GenaiRecord | undefined> | undefined): void => {
+  if (genai === undefined) return
   const modelOp = operations("model=")
   const agentOp = operations("agent=")
   const toolOp = operations("tool=")
@@ -37,20 +42,23 @@ export const genaiSeriesPoints = (spans: ReadonlyArray<SpanRow>, genai: Readonly
     const tokens = (g.inputTokens ?? 0) + (g.outputTokens ?? 0) + (g.cacheReadTokens ?? 0) + (g.cacheWriteTokens ?? 0)
     if (g.kind === "model" && g.model !== null) {
       const op = modelOp(g.model)
-      out.push(point("genai.model.latencyMs", op, t, s.durationMs), point("genai.model.errorRate", op, t, err), point("genai.model.tokens", op, t, tokens))
-      if (g.costUsd !== null) out.push(point("genai.model.costUsd", op, t, g.costUsd))
+      add("genai.model.latencyMs", "", op, t, s.durationMs)
+      add("genai.model.errorRate", "", op, t, err)
+      add("genai.model.tokens", "", op, t, tokens)
+      if (g.costUsd !== null) add("genai.model.costUsd", "", op, t, g.costUsd)
       if (g.agentName !== null) {
         const agent = agentOp(g.agentName)
-        out.push(point("genai.agent.tokens", agent, t, tokens))
-        if (g.costUsd !== null) out.push(point("genai.agent.costUsd", agent, t, g.costUsd))
+        add("genai.agent.tokens", "", agent, t, tokens)
+        if (g.costUsd !== null) add("genai.agent.costUsd", "", agent, t, g.costUsd)
       }
     } else if (g.kind === "tool" && g.toolName !== null) {
       const tool = toolOp(g.toolName)
-      out.push(point("genai.tool.latencyMs", tool, t, s.durationMs), point("genai.tool.errorRate", tool, t, err))
+      add("genai.tool.latencyMs", "", tool, t, s.durationMs)
+      add("genai.tool.errorRate", "", tool, t, err)
     } else if (g.kind === "agent" && g.agentName !== null) {
       const agent = agentOp(g.agentName)
-      out.push(point("genai.agent.latencyMs", agent, t, s.durationMs), point("genai.agent.errorRate", agent, t, err))
+      add("genai.agent.latencyMs", "", agent, t, s.durationMs)
+      add("genai.agent.errorRate", "", agent, t, err)
     }
   }
-  return out
 }

@@ -1,6 +1,6 @@
 import { Effect, Layer } from "effect"
-import { genaiSeriesPoints } from "../aggregation/genaiSeries.ts"
-import { foldBatch, metricSeriesPoints, seriesKeyMemo, spanSeriesPoints } from "../aggregation/partials.ts"
+import { genaiSeriesInto } from "../aggregation/genaiSeries.ts"
+import { makeBatchFold, metricSeriesPoints, spanSeriesInto } from "../aggregation/partials.ts"
 import { Db } from "../db/Db.ts"
 import { executionIdOfJob } from "../domain/jobs.ts"
 import type { IngestJob } from "../domain/jobs.ts"
@@ -113,26 +113,33 @@ export const IngestStage = {
         const handOff = (job: IngestJob, applied: Applied, jobId: string) =>
           Effect.gen(function* () {
             let aggregated = false
-            const all = job._tag === "spans"
-              ? [...spanSeriesPoints(job.spans), ...genaiSeriesPoints(job.spans, applied.genai)]
-              : metricSeriesPoints(applied.points)
-            if (all.length > 0) {
+            const hasPoints = job._tag === "spans" ? job.spans.length > 0 : applied.points.length > 0
+            if (hasPoints) {
               const settings = yield* store.getSettings(job.tenantId)
               // The series cap also holds for what the API could not cap (spans' RED series, execution
               // metrics, /api/jobs): their raw rows are stored, their new series over the cap not windowed.
               // Folded first: the series are asked for by the partials (a few dozen), not point by point
-              // (thousands); the series of refused points are the partials' refused series.
+              // (thousands); the points of a refused series are its partials' points. Every point the
+              // stages make has a finite time and value (the API refuses the others), so the partials
+              // hold them all.
               const windowSizeMs = settings.windows.sizeSeconds * 1000
-              const folded = foldBatch(all, windowSizeMs)
-              const refused = yield* series.admit(job.tenantId, folded.map(seriesKeyOf), settings.limits.maxActiveSeries)
-              const keyOf = seriesKeyMemo()
-              const points = refused.size === 0 ? all : all.filter((p) => !refused.has(keyOf(p)))
-              const partials = refused.size === 0 ? folded : folded.filter((p) => !refused.has(seriesKeyOf(p)))
-              if (refused.size > 0) telemetry.seriesRejected.add(all.length - points.length, { where: "stage" })
+              const fold = makeBatchFold(windowSizeMs)
+              if (job._tag === "spans") {
+                spanSeriesInto(fold.add, job.spans)
+                genaiSeriesInto(fold.add, job.spans, applied.genai)
+              } else for (const p of metricSeriesPoints(applied.points)) fold.add(p.metricName, p.serviceName, p.operation, p.timeMs, p.value)
+              const folded = fold.result()
+              const refused = yield* series.admit(job.tenantId, folded.map((g) => seriesKeyOf(g.partial)), settings.limits.maxActiveSeries)
+              const kept = refused.size === 0 ? folded : folded.filter((g) => !refused.has(seriesKeyOf(g.partial)))
+              if (refused.size > 0) {
+                let rejected = 0
+                for (const g of folded) if (refused.has(seriesKeyOf(g.partial))) rejected += g.points
+                telemetry.seriesRejected.add(rejected, { where: "stage" })
+              }
               let maxEventTimeMs = Number.NEGATIVE_INFINITY
-              for (const p of points) if (p.timeMs > maxEventTimeMs) maxEventTimeMs = p.timeMs
-              if (points.length > 0) {
-                yield* aggregate.add("partials", { tenantId: job.tenantId, sourceJobId: jobId, windowSizeMs, maxEventTimeMs, partials }, { jobId })
+              for (const g of kept) if (g.maxTimeMs > maxEventTimeMs) maxEventTimeMs = g.maxTimeMs
+              if (kept.length > 0) {
+                yield* aggregate.add("partials", { tenantId: job.tenantId, sourceJobId: jobId, windowSizeMs, maxEventTimeMs, partials: kept.map((g) => g.partial) }, { jobId })
                 aggregated = true
               }
             }
