@@ -7,14 +7,16 @@ import type { DbClient } from "../../src/db/Db.ts"
 import { embeddedClient, openPglite } from "../../src/db/embedded.ts"
 import { migrateFromDir } from "../../src/db/Migrator.ts"
 import { makePgPool } from "../../src/db/pgPool.ts"
+import { serveWire } from "../../src/db/wireServer.ts"
 import { ExecutionStartJob } from "../../src/domain/jobs.ts"
 import type { SpanRow } from "../../src/domain/jobs.ts"
 import { startExecution } from "../../src/ingest/executions.ts"
 import { upsertSpanExecutions } from "../../src/ingest/persist.ts"
+import { freePort } from "../support/processes.ts"
 
 // An OTLP root span makes its trace an execution unless the trace has one (src/ingest/persist.ts,
-// upsertSpanExecutions: a claim in execution_traces, migrations/0014). On the embedded database always;
-// on a TimescaleDB server too with TIMESCALEDB_TEST_URL (a database of its own: migrated here), where
+// upsertSpanExecutions: a claim in execution_traces, migrations/0014). On the embedded database always,
+// in process and over its wire server (workers/db.ts: worker processes' pools); on a TimescaleDB server too with TIMESCALEDB_TEST_URL (a database of its own: migrated here), where
 // two batches store roots of one trace at the same moment.
 
 const hex = (bytes: number) => randomBytes(bytes).toString("hex")
@@ -78,6 +80,26 @@ describe("executions from root spans on the embedded database", () => {
     await Effect.runPromise(Scope.addFinalizer(scope, Effect.promise(() => pglite.close())))
     db = await Effect.runPromise(embeddedClient(pglite))
     await Effect.runPromise(migrateFromDir().pipe(Effect.provideService(Db, db), Logger.withMinimumLogLevel(LogLevel.Warning)))
+  }, 120_000)
+  afterAll(() => Effect.runPromise(Scope.close(scope, Exit.void)))
+  semantics(() => db)
+})
+
+describe("executions from root spans over the embedded database's wire server", () => {
+  let scope: Scope.CloseableScope
+  let db: DbClient
+  beforeAll(async () => {
+    const pglite = await Effect.runPromise(openPglite("memory://"))
+    await Effect.runPromise(migrateFromDir().pipe(Effect.provideService(Db, await Effect.runPromise(embeddedClient(pglite))), Logger.withMinimumLogLevel(LogLevel.Warning)))
+    const password = randomBytes(24).toString("base64url")
+    const port = await freePort()
+    const server = await serveWire(pglite, port, "127.0.0.1", password)
+    scope = Effect.runSync(Scope.make())
+    await Effect.runPromise(Scope.addFinalizer(scope, Effect.promise(async () => {
+      await new Promise((r) => server.close(() => r(undefined)))
+      await pglite.close()
+    })))
+    db = await Effect.runPromise(Scope.extend(makePgPool(`postgres://postgres:${password}@127.0.0.1:${port}/postgres`, 2), scope))
   }, 120_000)
   afterAll(() => Effect.runPromise(Scope.close(scope, Exit.void)))
   semantics(() => db)
