@@ -1,6 +1,7 @@
 /**
  * `DATABASE_URL=postgres://… npx tsx bench/rootsCost.ts [rounds] [batches] [fill]`: what a root span's
- * execution costs the ingest stage on a TimescaleDB server, the statement before migrations/0014 (a
+ * execution costs the ingest stage on a TimescaleDB server (without DATABASE_URL: the embedded database,
+ * in process, its CPU in the client's column), the statement before migrations/0014 (a
  * probe of executions by trace id per root, every chunk of the hypertable) against upsertSpanExecutions
  * (a claim in execution_traces), in turns in one process (before, after, after, before per round),
  * each pass into a tenant of its own with trace ids of its own. A pass stores `batches` 500-span
@@ -82,14 +83,15 @@ const median = (xs: ReadonlyArray<number>) => {
 }
 
 const main = Effect.gen(function* () {
-  const url = process.env.DATABASE_URL
-  if (url === undefined || url === "") return yield* Effect.die("bench/rootsCost.ts measures a server: set DATABASE_URL")
+  const url = process.env.DATABASE_URL ?? ""
   const db = yield* openBenchDb
   yield* fill(db, FILL)
-  // The meter's own connection: its queries run in a backend that is not counted.
-  const meter = new pg.Client({ connectionString: url, application_name: "roots-meter" })
-  yield* Effect.acquireRelease(Effect.promise(() => meter.connect()), () => Effect.promise(() => meter.end()))
+  // The meter's own connection: its queries run in a backend that is not counted. Embedded (no
+  // DATABASE_URL) the database runs in this process: its CPU is in the client's column.
+  const meter = url === "" ? undefined : new pg.Client({ connectionString: url, application_name: "roots-meter" })
+  if (meter !== undefined) yield* Effect.acquireRelease(Effect.promise(() => meter.connect()), () => Effect.promise(() => meter.end()))
   const backendsNs = Effect.promise(async () => {
+    if (meter === undefined) return new Map<number, number>()
     const rows = (await meter.query<{ pid: number }>(
       "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'mplp-trace'"
     )).rows
@@ -148,14 +150,16 @@ const main = Effect.gen(function* () {
   const lines = [
     `bench/rootsCost.ts on ${new Date().toISOString()}: ${ROUNDS} rounds (before, after, after, before), ${BATCHES} batches of 500 spans ` +
       `(${rootsPerPass} root spans, ${spansPerPass} spans) per pass; executions table: ${rows?.n} rows in ${chunks?.n} chunks at the start`,
-    `CPU from /proc/<pid>/schedstat of the pool's backends, this process's from process.cpuUsage; medians [min–max] of ${2 * ROUNDS} passes per variant`,
+    (meter === undefined
+      ? "embedded database (in process: its CPU is in the client's column, backends 0)"
+      : "CPU from /proc/<pid>/schedstat of the pool's backends") + `, this process's from process.cpuUsage; medians [min–max] of ${2 * ROUNDS} passes per variant`,
     "",
-    "  variant  roots: backends µs/root   client µs/root    wall ms/pass     | spans: backends µs/span  client µs/span | spans+roots: backends µs/span",
+    "  variant  roots: backends µs/root   client µs/root    wall ms/pass     | spans: backends µs/span  client µs/span | spans+roots: backends µs/span (embedded: client)",
     ...(["before", "after"] as const).map((v) => {
       const s = samples[v]
       return `  ${v.padEnd(7)}  ${fmt(s.map((x) => x.rootsBackend / rootsPerPass)).padEnd(22)}  ${fmt(s.map((x) => x.rootsClient / rootsPerPass)).padEnd(16)}  ` +
         `${fmt(s.map((x) => x.rootsWallMs), 0).padEnd(15)}  | ${fmt(s.map((x) => x.spansBackend / spansPerPass)).padEnd(22)}  ${fmt(s.map((x) => x.spansClient / spansPerPass)).padEnd(14)} | ` +
-        fmt(s.map((x) => (x.spansBackend + x.rootsBackend) / spansPerPass))
+        fmt(s.map((x) => (meter === undefined ? x.spansClient + x.rootsClient : x.spansBackend + x.rootsBackend) / spansPerPass))
     })
   ]
   console.log(lines.join("\n"))
