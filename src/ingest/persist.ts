@@ -216,7 +216,8 @@ export const upsertSpanExecutions = (tx: Queryable, tenantId: string, spans: Rea
     if (seen === undefined || s.startTimeMs < seen.startTimeMs) byTrace.set(s.traceId, s)
   }
   if (byTrace.size === 0) return Effect.void
-  const roots = [...byTrace.values()]
+  // Claimed in trace id order: two statements claiming some of the same traces wait for each other in one order, never in a cycle.
+  const roots = [...byTrace.values()].sort((a, b) => (a.traceId < b.traceId ? -1 : a.traceId > b.traceId ? 1 : 0))
   return tx.query(
     `WITH claimed AS (
        INSERT INTO execution_traces (tenant_id, trace_id) SELECT $1, c FROM unnest($2::text[]) AS c ON CONFLICT DO NOTHING RETURNING trace_id
