@@ -27,16 +27,19 @@ export interface Applied {
 }
 
 /**
- * Records the execution. An OTLP root span that became an execution under the same id in the moment
- * before this start claimed it (see upsertSpanExecutions) gives way: the native execution is the one
- * its client updates, and the OTLP span stays in the trace as a span.
+ * Records the execution, its trace registered in execution_traces (migrations/0014): a root span of the
+ * trace stored later becomes no execution of its own. An OTLP root span that became an execution under
+ * the same id before this start (see upsertSpanExecutions) gives way: the native execution is the one
+ * its client updates, and the OTLP span stays in the trace as a span. A root span being stored at the
+ * same moment is waited for by the registration (its claim holds the row), so the delete sees it.
  */
 export const startExecution = (tx: Queryable, job: StartJob) =>
   Effect.gen(function* () {
     const r = job.request
     const executionId = executionIdOfJob(job)
     const rows = yield* tx.query(
-      `INSERT INTO executions (tenant_id, trace_id, span_id, parent_span_id, execution_id, operation_name, service_name, operation_type,
+      `WITH registered AS (INSERT INTO execution_traces (tenant_id, trace_id) VALUES ($1, $2) ON CONFLICT DO NOTHING)
+       INSERT INTO executions (tenant_id, trace_id, span_id, parent_span_id, execution_id, operation_name, service_name, operation_type,
                                priority, status, source, start_time, context, tags, metadata, sampling_rate, trace_flags, last_seq)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'active', 'api', to_timestamp($10 / 1000.0), $11::jsonb, $12::jsonb, $13::jsonb, $14, $15, 1)
        ON CONFLICT DO NOTHING RETURNING trace_id`,

@@ -2,7 +2,6 @@ import { Effect } from "effect"
 import { createHash } from "node:crypto"
 import type { DbError, Queryable } from "../db/Db.ts"
 import type { MetricRow, SpanRow } from "../domain/jobs.ts"
-import { executionByTrace } from "../db/executionByTrace.ts"
 import { genaiValues } from "./genai/columns.ts"
 import { holdAttributes } from "./genai/heldAttributes.ts"
 import type { GenaiRecord } from "./genai/recognize.ts"
@@ -208,22 +207,34 @@ export const insertSpans = (
 /**
  * A root span (no parent) makes its trace an execution too, found by the same search and detail
  * endpoints, unless the trace already holds one (a native execution, whose own span may come later).
+ * The root claims its trace in execution_traces (migrations/0014) and the execution is inserted only
+ * for a claim that is new, in the same statement: a replayed batch, a trace with a native execution,
+ * and a root of the same trace stored by another batch at the same moment all find the claim taken.
+ * One root per trace: of a trace's roots in the batch, the earliest.
  */
 const FAILED = textElement("failed")
 const COMPLETED = textElement("completed")
 
 export const upsertSpanExecutions = (tx: Queryable, tenantId: string, spans: ReadonlyArray<SpanRow>) => {
-  const roots = spans.filter((s) => s.parentSpanId === null)
-  if (roots.length === 0) return Effect.void
+  const byTrace = new Map<string, SpanRow>()
+  for (const s of spans) {
+    if (s.parentSpanId !== null) continue
+    const seen = byTrace.get(s.traceId)
+    if (seen === undefined || s.startTimeMs < seen.startTimeMs) byTrace.set(s.traceId, s)
+  }
+  if (byTrace.size === 0) return Effect.void
+  // Claimed in trace id order: two statements claiming some of the same traces wait for each other in one order, never in a cycle.
+  const roots = [...byTrace.values()].sort((a, b) => (a.traceId < b.traceId ? -1 : a.traceId > b.traceId ? 1 : 0))
   return tx.query(
-    `INSERT INTO executions (tenant_id, trace_id, span_id, execution_id, operation_name, service_name, status, source, start_time, end_time,
+    `WITH claimed AS (
+       INSERT INTO execution_traces (tenant_id, trace_id) SELECT $1, c FROM unnest($2::text[]) AS c ON CONFLICT DO NOTHING RETURNING trace_id
+     )
+     INSERT INTO executions (tenant_id, trace_id, span_id, execution_id, operation_name, service_name, status, source, start_time, end_time,
                              duration_ms, metadata, last_seq)
      SELECT $1, tr, sp, tr, n, sv, st, 'otlp', to_timestamp(s / 1000.0), to_timestamp(e / 1000.0), d, a::jsonb, 0
      FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::float8[], $8::float8[], $9::float8[], $10::text[])
           AS u(tr, sp, n, sv, st, s, e, d, a)
-     -- One probe of executions_trace_id per root (see executionByTrace): OFFSET 0 keeps it per row (as
-     -- an anti-join the planner, without statistics, hashed every execution of the tenant).
-     WHERE NOT EXISTS (SELECT 1 FROM executions x WHERE ${executionByTrace("u.tr", "x.")} OFFSET 0)
+     JOIN claimed ON claimed.trace_id = u.tr
      ON CONFLICT DO NOTHING`,
     // Array literals built here (src/ingest/pgArrays.ts), as for the spans themselves.
     [

@@ -6,7 +6,7 @@ import type { ExecutionDetailView } from "../domain/queryViews.ts"
 import type { ExecutionView } from "../domain/views.ts"
 import type { PerformanceAnalysis } from "./analysis.ts"
 import { analyseExecution, executionSubtree, loadDetail, loadTraceSpans } from "./ExecutionDetail.ts"
-import { executionById, executionByTrace } from "../db/executionByTrace.ts"
+import { executionById } from "../db/executionByTrace.ts"
 
 interface ExecutionRow {
   execution_id: string
@@ -130,9 +130,12 @@ const makeReader = Effect.gen(function* () {
     db.query<{ last_seq: number }>(
       `SELECT last_seq FROM executions WHERE ${executionById()} ORDER BY source = 'api' DESC LIMIT 1`, [tenantId, executionId]
     ).pipe(Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), (r) => Number(r.last_seq))))
-  /** Does the trace already hold an execution (then a new one in it goes by `<traceId>-<spanId>`)? */
+  /**
+   * Does the trace already hold an execution (then a new one in it goes by `<traceId>-<spanId>`)? Its row in
+   * execution_traces (migrations/0014): one probe, where executions by trace id searched every chunk.
+   */
   const traceHasExecution = (tenantId: string, traceId: string) =>
-    db.query(`SELECT 1 FROM executions WHERE ${executionByTrace()} LIMIT 1`, [tenantId, traceId]).pipe(Effect.map((rows) => rows.length > 0))
+    db.query("SELECT 1 FROM execution_traces WHERE tenant_id = $1 AND trace_id = $2", [tenantId, traceId]).pipe(Effect.map((rows) => rows.length > 0))
   return { get, detail, lastSeq, traceHasExecution } as const
 })
 
