@@ -104,7 +104,14 @@ export const finalize = (agg: WindowAgg): WindowStats => {
 /** Builds an aggregate from a batch with one sketch copy instead of one per value. */
 export const aggOf = (values: ReadonlyArray<number>): WindowAgg => {
   let count = 0, sum = 0, min = 0, max = 0, mean = 0, m2 = 0
-  const finite = values.filter(Number.isFinite).map((v) => (v === 0 ? 0 : v))
+  // Copied only when a value is not finite or is -0 (JSON has no -0): a stage's values never are.
+  let finite = values
+  for (const v of values) {
+    if (!Number.isFinite(v) || Object.is(v, -0)) {
+      finite = values.filter(Number.isFinite).map((x) => (x === 0 ? 0 : x))
+      break
+    }
+  }
   for (const v of finite) {
     min = count === 0 ? v : Math.min(min, v)
     max = count === 0 ? v : Math.max(max, v)

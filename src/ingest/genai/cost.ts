@@ -25,11 +25,23 @@ export const costOf = (r: GenaiRecord, p: Price): number =>
   ((r.inputTokens ?? 0) * p.inputPerMTok + (r.outputTokens ?? 0) * p.outputPerMTok +
     (r.cacheReadTokens ?? 0) * (p.cacheReadPerMTok ?? p.inputPerMTok) + (r.cacheWriteTokens ?? 0) * (p.cacheWritePerMTok ?? p.inputPerMTok)) / 1e6
 
-/** The record with its cost (or its unpriced tokens): a span without tokens costs nothing and is not unpriced. */
-export const priced = (table: ReadonlyArray<CompiledPrice>, r: GenaiRecord, timeMs: number): GenaiRecord => {
+/** The cost fields of a record (undefined: a span without tokens costs nothing and is not unpriced). */
+const costFields = (table: ReadonlyArray<CompiledPrice>, r: GenaiRecord, timeMs: number): { costUsd: number | null; unpricedTokens: number } | undefined => {
   const total = tokenTotal(r)
-  if (total === 0) return r
+  if (total === 0) return undefined
   const p = (r.responseModel === null ? undefined : priceAt(table, r.responseModel, timeMs)) ??
     (r.requestModel === null ? undefined : priceAt(table, r.requestModel, timeMs))
-  return p === undefined ? { ...r, costUsd: null, unpricedTokens: total } : { ...r, costUsd: costOf(r, p), unpricedTokens: 0 }
+  return p === undefined ? { costUsd: null, unpricedTokens: total } : { costUsd: costOf(r, p), unpricedTokens: 0 }
+}
+
+/** The record with its cost (or its unpriced tokens): a span without tokens costs nothing and is not unpriced. */
+export const priced = (table: ReadonlyArray<CompiledPrice>, r: GenaiRecord, timeMs: number): GenaiRecord => {
+  const c = costFields(table, r, timeMs)
+  return c === undefined ? r : { ...r, ...c }
+}
+
+/** priced, the cost written into `r` itself: a record recognize has just made, not yet seen by anyone (no copy per span). */
+export const pricedFresh = (table: ReadonlyArray<CompiledPrice>, r: GenaiRecord, timeMs: number): GenaiRecord => {
+  const c = costFields(table, r, timeMs)
+  return c === undefined ? r : Object.assign(r as { -readonly [K in keyof GenaiRecord]: GenaiRecord[K] }, c)
 }

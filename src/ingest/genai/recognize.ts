@@ -176,9 +176,8 @@ export const recognize = (a: Readonly<Record<string, unknown>>, statusCode: numb
 
 /** What a span passes on to its descendants: its own names (recognised or plain attributes), else what it inherited. */
 export const inheritedFrom = (a: Readonly<Record<string, unknown>>, own: GenaiRecord | null, inherited: Inherited): Inherited => {
-  if (own !== null) {
-    return { agentName: own.agentName, agentId: own.agentId, toolName: own.toolName, conversationId: own.conversationId, userId: own.userId }
-  }
+  // A record holds the five names itself (an Inherited too): no object of its own per GenAI span.
+  if (own !== null) return own
   const user = str(a, "mplp.user.id", "user.id", "enduser.id")
   return user === null || user === inherited.userId ? inherited : { ...inherited, userId: user }
 }
