@@ -92,9 +92,11 @@ describe.skipIf(skipReason !== undefined)(`COPY text and INSERT … unnest store
         copies += await same("metric_points", (q, tenant) => insertMetricPoints(q, tenant, rows.map(([p]) => p), rows.map(([, k]) => String(k))))
       }
     ), { numRuns: 150 })
-    // Without COPY on the server pool both sides ran the INSERT: the property said nothing.
+    // Without COPY on the server pool both sides ran the INSERT: the property said nothing. Not every
+    // case goes by COPY (an empty batch, a time out of copyTimestamp's range): about a third to a half of
+    // the 150 do, a random number; 50 was reached exactly once in a CI run (the spans' case), 20 is far below.
     expect(db.copyFrom).toBeDefined()
-    expect(copies).toBeGreaterThan(50)
+    expect(copies).toBeGreaterThan(20)
   }, 120_000)
 
   it("spans, GenAI columns among them", async () => {
@@ -104,7 +106,7 @@ describe.skipIf(skipReason !== undefined)(`COPY text and INSERT … unnest store
         insertSpans(q, tenant, cases.map((c) => c.span), cases.map((c) => c.genai), cases.map((c) => c.awaiting)))
     }), { numRuns: 150 })
     expect(db.copyFrom).toBeDefined()
-    expect(copies).toBeGreaterThan(50)
+    expect(copies).toBeGreaterThan(20)
   }, 120_000)
 
   it("a COPY refused before it reads its data (written behind the statement) leaves its connection usable", async () => {
