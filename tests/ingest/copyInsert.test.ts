@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Logger, LogLevel, Scope } from "effect"
-import pg from "pg"
 import { randomUUID } from "node:crypto"
 import { Db } from "../../src/db/Db.ts"
 import type { DbClient } from "../../src/db/Db.ts"
@@ -11,28 +10,15 @@ import type { MetricRow, SpanRow } from "../../src/domain/jobs.ts"
 import { NOTHING_INHERITED, recognize } from "../../src/ingest/genai/recognize.ts"
 import { CHUNK, dedupKeys, insertMetricPoints, insertSpans } from "../../src/ingest/persist.ts"
 import { countingCopies, insertOnly, storedRows } from "../support/copyRows.ts"
+import { timescaleSkipReason, timescaleTestUrl } from "../support/timescaleServer.ts"
 
 // On a TimescaleDB server the ingest stage's raw rows go by COPY (src/ingest/persist.ts, copyOrInsert):
 // the rows the INSERT stores, and its dedup kept: a redelivered batch stores nothing twice and does not
 // fail, a chunk holding one stored row stores its new ones once. Needs TIMESCALEDB_TEST_URL (a database
 // on a TimescaleDB server; migrated here); skipped, saying why, without it.
 
-const url = process.env.TIMESCALEDB_TEST_URL ?? ""
-
-const probe = async (): Promise<string | undefined> => {
-  if (url === "") return "TIMESCALEDB_TEST_URL is not set"
-  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 })
-  try {
-    await c.connect()
-    const { rows } = await c.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_extension WHERE extname = 'timescaledb'")
-    return rows[0]?.n === 1 ? undefined : `TIMESCALEDB_TEST_URL (${url}) has no timescaledb extension`
-  } catch (e) {
-    return `TIMESCALEDB_TEST_URL (${url}) is unreachable: ${e instanceof Error ? e.message : String(e)}`
-  } finally {
-    await c.end().catch(() => {})
-  }
-}
-const skipReason = await probe()
+const url = timescaleTestUrl
+const skipReason = await timescaleSkipReason()
 if (skipReason !== undefined) console.warn(`tests/ingest/copyInsert.test.ts: skipped: ${skipReason}`)
 
 // What COPY's text and the array literals escape, and what neither does.

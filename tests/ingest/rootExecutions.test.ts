@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Logger, LogLevel, Schema, Scope } from "effect"
-import pg from "pg"
 import { randomBytes, randomUUID } from "node:crypto"
 import { Db } from "../../src/db/Db.ts"
 import type { DbClient } from "../../src/db/Db.ts"
@@ -13,6 +12,7 @@ import type { SpanRow } from "../../src/domain/jobs.ts"
 import { startExecution } from "../../src/ingest/executions.ts"
 import { upsertSpanExecutions } from "../../src/ingest/persist.ts"
 import { freePort } from "../support/processes.ts"
+import { timescaleSkipReason, timescaleTestUrl } from "../support/timescaleServer.ts"
 
 // An OTLP root span makes its trace an execution unless the trace has one (src/ingest/persist.ts,
 // upsertSpanExecutions: a claim in execution_traces, migrations/0014). On the embedded database always,
@@ -105,22 +105,8 @@ describe("executions from root spans over the embedded database's wire server", 
   semantics(() => db)
 })
 
-const url = process.env.TIMESCALEDB_TEST_URL ?? ""
-
-const probe = async (): Promise<string | undefined> => {
-  if (url === "") return "TIMESCALEDB_TEST_URL is not set"
-  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 })
-  try {
-    await c.connect()
-    const { rows } = await c.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_extension WHERE extname = 'timescaledb'")
-    return rows[0]?.n === 1 ? undefined : `TIMESCALEDB_TEST_URL (${url}) has no timescaledb extension`
-  } catch (e) {
-    return `TIMESCALEDB_TEST_URL (${url}) is unreachable: ${e instanceof Error ? e.message : String(e)}`
-  } finally {
-    await c.end().catch(() => {})
-  }
-}
-const skipReason = await probe()
+const url = timescaleTestUrl
+const skipReason = await timescaleSkipReason()
 if (skipReason !== undefined) console.warn(`tests/ingest/rootExecutions.test.ts: server part skipped: ${skipReason}`)
 
 describe.skipIf(skipReason !== undefined)(`executions from root spans on a TimescaleDB server${skipReason === undefined ? "" : ` (skipped: ${skipReason})`}`, () => {
