@@ -1,6 +1,5 @@
 import type { MetricRow, SpanRow } from "../domain/jobs.ts"
 import { genaiMetricOperation } from "../ingest/genai/metrics.ts"
-import { seriesKeyOf } from "../domain/pipeline.ts"
 import type { AggregateJob, Series } from "../domain/pipeline.ts"
 import { aggOf, windowStart } from "./window.ts"
 
@@ -23,33 +22,8 @@ export const spanSeriesPoints = (spans: ReadonlyArray<SpanRow>): Array<SeriesPoi
     { metricName: "errorRate", serviceName: s.serviceName, operation: s.name, timeMs: s.startTimeMs, value: s.statusCode === 2 ? 1 : 0 }
   ])
 
-/**
- * `seriesKeyOf` for the points of one batch: a batch has few series and many points, so each series'
- * key (its parts escaped) is built once; `onNew` sees each series the first time.
- */
-export const seriesKeyMemo = (onNew?: (key: string, s: Series) => void) => {
-  const keys: SeriesMap<string> = new Map()
-  const make = (s: Series) => {
-    const key = seriesKeyOf(s)
-    onNew?.(key, s)
-    return key
-  }
-  return (p: Series): string => seriesEntry(keys, p, make)
-}
-
 /** Something per series, found by the series' parts (maps of maps): no key is built per lookup. */
 type SeriesMap<V> = Map<string, Map<string, Map<string, V>>>
-
-/** The entry of a series in `map`, made by `make` (from the series) the first time. */
-const seriesEntry = <V>(map: SeriesMap<V>, s: Series, make: (s: Series) => V): V => {
-  let byService = map.get(s.metricName)
-  if (byService === undefined) map.set(s.metricName, (byService = new Map()))
-  let byOperation = byService.get(s.serviceName)
-  if (byOperation === undefined) byService.set(s.serviceName, (byOperation = new Map()))
-  let entry = byOperation.get(s.operation)
-  if (entry === undefined) byOperation.set(s.operation, (entry = make(s)))
-  return entry
-}
 
 /** Where series points go, one call per point (a fold, or a collector for tests and benches). */
 export type PointSink = (metricName: string, serviceName: string, operation: string, timeMs: number, value: number) => void
@@ -93,6 +67,7 @@ export const makeBatchFold = (windowSizeMs: number) => {
   }
 }
 
+/** The entry of a series in `map`, made by `make` (from the series) the first time. */
 const seriesEntryOf = <V>(map: SeriesMap<V>, metricName: string, serviceName: string, operation: string, make: (s: Series) => V): V => {
   let byService = map.get(metricName)
   if (byService === undefined) map.set(metricName, (byService = new Map()))
