@@ -25,23 +25,15 @@ export const costOf = (r: GenaiRecord, p: Price): number =>
   ((r.inputTokens ?? 0) * p.inputPerMTok + (r.outputTokens ?? 0) * p.outputPerMTok +
     (r.cacheReadTokens ?? 0) * (p.cacheReadPerMTok ?? p.inputPerMTok) + (r.cacheWriteTokens ?? 0) * (p.cacheWritePerMTok ?? p.inputPerMTok)) / 1e6
 
-/** The cost fields of a record (undefined: a span without tokens costs nothing and is not unpriced). */
-const costFields = (table: ReadonlyArray<CompiledPrice>, r: GenaiRecord, timeMs: number): { costUsd: number | null; unpricedTokens: number } | undefined => {
+/**
+ * The record with its cost (or its unpriced tokens) written into it: `r` is a record recognize has just
+ * made, not yet seen by anyone (no copy per span). A span without tokens costs nothing and is not unpriced.
+ */
+export const priced = (table: ReadonlyArray<CompiledPrice>, r: GenaiRecord, timeMs: number): GenaiRecord => {
   const total = tokenTotal(r)
-  if (total === 0) return undefined
+  if (total === 0) return r
   const p = (r.responseModel === null ? undefined : priceAt(table, r.responseModel, timeMs)) ??
     (r.requestModel === null ? undefined : priceAt(table, r.requestModel, timeMs))
-  return p === undefined ? { costUsd: null, unpricedTokens: total } : { costUsd: costOf(r, p), unpricedTokens: 0 }
-}
-
-/** The record with its cost (or its unpriced tokens): a span without tokens costs nothing and is not unpriced. */
-export const priced = (table: ReadonlyArray<CompiledPrice>, r: GenaiRecord, timeMs: number): GenaiRecord => {
-  const c = costFields(table, r, timeMs)
-  return c === undefined ? r : { ...r, ...c }
-}
-
-/** priced, the cost written into `r` itself: a record recognize has just made, not yet seen by anyone (no copy per span). */
-export const pricedFresh = (table: ReadonlyArray<CompiledPrice>, r: GenaiRecord, timeMs: number): GenaiRecord => {
-  const c = costFields(table, r, timeMs)
-  return c === undefined ? r : Object.assign(r as { -readonly [K in keyof GenaiRecord]: GenaiRecord[K] }, c)
+  return Object.assign(r as { -readonly [K in keyof GenaiRecord]: GenaiRecord[K] },
+    p === undefined ? { costUsd: null, unpricedTokens: total } : { costUsd: costOf(r, p), unpricedTokens: 0 })
 }

@@ -2,7 +2,7 @@ import { Effect } from "effect"
 import type { Queryable } from "../../db/Db.ts"
 import type { SpanRow } from "../../domain/jobs.ts"
 import type { Price } from "../../domain/pricing.ts"
-import { compilePricing, pricedFresh } from "./cost.ts"
+import { compilePricing, priced } from "./cost.ts"
 import { LOOP_CALL_SQL, LOOP_KEY_SQL, LOOP_LOOKBACK_MS, loopKeyOf, storedCallsOf } from "./loops.ts"
 import type { GenaiColumns } from "./columns.ts"
 import { inheritedFrom, inheritedOfRecord, isGenaiSpan, NOTHING_INHERITED, recognize } from "./recognize.ts"
@@ -155,7 +155,7 @@ export const deriveGenai = (
         const s = spans[j]!
         const rec = recognize(s.attributes, s.statusCode, base)
         if (k === chain.length - 1 && parentAt[j] === -2 && !stored.has(s.parentSpanId!)) awaiting[j] = true
-        out[j] = rec === null ? undefined : pricedFresh(table, rec, s.startTimeMs)
+        out[j] = rec === null ? undefined : priced(table, rec, s.startTimeMs)
         base = inheritedFrom(s.attributes, rec, base)
         passed[j] = base
       }

@@ -1,5 +1,6 @@
 import type { SpanRow } from "../../domain/jobs.ts"
 import type { GenaiRecord } from "./recognize.ts"
+import { once } from "../pgArrays.ts"
 
 // Runaway agents: the same tool, or the same agent → model call, more than settings.detector.maxRepeatedCalls
 // times in one execution (a trace) raises agent_loop_suspected, once per execution (the notification's
@@ -13,9 +14,15 @@ export const LOOP_LOOKBACK_MS = 86_400_000
 
 export interface Loop { readonly traceId: string; readonly repeated: string; readonly calls: number }
 
+const toolLoopKey = (tool: string) => `tool:${tool}`
+const modelLoopKey = (agent: string) => (model: string) => `agent:${agent}->model:${model}`
+
+/** The key of a call by these makers of its tool's or agent → model's key; null for a call that is neither. */
+const loopKeyBy = (tool: (name: string) => string, model: (agent: string) => (model: string) => string) => (g: GenaiRecord): string | null =>
+  g.kind === "tool" && g.toolName !== null ? tool(g.toolName) : g.kind === "model" && g.model !== null ? model(g.agentName ?? "")(g.model) : null
+
 /** What repeats, as the alert names it: `tool:<name>` or `agent:<name>->model:<model>`; null for a call that is neither. */
-export const loopKeyOf = (g: GenaiRecord): string | null =>
-  g.kind === "tool" && g.toolName !== null ? `tool:${g.toolName}` : g.kind === "model" && g.model !== null ? `agent:${g.agentName ?? ""}->model:${g.model}` : null
+export const loopKeyOf = loopKeyBy(toolLoopKey, modelLoopKey)
 
 const MODEL_SQL = "coalesce(genai_response_model, genai_request_model)"
 export const LOOP_KEY_SQL = `CASE genai_kind WHEN 'tool' THEN 'tool:' || genai_tool ELSE 'agent:' || coalesce(genai_agent, '') || '->model:' || ${MODEL_SQL} END`
@@ -23,24 +30,7 @@ export const LOOP_KEY_SQL = `CASE genai_kind WHEN 'tool' THEN 'tool:' || genai_t
 export const LOOP_CALL_SQL = `((coalesce(genai_kind, '') = 'tool' AND genai_tool IS NOT NULL) OR (coalesce(genai_kind, '') = 'model' AND ${MODEL_SQL} IS NOT NULL))`
 
 /** loopKeyOf, each distinct key built once (by tool, or by agent and model). */
-const loopKeyMemo = () => {
-  const tools = new Map<string, string>()
-  const models = new Map<string, Map<string, string>>()
-  return (g: GenaiRecord): string | null => {
-    if (g.kind === "tool" && g.toolName !== null) {
-      let k = tools.get(g.toolName)
-      if (k === undefined) tools.set(g.toolName, (k = loopKeyOf(g)!))
-      return k
-    }
-    if (g.kind !== "model" || g.model === null) return null
-    const agent = g.agentName ?? ""
-    let byModel = models.get(agent)
-    if (byModel === undefined) models.set(agent, (byModel = new Map()))
-    let k = byModel.get(g.model)
-    if (k === undefined) byModel.set(g.model, (k = loopKeyOf(g)!))
-    return k
-  }
-}
+const loopKeyMemo = () => loopKeyBy(once(toolLoopKey), once((agent: string) => once(modelLoopKey(agent))))
 
 /** Pure: per trace, its most repeated call when it repeats more than `max` times (`stored`: other stored calls by trace and key). */
 export const loopsOf = (
