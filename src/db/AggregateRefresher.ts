@@ -13,12 +13,8 @@ const AGGREGATES: ReadonlyArray<readonly [name: string, endOffset: string]> = [
   ["genai_usage_1h", "1 hour"]
 ]
 
-/**
- * Small tables rewritten all the time (queues of work, cursors, state), and the trace claims a job
- * prunes every day (migrations/0016): vacuumed, as autovacuum would, so that their freed rows' space
- * is used again (a vacuum skips the pages nothing changed since the last one).
- */
-const CHURNING = ["pending_evaluations", "alert_notifications", "alert_policy_state", "pipeline_cursor", "tenants", "api_keys", "execution_traces"]
+/** Small tables rewritten all the time (queues of work, cursors, state): vacuumed, as autovacuum would. */
+const CHURNING = ["pending_evaluations", "alert_notifications", "alert_policy_state", "pipeline_cursor", "tenants", "api_keys"]
 
 /** The policy jobs of the migrations, and the actions they add with add_job. */
 const JOBS = ["policy_retention", "policy_compression", "prune_execution_traces"]
@@ -76,6 +72,10 @@ export class AggregateRefresher extends Context.Tag("db/AggregateRefresher")<Agg
         )
         for (const t of tables) yield* db.exec(`ANALYZE ${t.name}`)
         yield* db.exec(`VACUUM ${CHURNING.join(", ")}`)
+        // The trace claims, which prune_execution_traces deletes (migrations/0016): their space used again
+        // and their new block ranges summarised for its BRIN index. Large, so a statement of its own; the
+        // pages nothing changed since the last vacuum are skipped.
+        yield* db.exec("VACUUM execution_traces")
         return failed
       }).pipe(Effect.withSpan("AggregateRefresher.maintainNow"))
       if (db.kind === "embedded") {

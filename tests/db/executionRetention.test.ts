@@ -15,7 +15,7 @@ import type { SpanRow } from "../../src/domain/jobs.ts"
 import { upsertSpanExecutions } from "../../src/ingest/persist.ts"
 import { timescaleSkipReason, timescaleTestUrl } from "../support/timescaleServer.ts"
 
-// Executions are kept 30 days and their trace claims (execution_traces) 32 days from the claim
+// Executions are kept 30 days and their trace claims (execution_traces) 33 days from the claim
 // (migrations/0016_execution_retention.sql); in embedded mode AggregateRefresher.maintainNow runs both jobs.
 
 const DAY = 86_400_000
@@ -54,9 +54,9 @@ describe("retention of executions and their trace claims (embedded, maintainNow)
       const [old, recent, kept] = [hex(16), hex(16), hex(16)]
       const now = Date.now()
       yield* upsertSpanExecutions(db, t, [root(old, now - 40 * DAY), root(recent, now - 3_600_000), root(kept, now - 29 * DAY)])
-      // As if claimed when they started: 40 days ago (past the claims' 32 days) and 31 days ago (not yet).
+      // As if claimed when they started: 40 days ago (past the claims' 33 days) and 32 days ago (not yet).
       yield* claimedAgo(db, t, old, 40)
-      yield* claimedAgo(db, t, kept, 31)
+      yield* claimedAgo(db, t, kept, 32)
       expect((yield* executionsOf(db, t)).map((e) => e.trace_id)).toEqual([old, kept, recent])
       expect(yield* (yield* AggregateRefresher).maintainNow).toEqual([])
       expect((yield* executionsOf(db, t)).map((e) => e.trace_id)).toEqual([kept, recent])
@@ -72,25 +72,25 @@ describe("retention of executions and their trace claims (embedded, maintainNow)
     }).pipe(Effect.provide(refresher))
   , 120_000)
 
-  it.scoped("the pruning deletes only the claims past its cut-off, in committed batches of its batch size", () =>
+  it.scoped("the pruning deletes only the claims past its cut-off (33 days unless configured), in committed batches of its batch size", () =>
     Effect.gen(function* () {
       yield* migrateFromDir().pipe(quiet)
       const db = yield* Db
       const t = `retain-${randomUUID().slice(0, 8)}`
       yield* db.query(
         `INSERT INTO execution_traces (tenant_id, trace_id, claimed_at)
-         SELECT $1, 'trace-' || i, now() - make_interval(days => CASE WHEN i % 3 = 0 THEN 33 ELSE 31 END, secs => i)
+         SELECT $1, 'trace-' || i, now() - make_interval(days => CASE WHEN i % 3 = 0 THEN 34 ELSE 32 END, secs => i)
          FROM generate_series(1, 3000) i`, [t]
       )
       const xid = db.query<{ x: string }>("SELECT txid_current()::text AS x").pipe(Effect.map((r) => Number(r[0]?.x)))
       const before = yield* xid
-      yield* db.exec(`CALL prune_execution_traces(0, '{"drop_after": "32 days", "batch_size": 100}')`)
+      yield* db.exec(`CALL prune_execution_traces(0, '{"batch_size": 100}')`)
       const after = yield* xid
       const left = yield* db.query<{ n: number; oldest: number }>(
         `SELECT count(*)::int AS n, (extract(epoch FROM now() - min(claimed_at)) / 86400)::float8 AS oldest FROM execution_traces WHERE tenant_id = $1`, [t]
       )
       expect(left[0]?.n).toBe(2000)
-      expect(left[0]?.oldest).toBeLessThan(32)
+      expect(left[0]?.oldest).toBeLessThan(33)
       // 1000 claims in batches of at most 100, each its own transaction: at least 10 of them.
       expect(after - before).toBeGreaterThanOrEqual(11)
     }).pipe(Effect.provide(embedded))
@@ -111,7 +111,7 @@ describe("retention of executions and their trace claims (embedded, maintainNow)
       expect(ages).toHaveLength(2)
       expect(ages.every((a) => a.age >= 0 && a.age < 600)).toBe(true)
       expect(yield* (yield* AggregateRefresher).maintainNow).toEqual([])
-      // The old execution goes by the executions' retention; its claim, made (for the table) at the migration, stays 32 days more.
+      // The old execution goes by the executions' retention; its claim, made (for the table) at the migration, stays 33 days more.
       expect((yield* executionsOf(db, t)).map((e) => e.trace_id)).toEqual([recent])
       expect(new Set(yield* claimsOf(db, t))).toEqual(new Set([old, recent]))
     }).pipe(Effect.provide(refresher))
