@@ -16,6 +16,9 @@ const AGGREGATES: ReadonlyArray<readonly [name: string, endOffset: string]> = [
 /** Small tables rewritten all the time (queues of work, cursors, state): vacuumed, as autovacuum would. */
 const CHURNING = ["pending_evaluations", "alert_notifications", "alert_policy_state", "pipeline_cursor", "tenants", "api_keys"]
 
+/** The policy jobs of the migrations, and the actions they add with add_job. */
+const JOBS = ["policy_retention", "policy_compression", "prune_execution_traces"]
+
 const MAINTENANCE_EVERY = Duration.minutes(10)
 
 export class AggregateRefresher extends Context.Tag("db/AggregateRefresher")<AggregateRefresher, {
@@ -23,8 +26,9 @@ export class AggregateRefresher extends Context.Tag("db/AggregateRefresher")<Agg
   readonly refreshNow: Effect.Effect<void, DbError>
   /**
    * Embedded mode's stand-in for TimescaleDB's job scheduler and PostgreSQL's autovacuum, neither of
-   * which runs inside PGlite: the retention and compression policies of the migrations, statistics
-   * for the planner, and dead rows of the churning tables. Returns the policy jobs that failed.
+   * which runs inside PGlite: the retention and compression policies of the migrations and their
+   * pruning of the trace claims (0016), statistics for the planner, and dead rows of the churning
+   * tables. Returns the jobs that failed.
    */
   readonly maintainNow: Effect.Effect<ReadonlyArray<string>, DbError>
 }>() {
@@ -42,18 +46,19 @@ export class AggregateRefresher extends Context.Tag("db/AggregateRefresher")<Agg
         db.query(`CALL refresh_continuous_aggregate('${name}', NULL, now() - INTERVAL '${end}')`), { discard: true }
       ).pipe(Effect.withSpan("AggregateRefresher.refreshNow"))
       const maintainNow = Effect.gen(function* () {
-        const jobs = yield* db.query<{ job_id: number; proc_name: string; hypertable_name: string }>(
+        const jobs = yield* db.query<{ job_id: number; proc_name: string; hypertable_name: string | null }>(
           `SELECT job_id, proc_name, hypertable_name FROM timescaledb_information.jobs
-           WHERE proc_name IN ('policy_retention', 'policy_compression') ORDER BY job_id`
+           WHERE proc_name IN (${JOBS.map((j) => `'${j}'`).join(", ")}) ORDER BY job_id`
         )
         const failed: Array<string> = []
         // One job at a time, each its own statement: ingest goes on between them.
         for (const j of jobs) {
+          const job = j.hypertable_name === null ? j.proc_name : `${j.proc_name} on ${j.hypertable_name}`
           yield* db.query(`CALL run_job(${Number(j.job_id)})`).pipe(
             Effect.catchAll((e) =>
               Effect.zipRight(
-                Effect.sync(() => failed.push(`${j.proc_name} ${j.hypertable_name}`)),
-                Effect.logWarning(`${j.proc_name} on ${j.hypertable_name} failed: ${e.message}`)
+                Effect.sync(() => failed.push(job)),
+                Effect.logWarning(`${job} failed: ${e.message}`)
               )
             )
           )
@@ -67,6 +72,10 @@ export class AggregateRefresher extends Context.Tag("db/AggregateRefresher")<Agg
         )
         for (const t of tables) yield* db.exec(`ANALYZE ${t.name}`)
         yield* db.exec(`VACUUM ${CHURNING.join(", ")}`)
+        // The trace claims, which prune_execution_traces deletes (migrations/0016): their space used again
+        // and their new block ranges summarised for its BRIN index. Large, so a statement of its own; the
+        // pages nothing changed since the last vacuum are skipped.
+        yield* db.exec("VACUUM execution_traces")
         return failed
       }).pipe(Effect.withSpan("AggregateRefresher.maintainNow"))
       if (db.kind === "embedded") {
