@@ -7,8 +7,8 @@
  * refresh (the minutely ones, then the hourly usage one). No HTTP, no queue: the figures are the derivation's own share of the end-to-end path.
  */
 import { Effect, Schema } from "effect"
-import { genaiSeriesPoints } from "../src/aggregation/genaiSeries.ts"
-import { foldBatch, spanSeriesPoints } from "../src/aggregation/partials.ts"
+import { genaiSeriesInto } from "../src/aggregation/genaiSeries.ts"
+import { makeBatchFold, spanSeriesInto } from "../src/aggregation/partials.ts"
 import type { DbClient } from "../src/db/Db.ts"
 import type { SpanRow } from "../src/domain/jobs.ts"
 import type { SpanRow as DecodedSpan } from "../src/ingest/otlp/index.ts"
@@ -73,7 +73,13 @@ const run = (db: DbClient, tenant: string, batches: ReadonlyArray<ReadonlyArray<
       yield* timed("insert", insertSpans(db, tenant, spans, genai, awaiting))
       yield* timed("roots", upsertSpanExecutions(db, tenant, spans))
       yield* timed("loops", Effect.sync(() => loopsOf(spans, genai, stored, 25)))
-      const partials = yield* timed("series", Effect.sync(() => foldBatch([...spanSeriesPoints(spans), ...genaiSeriesPoints(spans, genai)], 10_000)))
+      // As the ingest stage folds them (src/ingest/IngestStage.ts handOff): into a sink, no point objects.
+      const partials = yield* timed("series", Effect.sync(() => {
+        const fold = makeBatchFold(10_000)
+        spanSeriesInto(fold.add, spans)
+        genaiSeriesInto(fold.add, spans, genai)
+        return fold.result().map((g) => g.partial)
+      }))
       yield* timed("encode", Effect.sync(() => decode(JSON.parse(JSON.stringify(encode({ tenantId: tenant, sourceJobId: "j", windowSizeMs: 10_000, maxEventTimeMs: 0, partials }))))))
     }
     yield* timed("refresh", refreshAggregate(db, "spans_1m", "1 minute"))
