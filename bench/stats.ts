@@ -26,6 +26,29 @@ export const percentile = (xs: ReadonlyArray<number>, p: number): number => {
   return s[Math.min(s.length - 1, Math.max(0, rank - 1))]!
 }
 
+/**
+ * A distribution-free interval for the median of a sample (order statistics: the true median lies
+ * between the k-th smallest and the k-th largest value with probability ≥ `confidence`, whatever the
+ * distribution, k the largest with P(Binomial(n, ½) < k) ≤ (1 − confidence) / 2). Undefined when the
+ * sample is too small for any such interval (n < 6 at 95 %).
+ */
+export const medianInterval = (xs: ReadonlyArray<number>, confidence = 0.95): { readonly low: number; readonly high: number; readonly coverage: number } | undefined => {
+  const n = xs.length
+  const s = [...xs].sort((a, b) => a - b)
+  // P(X <= j) for X ~ Binomial(n, 1/2), j = 0, 1, …
+  let term = Math.pow(0.5, n)
+  let below = 0
+  let k = 0
+  for (let j = 0; j < n; j++) {
+    if (below + term > (1 - confidence) / 2) break
+    below += term
+    k = j + 1
+    term = (term * (n - j)) / (j + 1)
+  }
+  if (k === 0) return undefined
+  return { low: s[k - 1]!, high: s[n - k]!, coverage: 1 - 2 * below }
+}
+
 export const root = join(import.meta.dirname, "..")
 
 const packageVersion = (name: string): string => {
