@@ -33,15 +33,22 @@ const quiet = async (c: NoisyConfig, t: Tenant, perSecond: number, untilMs: numb
   const refused: Record<string, number> = {}
   const reasons: Record<string, string> = {}
   const inflight: Array<Promise<void>> = []
+  // How long each POST took to be answered, and how late the client sent it (its event loop busy): what
+  // B sees of the API, and whether a burst of B's requests was the client's own doing.
+  const requestMs: Array<number> = []
+  const lateMs: Array<number> = []
   const gap = 1000 / perSecond
   for (let i = 0, next = nowMs(); next < untilMs; i++, next += gap) {
     await sleep(Math.max(0, next - nowMs()))
     inflight.push((async () => {
+      const t0 = nowMs()
+      lateMs.push(Math.max(0, t0 - next))
       const r = await fetch(`${c.baseUrl}/api/metrics`, {
         method: "POST", headers: { authorization: `Bearer ${t.key}`, "content-type": "application/json" },
         body: JSON.stringify({ points: [point("quiet", i)] })
       }).catch(() => undefined)
       const at = nowMs()
+      requestMs.push(at - t0)
       if (r?.status === 202) sent.push({ jobId: ((await r.json()) as { jobId: string }).jobId, acceptedAt: at })
       else {
         const k = String(r?.status ?? "network")
@@ -53,7 +60,7 @@ const quiet = async (c: NoisyConfig, t: Tenant, perSecond: number, untilMs: numb
     })())
   }
   await Promise.all(inflight)
-  return { sent, refused, reasons }
+  return { sent, refused, reasons, requestMs, lateMs }
 }
 
 /** Each client offers `perClient` batches a second of `batch` points until `untilMs`, whatever the answer. */
@@ -77,6 +84,14 @@ const loud = async (c: NoisyConfig, t: Tenant, perClient: number, untilMs: numbe
   return { statuses, acceptedPoints }
 }
 
+/**
+ * One job-status read per this many ms at most, per tenant: every request counts toward the tenant's
+ * requests quota (50 a second by default), and reads back to back (a few ms each) used up the second
+ * in which the next phase's first batches came, which were then refused (seen: 8–24 of B's batches
+ * refused, "over its quota of 50 requests per second", with 1–2 of them sent in that second).
+ */
+const POLL_GAP_MS = 25
+
 /** 202 → stored per accepted batch (the job's finishedAt), and the batches never stored (loss). */
 const storedLatencies = async (c: NoisyConfig, t: Tenant, sent: ReadonlyArray<Sent>, timeoutMs = 60_000) => {
   const deadline = nowMs() + timeoutMs
@@ -86,6 +101,7 @@ const storedLatencies = async (c: NoisyConfig, t: Tenant, sent: ReadonlyArray<Se
   let lost = 0
   for (const s of sent) {
     for (;;) {
+      await sleep(POLL_GAP_MS)
       const r = await fetch(`${c.baseUrl}/api/jobs/${s.jobId}`, { headers: { authorization: `Bearer ${t.key}` } })
       const j = r.status === 200 ? ((await r.json()) as { state: string; startedAt?: string; finishedAt?: string }) : (await r.text(), undefined)
       if (j?.state === "completed" && j.finishedAt !== undefined) {
@@ -116,7 +132,7 @@ const quietAll = async (c: NoisyConfig, bs: ReadonlyArray<Tenant>, perSecond: nu
   const latencies = stored.flatMap((x) => x.latencies)
   return {
     sent: each.reduce((n, e) => n + e.sent.length, 0), refused, reasons, lost: stored.reduce((n, x) => n + x.lost, 0),
-    latencyMs: latencyStats(latencies), queuedMs: latencyStats(stored.flatMap((x) => x.queued)), workingMs: latencyStats(stored.flatMap((x) => x.working)),
+    latencyMs: latencyStats(latencies), requestMs: latencyStats(each.flatMap((e) => e.requestMs)), sendLateMs: latencyStats(each.flatMap((e) => e.lateMs)), queuedMs: latencyStats(stored.flatMap((x) => x.queued)), workingMs: latencyStats(stored.flatMap((x) => x.working)),
     /** Every batch's 202 → stored, for percentiles pooled over runs. */
     latencies
   }
@@ -136,6 +152,8 @@ export const noisyNeighbour = async (c: NoisyConfig) => {
     `${bs.length} quiet tenants B (the first ${b.id}, partition ${partitionOf(b.id, partitions)}): ${quietPerSecond} one-point batches/s each`)
 
   const alone = await quietAll(c, bs, quietPerSecond, nowMs() + c.seconds * 1000)
+  // The quota's one-second window of the last reads over before B sends again.
+  await sleep(1100)
   const until = nowMs() + c.seconds * 1000
   const [withLoud, loudResult] = await Promise.all([quietAll(c, bs, quietPerSecond, until), loud(c, a, loudPerSecond / c.loudClients, until)])
   return {

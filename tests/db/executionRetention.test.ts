@@ -106,7 +106,8 @@ describe("retention of executions and their trace claims (embedded, maintainNow)
       const [old, recent] = [hex(16), hex(16)]
       const now = Date.now()
       yield* upsertSpanExecutions(db, t, [root(old, now - 40 * DAY), root(recent, now - 3_600_000)])
-      expect(yield* migrateFromDir().pipe(quiet)).toEqual(["0016_execution_retention.sql"])
+      // 0016 and whatever came after it.
+      expect((yield* migrateFromDir().pipe(quiet))[0]).toBe("0016_execution_retention.sql")
       const ages = yield* db.query<{ age: number }>("SELECT extract(epoch FROM now() - claimed_at)::float8 AS age FROM execution_traces WHERE tenant_id = $1", [t])
       expect(ages).toHaveLength(2)
       expect(ages.every((a) => a.age >= 0 && a.age < 600)).toBe(true)

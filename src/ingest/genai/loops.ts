@@ -17,6 +17,9 @@ export interface Loop { readonly traceId: string; readonly repeated: string; rea
 const toolLoopKey = (tool: string) => `tool:${tool}`
 const modelLoopKey = (agent: string) => (model: string) => `agent:${agent}->model:${model}`
 
+/** Whether the record is a call that could repeat (one loopKeyOf gives a key). */
+const isCall = (g: GenaiRecord): boolean => (g.kind === "tool" && g.toolName !== null) || (g.kind === "model" && g.model !== null)
+
 /** The key of a call by these makers of its tool's or agent → model's key; null for a call that is neither. */
 const loopKeyBy = (tool: (name: string) => string, model: (agent: string) => (model: string) => string) => (g: GenaiRecord): string | null =>
   g.kind === "tool" && g.toolName !== null ? tool(g.toolName) : g.kind === "model" && g.model !== null ? model(g.agentName ?? "")(g.model) : null
@@ -48,13 +51,28 @@ export const loopsAndRechecks = (
   spans: ReadonlyArray<SpanRow>, genai: ReadonlyArray<GenaiRecord | undefined>, stored: ReadonlyMap<string, number>, max: number,
   concurrentBatches = 2
 ): { readonly loops: Array<Loop>; readonly recheck: Array<string> } => {
+  // A call counts toward a recheck past max / concurrentBatches, toward a loop past max: a trace whose
+  // calls in the batch and stored, all together, stay at or under the first is counted no further (most
+  // traces: a few calls each).
+  const threshold = max / Math.max(2, concurrentBatches)
+  const total = new Map<string, number>()
+  for (const [key, n] of stored) {
+    const traceId = key.slice(0, key.indexOf("\u0000"))
+    total.set(traceId, (total.get(traceId) ?? 0) + n)
+  }
+  for (let i = 0; i < genai.length; i++) {
+    const g = genai[i]
+    if (g === undefined || !isCall(g)) continue
+    const traceId = spans[i]!.traceId
+    total.set(traceId, (total.get(traceId) ?? 0) + 1)
+  }
   // By trace, then by what repeats (keys made once per name of the batch, not per call): a key of trace
   // and call built per span cost more than the rest of the count in profiles.
   const byTrace = new Map<string, Map<string, { traceId: string; repeated: string; calls: number }>>()
   const keyOf = loopKeyMemo()
   for (let i = 0; i < genai.length; i++) {
     const g = genai[i]
-    if (g === undefined) continue
+    if (g === undefined || (total.get(spans[i]!.traceId) ?? 0) <= threshold) continue
     const repeated = keyOf(g)
     if (repeated === null) continue
     const traceId = spans[i]!.traceId
