@@ -28,8 +28,8 @@ export interface Queryable {
   readonly exec: (sql: string) => Effect.Effect<void, DbError>
   /**
    * `COPY table (columns) FROM STDIN` of rows already in COPY's text format (src/ingest/copyText.ts), their
-   * UTF-8 bytes, as one statement: when it fails it stored none of them. Only a server's pool has it: the embedded
-   * database and a transaction's connection insert with statements (a failed COPY would abort the transaction).
+   * UTF-8 bytes, as one statement: when it fails it stored none of them. A server's pool and the embedded database
+   * (PGlite's '/dev/blob') have it; a transaction's connection does not (a failed COPY would abort the transaction).
    * Against the embedded database's wire server it fails with COPY_UNSUPPORTED: the caller inserts instead.
    */
   readonly copyFrom?: (table: string, columns: ReadonlyArray<string>, rows: Buffer) => Effect.Effect<void, DbError>

@@ -30,8 +30,15 @@ const toQueryable = (pg: PGlite): Queryable => ({
       catch: (cause) => new DbError({ cause, sql: text })
     }).pipe(Effect.uninterruptible),
   exec: (sql: string) =>
-    Effect.tryPromise({ try: async () => void (await pg.exec(sql)), catch: (cause) => new DbError({ cause, sql }) }).pipe(Effect.uninterruptible)
+    Effect.tryPromise({ try: async () => void (await pg.exec(sql)), catch: (cause) => new DbError({ cause, sql }) }).pipe(Effect.uninterruptible),
+  copyFrom: (table, columns, rows) => {
+    const sql = copyStatement(table, columns)
+    return Effect.tryPromise({ try: async () => void (await pg.query(sql, [], { blob: new Blob([rows]) })), catch: (cause) => new DbError({ cause, sql }) }).pipe(Effect.uninterruptible)
+  }
 })
+
+/** PGlite reads a query's `blob` option as the file '/dev/blob': COPY's text format, as a server's FROM STDIN. */
+const copyStatement = (table: string, columns: ReadonlyArray<string>) => `COPY ${table} (${columns.join(", ")}) FROM '/dev/blob'`
 
 /**
  * The embedded database has exactly one session. A transaction takes it alone (no other fiber's
@@ -44,16 +51,21 @@ export const embeddedClient = (pg: PGlite) => serialised(toQueryable(pg), 1)
 const serialised = (raw: Queryable, inFlight: number) =>
   Effect.sync(() => {
     const gate = makeFairGate(inFlight, QUANTUM, statementContention)
+    const copy = raw.copyFrom
+    // Inside a transaction no COPY: one that meets a stored row would abort the transaction, and the
+    // INSERT that follows it (src/ingest/persist.ts) could not run.
+    const inTransaction: Queryable = { query: raw.query, exec: raw.exec }
     const client: DbClient = {
       kind: "embedded",
       query: (text, values) => gate(false, raw.query(text, values)),
       exec: (sql) => gate(false, raw.exec(sql)),
+      ...(copy === undefined ? {} : { copyFrom: (table: string, columns: ReadonlyArray<string>, rows: Buffer) => gate(false, copy(table, columns, rows)) }),
       transaction: (f) =>
         gate(
           true,
           Effect.acquireUseRelease(
             raw.exec("BEGIN"),
-            () => Effect.zipLeft(f(raw), raw.exec("COMMIT")),
+            () => Effect.zipLeft(f(inTransaction), raw.exec("COMMIT")),
             (_, exit) => (exit._tag === "Success" ? Effect.void : raw.exec("ROLLBACK").pipe(Effect.ignore))
           )
         ),
@@ -130,13 +142,13 @@ export const makeEmbeddedThread = (dataDir: string, onThread?: (thread: Worker) 
       throw e
     }))
 
-    const send = (op: "query" | "exec" | "close", sql: string, params?: ReadonlyArray<unknown>) =>
+    const send = (op: "query" | "exec" | "copy" | "close", sql: string, params?: ReadonlyArray<unknown>, data?: Uint8Array) =>
       Effect.flatMap(FiberRef.get(DbLane), (lane) => Effect.async<ReadonlyArray<Row>, DbError>((resume) => {
         worker().then(
           (w) => {
             const id = nextId++
             pending.set(id, (r) => resume(r.error === undefined ? Effect.succeed(r.rows ?? []) : Effect.fail(new DbError({ cause: errorFrom(r.error), sql }))))
-            w.postMessage({ id, op, sql, params, lane })
+            w.postMessage({ id, op, sql, params, data, lane })
           },
           (cause: unknown) => resume(Effect.fail(new DbError({ cause, sql })))
         )
@@ -157,6 +169,7 @@ export const makeEmbeddedThread = (dataDir: string, onThread?: (thread: Worker) 
     return yield* serialised({
       query: <R extends Row = Row>(text: string, values: ReadonlyArray<unknown> = []) =>
         send("query", text, values) as Effect.Effect<ReadonlyArray<R>, DbError>,
-      exec: (sql: string) => Effect.asVoid(send("exec", sql))
+      exec: (sql: string) => Effect.asVoid(send("exec", sql)),
+      copyFrom: (table: string, columns: ReadonlyArray<string>, rows: Buffer) => Effect.asVoid(send("copy", copyStatement(table, columns), undefined, rows))
     }, THREAD_IN_FLIGHT)
   })

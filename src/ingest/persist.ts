@@ -57,7 +57,7 @@ const attributesElements = () => once(jsonElement)
 const UNIQUE_VIOLATION = "23505"
 
 /**
- * A chunk by COPY where the database has it (a server's pool: Queryable.copyFrom), else by its INSERT.
+ * A chunk by COPY where the database has it (Queryable.copyFrom: a server's pool, the embedded database), else by its INSERT.
  * COPY has no ON CONFLICT: a chunk holding a row already stored (a redelivered job, a resent export, or
  * the same row twice) fails whole, storing none of it, and goes again by the INSERT, which skips that
  * row. No transaction is needed around it: COPY is one statement. `rows` gives the chunk's bytes, each

@@ -4,6 +4,7 @@ import { randomUUID } from "node:crypto"
 import { Db } from "../../src/db/Db.ts"
 import type { DbClient } from "../../src/db/Db.ts"
 import { migrateFromDir } from "../../src/db/Migrator.ts"
+import { makeEmbeddedThread } from "../../src/db/embedded.ts"
 import { makePgPool } from "../../src/db/pgPool.ts"
 import { traced } from "../../src/db/traced.ts"
 import type { MetricRow, SpanRow } from "../../src/domain/jobs.ts"
@@ -12,10 +13,11 @@ import { CHUNK, dedupKeys, insertMetricPoints, insertSpans } from "../../src/ing
 import { countingCopies, insertOnly, storedRows } from "../support/copyRows.ts"
 import { timescaleSkipReason, timescaleTestUrl } from "../support/timescaleServer.ts"
 
-// On a TimescaleDB server the ingest stage's raw rows go by COPY (src/ingest/persist.ts, copyOrInsert):
+// On a TimescaleDB server and embedded, the ingest stage's raw rows go by COPY (src/ingest/persist.ts, copyOrInsert):
 // the rows the INSERT stores, and its dedup kept: a redelivered batch stores nothing twice and does not
-// fail, a chunk holding one stored row stores its new ones once. Needs TIMESCALEDB_TEST_URL (a database
-// on a TimescaleDB server; migrated here); skipped, saying why, without it.
+// fail, a chunk holding one stored row stores its new ones once. The server's cases need TIMESCALEDB_TEST_URL
+// (a database on a TimescaleDB server; migrated here) and are skipped, saying why, without it; the
+// embedded database's always run.
 
 const url = timescaleTestUrl
 const skipReason = await timescaleSkipReason()
@@ -59,15 +61,15 @@ const spanCases = (n: number, from = 0) =>
 const insertCases = (q: Parameters<typeof insertSpans>[0], tenant: string, cases: ReturnType<typeof spanCases>) =>
   insertSpans(q, tenant, cases.map((c) => c.span), cases.map((c) => c.genai), cases.map((c) => c.awaiting))
 
-describe.skipIf(skipReason !== undefined)(`inserts by COPY on a TimescaleDB server${skipReason === undefined ? "" : ` (skipped: ${skipReason})`}`, () => {
+/** The same cases on each database the ingest stage COPYs into: `open` makes its client as Db.Live does. */
+const suite = (name: string, open: Effect.Effect<DbClient, unknown, Scope.Scope>) => () => {
   let scope: Scope.CloseableScope
   let db: DbClient
   beforeAll(async () => {
     scope = Effect.runSync(Scope.make())
-    // As Db.Live makes it: the pool with a span per statement.
-    db = traced(await Effect.runPromise(Scope.extend(makePgPool(url, 4), scope)))
+    db = traced(await Effect.runPromise(Scope.extend(open, scope)))
     await Effect.runPromise(migrateFromDir().pipe(Effect.provideService(Db, db), Logger.withMinimumLogLevel(LogLevel.Warning)))
-  })
+  }, 120_000)
   afterAll(() => Effect.runPromise(Scope.close(scope, Exit.void)))
 
   const tenants = () => {
@@ -130,4 +132,13 @@ describe.skipIf(skipReason !== undefined)(`inserts by COPY on a TimescaleDB serv
     expect(after).toHaveLength(cases.length + 10)
     expect(after).toEqual(await storedRows(db, "spans", t.insert))
   }, 60_000)
-})
+  it(`${name}: the client has a COPY path`, () => {
+    expect(db.copyFrom).toBeDefined()
+  })
+}
+
+describe.skipIf(skipReason !== undefined)(`inserts by COPY on a TimescaleDB server${skipReason === undefined ? "" : ` (skipped: ${skipReason})`}`,
+  suite("server", makePgPool(url, 4)))
+
+// The embedded database on its own thread (what npm start and the tests run): COPY … FROM '/dev/blob'.
+describe("inserts by COPY into the embedded database", suite("embedded", makeEmbeddedThread("memory://")))
