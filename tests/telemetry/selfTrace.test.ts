@@ -71,8 +71,8 @@ describe("the service's own traces (MPLP_SELF_TENANT)", () => {
     const [aggregate] = named("Worker.aggregate")
     expect(ancestors(detail.spans, aggregate as SpanNode)).toContain("Worker.ingest")
 
-    // The ingest job's statements are its children, with the statement text.
-    const inserts = named("Db.query").filter((s) => ancestors(detail.spans, s).includes("Worker.ingest"))
+    // The ingest job's statements are its children, with the statement text (the points by COPY).
+    const inserts = [...named("Db.query"), ...named("Db.copy")].filter((s) => ancestors(detail.spans, s).includes("Worker.ingest"))
     expect(inserts.some((s) => s.attributes["db.system"] === "postgresql" && String(s.attributes["db.statement"]).includes("metric_points"))).toBe(true)
   }, 60_000)
 
