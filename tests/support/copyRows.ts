@@ -15,7 +15,10 @@ const SPECIALS = ["\\", "\t", "\n", "\r", "\"", ",", "{", "}", " ", "'", "a", "Ã
 export const awkwardString = (nul = false): fc.Arbitrary<string> =>
   fc.oneof(
     fc.string({ maxLength: 10 }),
-    fc.string({ unit: "binary", maxLength: 6 }),
+    // Any code point but NUL unless asked: a binary string's NUL made the two paths fail with different
+    // SQLSTATEs (22P05 in a COPY'd jsonb key, 22021 in the INSERT's parameter), a case the OTLP decoder
+    // never lets through (it replaces NUL) and the NUL property checks apart (both fail, nothing stored).
+    fc.string({ unit: "binary", maxLength: 6 }).map((x) => (nul ? x : x.replaceAll("\u0000", ""))),
     fc.string({ unit: fc.constantFrom(...SPECIALS, ...(nul ? ["\u0000"] : [])), maxLength: 8 }),
     fc.constantFrom("", "\\N", "\\.", "NULL", "null", "{}", "[]", "a\tb\\nc\r\n")
   )
