@@ -17,12 +17,14 @@ export interface Loop { readonly traceId: string; readonly repeated: string; rea
 const toolLoopKey = (tool: string) => `tool:${tool}`
 const modelLoopKey = (agent: string) => (model: string) => `agent:${agent}->model:${model}`
 
-/** Whether the record is a call that could repeat (one loopKeyOf gives a key). */
-const isCall = (g: GenaiRecord): boolean => (g.kind === "tool" && g.toolName !== null) || (g.kind === "model" && g.model !== null)
+type Call = GenaiRecord & ({ readonly kind: "tool"; readonly toolName: string } | { readonly kind: "model"; readonly model: string })
 
-/** The key of a call by these makers of its tool's or agent → model's key; null for a call that is neither. */
+/** Whether the record is a call that could repeat: a tool call with its tool, or a model call with its model. */
+const isCall = (g: GenaiRecord): g is Call => (g.kind === "tool" && g.toolName !== null) || (g.kind === "model" && g.model !== null)
+
+/** The key of a call by these makers of its tool's or agent → model's key; null for a record that is no call. */
 const loopKeyBy = (tool: (name: string) => string, model: (agent: string) => (model: string) => string) => (g: GenaiRecord): string | null =>
-  g.kind === "tool" && g.toolName !== null ? tool(g.toolName) : g.kind === "model" && g.model !== null ? model(g.agentName ?? "")(g.model) : null
+  !isCall(g) ? null : g.kind === "tool" ? tool(g.toolName) : model(g.agentName ?? "")(g.model)
 
 /** What repeats, as the alert names it: `tool:<name>` or `agent:<name>->model:<model>`; null for a call that is neither. */
 export const loopKeyOf = loopKeyBy(toolLoopKey, modelLoopKey)
