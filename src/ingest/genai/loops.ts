@@ -37,6 +37,10 @@ export const LOOP_CALL_SQL = `((coalesce(genai_kind, '') = 'tool' AND genai_tool
 /** loopKeyOf, each distinct key built once (by tool, or by agent and model). */
 const loopKeyMemo = () => loopKeyBy(once(toolLoopKey), once((agent: string) => once(modelLoopKey(agent))))
 
+/** The key of a trace's stored calls of one kind in storedCallsOf's map: trace id, NUL, what repeats (a trace id holds no NUL). */
+const STORED_KEY_SEPARATOR = "\u0000"
+const storedKey = (traceId: string, repeated: string) => `${traceId}${STORED_KEY_SEPARATOR}${repeated}`
+
 /** Pure: per trace, its most repeated call when it repeats more than `max` times (`stored`: other stored calls by trace and key). */
 export const loopsOf = (
   spans: ReadonlyArray<SpanRow>, genai: ReadonlyArray<GenaiRecord | undefined>, stored: ReadonlyMap<string, number>, max: number
@@ -59,7 +63,7 @@ export const loopsAndRechecks = (
   const threshold = max / Math.max(2, concurrentBatches)
   const total = new Map<string, number>()
   for (const [key, n] of stored) {
-    const traceId = key.slice(0, key.indexOf("\u0000"))
+    const traceId = key.slice(0, key.indexOf(STORED_KEY_SEPARATOR))
     total.set(traceId, (total.get(traceId) ?? 0) + n)
   }
   for (let i = 0; i < genai.length; i++) {
@@ -81,7 +85,7 @@ export const loopsAndRechecks = (
     let calls = byTrace.get(traceId)
     if (calls === undefined) byTrace.set(traceId, (calls = new Map()))
     const c = calls.get(repeated)
-    if (c === undefined) calls.set(repeated, { traceId, repeated, calls: 1 + (stored.get(`${traceId}\u0000${repeated}`) ?? 0) })
+    if (c === undefined) calls.set(repeated, { traceId, repeated, calls: 1 + (stored.get(storedKey(traceId, repeated)) ?? 0) })
     else c.calls++
   }
   const counts = [...byTrace.values()].flatMap((m) => [...m.values()])
@@ -105,4 +109,4 @@ export const LOOPS_OF_STORED_SQL = `SELECT DISTINCT ON (trace_id) trace_id, repe
   ORDER BY trace_id, calls DESC`
 
 export const storedCallsOf = (rows: ReadonlyArray<{ trace_id: string; repeated: string; calls: number }>): Map<string, number> =>
-  new Map(rows.map((r) => [`${r.trace_id}\u0000${r.repeated}`, Number(r.calls)]))
+  new Map(rows.map((r) => [storedKey(r.trace_id, r.repeated), Number(r.calls)]))
