@@ -9,8 +9,8 @@
  * spans (insertSpans, by COPY), then their roots' executions. Per phase: the CPU of the pool's backends
  * (/proc/<pid>/schedstat, read by a connection of its own that is not counted) and this process's CPU
  * (process.cpuUsage), per root span and per span.
- * `fill`: executions spread over the past 60 days (one chunk a day) stored first by other tenants,
- * as a service that has run for two months holds (default 240000; 0 stores none: a new database).
+ * `fill`: executions spread over the past 60 days (one chunk a day; ROOTS_FILL_DAYS sets the days) stored
+ * first by other tenants, as a service that has run for two months holds (default 240000; 0 stores none: a new database).
  */
 import { Effect } from "effect"
 import { randomBytes, randomUUID } from "node:crypto"
@@ -27,6 +27,8 @@ import { makeTraceRequest } from "./otlpRequests.ts"
 const ROUNDS = Number(process.argv[2] ?? 6)
 const BATCHES = Number(process.argv[3] ?? 20)
 const FILL = Number(process.argv[4] ?? 240_000)
+/** Over how many days the fill spreads (ROOTS_FILL_DAYS, default 60: a chunk a day; 0.1: all in today's chunk, as a busy day holds). */
+const FILL_DAYS = Number(process.env.ROOTS_FILL_DAYS ?? 60)
 
 type Variant = "before" | "after"
 
@@ -62,7 +64,7 @@ const upsertBefore = (tx: Queryable, tenantId: string, spans: ReadonlyArray<Span
 
 const upserts: Record<Variant, typeof upsertBefore> = { before: upsertBefore, after: upsertSpanExecutions }
 
-/** Other tenants' executions over the past 60 days, registered as migrations/0014 registers them. */
+/** Other tenants' executions over the past FILL_DAYS days, registered as migrations/0014 registers them. */
 const fill = (db: Queryable, n: number) =>
   Effect.gen(function* () {
     const [have] = yield* db.query<{ n: number }>("SELECT count(*)::int AS n FROM executions WHERE tenant_id LIKE 'fill-%'")
@@ -70,7 +72,7 @@ const fill = (db: Queryable, n: number) =>
     yield* db.exec(`
       INSERT INTO executions (tenant_id, trace_id, span_id, execution_id, operation_name, service_name, status, source, start_time, end_time, duration_ms, metadata, last_seq)
       SELECT 'fill-' || (i % 20), md5('fill' || i), left(md5('s' || i), 16), md5('fill' || i), 'GET /api/cart/:id', 'checkout', 'completed', 'otlp',
-             now() - interval '60 days' * (i / ${n}.0), now() - interval '60 days' * (i / ${n}.0) + interval '1 second', 1000,
+             now() - interval '${FILL_DAYS} days' * (i / ${n}.0), now() - interval '${FILL_DAYS} days' * (i / ${n}.0) + interval '1 second', 1000,
              jsonb_build_object('http.request.method', 'GET', 'http.route', '/api/cart/:id', 'url.path', '/api/cart/' || i, 'http.response.status_code', 200), 0
       FROM generate_series(1, ${n}) i ON CONFLICT DO NOTHING;
       INSERT INTO execution_traces (tenant_id, trace_id) SELECT tenant_id, trace_id FROM executions WHERE tenant_id LIKE 'fill-%' ON CONFLICT DO NOTHING;
@@ -107,31 +109,42 @@ const main = Effect.gen(function* () {
     decodeTraces(makeTraceRequest(500, base + b * 600, false, false).protobuf, "protobuf").spans)
   const spansPerPass = batches.reduce((n, b) => n + b.length, 0)
   const rootsPerPass = batches.reduce((n, b) => n + b.filter((s) => s.parentSpanId === null).length, 0)
-  // Trace ids of the pass's own (the same ids in two tenants would be found by the old probe's index and filtered).
+  // Trace ids of the pass's own (the same ids in two tenants would be found by the old probe's index and
+  // filtered), random as W3C trace ids are: ids sharing a prefix would land side by side in every index on them.
   const ofPass = () => {
-    const prefix = randomBytes(8).toString("hex")
-    return batches.map((b) => b.map((s) => ({ ...s, traceId: prefix + s.traceId.slice(16) })))
+    const ids = new Map<string, string>()
+    const id = (t: string) => {
+      let x = ids.get(t)
+      if (x === undefined) ids.set(t, (x = randomBytes(16).toString("hex")))
+      return x
+    }
+    return batches.map((b) => b.map((s) => ({ ...s, traceId: id(s.traceId) })))
   }
   const [chunks] = yield* db.query<{ n: number }>("SELECT count(*)::int AS n FROM show_chunks('executions')")
   const [rows] = yield* db.query<{ n: number }>("SELECT count(*)::int AS n FROM executions")
-  const samples: Record<Variant, Array<{ rootsBackend: number; rootsClient: number; spansBackend: number; spansClient: number; rootsWallMs: number }>> = { before: [], after: [] }
+  const samples: Record<Variant, Array<{ rootsBackend: number; rootsClient: number; spansBackend: number; spansClient: number; rootsWallMs: number; rootsWal: number }>> = { before: [], after: [] }
+  // The server's WAL position (bytes), read by the meter: what a phase wrote to the WAL (and a replica replays).
+  const walBytes = Effect.promise(async () =>
+    meter === undefined ? 0 : Number((await meter.query<{ b: string }>("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::text AS b")).rows[0]?.b ?? 0))
   const pass = (v: Variant, record: boolean) =>
     Effect.gen(function* () {
       const tenant = `roots-${randomUUID().slice(0, 8)}`
       const data = ofPass()
-      let rootsBackend = 0, rootsClient = 0, spansBackend = 0, spansClient = 0, rootsWall = 0
+      let rootsBackend = 0, rootsClient = 0, spansBackend = 0, spansClient = 0, rootsWall = 0, rootsWal = 0
       for (const spans of data) {
         const b0 = yield* backendsNs
         const c0 = process.cpuUsage()
         yield* insertSpans(db, tenant, spans)
         const c1 = process.cpuUsage()
         const b1 = yield* backendsNs
+        const w1 = yield* walBytes
         const c2 = process.cpuUsage()
         const t0 = performance.now()
         yield* upserts[v](db, tenant, spans)
         rootsWall += performance.now() - t0
         const c3 = process.cpuUsage()
         const b2 = yield* backendsNs
+        rootsWal += (yield* walBytes) - w1
         spansBackend += deltaUs(b0, b1)
         rootsBackend += deltaUs(b1, b2)
         spansClient += c1.user + c1.system - c0.user - c0.system
@@ -139,7 +152,7 @@ const main = Effect.gen(function* () {
       }
       const [stored] = yield* db.query<{ n: number }>("SELECT count(*)::int AS n FROM executions WHERE tenant_id = $1", [tenant])
       if (Number(stored?.n) !== rootsPerPass) return yield* Effect.die(`${v}: ${stored?.n} executions for ${rootsPerPass} roots`)
-      if (record) samples[v].push({ rootsBackend, rootsClient, spansBackend, spansClient, rootsWallMs: rootsWall })
+      if (record) samples[v].push({ rootsBackend, rootsClient, spansBackend, spansClient, rootsWallMs: rootsWall, rootsWal })
     })
   // A warm-up pass of each (JIT, the server's plan and relation caches).
   yield* pass("before", false)
@@ -154,12 +167,13 @@ const main = Effect.gen(function* () {
       ? "embedded database (in process: its CPU is in the client's column, backends 0)"
       : "CPU from /proc/<pid>/schedstat of the pool's backends") + `, this process's from process.cpuUsage; medians [min–max] of ${2 * ROUNDS} passes per variant`,
     "",
-    "  variant  roots: backends µs/root   client µs/root    wall ms/pass     | spans: backends µs/span  client µs/span | spans+roots: backends µs/span (embedded: client)",
+    "  variant  roots: backends µs/root   client µs/root    wall ms/pass     | spans: backends µs/span  client µs/span | spans+roots: backends µs/span (embedded: client) | roots: WAL bytes/root",
     ...(["before", "after"] as const).map((v) => {
       const s = samples[v]
       return `  ${v.padEnd(7)}  ${fmt(s.map((x) => x.rootsBackend / rootsPerPass)).padEnd(22)}  ${fmt(s.map((x) => x.rootsClient / rootsPerPass)).padEnd(16)}  ` +
         `${fmt(s.map((x) => x.rootsWallMs), 0).padEnd(15)}  | ${fmt(s.map((x) => x.spansBackend / spansPerPass)).padEnd(22)}  ${fmt(s.map((x) => x.spansClient / spansPerPass)).padEnd(14)} | ` +
-        fmt(s.map((x) => (meter === undefined ? x.spansClient + x.rootsClient : x.spansBackend + x.rootsBackend) / spansPerPass))
+        fmt(s.map((x) => (meter === undefined ? x.spansClient + x.rootsClient : x.spansBackend + x.rootsBackend) / spansPerPass)).padEnd(22) +
+        ` | ${meter === undefined ? "—" : fmt(s.map((x) => x.rootsWal / rootsPerPass), 0)}`
     })
   ]
   console.log(lines.join("\n"))
