@@ -122,9 +122,26 @@ const storedLatencies = async (c: NoisyConfig, t: Tenant, sent: ReadonlyArray<Se
   return { latencies, queued, working, lost }
 }
 
+/**
+ * The service's main-thread event loop over its last 10 s window (src/telemetry/eventLoop.ts, from
+ * `/metrics`): how late it got to ready work (p99, ms) and how busy it was; undefined when not served.
+ */
+const eventLoop = async (c: NoisyConfig) => {
+  const text = await fetch(`${c.baseUrl}/metrics`).then((r) => (r.ok ? r.text() : ""), () => "")
+  const gauge = (name: string) => {
+    const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)`, "m").exec(text)
+    return m === null ? undefined : Number(m[1])
+  }
+  const p99 = gauge("nodejs_eventloop_delay_p99")
+  const utilization = gauge("nodejs_eventloop_utilization")
+  return p99 === undefined || utilization === undefined ? undefined : { delayP99Ms: p99 * 1000, utilization }
+}
+
 /** The quiet tenants' batches sent side by side, and their 202 → stored figures pooled. */
 const quietAll = async (c: NoisyConfig, bs: ReadonlyArray<Tenant>, perSecond: number, untilMs: number) => {
   const each = await Promise.all(bs.map((b) => quiet(c, b, perSecond, untilMs)))
+  // Read as the sending ends: the last window is the phase's.
+  const loop = await eventLoop(c)
   const stored = await Promise.all(bs.map((b, i) => storedLatencies(c, b, each[i]?.sent ?? [])))
   const refused: Record<string, number> = {}
   for (const e of each) for (const [k, n] of Object.entries(e.refused)) refused[k] = (refused[k] ?? 0) + n
@@ -134,7 +151,8 @@ const quietAll = async (c: NoisyConfig, bs: ReadonlyArray<Tenant>, perSecond: nu
     sent: each.reduce((n, e) => n + e.sent.length, 0), refused, reasons, lost: stored.reduce((n, x) => n + x.lost, 0),
     latencyMs: latencyStats(latencies), requestMs: latencyStats(each.flatMap((e) => e.requestMs)), sendLateMs: latencyStats(each.flatMap((e) => e.lateMs)), queuedMs: latencyStats(stored.flatMap((x) => x.queued)), workingMs: latencyStats(stored.flatMap((x) => x.working)),
     /** Every batch's 202 → stored, for percentiles pooled over runs. */
-    latencies
+    latencies,
+    eventLoop: loop
   }
 }
 

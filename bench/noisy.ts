@@ -30,6 +30,8 @@ export const runNoisy = async (o: Options, holder: ServiceHolder) => {
       `sent late by the client, max: alone ${fmt(v.alone.sendLateMs.max)}, with A ${fmt(v.withLoud.sendLateMs.max)} ms`)
     log(`  B queued (202 → a worker took it) p50/p99: alone ${fmt(v.alone.queuedMs.p50)} / ${fmt(v.alone.queuedMs.p99)}, with A ${fmt(v.withLoud.queuedMs.p50)} / ${fmt(v.withLoud.queuedMs.p99)} ms; ` +
       `working (taken → stored): alone ${fmt(v.alone.workingMs.p50)} / ${fmt(v.alone.workingMs.p99)}, with A ${fmt(v.withLoud.workingMs.p50)} / ${fmt(v.withLoud.workingMs.p99)} ms`)
+    const loop = (x: NoisyResult["alone"]) => (x.eventLoop === undefined ? "not served" : `${fmt(x.eventLoop.delayP99Ms)} ms late p99, ${fmt(100 * x.eventLoop.utilization)} % busy`)
+    log(`  the service's event loop (its last 10 s as the sending ended): alone ${loop(v.alone)}; with A ${loop(v.withLoud)}`)
     runs.push(v)
   }
   const pooledAlone = p99(runs.flatMap((x) => x.alone.latencies))
@@ -54,6 +56,14 @@ export const runNoisy = async (o: Options, holder: ServiceHolder) => {
       fig("noisy", "B pooled p99 with A ÷ alone", "ratio", [pooledWith / pooledAlone]),
       fig("noisy", "B batches lost (accepted, never stored)", "count", runs.map((x) => x.alone.lost + x.withLoud.lost)),
       fig("noisy", "B batches refused", "count", runs.map(refusedB)),
+      ...(runs.every((x) => x.alone.eventLoop !== undefined && x.withLoud.eventLoop !== undefined)
+        ? [
+          fig("noisy", "service event loop delay p99, alone", "ms", runs.map((x) => x.alone.eventLoop?.delayP99Ms ?? Number.NaN)),
+          fig("noisy", "service event loop delay p99, with A", "ms", runs.map((x) => x.withLoud.eventLoop?.delayP99Ms ?? Number.NaN)),
+          fig("noisy", "service event loop busy, alone", "%", runs.map((x) => 100 * (x.alone.eventLoop?.utilization ?? Number.NaN))),
+          fig("noisy", "service event loop busy, with A", "%", runs.map((x) => 100 * (x.withLoud.eventLoop?.utilization ?? Number.NaN)))
+        ]
+        : []),
       fig("noisy", "A batches 429", "count", runs.map((x) => x.loud.statuses["429"] ?? 0)),
       fig("noisy", "A batches 202", "count", runs.map((x) => x.loud.statuses["202"] ?? 0))
     ],

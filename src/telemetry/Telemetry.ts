@@ -10,6 +10,7 @@ import { BasicTracerProvider, BatchSpanProcessor } from "@opentelemetry/sdk-trac
 import type { SpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { Context, Effect, Layer, Option } from "effect"
 import { AppConfig } from "../config/AppConfig.ts"
+import { observeEventLoop } from "./eventLoop.ts"
 import { SelfExportSlot, SelfMetricExporter, SelfSpanExporter } from "./selfExporters.ts"
 
 /** A pull reader: `/metrics` asks it for the current values and renders Prometheus text. */
@@ -85,6 +86,8 @@ const makeTelemetry = Effect.gen(function* () {
     )
   )
   const meter = meterProvider.getMeter("mplp-trace")
+  const stopEventLoop = observeEventLoop(meter)
+  yield* Effect.addFinalizer(() => Effect.sync(stopEventLoop))
   const serializer = new PrometheusSerializer()
   return {
     pointsAccepted: meter.createCounter("mplp_points_accepted", { description: "metric points accepted by the API" }),

@@ -157,11 +157,14 @@ describe("the service's own traces (MPLP_SELF_TENANT)", () => {
   it("the service's own metrics arrive in the self tenant as metric points (deltas every 15 s)", async () => {
     const rows = await eventually(async () => {
       const r = await app.sql<{ name: string; value: number; service_name: string; attributes: Record<string, unknown> }>(
-        "SELECT name, value, service_name, attributes FROM metric_points WHERE tenant_id = $1 AND name IN ('mplp_points_accepted', 'mplp_jobs_processed')", [selfId]
+        "SELECT name, value, service_name, attributes FROM metric_points WHERE tenant_id = $1 AND name IN ('mplp_points_accepted', 'mplp_jobs_processed', 'nodejs.eventloop.delay.p99', 'nodejs.eventloop.utilization')", [selfId]
       )
       return r.some((x) => x.name === "mplp_points_accepted") ? r : undefined
     }, 30_000, 500)
     expect(rows.every((r) => r.service_name === "mplp-trace")).toBe(true)
     expect(rows.some((r) => r.name === "mplp_jobs_processed" && r.attributes.stage === "ingest" && r.value >= 1)).toBe(true)
+    // The runtime gauges too (src/telemetry/eventLoop.ts): how late and how busy the main thread's loop was.
+    expect(rows.some((r) => r.name === "nodejs.eventloop.delay.p99" && r.value >= 0)).toBe(true)
+    expect(rows.some((r) => r.name === "nodejs.eventloop.utilization" && r.value > 0 && r.value <= 1)).toBe(true)
   }, 40_000)
 })
