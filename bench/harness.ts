@@ -82,9 +82,11 @@ export class ServiceHolder {
   async get(): Promise<Service> {
     if (this.service === undefined) {
       if (this.profileDir !== undefined) mkdirSync(this.profileDir, { recursive: true })
-      log(`starting the service (workers/all.ts${this.profileDir === undefined ? "" : ", --cpu-prof"})`)
+      // MPLP_BENCH_NODE_ARGS: node flags for the service alone (a GC setting tried, say), not for the bench or its load generators.
+      const extra = (process.env.MPLP_BENCH_NODE_ARGS ?? "").split(/\s+/).filter((a) => a !== "")
+      log(`starting the service (workers/all.ts${this.profileDir === undefined ? "" : ", --cpu-prof"}${extra.length === 0 ? "" : `, ${extra.join(" ")}`})`)
       this.service = await startService({
-        nodeArgs: this.profileDir === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", this.profileDir]
+        nodeArgs: [...extra, ...(this.profileDir === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", this.profileDir])]
       })
       log(`service ready in ${this.service.startupSeconds.toFixed(1)} s at ${this.service.baseUrl} (pid ${this.service.pid}, prefix ${this.service.queuePrefix})`)
     }
