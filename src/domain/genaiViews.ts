@@ -81,7 +81,9 @@ const GraphStats = {
   p95Ms: NullableNumber,
   inputTokens: Schema.Number,
   outputTokens: Schema.Number,
-  costUsd: Schema.Number
+  costUsd: Schema.Number,
+  /** Tokens of model calls without a price: not counted in costUsd (a model at 0 USD with these is unpriced, not free). */
+  unpricedTokens: Schema.Number
 }
 
 export const AgentGraphView = Schema.Struct({

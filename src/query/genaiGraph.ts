@@ -20,18 +20,18 @@ SELECT genai_kind AS kind, ${NAME} AS name, CASE WHEN grouping(${SOURCE}) = 0 TH
        count(*)::float8 AS calls, (count(*) FILTER (WHERE genai_error))::float8 AS errors,
        percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95,
        sum(coalesce(genai_input_tokens, 0)) AS input_tokens, sum(coalesce(genai_output_tokens, 0)) AS output_tokens,
-       sum(coalesce(genai_cost_usd, 0)) AS cost_usd
+       sum(coalesce(genai_cost_usd, 0)) AS cost_usd, sum(coalesce(genai_unpriced_tokens, 0)) AS unpriced_tokens
 FROM spans
 WHERE tenant_id = $1 AND genai_kind IS NOT NULL AND start_time >= to_timestamp($2 / 1000.0) AND start_time < to_timestamp($3 / 1000.0)
   AND genai_kind IN ('agent', 'tool', 'model') AND ${NAME} IS NOT NULL
 GROUP BY GROUPING SETS ((genai_kind, ${NAME}), (genai_kind, ${NAME}, ${SOURCE}))
 LIMIT 5000`
 
-type Row = { kind: "agent" | "tool" | "model"; name: string; source: string | null; node: number; calls: number; errors: number; p95: number | null; input_tokens: number; output_tokens: number; cost_usd: number }
+type Row = { kind: "agent" | "tool" | "model"; name: string; source: string | null; node: number; calls: number; errors: number; p95: number | null; input_tokens: number; output_tokens: number; cost_usd: number; unpriced_tokens: number }
 
 const stats = (r: Row) => ({
   calls: Number(r.calls), errors: Number(r.errors), p95Ms: r.p95 === null ? null : Number(r.p95),
-  inputTokens: Number(r.input_tokens), outputTokens: Number(r.output_tokens), costUsd: Number(r.cost_usd)
+  inputTokens: Number(r.input_tokens), outputTokens: Number(r.output_tokens), costUsd: Number(r.cost_usd), unpricedTokens: Number(r.unpriced_tokens)
 })
 
 export const queryGenaiGraph = (q: Queryable, tenantId: string, fromMs: number, toMs: number) =>
@@ -48,7 +48,7 @@ export const queryGenaiGraph = (q: Queryable, tenantId: string, fromMs: number, 
       if (Number(r.node) === 1 || r.source === null) continue
       const source = `agent:${r.source}`
       // An agent that invoked another but sent no span of its own still appears, as the edge's end.
-      if (!nodes.has(source)) nodes.set(source, { id: source, kind: "agent", name: r.source, calls: 0, errors: 0, p95Ms: null, inputTokens: 0, outputTokens: 0, costUsd: 0 })
+      if (!nodes.has(source)) nodes.set(source, { id: source, kind: "agent", name: r.source, calls: 0, errors: 0, p95Ms: null, inputTokens: 0, outputTokens: 0, costUsd: 0, unpricedTokens: 0 })
       edges.push({ source, target: `${r.kind}:${r.name}`, ...stats(r) })
     }
     return {

@@ -99,7 +99,7 @@ describe("GenAI usage, graph and execution totals", () => {
     expect(gs.reduce((n, p) => n + p.inputTokens, 0)).toBe(1500)
 
     const graph = (await (await call(app, t.key, "GET", "/api/genai/graph?from=now-15m")).json()) as {
-      nodes: Array<{ id: string; calls: number; costUsd: number }>; edges: Array<{ source: string; target: string; calls: number; errors: number; costUsd: number }>
+      nodes: Array<{ id: string; calls: number; costUsd: number; unpricedTokens: number }>; edges: Array<{ source: string; target: string; calls: number; errors: number; costUsd: number; unpricedTokens: number }>
     }
     const edges = new Map(graph.edges.map((e) => [`${e.source}->${e.target}`, e]))
     expect([...edges.keys()].sort()).toEqual([
@@ -108,6 +108,10 @@ describe("GenAI usage, graph and execution totals", () => {
     ])
     expect(edges.get("agent:researcher->tool:search")).toMatchObject({ calls: 2, errors: 1 })
     expect(edges.get("agent:planner->model:gpt-4o")?.costUsd).toBeCloseTo(gpt, 12)
+    expect(edges.get("agent:planner->model:gpt-4o")?.unpricedTokens).toBe(0)
+    // A model without a price: its tokens are unpriced, on the edge and on the node, not a cost of 0.
+    expect(edges.get("agent:researcher->model:llama-local")).toMatchObject({ costUsd: 0, unpricedTokens: 42 })
+    expect(graph.nodes.find((n) => n.id === "model:llama-local")).toMatchObject({ costUsd: 0, unpricedTokens: 42 })
     expect(graph.nodes.map((n) => n.id)).toContain("agent:planner")
 
     const totals = { inputTokens: 4540, outputTokens: 452, unpricedTokens: 42, llmCalls: 4, toolCalls: 2, agents: ["planner", "researcher"], models: ["claude-3-5-haiku", "gpt-4o", "llama-local"] }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { formatAgo, formatCost, formatCount, formatGenaiTotals, formatDateTime, formatDuration, formatOffset, formatPercent, formatRate, formatValue, unitOf } from "../../web/src/lib/format.ts"
+import { formatAgo, formatCalls, formatCost, formatCount, formatSpend, formatUsd, formatGenaiTotals, formatDateTime, formatDuration, formatOffset, formatPercent, formatRate, formatValue, unitOf } from "../../web/src/lib/format.ts"
 
 const T = Date.UTC(2026, 10, 26, 9, 4, 5, 123)
 
@@ -54,6 +54,18 @@ describe("console formatting", () => {
     expect(formatCost(12.5, 0)).toBe("$12.50")
     expect(formatCost(0, 2_454_000)).toBe("2.5M tok unpriced")
     expect(formatCost(3.2, 15_000)).toBe("$3.20 + 15k tok unpriced")
+  })
+
+  it("counts one call as a call, and says no price rather than $0 where nothing was priced", () => {
+    expect(formatCalls(1)).toBe("1 call")
+    expect(formatCalls(0)).toBe("0 calls")
+    expect(formatCalls(12)).toBe("12 calls")
+    expect(formatCalls(12_400, true)).toBe("12.4k calls")
+    expect(formatUsd(0)).toBe("$0")
+    expect(formatSpend(0, 0)).toBe("$0")
+    expect(formatSpend(0, 1_500)).toBe("no price")
+    expect(formatSpend(0.0042, 1_500)).toBe("$0.0042 + unpriced")
+    expect(formatSpend(12.5, 0)).toBe("$12.50")
   })
 
   it("says what an execution's GenAI calls did, not zeros", () => {

@@ -90,6 +90,28 @@ describe("layered graph layout", () => {
     expect(one.edges[0]!.label).toEqual({ x: (p0.x + p1.x) / 2, y: (p0.y + p1.y) / 2, anchor: "middle" })
   })
 
+  it("keeps each edge's numbers off every line where a clear spot exists: a fanned-out edge going down has them right of its point", () => {
+    // The agent graph of a planner calling a model (up) and a tool (down), as the console sizes their labels.
+    const labels = ["1 call · 1,500 tok", "1 call"]
+    const sizes = labels.map((t) => ({ width: t.length * 6.9 + 8, height: 14 }))
+    const l = layoutGraph(["agent:planner", "model:gpt-4o", "tool:web_search"], [e("agent:planner", "model:gpt-4o"), e("agent:planner", "tool:web_search")], DEFAULT_LAYOUT, sizes)
+    const along = (a: { x: number; y: number }, b: { x: number; y: number }, t: number) => {
+      const dx = (b.x - a.x) / 2
+      const u = 1 - t
+      return {
+        x: u ** 3 * a.x + 3 * u * u * t * (a.x + dx) + 3 * u * t * t * (b.x - dx) + t ** 3 * b.x,
+        y: u ** 3 * a.y + 3 * u * u * t * a.y + 3 * u * t * t * b.y + t ** 3 * b.y
+      }
+    }
+    const lines = l.edges.flatMap((x) => x.points.slice(1).flatMap((b, i) => Array.from({ length: 101 }, (_, k) => along(x.points[i]!, b, k / 100))))
+    l.edges.forEach((x, i) => {
+      const box = labelBox(x.label, sizes[i]!)
+      const under = lines.filter((q) => q.x > box.x && q.x < box.x + box.width && q.y > box.y && q.y < box.y + box.height)
+      expect(under, `label ${i} (${labels[i]}) at ${JSON.stringify(x.label)} over a line`).toEqual([])
+      for (const n of l.nodes) expect(box.x < n.x + n.width && n.x < box.x + box.width && box.y < n.y + n.height && n.y < box.y + box.height, `label ${i} over ${n.id}`).toBe(false)
+    })
+  })
+
   it("prefers the straight run of a long edge through a layer for its label", () => {
     const l = layoutGraph(["a", "b", "c"], [e("a", "b"), e("b", "c"), e("a", "c")])
     const long = l.edges[2]!

@@ -141,6 +141,12 @@ describe("agents", () => {
     expect(await page.locator('[data-usage-key="gpt-4o"]').innerText()).toContain("1,200")
     await page.locator('[data-node="agent:planner"]').waitFor()
     expect(await page.locator('[data-edge="agent:planner->model:gpt-4o"]').count()).toBe(1)
+    // The model has no price in this tenant's table: its tokens are unpriced, never "$0"; one call is "1 call".
+    expect(await page.locator('[data-usage-key="gpt-4o"]').innerText()).toContain("no price")
+    expect(await page.locator('[data-node="model:gpt-4o"]').textContent()).toContain("1,500 tok · no price")
+    const toolEdge = (await page.locator('[data-edge="agent:planner->tool:web_search"]').textContent()) ?? ""
+    expect(toolEdge).toContain("1 call")
+    expect(toolEdge).not.toContain("1 calls")
     await screenshot(page, "agents")
   })
 })

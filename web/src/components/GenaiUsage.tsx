@@ -3,19 +3,11 @@ import type uPlot from "uplot"
 import type { GenaiUsage } from "../api/client.ts"
 import { cssVar, useColorScheme } from "../hooks/useColorScheme.ts"
 import { PALETTE } from "../lib/colors.ts"
-import { formatCount, formatDateTime, formatDuration, formatPercent } from "../lib/format.ts"
+import { formatCalls, formatCount, formatDateTime, formatDuration, formatPercent, formatUsd } from "../lib/format.ts"
 import { TIME_AXIS } from "../lib/timeAxis.ts"
 import { UPlot } from "./UPlot.tsx"
 
 type Group = GenaiUsage["groups"][number]
-
-/** US dollars: small amounts keep their significant digits ($0.0042), larger ones cents. */
-export const formatUsd = (v: number): string => {
-  if (!Number.isFinite(v)) return "–"
-  if (v === 0) return "$0"
-  const a = Math.abs(v)
-  return `$${a < 0.01 ? v.toFixed(5).replace(/0+$/, "") : a < 1 ? v.toFixed(4).replace(/0+$/, "") : v.toFixed(2)}`
-}
 
 export const formatTokens = (n: number): string => `${formatCount(n, true)} tok`
 
@@ -54,8 +46,8 @@ export const UsageCards = ({ groups }: { readonly groups: ReadonlyArray<Group> }
       </div>
       <div className="card stat">
         <h2>Cost</h2>
-        <p className="stat-value">{formatUsd(t.costUsd)}</p>
-        <p className="muted">USD, from the tenant's price table</p>
+        <p className="stat-value">{t.costUsd === 0 && t.unpricedTokens > 0 ? "–" : formatUsd(t.costUsd)}</p>
+        <p className="muted">{t.costUsd === 0 && t.unpricedTokens > 0 ? "no call had a price in the tenant's price table" : "USD, from the tenant's price table"}</p>
       </div>
       <div className="card stat">
         <h2>Unpriced tokens</h2>
@@ -104,7 +96,7 @@ export const UsageTable = ({ groups, groupBy }: { readonly groups: ReadonlyArray
             <td className="num">{formatCount(g.outputTokens)}</td>
             <td className="num">{formatCount(g.cacheReadTokens)}</td>
             <td className="num">{formatCount(g.cacheWriteTokens)}</td>
-            <td className="num">{formatUsd(g.costUsd)}</td>
+            <td className={`num${g.costUsd === 0 && g.unpricedTokens > 0 ? " muted" : ""}`}>{g.costUsd === 0 && g.unpricedTokens > 0 ? "no price" : formatUsd(g.costUsd)}</td>
             <td className={`num${g.unpricedTokens > 0 ? " text-warn" : ""}`}>{formatCount(g.unpricedTokens)}</td>
             <td className="num">{formatDuration(g.p50Ms)}</td>
             <td className="num">{formatDuration(g.p95Ms)}</td>
@@ -118,7 +110,7 @@ export const UsageTable = ({ groups, groupBy }: { readonly groups: ReadonlyArray
 export const MEASURES = {
   tokens: { label: "tokens (in + out)", of: (s: { inputTokens: number; outputTokens: number }) => s.inputTokens + s.outputTokens, format: formatTokens },
   cost: { label: "cost (USD)", of: (s: { costUsd: number }) => s.costUsd, format: formatUsd },
-  calls: { label: "calls", of: (s: { calls: number }) => s.calls, format: (n: number) => `${formatCount(n)} calls` }
+  calls: { label: "calls", of: (s: { calls: number }) => s.calls, format: (n: number) => formatCalls(n) }
 } as const
 export type Measure = keyof typeof MEASURES
 

@@ -146,7 +146,25 @@ export const formatCost = (costUsd: number, unpricedTokens: number): string => {
   return costUsd === 0 ? unpriced : `${usd} + ${unpriced}`
 }
 
-const counted = (n: number, what: string) => `${formatCount(n)} ${what}${n === 1 ? "" : "s"}`
+/** US dollars: small amounts keep their significant digits ($0.0042), larger ones cents. */
+export const formatUsd = (v: number): string => {
+  if (!Number.isFinite(v)) return "–"
+  if (v === 0) return "$0"
+  const a = Math.abs(v)
+  return `$${a < 0.01 ? v.toFixed(5).replace(/0+$/, "") : a < 1 ? v.toFixed(4).replace(/0+$/, "") : v.toFixed(2)}`
+}
+
+/**
+ * What calls cost in USD, where unpriced tokens (a model without a price) are not free: nothing priced
+ * is "no price", not "$0"; some priced is the priced part "+ unpriced".
+ */
+export const formatSpend = (costUsd: number, unpricedTokens: number): string =>
+  unpricedTokens > 0 ? (costUsd === 0 ? "no price" : `${formatUsd(costUsd)} + unpriced`) : formatUsd(costUsd)
+
+const counted = (n: number, what: string, compact = false) => `${formatCount(n, compact)} ${what}${n === 1 ? "" : "s"}`
+
+/** "1 call", "12 calls", "1.2k calls" (compact). */
+export const formatCalls = (n: number, compact = false): string => counted(n, "call", compact)
 
 /**
  * An execution's GenAI totals in one line, saying only what happened: "3 LLM calls · 2 tool calls ·

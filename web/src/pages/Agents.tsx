@@ -4,13 +4,13 @@ import { api } from "../api/client.ts"
 import type { AgentGraph } from "../api/client.ts"
 import { ErrorBox } from "../components/Banner.tsx"
 import { CopyText } from "../components/CopyText.tsx"
-import { formatTokens, formatUsd, MEASURES, UsageCards, UsageChart, UsageTable } from "../components/GenaiUsage.tsx"
+import { formatTokens, MEASURES, UsageCards, UsageChart, UsageTable } from "../components/GenaiUsage.tsx"
 import type { Measure } from "../components/GenaiUsage.tsx"
 import { edgeKey, GraphView } from "../components/GraphView.tsx"
 import type { GraphEdge, GraphNode } from "../components/GraphView.tsx"
 import { useSession } from "../hooks/useSession.ts"
 import { useParam, useSetParams, useTimeRange } from "../hooks/useUrlState.ts"
-import { formatCount, formatDuration, formatPercent } from "../lib/format.ts"
+import { formatCalls, formatCount, formatDuration, formatPercent, formatSpend } from "../lib/format.ts"
 import "./pages.css"
 
 const GROUP_BY = ["model", "agent", "tool", "service", "user", "conversation"] as const
@@ -25,11 +25,11 @@ export const agentNodes = (g: AgentGraph): ReadonlyArray<GraphNode> =>
     title: n.name,
     // Two lines: what it costs (a tool: its calls), then its errors, or else its calls.
     lines: [
-      n.kind === "tool" ? `${formatCount(n.calls, true)} calls · p95 ${formatDuration(n.p95Ms)}` : `${formatTokens(n.inputTokens + n.outputTokens)} · ${formatUsd(n.costUsd)}`,
-      ...(n.errors > 0 ? [errorsLine(n.errors, n.calls)] : n.kind === "tool" ? [] : [`${formatCount(n.calls, true)} calls · p95 ${formatDuration(n.p95Ms)}`])
+      n.kind === "tool" ? `${formatCalls(n.calls, true)} · p95 ${formatDuration(n.p95Ms)}` : `${formatTokens(n.inputTokens + n.outputTokens)} · ${formatSpend(n.costUsd, n.unpricedTokens)}`,
+      ...(n.errors > 0 ? [errorsLine(n.errors, n.calls)] : n.kind === "tool" ? [] : [`${formatCalls(n.calls, true)} · p95 ${formatDuration(n.p95Ms)}`])
     ],
     bad: n.errors > 0,
-    description: `${n.kind} ${n.name}: ${formatCount(n.calls)} calls, ${formatCount(n.errors)} errors, ${formatCount(n.inputTokens)} input and ${formatCount(n.outputTokens)} output tokens, ${formatUsd(n.costUsd)}, p95 ${formatDuration(n.p95Ms)}`
+    description: `${n.kind} ${n.name}: ${formatCalls(n.calls)}, ${formatCount(n.errors)} errors, ${formatCount(n.inputTokens)} input and ${formatCount(n.outputTokens)} output tokens, ${formatSpend(n.costUsd, n.unpricedTokens)}${n.unpricedTokens > 0 ? ` (${formatCount(n.unpricedTokens)} tokens without a price)` : ""}, p95 ${formatDuration(n.p95Ms)}`
   }))
 
 export const agentEdges = (g: AgentGraph): ReadonlyArray<GraphEdge> => {
@@ -38,9 +38,9 @@ export const agentEdges = (g: AgentGraph): ReadonlyArray<GraphEdge> => {
     source: e.source,
     target: e.target,
     calls: e.calls,
-    label: [`${formatCount(e.calls, true)} calls${e.inputTokens + e.outputTokens > 0 ? ` · ${formatTokens(e.inputTokens + e.outputTokens)}` : ""}`, ...(e.errors > 0 ? [errorsLine(e.errors, e.calls)] : [])],
+    label: [`${formatCalls(e.calls, true)}${e.inputTokens + e.outputTokens > 0 ? ` · ${formatTokens(e.inputTokens + e.outputTokens)}` : ""}`, ...(e.errors > 0 ? [errorsLine(e.errors, e.calls)] : [])],
     bad: e.errors > 0,
-    description: `${name.get(e.source) ?? e.source} invokes ${name.get(e.target) ?? e.target}: ${formatCount(e.calls)} calls, ${formatCount(e.errors)} errors, ${formatCount(e.inputTokens + e.outputTokens)} tokens, ${formatUsd(e.costUsd)}, p95 ${formatDuration(e.p95Ms)}`
+    description: `${name.get(e.source) ?? e.source} invokes ${name.get(e.target) ?? e.target}: ${formatCalls(e.calls)}, ${formatCount(e.errors)} errors, ${formatCount(e.inputTokens + e.outputTokens)} tokens, ${formatSpend(e.costUsd, e.unpricedTokens)}, p95 ${formatDuration(e.p95Ms)}`
   }))
 }
 

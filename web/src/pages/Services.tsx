@@ -10,7 +10,7 @@ import type { GraphEdge, GraphNode } from "../components/GraphView.tsx"
 import { SendData } from "../components/SendData.tsx"
 import { useHrefWithRange, useParam, useSetParams, useTimeRange } from "../hooks/useUrlState.ts"
 import { serviceColor } from "../lib/colors.ts"
-import { formatCount, formatDuration, formatPercent } from "../lib/format.ts"
+import { formatCalls, formatCount, formatDuration, formatPercent } from "../lib/format.ts"
 import "./pages.css"
 
 type Edge = ServiceGraph["edges"][number]
@@ -33,9 +33,9 @@ export const serviceEdges = (g: ServiceGraph): ReadonlyArray<GraphEdge> =>
     source: e.source,
     target: e.target,
     calls: e.calls,
-    label: [`${formatCount(e.calls, true)} calls · p95 ${formatDuration(e.p95Ms)}`, ...(e.errors > 0 ? [errorsText(e.errors, e.errorRate)] : [])],
+    label: [`${formatCalls(e.calls, true)} · p95 ${formatDuration(e.p95Ms)}`, ...(e.errors > 0 ? [errorsText(e.errors, e.errorRate)] : [])],
     bad: e.errors > 0,
-    description: `${e.source} calls ${e.target}: ${formatCount(e.calls)} calls, ${errorsText(e.errors, e.errorRate).replace("⚠ ", "")}, p95 ${formatDuration(e.p95Ms)}`
+    description: `${e.source} calls ${e.target}: ${formatCalls(e.calls)}, ${errorsText(e.errors, e.errorRate).replace("⚠ ", "")}, p95 ${formatDuration(e.p95Ms)}`
   }))
 
 const EdgeDetail = ({ e, range }: { readonly e: Edge; readonly range: { readonly from: string; readonly to: string } }) => {
