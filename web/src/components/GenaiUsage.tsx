@@ -3,7 +3,7 @@ import type uPlot from "uplot"
 import type { GenaiUsage } from "../api/client.ts"
 import { cssVar, useColorScheme } from "../hooks/useColorScheme.ts"
 import { PALETTE } from "../lib/colors.ts"
-import { formatCalls, formatCount, formatDateTime, formatDuration, formatPercent, formatUsd } from "../lib/format.ts"
+import { formatCalls, formatCount, formatDateTime, formatDuration, formatPercent, formatUsd, nothingPriced } from "../lib/format.ts"
 import { TIME_AXIS } from "../lib/timeAxis.ts"
 import { UPlot } from "./UPlot.tsx"
 
@@ -46,8 +46,8 @@ export const UsageCards = ({ groups }: { readonly groups: ReadonlyArray<Group> }
       </div>
       <div className="card stat">
         <h2>Cost</h2>
-        <p className="stat-value">{t.costUsd === 0 && t.unpricedTokens > 0 ? "–" : formatUsd(t.costUsd)}</p>
-        <p className="muted">{t.costUsd === 0 && t.unpricedTokens > 0 ? "no call had a price in the tenant's price table" : "USD, from the tenant's price table"}</p>
+        <p className="stat-value">{nothingPriced(t.costUsd, t.unpricedTokens) ? "–" : formatUsd(t.costUsd)}</p>
+        <p className="muted">{nothingPriced(t.costUsd, t.unpricedTokens) ? "no call had a price in the tenant's price table" : "USD, from the tenant's price table"}</p>
       </div>
       <div className="card stat">
         <h2>Unpriced tokens</h2>
@@ -96,7 +96,7 @@ export const UsageTable = ({ groups, groupBy }: { readonly groups: ReadonlyArray
             <td className="num">{formatCount(g.outputTokens)}</td>
             <td className="num">{formatCount(g.cacheReadTokens)}</td>
             <td className="num">{formatCount(g.cacheWriteTokens)}</td>
-            <td className={`num${g.costUsd === 0 && g.unpricedTokens > 0 ? " muted" : ""}`}>{g.costUsd === 0 && g.unpricedTokens > 0 ? "no price" : formatUsd(g.costUsd)}</td>
+            <td className={`num${nothingPriced(g.costUsd, g.unpricedTokens) ? " muted" : ""}`}>{nothingPriced(g.costUsd, g.unpricedTokens) ? "no price" : formatUsd(g.costUsd)}</td>
             <td className={`num${g.unpricedTokens > 0 ? " text-warn" : ""}`}>{formatCount(g.unpricedTokens)}</td>
             <td className="num">{formatDuration(g.p50Ms)}</td>
             <td className="num">{formatDuration(g.p95Ms)}</td>

@@ -2,7 +2,7 @@ import { useMemo, useState } from "react"
 import type { KeyboardEvent } from "react"
 import { DEFAULT_LAYOUT, edgePath, layoutGraph } from "../lib/graphLayout.ts"
 import type { LayoutOptions } from "../lib/graphLayout.ts"
-import { LIFT } from "../lib/edgeLabels.ts"
+import { GAP, LIFT } from "../lib/edgeLabels.ts"
 
 // A call graph in SVG on the layered layout: nodes and edges both reachable by keyboard (Tab, then
 // Enter), each edge naming its numbers to a screen reader; errors drawn dashed, marked ⚠ and written
@@ -151,7 +151,7 @@ export const GraphView = ({ nodes, edges, selected, onSelectEdge, onOpenNode, la
               {e.label.map((l, j) => (
                 <text
                   key={j}
-                  x={p.label.anchor === "middle" ? p.label.x : p.label.anchor === "start" ? p.label.x + 6 : p.label.x - 6}
+                  x={p.label.anchor === "middle" ? p.label.x : p.label.anchor === "start" ? p.label.x + GAP : p.label.x - GAP}
                   y={p.label.y - LIFT - 3 - (e.label.length - 1 - j) * LINE}
                   textAnchor={p.label.anchor}
                 >

@@ -40,7 +40,8 @@ export interface LabelPoint extends P {
   readonly anchor: Anchor
 }
 
-const GAP = 6
+/** Pixels between a label's point and its text when the text starts after or ends before the point. */
+export const GAP = 6
 
 /** How far above its point a label's box ends (px): clear of its line's stroke and MARGIN. */
 export const LIFT = 6
@@ -118,8 +119,8 @@ const sampled = (path: LabelledPath): ReadonlyArray<P> => {
 }
 
 /**
- * What covering costs: a node or another label (per px² of overlap) always more than lines (per
- * sampled point under the label): numbers may sit on a line only where every clear spot is on a box.
+ * What covering costs: a node or another label (per px² of overlap) always more than lines (per piece
+ * of a line through the label): numbers may sit on a line only where every clear spot is on a box.
  */
 const COVERING = 1000
 

@@ -159,7 +159,10 @@ export const formatUsd = (v: number): string => {
  * is "no price", not "$0"; some priced is the priced part "+ unpriced".
  */
 export const formatSpend = (costUsd: number, unpricedTokens: number): string =>
-  unpricedTokens > 0 ? (costUsd === 0 ? "no price" : `${formatUsd(costUsd)} + unpriced`) : formatUsd(costUsd)
+  nothingPriced(costUsd, unpricedTokens) ? "no price" : unpricedTokens > 0 ? `${formatUsd(costUsd)} + unpriced` : formatUsd(costUsd)
+
+/** Tokens were used but none had a price: the cost is unknown, not $0. */
+export const nothingPriced = (costUsd: number, unpricedTokens: number): boolean => costUsd === 0 && unpricedTokens > 0
 
 const counted = (n: number, what: string, compact = false) => `${formatCount(n, compact)} ${what}${n === 1 ? "" : "s"}`
 
