@@ -4,6 +4,7 @@ import { readdir, readFile } from "node:fs/promises"
 import { fileURLToPath } from "node:url"
 import { Db } from "./Db.ts"
 import type { Queryable } from "./Db.ts"
+import type { DbError } from "./client.ts"
 import { messageOf } from "../domain/errors.ts"
 
 export class MigrationError extends Data.TaggedError("MigrationError")<{ readonly message: string }> {}
@@ -20,8 +21,14 @@ export const defaultMigrationsDir = fileURLToPath(new URL("../../migrations/", i
 // One key for every process migrating this database: the transaction-level lock serialises them.
 const LOCK_KEY = 7_346_201_001
 
-/** A catalog row changed under the migration by another backend (TimescaleDB's scheduler): worth another try. */
-const CONCURRENT_CATALOG = /tuple concurrently (deleted|updated)/
+/**
+ * A catalog row changed under the migration by another backend (TimescaleDB's scheduler), or a deadlock
+ * with one (SQLSTATE 40P01: the scheduler's first policy runs on a fresh server lock a hypertable's
+ * chunks in another order than a migration's index change; seen on 2.28.3, 1 fresh start in 4): the
+ * transaction rolled back whole, worth another try.
+ */
+const raced = (e: { readonly _tag: string; readonly message: string }) =>
+  e._tag === "DbError" && (/tuple concurrently (deleted|updated)/.test(e.message) || (e as DbError).code === "40P01")
 
 export const loadMigrations = (dir: string = defaultMigrationsDir) =>
   Effect.tryPromise({
@@ -82,8 +89,9 @@ export const migrate = (migrations: ReadonlyArray<Migration>) =>
       ).pipe(
         // TimescaleDB's job scheduler runs policies beside the migration: dropping an aggregate whose policy
         // job the scheduler touches at that moment fails with "tuple concurrently deleted" (seen on fresh
-        // servers, 2 starts in 8). The transaction rolled back whole: the same migration runs again.
-        Effect.retry({ while: (e) => e._tag === "DbError" && CONCURRENT_CATALOG.test(e.message), schedule: Schedule.spaced("500 millis"), times: 5 }),
+        // servers, 2 starts in 8), an index change can deadlock with it (see raced). The transaction
+        // rolled back whole: the same migration runs again.
+        Effect.retry({ while: raced, schedule: Schedule.spaced("500 millis"), times: 5 }),
         Effect.mapError((e) =>
           e._tag === "DbError" ? new MigrationError({ message: `migration ${m.name} failed: ${e.message}` }) : e
         )

@@ -70,19 +70,24 @@ describe("migrations on the embedded TimescaleDB", () => {
   )
 
   // Live: the retry waits on the real clock.
-  it.live("runs a migration again that met TimescaleDB's scheduler on a catalog row (tuple concurrently deleted), once", () =>
-    Effect.gen(function* () {
-      const dir = mkdtempSync(join(tmpdir(), "mplp-mig-"))
-      // A sequence is not rolled back with the transaction: the first run of 0002 fails as the scheduler's race does, the second passes.
-      writeFileSync(join(dir, "0001_seq.sql"), "CREATE SEQUENCE attempts;")
-      writeFileSync(join(dir, "0002_raced.sql"), `CREATE TABLE d (id int); INSERT INTO d VALUES (1);
-        DO $$ BEGIN IF nextval('attempts') = 1 THEN RAISE EXCEPTION 'tuple concurrently deleted'; END IF; END $$;`)
-      expect(yield* migrateFromDir(dir)).toEqual(["0001_seq.sql", "0002_raced.sql"])
-      const db = yield* Db
-      expect(yield* db.query<{ n: number }>("SELECT count(*)::int AS n FROM d")).toEqual([{ n: 1 }])
-      expect(yield* db.query<{ n: number }>("SELECT last_value::int AS n FROM attempts")).toEqual([{ n: 2 }])
-    }).pipe(Effect.provide(embedded()))
-  )
+  for (const [race, raise] of [
+    ["a catalog row (tuple concurrently deleted)", "RAISE EXCEPTION 'tuple concurrently deleted'"],
+    ["a deadlock (40P01)", "RAISE EXCEPTION 'deadlock detected' USING ERRCODE = 'deadlock_detected'"]
+  ] as const) {
+    it.live(`runs a migration again that met TimescaleDB's scheduler on ${race}, once`, () =>
+      Effect.gen(function* () {
+        const dir = mkdtempSync(join(tmpdir(), "mplp-mig-"))
+        // A sequence is not rolled back with the transaction: the first run of 0002 fails as the scheduler's race does, the second passes.
+        writeFileSync(join(dir, "0001_seq.sql"), "CREATE SEQUENCE attempts;")
+        writeFileSync(join(dir, "0002_raced.sql"), `CREATE TABLE d (id int); INSERT INTO d VALUES (1);
+          DO $$ BEGIN IF nextval('attempts') = 1 THEN ${raise}; END IF; END $$;`)
+        expect(yield* migrateFromDir(dir)).toEqual(["0001_seq.sql", "0002_raced.sql"])
+        const db = yield* Db
+        expect(yield* db.query<{ n: number }>("SELECT count(*)::int AS n FROM d")).toEqual([{ n: 1 }])
+        expect(yield* db.query<{ n: number }>("SELECT last_value::int AS n FROM attempts")).toEqual([{ n: 2 }])
+      }).pipe(Effect.provide(embedded()))
+    )
+  }
 
   it.live("keeps written data across a restart of the embedded database", () =>
     Effect.gen(function* () {
