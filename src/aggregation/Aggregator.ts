@@ -69,8 +69,9 @@ export const makeAggregator = <E1, E2>(deps: AggregatorDeps<E1, E2>) =>
         if (due.length === 0) return yield* windows.forgetTenantIfIdle(tenantId)
         const rows: Array<WindowRow> = []
         const compactions: Array<Compaction> = []
-        for (const w of due) {
-          const { partials, names, meta, rev } = yield* windows.close(tenantId, w.seriesKey, w.windowStartMs)
+        const closed = yield* windows.closeMany(tenantId, due)
+        for (const [i, w] of due.entries()) {
+          const { partials, names, meta, rev } = closed[i]!
           if (meta === undefined || partials.length === 0) continue
           const agg = merged(partials)
           rows.push(toRow(decodeMeta(meta), w.seriesKey, w.windowStartMs, agg, 0))

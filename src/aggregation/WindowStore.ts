@@ -71,10 +71,16 @@ for i = 3, #KEYS do
 end
 return out`
 
+// Closes windows (KEYS: their hashes, in the tenant's slot) and returns each one's fields: a close pass's
+// due windows in one round trip, not one each.
 const CLOSE = `
-redis.call('HSET', KEYS[1], '__closed', '1')
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
-return redis.call('HGETALL', KEYS[1])`
+local out = {}
+for i = 1, #KEYS do
+  redis.call('HSET', KEYS[i], '__closed', '1')
+  redis.call('PEXPIRE', KEYS[i], ARGV[1])
+  out[i] = redis.call('HGETALL', KEYS[i])
+end
+return out`
 
 // A closed window keeps one merged partial instead of one per batch: the batch fields stay, blank,
 // so a redelivered batch still finds its field. Only the fields that were merged are blanked (a late
@@ -129,7 +135,7 @@ return cur`
 /** How often a close pass that waits for the tenant's lock asks for it again. */
 const LOCK_POLL_MS = 5
 
-/** Windows per ADD script call: a batch's ~100 in one, a backfill's thousands in a few (Redis runs each alone). */
+/** Windows per ADD or CLOSE script call: a batch's ~100 in one, a backfill's thousands in a few (Redis runs each alone). */
 const ADD_CHUNK = 500
 
 /** An open window's partials stay at most this long (it closes within idleTimeout + lateness, both ≤ a day). */
@@ -166,7 +172,7 @@ const makeStore = Effect.gen(function* () {
   r.defineCommand("mplpCloseInputs", { numberOfKeys: 3, lua: CLOSE_INPUTS })
   r.defineCommand("mplpCloseThrough", { numberOfKeys: 2, lua: CLOSE_THROUGH })
   r.defineCommand("mplpWindowCompact", { numberOfKeys: 1, lua: COMPACT })
-  r.defineCommand("mplpWindowClose", { numberOfKeys: 1, lua: CLOSE })
+  r.defineCommand("mplpWindowClose", { lua: CLOSE })
   r.defineCommand("mplpWindowRead", { numberOfKeys: 1, lua: READ })
   type Script = (...args: Array<string | number>) => unknown
   type Scripted = {
@@ -254,9 +260,22 @@ const makeStore = Effect.gen(function* () {
     })
   })
 
+  /** Marks the windows closed and returns their partials and meta (in their order), in one round trip. */
+  const closeMany = (tenantId: string, windows: ReadonlyArray<{ seriesKey: string; windowStartMs: number }>) =>
+    windows.length === 0
+      ? Effect.succeed([])
+      : call(async () => {
+        const pipe = r.pipeline()
+        for (let c = 0; c < windows.length; c += ADD_CHUNK) {
+          const keys = windows.slice(c, c + ADD_CHUNK).map((w) => hashKey(tenantId, w.seriesKey, w.windowStartMs))
+          ;(pipe as unknown as Scripted).mplpWindowClose(keys.length, ...keys, closedRetainMs)
+        }
+        return (await execAll(pipe)).flatMap(([, res]) => (res as Array<Array<string>>).map(fields))
+      })
+
   /** Marks the window closed and returns its partials and meta (also for recomputing a closed one). */
   const close = (tenantId: string, seriesKey: string, windowStartMs: number) =>
-    call(() => scripts.mplpWindowClose(hashKey(tenantId, seriesKey, windowStartMs), closedRetainMs) as Promise<Array<string>>).pipe(Effect.map(fields))
+    Effect.map(closeMany(tenantId, [{ seriesKey, windowStartMs }]), (w) => w[0]!)
 
   /**
    * Replaces closed windows' batch partials (`names`, read at compaction count `rev`) by their merge (see
@@ -343,7 +362,7 @@ const makeStore = Effect.gen(function* () {
       )
     })
 
-  return { addPartials, advanceWatermark, closeInputs, hold, closeThrough, close, compact, read, readMany, forgetClosed, openTenants, forgetTenantIfIdle, dropTenant, withTenantLock } as const
+  return { addPartials, advanceWatermark, closeInputs, hold, closeThrough, close, closeMany, compact, read, readMany, forgetClosed, openTenants, forgetTenantIfIdle, dropTenant, withTenantLock } as const
 })
 
 /** Closed windows' partials to replace by their merge: the batch fields `names`, read at compaction count `rev`. */

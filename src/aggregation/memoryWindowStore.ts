@@ -99,6 +99,12 @@ export const makeMemoryWindowStore = (holdSeconds = 60) => Effect.sync((): Windo
     return { windowStartMs: Number(m.slice(0, i)), seriesKey: m.slice(i + 1), member: m }
   }
 
+  const closeOne = (tenantId: string, seriesKey: string, windowStartMs: number) => {
+    const h = hashOf(hashKey(tenantId, seriesKey, windowStartMs))
+    h.closed = true
+    return fields(h)
+  }
+
   return {
     addPartials,
     advanceWatermark,
@@ -119,12 +125,9 @@ export const makeMemoryWindowStore = (holdSeconds = 60) => Effect.sync((): Windo
         closedThrough.set(tenantId, Math.max(closedThroughOf(tenantId), closedThroughMs))
         return [...openOf(tenantId)].filter(([, end]) => end <= cutoffMs).sort(([a, x], [b, y]) => x - y || (a < b ? -1 : 1)).slice(0, limit).map(([m]) => split(m))
       }),
-    close: (tenantId: string, seriesKey: string, windowStartMs: number) =>
-      Effect.sync(() => {
-        const h = hashOf(hashKey(tenantId, seriesKey, windowStartMs))
-        h.closed = true
-        return fields(h)
-      }),
+    close: (tenantId: string, seriesKey: string, windowStartMs: number) => Effect.sync(() => closeOne(tenantId, seriesKey, windowStartMs)),
+    closeMany: (tenantId: string, windows: ReadonlyArray<{ seriesKey: string; windowStartMs: number }>) =>
+      Effect.sync(() => windows.map((w) => closeOne(tenantId, w.seriesKey, w.windowStartMs))),
     compact: (tenantId: string, windows: ReadonlyArray<Compaction>) =>
       Effect.sync(() => {
         for (const w of windows) {

@@ -24,7 +24,7 @@ const LOCK_KEY = 7_346_201_001
 /**
  * A catalog row changed under the migration by another backend (TimescaleDB's scheduler), or a deadlock
  * with one (SQLSTATE 40P01: the scheduler's first policy runs on a fresh server lock a hypertable's
- * chunks in another order than a migration's index change; seen on 2.28.3, 1 fresh start in 4): the
+ * chunks in another order than a migration's index change; seen on 2.28.3 in 1 of 3 fresh starts of a bench round): the
  * transaction rolled back whole, worth another try.
  */
 const raced = (e: { readonly _tag: string; readonly message: string }) =>
