@@ -1,4 +1,4 @@
-import { Clock, Effect, Schema } from "effect"
+import { Clock, Deferred, Effect, Schema } from "effect"
 import { createHash } from "node:crypto"
 import { fastDecoder } from "../domain/fastDecode.ts"
 import { seriesKeyOf } from "../domain/pipeline.ts"
@@ -56,8 +56,9 @@ export const makeAggregator = <E1, E2>(deps: AggregatorDeps<E1, E2>) =>
      * batch accepted and not yet in may still bring points to: windows ending at or before the earliest
      * held event time only (src/aggregation/holds.ts; a hold lasts at most MPLP_WINDOW_HOLD_SECONDS).
      */
-    const closePass = (tenantId: string, waitForLockMs = 0) =>
+    const closePass = (tenantId: string, waitForLockMs = 0, onStart?: () => void) =>
       windows.withTenantLock(tenantId, Effect.gen(function* () {
+        onStart?.()
         const settings = yield* deps.settingsOf(tenantId)
         const nowMs = yield* Clock.currentTimeMillis
         const { maxEventTimeMs, heldFromMs } = yield* windows.closeInputs(tenantId, nowMs)
@@ -88,6 +89,27 @@ export const makeAggregator = <E1, E2>(deps: AggregatorDeps<E1, E2>) =>
         // Only now: a crash before this line closes the same windows again, idempotently.
         yield* windows.forgetClosed(tenantId, due.map((d) => d.member))
       }), waitForLockMs).pipe(Effect.withSpan("Aggregator.closePass", { attributes: { tenantId } }))
+
+    /**
+     * A job's close pass, after the one running for its tenant: the jobs of this process that ask while an
+     * earlier job's pass still waits for the lock join that pass (their partials are in before it reads
+     * its inputs: it leaves `queued` as it starts), instead of each polling the lock and running a pass of
+     * its own behind it. Should the shared pass fail, a joined job runs its own.
+     */
+    const queued = new Map<string, Deferred.Deferred<unknown, unknown>>()
+    const jobClosePass = (tenantId: string) =>
+      Effect.suspend(() => {
+        const joined = queued.get(tenantId)
+        if (joined !== undefined) return Deferred.await(joined).pipe(Effect.catchAllCause(() => closePass(tenantId, JOB_CLOSE_LOCK_WAIT_MS)), Effect.asVoid)
+        return Effect.gen(function* () {
+          const pass = yield* Deferred.make<unknown, unknown>()
+          queued.set(tenantId, pass)
+          const leave = () => void (queued.get(tenantId) === pass && queued.delete(tenantId))
+          yield* closePass(tenantId, JOB_CLOSE_LOCK_WAIT_MS, leave).pipe(
+            Effect.onExit((exit) => Effect.zipRight(Effect.sync(leave), Deferred.done(pass, exit)))
+          )
+        })
+      })
 
     /**
      * One aggregate job: its partials into their windows (late ones correct the stored rows), its batch's
@@ -141,7 +163,7 @@ export const makeAggregator = <E1, E2>(deps: AggregatorDeps<E1, E2>) =>
         // A pass already running for the tenant (the sweep's, another job's) may have read its inputs before
         // this job's partials and watermark: wait for it and run this one, rather than leave the windows
         // this batch made closable to the next sweep (up to a second later, and outside the batch's trace).
-        yield* closePass(job.tenantId, JOB_CLOSE_LOCK_WAIT_MS)
+        yield* jobClosePass(job.tenantId)
       })
 
     return { process, closePass } as const

@@ -72,6 +72,38 @@ describe("Aggregator (Test layers)", () => {
       expect(yield* a.detected).toHaveLength(1)
     }).pipe(Effect.provide(layer)))
 
+  it.effect("jobs of a tenant whose close passes find another pass running share one pass after it, which closes what each made closable", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(T0)
+      let passes = 0
+      const a = yield* makeAggregator({
+        settingsOf: () => Effect.sync(() => (passes++, settings)),
+        detect: () => Effect.void,
+        onLate: () => undefined
+      })
+      const windows = yield* WindowStore
+      const rows = Effect.map(Effect.flatMap(WindowRowsMemory, Ref.get), (m) => [...m.values()].map((r) => ({ start: r.windowStartMs, count: r.count })).sort((x, y) => x.start - y.start))
+      yield* a.process(job("b0", T0 + 5_000, [{ start: T0, values: [1] }]))
+      const release = yield* Deferred.make<void>()
+      const running = yield* Effect.fork(windows.withTenantLock("t1", Deferred.await(release)))
+      passes = 0
+      // Three jobs while the lock is held, each moving the watermark past its own window.
+      const jobs = yield* Effect.forEach([1, 2, 3], (i) => Effect.fork(a.process(job(`b${i}`, T0 + (i + 1) * MIN + 11_000, [{ start: T0 + i * MIN, values: [i] }]))))
+      yield* TestClock.adjust(20)
+      expect(yield* rows).toEqual([])
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(running)
+      yield* TestClock.adjust(20)
+      yield* Effect.forEach(jobs, Fiber.join)
+      expect(yield* rows).toEqual([0, 1, 2, 3].map((i) => ({ start: T0 + i * MIN, count: 1 })))
+      // One pass for the three (each job's own, behind the lock: three).
+      expect(passes).toBe(1)
+      // A job after that pass started gets a pass of its own.
+      yield* a.process(job("b4", T0 + 5 * MIN + 11_000, [{ start: T0 + 4 * MIN, values: [4] }]))
+      expect(passes).toBe(2)
+      expect((yield* rows).map((r) => r.start)).toEqual([0, 1, 2, 3, 4].map((i) => T0 + i * MIN))
+    }).pipe(Effect.provide(layer)))
+
   it.effect("recomputes a closed window from its partials for a late point, and stores a never-opened window outside detection", () =>
     Effect.gen(function* () {
       yield* TestClock.setTime(T0)
