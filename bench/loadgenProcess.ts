@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process"
+import { setPriority } from "node:os"
 import type { LoadgenConfig } from "./loadgen.ts"
 import { root } from "./stats.ts"
 
@@ -7,9 +8,14 @@ export interface LoadgenRun<A> {
   readonly done: Promise<A>
 }
 
-/** Starts `bench/loadgen.ts` in its own process with `config` on stdin; `done` is its result. */
-export const spawnLoadgen = <A>(config: LoadgenConfig, verbose = false): LoadgenRun<A> => {
+/**
+ * Starts `bench/loadgen.ts` in its own process with `config` on stdin; `done` is its result. `nice`: the
+ * process's scheduling priority (Linux nice, 0–19): clients that stand for other machines yield the
+ * shared cores to the service they measure.
+ */
+export const spawnLoadgen = <A>(config: LoadgenConfig, verbose = false, nice = 0): LoadgenRun<A> => {
   const child = spawn(process.execPath, ["--import", "tsx", "bench/loadgen.ts"], { cwd: root, stdio: ["pipe", "pipe", "pipe"] })
+  if (nice !== 0 && child.pid !== undefined) setPriority(child.pid, nice)
   let out = ""
   let err = ""
   child.stdout.on("data", (d: Buffer) => (out += d.toString()))
