@@ -161,8 +161,9 @@ export const makeAggregator = <E1, E2>(deps: AggregatorDeps<E1, E2>) =>
           yield* windows.compact(job.tenantId, compactions)
         }
         // A pass already running for the tenant (the sweep's, another job's) may have read its inputs before
-        // this job's partials and watermark: wait for it and run this one, rather than leave the windows
-        // this batch made closable to the next sweep (up to a second later, and outside the batch's trace).
+        // this job's partials and watermark: wait for it and run this one (or join the one already waiting,
+        // see jobClosePass), rather than leave the windows this batch made closable to the next sweep (up to
+        // a second later, and outside the batch's trace).
         yield* jobClosePass(job.tenantId)
       })
 

@@ -136,7 +136,7 @@ return cur`
 const LOCK_POLL_MS = 5
 
 /** Windows per ADD or CLOSE script call: a batch's ~100 in one, a backfill's thousands in a few (Redis runs each alone). */
-const ADD_CHUNK = 500
+const SCRIPT_CHUNK = 500
 
 /** An open window's partials stay at most this long (it closes within idleTimeout + lateness, both ≤ a day). */
 const OPEN_RETAIN_MS = 2 * 24 * 3600 * 1000
@@ -193,9 +193,9 @@ const makeStore = Effect.gen(function* () {
       const pipe = r.pipeline()
       const scripted = pipe as unknown as Scripted
       const h = holds(tenantId)
-      const scriptCalls = Math.ceil(partials.length / ADD_CHUNK)
-      for (let c = 0; c < partials.length; c += ADD_CHUNK) {
-        const chunk = partials.slice(c, c + ADD_CHUNK)
+      const scriptCalls = Math.ceil(partials.length / SCRIPT_CHUNK)
+      for (let c = 0; c < partials.length; c += SCRIPT_CHUNK) {
+        const chunk = partials.slice(c, c + SCRIPT_CHUNK)
         const keys: Array<string> = [openKey(tenantId), h.closedThrough]
         const args: Array<string | number> = [sourceJobId, OPEN_RETAIN_MS, closedRetainMs]
         for (const x of chunk) {
@@ -266,8 +266,8 @@ const makeStore = Effect.gen(function* () {
       ? Effect.succeed([])
       : call(async () => {
         const pipe = r.pipeline()
-        for (let c = 0; c < windows.length; c += ADD_CHUNK) {
-          const keys = windows.slice(c, c + ADD_CHUNK).map((w) => hashKey(tenantId, w.seriesKey, w.windowStartMs))
+        for (let c = 0; c < windows.length; c += SCRIPT_CHUNK) {
+          const keys = windows.slice(c, c + SCRIPT_CHUNK).map((w) => hashKey(tenantId, w.seriesKey, w.windowStartMs))
           ;(pipe as unknown as Scripted).mplpWindowClose(keys.length, ...keys, closedRetainMs)
         }
         return (await execAll(pipe)).flatMap(([, res]) => (res as Array<Array<string>>).map(fields))

@@ -4,7 +4,7 @@ import { readdir, readFile } from "node:fs/promises"
 import { fileURLToPath } from "node:url"
 import { Db } from "./Db.ts"
 import type { Queryable } from "./Db.ts"
-import type { DbError } from "./client.ts"
+import { DbError } from "./client.ts"
 import { messageOf } from "../domain/errors.ts"
 
 export class MigrationError extends Data.TaggedError("MigrationError")<{ readonly message: string }> {}
@@ -24,11 +24,11 @@ const LOCK_KEY = 7_346_201_001
 /**
  * A catalog row changed under the migration by another backend (TimescaleDB's scheduler), or a deadlock
  * with one (SQLSTATE 40P01: the scheduler's first policy runs on a fresh server lock a hypertable's
- * chunks in another order than a migration's index change; seen on 2.28.3 in 1 of 3 fresh starts of a bench round): the
- * transaction rolled back whole, worth another try.
+ * chunks in another order than a migration's index change; seen on 2.28.3 in 1 of 3 fresh starts of a
+ * bench round): the transaction rolled back whole, worth another try.
  */
-const raced = (e: { readonly _tag: string; readonly message: string }) =>
-  e._tag === "DbError" && (/tuple concurrently (deleted|updated)/.test(e.message) || (e as DbError).code === "40P01")
+const raced = (e: unknown) =>
+  e instanceof DbError && (/tuple concurrently (deleted|updated)/.test(e.message) || e.code === "40P01")
 
 export const loadMigrations = (dir: string = defaultMigrationsDir) =>
   Effect.tryPromise({
