@@ -51,6 +51,9 @@ describe("console formatting", () => {
 
   it("says unpriced tokens instead of folding them into $0", () => {
     expect(formatCost(0.01234, 0)).toBe("$0.0123")
+    // an execution's cost reads as the usage table's and the graph's (formatUsd): sub-cent amounts keep their digits
+    expect(formatCost(0.00123, 0)).toBe("$0.00123")
+    expect(formatCost(0.5, 0)).toBe(formatUsd(0.5))
     expect(formatCost(12.5, 0)).toBe("$12.50")
     expect(formatCost(0, 2_454_000)).toBe("2.5M tok unpriced")
     expect(formatCost(3.2, 15_000)).toBe("$3.20 + 15k tok unpriced")

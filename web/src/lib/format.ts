@@ -137,10 +137,10 @@ export const unitLabel = (unit: Unit): string => ({ ms: "ms", s: "s", percent: "
 
 /**
  * A GenAI cost as the tenant's price table gives it: tokens of a model without a price are unpriced,
- * not free, so they are said, never folded into "$0".
+ * not free, so they are said, never folded into "$0". The dollars as formatUsd writes them everywhere.
  */
 export const formatCost = (costUsd: number, unpricedTokens: number): string => {
-  const usd = `$${costUsd.toFixed(costUsd < 1 ? 4 : 2)}`
+  const usd = formatUsd(costUsd)
   if (unpricedTokens <= 0) return usd
   const unpriced = `${formatCount(unpricedTokens, true)} tok unpriced`
   return costUsd === 0 ? unpriced : `${usd} + ${unpriced}`
