@@ -2,7 +2,7 @@ import { analyseGenai } from "./genaiAnalysis.ts"
 import type { GenaiAnalysis } from "./genaiAnalysis.ts"
 import { buildSpanTree, criticalPath } from "./spanTree.ts"
 import type { SpanInput, SpanNode } from "./spanTree.ts"
-import { fmtMs as ms, fmtPct as pct, recommend } from "./recommendations.ts"
+import { counted, fmtMs as ms, fmtPct as pct, recommend } from "./recommendations.ts"
 
 // The performance analysis of one finished execution. Pure: the caller loads spans and the baseline.
 
@@ -134,11 +134,11 @@ export const gradeOf = (succeeded: boolean, status: string, cmp: BaselineCompari
   if (index < 5) {
     if (errorSpans > 0) {
       index = Math.min(4, index + 1)
-      reasons.push(`one letter down: ${errorSpans} span(s) ended with error status`)
+      reasons.push(`one letter down: ${counted(errorSpans, "span")} ended with error status`)
     }
     if (errors + warnings > 0) {
       index = Math.min(4, index + 1)
-      reasons.push(`one letter down: ${errors} error(s) and ${warnings} warning(s) recorded`)
+      reasons.push(`one letter down: ${counted(errors, "error")} and ${counted(warnings, "warning")} recorded`)
     }
   }
   return { grade: GRADES[index] ?? "F", reasons }
@@ -190,7 +190,7 @@ export const generatePerformanceAnalysis = (facts: ExecutionFacts, spans: Readon
       untrackedMs: round(path.untrackedMs),
       parallelism: tree.ordered.length > 0 && totalMs > 0 ? round(spanSum / totalMs, 3) : null,
       summary: `${facts.operationName} ${succeeded ? "succeeded" : `did not succeed (${facts.status})`} in ${ms(durationMs)}` +
-        (tree.ordered.length > 0 ? ` over ${tree.ordered.length} span(s) in ${Math.max(services.size, 1)} service(s)` : "") +
+        (tree.ordered.length > 0 ? ` over ${counted(tree.ordered.length, "span")} in ${counted(Math.max(services.size, 1), "service")}` : "") +
         (top === undefined ? "" : `; "${top.name}" holds ${pct(top.shareOfDuration)} of the critical path`)
     },
     bottlenecks,

@@ -1,5 +1,5 @@
 import type { CriticalPath, SpanTree } from "./spanTree.ts"
-import { fmtMs as ms, fmtPct as pct } from "./recommendations.ts"
+import { counted, fmtMs as ms, fmtPct as pct } from "./recommendations.ts"
 
 // GenAI facts of an execution's analysis. Pure: from the span tree (spans carrying their GenAI kind,
 // model and cost) and its critical path.
@@ -81,6 +81,6 @@ export const analyseGenai = (tree: SpanTree, path: CriticalPath, totalMs: number
     mostExpensiveModel,
     summary: `model calls hold ${pct(share(modelMs))} of the critical path, tool calls ${pct(share(toolMs))}` +
       (best === undefined ? "" : `; ${best.spanIds.length} model calls ran one after another (${ms(best.totalMs)}): run concurrently they could save up to ${ms(best.savableMs)}`) +
-      (mostExpensiveModel === null || mostExpensiveModel.costUsd === 0 ? "" : `; most expensive model ${mostExpensiveModel.model} ($${mostExpensiveModel.costUsd.toFixed(4)} over ${mostExpensiveModel.calls} call(s))`)
+      (mostExpensiveModel === null || mostExpensiveModel.costUsd === 0 ? "" : `; most expensive model ${mostExpensiveModel.model} ($${mostExpensiveModel.costUsd.toFixed(4)} over ${counted(mostExpensiveModel.calls, "call")})`)
   }
 }

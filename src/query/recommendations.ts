@@ -21,6 +21,8 @@ export interface RecommendInput {
 
 export const fmtMs = (x: number) => `${Math.round(x * 10) / 10} ms`
 export const fmtPct = (share: number) => `${Math.round(share * 100)}%`
+/** "1 span", "12 spans": what a person reads, not "span(s)". */
+export const counted = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`
 
 /** Children of one parent sharing a name, run one after another (none overlaps the next). */
 const sequentialRepeats = (parent: SpanNode): Array<{ name: string; calls: ReadonlyArray<SpanNode> }> => {
@@ -71,7 +73,7 @@ export const recommend = (x: RecommendInput): Array<Recommendation> => {
     const names = [...new Set(x.errorSpans.map((n) => `"${n.span.name}"`))].slice(0, 5).join(", ")
     out.push({
       kind: x.succeeded ? "absorbed_errors" : "failed_step",
-      fact: `${x.errorSpans.length} span(s) ended with error status (${names})${x.succeeded ? " although the execution succeeded" : ""}`,
+      fact: `${counted(x.errorSpans.length, "span")} ended with error status (${names})${x.succeeded ? " although the execution succeeded" : ""}`,
       recommendation: x.succeeded
         ? "Look at the retries and fallbacks behind these errors: they were absorbed but cost time."
         : `Fix the failing step ${first === undefined ? "" : `"${first.span.name}" `}first; its error ended the execution.`,

@@ -106,6 +106,11 @@ describe("performance analysis", () => {
     expect(a.optimizationRecommendations[1]?.fact).toBe('"db.query" ran 3 times one after another under "checkout" (300 ms, 30% of the duration)')
     expect(a.comparisonWithBaseline.band).toBe("no_baseline")
     expect(a.performanceGrade).toBe("B")
+    // words a person reads: counts agree with their nouns, no "span(s)"
+    expect(a.overallPerformance.summary).toBe('checkout succeeded in 1000 ms over 7 spans in 2 services; "bank" holds 50% of the critical path')
+    const oneError = generatePerformanceAnalysis(facts({ errorCount: 1, warningCount: 2 }), checkout.map((s) => (s.spanId === "d2" ? { ...s, error: true } : s)), noBaseline)
+    expect(oneError?.gradeReasons).toContain("one letter down: 1 span ended with error status")
+    expect(oneError?.gradeReasons).toContain("one letter down: 1 error and 2 warnings recorded")
   })
 
   it("is null while the execution runs", () => {
