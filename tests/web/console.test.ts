@@ -153,6 +153,8 @@ describe("web console", () => {
     await expect.poll(() => page.url()).toContain("service=planner")
     const row = page.locator(`tr[data-trace-id="${trace}"]`)
     await row.waitFor()
+    // its one model call reported no usage: said so, not "0 tok · $0"
+    expect(await row.textContent()).toContain("1 LLM call · no usage")
     await screenshot(page, "executions")
     await row.getByRole("link", { name: "plan trip" }).click()
     await page.locator("[data-span-id]").first().waitFor()

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { formatAgo, formatCalls, formatCost, formatCount, formatSpend, formatUsd, formatGenaiTotals, formatDateTime, formatDuration, formatOffset, formatPercent, formatRate, formatValue, unitOf } from "../../web/src/lib/format.ts"
+import { formatAgo, formatCalls, formatCost, formatGenaiCell, formatCount, formatSpend, formatUsd, formatGenaiTotals, formatDateTime, formatDuration, formatOffset, formatPercent, formatRate, formatValue, unitOf } from "../../web/src/lib/format.ts"
 
 const T = Date.UTC(2026, 10, 26, 9, 4, 5, 123)
 
@@ -54,6 +54,13 @@ describe("console formatting", () => {
     // an execution's cost reads as the usage table's and the graph's (formatUsd): sub-cent amounts keep their digits
     expect(formatCost(0.00123, 0)).toBe("$0.00123")
     expect(formatCost(0.5, 0)).toBe(formatUsd(0.5))
+    // the executions table's cell: what happened, never "0 tok · $0"
+    const g = { llmCalls: 0, toolCalls: 0, inputTokens: 0, outputTokens: 0, costUsd: 0, unpricedTokens: 0 }
+    expect(formatGenaiCell({ ...g, llmCalls: 1 })).toBe("1 LLM call · no usage")
+    expect(formatGenaiCell({ ...g, toolCalls: 3 })).toBe("3 tool calls")
+    expect(formatGenaiCell({ ...g, llmCalls: 2, inputTokens: 1_200, outputTokens: 300, costUsd: 0.00123 })).toBe("1,500 tok · $0.00123")
+    expect(formatGenaiCell({ ...g, llmCalls: 2, inputTokens: 1_200, outputTokens: 300, unpricedTokens: 1_500 })).toBe("1,500 tok · no price")
+    expect(formatGenaiCell(g)).toBe("–")
     expect(formatCost(12.5, 0)).toBe("$12.50")
     expect(formatCost(0, 2_454_000)).toBe("2.5M tok unpriced")
     expect(formatCost(3.2, 15_000)).toBe("$3.20 + 15k tok unpriced")

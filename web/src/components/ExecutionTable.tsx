@@ -2,16 +2,14 @@ import { Link, useLocation } from "wouter"
 import type { ExecutionSummary } from "../api/client.ts"
 import { useHrefWithRange } from "../hooks/useUrlState.ts"
 import { serviceColor } from "../lib/colors.ts"
-import { formatCost, formatCount, formatDateTime, formatDuration } from "../lib/format.ts"
+import { formatCalls, formatDateTime, formatDuration, formatGenaiCell } from "../lib/format.ts"
 import { ProgressBar, StatusBadge } from "./Status.tsx"
 
 const Genai = ({ e }: { readonly e: ExecutionSummary }) =>
   e.genai === null ? (
     <span className="muted">–</span>
   ) : (
-    <span title={`${e.genai.llmCalls} LLM calls, ${e.genai.toolCalls} tool calls`}>
-      {formatCount(e.genai.inputTokens + e.genai.outputTokens, true)} tok · {formatCost(e.genai.costUsd, e.genai.unpricedTokens)}
-    </span>
+    <span title={`${formatCalls(e.genai.llmCalls)} to models, ${formatCalls(e.genai.toolCalls)} to tools`}>{formatGenaiCell(e.genai)}</span>
   )
 
 /** One row per execution (`data-trace-id`), the operation a link to its page. */

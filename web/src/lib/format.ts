@@ -170,6 +170,20 @@ const counted = (n: number, what: string, compact = false) => `${formatCount(n, 
 export const formatCalls = (n: number, compact = false): string => counted(n, "call", compact)
 
 /**
+ * An execution's GenAI totals in a table cell: "1,500 tok · $0.0123", "12k tok · no price", or what was
+ * called when no usage was reported ("1 LLM call · no usage") — never "0 tok · $0".
+ */
+export const formatGenaiCell = (g: {
+  readonly llmCalls: number; readonly toolCalls: number; readonly inputTokens: number; readonly outputTokens: number
+  readonly costUsd: number; readonly unpricedTokens: number
+}): string => {
+  const tokens = g.inputTokens + g.outputTokens
+  if (tokens > 0) return `${formatCount(tokens, true)} tok · ${formatSpend(g.costUsd, g.unpricedTokens)}`
+  if (g.llmCalls > 0) return `${counted(g.llmCalls, "LLM call", true)} · no usage`
+  return g.toolCalls > 0 ? counted(g.toolCalls, "tool call", true) : "–"
+}
+
+/**
  * An execution's GenAI totals in one line, saying only what happened: "3 LLM calls · 2 tool calls ·
  * 1,500 tokens · $0.0123" (no "0 tokens · $0.0000" for calls that reported no usage).
  */
