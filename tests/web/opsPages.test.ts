@@ -144,6 +144,10 @@ describe("agents", () => {
     // The model has no price in this tenant's table: its tokens are unpriced, never "$0"; one call is "1 call".
     expect(await page.locator('[data-usage-key="gpt-4o"]').innerText()).toContain("no price")
     expect(await page.locator('[data-node="model:gpt-4o"]').textContent()).toContain("1,500 tok · no price")
+    // The planner's usage is on its model call (its edge and the model say it): no "0 tok · $0" on it.
+    const planner = (await page.locator('[data-node="agent:planner"]').textContent()) ?? ""
+    expect(planner).toContain("1 call · p95")
+    expect(planner).not.toContain("$0")
     const toolEdge = (await page.locator('[data-edge="agent:planner->tool:web_search"]').textContent()) ?? ""
     expect(toolEdge).toContain("1 call")
     expect(toolEdge).not.toContain("1 calls")

@@ -19,18 +19,24 @@ type GroupBy = (typeof GROUP_BY)[number]
 const errorsLine = (errors: number, calls: number) => `⚠ ${formatPercent(calls === 0 ? 0 : errors / calls)} errors`
 
 export const agentNodes = (g: AgentGraph): ReadonlyArray<GraphNode> =>
-  g.nodes.map((n) => ({
-    id: n.id,
-    kind: n.kind,
-    title: n.name,
-    // Two lines: what it costs (a tool: its calls), then its errors, or else its calls.
-    lines: [
-      n.kind === "tool" ? `${formatCalls(n.calls, true)} · p95 ${formatDuration(n.p95Ms)}` : `${formatTokens(n.inputTokens + n.outputTokens)} · ${formatSpend(n.costUsd, n.unpricedTokens)}`,
-      ...(n.errors > 0 ? [errorsLine(n.errors, n.calls)] : n.kind === "tool" ? [] : [`${formatCalls(n.calls, true)} · p95 ${formatDuration(n.p95Ms)}`])
-    ],
-    bad: n.errors > 0,
-    description: `${n.kind} ${n.name}: ${formatCalls(n.calls)}, ${formatCount(n.errors)} errors, ${formatCount(n.inputTokens)} input and ${formatCount(n.outputTokens)} output tokens, ${formatSpend(n.costUsd, n.unpricedTokens)}${n.unpricedTokens > 0 ? ` (${formatCount(n.unpricedTokens)} tokens without a price)` : ""}, p95 ${formatDuration(n.p95Ms)}`
-  }))
+  g.nodes.map((n) => {
+    // What it used, where its spans say so (a model; an agent whose span carries usage): an agent whose
+    // usage is on its model calls says nothing here ("0 tok · $0" read as free) — its edges say it.
+    const used = n.kind !== "tool" && (n.inputTokens + n.outputTokens > 0 || n.costUsd > 0 || n.unpricedTokens > 0)
+    const calls = `${formatCalls(n.calls, true)} · p95 ${formatDuration(n.p95Ms)}`
+    return {
+      id: n.id,
+      kind: n.kind,
+      title: n.name,
+      // Two lines: what it used (else its calls), then its errors, or else its calls.
+      lines: [
+        used ? `${formatTokens(n.inputTokens + n.outputTokens)} · ${formatSpend(n.costUsd, n.unpricedTokens)}` : calls,
+        ...(n.errors > 0 ? [errorsLine(n.errors, n.calls)] : used ? [calls] : [])
+      ],
+      bad: n.errors > 0,
+      description: `${n.kind} ${n.name}: ${formatCalls(n.calls)}, ${formatCount(n.errors)} errors, ${formatCount(n.inputTokens)} input and ${formatCount(n.outputTokens)} output tokens, ${formatSpend(n.costUsd, n.unpricedTokens)}${n.unpricedTokens > 0 ? ` (${formatCount(n.unpricedTokens)} tokens without a price)` : ""}, p95 ${formatDuration(n.p95Ms)}`
+    }
+  })
 
 export const agentEdges = (g: AgentGraph): ReadonlyArray<GraphEdge> => {
   const name = new Map(g.nodes.map((n) => [n.id, `${n.kind} ${n.name}`]))
