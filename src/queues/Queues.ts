@@ -5,6 +5,7 @@ import { AppConfig } from "../config/AppConfig.ts"
 import { inLane } from "../db/fairGate.ts"
 import { messageOf } from "../domain/errors.ts"
 import { fastDecoder } from "../domain/fastDecode.ts"
+import { describeIssues, formatParseError } from "../domain/issues.ts"
 import { currentTraceparent, spanOfTraceparent, tenantOfJobData, traceparentOfJob } from "../telemetry/traceContext.ts"
 import { IngestPartitions } from "./IngestPartitions.ts"
 import { redisKeys } from "./keys.ts"
@@ -123,7 +124,8 @@ export const runWorker = <A, I, R>(options: WorkerOptions<A, I, R>) =>
     const redis = yield* RedisConnection
     const { jobLockMs, selfTenant } = yield* AppConfig
     const runtime = yield* Effect.runtime<R>()
-    const slowDecode = Schema.decodeUnknown(options.schema)
+    // Every issue (up to 5 in the reason), not the first: only jobs the fast path refused come here.
+    const slowDecode = Schema.decodeUnknown(options.schema, { errors: "all" })
     // Jobs the service wrote are valid as they stand: taken without the schema's copy (see fastDecode.ts).
     const fast = fastDecoder(options.schema)
     const decode = (data: unknown) => {
@@ -136,7 +138,9 @@ export const runWorker = <A, I, R>(options: WorkerOptions<A, I, R>) =>
       const tenantId = tenantOfJobData(job.data)
       const parent = spanOfTraceparent(traceparentOfJob(job.data))
       const run = decode(job.data).pipe(
-        Effect.mapError((e) => new UnrecoverableError(`payload does not decode: ${e.message}`)),
+        // Where it failed (`points: Expected …, actual "x"`), not the job's whole type: the reason is what
+        // GET /api/jobs?state=failed and the console's Jobs page show.
+        Effect.mapError((e) => new UnrecoverableError(`payload does not decode: ${describeIssues(formatParseError(e, 5))}`)),
         Effect.flatMap((payload) => options.process(payload, job, token)),
         // The database's fair gate shares its slots between tenants (src/db/fairGate.ts).
         inLane(typeof tenantId === "string" ? tenantId : ""),
