@@ -19,7 +19,12 @@ export interface RecommendInput {
   readonly comparison: BaselineComparison
 }
 
-export const fmtMs = (x: number) => `${Math.round(x * 10) / 10} ms`
+/** A duration as a person reads it: "850 ms", "4 s", "2.5 s", "1.5 min" (the console's Duration says "4 s" too). */
+export const fmtMs = (x: number) => {
+  const trim = (v: string) => v.replace(/\.?0+$/, "")
+  const a = Math.abs(x)
+  return a < 1000 ? `${Math.round(x * 10) / 10} ms` : a < 60_000 ? `${trim((x / 1000).toFixed(2))} s` : `${trim((x / 60_000).toFixed(1))} min`
+}
 export const fmtPct = (share: number) => `${Math.round(share * 100)}%`
 /** "1 span", "12 spans": what a person reads, not "span(s)". */
 export const counted = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`

@@ -4,6 +4,7 @@ import { compareWithBaseline, generatePerformanceAnalysis, gradeOf } from "../..
 import type { Baseline, ExecutionFacts } from "../../src/query/analysis.ts"
 import { buildSpanTree, criticalPath, unionLength } from "../../src/query/spanTree.ts"
 import type { SpanInput } from "../../src/query/spanTree.ts"
+import { fmtMs } from "../../src/query/recommendations.ts"
 
 const span = (spanId: string, parentSpanId: string | null, name: string, startMs: number, endMs: number, error = false): SpanInput =>
   ({ spanId, parentSpanId, name, serviceName: name === "bank" ? "bank-gw" : "shop", startMs, endMs, error })
@@ -102,15 +103,19 @@ describe("performance analysis", () => {
     expect(a.overallPerformance).toMatchObject({ durationMs: 1000, spanCount: 7, serviceCount: 2, maxDepth: 2, criticalPathMs: 1000, errorSpanCount: 0, succeeded: true })
     const kinds = a.optimizationRecommendations.map((r) => r.kind)
     expect(kinds).toEqual(["dominant_span", "sequential_calls"])
-    expect(a.optimizationRecommendations[0]?.fact).toBe('span "bank" (bank-gw) is 50% of the critical path (500 ms of 1000 ms)')
+    expect(a.optimizationRecommendations[0]?.fact).toBe('span "bank" (bank-gw) is 50% of the critical path (500 ms of 1 s)')
     expect(a.optimizationRecommendations[1]?.fact).toBe('"db.query" ran 3 times one after another under "checkout" (300 ms, 30% of the duration)')
     expect(a.comparisonWithBaseline.band).toBe("no_baseline")
     expect(a.performanceGrade).toBe("B")
     // words a person reads: counts agree with their nouns, no "span(s)"
-    expect(a.overallPerformance.summary).toBe('checkout succeeded in 1000 ms over 7 spans in 2 services; "bank" holds 50% of the critical path')
+    expect(a.overallPerformance.summary).toBe('checkout succeeded in 1 s over 7 spans in 2 services; "bank" holds 50% of the critical path')
     const oneError = generatePerformanceAnalysis(facts({ errorCount: 1, warningCount: 2 }), checkout.map((s) => (s.spanId === "d2" ? { ...s, error: true } : s)), noBaseline)
     expect(oneError?.gradeReasons).toContain("one letter down: 1 span ended with error status")
     expect(oneError?.gradeReasons).toContain("one letter down: 1 error and 2 warnings recorded")
+  })
+
+  it("writes durations as a person reads them", () => {
+    expect([fmtMs(850.04), fmtMs(1000), fmtMs(2500), fmtMs(1234), fmtMs(90_000)]).toEqual(["850 ms", "1 s", "2.5 s", "1.23 s", "1.5 min"])
   })
 
   it("is null while the execution runs", () => {
@@ -152,6 +157,6 @@ describe("performance analysis", () => {
     expect(compareWithBaseline(2500, { ...baseline(1000, 2000), sampleCount: 4 }).band).toBe("no_baseline")
     const slow = generatePerformanceAnalysis(facts({ durationMs: 2500 }), checkout, baseline(1000, 2000))
     expect(slow?.optimizationRecommendations.find((r) => r.kind === "slower_than_baseline")?.fact)
-      .toBe("took 2500 ms, 1.25× the 7-day p95 of 2000 ms (executions, 50 samples)")
+      .toBe("took 2.5 s, 1.25× the 7-day p95 of 2 s (executions, 50 samples)")
   })
 })
