@@ -3,13 +3,11 @@ import type uPlot from "uplot"
 import type { GenaiUsage } from "../api/client.ts"
 import { cssVar, useColorScheme } from "../hooks/useColorScheme.ts"
 import { PALETTE } from "../lib/colors.ts"
-import { formatCalls, formatCount, formatDateTime, formatDuration, formatPercent, formatUsd, nothingPriced } from "../lib/format.ts"
+import { formatCalls, formatCount, formatDateTime, formatDuration, formatPercent, formatTokens, formatUsd, nothingPriced } from "../lib/format.ts"
 import { TIME_AXIS } from "../lib/timeAxis.ts"
 import { UPlot } from "./UPlot.tsx"
 
 type Group = GenaiUsage["groups"][number]
-
-export const formatTokens = (n: number): string => `${formatCount(n, true)} tok`
 
 export const totalsOf = (groups: ReadonlyArray<Group>) =>
   groups.reduce(

@@ -142,9 +142,12 @@ export const unitLabel = (unit: Unit): string => ({ ms: "ms", s: "s", percent: "
 export const formatCost = (costUsd: number, unpricedTokens: number): string => {
   const usd = formatUsd(costUsd)
   if (unpricedTokens <= 0) return usd
-  const unpriced = `${formatCount(unpricedTokens, true)} tok unpriced`
+  const unpriced = `${formatTokens(unpricedTokens)} unpriced`
   return costUsd === 0 ? unpriced : `${usd} + ${unpriced}`
 }
+
+/** Tokens, compact: "1,500 tok", "12k tok". */
+export const formatTokens = (n: number): string => `${formatCount(n, true)} tok`
 
 /** US dollars: small amounts keep their significant digits ($0.0042), larger ones cents. */
 export const formatUsd = (v: number): string => {
@@ -178,7 +181,7 @@ export const formatGenaiCell = (g: {
   readonly costUsd: number; readonly unpricedTokens: number
 }): string => {
   const tokens = g.inputTokens + g.outputTokens
-  if (tokens > 0) return `${formatCount(tokens, true)} tok · ${formatSpend(g.costUsd, g.unpricedTokens)}`
+  if (tokens > 0) return `${formatTokens(tokens)} · ${formatSpend(g.costUsd, g.unpricedTokens)}`
   if (g.llmCalls > 0) return `${counted(g.llmCalls, "LLM call", true)} · no usage`
   return g.toolCalls > 0 ? counted(g.toolCalls, "tool call", true) : "–"
 }
