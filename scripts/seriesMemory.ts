@@ -56,8 +56,9 @@ const main = Effect.gen(function* () {
     // Close what the watermark passed (lateness 5 s: the previous window).
     const due = yield* windows.closeThrough(tenant, start - 5_000, start - 5_000, series * 2)
     const compactions = []
-    for (const d of due) {
-      const { partials, names, rev } = yield* windows.close(tenant, d.seriesKey, d.windowStartMs)
+    const closed = yield* windows.closeMany(tenant, due)
+    for (const [i, d] of due.entries()) {
+      const { partials, names, rev } = closed[i]!
       if (names.length > 1) compactions.push({ seriesKey: d.seriesKey, windowStartMs: d.windowStartMs, merged: partials.map((p) => decode(p)).reduce(mergeAgg, emptyAgg()), names, rev })
     }
     yield* windows.compact(tenant, compactions)

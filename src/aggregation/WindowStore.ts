@@ -273,10 +273,6 @@ const makeStore = Effect.gen(function* () {
         return (await execAll(pipe)).flatMap(([, res]) => (res as Array<Array<string>>).map(fields))
       })
 
-  /** Marks the window closed and returns its partials and meta (also for recomputing a closed one). */
-  const close = (tenantId: string, seriesKey: string, windowStartMs: number) =>
-    Effect.map(closeMany(tenantId, [{ seriesKey, windowStartMs }]), (w) => w[0]!)
-
   /**
    * Replaces closed windows' batch partials (`names`, read at compaction count `rev`) by their merge (see
    * COMPACT), in one round trip; a window compacted since that read is left as it is.
@@ -362,7 +358,7 @@ const makeStore = Effect.gen(function* () {
       )
     })
 
-  return { addPartials, advanceWatermark, closeInputs, hold, closeThrough, close, closeMany, compact, read, readMany, forgetClosed, openTenants, forgetTenantIfIdle, dropTenant, withTenantLock } as const
+  return { addPartials, advanceWatermark, closeInputs, hold, closeThrough, closeMany, compact, read, readMany, forgetClosed, openTenants, forgetTenantIfIdle, dropTenant, withTenantLock } as const
 })
 
 /** Closed windows' partials to replace by their merge: the batch fields `names`, read at compaction count `rev`. */

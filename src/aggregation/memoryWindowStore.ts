@@ -125,7 +125,6 @@ export const makeMemoryWindowStore = (holdSeconds = 60) => Effect.sync((): Windo
         closedThrough.set(tenantId, Math.max(closedThroughOf(tenantId), closedThroughMs))
         return [...openOf(tenantId)].filter(([, end]) => end <= cutoffMs).sort(([a, x], [b, y]) => x - y || (a < b ? -1 : 1)).slice(0, limit).map(([m]) => split(m))
       }),
-    close: (tenantId: string, seriesKey: string, windowStartMs: number) => Effect.sync(() => closeOne(tenantId, seriesKey, windowStartMs)),
     closeMany: (tenantId: string, windows: ReadonlyArray<{ seriesKey: string; windowStartMs: number }>) =>
       Effect.sync(() => windows.map((w) => closeOne(tenantId, w.seriesKey, w.windowStartMs))),
     compact: (tenantId: string, windows: ReadonlyArray<Compaction>) =>

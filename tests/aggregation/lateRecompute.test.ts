@@ -78,7 +78,7 @@ describe("WindowStore (Redis): compaction of a closed window", () => {
         windows.addPartials("t-late", batch, [{ seriesKey: SERIES, windowStartMs: T0, windowEndMs: T0 + MIN, agg: aggOf(values), meta }], Number.NEGATIVE_INFINITY)
       yield* add("b1", [1])
       yield* add("b2", [2])
-      const closed = yield* windows.close("t-late", SERIES, T0)
+      const closed = (yield* windows.closeMany("t-late", [{ seriesKey: SERIES, windowStartMs: T0 }]))[0]!
       expect(closed.rev).toBe("0")
       const decode = (p: string) => JSON.parse(p) as ReturnType<typeof aggOf>
       yield* windows.compact("t-late", [{ seriesKey: SERIES, windowStartMs: T0, merged: mergeAggs(closed.partials.map(decode)), names: closed.names, rev: closed.rev }])
