@@ -11,6 +11,16 @@ const node = (l: Layout, id: string) => {
   return n
 }
 
+/** A point of an edge's drawn curve (graphLayout's edgePath: a cubic with horizontal tangents). */
+const along = (a: { x: number; y: number }, b: { x: number; y: number }, t: number) => {
+  const dx = (b.x - a.x) / 2
+  const u = 1 - t
+  return {
+    x: u ** 3 * a.x + 3 * u * u * t * (a.x + dx) + 3 * u * t * t * (b.x - dx) + t ** 3 * b.x,
+    y: u ** 3 * a.y + 3 * u * u * t * a.y + 3 * u * t * t * b.y + t ** 3 * b.y
+  }
+}
+
 describe("layered graph layout", () => {
   it("puts callers left of callees, one layer per hop of the longest path", () => {
     const l = layoutGraph(["gateway", "orders", "postgres", "billing"], [e("gateway", "orders"), e("orders", "postgres"), e("gateway", "billing")])
@@ -95,14 +105,6 @@ describe("layered graph layout", () => {
     const labels = ["1 call · 1,500 tok", "1 call"]
     const sizes = labels.map((t) => ({ width: t.length * 6.9 + 8, height: 14 }))
     const l = layoutGraph(["agent:planner", "model:gpt-4o", "tool:web_search"], [e("agent:planner", "model:gpt-4o"), e("agent:planner", "tool:web_search")], DEFAULT_LAYOUT, sizes)
-    const along = (a: { x: number; y: number }, b: { x: number; y: number }, t: number) => {
-      const dx = (b.x - a.x) / 2
-      const u = 1 - t
-      return {
-        x: u ** 3 * a.x + 3 * u * u * t * (a.x + dx) + 3 * u * t * t * (b.x - dx) + t ** 3 * b.x,
-        y: u ** 3 * a.y + 3 * u * u * t * a.y + 3 * u * t * t * b.y + t ** 3 * b.y
-      }
-    }
     const lines = l.edges.flatMap((x) => x.points.slice(1).flatMap((b, i) => Array.from({ length: 101 }, (_, k) => along(x.points[i]!, b, k / 100))))
     l.edges.forEach((x, i) => {
       const box = labelBox(x.label, sizes[i]!)
@@ -110,6 +112,31 @@ describe("layered graph layout", () => {
       expect(under, `label ${i} (${labels[i]}) at ${JSON.stringify(x.label)} over a line`).toEqual([])
       for (const n of l.nodes) expect(box.x < n.x + n.width && n.x < box.x + box.width && box.y < n.y + n.height && n.y < box.y + box.height, `label ${i} over ${n.id}`).toBe(false)
     })
+  })
+
+  it("hangs an edge's numbers under its point when every spot above is taken: the service map's steep gateway → orders edge", () => {
+    // The console's service map (tests/web/opsPages.test.ts) with its labels as Services.tsx writes them:
+    // in this order of the edges, orders is laid out under billing, gateway → orders descends steeply
+    // between gateway and billing, and its label has two lines. Above every point of it the label covered
+    // gateway, billing or its own line (the screenshot of stop 23: its own dashed line through the text).
+    const edges = [e("gateway", "auth"), e("inventory", "postgres"), e("orders", "inventory"), e("orders", "postgres"), e("billing", "postgres"), e("gateway", "billing"), e("gateway", "orders")]
+    const labels = [["10 calls · p95 6 ms"], ["10 calls · p95 4 ms"], ["10 calls · p95 15 ms"], ["10 calls · p95 5 ms"], ["5 calls · p95 10 ms"], ["5 calls · p95 80 ms"], ["10 calls · p95 58.5 ms", "⚠ 20 % errors (2)"]]
+    const sizes = labels.map((l) => ({ width: Math.max(...l.map((t) => t.length)) * 6.9 + 8, height: l.length * 14 }))
+    const l = layoutGraph(["gateway", "auth", "billing", "orders", "inventory", "postgres"], edges, DEFAULT_LAYOUT, sizes)
+    expect(Object.fromEntries(l.nodes.map((n) => [n.id, n.y]))).toMatchObject({ auth: 24, billing: 116, orders: 208 })
+    const lines = l.edges.flatMap((x) => x.points.slice(1).flatMap((b, i) => Array.from({ length: 101 }, (_, k) => along(x.points[i]!, b, k / 100))))
+    const boxes = l.edges.map((x, i) => labelBox(x.label, sizes[i]!))
+    const overlaps = (a: { x: number; y: number; width: number; height: number }, b: typeof a) =>
+      a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height
+    boxes.forEach((box, i) => {
+      for (const n of l.nodes) expect(overlaps(box, n), `label ${i} over ${n.id}`).toBe(false)
+      boxes.forEach((other, j) => i !== j && expect(overlaps(box, other), `labels ${i} and ${j}`).toBe(false))
+    })
+    // gateway → orders: under its point, clear of every line (the fan into postgres leaves inventory →
+    // postgres no clear spot either way: it keeps the least covered one).
+    const box = boxes[6]!
+    expect(l.edges[6]!.label.below).toBe(true)
+    expect(lines.filter((q) => q.x > box.x && q.x < box.x + box.width && q.y > box.y && q.y < box.y + box.height)).toEqual([])
   })
 
   it("prefers the straight run of a long edge through a layer for its label", () => {

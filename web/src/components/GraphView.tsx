@@ -152,7 +152,7 @@ export const GraphView = ({ nodes, edges, selected, onSelectEdge, onOpenNode, la
                 <text
                   key={j}
                   x={p.label.anchor === "middle" ? p.label.x : p.label.anchor === "start" ? p.label.x + GAP : p.label.x - GAP}
-                  y={p.label.y - LIFT - 3 - (e.label.length - 1 - j) * LINE}
+                  y={p.label.below === true ? p.label.y + LIFT - 3 + (j + 1) * LINE : p.label.y - LIFT - 3 - (e.label.length - 1 - j) * LINE}
                   textAnchor={p.label.anchor}
                 >
                   {l}

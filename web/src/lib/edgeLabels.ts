@@ -3,7 +3,8 @@
 // descending edge placed to the left of its point sits on the curve, which is higher there). Edges fan
 // out of a caller and into a callee, where a label at the middle of each would collide; the first clear
 // spot along the edge wins (the middle, then further out, then the same points with the text on the
-// other side), and when none is clear, the one that covers least. Pure and deterministic.
+// other side, then the same points with the text under them), and when none is clear, the one that
+// covers least. Pure and deterministic.
 
 export interface Size {
   readonly width: number
@@ -38,6 +39,8 @@ export type Anchor = "middle" | "start" | "end"
 
 export interface LabelPoint extends P {
   readonly anchor: Anchor
+  /** The text hangs under its point instead of standing on it (where every spot above is taken). */
+  readonly below?: boolean
 }
 
 /** Pixels between a label's point and its text when the text starts after or ends before the point. */
@@ -46,10 +49,10 @@ export const GAP = 6
 /** How far above its point a label's box ends (px): clear of its line's stroke and MARGIN. */
 export const LIFT = 6
 
-/** A label's box: its bottom just above the point, centred on it or beside it as `anchor` says. */
+/** A label's box: its bottom just above the point (its top just under it when `below`), centred on it or beside it as `anchor` says. */
 export const labelBox = (p: LabelPoint, size: Size): Rect => ({
   x: p.anchor === "middle" ? p.x - size.width / 2 : p.anchor === "start" ? p.x + GAP : p.x - GAP - size.width,
-  y: p.y - LIFT - size.height,
+  y: p.below === true ? p.y + LIFT : p.y - LIFT - size.height,
   width: size.width,
   height: size.height
 })
@@ -83,7 +86,9 @@ const OTHERS: Record<Anchor, ReadonlyArray<Anchor>> = { middle: ["start", "end"]
 /**
  * Candidate points, best first: the flat runs through layers (long edges), then along each curve, then
  * the curves' points again with the text on their other sides (a descending curve's label clears its
- * line to the right of a point, an ascending one's to the left).
+ * line to the right of a point, an ascending one's to the left), then all of these with the text under
+ * the point (a steep edge between two close nodes: above it, left and right, are its caller, its
+ * callee's neighbour and its own line; under it, left of a descending curve, is clear).
  */
 export const candidates = (path: LabelledPath): ReadonlyArray<LabelPoint> => {
   const pts = path.points
@@ -104,7 +109,8 @@ export const candidates = (path: LabelledPath): ReadonlyArray<LabelPoint> => {
       }
     }
   }
-  return [...flat, ...curved, ...other]
+  const above = [...flat, ...curved, ...other]
+  return [...above, ...above.map((c) => ({ ...c, below: true }))]
 }
 
 /** Points along a path as drawn (its curves sampled), for labels to keep off. */
