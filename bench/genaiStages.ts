@@ -13,6 +13,8 @@ import type { DbClient } from "../src/db/Db.ts"
 import type { SpanRow } from "../src/domain/jobs.ts"
 import type { SpanRow as DecodedSpan } from "../src/ingest/otlp/index.ts"
 import { AggregateJob } from "../src/domain/pipeline.ts"
+import { fastDecoder } from "../src/domain/fastDecode.ts"
+import { jobEncoder } from "../src/queues/Queues.ts"
 import { deriveGenai } from "../src/ingest/genai/derive.ts"
 import { loopsOf } from "../src/ingest/genai/loops.ts"
 import { sanitizeGenai } from "../src/ingest/genai/sanitize.ts"
@@ -38,8 +40,12 @@ const strip = (s: DecodedSpan): DecodedSpan => ({
 type Stage = "sanitize" | "derive" | "insert" | "roots" | "loops" | "series" | "encode" | "refresh" | "refresh1h"
 const STAGES: ReadonlyArray<Stage> = ["sanitize", "derive", "insert", "roots", "loops", "series", "encode", "refresh", "refresh1h"]
 
-const encode = Schema.encodeSync(AggregateJob)
-const decode = Schema.decodeUnknownSync(AggregateJob)
+// As the stages do: the producer's encoder and the worker's decoder take the fast path (src/domain/fastDecode.ts)
+// when it vouches for the job, the schema's own only when it does not.
+const encode = jobEncoder(AggregateJob)
+const fast = fastDecoder(AggregateJob)
+const slow = Schema.decodeUnknownSync(AggregateJob)
+const decode = (u: unknown) => fast?.(u) ?? slow(u)
 
 /** A TimescaleDB server's CPU seconds so far (DATABASE_URL, on this machine), its replicas' included. */
 type ServerCpu = (() => { primary: number; replica: number }) | undefined

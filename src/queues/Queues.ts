@@ -40,7 +40,7 @@ export const makeQueue = (stage: Exclude<Stage, "ingest">) =>
  * A job's encoding with the stage's schema. A job the fast predicate vouches for is its own encoding
  * (the schema has no transformation then), so it is queued without the schema's copy.
  */
-const jobEncoder = <A, I>(schema: Schema.Schema<A, I>) => {
+export const jobEncoder = <A, I>(schema: Schema.Schema<A, I>) => {
   const fast = fastDecoder(schema)
   const encodeSync = Schema.encodeSync(schema)
   return (job: A): I => (fast?.(job) as I | undefined) ?? encodeSync(job)

@@ -110,21 +110,48 @@ const str = (a: Readonly<Record<string, unknown>>, k1: string, k2?: string, k3?:
 const strOf = (v: unknown): string | null =>
   typeof v === "string" ? (v === "" ? null : v) : typeof v === "number" || typeof v === "boolean" ? String(v) : null
 
-const tokens = (a: Readonly<Record<string, unknown>>, keys: ReadonlyArray<string>): number | null => {
-  for (const k of keys) {
-    if (!(k in a)) continue
-    const v = tokenValue(a[k])
-    if (typeof v === "number") return v
+// The attributes recognize() reads, each in a slot: one pass over a span's own keys finds them. A span
+// has a few attributes, and looking up each of these names, most of them missing, took 0.85 µs per span
+// of the genai bench's spans against 0.64 µs for the pass (scratch micro-benchmark, the same records).
+// Where several names mean one thing, the earlier slot wins.
+const NAMES = [
+  "gen_ai.operation.name", "openinference.span.kind",
+  "gen_ai.request.model", "llm.model_name", "gen_ai.response.model",
+  ...INPUT_TOKEN_KEYS, ...OUTPUT_TOKEN_KEYS, ...CACHE_READ_KEYS, ...CACHE_WRITE_KEYS,
+  "gen_ai.agent.name", "agent.name", "gen_ai.tool.name", "tool.name", "error.type",
+  "gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system",
+  "gen_ai.agent.id", "agent.id", "gen_ai.conversation.id", "session.id", "gen_ai.workflow.name",
+  "user.id", "enduser.id", "mplp.user.id"
+] as const
+type Name = (typeof NAMES)[number]
+const SLOT: ReadonlyMap<string, number> = new Map(NAMES.map((n, i) => [n, i]))
+const at = (n: Name): number => SLOT.get(n)!
+const OP = at("gen_ai.operation.name"), OI_KIND = at("openinference.span.kind")
+const REQUEST_MODEL = at("gen_ai.request.model"), LLM_MODEL = at("llm.model_name"), RESPONSE_MODEL = at("gen_ai.response.model")
+const INPUT = at(INPUT_TOKEN_KEYS[0]), OUTPUT = at(OUTPUT_TOKEN_KEYS[0]), CACHE_READ = at(CACHE_READ_KEYS[0]), CACHE_WRITE = at(CACHE_WRITE_KEYS[0])
+const AGENT = at("gen_ai.agent.name"), TOOL = at("gen_ai.tool.name"), ERROR_TYPE = at("error.type"), PROVIDER = at("gen_ai.provider.name")
+const AGENT_ID = at("gen_ai.agent.id"), CONVERSATION = at("gen_ai.conversation.id"), WORKFLOW = at("gen_ai.workflow.name"), USER = at("user.id")
+
+// One span at a time (recognize is synchronous): the slots are reused, cleared after each span.
+const found: Array<unknown> = new Array(NAMES.length).fill(undefined)
+
+/** The first of `n` slots from `i` with a usable value, as text. */
+const strAt = (i: number, n = 1): string | null => {
+  for (let k = i; k < i + n; k++) {
+    const v = strOf(found[k])
+    if (v !== null) return v
   }
   return null
 }
 
-/** The operation the span names, mapped from OpenInference's span kind when it has no gen_ai.operation.name; unknown names are null. */
-export const operationOf = (a: Readonly<Record<string, unknown>>): string | null => {
-  const op = str(a, "gen_ai.operation.name")
-  if (op !== null) return KNOWN_OPERATION_NAMES.has(op) ? op : null
-  const oi = str(a, "openinference.span.kind")
-  return oi === null ? null : OPENINFERENCE_KINDS[oi.toUpperCase()] ?? null
+/** The first of the three token slots from `i` whose value is a count. */
+const tokensAt = (i: number): number | null => {
+  for (let k = i; k < i + 3; k++) {
+    if (found[k] === undefined) continue
+    const v = tokenValue(found[k])
+    if (typeof v === "number") return v
+  }
+  return null
 }
 
 /**
@@ -132,15 +159,36 @@ export const operationOf = (a: Readonly<Record<string, unknown>>): string | null
  * `statusCode` 2 (ERROR) or an error.type makes the call an error.
  */
 export const recognize = (a: Readonly<Record<string, unknown>>, statusCode: number, inherited: Inherited): GenaiRecord | null => {
-  if (!isGenaiSpan(a)) return null
-  const operation = operationOf(a)
-  const requestModel = str(a, "gen_ai.request.model", "llm.model_name")
-  const responseModel = str(a, "gen_ai.response.model")
+  // isGenaiSpan and the slots in one pass over the span's own keys.
+  let genai = false
+  let any = false
+  for (const k in a) {
+    if (!Object.hasOwn(a, k)) continue
+    const c = k.charCodeAt(0)
+    if (!genai && ((c === 103 && k.startsWith("gen_ai.")) || (c === 111 && k === "openinference.span.kind") ||
+      (c === 108 && (k.startsWith("llm.model_name") || k.startsWith("llm.token_count."))))) genai = true
+    const slot = SLOT.get(k)
+    if (slot !== undefined) {
+      found[slot] = a[k]
+      any = true
+    }
+  }
+  try {
+    return genai ? recognizeFound(statusCode, inherited) : null
+  } finally {
+    if (any) found.fill(undefined)
+  }
+}
+
+const recognizeFound = (statusCode: number, inherited: Inherited): GenaiRecord => {
+  const op = strAt(OP)
+  const oi = op === null ? strAt(OI_KIND) : null
+  const operation = op !== null ? (KNOWN_OPERATION_NAMES.has(op) ? op : null) : oi === null ? null : OPENINFERENCE_KINDS[oi.toUpperCase()] ?? null
+  const requestModel = strAt(REQUEST_MODEL) ?? strAt(LLM_MODEL)
+  const responseModel = strAt(RESPONSE_MODEL)
   const model = responseModel ?? requestModel
-  const inputTokens = tokens(a, INPUT_TOKEN_KEYS)
-  const outputTokens = tokens(a, OUTPUT_TOKEN_KEYS)
-  const ownAgent = str(a, "gen_ai.agent.name", "agent.name")
-  const ownTool = str(a, "gen_ai.tool.name", "tool.name")
+  const ownAgent = strAt(AGENT, 2)
+  const ownTool = strAt(TOOL, 2)
   const kind: GenaiKind =
     operation !== null && MODEL_OPERATIONS.has(operation) ? "model"
     : operation === "execute_tool" || (operation === null && ownTool !== null) ? "tool"
@@ -148,27 +196,27 @@ export const recognize = (a: Readonly<Record<string, unknown>>, statusCode: numb
     : operation === null && model !== null ? "model"
     : operation === null && ownAgent !== null ? "agent"
     : "other"
-  const errorType = str(a, "error.type")
+  const errorType = strAt(ERROR_TYPE)
   return {
     kind,
     operation,
-    provider: str(a, "gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system"),
+    provider: strAt(PROVIDER, 4),
     requestModel,
     responseModel,
     model,
     agentName: ownAgent ?? inherited.agentName,
-    agentId: str(a, "gen_ai.agent.id", "agent.id") ?? (ownAgent === null ? inherited.agentId : null),
+    agentId: strAt(AGENT_ID, 2) ?? (ownAgent === null ? inherited.agentId : null),
     parentAgent: kind === "agent" ? inherited.agentName : null,
     toolName: ownTool ?? inherited.toolName,
-    conversationId: str(a, "gen_ai.conversation.id", "session.id") ?? inherited.conversationId,
-    workflowName: str(a, "gen_ai.workflow.name"),
-    userId: str(a, "user.id", "enduser.id", "mplp.user.id") ?? inherited.userId,
+    conversationId: strAt(CONVERSATION, 2) ?? inherited.conversationId,
+    workflowName: strAt(WORKFLOW),
+    userId: strAt(USER, 3) ?? inherited.userId,
     errorType,
     error: statusCode === 2 || errorType !== null,
-    inputTokens,
-    outputTokens,
-    cacheReadTokens: tokens(a, CACHE_READ_KEYS),
-    cacheWriteTokens: tokens(a, CACHE_WRITE_KEYS),
+    inputTokens: tokensAt(INPUT),
+    outputTokens: tokensAt(OUTPUT),
+    cacheReadTokens: tokensAt(CACHE_READ),
+    cacheWriteTokens: tokensAt(CACHE_WRITE),
     costUsd: null,
     unpricedTokens: 0
   }
