@@ -27,6 +27,32 @@ describe("recognize", () => {
     expect(recognize({ "gen_ai.usage.input_tokens": 10, "gen_ai.usage.prompt_tokens": 99, "gen_ai.request.model": "m" }, 0, NOTHING_INHERITED)?.inputTokens).toBe(10)
     expect(recognize({ "http.method": "GET", "agent.name": "x" }, 0, NOTHING_INHERITED)).toBeNull()
   })
+  it("takes each field from the first of its names with a usable value, in the conventions' order", () => {
+    const names: Record<string, ReadonlyArray<string>> = {
+      provider: ["gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system"],
+      requestModel: ["gen_ai.request.model", "llm.model_name"],
+      agentName: ["gen_ai.agent.name", "agent.name"],
+      agentId: ["gen_ai.agent.id", "agent.id"],
+      toolName: ["gen_ai.tool.name", "tool.name"],
+      conversationId: ["gen_ai.conversation.id", "session.id"],
+      userId: ["user.id", "enduser.id", "mplp.user.id"],
+      inputTokens: ["gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt"],
+      outputTokens: ["gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens", "llm.token_count.completion"],
+      cacheReadTokens: ["gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_read_input_tokens", "llm.token_count.prompt_details.cache_read"],
+      cacheWriteTokens: ["gen_ai.usage.cache_creation.input_tokens", "gen_ai.usage.cache_creation_input_tokens", "llm.token_count.prompt_details.cache_write"]
+    }
+    for (const [field, keys] of Object.entries(names)) {
+      const counts = field.endsWith("Tokens")
+      keys.forEach((_, i) => {
+        // The names before i present but unusable (empty text, a count that is none), i and after usable.
+        const a: Record<string, unknown> = { "gen_ai.operation.name": "chat" }
+        keys.forEach((k, j) => (a[k] = j < i ? (counts ? "many" : "") : counts ? 10 + j : `${field}-${j}`))
+        expect(recognize(a, 0, NOTHING_INHERITED)?.[field as "provider"], `${field} from ${keys[i]}`).toBe(counts ? 10 + i : `${field}-${i}`)
+      })
+    }
+    // Numbers and booleans are names too; the first usable one wins whatever the order of the keys.
+    expect(recognize({ "agent.name": 7, "llm.model_name": "m", "session.id": true, "gen_ai.agent.name": "" }, 0, NOTHING_INHERITED)).toMatchObject({ kind: "model", agentName: "7", conversationId: "true" })
+  })
   it("inherits agent, tool, conversation and user but keeps its own", () => {
     const inherited = { agentName: "planner", agentId: "p1", toolName: "search", conversationId: "c", userId: "u" }
     expect(recognize({ "gen_ai.operation.name": "chat", "gen_ai.request.model": "m" }, 2, inherited)).toMatchObject({ agentName: "planner", agentId: "p1", toolName: "search", conversationId: "c", userId: "u", error: true })
