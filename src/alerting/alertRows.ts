@@ -60,9 +60,12 @@ const writeAlert = (tx: Queryable, tenantId: string, alertId: string, action: Ac
         `UPDATE alerts SET occurrences = occurrences + 1, last_seen_at = now(), observed = $3,
            severity = CASE WHEN $4 = 'critical' THEN 'critical' ELSE severity END,
            peak = CASE WHEN abs($3 - coalesce(expected, 0)) > abs(coalesce(peak, $3) - coalesce(expected, 0)) THEN $3 ELSE peak END,
-           last_notified_at = CASE WHEN $5 THEN now() ELSE last_notified_at END, last_window_start = to_timestamp($6 / 1000.0)
+           last_notified_at = CASE WHEN $5 THEN now() ELSE last_notified_at END, last_window_start = to_timestamp($6 / 1000.0),
+           -- A budget's title says what was spent and which level it passed: the latest, unless it would
+           -- say "warning" of an alert that stays critical (severity never steps down while open).
+           title = CASE WHEN $4 = 'critical' OR severity <> 'critical' THEN $7 ELSE title END
          WHERE tenant_id = $1 AND id = $2`,
-        [tenantId, alertId, ev.value, ev.severity, action._tag !== "Fold", ev.windowStartMs]
+        [tenantId, alertId, ev.value, ev.severity, action._tag !== "Fold", ev.windowStartMs, titleOf(ev)]
       )
   }
 }

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto"
+import { formatUsd } from "../domain/money.ts"
 import type { EvaluationMsg } from "../domain/pipeline.ts"
 import { notifies, step, withAlertId } from "./policy.ts"
 import type { Action, AlertState } from "./policy.ts"
@@ -14,7 +15,7 @@ export const envelope = (eventType: string, data: Record<string, unknown>) => ({
 export const eventTypeOf = (rule: EvaluationMsg["rule"]) => (rule === "anomaly" ? "anomaly_detected" : rule === "budget" ? "budget_exceeded" : "threshold_exceeded")
 export const titleOf = (ev: EvaluationMsg) =>
   ev.rule === "budget"
-    ? `${ev.operation}: $${ev.value.toFixed(4)} spent, ${ev.severity === "critical" ? "over the limit" : "past the warning level"} ($${(ev.threshold ?? 0).toFixed(4)})`
+    ? `${ev.operation}: ${formatUsd(ev.value)} spent, ${ev.severity === "critical" ? "over the limit" : "past the warning level"} (${formatUsd(ev.threshold ?? 0)})`
     : `${ev.metricName}${ev.serviceName === "" ? "" : ` of ${ev.serviceName}`}${ev.operation === "" ? "" : ` (${ev.operation})`}: ${ev.rule === "anomaly" ? "anomalous" : "over threshold"}`
 
 export interface Notification {

@@ -1,3 +1,4 @@
+import { formatUsd } from "../domain/money.ts"
 import type { CriticalPath, SpanTree } from "./spanTree.ts"
 import { counted, fmtMs as ms, fmtPct as pct } from "./recommendations.ts"
 
@@ -81,6 +82,6 @@ export const analyseGenai = (tree: SpanTree, path: CriticalPath, totalMs: number
     mostExpensiveModel,
     summary: `model calls hold ${pct(share(modelMs))} of the critical path, tool calls ${pct(share(toolMs))}` +
       (best === undefined ? "" : `; ${best.spanIds.length} model calls ran one after another (${ms(best.totalMs)}): run concurrently they could save up to ${ms(best.savableMs)}`) +
-      (mostExpensiveModel === null || mostExpensiveModel.costUsd === 0 ? "" : `; most expensive model ${mostExpensiveModel.model} ($${mostExpensiveModel.costUsd.toFixed(4)} over ${counted(mostExpensiveModel.calls, "call")})`)
+      (mostExpensiveModel === null || mostExpensiveModel.costUsd === 0 ? "" : `; most expensive model ${mostExpensiveModel.model} (${formatUsd(mostExpensiveModel.costUsd)} over ${counted(mostExpensiveModel.calls, "call")})`)
   }
 }

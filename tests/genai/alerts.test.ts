@@ -72,6 +72,8 @@ describe("GenAI detection and alerts", () => {
     const critical = await eventually(async () => received(t.id, "budget_exceeded").find((r) => r.body.data.severity === "critical"), 20_000)
     expect(critical.body.data).toMatchObject({ action: "escalate", previousSeverity: "warning", alertId: warning.body.data.alertId })
     expect(critical.body.data.observed).toBeCloseTo(0.011, 9)
+    // The alert's title in dollars as the console writes them, not "$0.0110 … ($0.0100)".
+    expect(await app.sql<{ title: string }>("SELECT title FROM alerts WHERE tenant_id = $1", [t.id])).toEqual([{ title: "budget=gpt-daily model=gpt-4o: $0.011 spent, over the limit ($0.01)" }])
     // The limit raised: the next evaluation finds the spending back under it.
     expect((await app.admin("PUT", `/api/admin/tenants/${t.id}/settings`, { ...doc, budgets: [{ ...budget, limitUsd: 1 }] })).status).toBe(200)
     await new Promise((r) => setTimeout(r, 5500)) // the settings cache (5 s)

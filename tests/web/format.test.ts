@@ -72,6 +72,8 @@ describe("console formatting", () => {
     expect(formatCalls(12)).toBe("12 calls")
     expect(formatCalls(12_400, true)).toBe("12.4k calls")
     expect(formatUsd(0)).toBe("$0")
+    // Sub-cent amounts keep their digits; a few tokens of a cheap model are not "$0" (nor "$0.").
+    expect([0.0042, 0.00015, 0.000006, 0.00000015, 0.5, 12.5].map(formatUsd)).toEqual(["$0.0042", "$0.00015", "$0.00001", "<$0.00001", "$0.5", "$12.50"])
     expect(formatSpend(0, 0)).toBe("$0")
     expect(formatSpend(0, 1_500)).toBe("no price")
     expect(formatSpend(0.0042, 1_500)).toBe("$0.0042 + unpriced")

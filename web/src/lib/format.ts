@@ -1,6 +1,10 @@
 // Numbers with units, durations in ms/s/min, times in the viewer's local zone with its UTC offset.
 // Pure: the zone is a parameter (minutes east of UTC) so tests do not depend on the machine's.
 
+import { formatUsd } from "../../../src/domain/money.ts"
+
+export { formatUsd }
+
 export const localOffsetMinutes = (ms: number = Date.now()): number => -new Date(ms).getTimezoneOffset()
 
 const pad = (n: number, w = 2) => String(Math.trunc(Math.abs(n))).padStart(w, "0")
@@ -148,14 +152,6 @@ export const formatCost = (costUsd: number, unpricedTokens: number): string => {
 
 /** Tokens, compact: "1,500 tok", "12k tok". */
 export const formatTokens = (n: number): string => `${formatCount(n, true)} tok`
-
-/** US dollars: small amounts keep their significant digits ($0.0042), larger ones cents. */
-export const formatUsd = (v: number): string => {
-  if (!Number.isFinite(v)) return "–"
-  if (v === 0) return "$0"
-  const a = Math.abs(v)
-  return `$${a < 0.01 ? v.toFixed(5).replace(/0+$/, "") : a < 1 ? v.toFixed(4).replace(/0+$/, "") : v.toFixed(2)}`
-}
 
 /**
  * What calls cost in USD, where unpriced tokens (a model without a price) are not free: nothing priced
