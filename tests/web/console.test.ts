@@ -136,6 +136,17 @@ describe("web console", () => {
     const now = page.locator(`li[data-trace-id="${running}"]`)
     expect(await now.textContent()).toContain("compare prices")
     expect(await now.getByRole("progressbar").getAttribute("value")).toBe("40")
+    expect(await page.getByText(/^1 error span$/).count()).toBe(1)
+    // The p95 trend of a service whose spans fell in one bucket: a dot, not an empty cell (no line joins one value).
+    const p95Trend = page.locator(`tr[data-service="planner"] td`).nth(5).locator("canvas")
+    await p95Trend.waitFor()
+    const painted = await p95Trend.evaluate((c: HTMLCanvasElement) => {
+      const d = c.getContext("2d")!.getImageData(0, 0, c.width, c.height).data
+      let n = 0
+      for (let i = 3; i < d.length; i += 4) if (d[i]! > 0) n++
+      return n
+    })
+    expect(painted).toBeGreaterThan(0)
     await screenshot(page, "overview")
     const dark = await signedIn({ colorScheme: "dark" })
     await dark.locator(`tr[data-service="planner"]`).waitFor()

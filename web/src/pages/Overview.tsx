@@ -39,7 +39,7 @@ export default function Overview() {
             {errors > 0 && <span aria-hidden="true">⚠ </span>}
             {services.data === undefined ? "…" : formatPercent(requests === 0 ? 0 : errors / requests)}
           </p>
-          <p className="muted">{formatCount(errors)} error spans</p>
+          <p className="muted">{formatCount(errors)} error span{errors === 1 ? "" : "s"}</p>
         </div>
         <AlertCounts />
         <IngestCard range={range} refreshMs={REFRESH_MS} />
