@@ -212,6 +212,11 @@ describe("web console", () => {
     await chart.waitFor()
     expect(await chart.getAttribute("aria-label")).toMatch(/^responseTimeMs: 30 points in 2 series/)
     expect(await page.locator(".u-legend").textContent()).toMatch(/planner.*llm|llm.*planner/)
+    // The picker: a metric sent as points counts them; one the detector derives from spans has windows only.
+    const meta = (name: string) =>
+      page.locator(".metric-picker li").filter({ has: page.locator(".metric-name", { hasText: new RegExp(`^${name}$`) }) }).locator(".metric-meta").textContent()
+    expect(await meta("responseTimeMs")).toMatch(/^5 services · 30 points · /)
+    expect(await meta("errorRate")).toMatch(/^5 services · windows only · /)
     await screenshot(page, "metrics")
     await page.getByRole("button", { name: /Last hour/ }).click()
     await page.getByRole("button", { name: "Last 15 minutes" }).click()
