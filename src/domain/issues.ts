@@ -1,4 +1,5 @@
 import { ParseResult } from "effect"
+import type { SchemaAST } from "effect"
 import type { ParseIssue } from "effect/ParseResult"
 
 // Error messages a client sees quote what it sent only as a short excerpt: a message must not carry a
@@ -60,10 +61,20 @@ const shown = (actual: unknown): unknown => {
   return { toString: () => text }
 }
 
+/** Longer printed types than this are said by their kind (a list, an object). */
+const SHORT_TYPE_CHARS = 40
+const kindOf = (ast: SchemaAST.AST): string | undefined => (ast._tag === "TupleType" ? "a list" : ast._tag === "TypeLiteral" ? "an object" : undefined)
+
 const withExcerpts = (issue: ParseIssue): ParseIssue => {
   switch (issue._tag) {
-    case "Type":
-      return new ParseResult.Type(issue.ast, shown(issue.actual), issue.message === undefined ? undefined : clip(issue.message, MAX_MESSAGE_CHARS))
+    case "Type": {
+      // A list or an object that is not one: Effect's message spells the whole expected type out
+      // ("Expected ReadonlyArray<{ readonly name: string; readonly value: number; … }>"), which buries
+      // what a person needs to read. A named type keeps its name ("Expected Sketch").
+      const kind = issue.message === undefined && String(issue.ast).length > SHORT_TYPE_CHARS ? kindOf(issue.ast) : undefined
+      const message = kind !== undefined ? `Expected ${kind}, actual ${excerpt(issue.actual)}` : issue.message === undefined ? undefined : clip(issue.message, MAX_MESSAGE_CHARS)
+      return new ParseResult.Type(issue.ast, shown(issue.actual), message)
+    }
     case "Missing":
       return issue
     case "Unexpected":

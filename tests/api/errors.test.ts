@@ -119,6 +119,16 @@ describe("400: invalid bodies name the bad fields", () => {
     expect(paths).toEqual(expect.arrayContaining(["operationName", "serviceName", "context.userId", "samplingRate"]))
   })
 
+  it("says a list or an object is expected in words, not by spelling out its whole type", async () => {
+    const t = await app.tenant()
+    const res = await call(app, t.key, "POST", "/api/metrics", { points: "cpu=1" })
+    expect(res.status).toBe(400)
+    const body = (await res.json()) as { message: string; issues: Array<{ path: string | Array<unknown>; message: string }> }
+    expect(body.issues.map((i) => i.message)).toEqual(['Expected a list, actual "cpu=1"'])
+    const one = await call(app, t.key, "POST", "/api/metrics", { points: [5] })
+    expect(((await one.json()) as typeof body).issues.map((i) => i.message)).toEqual(["Expected an object, actual 5"])
+  })
+
   it("refuses non-finite numbers (1e999 parses to Infinity)", async () => {
     const t = await app.tenant()
     const json = { authorization: `Bearer ${t.key}`, "content-type": "application/json" }
