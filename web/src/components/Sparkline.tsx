@@ -3,7 +3,7 @@ import type uPlot from "uplot"
 import { UPlot } from "./UPlot.tsx"
 
 /** The indices of values whose neighbours are both missing (uPlot's points.filter), or null for none. */
-export const isolatedPoints = (ys: ArrayLike<number | null | undefined>): Array<number> | null => {
+const isolatedPoints = (ys: ArrayLike<number | null | undefined>): Array<number> | null => {
   const out: Array<number> = []
   for (let i = 0; i < ys.length; i++) if (ys[i] != null && ys[i - 1] == null && ys[i + 1] == null) out.push(i)
   return out.length === 0 ? null : out
