@@ -62,37 +62,38 @@ export const detectPending = (tx: Queryable, tenantId: string, settings: TenantS
       band.push(result.evaluations.find((e) => e.rule === "anomaly"))
     }
     const anomalies = evaluations.filter((e) => e.severity !== "none")
-    if (anomalies.length > 0) {
-      yield* tx.query(
-        `INSERT INTO anomalies (tenant_id, series_key, metric_name, service_name, operation, method, window_start, window_end,
+    // The writes in one statement (data-modifying CTEs, each run once whether or not it has rows): the
+    // embedded database is held by this transaction from BEGIN to COMMIT, every round trip included
+    // (src/db/embedded.ts), and four statements here were four round trips other tenants' batches waited behind.
+    const traceparent = (yield* currentTraceparent) ?? null
+    yield* tx.query(
+      `WITH anomalies_in AS (
+         INSERT INTO anomalies (tenant_id, series_key, metric_name, service_name, operation, method, window_start, window_end,
                                 observed, expected, sd, z, threshold, severity)
          SELECT $1, k, m, s, o, me, to_timestamp(ws / 1000.0), to_timestamp(we / 1000.0), ob, ex, sd, z, th, sv
          FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::float8[], $8::float8[], $9::float8[],
                      $10::float8[], $11::float8[], $12::float8[], $13::float8[], $14::text[])
               AS u(k, m, s, o, me, ws, we, ob, ex, sd, z, th, sv)
-         ON CONFLICT DO NOTHING`,
-        [tenantId, anomalies.map((a) => a.seriesKey), anomalies.map((a) => a.metricName), anomalies.map((a) => a.serviceName),
-          anomalies.map((a) => a.operation), anomalies.map((a) => (a.rule === "anomaly" ? "ewma_zscore" : "threshold")),
-          anomalies.map((a) => a.windowStartMs), anomalies.map((a) => a.windowEndMs), anomalies.map((a) => a.value),
-          anomalies.map((a) => a.expected), anomalies.map((a) => a.sd), anomalies.map((a) => a.z), anomalies.map((a) => a.threshold),
-          anomalies.map((a) => a.severity)]
-      )
-    }
-    yield* tx.query(
-      `INSERT INTO detector_state (tenant_id, series_key, state, last_window_start, updated_at)
-       SELECT $1, k, s::jsonb, to_timestamp(w / 1000.0), now() FROM unnest($2::text[], $3::text[], $4::float8[]) AS u(k, s, w)
-       ON CONFLICT (tenant_id, series_key) DO UPDATE SET state = excluded.state, last_window_start = excluded.last_window_start, updated_at = now()`,
-      [tenantId, keys, keys.map((k) => JSON.stringify(states.get(k))), keys.map((k) => lastWindow.get(k) ?? 0)]
+         ON CONFLICT DO NOTHING
+       ), states AS (
+         INSERT INTO detector_state (tenant_id, series_key, state, last_window_start, updated_at)
+         SELECT $1, k, s::jsonb, to_timestamp(w / 1000.0), now() FROM unnest($15::text[], $16::text[], $17::float8[]) AS u(k, s, w)
+         ON CONFLICT (tenant_id, series_key) DO UPDATE SET state = excluded.state, last_window_start = excluded.last_window_start, updated_at = now()
+       ), evaluated AS (
+         UPDATE metric_windows m SET evaluated_at = now(), expected = u.ex, sd = u.sd, z = u.z
+         FROM unnest($18::text[], $19::float8[], $20::float8[], $21::float8[], $22::float8[]) AS u(k, ws, ex, sd, z)
+         WHERE m.tenant_id = $1 AND m.series_key = u.k AND m.window_start = to_timestamp(u.ws / 1000.0)
+       )
+       INSERT INTO pending_evaluations (tenant_id, payload, traceparent) SELECT $1, $23::jsonb, $24 WHERE $25::boolean`,
+      [tenantId, anomalies.map((a) => a.seriesKey), anomalies.map((a) => a.metricName), anomalies.map((a) => a.serviceName),
+        anomalies.map((a) => a.operation), anomalies.map((a) => (a.rule === "anomaly" ? "ewma_zscore" : "threshold")),
+        anomalies.map((a) => a.windowStartMs), anomalies.map((a) => a.windowEndMs), anomalies.map((a) => a.value),
+        anomalies.map((a) => a.expected), anomalies.map((a) => a.sd), anomalies.map((a) => a.z), anomalies.map((a) => a.threshold),
+        anomalies.map((a) => a.severity),
+        keys, keys.map((k) => JSON.stringify(states.get(k))), keys.map((k) => lastWindow.get(k) ?? 0),
+        rows.map((r) => r.series_key), rows.map((r) => Number(r.ws)), band.map((e) => e?.expected ?? null),
+        band.map((e) => e?.sd ?? null), band.map((e) => e?.z ?? null),
+        JSON.stringify(evaluations), traceparent, evaluations.length > 0]
     )
-    yield* tx.query(
-      `UPDATE metric_windows m SET evaluated_at = now(), expected = u.ex, sd = u.sd, z = u.z
-       FROM unnest($2::text[], $3::float8[], $4::float8[], $5::float8[], $6::float8[]) AS u(k, ws, ex, sd, z)
-       WHERE m.tenant_id = $1 AND m.series_key = u.k AND m.window_start = to_timestamp(u.ws / 1000.0)`,
-      [tenantId, rows.map((r) => r.series_key), rows.map((r) => Number(r.ws)), band.map((e) => e?.expected ?? null),
-        band.map((e) => e?.sd ?? null), band.map((e) => e?.z ?? null)]
-    )
-    if (evaluations.length > 0) {
-      yield* tx.query("INSERT INTO pending_evaluations (tenant_id, payload, traceparent) VALUES ($1, $2::jsonb, $3)", [tenantId, JSON.stringify(evaluations), (yield* currentTraceparent) ?? null])
-    }
     return rows.length
   })
