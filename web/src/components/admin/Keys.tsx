@@ -135,7 +135,9 @@ export const Keys = ({ tenant }: { readonly tenant: string }) => {
         <h3 id="new-key-title">New key</h3>
         <div className="row">
           <label>
-            Name <span className="muted">(optional)</span>
+            <span>
+              Name <span className="muted">(optional)</span>
+            </span>
             <input value={name} onChange={(e) => setName(e.target.value)} placeholder="e.g. checkout service" />
           </label>
           <fieldset className="row">

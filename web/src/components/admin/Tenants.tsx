@@ -52,7 +52,9 @@ export const Tenants = ({ selected, onCreated }: { readonly selected: string | n
           Letters, digits, - and _; it names the tenant in keys and logs
         </p>
         <label>
-          Name <span className="muted">(optional)</span>
+          <span>
+            Name <span className="muted">(optional)</span>
+          </span>
           <input value={name} onChange={(e) => setName(e.target.value)} />
         </label>
         {create.error !== null && (
