@@ -144,9 +144,9 @@ const strAt = (i: number, n = 1): string | null => {
   return null
 }
 
-/** The first of the three token slots from `i` whose value is a count. */
-const tokensAt = (i: number): number | null => {
-  for (let k = i; k < i + 3; k++) {
+/** The first of the `keys.length` token slots from `i` whose value is a count. */
+const tokensAt = (i: number, keys: ReadonlyArray<string>): number | null => {
+  for (let k = i; k < i + keys.length; k++) {
     if (found[k] === undefined) continue
     const v = tokenValue(found[k])
     if (typeof v === "number") return v
@@ -213,10 +213,10 @@ const recognizeFound = (statusCode: number, inherited: Inherited): GenaiRecord =
     userId: strAt(USER, 3) ?? inherited.userId,
     errorType,
     error: statusCode === 2 || errorType !== null,
-    inputTokens: tokensAt(INPUT),
-    outputTokens: tokensAt(OUTPUT),
-    cacheReadTokens: tokensAt(CACHE_READ),
-    cacheWriteTokens: tokensAt(CACHE_WRITE),
+    inputTokens: tokensAt(INPUT, INPUT_TOKEN_KEYS),
+    outputTokens: tokensAt(OUTPUT, OUTPUT_TOKEN_KEYS),
+    cacheReadTokens: tokensAt(CACHE_READ, CACHE_READ_KEYS),
+    cacheWriteTokens: tokensAt(CACHE_WRITE, CACHE_WRITE_KEYS),
     costUsd: null,
     unpricedTokens: 0
   }
