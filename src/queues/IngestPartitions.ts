@@ -1,6 +1,6 @@
-import { Queue } from "bullmq"
-import type { ConnectionOptions, Job, JobType } from "bullmq"
+import type { ConnectionOptions, Job, JobType, Queue } from "bullmq"
 import { Cluster, Redis } from "ioredis"
+import { closeQueue, openQueue } from "./bullQueue.ts"
 import { waitForReplicas } from "./Redis.ts"
 import type { RedisClient } from "./Redis.ts"
 import { partitionOf, redisKeys } from "./keys.ts"
@@ -41,7 +41,7 @@ export class IngestPartitions {
   static open(connection: ConnectionOptions, prefix: string, partitions: number, name: "ingest" | "aggregate" = "ingest") {
     const keys = redisKeys(prefix)
     return new IngestPartitions(
-      Array.from({ length: partitions }, (_, n) => new Queue(name, { connection, prefix: keys.partition(n), defaultJobOptions: partitionJobOptions(partitions) })),
+      Array.from({ length: partitions }, (_, n) => openQueue(name, { connection, prefix: keys.partition(n), defaultJobOptions: partitionJobOptions(partitions) })),
       connection instanceof Redis || connection instanceof Cluster ? connection : undefined
     )
   }
@@ -112,6 +112,6 @@ export class IngestPartitions {
   }
 
   close() {
-    return Promise.all(this.queues.map((q) => q.close())).then(() => undefined)
+    return Promise.all(this.queues.map(closeQueue)).then(() => undefined)
   }
 }

@@ -1,4 +1,5 @@
-import { Queue, UnrecoverableError, Worker } from "bullmq"
+import { UnrecoverableError, Worker } from "bullmq"
+import type { Queue } from "bullmq"
 import type { Job, JobsOptions } from "bullmq"
 import { Cause, Duration, Effect, Exit, Option, Runtime, Schema } from "effect"
 import { AppConfig } from "../config/AppConfig.ts"
@@ -7,6 +8,7 @@ import { messageOf } from "../domain/errors.ts"
 import { fastDecoder } from "../domain/fastDecode.ts"
 import { describeIssues, formatParseError } from "../domain/issues.ts"
 import { currentTraceparent, spanOfTraceparent, tenantOfJobData, traceparentOfJob } from "../telemetry/traceContext.ts"
+import { closeQueue, openQueue } from "./bullQueue.ts"
 import { IngestPartitions } from "./IngestPartitions.ts"
 import { redisKeys } from "./keys.ts"
 import { defaultJobOptions } from "./jobOptions.ts"
@@ -25,14 +27,14 @@ export const makeQueue = (stage: Exclude<Stage, "ingest">) =>
     const redis = yield* RedisConnection
     return yield* Effect.acquireRelease(
       Effect.sync(() =>
-        new Queue(stage, {
+        openQueue(stage, {
           connection: redis.connection(`queue-${stage}`, false),
           prefix: bullPrefix(redis.prefix),
           defaultJobOptions
         })
       ),
       // Finalizers are uninterruptible: only an interruptible close can be cut short by the timeout.
-      (q) => Effect.promise(() => q.close()).pipe(Effect.interruptible, Effect.timeout(Duration.seconds(5)), Effect.ignore)
+      (q) => Effect.promise(() => closeQueue(q)).pipe(Effect.interruptible, Effect.timeout(Duration.seconds(5)), Effect.ignore)
     )
   })
 
