@@ -5,8 +5,8 @@ import { makePgPool } from "./pgPool.ts"
 import { traced } from "./traced.ts"
 import type { DbClient, Row } from "./client.ts"
 
-export { DbError } from "./client.ts"
-export type { DbClient, Queryable, Row } from "./client.ts"
+export { DbError, queryInOrder } from "./client.ts"
+export type { DbClient, Queryable, Row, Statement } from "./client.ts"
 
 export class Db extends Context.Tag("db/Db")<Db, DbClient>() {
   /** `DATABASE_URL` set: a pg pool against that server; unset: the embedded TimescaleDB in `MPLP_DATA_DIR`, on its own thread. */

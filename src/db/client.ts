@@ -33,7 +33,26 @@ export interface Queryable {
    * Against the embedded database's wire server it fails with COPY_UNSUPPORTED: the caller inserts instead.
    */
   readonly copyFrom?: (table: string, columns: ReadonlyArray<string>, rows: Buffer) => Effect.Effect<void, DbError>
+  /**
+   * Several statements run in order, sent at once where the client can (the embedded thread's
+   * transactions: one round trip instead of one each, while the transaction holds the database);
+   * fails with the first failure. Use `queryInOrder`, which falls back to one after another.
+   */
+  readonly queryMany?: (statements: ReadonlyArray<Statement>) => Effect.Effect<ReadonlyArray<ReadonlyArray<Row>>, DbError>
 }
+
+export interface Statement {
+  readonly text: string
+  readonly values?: ReadonlyArray<unknown>
+}
+
+/** The statements in order, at once where `q` can send them so (see Queryable.queryMany); each one's rows. */
+export const queryInOrder = (q: Queryable, statements: ReadonlyArray<Statement>): Effect.Effect<ReadonlyArray<ReadonlyArray<Row>>, DbError> =>
+  statements.length === 0
+    ? Effect.succeed([])
+    : q.queryMany !== undefined
+    ? q.queryMany(statements)
+    : Effect.forEach(statements, (s) => q.query(s.text, s.values))
 
 export interface DbClient extends Queryable {
   readonly kind: "embedded" | "postgres"

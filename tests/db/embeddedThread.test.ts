@@ -4,6 +4,7 @@ import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import type { Worker } from "node:worker_threads"
+import { queryInOrder } from "../../src/db/Db.ts"
 import { makeEmbeddedThread } from "../../src/db/embedded.ts"
 
 // The default database of `npm start` and of the tests: the embedded TimescaleDB on its own thread.
@@ -80,6 +81,61 @@ describe("the embedded database on its own thread", () => {
       expect(before).toBeGreaterThan(0)
       expect(after).toBe(before)
       expect((yield* db.query<{ n: number }>("SELECT count(*)::int AS n FROM log"))[0]?.n).toBeGreaterThan(after ?? 0)
+    })
+  )
+
+  it.scopedLive("runs the statements queued behind a transaction as soon as it ends, while this thread is still busy", () =>
+    Effect.gen(function* () {
+      const db = yield* makeEmbeddedThread("memory://")
+      yield* db.exec("CREATE TABLE t (k int PRIMARY KEY); CREATE TABLE log (who text, at timestamptz)")
+      const inside = yield* Deferred.make<void>()
+      const release = yield* Deferred.make<void>()
+      let busyUntil = 0
+      const tx = yield* db.transaction((q) =>
+        Effect.gen(function* () {
+          yield* q.query("INSERT INTO t VALUES (1)")
+          yield* Deferred.succeed(inside, undefined)
+          yield* Deferred.await(release)
+          yield* q.query("INSERT INTO t VALUES (2)")
+          // Once its COMMIT is on its way, this thread is busy for 400 ms (a loaded event loop).
+          setImmediate(() => {
+            const until = Date.now() + 400
+            while (Date.now() < until);
+            busyUntil = Date.now()
+          })
+        })
+      ).pipe(Effect.fork)
+      yield* Deferred.await(inside)
+      // Another tenant's statement, waiting for the transaction.
+      const other = yield* db.query("INSERT INTO log VALUES ('other', clock_timestamp())").pipe(Effect.fork)
+      yield* Effect.sleep("100 millis")
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(tx)
+      yield* Fiber.join(other)
+      const [row] = yield* db.query<{ at: Date; n: number }>("SELECT at, (SELECT count(*)::int FROM t) AS n FROM log")
+      expect(row?.n).toBe(2)
+      // It ran during the busy spell: the database thread did not wait to be told the transaction ended.
+      expect(busyUntil).toBeGreaterThan(0)
+      expect(row!.at.getTime()).toBeLessThan(busyUntil - 100)
+    })
+  )
+
+  it.scoped("sends a transaction's statements together in order, and rolls them all back when one fails", () =>
+    Effect.gen(function* () {
+      const db = yield* makeEmbeddedThread("memory://")
+      yield* db.exec("CREATE TABLE t (k int PRIMARY KEY)")
+      const out = yield* db.transaction((q) =>
+        queryInOrder(q, [
+          { text: "INSERT INTO t VALUES (1), (2)" },
+          { text: "SELECT count(*)::int AS n FROM t" },
+          { text: "INSERT INTO t SELECT $1::int + k FROM t RETURNING k", values: [10] }
+        ]))
+      expect(out).toEqual([[], [{ n: 2 }], [{ k: 11 }, { k: 12 }]])
+      const failed = yield* Effect.either(db.transaction((q) =>
+        queryInOrder(q, [{ text: "INSERT INTO t VALUES (3)" }, { text: "INSERT INTO t VALUES (1)" }, { text: "INSERT INTO t VALUES (4)" }])))
+      expect(failed._tag === "Left" && failed.left.message).toContain("duplicate key")
+      // Rolled back whole, and the database goes on (no statement of it left waiting at the thread).
+      expect(yield* db.query<{ k: number }>("SELECT k FROM t ORDER BY k")).toEqual([{ k: 1 }, { k: 2 }, { k: 11 }, { k: 12 }])
     })
   )
 
