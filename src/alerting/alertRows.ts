@@ -1,7 +1,8 @@
 import { Clock, Context, Effect, Layer, Schema } from "effect"
 import { Db } from "../db/Db.ts"
-import { lockCursor } from "../db/cursor.ts"
-import type { Queryable } from "../db/Db.ts"
+import { lockCursorStatements } from "../db/cursor.ts"
+import { queryInOrder } from "../db/Db.ts"
+import type { Queryable, Statement } from "../db/Db.ts"
 import { EvaluationMsg } from "../domain/pipeline.ts"
 import { eventTypeOf, planEvaluation, titleOf } from "./evaluation.ts"
 import type { Action, AlertState } from "./policy.ts"
@@ -14,50 +15,32 @@ import { memoryAlertRows } from "./memoryAlertRows.ts"
 // The worker, delivery slots and sweeps are in AlertStage.ts; the in-memory twin in memoryAlertRows.ts.
 
 /**
- * One evaluation through the alert policy, in one transaction: the policy state row is locked, the
- * alert row and the notifications (outbox) are written with it. A replayed window is a no-op.
+ * A batch of the tenant's pending evaluations through the alert policy, in one transaction: the policy
+ * state rows are locked and read at once, each evaluation is planned (src/alerting/evaluation.ts, pure)
+ * on the state the previous one left, and the writes (alert rows, the outbox of notifications, the final
+ * states) go in order in one round trip. A replayed window is a no-op.
  */
-const applyEvaluation = (tx: Queryable, tenantId: string, policy: { cooldownMs: number; resolveAfterWindows: number }, ev: EvaluationMsg, nowMs: number) =>
-  Effect.gen(function* () {
-    const rows = yield* tx.query<{ state: AlertState }>(
-      "SELECT state FROM alert_policy_state WHERE tenant_id = $1 AND series_key = $2 AND rule = $3 FOR UPDATE", [tenantId, ev.seriesKey, ev.rule]
-    )
-    const plan = planEvaluation(tenantId, policy, rows[0]?.state ?? initialAlertState, ev, nowMs)
-    for (const w of plan.writes) yield* writeAlert(tx, tenantId, w.alertId, w.action, ev)
-    for (const n of plan.notifications) {
-      yield* tx.query(
-        `INSERT INTO alert_notifications (tenant_id, message_id, alert_id, event_type, payload) VALUES ($1, $2, $3, $4, $5::jsonb)
-         ON CONFLICT DO NOTHING`, [tenantId, n.messageId, n.alertId, n.eventType, JSON.stringify(n.payload)]
-      )
-    }
-    yield* tx.query(
-      `INSERT INTO alert_policy_state (tenant_id, series_key, rule, state) VALUES ($1, $2, $3, $4::jsonb)
-       ON CONFLICT (tenant_id, series_key, rule) DO UPDATE SET state = excluded.state, updated_at = now()`,
-      [tenantId, ev.seriesKey, ev.rule, JSON.stringify(plan.state)]
-    )
-    return plan.notifications.length
-  })
-
-const writeAlert = (tx: Queryable, tenantId: string, alertId: string, action: Action, ev: EvaluationMsg) => {
+const alertWrite = (tenantId: string, alertId: string, action: Action, ev: EvaluationMsg): Statement => {
   switch (action._tag) {
     case "Open":
-      return tx.query(
-        `INSERT INTO alerts (id, tenant_id, series_key, rule, type, state, severity, metric_name, service_name, title, observed, expected,
+      return {
+        text: `INSERT INTO alerts (id, tenant_id, series_key, rule, type, state, severity, metric_name, service_name, title, observed, expected,
                              peak, last_window_start, last_notified_at, details)
          VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, $8, $9, $10, $11, $10, to_timestamp($12 / 1000.0), now(), $13::jsonb)
          ON CONFLICT DO NOTHING`,
-        [alertId, tenantId, ev.seriesKey, ev.rule, eventTypeOf(ev.rule), action.severity, ev.metricName, ev.serviceName,
+        values: [alertId, tenantId, ev.seriesKey, ev.rule, eventTypeOf(ev.rule), action.severity, ev.metricName, ev.serviceName,
           titleOf(ev),
           ev.value, ev.expected, ev.windowStartMs, JSON.stringify({ operation: ev.operation, z: ev.z, sd: ev.sd, threshold: ev.threshold })]
-      )
+      }
     case "Resolve":
-      return tx.query(
-        `UPDATE alerts SET state = 'resolved', resolved_at = now(), last_notified_at = now(), last_window_start = to_timestamp($3 / 1000.0)
-         WHERE tenant_id = $1 AND id = $2 AND state <> 'resolved'`, [tenantId, alertId, ev.windowStartMs]
-      )
+      return {
+        text: `UPDATE alerts SET state = 'resolved', resolved_at = now(), last_notified_at = now(), last_window_start = to_timestamp($3 / 1000.0)
+         WHERE tenant_id = $1 AND id = $2 AND state <> 'resolved'`,
+        values: [tenantId, alertId, ev.windowStartMs]
+      }
     default:
-      return tx.query(
-        `UPDATE alerts SET occurrences = occurrences + 1, last_seen_at = now(), observed = $3,
+      return {
+        text: `UPDATE alerts SET occurrences = occurrences + 1, last_seen_at = now(), observed = $3,
            severity = CASE WHEN $4 = 'critical' THEN 'critical' ELSE severity END,
            peak = CASE WHEN abs($3 - coalesce(expected, 0)) > abs(coalesce(peak, $3) - coalesce(expected, 0)) THEN $3 ELSE peak END,
            last_notified_at = CASE WHEN $5 THEN now() ELSE last_notified_at END, last_window_start = to_timestamp($6 / 1000.0),
@@ -65,8 +48,8 @@ const writeAlert = (tx: Queryable, tenantId: string, alertId: string, action: Ac
            -- say "warning" of an alert that stays critical (severity never steps down while open).
            title = CASE WHEN $4 = 'critical' OR severity <> 'critical' THEN $7 ELSE title END
          WHERE tenant_id = $1 AND id = $2`,
-        [tenantId, alertId, ev.value, ev.severity, action._tag !== "Fold", ev.windowStartMs, titleOf(ev)]
-      )
+        values: [tenantId, alertId, ev.value, ev.severity, action._tag !== "Fold", ev.windowStartMs, titleOf(ev)]
+      }
   }
 }
 
@@ -76,14 +59,54 @@ const decodeEvaluations = Schema.decodeUnknownSync(Schema.Array(EvaluationMsg))
 /** The tenant's pending evaluations through the policy, in the order detection produced them, exactly once. */
 const applyPending = (tx: Queryable, tenantId: string, policy: { cooldownMs: number; resolveAfterWindows: number }, now: number) =>
   Effect.gen(function* () {
-    yield* lockCursor(tx, tenantId, "alert")
-    const rows = yield* tx.query<{ id: number; payload: unknown; traceparent: string | null }>(
-      `SELECT id, payload, traceparent FROM pending_evaluations WHERE tenant_id = $1 ORDER BY id LIMIT ${PENDING_BATCH}`, [tenantId]
+    const [, , pendingRows] = yield* queryInOrder(tx, [
+      ...lockCursorStatements(tenantId, "alert"),
+      { text: `SELECT id, payload, traceparent FROM pending_evaluations WHERE tenant_id = $1 ORDER BY id LIMIT ${PENDING_BATCH}`, values: [tenantId] }
+    ])
+    const rows = (pendingRows ?? []) as ReadonlyArray<{ id: number; payload: unknown; traceparent: string | null }>
+    if (rows.length === 0) return { taken: 0, traceparents: [] }
+    const evaluations = rows.flatMap((r) => decodeEvaluations(r.payload))
+    // Every state the batch touches, locked and read at once; then each evaluation on the state before it.
+    const keyOf = (seriesKey: string, rule: string) => JSON.stringify([seriesKey, rule])
+    const states = new Map<string, { seriesKey: string; rule: string; state: AlertState; changed: boolean }>()
+    for (const ev of evaluations) states.set(keyOf(ev.seriesKey, ev.rule), { seriesKey: ev.seriesKey, rule: ev.rule, state: initialAlertState, changed: false })
+    const entries = [...states.values()]
+    const stored = yield* tx.query<{ series_key: string; rule: string; state: AlertState }>(
+      `SELECT s.series_key, s.rule, s.state FROM alert_policy_state s
+         JOIN unnest($2::text[], $3::text[]) AS k(series_key, rule) ON s.series_key = k.series_key AND s.rule = k.rule
+       WHERE s.tenant_id = $1 ORDER BY s.series_key, s.rule FOR UPDATE OF s`,
+      [tenantId, entries.map((e) => e.seriesKey), entries.map((e) => e.rule)]
     )
-    for (const r of rows) {
-      for (const ev of decodeEvaluations(r.payload)) yield* applyEvaluation(tx, tenantId, policy, ev, now)
+    for (const r of stored) {
+      const e = states.get(keyOf(r.series_key, r.rule))
+      if (e !== undefined) e.state = r.state
     }
-    if (rows.length > 0) yield* tx.query("DELETE FROM pending_evaluations WHERE tenant_id = $1 AND id = ANY($2::int8[])", [tenantId, rows.map((r) => r.id)])
+    const writes: Array<Statement> = []
+    for (const ev of evaluations) {
+      const e = states.get(keyOf(ev.seriesKey, ev.rule))!
+      const plan = planEvaluation(tenantId, policy, e.state, ev, now)
+      for (const w of plan.writes) writes.push(alertWrite(tenantId, w.alertId, w.action, ev))
+      for (const n of plan.notifications) {
+        writes.push({
+          text: `INSERT INTO alert_notifications (tenant_id, message_id, alert_id, event_type, payload) VALUES ($1, $2, $3, $4, $5::jsonb)
+         ON CONFLICT DO NOTHING`,
+          values: [tenantId, n.messageId, n.alertId, n.eventType, JSON.stringify(n.payload)]
+        })
+      }
+      e.state = plan.state
+      e.changed = true
+    }
+    const changed = entries.filter((e) => e.changed)
+    writes.push(
+      {
+        text: `INSERT INTO alert_policy_state (tenant_id, series_key, rule, state)
+         SELECT $1, k.series_key, k.rule, k.state FROM unnest($2::text[], $3::text[], $4::jsonb[]) AS k(series_key, rule, state)
+         ON CONFLICT (tenant_id, series_key, rule) DO UPDATE SET state = excluded.state, updated_at = now()`,
+        values: [tenantId, changed.map((e) => e.seriesKey), changed.map((e) => e.rule), changed.map((e) => JSON.stringify(e.state))]
+      },
+      { text: "DELETE FROM pending_evaluations WHERE tenant_id = $1 AND id = ANY($2::int8[])", values: [tenantId, rows.map((r) => r.id)] }
+    )
+    yield* queryInOrder(tx, writes)
     return { taken: rows.length, traceparents: rows.map((r) => r.traceparent) }
   })
 

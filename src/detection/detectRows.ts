@@ -1,5 +1,6 @@
 import { Effect, Schema } from "effect"
-import { lockCursor } from "../db/cursor.ts"
+import { lockCursorStatements } from "../db/cursor.ts"
+import { queryInOrder } from "../db/Db.ts"
 import type { Queryable } from "../db/Db.ts"
 import type { ClosedWindow, EvaluationMsg } from "../domain/pipeline.ts"
 import type { TenantSettings } from "../domain/settings.ts"
@@ -33,17 +34,28 @@ type WindowRow = {
  */
 export const detectPending = (tx: Queryable, tenantId: string, settings: TenantSettings) =>
   Effect.gen(function* () {
-    yield* lockCursor(tx, tenantId, "detect")
-    const rows = yield* tx.query<WindowRow>(
-      `SELECT series_key, metric_name, service_name, operation, extract(epoch FROM window_start) * 1000 AS ws,
+    // The cursor, the windows and their series' states in one round trip (see queryInOrder): the states of
+    // every series with a window to evaluate, a superset of the batch's (on a server, windows written
+    // between the two reads may add some, never take one away).
+    const pendingWindows = `FROM metric_windows WHERE tenant_id = $1 AND evaluated_at IS NULL ORDER BY window_start, series_key LIMIT ${DETECT_BATCH}`
+    const [, , windowRows, stateRows] = yield* queryInOrder(tx, [
+      ...lockCursorStatements(tenantId, "detect"),
+      {
+        text: `SELECT series_key, metric_name, service_name, operation, extract(epoch FROM window_start) * 1000 AS ws,
               extract(epoch FROM window_end) * 1000 AS we, count::float8 AS count, mean, min, max, p95
-       FROM metric_windows WHERE tenant_id = $1 AND evaluated_at IS NULL ORDER BY window_start, series_key LIMIT ${DETECT_BATCH}`, [tenantId]
-    )
+       ${pendingWindows}`,
+        values: [tenantId]
+      },
+      {
+        text: `SELECT series_key, state FROM detector_state
+       WHERE tenant_id = $1 AND series_key IN (SELECT series_key FROM metric_windows WHERE tenant_id = $1 AND evaluated_at IS NULL)`,
+        values: [tenantId]
+      }
+    ])
+    const rows = (windowRows ?? []) as ReadonlyArray<WindowRow>
     if (rows.length === 0) return 0
     const keys = [...new Set(rows.map((r) => r.series_key))]
-    const stored = yield* tx.query<{ series_key: string; state: unknown }>(
-      "SELECT series_key, state FROM detector_state WHERE tenant_id = $1 AND series_key = ANY($2::text[])", [tenantId, keys]
-    )
+    const stored = (stateRows ?? []) as ReadonlyArray<{ series_key: string; state: unknown }>
     const states = new Map<string, DetectorState>(stored.map((r) => [r.series_key, decodeState(r.state)]))
     const evaluations: Array<EvaluationMsg> = []
     // Rows come in window order, so the last one seen per series is its latest window.

@@ -1,6 +1,9 @@
-import { describe, expect, it } from "@effect/vitest"
-import { Effect, Ref, TestClock } from "effect"
+import { describe, expect, it, layer } from "@effect/vitest"
+import { Effect, Layer, Ref, TestClock } from "effect"
 import { AlertRows, applyAllPending } from "../../src/alerting/alertRows.ts"
+import { Db } from "../../src/db/Db.ts"
+import { makeEmbeddedThread } from "../../src/db/embedded.ts"
+import { migrateFromDir } from "../../src/db/Migrator.ts"
 import { AlertRowsMemory } from "../../src/alerting/memoryAlertRows.ts"
 import type { EvaluationMsg } from "../../src/domain/pipeline.ts"
 
@@ -67,4 +70,29 @@ describe("alert policy path (AlertRows.Test)", () => {
       expect(state.pending.get("t1")).toEqual([])
       expect(state.notifications.length).toBe(1)
     }).pipe(Effect.provide(AlertRows.Test)))
+})
+
+// The same path on the embedded database (AlertRows.Live): a batch's evaluations are planned on the state
+// the one before left (the states read at once, the writes sent together), so a whole story in one
+// batch ends as it does evaluation by evaluation.
+const embedded = Layer.scoped(Db, Effect.tap(makeEmbeddedThread("memory://"), (db) => Effect.provideService(migrateFromDir(), Db, db)))
+layer(AlertRows.Live.pipe(Layer.provideMerge(embedded)), { timeout: 120_000 })("alert policy path (AlertRows.Live, embedded database)", (it) => {
+  it.effect("one batch that opens, escalates, folds and resolves an alert, and another that replays part of it", () =>
+    Effect.gen(function* () {
+      const db = yield* Db
+      yield* db.query("INSERT INTO tenants (id, name) VALUES ('t1', 't1') ON CONFLICT DO NOTHING")
+      yield* TestClock.setTime(100 * MIN)
+      yield* run([ev(1, "warning"), ev(2, "critical"), ev(3, "warning"), ev(4, "none"), ev(5, "none"), ev(6, "warning")])
+      yield* run([ev(2, "critical")])
+      // One transaction: the notifications share its time, hence sorted here.
+      const sent = yield* db.query<{ event_type: string; action: string }>(
+        "SELECT event_type, payload->'data'->>'action' AS action FROM alert_notifications WHERE tenant_id = 't1'")
+      expect(sent.map((n) => `${n.event_type}:${n.action}`).sort()).toEqual([
+        "alert_resolved:resolve", "anomaly_detected:escalate", "anomaly_detected:open", "anomaly_detected:open"
+      ])
+      const stored = yield* db.query<{ state: string; severity: string; occurrences: number }>(
+        "SELECT state, severity, occurrences FROM alerts WHERE tenant_id = 't1' ORDER BY last_window_start")
+      expect(stored).toEqual([{ state: "resolved", severity: "critical", occurrences: 3 }, { state: "open", severity: "warning", occurrences: 1 }])
+      expect(yield* db.query("SELECT 1 FROM pending_evaluations WHERE tenant_id = 't1'")).toEqual([])
+    }))
 })
