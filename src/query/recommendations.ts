@@ -1,5 +1,6 @@
 import type { BaselineComparison, Bottleneck, ExecutionFacts, Recommendation } from "./analysis.ts"
 import type { CriticalPath, SpanNode, SpanTree } from "./spanTree.ts"
+import { formatDuration } from "../domain/duration.ts"
 
 // Each recommendation states the measured fact it comes from; no fact, no advice.
 
@@ -19,12 +20,8 @@ export interface RecommendInput {
   readonly comparison: BaselineComparison
 }
 
-/** A duration as a person reads it: "850 ms", "4 s", "2.5 s", "1.5 min" (the console's Duration says "4 s" too). */
-export const fmtMs = (x: number) => {
-  const trim = (v: string) => v.replace(/\.?0+$/, "")
-  const a = Math.abs(x)
-  return a < 1000 ? `${Math.round(x * 10) / 10} ms` : a < 60_000 ? `${trim((x / 1000).toFixed(2))} s` : `${trim((x / 60_000).toFixed(1))} min`
-}
+/** A duration as a person reads it, as the console writes it: "850 ms", "2.5 s", "1 min 30 s". */
+export const fmtMs = (x: number) => formatDuration(x)
 export const fmtPct = (share: number) => `${Math.round(share * 100)}%`
 /** "1 span", "12 spans": what a person reads, not "span(s)". */
 export const counted = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`

@@ -115,7 +115,7 @@ describe("performance analysis", () => {
   })
 
   it("writes durations as a person reads them", () => {
-    expect([fmtMs(850.04), fmtMs(1000), fmtMs(2500), fmtMs(1234), fmtMs(90_000)]).toEqual(["850 ms", "1 s", "2.5 s", "1.23 s", "1.5 min"])
+    expect([fmtMs(850.04), fmtMs(1000), fmtMs(2500), fmtMs(1234), fmtMs(90_000)]).toEqual(["850 ms", "1 s", "2.5 s", "1.23 s", "1 min 30 s"])
   })
 
   it("is null while the execution runs", () => {

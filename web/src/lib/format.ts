@@ -1,9 +1,10 @@
 // Numbers with units, durations in ms/s/min, times in the viewer's local zone with its UTC offset.
 // Pure: the zone is a parameter (minutes east of UTC) so tests do not depend on the machine's.
 
+import { formatDuration } from "../../../src/domain/duration.ts"
 import { formatUsd } from "../../../src/domain/money.ts"
 
-export { formatUsd }
+export { formatDuration, formatUsd }
 
 export const localOffsetMinutes = (ms: number = Date.now()): number => -new Date(ms).getTimezoneOffset()
 
@@ -40,23 +41,6 @@ export const formatAgo = (ms: number, now: number): string => {
 }
 
 const trim = (s: string) => (s.includes(".") ? s.replace(/\.?0+$/, "") : s)
-
-/** 0.42 ms, 12.5 ms, 340 ms, 1.25 s, 42.1 s, 2 min 05 s, 1 h 02 min. */
-export const formatDuration = (ms: number | null | undefined): string => {
-  if (ms === null || ms === undefined || !Number.isFinite(ms)) return "–"
-  const a = Math.abs(ms)
-  const sign = ms < 0 ? "-" : ""
-  if (a < 1) return `${sign}${trim(a.toFixed(2))} ms`
-  if (a < 10) return `${sign}${trim(a.toFixed(2))} ms`
-  if (a < 100) return `${sign}${trim(a.toFixed(1))} ms`
-  if (a < 1000) return `${sign}${Math.round(a)} ms`
-  if (a < 10_000) return `${sign}${trim((a / 1000).toFixed(2))} s`
-  if (a < 60_000) return `${sign}${trim((a / 1000).toFixed(1))} s`
-  const totalS = Math.round(a / 1000)
-  if (totalS < 3600) return `${sign}${Math.floor(totalS / 60)} min ${pad(totalS % 60)} s`
-  const totalMin = Math.round(a / 60_000)
-  return `${sign}${Math.floor(totalMin / 60)} h ${pad(totalMin % 60)} min`
-}
 
 /** A count with thousands separators, or compact (12.3k, 4.5M) when `compact`. */
 export const formatCount = (n: number | null | undefined, compact = false): string => {
