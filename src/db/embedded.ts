@@ -88,6 +88,9 @@ export const makeEmbedded = (dataDir: string) =>
  */
 const THREAD_IN_FLIGHT = 8
 
+/** Transactions queued at the database thread at once (besides THREAD_IN_FLIGHT single statements). */
+const TX_IN_FLIGHT = 2
+
 type Reply = { readonly id: number; readonly rows?: Array<Row>; readonly error?: Record<string, unknown> }
 
 const errorFrom = (e: Record<string, unknown>): Error =>
@@ -199,6 +202,9 @@ export const makeEmbeddedThread = (dataDir: string, onThread?: (thread: Worker) 
     yield* Effect.logInfo("embedded TimescaleDB open (own thread)").pipe(Effect.annotateLogs({ dataDir }))
     let nextTx = 0
     const gate = makeFairGate(THREAD_IN_FLIGHT, QUANTUM, statementContention)
+    // Transactions run one at a time at the thread: a few queued there spare the next one a round trip,
+    // more would only take places that single statements need (they have a gate of their own).
+    const txGate = makeFairGate(TX_IN_FLIGHT, QUANTUM, statementContention)
     const client: DbClient = {
       kind: "embedded",
       query: <R extends Row = Row>(text: string, values: ReadonlyArray<unknown> = []) =>
@@ -206,11 +212,12 @@ export const makeEmbeddedThread = (dataDir: string, onThread?: (thread: Worker) 
       exec: (sql: string) => gate(false, Effect.asVoid(send("exec", sql))),
       copyFrom: (table: string, columns: ReadonlyArray<string>, rows: Buffer) => gate(false, Effect.asVoid(send("copy", copyStatement(table, columns), undefined, rows))),
       // The thread keeps a transaction's statements together (nothing else runs between BEGIN and its
-      // end) and opens it with its first statement: the transaction takes one place at the gate like a
-      // statement, and the statements queued behind it run as soon as it ends, without waiting for this
-      // thread to hear of the COMMIT and let them in (see embeddedThread.mjs).
+      // end) and opens it with its first statement: the transaction takes a place at its own gate, and
+      // the statements queued behind it run as soon as it ends, without waiting for this thread to hear
+      // of the COMMIT and let them in; every lane waiting with a statement then has a turn before the
+      // next transaction opens (see embeddedThread.mjs).
       transaction: (f) =>
-        gate(false, Effect.suspend(() => {
+        txGate(false, Effect.suspend(() => {
           const id = nextTx++
           let state: "new" | "open" | "ended" = "new"
           const mark = (): TxMark => {

@@ -50,7 +50,8 @@ const pg = db
  * A transaction is kept together here: its first statement (`begin`) takes its lane's turn like any
  * other and opens it (BEGIN, then the statement); from then on only that transaction's statements run
  * until its end (COMMIT or ROLLBACK), whatever else is queued; then the lanes' turns go on at once,
- * without a word from the main thread in between.
+ * without a word from the main thread in between, and every lane then waiting with a single statement
+ * has a turn before the next transaction opens (`owed`).
  */
 /** @typedef {{ id: number, op: string, sql?: string, params?: Array<unknown>, data?: Uint8Array, lane?: string, tx?: number, begin?: boolean, end?: boolean }} Message */
 /** @type {Map<string, Array<Message>>} */
@@ -90,6 +91,14 @@ const run = async (m) => {
 /** The lane whose statement ran last: the next turn is another lane's, if one is waiting. */
 let last = ""
 
+/**
+ * The lanes owed a turn before another transaction opens: those waiting with a single statement when the
+ * last transaction ended. A transaction holds the database across its holder's round trips, and when the
+ * windows close every tenant's detect and alert transactions come at once: taking turns with them lane
+ * by lane, a one-row insert waited for a transaction per lane ahead of it; now it waits for one at most.
+ */
+const owed = new Set()
+
 // The database runs a statement without yielding to this thread's event loop, so messages that came
 // meanwhile are dispatched only between statements: each next statement is picked in a later
 // macrotask (setImmediate), once they are all in their lanes.
@@ -103,6 +112,7 @@ const step = () => {
         if (m.end === true) {
           inTx.delete(openTx ?? -1)
           openTx = undefined
+          for (const [lane, queue] of lanes) if (queue[0]?.begin !== true) owed.add(lane)
         }
         setImmediate(step)
       })
@@ -110,10 +120,21 @@ const step = () => {
   }
   let turn
   for (const entry of lanes) {
-    turn ??= entry
-    if (entry[0] !== last) {
+    if (owed.size === 0) break
+    if (owed.has(entry[0]) && entry[1][0]?.begin !== true) {
       turn = entry
       break
+    }
+  }
+  if (turn !== undefined) owed.delete(turn[0])
+  else {
+    owed.clear()
+    for (const entry of lanes) {
+      turn ??= entry
+      if (entry[0] !== last) {
+        turn = entry
+        break
+      }
     }
   }
   if (turn === undefined) {

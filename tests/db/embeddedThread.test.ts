@@ -6,6 +6,7 @@ import { join } from "node:path"
 import type { Worker } from "node:worker_threads"
 import { queryInOrder } from "../../src/db/Db.ts"
 import { makeEmbeddedThread } from "../../src/db/embedded.ts"
+import { inLane } from "../../src/db/fairGate.ts"
 
 // The default database of `npm start` and of the tests: the embedded TimescaleDB on its own thread.
 describe("the embedded database on its own thread", () => {
@@ -117,6 +118,32 @@ describe("the embedded database on its own thread", () => {
       // It ran during the busy spell: the database thread did not wait to be told the transaction ended.
       expect(busyUntil).toBeGreaterThan(0)
       expect(row!.at.getTime()).toBeLessThan(busyUntil - 100)
+    })
+  )
+
+  it.scopedLive("after a transaction, every lane waiting with a statement has its turn before the next transaction", () =>
+    Effect.gen(function* () {
+      const db = yield* makeEmbeddedThread("memory://")
+      yield* db.exec("CREATE TABLE log (n serial, who text)")
+      const inside = yield* Deferred.make<void>()
+      const release = yield* Deferred.make<void>()
+      const first = yield* db.transaction((q) =>
+        q.query("INSERT INTO log (who) VALUES ('tx x')").pipe(
+          Effect.zipRight(Deferred.succeed(inside, undefined)),
+          Effect.zipRight(Deferred.await(release))
+        )).pipe(inLane("x"), Effect.fork)
+      yield* Deferred.await(inside)
+      // Tenant y's transaction reaches the thread first, tenant z's one-row insert after it.
+      const second = yield* db.transaction((q) => q.query("INSERT INTO log (who) VALUES ('tx y')")).pipe(inLane("y"), Effect.fork)
+      yield* Effect.sleep("100 millis")
+      const single = yield* db.query("INSERT INTO log (who) VALUES ('z')").pipe(inLane("z"), Effect.fork)
+      yield* Effect.sleep("100 millis")
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(first)
+      yield* Fiber.join(second)
+      yield* Fiber.join(single)
+      const order = yield* db.query<{ who: string }>("SELECT who FROM log ORDER BY n")
+      expect(order.map((r) => r.who)).toEqual(["tx x", "z", "tx y"])
     })
   )
 
