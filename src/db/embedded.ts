@@ -100,9 +100,10 @@ const errorFrom = (e: Record<string, unknown>): Error =>
  * The embedded TimescaleDB on a worker thread of this process (src/db/embeddedThread.mjs): the WASM
  * database and the serialising of parameters and rows run on their own core while this thread serves
  * HTTP and runs the stages. Statements cross by message passing (structured clone); the thread runs
- * them one after another, each tenant's lane in turn; up to THREAD_IN_FLIGHT single statements wait
- * there at once, and a transaction has the database to itself. Should the thread die (a WASM abort), its statements fail and the next
- * one reopens the database on a new thread.
+ * them one after another, each tenant's lane in turn; up to THREAD_IN_FLIGHT single statements and
+ * TX_IN_FLIGHT transactions wait there at once, and a transaction has the database to itself from its
+ * first statement to its end (the thread keeps it together). Should the thread die (a WASM abort), its
+ * statements fail and the next one reopens the database on a new thread.
  */
 export const makeEmbeddedThread = (dataDir: string, onThread?: (thread: Worker) => void) =>
   Effect.gen(function* () {
