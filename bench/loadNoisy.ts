@@ -175,7 +175,8 @@ export const noisyNeighbour = async (c: NoisyConfig) => {
   const until = nowMs() + c.seconds * 1000
   const [withLoud, loudResult] = await Promise.all([quietAll(c, bs, quietPerSecond, until), loud(c, a, loudPerSecond / c.loudClients, until)])
   return {
-    partitions: { count: partitions, a: partitionOf(a.id, partitions), b: partitionOf(b.id, partitions) },
+    // Quiet tenants whose id hashes to A's ingest partition: their batches queue behind A's backlog there.
+    partitions: { count: partitions, a: partitionOf(a.id, partitions), b: partitionOf(b.id, partitions), quietInA: bs.filter((q) => partitionOf(q.id, partitions) === partitionOf(a.id, partitions)).length },
     quotas: settings.quotas,
     quietTenants: bs.length,
     loud: { offeredPointsPerSecond: loudPerSecond * c.loudBatch, ...loudResult },

@@ -34,7 +34,7 @@ export const runNoisy = async (o: Options, holder: ServiceHolder) => {
     log(`noisy run ${r + 1}/${o.runs}: ${o.duration} s of B alone, then ${o.duration} s of B with A`)
     const v = await spawnLoadgen<NoisyResult>(config, o.verbose, loadgenNice()).done
     log(`  B alone p50 ${fmt(v.alone.latencyMs.p50)} / p99 ${fmt(v.alone.latencyMs.p99)} ms; with A p50 ${fmt(v.withLoud.latencyMs.p50)} / p99 ${fmt(v.withLoud.latencyMs.p99)} ms; ` +
-      `B lost ${v.alone.lost + v.withLoud.lost}, refused ${JSON.stringify(v.withLoud.refused)} ${JSON.stringify(v.withLoud.reasons)} alone ${JSON.stringify(v.alone.refused)}; A ${JSON.stringify(v.loud.statuses)} (partitions A ${v.partitions.a}, B ${v.partitions.b} of ${v.partitions.count})`)
+      `B lost ${v.alone.lost + v.withLoud.lost}, refused ${JSON.stringify(v.withLoud.refused)} ${JSON.stringify(v.withLoud.reasons)} alone ${JSON.stringify(v.alone.refused)}; A ${JSON.stringify(v.loud.statuses)} (partitions A ${v.partitions.a}, B ${v.partitions.b} of ${v.partitions.count}; quiet tenants in A's partition: ${v.partitions.quietInA})`)
     log(`  B POST → answer p50/p99: alone ${fmt(v.alone.requestMs.p50)} / ${fmt(v.alone.requestMs.p99)}, with A ${fmt(v.withLoud.requestMs.p50)} / ${fmt(v.withLoud.requestMs.p99)} ms (max ${fmt(v.withLoud.requestMs.max)}); ` +
       `sent late by the client, max: alone ${fmt(v.alone.sendLateMs.max)}, with A ${fmt(v.withLoud.sendLateMs.max)} ms`)
     log(`  B queued (202 → a worker took it) p50/p99: alone ${fmt(v.alone.queuedMs.p50)} / ${fmt(v.alone.queuedMs.p99)}, with A ${fmt(v.withLoud.queuedMs.p50)} / ${fmt(v.withLoud.queuedMs.p99)} ms; ` +
@@ -58,6 +58,7 @@ export const runNoisy = async (o: Options, holder: ServiceHolder) => {
       fig("noisy", "B 202 → stored p50, with A", "ms", runs.map((x) => x.withLoud.latencyMs.p50)),
       fig("noisy", "B 202 → stored p99, with A", "ms", runs.map((x) => x.withLoud.latencyMs.p99)),
       fig("noisy", "B p99 with A ÷ alone", "ratio", runs.map((x) => x.withLoud.latencyMs.p99 / x.alone.latencyMs.p99)),
+      fig("noisy", "quiet tenants in A's ingest partition", "count", runs.map((x) => x.partitions.quietInA)),
       fig("noisy", "B POST → 202 p99, alone", "ms", runs.map((x) => x.alone.requestMs.p99)),
       fig("noisy", "B POST → 202 p99, with A", "ms", runs.map((x) => x.withLoud.requestMs.p99)),
       fig("noisy", "B 202 → stored p99 of every run's batches pooled, alone", "ms", [pooledAlone]),
