@@ -68,8 +68,8 @@ const applyPending = (tx: Queryable, tenantId: string, policy: { cooldownMs: num
     const evaluations = rows.flatMap((r) => decodeEvaluations(r.payload))
     // Every state the batch touches, locked and read at once; then each evaluation on the state before it.
     const keyOf = (seriesKey: string, rule: string) => JSON.stringify([seriesKey, rule])
-    const states = new Map<string, { seriesKey: string; rule: string; state: AlertState; changed: boolean }>()
-    for (const ev of evaluations) states.set(keyOf(ev.seriesKey, ev.rule), { seriesKey: ev.seriesKey, rule: ev.rule, state: initialAlertState, changed: false })
+    const states = new Map<string, { seriesKey: string; rule: string; state: AlertState }>()
+    for (const ev of evaluations) states.set(keyOf(ev.seriesKey, ev.rule), { seriesKey: ev.seriesKey, rule: ev.rule, state: initialAlertState })
     const entries = [...states.values()]
     const stored = yield* tx.query<{ series_key: string; rule: string; state: AlertState }>(
       `SELECT s.series_key, s.rule, s.state FROM alert_policy_state s
@@ -94,15 +94,14 @@ const applyPending = (tx: Queryable, tenantId: string, policy: { cooldownMs: num
         })
       }
       e.state = plan.state
-      e.changed = true
     }
-    const changed = entries.filter((e) => e.changed)
+    // Every entry is the state of a series some evaluation of the batch planned on: all are written back.
     writes.push(
       {
         text: `INSERT INTO alert_policy_state (tenant_id, series_key, rule, state)
          SELECT $1, k.series_key, k.rule, k.state FROM unnest($2::text[], $3::text[], $4::jsonb[]) AS k(series_key, rule, state)
          ON CONFLICT (tenant_id, series_key, rule) DO UPDATE SET state = excluded.state, updated_at = now()`,
-        values: [tenantId, changed.map((e) => e.seriesKey), changed.map((e) => e.rule), changed.map((e) => JSON.stringify(e.state))]
+        values: [tenantId, entries.map((e) => e.seriesKey), entries.map((e) => e.rule), entries.map((e) => JSON.stringify(e.state))]
       },
       { text: "DELETE FROM pending_evaluations WHERE tenant_id = $1 AND id = ANY($2::int8[])", values: [tenantId, rows.map((r) => r.id)] }
     )
