@@ -37,13 +37,12 @@ export const detectPending = (tx: Queryable, tenantId: string, settings: TenantS
     // The cursor, the windows and their series' states in one round trip (see queryInOrder): the states of
     // every series with a window to evaluate, a superset of the batch's (on a server, windows written
     // between the two reads may add some, never take one away).
-    const pendingWindows = `FROM metric_windows WHERE tenant_id = $1 AND evaluated_at IS NULL ORDER BY window_start, series_key LIMIT ${DETECT_BATCH}`
     const [, , windowRows, stateRows] = yield* queryInOrder(tx, [
       ...lockCursorStatements(tenantId, "detect"),
       {
         text: `SELECT series_key, metric_name, service_name, operation, extract(epoch FROM window_start) * 1000 AS ws,
               extract(epoch FROM window_end) * 1000 AS we, count::float8 AS count, mean, min, max, p95
-       ${pendingWindows}`,
+       FROM metric_windows WHERE tenant_id = $1 AND evaluated_at IS NULL ORDER BY window_start, series_key LIMIT ${DETECT_BATCH}`,
         values: [tenantId]
       },
       {
