@@ -2,7 +2,8 @@ import { analyseGenai } from "./genaiAnalysis.ts"
 import type { GenaiAnalysis } from "./genaiAnalysis.ts"
 import { buildSpanTree, criticalPath } from "./spanTree.ts"
 import type { SpanInput, SpanNode } from "./spanTree.ts"
-import { counted, fmtMs as ms, fmtPct as pct, recommend } from "./recommendations.ts"
+import { counted, fmtPct as pct, recommend } from "./recommendations.ts"
+import { formatDuration as ms } from "../domain/duration.ts"
 
 // The performance analysis of one finished execution. Pure: the caller loads spans and the baseline.
 

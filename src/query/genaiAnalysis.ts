@@ -1,6 +1,7 @@
 import { formatUsd } from "../domain/money.ts"
 import type { CriticalPath, SpanTree } from "./spanTree.ts"
-import { counted, fmtMs as ms, fmtPct as pct } from "./recommendations.ts"
+import { counted, fmtPct as pct } from "./recommendations.ts"
+import { formatDuration as ms } from "../domain/duration.ts"
 
 // GenAI facts of an execution's analysis. Pure: from the span tree (spans carrying their GenAI kind,
 // model and cost) and its critical path.

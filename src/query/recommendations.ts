@@ -20,8 +20,6 @@ export interface RecommendInput {
   readonly comparison: BaselineComparison
 }
 
-/** A duration as a person reads it, as the console writes it: "850 ms", "2.5 s", "1 min 30 s". */
-export const fmtMs = (x: number) => formatDuration(x)
 export const fmtPct = (share: number) => `${Math.round(share * 100)}%`
 /** "1 span", "12 spans": what a person reads, not "span(s)". */
 export const counted = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`
@@ -51,7 +49,7 @@ export const recommend = (x: RecommendInput): Array<Recommendation> => {
     const hasChildren = (node?.children.length ?? 0) > 0
     out.push({
       kind: hasChildren ? "uninstrumented_time" : "dominant_span",
-      fact: `span "${b.name}" (${b.serviceName}) is ${fmtPct(b.shareOfDuration)} of the critical path (${fmtMs(b.criticalPathMs)} of ${fmtMs(x.totalMs)})` +
+      fact: `span "${b.name}" (${b.serviceName}) is ${fmtPct(b.shareOfDuration)} of the critical path (${formatDuration(b.criticalPathMs)} of ${formatDuration(x.totalMs)})` +
         (hasChildren ? ", in its own work outside its child spans" : ""),
       recommendation: hasChildren
         ? `Add child spans inside "${b.name}" to see where that time goes, then optimise the part that dominates.`
@@ -64,7 +62,7 @@ export const recommend = (x: RecommendInput): Array<Recommendation> => {
       const total = calls.reduce((s, c) => s + (c.span.endMs - c.span.startMs), 0)
       out.push({
         kind: "sequential_calls",
-        fact: `"${name}" ran ${calls.length} times one after another under "${parent.span.name}" (${fmtMs(total)}, ${fmtPct(x.totalMs > 0 ? total / x.totalMs : 0)} of the duration)`,
+        fact: `"${name}" ran ${calls.length} times one after another under "${parent.span.name}" (${formatDuration(total)}, ${fmtPct(x.totalMs > 0 ? total / x.totalMs : 0)} of the duration)`,
         recommendation: `Batch the ${calls.length} "${name}" calls into one, or run them concurrently if they are independent.`,
         spanId: parent.span.spanId
       })
@@ -87,7 +85,7 @@ export const recommend = (x: RecommendInput): Array<Recommendation> => {
     const top = x.bottlenecks[0]
     out.push({
       kind: "slower_than_baseline",
-      fact: `took ${fmtMs(c.durationMs)}, ${Math.round(c.ratioToP95 * 100) / 100}× the ${c.windowDays}-day p95 of ${fmtMs(c.p95Ms)} (${c.source}, ${c.sampleCount} samples)`,
+      fact: `took ${formatDuration(c.durationMs)}, ${Math.round(c.ratioToP95 * 100) / 100}× the ${c.windowDays}-day p95 of ${formatDuration(c.p95Ms)} (${c.source}, ${c.sampleCount} samples)`,
       recommendation: top === undefined
         ? `Compare this run's inputs with a typical run of "${x.facts.operationName}"; it is slower than 95% of them.`
         : `Compare "${top.name}" (${fmtPct(top.shareOfDuration)} of the critical path) with a typical run of "${x.facts.operationName}".`,
@@ -97,7 +95,7 @@ export const recommend = (x: RecommendInput): Array<Recommendation> => {
   if (x.path.untrackedMs > 0 && x.totalMs > 0 && x.path.untrackedMs / x.totalMs >= UNTRACKED_SHARE) {
     out.push({
       kind: "untracked_time",
-      fact: `${fmtMs(x.path.untrackedMs)} (${fmtPct(x.path.untrackedMs / x.totalMs)}) of the trace lies between ${x.tree.roots.length} root spans, covered by no span`,
+      fact: `${formatDuration(x.path.untrackedMs)} (${fmtPct(x.path.untrackedMs / x.totalMs)}) of the trace lies between ${x.tree.roots.length} root spans, covered by no span`,
       recommendation: "Propagate the trace context so every step hangs under one root span; the gaps are waits nobody measured.",
       spanId: null
     })

@@ -4,7 +4,7 @@ import { compareWithBaseline, generatePerformanceAnalysis, gradeOf } from "../..
 import type { Baseline, ExecutionFacts } from "../../src/query/analysis.ts"
 import { buildSpanTree, criticalPath, unionLength } from "../../src/query/spanTree.ts"
 import type { SpanInput } from "../../src/query/spanTree.ts"
-import { fmtMs } from "../../src/query/recommendations.ts"
+import { formatDuration } from "../../src/domain/duration.ts"
 
 const span = (spanId: string, parentSpanId: string | null, name: string, startMs: number, endMs: number, error = false): SpanInput =>
   ({ spanId, parentSpanId, name, serviceName: name === "bank" ? "bank-gw" : "shop", startMs, endMs, error })
@@ -115,7 +115,7 @@ describe("performance analysis", () => {
   })
 
   it("writes durations as a person reads them", () => {
-    expect([fmtMs(850.04), fmtMs(1000), fmtMs(2500), fmtMs(1234), fmtMs(90_000)]).toEqual(["850 ms", "1 s", "2.5 s", "1.23 s", "1 min 30 s"])
+    expect([formatDuration(850.04), formatDuration(1000), formatDuration(2500), formatDuration(1234), formatDuration(90_000)]).toEqual(["850 ms", "1 s", "2.5 s", "1.23 s", "1 min 30 s"])
   })
 
   it("is null while the execution runs", () => {
