@@ -1,6 +1,6 @@
 import type { ConnectionOptions, Job, JobType, Queue } from "bullmq"
 import { Cluster, Redis } from "ioredis"
-import { closeQueue, openQueue } from "./bullQueue.ts"
+import { closeWhenStarted, openQueue } from "./bullQueue.ts"
 import { waitForReplicas } from "./Redis.ts"
 import type { RedisClient } from "./Redis.ts"
 import { partitionOf, redisKeys } from "./keys.ts"
@@ -112,6 +112,6 @@ export class IngestPartitions {
   }
 
   close() {
-    return Promise.all(this.queues.map(closeQueue)).then(() => undefined)
+    return Promise.all(this.queues.map(closeWhenStarted)).then(() => undefined)
   }
 }

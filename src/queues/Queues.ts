@@ -8,7 +8,7 @@ import { messageOf } from "../domain/errors.ts"
 import { fastDecoder } from "../domain/fastDecode.ts"
 import { describeIssues, formatParseError } from "../domain/issues.ts"
 import { currentTraceparent, spanOfTraceparent, tenantOfJobData, traceparentOfJob } from "../telemetry/traceContext.ts"
-import { closeQueue, openQueue } from "./bullQueue.ts"
+import { closeWhenStarted, openQueue } from "./bullQueue.ts"
 import { IngestPartitions } from "./IngestPartitions.ts"
 import { redisKeys } from "./keys.ts"
 import { defaultJobOptions } from "./jobOptions.ts"
@@ -34,7 +34,7 @@ export const makeQueue = (stage: Exclude<Stage, "ingest">) =>
         })
       ),
       // Finalizers are uninterruptible: only an interruptible close can be cut short by the timeout.
-      (q) => Effect.promise(() => closeQueue(q)).pipe(Effect.interruptible, Effect.timeout(Duration.seconds(5)), Effect.ignore)
+      (q) => Effect.promise(() => closeWhenStarted(q)).pipe(Effect.interruptible, Effect.timeout(Duration.seconds(5)), Effect.ignore)
     )
   })
 
@@ -185,7 +185,7 @@ export const runWorker = <A, I, R>(options: WorkerOptions<A, I, R>) =>
       ),
       // Closing waits for the jobs in hand; those still running after the grace are cancelled (their
       // fibers interrupted, their jobs retried later) rather than left running past the close.
-      (w) => Effect.promise(() => w.close()).pipe(
+      (w) => Effect.promise(() => closeWhenStarted(w)).pipe(
         Effect.interruptible,
         Effect.timeout(Duration.seconds(8)),
         Effect.catchAll(() => Effect.sync(() => w.cancelAllJobs("the worker is shutting down")).pipe(

@@ -13,13 +13,15 @@ export const openQueue = (name: string, options: QueueOptions): Queue => {
 }
 
 /**
- * Closes a queue once its start (connecting, loading its scripts, reading the server's version) has
- * settled. On a connection it was given, BullMQ's close removes every listener of the queue's connection
- * at once, and a start still under way then fails ("Connection is closed", when our client is quit) into
- * an 'error' event with no listener: `npm start` stopped soon after it started exited 1 that way.
+ * Closes a queue or a worker once its start (connecting, loading its scripts, reading the server's
+ * version; a worker's blocking connection too) has settled. On a connection it was given, BullMQ's close
+ * removes every listener of its connection objects at once, and a start still under way then fails
+ * ("Connection is closed", when our client is quit) into an 'error' event or a rejection nobody handles:
+ * `npm start` stopped soon after it started exited 1 that way (a queue), and a test's service closed a
+ * second after its start left 2 unhandled rejections per ingest worker (CI).
  */
-export const closeQueue = (queue: Queue): Promise<void> =>
-  queue.waitUntilReady().then(
-    () => queue.close(),
-    () => queue.close()
+export const closeWhenStarted = (bull: { readonly waitUntilReady: () => Promise<unknown>; readonly close: () => Promise<void> }): Promise<void> =>
+  bull.waitUntilReady().then(
+    () => bull.close(),
+    () => bull.close()
   )
