@@ -13,27 +13,34 @@ import { holdKeys, holdLua, releaseHoldIn } from "../aggregation/holds.ts"
 // The same script registers the batch's window hold (src/aggregation/holds.ts: KEYS[2..4], ARGV[7] its
 // earliest event time or "" for none, ARGV[8] the accept time): no round trip of its own. A repeated
 // reservation of a job id registers none (the first did, and may already have been released).
+// It also picks the batch's lane (see BULK_AFTER): the bulk lane (1) when the tenant already has
+// ARGV[9] batches or ARGV[10] points waiting, else the main lane (0). The lane is kept with the
+// reservation ("points bytes lane"), so a repeated reservation of a job id (a retried Idempotency-Key)
+// answers the first one's lane: the job is queued where BullMQ's job-id dedupe finds the first.
 const RESERVE = `
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return {0, 0, 0} end
+local prior = redis.call('HGET', KEYS[1], ARGV[1])
+if prior then return {0, 0, 0, tonumber(string.match(prior, '^%S+ %S+ (%d)') or '0')} end
 local p = tonumber(redis.call('HGET', KEYS[1], '__points') or '0')
 local b = tonumber(redis.call('HGET', KEYS[1], '__bytes') or '0')
-if (p > 0 or b > 0) and (p + tonumber(ARGV[2]) > tonumber(ARGV[4]) or b + tonumber(ARGV[3]) > tonumber(ARGV[5])) then return {1, p, b} end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ' ' .. ARGV[3])
+if (p > 0 or b > 0) and (p + tonumber(ARGV[2]) > tonumber(ARGV[4]) or b + tonumber(ARGV[3]) > tonumber(ARGV[5])) then return {1, p, b, 0} end
+local lane = 0
+if redis.call('HLEN', KEYS[1]) - 2 >= tonumber(ARGV[9]) or p >= tonumber(ARGV[10]) then lane = 1 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ' ' .. ARGV[3] .. ' ' .. lane)
 redis.call('HINCRBY', KEYS[1], '__points', ARGV[2])
 redis.call('HINCRBY', KEYS[1], '__bytes', ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
 if ARGV[7] ~= '' then${holdLua(2, "ARGV[1]", "ARGV[7]", "ARGV[8]").replace(/\n/g, "\n  ")}
 end
-return {0, p, b}`
+return {0, p, b, lane}`
 
 const RELEASE = `
 local v = redis.call('HGET', KEYS[1], ARGV[1])
 if not v then return 0 end
-local sp = string.find(v, ' ')
+local p, b = string.match(v, '^(%S+) (%S+)')
 redis.call('HDEL', KEYS[1], ARGV[1])
 -- 0 - n, not -n: Lua's -0 reaches Redis as "-0", which HINCRBY refuses (a batch of 0 bytes, or points).
-redis.call('HINCRBY', KEYS[1], '__points', 0 - tonumber(string.sub(v, 1, sp - 1)))
-redis.call('HINCRBY', KEYS[1], '__bytes', 0 - tonumber(string.sub(v, sp + 1)))
+redis.call('HINCRBY', KEYS[1], '__points', 0 - tonumber(p))
+redis.call('HINCRBY', KEYS[1], '__bytes', 0 - tonumber(b))
 return 1`
 
 const TTL_MS = 3600_000
@@ -43,9 +50,19 @@ export interface BacklogShare {
   readonly maxBacklogBytes: number
 }
 
+/**
+ * When a tenant's batches go to its partition's bulk lane: once it already has this many batches, or
+ * points, accepted and not yet stored. A partition's main lane then serves the tenants that are not
+ * backlogged: a quiet tenant that hashes to a loud tenant's partition finds the main lane's workers free
+ * instead of all of them busy with the loud tenant's batches (each lane has its own workers).
+ */
+export const BULK_AFTER = { batches: 4, points: 5_000 } as const
+
+export type Lane = "main" | "bulk"
+
 export type Reservation =
   /** `points`: what the tenant had waiting before this batch. */
-  | { readonly _tag: "Reserved"; readonly points: number }
+  | { readonly _tag: "Reserved"; readonly points: number; readonly lane: Lane }
   | { readonly _tag: "Over"; readonly points: number; readonly bytes: number }
 
 const backlogKey = (redis: RedisService, tenantId: string) => redis.keys.tenant(tenantId, "backlog")
@@ -59,9 +76,11 @@ export const reserveBacklog = (
     const h = holdKeys(redis.keys, tenantId)
     return redis.client.eval(
       RESERVE, 4, backlogKey(redis, tenantId), h.events, h.accepted, h.closedThrough,
-      jobId, points, bytes, share.maxBacklogPoints, share.maxBacklogBytes, TTL_MS, hold?.earliestEventMs ?? "", hold?.acceptedAtMs ?? 0
-    ) as Promise<[number, number, number]>
-  }).pipe(Effect.map(([over, p, b]): Reservation => (over === 1 ? { _tag: "Over", points: p, bytes: b } : { _tag: "Reserved", points: p })))
+      jobId, points, bytes, share.maxBacklogPoints, share.maxBacklogBytes, TTL_MS, hold?.earliestEventMs ?? "", hold?.acceptedAtMs ?? 0,
+      BULK_AFTER.batches, BULK_AFTER.points
+    ) as Promise<[number, number, number, number]>
+  }).pipe(Effect.map(([over, p, b, lane]): Reservation =>
+    over === 1 ? { _tag: "Over", points: p, bytes: b } : { _tag: "Reserved", points: p, lane: lane === 1 ? "bulk" : "main" }))
 
 /**
  * A batch's BullMQ priority in its partition (1 is first): one step per 1,000 points its tenant already

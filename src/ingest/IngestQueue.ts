@@ -12,6 +12,7 @@ import { toSpanColumns } from "../domain/spanColumns.ts"
 import { makeIngestPartitions, withTraceContext } from "../queues/Queues.ts"
 import { TenantStore } from "../tenants/TenantStore.ts"
 import { itemsOf, priorityOf, releaseBacklogAndHold, releaseBacklogIn, reserveBacklog } from "./Backlog.ts"
+import type { Lane } from "./Backlog.ts"
 import { requestBytes } from "../api/body.ts"
 import { earliestEventOf, registerHold, releaseHoldIn } from "../aggregation/holds.ts"
 import { forgetDeadLetter, listDeadLetters, shortReason, tenantOfJob } from "./DeadLetters.ts"
@@ -110,6 +111,7 @@ const makeIngestQueue = Effect.gen(function* () {
       const earliestEventMs = earliestEventOf(job)
       const hold = earliestEventMs === undefined ? undefined : { earliestEventMs, acceptedAtMs: Date.now() }
       let priority = 1
+      let lane: Lane = "main"
       if (options.ignoreBacklog !== true) {
         // The tenant's share of the backlog: over it, this tenant alone waits (429); the others go on.
         const { limits } = yield* store.getSettings(job.tenantId).pipe(Effect.mapError(() => unavailable("tenant settings are unavailable")))
@@ -123,6 +125,7 @@ const makeIngestQueue = Effect.gen(function* () {
           })
         }
         priority = priorityOf(reservation.points)
+        lane = reservation.lane
       } else if (hold !== undefined) {
         yield* Effect.tryPromise(() => registerHold(redis, job.tenantId, jobId, hold.earliestEventMs, hold.acceptedAtMs)).pipe(
           Effect.mapError((e) => unavailable(`Redis: ${messageOf(e)}`))
@@ -136,12 +139,13 @@ const makeIngestQueue = Effect.gen(function* () {
       const data: IngestJobWireEncoded = traced._tag === "metrics" ? toMetricColumns(traced) : traced._tag === "spans" ? toSpanColumns(traced) : traced
       yield* Effect.tryPromise({
         try: async () => {
-          await partitions.of(job.tenantId).add(job._tag, data, { jobId, priority })
+          const queue = partitions.laneOf(job.tenantId, lane)
+          await queue.add(job._tag, data, { jobId, priority })
           // Replication is asynchronous: a master that fails right after the enqueue would lose a batch
           // already acknowledged. Answer only once replicas hold it (a retry with the same job id, i.e.
           // Idempotency-Key, finds the job if it survived, and enqueues it again if not).
           if (redisWaitReplicas > 0) {
-            const { acked, present } = await partitions.replicated(job.tenantId, jobId, redisWaitReplicas, redisWaitTimeoutMs)
+            const { acked, present } = await partitions.replicated(queue, jobId, redisWaitReplicas, redisWaitTimeoutMs)
             if (!present) throw new Error("the batch was lost from Redis (a failover?)")
             if (acked < redisWaitReplicas) throw new Error(`the batch reached ${acked} of ${redisWaitReplicas} Redis replicas within ${redisWaitTimeoutMs} ms`)
           }

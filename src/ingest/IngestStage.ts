@@ -8,6 +8,7 @@ import { ingestJobOfWire, IngestJobWire } from "../domain/ingestWire.ts"
 import { AggregateJob, AlertJob, seriesKeyOf } from "../domain/pipeline.ts"
 import { SeriesLimiter } from "../tenants/SeriesLimiter.ts"
 import { makePartitionedProducer, makeProducer, runWorker } from "../queues/Queues.ts"
+import { BULK_QUEUE } from "../queues/IngestPartitions.ts"
 import { RedisConnection } from "../queues/Redis.ts"
 import { indexDeadLetter, recordStored } from "./IngestQueue.ts"
 import { releaseBacklogAndHold } from "./Backlog.ts"
@@ -166,12 +167,14 @@ export const IngestStage = {
             return aggregated
           })
 
-        // One worker per partition, each with the stage's concurrency: a partition whose tenant has a
-        // long backlog keeps only its own worker busy; the database sees the partitions' jobs side by side.
+        // One worker per partition and lane, each with the stage's concurrency: a partition whose tenant
+        // has a long backlog keeps only its own bulk lane's worker busy (src/queues/IngestPartitions.ts);
+        // the database sees the partitions' jobs side by side.
         const { queuePartitions } = yield* AppConfig
-        for (let n = 0; n < queuePartitions; n++) {
+        for (let n = 0; n < queuePartitions; n++) for (const queue of ["ingest", BULK_QUEUE]) {
           yield* runWorker({
             stage: "ingest",
+            queue,
             prefix: redis.keys.partition(n),
             schema: IngestJobWire,
             concurrency,

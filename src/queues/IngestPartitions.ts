@@ -18,52 +18,74 @@ const partitionJobOptions = (partitions: number) => ({
 /** Ingest partitions when MPLP_QUEUE_PARTITIONS is not set. */
 export const DEFAULT_PARTITIONS = 8
 
+/** The BullMQ queue name of an ingest partition's bulk lane (same prefix, hence slot, as its main lane). */
+export const BULK_QUEUE = "ingest-bulk"
+
 /**
  * The ingest stage's queue (and the aggregate stage's, see `open`), split in partitions: a tenant's batches all go to partition
- * FNV-1a(tenant) mod N (one FIFO per partition: a tenant's order is kept as before), each partition
- * is its own BullMQ queue in its own hash slot, and the workers consume every partition side by side,
- * so a quiet tenant's batch waits behind its own partition's backlog only. Job ids start with the
- * tenant id, so a job is found without asking every partition.
+ * FNV-1a(tenant) mod N, each partition is its own BullMQ queue in its own hash slot, and the workers
+ * consume every partition side by side, so a quiet tenant's batch waits behind its own partition's
+ * backlog only. Inside a partition, the ingest stage has two lanes, each a queue with its own workers:
+ * a tenant already backlogged (src/ingest/Backlog.ts, BULK_AFTER) queues in the bulk lane, so the main
+ * lane's workers stay free for the partition's other tenants. Job ids start with the tenant id, so a job
+ * is found without asking every partition.
  */
 export class IngestPartitions {
+  /** Every queue: each partition's main lane (index n: partition n), then the bulk lanes. */
   readonly queues: ReadonlyArray<Queue>
+  /** Each partition's bulk lane (the ingest stage's; none for the aggregate stage). */
+  readonly bulk: ReadonlyArray<Queue>
   /** The connection the queues share, when they were given one (not connection options). */
   readonly client: RedisClient | undefined
-  constructor(queues: ReadonlyArray<Queue>, client?: RedisClient) {
-    this.queues = queues
+  private readonly partitions: number
+  constructor(main: ReadonlyArray<Queue>, bulk: ReadonlyArray<Queue>, client?: RedisClient) {
+    this.queues = [...main, ...bulk]
+    this.bulk = bulk
+    this.partitions = main.length
     this.client = client
   }
 
   /**
-   * The partitions of the `name` stage's queue: "ingest", or "aggregate" (its queue is split the same way:
-   * a tenant's aggregate jobs are in the same partition, hence the same slot, as its ingest jobs).
+   * The partitions of the `name` stage's queue: "ingest" (main and bulk lanes), or "aggregate" (one
+   * lane; split the same way: a tenant's aggregate jobs are in the same partition, hence the same slot,
+   * as its ingest jobs).
    */
   static open(connection: ConnectionOptions, prefix: string, partitions: number, name: "ingest" | "aggregate" = "ingest") {
     const keys = redisKeys(prefix)
+    const lane = (queueName: string) =>
+      Array.from({ length: partitions }, (_, n) => openQueue(queueName, { connection, prefix: keys.partition(n), defaultJobOptions: partitionJobOptions(partitions) }))
     return new IngestPartitions(
-      Array.from({ length: partitions }, (_, n) => openQueue(name, { connection, prefix: keys.partition(n), defaultJobOptions: partitionJobOptions(partitions) })),
+      lane(name),
+      name === "ingest" ? lane(BULK_QUEUE) : [],
       connection instanceof Redis || connection instanceof Cluster ? connection : undefined
     )
   }
 
   /**
-   * Waits until `replicas` replicas hold what this process has written to the tenant's partition so
-   * far (its enqueue of `jobId` included): Redis WAIT on the connection that wrote it, to the node of the
+   * Waits until `replicas` replicas hold what this process has written to the queue so far (its
+   * enqueue of `jobId` included): Redis WAIT on the connection that wrote it, to the node of the
    * partition's slot; then checks that the job is there (see waitForReplicas).
    */
-  replicated(tenantId: string, jobId: string, replicas: number, timeoutMs: number) {
+  replicated(queue: Queue, jobId: string, replicas: number, timeoutMs: number) {
     if (this.client === undefined) return Promise.reject(new Error("the ingest partitions were opened without a shared connection"))
-    return waitForReplicas(this.client, this.of(tenantId).toKey(jobId), replicas, timeoutMs)
+    return waitForReplicas(this.client, queue.toKey(jobId), replicas, timeoutMs)
   }
 
+  /** The tenant's partition (its main lane). */
   of(tenantId: string): Queue {
-    return this.queues[partitionOf(tenantId, this.queues.length)] as Queue
+    return this.queues[partitionOf(tenantId, this.partitions)] as Queue
   }
 
-  /** The queue a job id belongs to (ids are `<tenant>.<…>`). */
-  ofJob(jobId: string): Queue {
+  /** The tenant's partition's queue of a lane (the main lane when the partitions have no bulk lane). */
+  laneOf(tenantId: string, lane: "main" | "bulk"): Queue {
+    return lane === "bulk" && this.bulk.length > 0 ? this.bulk[partitionOf(tenantId, this.partitions)] as Queue : this.of(tenantId)
+  }
+
+  /** The queues a job id may be in (ids are `<tenant>.<…>`): its tenant's partition, both lanes. */
+  ofJob(jobId: string): ReadonlyArray<Queue> {
     const dot = jobId.indexOf(".")
-    return this.of(dot < 0 ? jobId : jobId.slice(0, dot))
+    const tenantId = dot < 0 ? jobId : jobId.slice(0, dot)
+    return this.bulk.length > 0 ? [this.laneOf(tenantId, "main"), this.laneOf(tenantId, "bulk")] : [this.of(tenantId)]
   }
 
   add<D extends { readonly tenantId: string }>(name: string, data: D, opts?: Parameters<Queue["add"]>[2]) {
@@ -74,8 +96,12 @@ export class IngestPartitions {
     return Promise.all(jobs.map((j) => this.add(j.name, j.data, j.opts)))
   }
 
-  getJob(jobId: string): Promise<Job | undefined> {
-    return this.ofJob(jobId).getJob(jobId)
+  async getJob(jobId: string): Promise<Job | undefined> {
+    for (const queue of this.ofJob(jobId)) {
+      const job = await queue.getJob(jobId)
+      if (job !== undefined) return job
+    }
+    return undefined
   }
 
   async getJobs(types: Array<JobType> | JobType, start?: number, end?: number): Promise<Array<Job>> {
@@ -106,9 +132,9 @@ export class IngestPartitions {
     return (await Promise.all(this.queues.map((q) => q.getCompleted(start, end)))).flat()
   }
 
-  /** Workers listening on the partitions (every partition has the same ones). */
+  /** Workers listening on the partitions' main lanes (every partition has the same ones). */
   async getWorkersCount(): Promise<number> {
-    return Math.max(0, ...(await Promise.all(this.queues.map((q) => q.getWorkersCount()))))
+    return Math.max(0, ...(await Promise.all(this.queues.slice(0, this.partitions).map((q) => q.getWorkersCount()))))
   }
 
   close() {

@@ -106,6 +106,8 @@ export const makeIngestPartitions = Effect.gen(function* () {
 
 export interface WorkerOptions<A, I, R> {
   readonly stage: Stage
+  /** The queue's name: the stage's by default (an ingest partition's bulk lane has its own). */
+  readonly queue?: string
   /** The queue's BullMQ prefix (an ingest partition's); the stage queues' by default. */
   readonly prefix?: string
   readonly schema: Schema.Schema<A, I>
@@ -171,7 +173,7 @@ export const runWorker = <A, I, R>(options: WorkerOptions<A, I, R>) =>
     }
     const worker = yield* Effect.acquireRelease(
       Effect.sync(() =>
-        new Worker(options.stage, processor, {
+        new Worker(options.queue ?? options.stage, processor, {
           connection: redis.connection(`worker-${options.stage}`, true),
           prefix: options.prefix ?? bullPrefix(redis.prefix),
           concurrency: options.concurrency,

@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
 import { Redis } from "ioredis"
+import { releaseBacklogAndHold, reserveBacklog } from "../../src/ingest/Backlog.ts"
+import type { RedisService } from "../../src/queues/Redis.ts"
 import { partitionOf, redisKeys } from "../../src/queues/keys.ts"
 import { call, eventually, startApp } from "../support/harness.ts"
 import type { TestApp } from "../support/harness.ts"
@@ -69,6 +72,92 @@ describe("a tenant's share of the ingest backlog (limits.maxBacklogPoints, maxBa
     try {
       const priorities = await Promise.all(ids.map(async (id) => (await partitions.getJob(id))?.opts.priority))
       expect(priorities).toEqual([1, 3, 1])
+    } finally {
+      await partitions.close()
+    }
+  })
+
+  it("queues a backlogged tenant's batches in its partition's bulk lane; its partition's other tenants keep the main lane", async () => {
+    const loud = await queued.tenant(["ingest", "query"])
+    // A quiet tenant that hashes to the loud tenant's partition (4 partitions here).
+    let quiet = await queued.tenant(["ingest", "query"])
+    while (partitionOf(quiet.id, 4) !== partitionOf(loud.id, 4)) quiet = await queued.tenant(["ingest", "query"])
+    const post = async (t: { key: string }, n: number) => {
+      const r = await call(queued, t.key, "POST", "/api/metrics", batch(n))
+      expect(r.status).toBe(202)
+      return ((await r.json()) as { jobId: string }).jobId
+    }
+    const loudIds: Array<string> = []
+    for (let i = 0; i < 6; i++) loudIds.push(await post(loud, 10))
+    const quietId = await post(quiet, 1)
+    // Points count too: a tenant with 5,000 points waiting goes to the bulk lane from its second batch.
+    const big = await queued.tenant(["ingest"], { quotas: { pointsPerSecond: 100_000 } })
+    const bigIds = [await post(big, 5_000), await post(big, 1)]
+
+    const partitions = openIngest(redis, queued.env)
+    try {
+      const laneOf = async (id: string, tenantId: string) => {
+        const n = partitionOf(tenantId, 4)
+        if ((await partitions.queues[n]!.getJob(id)) !== undefined) return "main"
+        if ((await partitions.bulk[n]!.getJob(id)) !== undefined) return "bulk"
+        return "none"
+      }
+      expect(await Promise.all(loudIds.map((id) => laneOf(id, loud.id)))).toEqual(["main", "main", "main", "main", "bulk", "bulk"])
+      expect(await laneOf(quietId, quiet.id)).toBe("main")
+      expect(await Promise.all(bigIds.map((id) => laneOf(id, big.id)))).toEqual(["main", "bulk"])
+    } finally {
+      await partitions.close()
+    }
+    // The job's status is found in either lane.
+    const status = await call(queued, loud.key, "GET", `/api/jobs/${loudIds[5]}`)
+    expect(status.status).toBe(200)
+    expect(((await status.json()) as { state: string }).state).toMatch(/^(waiting|prioritized)$/)
+  })
+
+  it("answers a repeated reservation of a job id (a retried Idempotency-Key) with the lane of the first", async () => {
+    const t = await queued.tenant(["ingest"])
+    const service = { client: redis, keys: redisKeys(queued.prefix) } as unknown as RedisService
+    const share = { maxBacklogPoints: 1_000_000, maxBacklogBytes: 1_000_000_000 }
+    const reserve = (jobId: string) => Effect.runPromise(reserveBacklog(service, t.id, jobId, 10, 100, share))
+    const lanes: Array<string> = []
+    for (let i = 0; i < 5; i++) {
+      const r = await reserve(`${t.id}.j${i}`)
+      lanes.push(r._tag === "Reserved" ? r.lane : r._tag)
+    }
+    expect(lanes).toEqual(["main", "main", "main", "main", "bulk"])
+    // The four before it are stored: a new batch goes to the main lane again, the repeated one where it was.
+    for (let i = 0; i < 4; i++) await releaseBacklogAndHold(service, t.id, `${t.id}.j${i}`)
+    expect(await reserve(`${t.id}.j4`)).toMatchObject({ _tag: "Reserved", lane: "bulk" })
+    expect(await reserve(`${t.id}.j5`)).toMatchObject({ _tag: "Reserved", lane: "main" })
+    // Each release takes back exactly what its reservation counted.
+    for (const j of ["j4", "j5"]) await releaseBacklogAndHold(service, t.id, `${t.id}.${j}`)
+    const left = await redis.hgetall(redisKeys(queued.prefix).tenant(t.id, "backlog"))
+    expect([left.__points, left.__bytes]).toEqual(["0", "0"])
+  })
+
+  it("has the ingest stage's workers on every partition's bulk lane, which store what is queued there", async () => {
+    const partitions = openIngest(redis, full.env)
+    try {
+      const counts = await Promise.all(partitions.bulk.map((q) => q.getWorkersCount()))
+      expect(counts.length).toBe(Number(full.env.MPLP_QUEUE_PARTITIONS ?? 8))
+      expect(counts.every((n) => n >= 1)).toBe(true)
+      // The tenant has four batches waiting (reserved here as the API would), so its next one goes to the bulk lane.
+      const t = await full.tenant(["ingest", "query"])
+      const service = { client: redis, keys: redisKeys(full.prefix) } as unknown as RedisService
+      const share = { maxBacklogPoints: 1_000_000, maxBacklogBytes: 1_000_000_000 }
+      for (let i = 0; i < 4; i++) await Effect.runPromise(reserveBacklog(service, t.id, `${t.id}.waiting${i}`, 1, 1, share))
+      const r = await call(full, t.key, "POST", "/api/metrics", batch(50))
+      expect(r.status).toBe(202)
+      const { jobId } = (await r.json()) as { jobId: string }
+      await eventually(async () => {
+        const n = await full.sql<{ n: number }>("SELECT count(*)::int AS n FROM metric_points WHERE tenant_id = $1", [t.id])
+        return n[0]?.n === 50 ? true : undefined
+      })
+      const bulkDone = await eventually(async () => {
+        const done = (await partitions.bulk[partitionOf(t.id, partitions.bulk.length)]!.getCompleted()).filter((j) => j.id === jobId)
+        return done.length > 0 ? done : undefined
+      })
+      expect(bulkDone.length).toBeGreaterThan(0)
     } finally {
       await partitions.close()
     }
