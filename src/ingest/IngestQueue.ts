@@ -115,7 +115,7 @@ const makeIngestQueue = Effect.gen(function* () {
       if (options.ignoreBacklog !== true) {
         // The tenant's share of the backlog: over it, this tenant alone waits (429); the others go on.
         const { limits } = yield* store.getSettings(job.tenantId).pipe(Effect.mapError(() => unavailable("tenant settings are unavailable")))
-        const reservation = yield* reserveBacklog(redis, job.tenantId, jobId, itemsOf(job), yield* requestBytes, limits, hold).pipe(
+        const reservation = yield* reserveBacklog(redis, job.tenantId, jobId, itemsOf(job), yield* requestBytes, limits, hold, job._tag === "metrics" || job._tag === "spans").pipe(
           Effect.mapError((e) => unavailable(`Redis: ${e.message}`))
         )
         if (reservation._tag === "Over") {

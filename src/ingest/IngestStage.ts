@@ -1,3 +1,5 @@
+import { DelayedError } from "bullmq"
+import type { Job } from "bullmq"
 import { Effect, Layer } from "effect"
 import { genaiSeriesInto } from "../aggregation/genaiSeries.ts"
 import { makeBatchFold, metricSeriesPoints, spanSeriesInto } from "../aggregation/partials.ts"
@@ -11,7 +13,7 @@ import { makePartitionedProducer, makeProducer, runWorker } from "../queues/Queu
 import { BULK_QUEUE } from "../queues/IngestPartitions.ts"
 import { RedisConnection } from "../queues/Redis.ts"
 import { indexDeadLetter, recordStored } from "./IngestQueue.ts"
-import { releaseBacklogAndHold } from "./Backlog.ts"
+import { earlierBatchesWaiting, releaseBacklogAndHold } from "./Backlog.ts"
 import { tenantOfJob } from "./DeadLetters.ts"
 import { AppConfig } from "../config/AppConfig.ts"
 import { TenantStore } from "../tenants/TenantStore.ts"
@@ -31,6 +33,14 @@ import { dedupKeys, insertMetricPoints, insertSpans, upsertSpanExecutions } from
 
 /** How long after its batch a trace near its loop limit is counted again (src/ingest/genai/loops.ts, loopsAndRechecks). */
 const LOOP_RECHECK_DELAY_MS = 3000
+/**
+ * An execution's finish waits, at most this long after it was accepted, for the tenant's batches accepted
+ * before it (the spans its client sent first): the lanes and the stage's slots store a tenant's batches
+ * side by side, and its execution_completed reads the execution's spans. Past it (a batch that keeps
+ * failing, a reservation a killed API process left), the finish goes on.
+ */
+const FINISH_WAIT_MS = 10_000
+const FINISH_RECHECK_MS = 50
 
 /**
  * The ingest stage: validates (decode on dequeue), normalises and persists one batch per job, in one
@@ -87,13 +97,14 @@ export const IngestStage = {
         const genaiAlerts = (job: IngestJob & { readonly _tag: "spans" }, genai: ReadonlyArray<GenaiRecord | undefined>, applied: Applied, jobId: string) =>
           Effect.gen(function* () {
             const settings = yield* store.getSettings(job.tenantId)
-            const { loops, recheck } = loopsAndRechecks(job.spans, genai, applied.storedCalls ?? new Map(), settings.detector.maxRepeatedCalls, concurrency)
+            const { loops, recheck } = loopsAndRechecks(job.spans, genai, applied.storedCalls ?? new Map(), settings.detector.maxRepeatedCalls, 2 * concurrency)
             for (const l of loops) {
               const payload = { executionId: l.traceId, traceId: l.traceId, repeated: l.repeated, calls: l.calls, maxRepeatedCalls: settings.detector.maxRepeatedCalls }
               yield* alert.add("event", { _tag: "event", tenantId: job.tenantId, eventType: "agent_loop_suspected", key: l.traceId, payload }, { jobId: `${job.tenantId}.loop-${l.traceId}` })
             }
-            // Traces past 1 / concurrency of the limit are counted again a little later: the batches of the same
-            // trace stored at the same moment by this stage's other slots are then committed (loopsAndRechecks).
+            // Traces past 1 / (2 × concurrency) of the limit are counted again a little later: the batches of the
+            // same trace stored at the same moment by this stage's other slots (a partition's two lanes, each
+            // with `concurrency`) are then committed (loopsAndRechecks).
             if (recheck.length > 0) {
               let fromMs = Number.POSITIVE_INFINITY
               for (const s of job.spans) if (s.startTimeMs < fromMs) fromMs = s.startTimeMs
@@ -167,6 +178,50 @@ export const IngestStage = {
             return aggregated
           })
 
+        // Stores one batch and hands it on; the batch leaves its tenant's share of the backlog.
+        const storeJob = (job: IngestJob, bullJob: Job) => {
+          const jobId = bullJob.id ?? ""
+          const persist = store.getSettings(job.tenantId).pipe(
+            Effect.flatMap((settings) => persistBatch(job, jobId, settings.pricing, awaitingFlag(redis, job.tenantId))),
+            Effect.provideService(Db, db)
+          )
+          // An execution's steps are applied by its trace actor, one at a time, which keeps its live state.
+          const applied = job._tag === "metrics" || job._tag === "spans" ? persist : actors.submit(job.tenantId, job, persist)
+          return applied.pipe(
+            Effect.flatMap((applied) => handOff(job, applied, jobId)),
+            // Stored: its record for GET /api/jobs/{id}, and the batch leaves its tenant's share of the
+            // backlog (and, when it queued no aggregate job, releases its window hold), in one round trip
+            // (the keys are in the tenant's slot).
+            Effect.tap((aggregated) =>
+              Effect.tryPromise(() =>
+                recordStored(redis, job.tenantId, jobId, { kind: job._tag, attempts: bullJob.attemptsMade + 1, createdAt: bullJob.timestamp, startedAt: bullJob.processedOn, finishedAt: Date.now() }, !aggregated)
+              )
+            ),
+            Effect.tap(() =>
+              Effect.sync(() => {
+                telemetry.jobsProcessed.add(1, { stage: "ingest", kind: job._tag })
+                telemetry.jobLatency.record(Date.now() - bullJob.timestamp, { stage: "ingest" })
+              })
+            ),
+            Effect.annotateLogs({ tenantId: job.tenantId, jobId })
+          )
+        }
+
+        // An execution's finish is stored after the batches its tenant sent before it (FINISH_WAIT_MS):
+        // while some wait, it goes back to the queue's delayed set for a moment (not an attempt).
+        const storeFinish = (job: IngestJob, bullJob: Job, token: string | undefined) =>
+          Date.now() - bullJob.timestamp >= FINISH_WAIT_MS
+            ? storeJob(job, bullJob)
+            : earlierBatchesWaiting(redis, job.tenantId, bullJob.id ?? "").pipe(
+              Effect.flatMap((earlier) =>
+                earlier === 0
+                  ? storeJob(job, bullJob)
+                  : Effect.tryPromise(() => bullJob.moveToDelayed(Date.now() + FINISH_RECHECK_MS, token)).pipe(
+                    Effect.zipRight(Effect.fail(new DelayedError(`waits for ${earlier} batches of its tenant accepted before it`)))
+                  )
+              )
+            )
+
         // One worker per partition and lane, each with the stage's concurrency: a partition whose tenant
         // has a long backlog keeps only its own bulk lane's worker busy (src/queues/IngestPartitions.ts);
         // the database sees the partitions' jobs side by side.
@@ -180,33 +235,9 @@ export const IngestStage = {
             concurrency,
             onDeadLetter: (bullJob) =>
               Promise.all([indexDeadLetter(redis, bullJob), releaseBacklogAndHold(redis, tenantOfJob(bullJob.id ?? "") ?? "", bullJob.id ?? "")]),
-            process: (wire, bullJob) => {
+            process: (wire, bullJob, token) => {
               const job = ingestJobOfWire(wire)
-              const jobId = bullJob.id ?? ""
-              const persist = store.getSettings(job.tenantId).pipe(
-                Effect.flatMap((settings) => persistBatch(job, jobId, settings.pricing, awaitingFlag(redis, job.tenantId))),
-                Effect.provideService(Db, db)
-              )
-              // An execution's steps are applied by its trace actor, one at a time, which keeps its live state.
-              const applied = job._tag === "metrics" || job._tag === "spans" ? persist : actors.submit(job.tenantId, job, persist)
-              return applied.pipe(
-                Effect.flatMap((applied) => handOff(job, applied, jobId)),
-                // Stored: its record for GET /api/jobs/{id}, and the batch leaves its tenant's share of the
-                // backlog (and, when it queued no aggregate job, releases its window hold), in one round trip
-                // (the keys are in the tenant's slot).
-                Effect.tap((aggregated) =>
-                  Effect.tryPromise(() =>
-                    recordStored(redis, job.tenantId, jobId, { kind: job._tag, attempts: bullJob.attemptsMade + 1, createdAt: bullJob.timestamp, startedAt: bullJob.processedOn, finishedAt: Date.now() }, !aggregated)
-                  )
-                ),
-                Effect.tap(() =>
-                  Effect.sync(() => {
-                    telemetry.jobsProcessed.add(1, { stage: "ingest", kind: job._tag })
-                    telemetry.jobLatency.record(Date.now() - bullJob.timestamp, { stage: "ingest" })
-                  })
-                ),
-                Effect.annotateLogs({ tenantId: job.tenantId, jobId })
-              )
+              return job._tag === "execution-finish" ? storeFinish(job, bullJob, token) : storeJob(job, bullJob)
             }
           })
         }

@@ -125,14 +125,60 @@ describe("a tenant's share of the ingest backlog (limits.maxBacklogPoints, maxBa
       lanes.push(r._tag === "Reserved" ? r.lane : r._tag)
     }
     expect(lanes).toEqual(["main", "main", "main", "main", "bulk"])
-    // The four before it are stored: a new batch goes to the main lane again, the repeated one where it was.
+    // The four before it are stored: the repeated one answers where it was; a new batch follows it into
+    // the bulk lane while it waits there (one lane change per backlog), and goes back to main after it.
     for (let i = 0; i < 4; i++) await releaseBacklogAndHold(service, t.id, `${t.id}.j${i}`)
     expect(await reserve(`${t.id}.j4`)).toMatchObject({ _tag: "Reserved", lane: "bulk" })
-    expect(await reserve(`${t.id}.j5`)).toMatchObject({ _tag: "Reserved", lane: "main" })
-    // Each release takes back exactly what its reservation counted.
+    expect(await reserve(`${t.id}.j5`)).toMatchObject({ _tag: "Reserved", lane: "bulk" })
     for (const j of ["j4", "j5"]) await releaseBacklogAndHold(service, t.id, `${t.id}.${j}`)
+    expect(await reserve(`${t.id}.j6`)).toMatchObject({ _tag: "Reserved", lane: "main" })
+    await releaseBacklogAndHold(service, t.id, `${t.id}.j6`)
+    // Each release takes back exactly what its reservation counted.
     const left = await redis.hgetall(redisKeys(queued.prefix).tenant(t.id, "backlog"))
-    expect([left.__points, left.__bytes]).toEqual(["0", "0"])
+    expect([left.__points, left.__bytes, left.__bulk]).toEqual(["0", "0", "0"])
+  })
+
+  it("keeps an execution's start, update and finish in its tenant's lane: they never open the bulk lane, and follow the spans into it", async () => {
+    const t = await queued.tenant(["ingest"])
+    const service = { client: redis, keys: redisKeys(queued.prefix) } as unknown as RedisService
+    const share = { maxBacklogPoints: 1_000_000, maxBacklogBytes: 1_000_000_000 }
+    const reserve = async (jobId: string, opensBulk: boolean) => {
+      const r = await Effect.runPromise(reserveBacklog(service, t.id, jobId, 1, 100, share, undefined, opensBulk))
+      return r._tag === "Reserved" ? r.lane : r._tag
+    }
+    // Four span batches wait in the main lane: the finish of their execution queues behind them there
+    // (in the bulk lane it would be stored before them, and its execution_completed would miss them).
+    for (let i = 0; i < 4; i++) expect(await reserve(`${t.id}.spans${i}`, true)).toBe("main")
+    expect(await reserve(`${t.id}.finish`, false)).toBe("main")
+    // A fifth span batch opens the bulk lane: the next finish follows it there, and so does a start.
+    expect(await reserve(`${t.id}.spans4`, true)).toBe("bulk")
+    expect(await reserve(`${t.id}.finish2`, false)).toBe("bulk")
+    for (let i = 0; i < 4; i++) await releaseBacklogAndHold(service, t.id, `${t.id}.spans${i}`)
+    expect(await reserve(`${t.id}.start3`, false)).toBe("bulk")
+    for (const j of ["finish", "spans4", "finish2", "start3"]) await releaseBacklogAndHold(service, t.id, `${t.id}.${j}`)
+    expect(await reserve(`${t.id}.start4`, false)).toBe("main")
+  })
+
+  it("stores an execution's finish after the batches its tenant sent before it, not before", async () => {
+    const t = await full.tenant(["ingest", "query"])
+    const start = await call(full, t.key, "POST", "/api/executions", { operationName: "report", serviceName: "writer", context: { contextId: "c-1", userId: "u-1" } })
+    expect(start.status).toBe(201)
+    const { executionId } = (await start.json()) as { executionId: string }
+    const status = async () => ((await (await call(full, t.key, "GET", `/api/executions/${executionId}`)).json()) as { status: string }).status
+    await eventually(async () => (await status()) === "active" ? true : undefined)
+    // A batch accepted before the finish and not stored yet (reserved here as the API would, never queued:
+    // as if it were slow, or still retrying).
+    const service = { client: redis, keys: redisKeys(full.prefix) } as unknown as RedisService
+    const share = { maxBacklogPoints: 1_000_000, maxBacklogBytes: 1_000_000_000 }
+    await Effect.runPromise(reserveBacklog(service, t.id, `${t.id}.earlier`, 1, 1, share))
+    const finish = await call(full, t.key, "POST", `/api/executions/${executionId}/finish`, { success: true })
+    expect(finish.status).toBe(202)
+    // The finish waits in its queue's delayed set while the earlier batch is not stored ...
+    await new Promise((r) => setTimeout(r, 1_500))
+    expect(await status()).toBe("active")
+    // ... and is stored once it is.
+    await releaseBacklogAndHold(service, t.id, `${t.id}.earlier`)
+    await eventually(async () => (await status()) === "completed" ? true : undefined)
   })
 
   it("has the ingest stage's workers on every partition's bulk lane, which store what is queued there", async () => {
