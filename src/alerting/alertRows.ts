@@ -1,7 +1,7 @@
 import { Clock, Context, Effect, Layer, Schema } from "effect"
 import { Db } from "../db/Db.ts"
 import { lockCursorStatements } from "../db/cursor.ts"
-import { queryInOrder } from "../db/Db.ts"
+import { queryInOrder, queryInOrderAndCommit } from "../db/Db.ts"
 import type { Queryable, Statement } from "../db/Db.ts"
 import { EvaluationMsg } from "../domain/pipeline.ts"
 import { eventTypeOf, planEvaluation, titleOf } from "./evaluation.ts"
@@ -105,7 +105,8 @@ const applyPending = (tx: Queryable, tenantId: string, policy: { cooldownMs: num
       },
       { text: "DELETE FROM pending_evaluations WHERE tenant_id = $1 AND id = ANY($2::int8[])", values: [tenantId, rows.map((r) => r.id)] }
     )
-    yield* queryInOrder(tx, writes)
+    // The transaction's last statements, sent with its COMMIT (see Queryable.commitWith).
+    yield* queryInOrderAndCommit(tx, writes)
     return { taken: rows.length, traceparents: rows.map((r) => r.traceparent) }
   })
 

@@ -5,7 +5,7 @@ import { makePgPool } from "./pgPool.ts"
 import { traced } from "./traced.ts"
 import type { DbClient, Row } from "./client.ts"
 
-export { DbError, queryInOrder } from "./client.ts"
+export { DbError, queryInOrder, queryInOrderAndCommit } from "./client.ts"
 export type { DbClient, Queryable, Row, Statement } from "./client.ts"
 
 export class Db extends Context.Tag("db/Db")<Db, DbClient>() {

@@ -39,6 +39,14 @@ export interface Queryable {
    * fails with the first failure. Use `queryInOrder`, which falls back to one after another.
    */
   readonly queryMany?: (statements: ReadonlyArray<Statement>) => Effect.Effect<ReadonlyArray<ReadonlyArray<Row>>, DbError>
+  /**
+   * A transaction's last statements, sent with its COMMIT (the embedded thread's transactions): the
+   * thread runs them and commits at once (rolls back if one failed), without waiting for this thread's
+   * word, so the transaction holds the database for one round trip less. Nothing may run in the
+   * transaction after it. Use `queryInOrderAndCommit`, which falls back to queryInOrder (the COMMIT then
+   * follows as usual).
+   */
+  readonly commitWith?: (statements: ReadonlyArray<Statement>) => Effect.Effect<ReadonlyArray<ReadonlyArray<Row>>, DbError>
 }
 
 export interface Statement {
@@ -53,6 +61,10 @@ export const queryInOrder = (q: Queryable, statements: ReadonlyArray<Statement>)
     : q.queryMany !== undefined
     ? q.queryMany(statements)
     : Effect.forEach(statements, (s) => q.query(s.text, s.values))
+
+/** A transaction's last statements (see Queryable.commitWith): with its COMMIT where `tx` can, else in order. */
+export const queryInOrderAndCommit = (tx: Queryable, statements: ReadonlyArray<Statement>): Effect.Effect<ReadonlyArray<ReadonlyArray<Row>>, DbError> =>
+  statements.length > 0 && tx.commitWith !== undefined ? tx.commitWith(statements) : queryInOrder(tx, statements)
 
 export interface DbClient extends Queryable {
   readonly kind: "embedded" | "postgres"

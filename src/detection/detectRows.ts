@@ -1,6 +1,6 @@
 import { Effect, Schema } from "effect"
 import { lockCursorStatements } from "../db/cursor.ts"
-import { queryInOrder } from "../db/Db.ts"
+import { queryInOrder, queryInOrderAndCommit } from "../db/Db.ts"
 import type { Queryable } from "../db/Db.ts"
 import type { ClosedWindow, EvaluationMsg } from "../domain/pipeline.ts"
 import type { TenantSettings } from "../domain/settings.ts"
@@ -76,9 +76,11 @@ export const detectPending = (tx: Queryable, tenantId: string, settings: TenantS
     // The writes in one statement (data-modifying CTEs, each run once whether or not it has rows): the
     // embedded database is held by this transaction from BEGIN to COMMIT, every round trip included
     // (src/db/embedded.ts), and four statements here were four round trips other tenants' batches waited behind.
+    // The transaction's last statement: sent with its COMMIT (the embedded database's thread commits at
+    // once, without another round trip to this thread).
     const traceparent = (yield* currentTraceparent) ?? null
-    yield* tx.query(
-      `WITH anomalies_in AS (
+    yield* queryInOrderAndCommit(tx, [{
+      text: `WITH anomalies_in AS (
          INSERT INTO anomalies (tenant_id, series_key, metric_name, service_name, operation, method, window_start, window_end,
                                 observed, expected, sd, z, threshold, severity)
          SELECT $1, k, m, s, o, me, to_timestamp(ws / 1000.0), to_timestamp(we / 1000.0), ob, ex, sd, z, th, sv
@@ -96,7 +98,7 @@ export const detectPending = (tx: Queryable, tenantId: string, settings: TenantS
          WHERE m.tenant_id = $1 AND m.series_key = u.k AND m.window_start = to_timestamp(u.ws / 1000.0)
        )
        INSERT INTO pending_evaluations (tenant_id, payload, traceparent) SELECT $1, $23::jsonb, $24 WHERE $25::boolean`,
-      [tenantId, anomalies.map((a) => a.seriesKey), anomalies.map((a) => a.metricName), anomalies.map((a) => a.serviceName),
+      values: [tenantId, anomalies.map((a) => a.seriesKey), anomalies.map((a) => a.metricName), anomalies.map((a) => a.serviceName),
         anomalies.map((a) => a.operation), anomalies.map((a) => (a.rule === "anomaly" ? "ewma_zscore" : "threshold")),
         anomalies.map((a) => a.windowStartMs), anomalies.map((a) => a.windowEndMs), anomalies.map((a) => a.value),
         anomalies.map((a) => a.expected), anomalies.map((a) => a.sd), anomalies.map((a) => a.z), anomalies.map((a) => a.threshold),
@@ -105,6 +107,6 @@ export const detectPending = (tx: Queryable, tenantId: string, settings: TenantS
         rows.map((r) => r.series_key), rows.map((r) => Number(r.ws)), band.map((e) => e?.expected ?? null),
         band.map((e) => e?.sd ?? null), band.map((e) => e?.z ?? null),
         JSON.stringify(evaluations), traceparent, evaluations.length > 0]
-    )
+    }])
     return rows.length
   })

@@ -4,7 +4,8 @@ import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import type { Worker } from "node:worker_threads"
-import { queryInOrder } from "../../src/db/Db.ts"
+import { queryInOrder, queryInOrderAndCommit } from "../../src/db/Db.ts"
+import { traced } from "../../src/db/traced.ts"
 import { makeEmbeddedThread } from "../../src/db/embedded.ts"
 import { inLane } from "../../src/db/fairGate.ts"
 
@@ -163,6 +164,49 @@ describe("the embedded database on its own thread", () => {
       expect(failed._tag === "Left" && failed.left.message).toContain("duplicate key")
       // Rolled back whole, and the database goes on (no statement of it left waiting at the thread).
       expect(yield* db.query<{ k: number }>("SELECT k FROM t ORDER BY k")).toEqual([{ k: 1 }, { k: 2 }, { k: 11 }, { k: 12 }])
+    })
+  )
+
+  it.scoped("commits a transaction with its last statements (no COMMIT of its own), rolls it all back when one fails, and goes on", () =>
+    Effect.gen(function* () {
+      // What this thread posts to the database thread, and how many answers it had heard back by then.
+      const posted: Array<{ sql: string; answered: number; commit: boolean }> = []
+      let answered = 0
+      const db = traced(yield* makeEmbeddedThread("memory://", (w) => {
+        w.on("message", () => void answered++)
+        const post = w.postMessage.bind(w)
+        w.postMessage = (m: { sql?: string; commit?: boolean }) => {
+          posted.push({ sql: m.sql ?? "", answered, commit: m.commit === true })
+          post(m)
+        }
+      }))
+      yield* db.exec("CREATE TABLE t (k int PRIMARY KEY)")
+      // Through the service's traced client, as the stages use it: the reads go together, the writes with the COMMIT.
+      posted.length = 0
+      const out = yield* db.transaction((q) =>
+        Effect.gen(function* () {
+          const [, counted] = yield* queryInOrder(q, [{ text: "INSERT INTO t VALUES (1), (2)" }, { text: "SELECT count(*)::int AS n FROM t" }])
+          return yield* queryInOrderAndCommit(q, [
+            { text: "INSERT INTO t SELECT $1::int + k FROM t", values: [Number(counted?.[0]?.n) * 10] },
+            { text: "SELECT count(*)::int AS n FROM t" }
+          ])
+        }))
+      expect(out).toEqual([[], [{ n: 4 }]])
+      expect(posted.map((p) => p.sql)).toEqual([
+        "INSERT INTO t VALUES (1), (2)", "SELECT count(*)::int AS n FROM t", "INSERT INTO t SELECT $1::int + k FROM t", "SELECT count(*)::int AS n FROM t"
+      ])
+      // Two round trips: each pair posted before an answer to it came back; the last statement carries the commit.
+      expect(posted[1]?.answered).toBe(posted[0]?.answered)
+      expect(posted[3]?.answered).toBe(posted[2]?.answered)
+      expect(posted.map((p) => p.commit)).toEqual([false, false, false, true])
+      expect(yield* db.query<{ k: number }>("SELECT k FROM t ORDER BY k")).toEqual([{ k: 1 }, { k: 2 }, { k: 21 }, { k: 22 }])
+      // A failed last statement: the transaction's earlier writes are gone too, and the error is the caller's.
+      const failed = yield* Effect.either(db.transaction((q) =>
+        Effect.zipRight(q.query("INSERT INTO t VALUES (3)"), queryInOrderAndCommit(q, [{ text: "INSERT INTO t VALUES (4)" }, { text: "INSERT INTO t VALUES (1)" }]))))
+      expect(failed._tag === "Left" && failed.left.message).toContain("duplicate key")
+      // A transaction of a single statement sent with its commit ends too: the next statements run.
+      yield* db.transaction((q) => queryInOrderAndCommit(q, [{ text: "INSERT INTO t VALUES (5)" }]))
+      expect(yield* db.query<{ k: number }>("SELECT k FROM t ORDER BY k")).toEqual([{ k: 1 }, { k: 2 }, { k: 5 }, { k: 21 }, { k: 22 }])
     })
   )
 
