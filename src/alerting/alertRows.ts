@@ -1,8 +1,8 @@
 import { Clock, Context, Effect, Layer, Schema } from "effect"
 import { Db } from "../db/Db.ts"
-import { lockCursorStatements } from "../db/cursor.ts"
-import { queryInOrder, queryInOrderAndCommit } from "../db/Db.ts"
-import type { Queryable, Statement } from "../db/Db.ts"
+import { advanceCursorStatement, cursorVersionStatement, oneAtATime, versionOf, withCursor } from "../db/cursor.ts"
+import { queryInOrderAndCommit } from "../db/Db.ts"
+import type { DbClient, Statement } from "../db/Db.ts"
 import { EvaluationMsg } from "../domain/pipeline.ts"
 import { eventTypeOf, planEvaluation, titleOf } from "./evaluation.ts"
 import type { Action, AlertState } from "./policy.ts"
@@ -14,12 +14,6 @@ import { memoryAlertRows } from "./memoryAlertRows.ts"
 // policy state row, the alert row and the outbox of notifications in the same transaction.
 // The worker, delivery slots and sweeps are in AlertStage.ts; the in-memory twin in memoryAlertRows.ts.
 
-/**
- * A batch of the tenant's pending evaluations through the alert policy, in one transaction: the policy
- * state rows are locked and read at once, each evaluation is planned (src/alerting/evaluation.ts, pure)
- * on the state the previous one left, and the writes (alert rows, the outbox of notifications, the final
- * states) go in order in one round trip. A replayed window is a no-op.
- */
 const alertWrite = (tenantId: string, alertId: string, action: Action, ev: EvaluationMsg): Statement => {
   switch (action._tag) {
     case "Open":
@@ -56,32 +50,43 @@ const alertWrite = (tenantId: string, alertId: string, action: Action, ev: Evalu
 export const PENDING_BATCH = 200
 const decodeEvaluations = Schema.decodeUnknownSync(Schema.Array(EvaluationMsg))
 
-/** The tenant's pending evaluations through the policy, in the order detection produced them, exactly once. */
-const applyPending = (tx: Queryable, tenantId: string, policy: { cooldownMs: number; resolveAfterWindows: number }, now: number) =>
+/**
+ * A batch of the tenant's pending evaluations through the alert policy, in the order detection produced
+ * them, exactly once: the batch and the policy states it touches are read with the tenant's alert cursor
+ * version (one transaction, one message to the embedded database's thread), each evaluation is planned
+ * (src/alerting/evaluation.ts, pure) on the state the previous one left, and the writes (alert rows, the
+ * outbox of notifications, the final states, the batch's removal) go in one transaction that moves the
+ * cursor on from the version read (src/db/cursor.ts): a worker another overtook, or an acknowledgement,
+ * reads again (withCursor). A replayed window is a no-op.
+ */
+export const applyPending = (db: DbClient, tenantId: string, policy: { cooldownMs: number; resolveAfterWindows: number }, now: number) => withCursor(
   Effect.gen(function* () {
-    const [, , pendingRows] = yield* queryInOrder(tx, [
-      ...lockCursorStatements(tenantId, "alert"),
-      { text: `SELECT id, payload, traceparent FROM pending_evaluations WHERE tenant_id = $1 ORDER BY id LIMIT ${PENDING_BATCH}`, values: [tenantId] }
-    ])
+    const [versionRows, pendingRows, stateRows] = yield* db.transaction((tx) => queryInOrderAndCommit(tx, [
+      cursorVersionStatement(tenantId, "alert"),
+      { text: `SELECT id, payload, traceparent FROM pending_evaluations WHERE tenant_id = $1 ORDER BY id LIMIT ${PENDING_BATCH}`, values: [tenantId] },
+      // The states of every series and rule the batch's evaluations name.
+      {
+        text: `SELECT s.series_key, s.rule, s.state FROM alert_policy_state s
+       WHERE s.tenant_id = $1 AND (s.series_key, s.rule) IN (
+         SELECT e ->> 'seriesKey', e ->> 'rule'
+         FROM (SELECT payload FROM pending_evaluations WHERE tenant_id = $1 ORDER BY id LIMIT ${PENDING_BATCH}) AS p,
+              jsonb_array_elements(p.payload) AS e)`,
+        values: [tenantId]
+      }
+    ]))
     const rows = (pendingRows ?? []) as ReadonlyArray<{ id: number; payload: unknown; traceparent: string | null }>
     if (rows.length === 0) return { taken: 0, traceparents: [] }
     const evaluations = rows.flatMap((r) => decodeEvaluations(r.payload))
-    // Every state the batch touches, locked and read at once; then each evaluation on the state before it.
+    // Each evaluation on the state the previous one left, from the stored one (or the initial state).
     const keyOf = (seriesKey: string, rule: string) => JSON.stringify([seriesKey, rule])
     const states = new Map<string, { seriesKey: string; rule: string; state: AlertState }>()
     for (const ev of evaluations) states.set(keyOf(ev.seriesKey, ev.rule), { seriesKey: ev.seriesKey, rule: ev.rule, state: initialAlertState })
     const entries = [...states.values()]
-    const stored = yield* tx.query<{ series_key: string; rule: string; state: AlertState }>(
-      `SELECT s.series_key, s.rule, s.state FROM alert_policy_state s
-         JOIN unnest($2::text[], $3::text[]) AS k(series_key, rule) ON s.series_key = k.series_key AND s.rule = k.rule
-       WHERE s.tenant_id = $1 ORDER BY s.series_key, s.rule FOR UPDATE OF s`,
-      [tenantId, entries.map((e) => e.seriesKey), entries.map((e) => e.rule)]
-    )
-    for (const r of stored) {
+    for (const r of (stateRows ?? []) as ReadonlyArray<{ series_key: string; rule: string; state: AlertState }>) {
       const e = states.get(keyOf(r.series_key, r.rule))
       if (e !== undefined) e.state = r.state
     }
-    const writes: Array<Statement> = []
+    const writes: Array<Statement> = [advanceCursorStatement(tenantId, "alert", versionOf(versionRows))]
     for (const ev of evaluations) {
       const e = states.get(keyOf(ev.seriesKey, ev.rule))!
       const plan = planEvaluation(tenantId, policy, e.state, ev, now)
@@ -105,10 +110,11 @@ const applyPending = (tx: Queryable, tenantId: string, policy: { cooldownMs: num
       },
       { text: "DELETE FROM pending_evaluations WHERE tenant_id = $1 AND id = ANY($2::int8[])", values: [tenantId, rows.map((r) => r.id)] }
     )
-    // The transaction's last statements, sent with its COMMIT (see Queryable.commitWith).
-    yield* queryInOrderAndCommit(tx, writes)
+    // The cursor's advance and the writes with the COMMIT: one message to the embedded database's thread.
+    yield* db.transaction((tx) => queryInOrderAndCommit(tx, writes))
     return { taken: rows.length, traceparents: rows.map((r) => r.traceparent) }
   })
+)
 
 export type AlertPolicy = { readonly cooldownMs: number; readonly resolveAfterWindows: number }
 export interface PendingTaken {
@@ -123,13 +129,17 @@ export class AlertRows extends Context.Tag("alerting/AlertRows")<AlertRows, {
   /** Runs a batch of the tenant's pending evaluations through the policy, in order, once: how many batches were taken, and who queued them. */
   readonly applyPending: (tenantId: string, policy: AlertPolicy, nowMs: number) => Effect.Effect<PendingTaken, unknown>
 }>() {
-  static readonly Live = Layer.effect(AlertRows, Effect.map(Db, (db) => ({
-    addPending: (tenantId: string, evaluations: ReadonlyArray<EvaluationMsg>) =>
-      Effect.flatMap(currentTraceparent, (traceparent) =>
-        db.query("INSERT INTO pending_evaluations (tenant_id, payload, traceparent) VALUES ($1, $2::jsonb, $3)", [tenantId, JSON.stringify(evaluations), traceparent ?? null])
-      ).pipe(Effect.asVoid),
-    applyPending: (tenantId: string, policy: AlertPolicy, nowMs: number) => db.transaction((tx) => applyPending(tx, tenantId, policy, nowMs))
-  })))
+  static readonly Live = Layer.effect(AlertRows, Effect.map(Db, (db) => {
+    // One batch per tenant at a time in this process (other processes' batches retry, see applyPending).
+    const turn = oneAtATime()
+    return {
+      addPending: (tenantId: string, evaluations: ReadonlyArray<EvaluationMsg>) =>
+        Effect.flatMap(currentTraceparent, (traceparent) =>
+          db.query("INSERT INTO pending_evaluations (tenant_id, payload, traceparent) VALUES ($1, $2::jsonb, $3)", [tenantId, JSON.stringify(evaluations), traceparent ?? null])
+        ).pipe(Effect.asVoid),
+      applyPending: (tenantId: string, policy: AlertPolicy, nowMs: number) => turn(tenantId, applyPending(db, tenantId, policy, nowMs))
+    }
+  }))
 
   /** In memory (src/alerting/memoryAlertRows.ts), its rows and outbox in AlertRowsMemory. */
   static readonly Test = memoryAlertRows(AlertRows)

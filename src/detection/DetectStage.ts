@@ -1,5 +1,6 @@
 import { Duration, Effect, Layer } from "effect"
 import { randomUUID } from "node:crypto"
+import { oneAtATime } from "../db/cursor.ts"
 import { Db } from "../db/Db.ts"
 import { AlertJob, DetectJob } from "../domain/pipeline.ts"
 import { makeProducer, runWorker } from "../queues/Queues.ts"
@@ -18,6 +19,8 @@ export const DetectStage = {
         const store = yield* TenantStore
         const alert = yield* makeProducer("alert", AlertJob)
         const detectQueue = yield* makeProducer("detect", DetectJob)
+        // One pass per tenant at a time in this process (the passes of other processes retry, see detectPending).
+        const turn = oneAtATime()
         yield* runWorker({
           stage: "detect",
           schema: DetectJob,
@@ -25,7 +28,7 @@ export const DetectStage = {
           process: (job) =>
             Effect.gen(function* () {
               const settings = yield* store.getSettings(job.tenantId)
-              const n = yield* db.transaction((tx) => detectPending(tx, job.tenantId, settings))
+              const n = yield* turn(job.tenantId, detectPending(db, job.tenantId, settings))
               if (n === 0) return
               yield* alert.add("evaluate", { _tag: "evaluate", tenantId: job.tenantId }, { jobId: `${job.tenantId}.eval-${randomUUID()}` })
               // More than one batch pending: continue in a fresh job rather than hold the cursor.

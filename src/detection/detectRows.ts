@@ -1,7 +1,7 @@
 import { Effect, Schema } from "effect"
-import { lockCursorStatements } from "../db/cursor.ts"
-import { queryInOrder, queryInOrderAndCommit } from "../db/Db.ts"
-import type { Queryable } from "../db/Db.ts"
+import { advanceCursorStatement, cursorVersionStatement, versionOf, withCursor } from "../db/cursor.ts"
+import { queryInOrderAndCommit } from "../db/Db.ts"
+import type { DbClient } from "../db/Db.ts"
 import type { ClosedWindow, EvaluationMsg } from "../domain/pipeline.ts"
 import type { TenantSettings } from "../domain/settings.ts"
 import { currentTraceparent } from "../telemetry/traceContext.ts"
@@ -10,7 +10,8 @@ import type { DetectorState } from "./ewma.ts"
 import { evaluate } from "./evaluate.ts"
 
 // The detect stage's SQL: closed windows in order through the pure evaluation (evaluate.ts), detector
-// states, anomalies, the windows' bands and the alert stage's pending evaluations in one transaction.
+// states, anomalies, the windows' bands and the alert stage's pending evaluations in one transaction,
+// which moves the tenant's detect cursor on from the version read with the windows (src/db/cursor.ts).
 
 const DetectorStateSchema = Schema.Struct({
   mean: Schema.Number, variance: Schema.Number, n: Schema.Number, streak: Schema.Number,
@@ -27,18 +28,23 @@ type WindowRow = {
 }
 
 /**
- * Evaluates the tenant's closed, not yet evaluated windows in window order, in one transaction: the
- * detector states advance, anomalies are recorded, the windows are marked evaluated and the
- * evaluations queued for the alert policy. Each window is evaluated exactly once, whatever the
- * number of workers or redeliveries. Returns how many windows it evaluated.
+ * Evaluates the tenant's closed, not yet evaluated windows in window order: the detector states advance,
+ * anomalies are recorded, the windows are marked evaluated and the evaluations queued for the alert
+ * policy, in one transaction. Each window is evaluated exactly once, whatever the number of workers or
+ * redeliveries: the windows and states are read with the tenant's detect cursor version, without a
+ * lock, and the writes move the cursor on from that version (withCursor: a worker that another
+ * overtook reads again). So the writing transaction is one message to the embedded database's thread
+ * (never holding the database while this thread evaluates) and holds the cursor row only for its
+ * writes on a server. Returns how many windows it evaluated.
  */
-export const detectPending = (tx: Queryable, tenantId: string, settings: TenantSettings) =>
+export const detectPending = (db: DbClient, tenantId: string, settings: TenantSettings) => withCursor(
   Effect.gen(function* () {
-    // The cursor, the windows and their series' states in one round trip (see queryInOrder): the states of
-    // every series with a window to evaluate, a superset of the batch's (on a server, windows written
-    // between the two reads may add some, never take one away).
-    const [, , windowRows, stateRows] = yield* queryInOrder(tx, [
-      ...lockCursorStatements(tenantId, "detect"),
+    // The cursor version, the windows and their series' states (the states of every series with a window
+    // to evaluate, a superset of the batch's) in a transaction of their own, one message to the embedded
+    // database's thread: whatever another worker wrote after the version was read moved the version too,
+    // so this attempt's writes would fail.
+    const [versionRows, windowRows, stateRows] = yield* db.transaction((tx) => queryInOrderAndCommit(tx, [
+      cursorVersionStatement(tenantId, "detect"),
       {
         text: `SELECT series_key, metric_name, service_name, operation, extract(epoch FROM window_start) * 1000 AS ws,
               extract(epoch FROM window_end) * 1000 AS we, count::float8 AS count, mean, min, max, p95
@@ -50,7 +56,7 @@ export const detectPending = (tx: Queryable, tenantId: string, settings: TenantS
        WHERE tenant_id = $1 AND series_key IN (SELECT series_key FROM metric_windows WHERE tenant_id = $1 AND evaluated_at IS NULL)`,
         values: [tenantId]
       }
-    ])
+    ]))
     const rows = (windowRows ?? []) as ReadonlyArray<WindowRow>
     if (rows.length === 0) return 0
     const keys = [...new Set(rows.map((r) => r.series_key))]
@@ -73,13 +79,10 @@ export const detectPending = (tx: Queryable, tenantId: string, settings: TenantS
       band.push(result.evaluations.find((e) => e.rule === "anomaly"))
     }
     const anomalies = evaluations.filter((e) => e.severity !== "none")
-    // The writes in one statement (data-modifying CTEs, each run once whether or not it has rows): the
-    // embedded database is held by this transaction from BEGIN to COMMIT, every round trip included
-    // (src/db/embedded.ts), and four statements here were four round trips other tenants' batches waited behind.
-    // The transaction's last statement: sent with its COMMIT (the embedded database's thread commits at
-    // once, without another round trip to this thread).
+    // The writes in one statement (data-modifying CTEs, each run once whether or not it has rows), after
+    // the cursor's advance and with the COMMIT: one message to the embedded database's thread.
     const traceparent = (yield* currentTraceparent) ?? null
-    yield* queryInOrderAndCommit(tx, [{
+    yield* db.transaction((tx) => queryInOrderAndCommit(tx, [advanceCursorStatement(tenantId, "detect", versionOf(versionRows)), {
       text: `WITH anomalies_in AS (
          INSERT INTO anomalies (tenant_id, series_key, metric_name, service_name, operation, method, window_start, window_end,
                                 observed, expected, sd, z, threshold, severity)
@@ -107,6 +110,7 @@ export const detectPending = (tx: Queryable, tenantId: string, settings: TenantS
         rows.map((r) => r.series_key), rows.map((r) => Number(r.ws)), band.map((e) => e?.expected ?? null),
         band.map((e) => e?.sd ?? null), band.map((e) => e?.z ?? null),
         JSON.stringify(evaluations), traceparent, evaluations.length > 0]
-    }])
+    }]))
     return rows.length
   })
+)
