@@ -81,8 +81,8 @@ export const detectPending = (db: DbClient, tenantId: string, settings: TenantSe
     const anomalies = evaluations.filter((e) => e.severity !== "none")
     // The writes in one statement (data-modifying CTEs, each run once whether or not it has rows), after
     // the cursor's advance and with the COMMIT: one message to the embedded database's thread.
-    const traceparent = (yield* currentTraceparent) ?? null
-    yield* db.transaction((tx) => queryInOrderAndCommit(tx, [advanceCursorStatement(tenantId, "detect", versionOf(versionRows)), {
+    // The evaluations are queued with the writing transaction's span (the alert job links to it).
+    yield* db.transaction((tx) => Effect.flatMap(currentTraceparent, (traceparent) => queryInOrderAndCommit(tx, [advanceCursorStatement(tenantId, "detect", versionOf(versionRows)), {
       text: `WITH anomalies_in AS (
          INSERT INTO anomalies (tenant_id, series_key, metric_name, service_name, operation, method, window_start, window_end,
                                 observed, expected, sd, z, threshold, severity)
@@ -109,8 +109,8 @@ export const detectPending = (db: DbClient, tenantId: string, settings: TenantSe
         keys, keys.map((k) => JSON.stringify(states.get(k))), keys.map((k) => lastWindow.get(k) ?? 0),
         rows.map((r) => r.series_key), rows.map((r) => Number(r.ws)), band.map((e) => e?.expected ?? null),
         band.map((e) => e?.sd ?? null), band.map((e) => e?.z ?? null),
-        JSON.stringify(evaluations), traceparent, evaluations.length > 0]
-    }]))
+        JSON.stringify(evaluations), traceparent ?? null, evaluations.length > 0]
+    }])))
     return rows.length
   })
 )

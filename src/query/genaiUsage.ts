@@ -5,6 +5,7 @@ import { LE_COLUMNS, mergeHistograms, quantileFromHistogram } from "../domain/hi
 import type { DurationHistogram } from "../domain/histogram.ts"
 import { badParam, formatDuration } from "./params.ts"
 import { hourlyOnlyRowsSql } from "../db/genaiUsageRows.ts"
+import { fitsAutoTarget } from "./series.ts"
 
 // GET /api/genai/usage: calls, errors, tokens, cost and unpriced tokens per model, agent, tool, service,
 // user or conversation, optionally as a series; from the continuous aggregates genai_usage_1m / _1h
@@ -60,7 +61,7 @@ export const usageSources = (groupBy: GenaiGroupBy, plan: UsagePlan): { readonly
 /** Which aggregate, which bucket, the range widened to whole buckets; a message (for a 400 on `bucket`) when it cannot be served. */
 export const planUsage = (fromMs: number, toMs: number, bucket: "auto" | number | null): UsagePlan | string => {
   const rangeS = (toMs - fromMs) / 1000
-  const size = bucket === null ? null : bucket === "auto" ? AUTO_LADDER.find((s) => rangeS / s <= AUTO_TARGET) ?? 604_800 : bucket
+  const size = bucket === null ? null : bucket === "auto" ? AUTO_LADDER.find((s) => fitsAutoTarget(rangeS, s, AUTO_TARGET)) ?? 604_800 : bucket
   if (size !== null && size % 60 !== 0) return `${formatDuration(size)} is finer than the 1-minute aggregate: use whole minutes (1m, 5m, 1h)`
   if (size !== null && rangeS / size > MAX_BUCKETS) return `bucket ${formatDuration(size)} gives ${Math.ceil(rangeS / size)} buckets over this range (at most ${MAX_BUCKETS})`
   const hourly = size === null ? toMs - fromMs > MINUTE_SOURCE_MAX_MS : size % 3600 === 0

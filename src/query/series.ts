@@ -35,6 +35,12 @@ export const AUTO_LADDER = [10, 60, 300, 900, 3600, 21_600, 86_400, 604_800] as 
 export const AUTO_TARGET_BUCKETS = 360
 export const MAX_BUCKETS = 10_000
 export const MAX_RAW_POINTS = 10_000
+/**
+ * `from=now-1h` and the default `to` (now) are read from the clock a moment apart, so "the last hour"
+ * can come out a few milliseconds longer than 360 buckets of 10 s: bucket=auto allows 1 % over its target
+ * (it picked 1m for the last hour when the two reads fell in different milliseconds).
+ */
+export const fitsAutoTarget = (rangeS: number, bucketS: number, target: number) => rangeS / bucketS <= target * 1.01
 
 /**
  * Where the series comes from. Buckets that are multiples of 1 h read the hourly aggregate, other
@@ -47,7 +53,7 @@ export const planSeries = (req: SeriesRequest): Either.Either<SeriesPlan, string
   if (req.bucket._tag === "raw") return Either.right({ source: "metric_points", bucketSeconds: null, fromMs: req.fromMs, toMs: req.toMs })
   const size = req.bucket._tag === "size"
     ? req.bucket.seconds
-    : AUTO_LADDER.find((s) => rangeS / s <= AUTO_TARGET_BUCKETS) ?? AUTO_LADDER[AUTO_LADDER.length - 1] ?? 604_800
+    : AUTO_LADDER.find((s) => fitsAutoTarget(rangeS, s, AUTO_TARGET_BUCKETS)) ?? AUTO_LADDER[AUTO_LADDER.length - 1] ?? 604_800
   if (rangeS / size > MAX_BUCKETS) {
     return Either.left(`bucket ${formatDuration(size)} gives ${Math.ceil(rangeS / size)} buckets over this range (at most ${MAX_BUCKETS}); choose a larger bucket`)
   }

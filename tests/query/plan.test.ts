@@ -41,6 +41,13 @@ describe("series plan", () => {
     expect(plan({ fromMs: 0, toMs: 7 * 24 * H })).toMatchObject({ bucketSeconds: 3600, source: "metric_points_1h" })
   })
 
+  it("keeps the auto bucket of a range read from the clock a few milliseconds long (from=now-1h, to defaulting to now)", () => {
+    expect(plan({ fromMs: 0, toMs: H + 3 }).bucketSeconds).toBe(10)
+    expect(plan({ fromMs: 0, toMs: 6 * H + 40 }).bucketSeconds).toBe(60)
+    // Well past the target: the next bucket up.
+    expect(plan({ fromMs: 0, toMs: 1.1 * H }).bucketSeconds).toBe(60)
+  })
+
   it("serves p95 only where a true percentile exists, and says why not with the 1h aggregate", () => {
     expect(plan({ agg: "p95", bucket: size(60), groupBy: "service" }).source).toBe("metric_points_1m")
     expect(plan({ agg: "p95", bucket: size(60), service: "api" }).source).toBe("metric_points_1m")
