@@ -1,6 +1,6 @@
 import { Clock, Context, Effect, Layer, Schema } from "effect"
 import { Db } from "../db/Db.ts"
-import { advanceCursorStatement, cursorVersionStatement, oneAtATime, versionOf, withCursor } from "../db/cursor.ts"
+import { advanceCursorStatement, cursorVersionStatement, oneAtATime, readWithVersion, versionOf, withCursor } from "../db/cursor.ts"
 import { queryInOrderAndCommit } from "../db/Db.ts"
 import type { DbClient, Statement } from "../db/Db.ts"
 import { EvaluationMsg } from "../domain/pipeline.ts"
@@ -61,7 +61,7 @@ const decodeEvaluations = Schema.decodeUnknownSync(Schema.Array(EvaluationMsg))
  */
 export const applyPending = (db: DbClient, tenantId: string, policy: { cooldownMs: number; resolveAfterWindows: number }, now: number) => withCursor(
   Effect.gen(function* () {
-    const [versionRows, pendingRows, stateRows] = yield* db.transaction((tx) => queryInOrderAndCommit(tx, [
+    const [versionRows, pendingRows, stateRows] = yield* readWithVersion(db, [
       cursorVersionStatement(tenantId, "alert"),
       { text: `SELECT id, payload, traceparent FROM pending_evaluations WHERE tenant_id = $1 ORDER BY id LIMIT ${PENDING_BATCH}`, values: [tenantId] },
       // The states of every series and rule the batch's evaluations name.
@@ -73,7 +73,7 @@ export const applyPending = (db: DbClient, tenantId: string, policy: { cooldownM
               jsonb_array_elements(p.payload) AS e)`,
         values: [tenantId]
       }
-    ]))
+    ])
     const rows = (pendingRows ?? []) as ReadonlyArray<{ id: number; payload: unknown; traceparent: string | null }>
     if (rows.length === 0) return { taken: 0, traceparents: [] }
     const evaluations = rows.flatMap((r) => decodeEvaluations(r.payload))

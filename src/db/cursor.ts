@@ -1,6 +1,6 @@
 import { Effect, Schedule } from "effect"
-import { DbError, queryInOrder } from "./client.ts"
-import type { Queryable, Statement } from "./client.ts"
+import { DbError, queryInOrder, queryInOrderAndCommit } from "./client.ts"
+import type { DbClient, Queryable, Row, Statement } from "./client.ts"
 
 /** The statements of lockCursor, to send ahead of others in one round trip (see queryInOrder). */
 const lockCursorStatements = (tenantId: string, stage: string): ReadonlyArray<Statement> => [
@@ -37,6 +37,16 @@ export const advanceCursorStatement = (tenantId: string, stage: string, version:
   text: "SELECT mplp_advance_cursor($1, $2, $3::int8)",
   values: [tenantId, stage, version]
 })
+
+/**
+ * A stage's reads, `cursorVersionStatement` first. On the embedded database in a transaction of their
+ * own, which its thread runs as one message (one round trip, one snapshot); on a server one after another
+ * without a transaction (no BEGIN and COMMIT round trips): the version is read first, and whatever
+ * another writer changes after that moves the version too, so a write from these reads fails whether
+ * they saw that change or not.
+ */
+export const readWithVersion = (db: DbClient, statements: ReadonlyArray<Statement>): Effect.Effect<ReadonlyArray<ReadonlyArray<Row>>, DbError> =>
+  db.kind === "embedded" ? db.transaction((tx) => queryInOrderAndCommit(tx, statements)) : queryInOrder(db, statements)
 
 /** SQLSTATE serialization_failure: what advanceCursorStatement fails with when the cursor moved. */
 export const CURSOR_MOVED = "40001"

@@ -1,5 +1,5 @@
 import { Effect, Schema } from "effect"
-import { advanceCursorStatement, cursorVersionStatement, versionOf, withCursor } from "../db/cursor.ts"
+import { advanceCursorStatement, cursorVersionStatement, readWithVersion, versionOf, withCursor } from "../db/cursor.ts"
 import { queryInOrderAndCommit } from "../db/Db.ts"
 import type { DbClient } from "../db/Db.ts"
 import type { ClosedWindow, EvaluationMsg } from "../domain/pipeline.ts"
@@ -39,11 +39,10 @@ type WindowRow = {
  */
 export const detectPending = (db: DbClient, tenantId: string, settings: TenantSettings) => withCursor(
   Effect.gen(function* () {
-    // The cursor version, the windows and their series' states (the states of every series with a window
-    // to evaluate, a superset of the batch's) in a transaction of their own, one message to the embedded
-    // database's thread: whatever another worker wrote after the version was read moved the version too,
-    // so this attempt's writes would fail.
-    const [versionRows, windowRows, stateRows] = yield* db.transaction((tx) => queryInOrderAndCommit(tx, [
+    // The cursor version, then the windows and their series' states (the states of every series with a
+    // window to evaluate, a superset of the batch's): whatever another worker wrote after the version was
+    // read moved the version too, so this attempt's writes would fail (readWithVersion).
+    const [versionRows, windowRows, stateRows] = yield* readWithVersion(db, [
       cursorVersionStatement(tenantId, "detect"),
       {
         text: `SELECT series_key, metric_name, service_name, operation, extract(epoch FROM window_start) * 1000 AS ws,
@@ -56,7 +55,7 @@ export const detectPending = (db: DbClient, tenantId: string, settings: TenantSe
        WHERE tenant_id = $1 AND series_key IN (SELECT series_key FROM metric_windows WHERE tenant_id = $1 AND evaluated_at IS NULL)`,
         values: [tenantId]
       }
-    ]))
+    ])
     const rows = (windowRows ?? []) as ReadonlyArray<WindowRow>
     if (rows.length === 0) return 0
     const keys = [...new Set(rows.map((r) => r.series_key))]
