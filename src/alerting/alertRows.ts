@@ -53,7 +53,7 @@ const decodeEvaluations = Schema.decodeUnknownSync(Schema.Array(EvaluationMsg))
 /**
  * A batch of the tenant's pending evaluations through the alert policy, in the order detection produced
  * them, exactly once: the batch and the policy states it touches are read with the tenant's alert cursor
- * version (one transaction, one message to the embedded database's thread), each evaluation is planned
+ * version (readWithVersion: one message to the embedded database's thread), each evaluation is planned
  * (src/alerting/evaluation.ts, pure) on the state the previous one left, and the writes (alert rows, the
  * outbox of notifications, the final states, the batch's removal) go in one transaction that moves the
  * cursor on from the version read (src/db/cursor.ts): a worker another overtook, or an acknowledgement,
