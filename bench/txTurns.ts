@@ -18,7 +18,7 @@
 import { Effect, Fiber } from "effect"
 import { performance } from "node:perf_hooks"
 import { readFileSync } from "node:fs"
-import { advanceCursorStatement, cursorVersionStatement, oneAtATime, versionOf, withCursor } from "../src/db/cursor.ts"
+import { advanceCursorStatement, cursorVersionStatement, oneAtATime, readWithVersion, versionOf, withCursor } from "../src/db/cursor.ts"
 import { queryInOrder, queryInOrderAndCommit } from "../src/db/Db.ts"
 import type { DbClient, Queryable } from "../src/db/Db.ts"
 import { makeEmbeddedThread } from "../src/db/embedded.ts"
@@ -71,11 +71,11 @@ const detectLike = (db: DbClient, mode: Mode, round: number) =>
 const turn = oneAtATime()
 const versioned = (db: DbClient, round: number) =>
   turn("x", withCursor(Effect.gen(function* () {
-    const [version, windows, states] = yield* db.transaction((tx) => queryInOrderAndCommit(tx, [
+    const [version, windows, states] = yield* readWithVersion(db, [
       cursorVersionStatement("x", "detect"),
       { text: "SELECT k, v FROM w WHERE k < $1 ORDER BY k", values: [SERIES] },
       { text: "SELECT k, s FROM st WHERE k < $1", values: [SERIES] }
-    ]))
+    ])
     const byKey = new Map((states ?? []).map((r) => [Number(r.k), Number(r.s)]))
     const next = (windows ?? []).map((r) => 0.9 * (byKey.get(Number(r.k)) ?? 0) + 0.1 * Number(r.v) + round)
     yield* db.transaction((tx) => queryInOrderAndCommit(tx, [advanceCursorStatement("x", "detect", versionOf(version)), {

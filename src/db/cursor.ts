@@ -2,21 +2,16 @@ import { Effect, Schedule } from "effect"
 import { DbError, queryInOrder, queryInOrderAndCommit } from "./client.ts"
 import type { DbClient, Queryable, Row, Statement } from "./client.ts"
 
-/** The statements of lockCursor, to send ahead of others in one round trip (see queryInOrder). */
-const lockCursorStatements = (tenantId: string, stage: string): ReadonlyArray<Statement> => [
-  { text: "INSERT INTO pipeline_cursor (tenant_id, stage) VALUES ($1, $2) ON CONFLICT DO NOTHING", values: [tenantId, stage] },
-  { text: "SELECT 1 FROM pipeline_cursor WHERE tenant_id = $1 AND stage = $2 FOR UPDATE", values: [tenantId, stage] }
-]
-
 /**
  * Locks the tenant's cursor row of a pipeline stage for the rest of the transaction (creating it on
  * first use) and moves its version on, so that a stage worker that read before it writes nothing
- * (advanceCursor fails): nothing else of the tenant's stage interleaves with this transaction; other
- * tenants are not blocked.
+ * (advanceCursorStatement fails): nothing else of the tenant's stage interleaves with this transaction;
+ * other tenants are not blocked.
  */
 export const lockCursor = (tx: Queryable, tenantId: string, stage: string) =>
   Effect.asVoid(queryInOrder(tx, [
-    ...lockCursorStatements(tenantId, stage),
+    { text: "INSERT INTO pipeline_cursor (tenant_id, stage) VALUES ($1, $2) ON CONFLICT DO NOTHING", values: [tenantId, stage] },
+    { text: "SELECT 1 FROM pipeline_cursor WHERE tenant_id = $1 AND stage = $2 FOR UPDATE", values: [tenantId, stage] },
     { text: "UPDATE pipeline_cursor SET version = version + 1 WHERE tenant_id = $1 AND stage = $2", values: [tenantId, stage] }
   ]))
 

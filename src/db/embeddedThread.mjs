@@ -67,24 +67,27 @@ let running = false
 /** @type {Message | undefined} */
 let closing
 
+/**
+ * Runs one message's statement (BEGIN first if it opens a transaction) and gives its rows.
+ * @param {Message} m
+ * @returns {Promise<Array<unknown>>}
+ */
+const statement = async (m) => {
+  if (m.begin === true) await pg.exec("BEGIN")
+  if (m.op === "query") return (await pg.query(m.sql ?? "", m.params ?? [])).rows
+  // COPY … FROM '/dev/blob' of rows in COPY's text format (Queryable.copyFrom): PGlite reads the blob as that file.
+  if (m.op === "copy") await pg.query(m.sql ?? "", [], { blob: new Blob([m.data ?? new Uint8Array(0)]) })
+  else if (m.op === "exec") await pg.exec(m.sql ?? "")
+  else if (m.op === "close") await pg.close()
+  return []
+}
+
 /** @param {Message} m */
 const run = async (m) => {
   if (m.commit === true) return runAndCommit(m)
   try {
-    if (m.begin === true) await pg.exec("BEGIN")
-    if (m.op === "query") port.postMessage({ id: m.id, rows: (await pg.query(m.sql ?? "", m.params ?? [])).rows })
-    // COPY … FROM '/dev/blob' of rows in COPY's text format (Queryable.copyFrom): PGlite reads the blob as that file.
-    else if (m.op === "copy") {
-      await pg.query(m.sql ?? "", [], { blob: new Blob([m.data ?? new Uint8Array(0)]) })
-      port.postMessage({ id: m.id, rows: [] })
-    } else if (m.op === "exec") {
-      await pg.exec(m.sql ?? "")
-      port.postMessage({ id: m.id, rows: [] })
-    } else if (m.op === "close") {
-      await pg.close()
-      port.postMessage({ id: m.id, rows: [] })
-      port.close()
-    }
+    port.postMessage({ id: m.id, rows: await statement(m) })
+    if (m.op === "close") port.close()
   } catch (e) {
     port.postMessage({ id: m.id, error: errorOf(e) })
   }
@@ -92,7 +95,7 @@ const run = async (m) => {
 
 /**
  * A transaction's last statement, then its COMMIT, answered once both ran: the answer is the statement's
- * error, or the COMMIT's, or its rows. After a failed statement PostgreSQL's COMMIT rolls back (and an
+ * error, or the COMMIT's, or its rows. After a failed statement the transaction is rolled back (and an
  * earlier failed statement of the transaction makes this one fail too): nothing of it is kept.
  * @param {Message} m
  */
@@ -102,9 +105,7 @@ const runAndCommit = async (m) => {
   /** @type {Array<unknown>} */
   let rows = []
   try {
-    if (m.begin === true) await pg.exec("BEGIN")
-    if (m.op === "query") rows = (await pg.query(m.sql ?? "", m.params ?? [])).rows
-    else await pg.exec(m.sql ?? "")
+    rows = await statement(m)
   } catch (e) {
     failure = e
   }

@@ -1,6 +1,7 @@
 import { describe, expect, it, layer } from "@effect/vitest"
-import { Effect, Layer, Logger, LogLevel } from "effect"
+import { Effect, Either, Layer, Logger, LogLevel } from "effect"
 import { randomUUID } from "node:crypto"
+import { readFileSync } from "node:fs"
 import { AlertRows, applyPending } from "../../src/alerting/alertRows.ts"
 import { advanceCursorStatement, cursorVersionStatement, CURSOR_MOVED, lockCursor, oneAtATime, versionOf } from "../../src/db/cursor.ts"
 import { Db, queryInOrderAndCommit } from "../../src/db/Db.ts"
@@ -13,8 +14,6 @@ import { detectPending } from "../../src/detection/detectRows.ts"
 import type { EvaluationMsg } from "../../src/domain/pipeline.ts"
 import { decodeSettings } from "../../src/domain/settings.ts"
 import { timescaleSkipReason, timescaleTestUrl } from "../support/timescaleServer.ts"
-import { Either } from "effect"
-import { readFileSync } from "node:fs"
 
 // The detect and alert stages read without a lock and write in a transaction that moves their tenant's
 // cursor on from the version they read (src/db/cursor.ts, migrations/0018): so their writing
@@ -33,8 +32,10 @@ const settings = Either.getOrThrow(decodeSettings({}, JSON.parse(readFileSync(ne
 const MIN = 60_000
 const T0 = Date.UTC(2026, 11, 3, 0, 0)
 
-const version = (tenantId: string, stage: string) =>
-  Effect.flatMap(Db, (db) => db.query(cursorVersionStatement(tenantId, stage).text, cursorVersionStatement(tenantId, stage).values)).pipe(Effect.map((rows) => versionOf(rows)))
+const version = (tenantId: string, stage: string) => {
+  const { text, values } = cursorVersionStatement(tenantId, stage)
+  return Effect.flatMap(Db, (db) => db.query(text, values)).pipe(Effect.map(versionOf))
+}
 
 const insertWindows = (tenantId: string, series: number, windows: number) =>
   Effect.flatMap(Db, (db) => db.query(
