@@ -1,5 +1,6 @@
 import { Config, ConfigError, Context, Effect, Either, Layer, LogLevel, Option, Redacted } from "effect"
 import ipaddr from "ipaddr.js"
+import { existsSync } from "node:fs"
 import { parseRedisTarget } from "../queues/redisTarget.ts"
 import type { RedisTarget } from "../queues/redisTarget.ts"
 
@@ -15,6 +16,8 @@ export interface AppSettings {
   readonly databaseReadUrl: Option.Option<Redacted.Redacted<string>>
   /** Embedded data folder, or `memory://` for an in-memory database. */
   readonly dataDir: string
+  /** A dumped data folder (tar or tar.gz of PGlite's dumpDataDir) a `memory://` database starts from. */
+  readonly embeddedSeed: Option.Option<string>
   readonly redisUrl: Redacted.Redacted<string>
   /** REDIS_URL (and REDIS_CLUSTER) parsed: one server, or a Redis Cluster's seed nodes. */
   readonly redisTarget: Redacted.Redacted<RedisTarget>
@@ -173,6 +176,7 @@ const settings = Config.all({
     }
   }),
   dataDir: Config.string("MPLP_DATA_DIR").pipe(Config.withDefault("./data")),
+  embeddedSeed: optional("MPLP_EMBEDDED_SEED", (s) => (existsSync(s) ? Either.right(s) : Either.left(`${s} does not exist`))),
   redisUrl: Config.string("REDIS_URL").pipe(Config.withDefault("redis://127.0.0.1:6379")),
   redisCluster: Config.boolean("REDIS_CLUSTER").pipe(Config.withDefault(false)),
   redisWaitReplicas: Config.option(Config.integer("MPLP_REDIS_WAIT_REPLICAS").pipe(

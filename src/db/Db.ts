@@ -15,7 +15,7 @@ export class Db extends Context.Tag("db/Db")<Db, DbClient>() {
     Effect.gen(function* () {
       const config = yield* AppConfig
       const client = yield* Option.match(config.databaseUrl, {
-        onNone: () => makeEmbeddedThread(config.dataDir),
+        onNone: () => makeEmbeddedThread(config.dataDir, undefined, Option.getOrUndefined(config.embeddedSeed)),
         onSome: (url) => makePgPool(Redacted.value(url), config.dbPoolMax, config.dbIdleMs)
       })
       return traced(client)

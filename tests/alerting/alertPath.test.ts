@@ -6,6 +6,7 @@ import { makeEmbeddedThread } from "../../src/db/embedded.ts"
 import { migrateFromDir } from "../../src/db/Migrator.ts"
 import { AlertRowsMemory } from "../../src/alerting/memoryAlertRows.ts"
 import type { EvaluationMsg } from "../../src/domain/pipeline.ts"
+import { embeddedSeed } from "../support/harness.ts"
 
 // The alert stage's policy path (pending evaluations → policy → alert rows and outbox) over AlertRows.Test:
 // no database, TestClock for the cooldown.
@@ -75,7 +76,7 @@ describe("alert policy path (AlertRows.Test)", () => {
 // The same path on the embedded database (AlertRows.Live): a batch's evaluations are planned on the state
 // the one before left (the states read at once, the writes sent together), so a whole story in one
 // batch ends as it does evaluation by evaluation.
-const embedded = Layer.scoped(Db, Effect.tap(makeEmbeddedThread("memory://"), (db) => Effect.provideService(migrateFromDir(), Db, db)))
+const embedded = Layer.scoped(Db, Effect.tap(makeEmbeddedThread("memory://", undefined, embeddedSeed()), (db) => Effect.provideService(migrateFromDir(), Db, db)))
 layer(AlertRows.Live.pipe(Layer.provideMerge(embedded)), { timeout: 120_000 })("alert policy path (AlertRows.Live, embedded database)", (it) => {
   it.effect("one batch that opens, escalates, folds and resolves an alert, and another that replays part of it", () =>
     Effect.gen(function* () {

@@ -14,6 +14,7 @@ import { detectPending } from "../../src/detection/detectRows.ts"
 import type { EvaluationMsg } from "../../src/domain/pipeline.ts"
 import { decodeSettings } from "../../src/domain/settings.ts"
 import { timescaleSkipReason, timescaleTestUrl } from "../support/timescaleServer.ts"
+import { embeddedSeed } from "../support/harness.ts"
 
 // The detect and alert stages read without a lock and write in a transaction that moves their tenant's
 // cursor on from the version they read (src/db/cursor.ts, migrations/0018): so their writing
@@ -119,7 +120,7 @@ const suite = (where: string, db: Layer.Layer<Db, unknown>) => layer(db, { timeo
     }).pipe(Effect.provide(AlertRows.Live.pipe(Layer.provide(Layer.effect(Db, Db))))))
 })
 
-suite("embedded database", migrated(makeEmbeddedThread("memory://")))
+suite("embedded database", migrated(makeEmbeddedThread("memory://", undefined, embeddedSeed())))
 
 // On a TimescaleDB server the passes race on separate connections, with the cursor row's lock.
 const skipReason = await timescaleSkipReason()

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
+import { inject } from "vitest"
 import { ConfigProvider, Effect, Exit, Layer } from "effect"
 import { randomUUID } from "node:crypto"
 import { mkdtempSync, readdirSync, writeFileSync } from "node:fs"
@@ -152,6 +153,38 @@ describe("migrations on the embedded TimescaleDB", () => {
       Effect.provide(AppConfig.layer.pipe(Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map([["MPLP_AGGREGATE_REFRESH_SECONDS", "3600"]]))))))
     )
   )
+})
+
+describe("an in-memory database started from a seed (MPLP_EMBEDDED_SEED)", () => {
+  const live = (vars: Record<string, string>) =>
+    Db.Live.pipe(Layer.provide(AppConfig.layer.pipe(Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(vars))))))))
+  const seeded = () => live({ MPLP_DATA_DIR: "memory://", MPLP_EMBEDDED_SEED: inject("embeddedSeed") })
+
+  it.scoped("starts migrated, stores into its hypertables, and keeps its writes to itself", () =>
+    Effect.gen(function* () {
+      const tenant = `seed-${randomUUID().slice(0, 8)}`
+      const insert = (db: Db["Type"]) =>
+        db.query("INSERT INTO metric_points (tenant_id, time, name, value, dedup_key) VALUES ($1, now(), 'm', 1, 1)", [tenant])
+      const count = (db: Db["Type"]) =>
+        db.query<{ n: number }>("SELECT count(*)::int AS n FROM metric_points WHERE tenant_id = $1", [tenant]).pipe(Effect.map((r) => r[0]?.n))
+      const first = yield* Effect.provide(Effect.gen(function* () {
+        // Every migration is in the seed already: none runs again.
+        expect(yield* migrateFromDir()).toEqual([])
+        const db = yield* Db
+        yield* insert(db)
+        return yield* count(db)
+      }), seeded())
+      expect(first).toBe(1)
+      // Another database from the same seed starts as the seed did, without the first one's row.
+      expect(yield* Effect.provide(Effect.flatMap(Db, count), seeded())).toBe(0)
+    })
+  )
+
+  it("refuses a seed that does not exist, naming the variable", async () => {
+    const exit = await Effect.runPromiseExit(Effect.scoped(Layer.build(live({ MPLP_DATA_DIR: "memory://", MPLP_EMBEDDED_SEED: "/nonexistent/seed.tar" }))))
+    expect(Exit.isFailure(exit)).toBe(true)
+    expect(String(exit)).toMatch(/MPLP_EMBEDDED_SEED.*\/nonexistent\/seed\.tar does not exist/s)
+  })
 })
 
 describe("embedded maintenance (no job scheduler, no autovacuum inside PGlite)", () => {

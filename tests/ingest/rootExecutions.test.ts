@@ -13,6 +13,7 @@ import { startExecution } from "../../src/ingest/executions.ts"
 import { upsertSpanExecutions } from "../../src/ingest/persist.ts"
 import { freePort } from "../support/processes.ts"
 import { timescaleSkipReason, timescaleTestUrl } from "../support/timescaleServer.ts"
+import { embeddedSeed } from "../support/harness.ts"
 
 // An OTLP root span makes its trace an execution unless the trace has one (src/ingest/persist.ts,
 // upsertSpanExecutions: a claim in execution_traces, migrations/0014). On the embedded database always,
@@ -75,7 +76,7 @@ describe("executions from root spans on the embedded database", () => {
   let scope: Scope.CloseableScope
   let db: DbClient
   beforeAll(async () => {
-    const pglite = await Effect.runPromise(openPglite("memory://"))
+    const pglite = await Effect.runPromise(openPglite("memory://", embeddedSeed()))
     scope = Effect.runSync(Scope.make())
     await Effect.runPromise(Scope.addFinalizer(scope, Effect.promise(() => pglite.close())))
     db = await Effect.runPromise(embeddedClient(pglite))
@@ -89,7 +90,7 @@ describe("executions from root spans over the embedded database's wire server", 
   let scope: Scope.CloseableScope
   let db: DbClient
   beforeAll(async () => {
-    const pglite = await Effect.runPromise(openPglite("memory://"))
+    const pglite = await Effect.runPromise(openPglite("memory://", embeddedSeed()))
     await Effect.runPromise(migrateFromDir().pipe(Effect.provideService(Db, await Effect.runPromise(embeddedClient(pglite))), Logger.withMinimumLogLevel(LogLevel.Warning)))
     const password = randomBytes(24).toString("base64url")
     const port = await freePort()

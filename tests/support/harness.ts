@@ -9,6 +9,7 @@ import type { Row } from "../../src/db/Db.ts"
 import type { Scope } from "../../src/domain/ids.ts"
 import { STAGES } from "../../src/queues/Queues.ts"
 import { deleteKeysWithPrefix } from "../../src/queues/Redis.ts"
+import { inject } from "vitest"
 
 type TestServices = Layer.Layer.Success<ReturnType<typeof appLayer>> | Layer.Layer.Success<typeof ApiLayer>
 
@@ -29,6 +30,18 @@ export interface TestApp {
 }
 
 /**
+ * The migrated database this run's test databases start from (tests/support/globalSetup.ts), for a
+ * `memory://` database; undefined outside vitest (scripts/fuzz.ts starts apps from empty ones).
+ */
+export const embeddedSeed = (): string | undefined => {
+  try {
+    return inject("embeddedSeed")
+  } catch {
+    return undefined
+  }
+}
+
+/**
  * Test configuration: everything a test does not set explicitly. Each app gets its own Redis key prefix
  * (so its sign-in throttle counts only its own failures; the budget is raised for tests that make 401s
  * on purpose) and its own key for webhook secrets at rest.
@@ -45,6 +58,7 @@ export const testEnv = (overrides: Record<string, string> = {}) => ({
   MPLP_SHUTDOWN_GRACE_MS: "100",
   MPLP_AUTH_MAX_FAILURES: "1000",
   MPLP_SECRET_KEY: randomBytes(32).toString("base64"),
+  ...(embeddedSeed() === undefined ? {} : { MPLP_EMBEDDED_SEED: embeddedSeed() }),
   ...overrides
 })
 
