@@ -9,7 +9,6 @@ import type { Row } from "../../src/db/Db.ts"
 import type { Scope } from "../../src/domain/ids.ts"
 import { STAGES } from "../../src/queues/Queues.ts"
 import { deleteKeysWithPrefix } from "../../src/queues/Redis.ts"
-import { inject } from "vitest"
 
 type TestServices = Layer.Layer.Success<ReturnType<typeof appLayer>> | Layer.Layer.Success<typeof ApiLayer>
 
@@ -29,17 +28,14 @@ export interface TestApp {
   readonly close: () => Promise<void>
 }
 
+// Imported only under vitest: elsewhere (the benches, scripts/fuzz.ts) importing it throws.
+const inject = process.env.VITEST === undefined ? undefined : (await import("vitest")).inject
+
 /**
  * The migrated database this run's test databases start from (tests/support/globalSetup.ts), for a
  * `memory://` database; undefined outside vitest (scripts/fuzz.ts starts apps from empty ones).
  */
-export const embeddedSeed = (): string | undefined => {
-  try {
-    return inject("embeddedSeed")
-  } catch {
-    return undefined
-  }
-}
+export const embeddedSeed = (): string | undefined => inject?.("embeddedSeed")
 
 /**
  * Test configuration: everything a test does not set explicitly. Each app gets its own Redis key prefix
