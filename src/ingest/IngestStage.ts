@@ -25,7 +25,7 @@ import { finishExecution, startExecution, updateExecution } from "./executions.t
 import type { Applied } from "./executions.ts"
 import { ALWAYS_PROBE, awaitingFlag } from "./genai/awaitingFlag.ts"
 import type { AwaitingFlag } from "./genai/awaitingFlag.ts"
-import { deriveGenai } from "./genai/derive.ts"
+import { deriveGenai, settleAwaiting } from "./genai/derive.ts"
 import { LOOP_LOOKBACK_MS, loopsAndRechecks } from "./genai/loops.ts"
 import type { GenaiRecord } from "./genai/recognize.ts"
 import type { Price } from "../domain/pricing.ts"
@@ -58,9 +58,11 @@ export const persistBatch = (job: IngestJob, jobId: string, pricing: ReadonlyArr
           Effect.as<Applied>({ applied: true, points: job.points })
         )
       case "spans": {
-          const { awaiting, records, storedCalls } = yield* deriveGenai(db, job.tenantId, job.spans, pricing, flag.mayHaveAwaiting)
+          const derived = yield* deriveGenai(db, job.tenantId, job.spans, pricing, flag.mayHaveAwaiting)
+          const { awaiting, records, storedCalls } = derived
           if (awaiting.some((a) => a)) yield* flag.markAwaiting
           yield* insertSpans(db, job.tenantId, job.spans, records, awaiting)
+          yield* settleAwaiting(db, job.tenantId, job.spans, derived, flag.mayHaveAwaiting)
           yield* upsertSpanExecutions(db, job.tenantId, job.spans)
           return { applied: true, points: [], genai: records, storedCalls } satisfies Applied
       }

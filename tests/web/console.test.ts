@@ -180,7 +180,14 @@ describe("web console", () => {
     expect(critical).not.toContain(ids[4])
     // The failed span says so in words, not only in colour.
     expect(await page.locator(`[data-span-id="${ids[6]}"]`).getAttribute("aria-label")).toMatch(/error/)
+    // An execution made from an OTLP root span has no execution events to PATCH in: its events are its spans'.
+    expect(server.source).toBe("otlp")
+    await page.getByText("whose events are on its spans").waitFor()
+    expect(await page.getByText("PATCH /api/executions").count()).toBe(0)
     await screenshot(page, "execution")
+    // A native execution without events says how to record them, by its own id.
+    await page.goto(`${app.baseUrl}/executions/${running}`)
+    await page.getByText(`No event. PATCH /api/executions/${running} with "events" records them.`).waitFor()
     expect(problems).toEqual([])
     await page.context().close()
   })

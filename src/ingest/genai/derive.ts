@@ -77,7 +77,7 @@ const merge = (near: Inherited, far: Inherited): Inherited => ({
  * One level: a child directly under a span of this batch. Such children were stored marked
  * `genai_awaiting`; adoptingTraces says which traces have one, and only their spans are looked for.
  */
-const backfillChildren = (q: Queryable, tenantId: string, spans: ReadonlyArray<SpanRow>, passed: ReadonlyArray<Inherited | undefined>) => {
+const backfillChildren = (q: Queryable, tenantId: string, spans: ReadonlyArray<Pick<SpanRow, "traceId" | "spanId">>, passed: ReadonlyArray<Inherited | undefined>) => {
   const rows = spans.map((s, i) => [s, passed[i] ?? NOTHING_INHERITED] as const)
   if (rows.length === 0) return Effect.void
   // A plain child only stops waiting; a GenAI child also gets the names it lacked.
@@ -111,7 +111,7 @@ export const deriveGenai = (
     const out: Array<GenaiRecord | undefined> = new Array(spans.length)
     let any = false
     for (const s of spans) if (isGenaiSpan(s.attributes)) { any = true; break }
-    if (!any) return { records: out, awaiting: [], storedCalls: new Map() } satisfies Derived
+    if (!any) return { records: out, awaiting: [], storedCalls: new Map(), passed: [] } satisfies Derived
     // Each span's parent in the batch (its index), none (-1: a root), or elsewhere (-2).
     const parentAt = parentsInBatch(spans)
     // The topmost in-batch ancestor of each span whose parent is elsewhere: its parent is looked up once.
@@ -180,7 +180,7 @@ export const deriveGenai = (
     }
     const counted = [...loopTraces].filter((t) => traces.has(t) || adopting.has(t))
     const calls = counted.length === 0 ? new Map<string, number>() : yield* storedCallsOfTraces(q, tenantId, counted, ids, Math.min(...spans.map((s) => s.startTimeMs)))
-    return { records: out, awaiting, storedCalls: calls } satisfies Derived
+    return { records: out, awaiting, storedCalls: calls, passed } satisfies Derived
   }).pipe(Effect.withSpan("Genai.derive"))
 
 /**
@@ -217,7 +217,40 @@ export interface Derived {
   readonly awaiting: ReadonlyArray<boolean>
   /** Loop calls of the batch's traces stored before it, by trace and key (src/ingest/genai/loops.ts). */
   readonly storedCalls: ReadonlyMap<string, number>
+  /** What each span passes on to its children (its names, own or inherited), for settleAwaiting. */
+  readonly passed: ReadonlyArray<Inherited | undefined>
 }
+
+/**
+ * After the batch is stored: a parent and its child stored at the same moment by two slots (an exporter
+ * that sends each span as it ends sends the child first, and both batches can be in the stage at once)
+ * each looked for the other in `deriveGenai`, before either was written, so neither found it and the child
+ * kept waiting without the parent's names. Each side looks again once its rows are written, and the
+ * one that looks last finds the other (each statement sees what was written before it began):
+ * - a span of the batch stored waiting whose parent is now stored takes what that parent passes on;
+ * - a stored span now waiting for a span of the batch takes what it passes on (the probe again; only
+ *   while the tenant may have waiting spans, as in derive).
+ * A redelivered batch runs it again; it changes only spans still waiting.
+ */
+export const settleAwaiting = (
+  q: Queryable, tenantId: string, spans: ReadonlyArray<SpanRow>, derived: Derived,
+  mayHaveAwaiting: Effect.Effect<boolean, unknown> = Effect.succeed(true)
+) =>
+  Effect.gen(function* () {
+    const waiting = spans.filter((_, i) => derived.awaiting[i] === true)
+    if (waiting.length > 0) {
+      const found = yield* storedInheritance(q, tenantId, [...new Set(waiting.map((s) => s.traceId))], [...new Set(waiting.map((s) => s.parentSpanId!))])
+      const parents = new Map<string, Pick<SpanRow, "traceId" | "spanId">>()
+      for (const s of waiting) if (found.has(s.parentSpanId!)) parents.set(`${s.traceId}/${s.parentSpanId!}`, { traceId: s.traceId, spanId: s.parentSpanId! })
+      if (parents.size > 0) yield* backfillChildren(q, tenantId, [...parents.values()], [...parents.values()].map((p) => found.get(p.spanId)))
+    }
+    if (!derived.records.some((r) => r !== undefined) || !(yield* mayHaveAwaiting)) return
+    const ids = new Set(spans.map((s) => s.spanId))
+    const adopting = yield* adoptingTraces(q, tenantId, [...new Set(spans.map((s) => s.traceId))], ids)
+    if (adopting.size === 0) return
+    const at = spans.flatMap((s, i) => (adopting.has(s.traceId) ? [i] : []))
+    yield* backfillChildren(q, tenantId, at.map((i) => spans[i]!), at.map((i) => derived.passed[i]))
+  }).pipe(Effect.withSpan("Genai.settleAwaiting"))
 
 const passesNames = (p: Inherited | undefined): boolean =>
   p !== undefined && (p.agentName !== null || p.toolName !== null || p.conversationId !== null || p.userId !== null)

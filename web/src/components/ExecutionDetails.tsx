@@ -18,7 +18,11 @@ export const ExecutionTabs = ({ detail: d }: { readonly detail: ExecutionDetail 
           label: `Events (${d.events.length})`,
           body: () =>
             d.events.length === 0 ? (
-              <p className="muted">No event. PATCH /api/executions/{d.traceId} with "events" records them.</p>
+              <p className="muted">
+                {d.source === "api"
+                  ? `No event. PATCH /api/executions/${d.executionId} with "events" records them.`
+                  : "No event: this execution is the root span of an OpenTelemetry trace, whose events are on its spans (select one above)."}
+              </p>
             ) : (
               <table className="table">
                 <thead>
