@@ -1,4 +1,5 @@
 import { it } from "@effect/vitest"
+import { statementContention } from "../../src/db/fairGate.ts"
 
 // The test files share their modules (vitest.config.ts: isolate false), and @effect/vitest's `layer()`
 // assigns its own `effect`, `scoped`, `prop`, `flakyTest` and `layer` onto the one `it` object every file
@@ -14,3 +15,8 @@ const kept = ((globalThis as { __effectVitestIt?: Partial<typeof it> }).__effect
   layer: it.layer
 })
 Object.assign(it, kept)
+
+// The embedded database's contention signal is the process's (src/db/fairGate.ts statementContention:
+// two tenants' statements within the last second make inserts go in small chunks). A file starts as it
+// would alone: after the last file's tenants have been quiet for that second (at most 5 s waited).
+for (let waited = 0; statementContention.contended() && waited < 5000; waited += 50) await new Promise((r) => setTimeout(r, 50))
