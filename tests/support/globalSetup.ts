@@ -9,7 +9,7 @@ import { migrateFromDir } from "../../src/db/Migrator.ts"
 
 declare module "vitest" {
   export interface ProvidedContext {
-    /** A migrated embedded database, dumped: what `seeded()` (tests/support/harness.ts) starts each test database from. */
+    /** A migrated embedded database, dumped: what `embeddedSeed()` (tests/support/harness.ts) hands each test database to start from. */
     embeddedSeed: string
   }
 }
