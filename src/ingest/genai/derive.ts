@@ -173,11 +173,7 @@ export const deriveGenai = (
     })
     const ids = spans.map((s) => s.spanId)
     // No span of the tenant stored before its parent (src/ingest/genai/awaitingFlag.ts): nothing to probe.
-    const adopting = (yield* mayHaveAwaiting) ? yield* adoptingTraces(q, tenantId, [...genaiTraces], new Set(ids)) : new Set<string>()
-    if (adopting.size > 0) {
-      const at = spans.flatMap((s, i) => (adopting.has(s.traceId) ? [i] : []))
-      yield* backfillChildren(q, tenantId, at.map((i) => spans[i]!), at.map((i) => passed[i]))
-    }
+    const adopting = (yield* mayHaveAwaiting) ? yield* adoptWaitingChildren(q, tenantId, spans, passed, [...genaiTraces]) : new Set<string>()
     const counted = [...loopTraces].filter((t) => traces.has(t) || adopting.has(t))
     const calls = counted.length === 0 ? new Map<string, number>() : yield* storedCallsOfTraces(q, tenantId, counted, ids, Math.min(...spans.map((s) => s.startTimeMs)))
     return { records: out, awaiting, storedCalls: calls, passed } satisfies Derived
@@ -245,11 +241,7 @@ export const settleAwaiting = (
       if (parents.size > 0) yield* backfillChildren(q, tenantId, [...parents.values()], [...parents.values()].map((p) => found.get(p.spanId)))
     }
     if (!derived.records.some((r) => r !== undefined) || !(yield* mayHaveAwaiting)) return
-    const ids = new Set(spans.map((s) => s.spanId))
-    const adopting = yield* adoptingTraces(q, tenantId, [...new Set(spans.map((s) => s.traceId))], ids)
-    if (adopting.size === 0) return
-    const at = spans.flatMap((s, i) => (adopting.has(s.traceId) ? [i] : []))
-    yield* backfillChildren(q, tenantId, at.map((i) => spans[i]!), at.map((i) => derived.passed[i]))
+    yield* adoptWaitingChildren(q, tenantId, spans, derived.passed, [...new Set(spans.map((s) => s.traceId))])
   }).pipe(Effect.withSpan("Genai.settleAwaiting"))
 
 const passesNames = (p: Inherited | undefined): boolean =>
@@ -268,6 +260,20 @@ const adoptingTraces = (q: Queryable, tenantId: string, traces: ReadonlyArray<st
      WHERE tenant_id = $1 AND genai_awaiting AND trace_id = ANY(string_to_array($2, ',')) LIMIT 10000`,
     [tenantId, traces.join(",")]
   ).pipe(Effect.map((rows) => new Set(rows.filter((r) => ids.has(r.parent_span_id)).map((r) => r.trace_id))))
+
+/**
+ * Stored spans of `traces` waiting for a parent of this batch get what it passes on (`passed`, by span):
+ * the probe, then the back-fill of the traces it found. Gives those traces.
+ */
+const adoptWaitingChildren = (q: Queryable, tenantId: string, spans: ReadonlyArray<SpanRow>, passed: ReadonlyArray<Inherited | undefined>, traces: ReadonlyArray<string>) =>
+  Effect.gen(function* () {
+    const adopting = yield* adoptingTraces(q, tenantId, traces, new Set(spans.map((s) => s.spanId)))
+    if (adopting.size > 0) {
+      const at = spans.flatMap((s, i) => (adopting.has(s.traceId) ? [i] : []))
+      yield* backfillChildren(q, tenantId, at.map((i) => spans[i]!), at.map((i) => passed[i]))
+    }
+    return adopting
+  })
 
 
 /**
