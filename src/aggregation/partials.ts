@@ -22,38 +22,57 @@ export const spanSeriesPoints = (spans: ReadonlyArray<SpanRow>): Array<SeriesPoi
     { metricName: "errorRate", serviceName: s.serviceName, operation: s.name, timeMs: s.startTimeMs, value: s.statusCode === 2 ? 1 : 0 }
   ])
 
-/** Something per series, found by the series' parts (maps of maps): no key is built per lookup. */
-type SeriesMap<V> = Map<string, Map<string, Map<string, V>>>
-
 /** Where series points go, one call per point (a fold, or a collector for tests and benches). */
 export type PointSink = (metricName: string, serviceName: string, operation: string, timeMs: number, value: number) => void
 
 /**
  * A batch folded into one partial aggregate per (series, window), point by point, without a point object
  * per point (a batch of 500 GenAI spans has ~2,750 points in a few dozen partials: the objects were a
- * fifth of the derivation's garbage). The windows are found by the series' parts (maps of maps) and the
- * window start: no key is built, escaped or parsed per point. Each group also keeps its latest point's
- * time and its number of points, for what a refused series takes out of the batch.
+ * fifth of the derivation's garbage). No key is built, escaped or parsed per point: a series is found by
+ * its parts, operation and service first (the points of one span share them: its RED points, a model
+ * call's latency, errors, tokens and cost), then its metric in that pair's small map; and a series keeps
+ * its latest window, so that its next point (consecutive spans mostly share a window) costs neither the
+ * window start's division nor a lookup. Each group also keeps its latest point's time and its number of
+ * points, for what a refused series takes out of the batch.
  */
 export const makeBatchFold = (windowSizeMs: number) => {
   type Group = { readonly series: Series; readonly windowStartMs: number; readonly values: Array<number>; maxTimeMs: number }
-  const bySeries: SeriesMap<{ readonly series: Series; readonly windows: Map<number, Group> }> = new Map()
-  const newSeries = (p: Series) => ({ series: { metricName: p.metricName, serviceName: p.serviceName, operation: p.operation }, windows: new Map<number, Group>() })
+  type Entry = { readonly series: Series; readonly windows: Map<number, Group>; latest: Group | undefined }
+  // operation → service → metric → the series' entry
+  const byOperation = new Map<string, Map<string, Map<string, Entry>>>()
   const groups: Array<Group> = []
-  // The last series found: consecutive points of one series (a batch's RED points, span after span) skip the lookups.
-  let last: { readonly series: Series; readonly windows: Map<number, Group> } | undefined
+  // The last (service, operation) pair's metrics: the points of one span skip its lookups.
+  let lastService: string | undefined
+  let lastOperation: string | undefined
+  let lastMetrics: Map<string, Entry> | undefined
+  const metricsOf = (serviceName: string, operation: string): Map<string, Entry> => {
+    let byService = byOperation.get(operation)
+    if (byService === undefined) byOperation.set(operation, (byService = new Map()))
+    let metrics = byService.get(serviceName)
+    if (metrics === undefined) byService.set(serviceName, (metrics = new Map()))
+    return metrics
+  }
   const add: PointSink = (metricName, serviceName, operation, timeMs, value) => {
     if (!Number.isFinite(timeMs) || !Number.isFinite(value)) return
-    const entry = last !== undefined && last.series.metricName === metricName && last.series.operation === operation && last.series.serviceName === serviceName
-      ? last
-      : (last = seriesEntryOf(bySeries, metricName, serviceName, operation, newSeries))
-    const start = windowStart(timeMs, windowSizeMs)
-    let group = entry.windows.get(start)
-    if (group === undefined) {
-      group = { series: entry.series, windowStartMs: start, values: [], maxTimeMs: timeMs }
-      entry.windows.set(start, group)
-      groups.push(group)
-    } else if (timeMs > group.maxTimeMs) group.maxTimeMs = timeMs
+    if (lastMetrics === undefined || operation !== lastOperation || serviceName !== lastService) {
+      lastMetrics = metricsOf(serviceName, operation)
+      lastService = serviceName
+      lastOperation = operation
+    }
+    let entry = lastMetrics.get(metricName)
+    if (entry === undefined) lastMetrics.set(metricName, (entry = { series: { metricName, serviceName, operation }, windows: new Map(), latest: undefined }))
+    let group = entry.latest
+    if (group === undefined || timeMs < group.windowStartMs || timeMs >= group.windowStartMs + windowSizeMs) {
+      const start = windowStart(timeMs, windowSizeMs)
+      group = entry.windows.get(start)
+      if (group === undefined) {
+        group = { series: entry.series, windowStartMs: start, values: [], maxTimeMs: timeMs }
+        entry.windows.set(start, group)
+        groups.push(group)
+      }
+      entry.latest = group
+    }
+    if (timeMs > group.maxTimeMs) group.maxTimeMs = timeMs
     group.values.push(value)
   }
   return {
@@ -65,17 +84,6 @@ export const makeBatchFold = (windowSizeMs: number) => {
       maxTimeMs: g.maxTimeMs
     }))
   }
-}
-
-/** The entry of a series in `map`, made by `make` (from the series) the first time. */
-const seriesEntryOf = <V>(map: SeriesMap<V>, metricName: string, serviceName: string, operation: string, make: (s: Series) => V): V => {
-  let byService = map.get(metricName)
-  if (byService === undefined) map.set(metricName, (byService = new Map()))
-  let byOperation = byService.get(serviceName)
-  if (byOperation === undefined) byService.set(serviceName, (byOperation = new Map()))
-  let entry = byOperation.get(operation)
-  if (entry === undefined) byOperation.set(operation, (entry = make({ metricName, serviceName, operation })))
-  return entry
 }
 
 /** makeBatchFold over points already made (metric points, tests). */

@@ -158,9 +158,17 @@ describe("derived series", () => {
     const parts = foldBatch([at("genai.model.tokens", "model=a|b", 1000, 5), at("genai.model.tokens", "model=a|b", 2000, 7), at("genai.model.tokens", "model=c", 1500, 1), at("genai.model.tokens", "model=a|b", 12_000, 1)], 10_000)
     expect(parts.map((p) => [p.operation, p.windowStartMs, p.agg.count, p.agg.sum])).toEqual([["model=a|b", 0, 2, 12], ["model=c", 0, 1, 1], ["model=a|b", 10_000, 1, 1]])
   })
+  it("puts a series' points at a window's edges in their own windows (its latest window is reused only for a point inside it)", () => {
+    const times = [0, 9_999.999, 10_000, 9_999.5, 5, 19_999.5, 20_000, -0.001, -10_000]
+    const parts = foldBatch(times.map((timeMs, i) => ({ metricName: "genai.model.latencyMs", serviceName: "", operation: "model=m", timeMs, value: i })), 10_000)
+    expect(parts.map((p) => [p.windowStartMs, p.agg.count, p.agg.sum])).toEqual([[0, 4, 0 + 1 + 3 + 4], [10_000, 2, 2 + 5], [20_000, 1, 6], [-10_000, 2, 7 + 8]])
+  })
   it("folds as foldPoints over the points' series keys: same partials, same order", () => {
     const part = fc.constantFrom("a", "b", "a|b", "", "a\\|")
-    const point = fc.record({ metricName: part, serviceName: part, operation: part, timeMs: fc.oneof(fc.integer({ min: -30_000, max: 30_000 }), fc.constant(Number.NaN)), value: fc.oneof(fc.double({ noNaN: true, min: -1e6, max: 1e6 }), fc.constant(Number.POSITIVE_INFINITY)) })
+    const point = fc.record({ metricName: part, serviceName: part, operation: part, timeMs: fc.oneof(
+      fc.integer({ min: -30_000, max: 30_000 }), fc.double({ noNaN: true, min: -30_000, max: 30_000 }),
+      // At a window's edges (a series' latest window is reused while a point falls in it), and a span's fractional milliseconds.
+      fc.constantFrom(-10_000, -0.001, 0, 9_999.999, 10_000, 19_999.5, 20_000, 1_733_500_000_123.456), fc.constant(Number.NaN)), value: fc.oneof(fc.double({ noNaN: true, min: -1e6, max: 1e6 }), fc.constant(Number.POSITIVE_INFINITY)) })
     fc.assert(fc.property(fc.array(point, { maxLength: 60 }), (points) => {
       const byKey = new Map(points.map((p) => [seriesKeyOf(p), { metricName: p.metricName, serviceName: p.serviceName, operation: p.operation }]))
       const reference = [...foldPoints(points.map((p) => ({ series: seriesKeyOf(p), timeMs: p.timeMs, value: p.value })), 10_000)].map(([k, agg]) => {

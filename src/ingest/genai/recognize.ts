@@ -132,8 +132,9 @@ const INPUT = at(INPUT_TOKEN_KEYS[0]), OUTPUT = at(OUTPUT_TOKEN_KEYS[0]), CACHE_
 const AGENT = at("gen_ai.agent.name"), TOOL = at("gen_ai.tool.name"), ERROR_TYPE = at("error.type"), PROVIDER = at("gen_ai.provider.name")
 const AGENT_ID = at("gen_ai.agent.id"), CONVERSATION = at("gen_ai.conversation.id"), WORKFLOW = at("gen_ai.workflow.name"), USER = at("user.id")
 
-// One span at a time (recognize is synchronous): the slots are reused, cleared after each span.
+// One span at a time (recognize is synchronous): the slots are reused, the ones a span filled cleared after it.
 const found: Array<unknown> = new Array(NAMES.length).fill(undefined)
+const filled = new Int32Array(NAMES.length)
 
 /** The first of `n` slots from `i` with a usable value, as text. */
 const strAt = (i: number, n = 1): string | null => {
@@ -161,7 +162,7 @@ const tokensAt = (i: number, keys: ReadonlyArray<string>): number | null => {
 export const recognize = (a: Readonly<Record<string, unknown>>, statusCode: number, inherited: Inherited): GenaiRecord | null => {
   // isGenaiSpan and the slots in one pass over the span's own keys.
   let genai = false
-  let any = false
+  let n = 0
   for (const k in a) {
     if (!Object.hasOwn(a, k)) continue
     const c = k.charCodeAt(0)
@@ -170,13 +171,14 @@ export const recognize = (a: Readonly<Record<string, unknown>>, statusCode: numb
     const slot = SLOT.get(k)
     if (slot !== undefined) {
       found[slot] = a[k]
-      any = true
+      // A name is one key of the object: each slot filled once per span, at most NAMES.length of them.
+      filled[n++] = slot
     }
   }
   try {
     return genai ? recognizeFound(statusCode, inherited) : null
   } finally {
-    if (any) found.fill(undefined)
+    for (let i = 0; i < n; i++) found[filled[i]!] = undefined
   }
 }
 
