@@ -11,6 +11,9 @@
  * (process.cpuUsage), per root span and per span.
  * `fill`: executions spread over the past 60 days (one chunk a day; ROOTS_FILL_DAYS sets the days) stored
  * first by other tenants, as a service that has run for two months holds (default 240000; 0 stores none: a new database).
+ * ROOTS_ESTABLISHED=1: each pass stores into one of the fill's 20 tenants (in turn) instead of a new one, as a
+ * tenant that has run for a while stores: an index led by the tenant then spans all of its executions (a new
+ * tenant's few rows sit in a few pages of any index, whatever follows the tenant in its key).
  */
 import { Effect } from "effect"
 import { randomBytes, randomUUID } from "node:crypto"
@@ -29,6 +32,7 @@ const BATCHES = Number(process.argv[3] ?? 20)
 const FILL = Number(process.argv[4] ?? 240_000)
 /** Over how many days the fill spreads (ROOTS_FILL_DAYS, default 60: a chunk a day; 0.1: all in today's chunk, as a busy day holds). */
 const FILL_DAYS = Number(process.env.ROOTS_FILL_DAYS ?? 60)
+const ESTABLISHED = process.env.ROOTS_ESTABLISHED === "1"
 
 type Variant = "before" | "after"
 
@@ -126,9 +130,10 @@ const main = Effect.gen(function* () {
   // The server's WAL position (bytes), read by the meter: what a phase wrote to the WAL (and a replica replays).
   const walBytes = Effect.promise(async () =>
     meter === undefined ? 0 : Number((await meter.query<{ b: string }>("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::text AS b")).rows[0]?.b ?? 0))
+  let passes = 0
   const pass = (v: Variant, record: boolean) =>
     Effect.gen(function* () {
-      const tenant = `roots-${randomUUID().slice(0, 8)}`
+      const tenant = ESTABLISHED ? `fill-${passes++ % 20}` : `roots-${randomUUID().slice(0, 8)}`
       const data = ofPass()
       let rootsBackend = 0, rootsClient = 0, spansBackend = 0, spansClient = 0, rootsWall = 0, rootsWal = 0
       for (const spans of data) {
@@ -150,7 +155,10 @@ const main = Effect.gen(function* () {
         spansClient += c1.user + c1.system - c0.user - c0.system
         rootsClient += c3.user + c3.system - c2.user - c2.system
       }
-      const [stored] = yield* db.query<{ n: number }>("SELECT count(*)::int AS n FROM executions WHERE tenant_id = $1", [tenant])
+      const [stored] = yield* db.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM executions WHERE tenant_id = $1 AND trace_id = ANY($2::text[])",
+        [tenant, [...new Set(data.flatMap((b) => b.map((s) => s.traceId)))]]
+      )
       if (Number(stored?.n) !== rootsPerPass) return yield* Effect.die(`${v}: ${stored?.n} executions for ${rootsPerPass} roots`)
       if (record) samples[v].push({ rootsBackend, rootsClient, spansBackend, spansClient, rootsWallMs: rootsWall, rootsWal })
     })
