@@ -39,7 +39,7 @@ const jobsOf = (tenantId: string, genai: boolean) =>
     const jobs: Array<AggregateJob> = []
     for (let b = 0; b < BATCHES; b++) {
       const spans = decodeTraces(makeTraceRequest(SPANS, T0 + 3_000 + b, false, genai).protobuf, "protobuf").spans as unknown as ReadonlyArray<SpanRow>
-      const { records } = yield* deriveGenai(noDb, tenantId, spans, PRICING, Effect.succeed(false))
+      const { records } = yield* deriveGenai(noDb, tenantId, spans, PRICING)
       const points = [...spanSeriesPoints(spans), ...genaiSeriesPoints(spans, records)]
       let maxEventTimeMs = Number.NEGATIVE_INFINITY
       for (const p of points) if (p.timeMs > maxEventTimeMs) maxEventTimeMs = p.timeMs

@@ -15,7 +15,7 @@ import type { SpanRow as DecodedSpan } from "../src/ingest/otlp/index.ts"
 import { AggregateJob } from "../src/domain/pipeline.ts"
 import { fastDecoder } from "../src/domain/fastDecode.ts"
 import { jobEncoder } from "../src/queues/Queues.ts"
-import { deriveGenai } from "../src/ingest/genai/derive.ts"
+import { deriveGenai, settleAwaiting, storedLoopCalls } from "../src/ingest/genai/derive.ts"
 import { loopsOf } from "../src/ingest/genai/loops.ts"
 import { sanitizeGenai } from "../src/ingest/genai/sanitize.ts"
 import { decodeTraces } from "../src/ingest/otlp/index.ts"
@@ -74,9 +74,12 @@ const run = (db: DbClient, tenant: string, batches: ReadonlyArray<ReadonlyArray<
     for (const decoded of batches) {
       const spans: ReadonlyArray<SpanRow> = yield* timed("sanitize", Effect.sync(() => sanitizeGenai(decoded, false).spans))
       // As the service's Redis flag (src/ingest/genai/awaitingFlag.ts): set once a span is stored before its parent.
-      const { awaiting, records: genai, storedCalls: stored } = yield* timed("derive", deriveGenai(db, tenant, spans, PRICING, Effect.sync(() => anyAwaiting)))
+      const derived = yield* timed("derive", deriveGenai(db, tenant, spans, PRICING))
+      const { awaiting, records: genai } = derived
       if (awaiting.some((a) => a)) anyAwaiting = true
       yield* timed("insert", insertSpans(db, tenant, spans, genai, awaiting))
+      const stored = yield* timed("derive", settleAwaiting(db, tenant, spans, derived, Effect.sync(() => anyAwaiting)).pipe(
+        Effect.flatMap((adopting) => storedLoopCalls(db, tenant, spans, derived, adopting))))
       yield* timed("roots", upsertSpanExecutions(db, tenant, spans))
       yield* timed("loops", Effect.sync(() => loopsOf(spans, genai, stored, 25)))
       // As the ingest stage folds them (src/ingest/IngestStage.ts handOff): into a sink, no point objects.

@@ -25,7 +25,7 @@ import { finishExecution, startExecution, updateExecution } from "./executions.t
 import type { Applied } from "./executions.ts"
 import { ALWAYS_PROBE, awaitingFlag } from "./genai/awaitingFlag.ts"
 import type { AwaitingFlag } from "./genai/awaitingFlag.ts"
-import { deriveGenai, settleAwaiting } from "./genai/derive.ts"
+import { deriveGenai, settleAwaiting, storedLoopCalls } from "./genai/derive.ts"
 import { LOOP_LOOKBACK_MS, loopsAndRechecks } from "./genai/loops.ts"
 import type { GenaiRecord } from "./genai/recognize.ts"
 import type { Price } from "../domain/pricing.ts"
@@ -58,12 +58,19 @@ export const persistBatch = (job: IngestJob, jobId: string, pricing: ReadonlyArr
           Effect.as<Applied>({ applied: true, points: job.points })
         )
       case "spans": {
-          const derived = yield* deriveGenai(db, job.tenantId, job.spans, pricing, flag.mayHaveAwaiting)
-          const { awaiting, records, storedCalls } = derived
+          const derived = yield* deriveGenai(db, job.tenantId, job.spans, pricing)
+          const { awaiting, records } = derived
           if (awaiting.some((a) => a)) yield* flag.markAwaiting
           yield* insertSpans(db, job.tenantId, job.spans, records, awaiting)
-          yield* settleAwaiting(db, job.tenantId, job.spans, derived, flag.mayHaveAwaiting)
-          yield* upsertSpanExecutions(db, job.tenantId, job.spans)
+          // Once written: the batch's and its traces' waiting spans get their names, then the traces'
+          // stored calls are counted (one look at the flag and the stored spans per batch, after the
+          // insert), beside the root spans' executions (neither reads what the other writes).
+          const [storedCalls] = yield* Effect.all([
+            settleAwaiting(db, job.tenantId, job.spans, derived, flag.mayHaveAwaiting).pipe(
+              Effect.flatMap((adopting) => storedLoopCalls(db, job.tenantId, job.spans, derived, adopting))
+            ),
+            upsertSpanExecutions(db, job.tenantId, job.spans)
+          ], { concurrency: 2 })
           return { applied: true, points: [], genai: records, storedCalls } satisfies Applied
       }
     }

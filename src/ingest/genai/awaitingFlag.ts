@@ -3,7 +3,7 @@ import type { RedisService } from "../../queues/Redis.ts"
 
 // Whether a tenant may have spans stored before their parent (genai_awaiting): set before such spans are
 // written, so a batch that finds it unset knows none of its traces has one and skips the database probe
-// (adoptingTraces in derive.ts), which costs the embedded database a statement per GenAI batch. A tenant
+// (adoptingTraces in derive.ts, once per batch after its insert), which costs the embedded database a statement per GenAI batch. A tenant
 // whose traces come whole never sets it. It lasts as long as the loops' lookback (a day), renewed by
 // every such write.
 

@@ -68,14 +68,24 @@ export const genaiValues = (records: ReadonlyArray<GenaiRecord | undefined>, awa
   if (!records.some((r) => r !== undefined)) return out
   // Which recognised attributes the columns hold instead of the attributes jsonb (src/ingest/genai/heldAttributes.ts).
   if (held.some((h) => h !== null)) out.push({ column: "genai_held", type: "int4", values: records.map((_, i) => held[i] ?? null) })
+  const n = records.length
   for (const [column, type, get] of COLUMNS) {
-    let any = false
-    const values = records.map((r) => {
-      const v = r === undefined ? null : get(r)
-      if (v !== null) any = true
-      return v
-    })
-    if (any) out.push({ column, type, values })
+    // Most columns have no value in a batch (the conventions' rarer fields): found without an array for them.
+    let first = -1
+    for (let i = 0; i < n; i++) {
+      const r = records[i]
+      if (r !== undefined && get(r) !== null) {
+        first = i
+        break
+      }
+    }
+    if (first < 0) continue
+    const values = new Array<string | number | boolean | null>(n).fill(null, 0, first)
+    for (let i = first; i < n; i++) {
+      const r = records[i]
+      values[i] = r === undefined ? null : get(r)
+    }
+    out.push({ column, type, values })
   }
   return out
 }

@@ -34,6 +34,8 @@ export const priced = (table: ReadonlyArray<CompiledPrice>, r: GenaiRecord, time
   if (total === 0) return r
   const p = (r.responseModel === null ? undefined : priceAt(table, r.responseModel, timeMs)) ??
     (r.requestModel === null ? undefined : priceAt(table, r.requestModel, timeMs))
-  return Object.assign(r as { -readonly [K in keyof GenaiRecord]: GenaiRecord[K] },
-    p === undefined ? { costUsd: null, unpricedTokens: total } : { costUsd: costOf(r, p), unpricedTokens: 0 })
+  const w = r as { -readonly [K in keyof GenaiRecord]: GenaiRecord[K] }
+  if (p === undefined) w.unpricedTokens = total
+  else w.costUsd = costOf(r, p)
+  return w
 }

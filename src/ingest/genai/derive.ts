@@ -98,20 +98,18 @@ const backfillChildren = (q: Queryable, tenantId: string, spans: ReadonlyArray<P
 }
 
 /**
- * The GenAI records of each span of the batch, and what its traces have stored (loops). Costs one pass
- * over the attribute keys per span when the batch holds no GenAI span, and no query; else one probe
- * (adoptingTraces, skipped while the tenant has no span waiting for its parent), plus the stored ancestors' lookup and the stored calls of the traces when a span's
- * parent is not in the batch, and the back-fill when a stored child waits for one of its spans.
+ * The GenAI records of each span of the batch. Costs one pass over the attribute keys per span when the
+ * batch holds no GenAI span, and no query; else the stored ancestors' lookup when a span's parent is not
+ * in the batch. What the batch's traces have stored (children waiting for a parent of the batch, loop
+ * calls) is looked at once the batch is written (settleAwaiting, storedLoopCalls): one look then sees
+ * what a look before the insert would have seen, and more.
  */
-export const deriveGenai = (
-  q: Queryable, tenantId: string, spans: ReadonlyArray<SpanRow>, pricing: ReadonlyArray<Price>,
-  mayHaveAwaiting: Effect.Effect<boolean, unknown> = Effect.succeed(true)
-) =>
+export const deriveGenai = (q: Queryable, tenantId: string, spans: ReadonlyArray<SpanRow>, pricing: ReadonlyArray<Price>) =>
   Effect.gen(function* () {
     const out: Array<GenaiRecord | undefined> = new Array(spans.length)
     let any = false
     for (const s of spans) if (isGenaiSpan(s.attributes)) { any = true; break }
-    if (!any) return { records: out, awaiting: [], storedCalls: new Map(), passed: [] } satisfies Derived
+    if (!any) return { records: out, awaiting: [], passed: [], externalTraces: new Set(), loopTraces: new Set() } satisfies Derived
     // Each span's parent in the batch (its index), none (-1: a root), or elsewhere (-2).
     const parentAt = parentsInBatch(spans)
     // The topmost in-batch ancestor of each span whose parent is elsewhere: its parent is looked up once.
@@ -161,22 +159,13 @@ export const deriveGenai = (
       }
     }
     for (let i = 0; i < spans.length; i++) if (passed[i] === undefined) resolve(i)
-    // Traces whose stored spans matter: loops count every call of the trace, and children stored before
-    // their parent get its names. A trace has spans stored before this batch only if a span of the batch
-    // hangs under a span elsewhere (`traces`), or a stored span waits for a parent of the batch (the probe).
-    const genaiTraces = new Set<string>()
+    // Traces of the batch with calls that may repeat: loops count every call of the trace (storedLoopCalls).
     const loopTraces = new Set<string>()
     spans.forEach((s, i) => {
       const g = out[i]
-      if (g !== undefined || passesNames(passed[i])) genaiTraces.add(s.traceId)
       if (g !== undefined && loopKeyOf(g) !== null) loopTraces.add(s.traceId)
     })
-    const ids = spans.map((s) => s.spanId)
-    // No span of the tenant stored before its parent (src/ingest/genai/awaitingFlag.ts): nothing to probe.
-    const adopting = (yield* mayHaveAwaiting) ? yield* adoptWaitingChildren(q, tenantId, spans, passed, [...genaiTraces]) : new Set<string>()
-    const counted = [...loopTraces].filter((t) => traces.has(t) || adopting.has(t))
-    const calls = counted.length === 0 ? new Map<string, number>() : yield* storedCallsOfTraces(q, tenantId, counted, ids, Math.min(...spans.map((s) => s.startTimeMs)))
-    return { records: out, awaiting, storedCalls: calls, passed } satisfies Derived
+    return { records: out, awaiting, passed, externalTraces: traces, loopTraces } satisfies Derived
   }).pipe(Effect.withSpan("Genai.derive"))
 
 /**
@@ -211,22 +200,26 @@ export interface Derived {
   readonly records: ReadonlyArray<GenaiRecord | undefined>
   /** Whether each span is stored before its parent (neither in the batch nor stored): genai_awaiting. */
   readonly awaiting: ReadonlyArray<boolean>
-  /** Loop calls of the batch's traces stored before it, by trace and key (src/ingest/genai/loops.ts). */
-  readonly storedCalls: ReadonlyMap<string, number>
+  /** Traces with a span whose parent is not in the batch: they may have spans stored before it. */
+  readonly externalTraces: ReadonlySet<string>
+  /** Traces with a call of the batch that may repeat (a tool call, a model call: loops.ts). */
+  readonly loopTraces: ReadonlySet<string>
   /** What each span passes on to its children (its names, own or inherited), for settleAwaiting. */
   readonly passed: ReadonlyArray<Inherited | undefined>
 }
 
 /**
- * After the batch is stored: a parent and its child stored at the same moment by two slots (an exporter
- * that sends each span as it ends sends the child first, and both batches can be in the stage at once)
- * each looked for the other in `deriveGenai`, before either was written, so neither found it and the child
- * kept waiting without the parent's names. Each side looks again once its rows are written, and the
- * one that looks last finds the other (each statement sees what was written before it began):
+ * After the batch is stored: a child stored before its parent (an exporter that sends each span as it
+ * ends sends the child first) gets the parent's names. A parent and its child stored at the same moment
+ * by two slots (both batches in the stage at once) each looked for the other in `deriveGenai`, before
+ * either was written, so neither found it. Each side looks once its rows are written, and the one that
+ * looks last finds the other (each statement sees what was written before it began):
  * - a span of the batch stored waiting whose parent is now stored takes what that parent passes on;
- * - a stored span now waiting for a span of the batch takes what it passes on (the probe again; only
- *   while the tenant may have waiting spans, as in derive).
- * A redelivered batch runs it again; it changes only spans still waiting.
+ * - a stored span waiting for a span of the batch takes what it passes on (the probe; only while the
+ *   tenant may have waiting spans: src/ingest/genai/awaitingFlag.ts).
+ * A redelivered batch runs it again; it changes only spans still waiting. Gives the traces of the batch
+ * in which it found stored spans waiting for a span of the batch (those traces have spans stored before
+ * it: storedLoopCalls counts them).
  */
 export const settleAwaiting = (
   q: Queryable, tenantId: string, spans: ReadonlyArray<SpanRow>, derived: Derived,
@@ -240,12 +233,24 @@ export const settleAwaiting = (
       for (const s of waiting) if (found.has(s.parentSpanId!)) parents.set(`${s.traceId}/${s.parentSpanId!}`, { traceId: s.traceId, spanId: s.parentSpanId! })
       if (parents.size > 0) yield* backfillChildren(q, tenantId, [...parents.values()], [...parents.values()].map((p) => found.get(p.spanId)))
     }
-    if (!derived.records.some((r) => r !== undefined) || !(yield* mayHaveAwaiting)) return
-    yield* adoptWaitingChildren(q, tenantId, spans, derived.passed, [...new Set(spans.map((s) => s.traceId))])
+    // No span of the tenant stored before its parent (src/ingest/genai/awaitingFlag.ts): nothing to probe.
+    if (!derived.records.some((r) => r !== undefined) || !(yield* mayHaveAwaiting)) return new Set<string>()
+    return yield* adoptWaitingChildren(q, tenantId, spans, derived.passed, [...new Set(spans.map((s) => s.traceId))])
   }).pipe(Effect.withSpan("Genai.settleAwaiting"))
 
-const passesNames = (p: Inherited | undefined): boolean =>
-  p !== undefined && (p.agentName !== null || p.toolName !== null || p.conversationId !== null || p.userId !== null)
+/**
+ * The loop calls stored of the batch's traces besides the batch's own spans, by trace and key
+ * (src/ingest/genai/loops.ts), once the batch is written and settled (`adopting`: what settleAwaiting
+ * gave). Only traces with a call in the batch that have spans stored elsewhere are looked up: a span of
+ * the batch hangs under a span not in it, or a stored span waited for one of the batch's.
+ */
+export const storedLoopCalls = (q: Queryable, tenantId: string, spans: ReadonlyArray<SpanRow>, derived: Derived, adopting: ReadonlySet<string>) => {
+  const counted = [...derived.loopTraces].filter((t) => derived.externalTraces.has(t) || adopting.has(t))
+  if (counted.length === 0) return Effect.succeed(new Map<string, number>())
+  let fromMs = Number.POSITIVE_INFINITY
+  for (const s of spans) if (s.startTimeMs < fromMs) fromMs = s.startTimeMs
+  return storedCallsOfTraces(q, tenantId, counted, spans.map((s) => s.spanId), fromMs)
+}
 
 /**
  * The traces of `traces` with a stored span waiting for a parent of this batch (spans_genai_awaiting:

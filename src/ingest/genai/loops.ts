@@ -5,7 +5,7 @@ import { once } from "../pgArrays.ts"
 // Runaway agents: the same tool, or the same agent → model call, more than settings.detector.maxRepeatedCalls
 // times in one execution (a trace) raises agent_loop_suspected, once per execution (the notification's
 // message id is the execution's). Counted over every stored span of the trace, whatever batch it came
-// in: the batch's own calls plus the trace's calls stored before it (probeStored in derive.ts), so a
+// in: the batch's own calls plus the trace's other stored calls (storedLoopCalls in derive.ts), so a
 // trace whose last batch is a whole subtree still counts its earlier ones, and a redelivered batch
 // counts the same.
 
@@ -31,7 +31,7 @@ export const loopKeyOf = loopKeyBy(toolLoopKey, modelLoopKey)
 
 const MODEL_SQL = "coalesce(genai_response_model, genai_request_model)"
 export const LOOP_KEY_SQL = `CASE genai_kind WHEN 'tool' THEN 'tool:' || genai_tool ELSE 'agent:' || coalesce(genai_agent, '') || '->model:' || ${MODEL_SQL} END`
-/** Whether a stored span is a call that could repeat (coalesce: see probeStored in derive.ts). */
+/** Whether a stored span is a call that could repeat (coalesce: a plain span, genai_kind NULL, is false, not NULL). */
 export const LOOP_CALL_SQL = `((coalesce(genai_kind, '') = 'tool' AND genai_tool IS NOT NULL) OR (coalesce(genai_kind, '') = 'model' AND ${MODEL_SQL} IS NOT NULL))`
 
 /** loopKeyOf, each distinct key built once (by tool, or by agent and model). */
@@ -66,19 +66,37 @@ export const loopsAndRechecks = (
     const traceId = key.slice(0, key.indexOf(STORED_KEY_SEPARATOR))
     total.set(traceId, (total.get(traceId) ?? 0) + n)
   }
-  for (let i = 0; i < genai.length; i++) {
+  // A trace's spans mostly sit together in a batch: a run of them is added to its total at once (a map
+  // update per call showed in profiles).
+  let run: string | undefined
+  let runCalls = 0
+  for (let i = 0; i <= genai.length; i++) {
     const g = genai[i]
-    if (g === undefined || !isCall(g)) continue
-    const traceId = spans[i]!.traceId
-    total.set(traceId, (total.get(traceId) ?? 0) + 1)
+    if (i < genai.length && (g === undefined || !isCall(g))) continue
+    const traceId = i < genai.length ? spans[i]!.traceId : undefined
+    if (traceId !== undefined && traceId === run) {
+      runCalls++
+      continue
+    }
+    if (run !== undefined) total.set(run, (total.get(run) ?? 0) + runCalls)
+    run = traceId
+    runCalls = 1
   }
   // By trace, then by what repeats (keys made once per name of the batch, not per call): a key of trace
   // and call built per span cost more than the rest of the count in profiles.
   const byTrace = new Map<string, Map<string, { traceId: string; repeated: string; calls: number }>>()
   const keyOf = loopKeyMemo()
+  let last: string | undefined
+  let lastOver = false
   for (let i = 0; i < genai.length; i++) {
     const g = genai[i]
-    if (g === undefined || (total.get(spans[i]!.traceId) ?? 0) <= threshold) continue
+    if (g === undefined) continue
+    const t = spans[i]!.traceId
+    if (t !== last) {
+      last = t
+      lastOver = (total.get(t) ?? 0) > threshold
+    }
+    if (!lastOver) continue
     const repeated = keyOf(g)
     if (repeated === null) continue
     const traceId = spans[i]!.traceId
