@@ -160,7 +160,8 @@ export const runWorker = <A, I, R>(options: WorkerOptions<A, I, R>) =>
           }
         }),
         // The self tenant's jobs carry the service's own telemetry: traced, they would make more of it without end.
-        Effect.withTracerEnabled(Option.isNone(selfTenant) || tenantId !== selfTenant.value)
+        // (Others are traced when the service's spans are exported at all: Telemetry.Live.)
+        (e) => (Option.isSome(selfTenant) && tenantId === selfTenant.value ? Effect.withTracerEnabled(e, false) : e)
       )
       const exit = await Runtime.runPromiseExit(runtime)(run, signal === undefined ? undefined : { signal })
       if (Exit.isSuccess(exit)) return exit.value

@@ -15,10 +15,8 @@ export interface SweepOptions {
  * `every` for the life of the scope. A failed round is logged as "<name> failed" and the next one runs.
  */
 export const sweep = <R>(name: string, every: Duration.DurationInput, body: Effect.Effect<unknown, unknown, R>, options: SweepOptions = {}) => {
-  const rounds = body.pipe(
-    Effect.catchAllCause((cause) => Effect.logWarning(`${name} failed`, cause)),
-    Effect.withTracerEnabled(options.traced === true),
-    Effect.repeat(Schedule.spaced(every))
-  )
+  const caught = body.pipe(Effect.catchAllCause((cause) => Effect.logWarning(`${name} failed`, cause)))
+  // Traced ones only when the service's spans are exported at all (Telemetry.Live): never turned on here.
+  const rounds = (options.traced === true ? caught : Effect.withTracerEnabled(caught, false)).pipe(Effect.repeat(Schedule.spaced(every)))
   return Effect.forkScoped(options.delayFirst === true ? Effect.delay(rounds, every) : rounds)
 }

@@ -45,6 +45,8 @@ export interface SelfMetrics {
   readonly otelTracer: Tracer
   /** Where the spans and metrics for MPLP_SELF_TENANT go, once the ingest queue is up (src/telemetry/SelfExport.ts). */
   readonly selfExport: SelfExportSlot
+  /** Whether the service's spans go anywhere (OTEL_EXPORTER_OTLP_ENDPOINT or MPLP_SELF_TENANT): else none are made. */
+  readonly spansExported: boolean
 }
 
 const SELF_METRICS_EVERY_MS = 15_000
@@ -108,7 +110,8 @@ const makeTelemetry = Effect.gen(function* () {
       return serializer.serialize(resourceMetrics)
     },
     otelTracer: tracerProvider.getTracer("mplp-trace"),
-    selfExport
+    selfExport,
+    spansExported: spanProcessors.length > 0
   }
 })
 
@@ -118,6 +121,12 @@ export class Telemetry extends Context.Tag("telemetry/Telemetry")<Telemetry, Sel
    * and `Effect.fn` span of the layers built on this one is an OpenTelemetry span of `otelTracer`.
    */
   static readonly Live = Layer.unwrapEffect(
-    Effect.map(Telemetry, (t) => OtelTracer.layerWithoutOtelTracer.pipe(Layer.provide(Layer.succeed(OtelTracer.OtelTracer, t.otelTracer))))
+    Effect.map(Telemetry, (t) =>
+      // Spans nobody exports are not made (Effect's no-op spans): they cost the pipeline a few µs per
+      // span it ingests (profiles of the bench) and showed nowhere.
+      t.spansExported
+        ? OtelTracer.layerWithoutOtelTracer.pipe(Layer.provide(Layer.succeed(OtelTracer.OtelTracer, t.otelTracer)))
+        : Layer.setTracerEnabled(false)
+    )
   ).pipe(Layer.provideMerge(Layer.scoped(Telemetry, makeTelemetry)))
 }
