@@ -3,9 +3,9 @@ import type { RedisService } from "../../queues/Redis.ts"
 
 // Whether a tenant may have spans stored before their parent (genai_awaiting): set before such spans are
 // written, so a batch that finds it unset knows none of its traces has one and skips the database probe
-// (adoptingTraces in derive.ts, once per batch after its insert), which costs the embedded database a statement per GenAI batch. A tenant
-// whose traces come whole never sets it. It lasts as long as the loops' lookback (a day), renewed by
-// every such write.
+// (adoptingTraces in derive.ts, once per GenAI batch after its insert), which costs the embedded database
+// a statement per GenAI batch. A tenant whose traces come whole never sets it. It lasts as long as the
+// loops' lookback (a day), renewed by every such write.
 
 const TTL_SECONDS = 86_400
 
