@@ -26,7 +26,7 @@ import type { Applied } from "./executions.ts"
 import { ALWAYS_PROBE, awaitingFlag } from "./genai/awaitingFlag.ts"
 import type { AwaitingFlag } from "./genai/awaitingFlag.ts"
 import { deriveGenai, settleAwaiting, storedLoopCalls } from "./genai/derive.ts"
-import { LOOP_LOOKBACK_MS, loopsAndRechecks } from "./genai/loops.ts"
+import { loopsAndRechecks, loopsFromMs } from "./genai/loops.ts"
 import type { GenaiRecord } from "./genai/recognize.ts"
 import type { Price } from "../domain/pricing.ts"
 import { dedupKeys, insertMetricPoints, insertSpans, upsertSpanExecutions } from "./persist.ts"
@@ -115,10 +115,8 @@ export const IngestStage = {
             // same trace stored at the same moment by this stage's other slots (a partition's two lanes, each
             // with `concurrency`) are then committed (loopsAndRechecks).
             if (recheck.length > 0) {
-              let fromMs = Number.POSITIVE_INFINITY
-              for (const s of job.spans) if (s.startTimeMs < fromMs) fromMs = s.startTimeMs
               yield* alert.add(
-                "loops", { _tag: "loops", tenantId: job.tenantId, traceIds: recheck, fromMs: fromMs - LOOP_LOOKBACK_MS, maxRepeatedCalls: settings.detector.maxRepeatedCalls },
+                "loops", { _tag: "loops", tenantId: job.tenantId, traceIds: recheck, fromMs: loopsFromMs(job.spans), maxRepeatedCalls: settings.detector.maxRepeatedCalls },
                 { jobId: `${job.tenantId}.loops-${jobId}`, delay: LOOP_RECHECK_DELAY_MS }
               )
             }

@@ -3,7 +3,7 @@ import type { Queryable } from "../../db/Db.ts"
 import type { SpanRow } from "../../domain/jobs.ts"
 import type { Price } from "../../domain/pricing.ts"
 import { compilePricing, priced } from "./cost.ts"
-import { LOOP_CALL_SQL, LOOP_KEY_SQL, LOOP_LOOKBACK_MS, loopKeyOf, storedCallsOf } from "./loops.ts"
+import { LOOP_CALL_SQL, LOOP_KEY_SQL, loopKeyOf, loopsFromMs, storedCallsOf } from "./loops.ts"
 import type { GenaiColumns } from "./columns.ts"
 import { inheritedFrom, inheritedOfRecord, isGenaiSpan, NOTHING_INHERITED, recognize } from "./recognize.ts"
 import type { GenaiRecord, Inherited } from "./recognize.ts"
@@ -247,9 +247,7 @@ export const settleAwaiting = (
 export const storedLoopCalls = (q: Queryable, tenantId: string, spans: ReadonlyArray<SpanRow>, derived: Derived, adopting: ReadonlySet<string>) => {
   const counted = [...derived.loopTraces].filter((t) => derived.externalTraces.has(t) || adopting.has(t))
   if (counted.length === 0) return Effect.succeed(new Map<string, number>())
-  let fromMs = Number.POSITIVE_INFINITY
-  for (const s of spans) if (s.startTimeMs < fromMs) fromMs = s.startTimeMs
-  return storedCallsOfTraces(q, tenantId, counted, spans.map((s) => s.spanId), fromMs)
+  return storedCallsOfTraces(q, tenantId, counted, spans.map((s) => s.spanId), loopsFromMs(spans))
 }
 
 /**
@@ -282,8 +280,8 @@ const adoptWaitingChildren = (q: Queryable, tenantId: string, spans: ReadonlyArr
 
 
 /**
- * The loop calls of `traces` stored before the batch, by trace and key. The batch's own spans are left
- * out (stored already on a redelivery, they count as the batch's). Per trace (OFFSET 0 keeps the probe per
+ * The loop calls of `traces` stored besides the batch, from `fromMs` on (loopsFromMs), by trace and key.
+ * The batch's own spans are left out (stored already, they count as the batch's). Per trace (OFFSET 0 keeps the probe per
  * row): with a tenant's statistics stale, a `trace_id = ANY` scan was planned over all of the tenant's spans.
  */
 const storedCallsOfTraces = (q: Queryable, tenantId: string, traces: ReadonlyArray<string>, ids: ReadonlyArray<string>, fromMs: number) =>
@@ -294,5 +292,5 @@ const storedCallsOfTraces = (q: Queryable, tenantId: string, traces: ReadonlyArr
                          WHERE tenant_id = $1 AND trace_id = t.tr AND start_time >= to_timestamp($4 / 1000.0)
                            AND NOT (span_id = ANY($3::text[])) AND ${LOOP_CALL_SQL} OFFSET 0) c
      GROUP BY 1, 2`,
-    [tenantId, traces, ids, fromMs - LOOP_LOOKBACK_MS]
+    [tenantId, traces, ids, fromMs]
   ).pipe(Effect.map(storedCallsOf))

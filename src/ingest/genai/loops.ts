@@ -12,6 +12,13 @@ import { once } from "../pgArrays.ts"
 /** How far back a trace's stored calls are counted: a day before the batch's earliest span. */
 export const LOOP_LOOKBACK_MS = 86_400_000
 
+/** Where a batch's count of its traces' stored calls starts: LOOP_LOOKBACK_MS before its earliest span. */
+export const loopsFromMs = (spans: ReadonlyArray<Pick<SpanRow, "startTimeMs">>): number => {
+  let earliest = Number.POSITIVE_INFINITY
+  for (const s of spans) if (s.startTimeMs < earliest) earliest = s.startTimeMs
+  return earliest - LOOP_LOOKBACK_MS
+}
+
 export interface Loop { readonly traceId: string; readonly repeated: string; readonly calls: number }
 
 const toolLoopKey = (tool: string) => `tool:${tool}`
