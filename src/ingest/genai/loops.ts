@@ -77,11 +77,11 @@ export const loopsAndRechecks = (
   // update per call showed in profiles).
   let run: string | undefined
   let runCalls = 0
-  for (let i = 0; i <= genai.length; i++) {
+  for (let i = 0; i < genai.length; i++) {
     const g = genai[i]
-    if (i < genai.length && (g === undefined || !isCall(g))) continue
-    const traceId = i < genai.length ? spans[i]!.traceId : undefined
-    if (traceId !== undefined && traceId === run) {
+    if (g === undefined || !isCall(g)) continue
+    const traceId = spans[i]!.traceId
+    if (traceId === run) {
       runCalls++
       continue
     }
@@ -89,6 +89,7 @@ export const loopsAndRechecks = (
     run = traceId
     runCalls = 1
   }
+  if (run !== undefined) total.set(run, (total.get(run) ?? 0) + runCalls)
   // By trace, then by what repeats (keys made once per name of the batch, not per call): a key of trace
   // and call built per span cost more than the rest of the count in profiles.
   const byTrace = new Map<string, Map<string, { traceId: string; repeated: string; calls: number }>>()
@@ -106,11 +107,10 @@ export const loopsAndRechecks = (
     if (!lastOver) continue
     const repeated = keyOf(g)
     if (repeated === null) continue
-    const traceId = spans[i]!.traceId
-    let calls = byTrace.get(traceId)
-    if (calls === undefined) byTrace.set(traceId, (calls = new Map()))
+    let calls = byTrace.get(t)
+    if (calls === undefined) byTrace.set(t, (calls = new Map()))
     const c = calls.get(repeated)
-    if (c === undefined) calls.set(repeated, { traceId, repeated, calls: 1 + (stored.get(storedKey(traceId, repeated)) ?? 0) })
+    if (c === undefined) calls.set(repeated, { traceId: t, repeated, calls: 1 + (stored.get(storedKey(t, repeated)) ?? 0) })
     else c.calls++
   }
   const counts = [...byTrace.values()].flatMap((m) => [...m.values()])
