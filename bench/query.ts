@@ -10,6 +10,7 @@ import { prng } from "./data.ts"
 import { fig, log } from "./harness.ts"
 import type { Options } from "./harness.ts"
 import { othersMeter } from "./stats.ts"
+import { genaiGraphScenario } from "./genaiGraphQuery.ts"
 
 // 7 days x 100 series at one point per minute (~1M rows): the 1 s resolution of the issue would be
 // 60M rows, beyond what an embedded database can be filled with in a bounded bench. Beside it, one
@@ -187,6 +188,9 @@ export const queryScenario = (o: QueryOptions) =>
     }
   })
 
+/** A day of one tenant's agents: 400,000 GenAI spans (4.6 per second). */
+const GRAPH_SPANS = 400_000
+
 export const runQuery = async (o: Options) => {
   const t0 = performance.now()
   const rounds = Math.max(5, o.runs)
@@ -194,12 +198,15 @@ export const runQuery = async (o: Options) => {
   const r = await runScoped(queryScenario({ days: 7, rounds, denseSeries: true }))
   const answersEqual = r.checkAll.mismatches === 0 && r.checkOne.mismatches === 0 && r.checkAll.bucketsA === r.expectedBuckets && (r.checkDense?.mismatches ?? 0) === 0
   log(`  inserted ${r.rowsInserted} + ${r.denseRows} (dense series) rows in ${(r.insertSeconds + r.denseInsertSeconds).toFixed(1)} s, refreshed the aggregates in ${r.refreshSeconds.toFixed(1)} s; answers equal: ${answersEqual}`)
+  log(`query: the agent graph over a day of ${GRAPH_SPANS} GenAI spans, ${rounds} timed rounds`)
+  const g = await runScoped(genaiGraphScenario({ spans: GRAPH_SPANS, rounds }))
+  log(`  inserted in ${g.fillSeconds.toFixed(1)} s, spans_1m refreshed in ${g.refreshSeconds.toFixed(1)} s (${g.minuteGroups} minute groups); ${g.nodes} nodes, ${g.edges} edges; mismatches: ${g.mismatches}`)
   return {
     scenario: "query" as const,
     seconds: (performance.now() - t0) / 1000,
     measured: `in process (the service's embedded database cannot be read from outside): the migrated schema, ${r.rowsInserted} points (7 days x 100 series of one metric, 1/min) plus ${r.denseRows} for one series at the issue's 1 point/s, bulk-inserted, ` +
       `continuous aggregates refreshed as src/db/AggregateRefresher.ts does; then the service's own series query (querySeries, src/query/series.ts: hourly buckets, avg, grouped by service) from metric_points_1h, against the same request with source=raw (time_bucket over metric_points); ` +
-      `answers compared (same buckets and counts; means to 1e-9)`,
+      `answers compared (same buckets and counts; means to 1e-9). Then the agent graph (queryGenaiGraph, src/query/genaiGraph.ts: spans_1m's minutes) over a day of ${GRAPH_SPANS} GenAI spans of 7 agents against the same graph from the spans themselves (bench/genaiGraphQuery.ts, the endpoint's query before migrations/0020); calls, errors, tokens and cost compared per node and edge`,
     figures: [
       fig("query", "100 series x 168 h from metric_points_1h", "ms", r.samples.aggAll),
       fig("query", "100 series x 168 h from raw metric_points", "ms", r.samples.rawAll),
@@ -211,9 +218,13 @@ export const runQuery = async (o: Options) => {
       fig("query", "raw / aggregate (1 series)", "x faster", r.ratiosOne),
       fig("query", "1 series at 1 point/s x 168 h from metric_points_1h", "ms", r.samples.aggDense),
       fig("query", "1 series at 1 point/s x 168 h from raw metric_points", "ms", r.samples.rawDense),
-      fig("query", "raw / aggregate (1 series at 1 point/s)", "x faster", r.ratiosDense)
+      fig("query", "raw / aggregate (1 series at 1 point/s)", "x faster", r.ratiosDense),
+      fig("query", `agent graph, 24 h of ${GRAPH_SPANS} GenAI spans, from spans_1m (the service's query)`, "ms", g.samples.aggregate),
+      fig("query", `agent graph, 24 h of ${GRAPH_SPANS} GenAI spans, from raw spans`, "ms", g.samples.raw),
+      fig("query", "agent graph: raw / aggregate", "x faster", g.ratios)
     ],
-    details: r,
-    answersEqual
+    details: { ...r, genaiGraph: g },
+    answersEqual,
+    graphAnswersEqual: g.mismatches === 0
   }
 }

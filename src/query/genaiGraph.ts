@@ -1,43 +1,60 @@
 import { Effect } from "effect"
 import type { Queryable } from "../db/Db.ts"
 import type { AgentGraphView } from "../domain/genaiViews.ts"
+import { LE_COLUMNS, quantileFromHistogram } from "../domain/histogram.ts"
 
 // GET /api/genai/graph: agents, tools and models as nodes; "invokes" edges from parent/child spans.
 // The edge is known at ingest (the spans' genai_* columns): a model or tool call names the agent it ran under (its
-// inherited agentName), an agent span the agent that invoked it (parentAgent). So the graph is one
-// grouped scan of the range's GenAI spans (index spans_genai), no join.
+// inherited agentName), an agent span the agent that invoked it (parentAgent). spans_1m groups by both
+// (migrations/0020_spans_1m_parent_agent.sql), so the graph adds up the range's minutes, real-time ones
+// included: no scan of the spans themselves. p95 from the merged le_* buckets, as for usage.
 
-/** A longer range is cut to its last 24 h. */
-export const GENAI_GRAPH_MAX_RANGE_MS = 24 * 3_600_000
+/** A longer range is cut to its last 7 days (the per-minute aggregate serves it; usage's totals switch to hours past it too). */
+export const GENAI_GRAPH_MAX_RANGE_MS = 7 * 86_400_000
+const MINUTE_MS = 60_000
 
-const MODEL = "coalesce(genai_response_model, genai_request_model)"
-const NAME = `CASE genai_kind WHEN 'agent' THEN genai_agent WHEN 'tool' THEN genai_tool WHEN 'model' THEN ${MODEL} END`
-const SOURCE = `CASE genai_kind WHEN 'agent' THEN genai_parent_agent ELSE genai_agent END`
+const NAME = "CASE kind WHEN 'agent' THEN agent WHEN 'tool' THEN tool ELSE model END"
+const SOURCE = "CASE kind WHEN 'agent' THEN parent_agent ELSE agent END"
 
 export const GRAPH_SQL = `
-SELECT genai_kind AS kind, ${NAME} AS name, CASE WHEN grouping(${SOURCE}) = 0 THEN ${SOURCE} END AS source,
-       grouping(${SOURCE}) AS node,
-       count(*)::float8 AS calls, (count(*) FILTER (WHERE genai_error))::float8 AS errors,
-       percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95,
-       sum(coalesce(genai_input_tokens, 0)) AS input_tokens, sum(coalesce(genai_output_tokens, 0)) AS output_tokens,
-       sum(coalesce(genai_cost_usd, 0)) AS cost_usd, sum(coalesce(genai_unpriced_tokens, 0)) AS unpriced_tokens
-FROM spans
-WHERE tenant_id = $1 AND genai_kind IS NOT NULL AND start_time >= to_timestamp($2 / 1000.0) AND start_time < to_timestamp($3 / 1000.0)
-  AND genai_kind IN ('agent', 'tool', 'model') AND ${NAME} IS NOT NULL
-GROUP BY GROUPING SETS ((genai_kind, ${NAME}), (genai_kind, ${NAME}, ${SOURCE}))
+SELECT kind, name, CASE WHEN grouping(source) = 0 THEN source END AS source, grouping(source) AS node,
+       sum(count)::float8 AS calls, sum(genai_errors)::float8 AS errors,
+       coalesce(sum(input_tokens), 0)::float8 AS input_tokens, coalesce(sum(output_tokens), 0)::float8 AS output_tokens,
+       coalesce(sum(cost_usd), 0)::float8 AS cost_usd, coalesce(sum(unpriced_tokens), 0)::float8 AS unpriced_tokens,
+       min(duration_min)::float8 AS dmin, max(duration_max)::float8 AS dmax, ${LE_COLUMNS.map((c) => `sum(${c})::float8 AS ${c}`).join(", ")}
+FROM (SELECT kind, ${NAME} AS name, ${SOURCE} AS source, count, genai_errors, input_tokens, output_tokens, cost_usd, unpriced_tokens,
+             duration_min, duration_max, ${LE_COLUMNS.join(", ")}
+      FROM spans_1m
+      WHERE tenant_id = $1 AND kind IN ('agent', 'tool', 'model') AND bucket >= to_timestamp($2 / 1000.0) AND bucket < to_timestamp($3 / 1000.0)) m
+WHERE name IS NOT NULL
+GROUP BY GROUPING SETS ((kind, name), (kind, name, source))
 LIMIT 5000`
 
-type Row = { kind: "agent" | "tool" | "model"; name: string; source: string | null; node: number; calls: number; errors: number; p95: number | null; input_tokens: number; output_tokens: number; cost_usd: number; unpriced_tokens: number }
+type Row = {
+  kind: "agent" | "tool" | "model"; name: string; source: string | null; node: number; calls: number; errors: number
+  input_tokens: number; output_tokens: number; cost_usd: number; unpriced_tokens: number; dmin: number | null; dmax: number | null
+  [le: string]: number | string | null
+}
 
-const stats = (r: Row) => ({
-  calls: Number(r.calls), errors: Number(r.errors), p95Ms: r.p95 === null ? null : Number(r.p95),
-  inputTokens: Number(r.input_tokens), outputTokens: Number(r.output_tokens), costUsd: Number(r.cost_usd), unpricedTokens: Number(r.unpriced_tokens)
-})
+const stats = (r: Row) => {
+  const calls = Number(r.calls)
+  const hist = { count: calls, cumulative: LE_COLUMNS.map((c) => Number(r[c] ?? 0)), min: Number(r.dmin ?? 0), max: Number(r.dmax ?? 0) }
+  return {
+    calls, errors: Number(r.errors), p95Ms: quantileFromHistogram(hist, 0.95),
+    inputTokens: Number(r.input_tokens), outputTokens: Number(r.output_tokens), costUsd: Number(r.cost_usd), unpricedTokens: Number(r.unpriced_tokens)
+  }
+}
+
+/** The range widened to whole minutes (the aggregate's buckets), then cut to its last GENAI_GRAPH_MAX_RANGE_MS. */
+export const graphRange = (fromMs: number, toMs: number) => {
+  const to = Math.ceil(toMs / MINUTE_MS) * MINUTE_MS
+  return { from: Math.max(Math.floor(fromMs / MINUTE_MS) * MINUTE_MS, to - GENAI_GRAPH_MAX_RANGE_MS), to }
+}
 
 export const queryGenaiGraph = (q: Queryable, tenantId: string, fromMs: number, toMs: number) =>
   Effect.gen(function* () {
-    const from = Math.max(fromMs, toMs - GENAI_GRAPH_MAX_RANGE_MS)
-    const rows = yield* q.query<Row>(GRAPH_SQL, [tenantId, from, toMs])
+    const { from, to } = graphRange(fromMs, toMs)
+    const rows = yield* q.query<Row>(GRAPH_SQL, [tenantId, from, to])
     const nodes = new Map<string, AgentGraphView["nodes"][number]>()
     const edges: Array<AgentGraphView["edges"][number]> = []
     for (const r of rows) {
@@ -53,7 +70,7 @@ export const queryGenaiGraph = (q: Queryable, tenantId: string, fromMs: number, 
     }
     return {
       from: new Date(from).toISOString(),
-      to: new Date(toMs).toISOString(),
+      to: new Date(to).toISOString(),
       nodes: [...nodes.values()].sort((a, b) => (a.id < b.id ? -1 : 1)),
       edges: edges.sort((a, b) => (a.source + a.target < b.source + b.target ? -1 : 1))
     } satisfies AgentGraphView

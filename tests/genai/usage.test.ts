@@ -99,7 +99,7 @@ describe("GenAI usage, graph and execution totals", () => {
     expect(gs.reduce((n, p) => n + p.inputTokens, 0)).toBe(1500)
 
     const graph = (await (await call(app, t.key, "GET", "/api/genai/graph?from=now-15m")).json()) as {
-      nodes: Array<{ id: string; calls: number; costUsd: number; unpricedTokens: number }>; edges: Array<{ source: string; target: string; calls: number; errors: number; costUsd: number; unpricedTokens: number }>
+      nodes: Array<{ id: string; calls: number; costUsd: number; unpricedTokens: number }>; edges: Array<{ source: string; target: string; calls: number; errors: number; p95Ms: number | null; costUsd: number; unpricedTokens: number }>
     }
     const edges = new Map(graph.edges.map((e) => [`${e.source}->${e.target}`, e]))
     expect([...edges.keys()].sort()).toEqual([
@@ -113,6 +113,14 @@ describe("GenAI usage, graph and execution totals", () => {
     expect(edges.get("agent:researcher->model:llama-local")).toMatchObject({ costUsd: 0, unpricedTokens: 42 })
     expect(graph.nodes.find((n) => n.id === "model:llama-local")).toMatchObject({ costUsd: 0, unpricedTokens: 42 })
     expect(graph.nodes.map((n) => n.id)).toContain("agent:planner")
+    // p95 from the minutes' duration buckets (spans_1m): within what the two searches took, 500 and 600 ms.
+    expect(edges.get("agent:researcher->tool:search")?.p95Ms).toBeGreaterThanOrEqual(500)
+    expect(edges.get("agent:researcher->tool:search")?.p95Ms).toBeLessThanOrEqual(600)
+    // A range longer than a week is cut to its last 7 days, in whole minutes; the same edges.
+    const month = (await (await call(app, t.key, "GET", "/api/genai/graph?from=now-30d")).json()) as { from: string; to: string; edges: Array<{ source: string; target: string }> }
+    expect(Date.parse(month.to) - Date.parse(month.from)).toBe(7 * 86_400_000)
+    expect(Date.parse(month.to) % 60_000).toBe(0)
+    expect(month.edges.map((e) => `${e.source}->${e.target}`).sort()).toEqual([...edges.keys()].sort())
 
     const totals = { inputTokens: 4540, outputTokens: 452, unpricedTokens: 42, llmCalls: 4, toolCalls: 2, agents: ["planner", "researcher"], models: ["claude-3-5-haiku", "gpt-4o", "llama-local"] }
     const detail = await eventually(async () => {
