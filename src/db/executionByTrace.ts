@@ -1,6 +1,7 @@
 /**
- * The WHERE conditions that find a tenant's executions, for every statement that looks one up: by trace
- * id (index executions_trace_id), the tenant checked on the row. `IS TRUE` keeps the tenant out of the
+ * The WHERE conditions that find a tenant's native executions (`source = 'api'`, which every such statement
+ * says too), for every statement that looks one up: by trace id (index executions_trace_id, which holds
+ * only native executions since migrations/0021), the tenant checked on the row. `IS TRUE` keeps the tenant out of the
  * index choice, where stale statistics (a tenant new or grown since the last ANALYZE, estimated at one
  * row) send the planner through all of the tenant's rows (migrations/0004). The tenant id is always `$1`.
  */
@@ -14,3 +15,15 @@ export const executionByTrace = (trace = "$2", alias = "") => `${alias}trace_id 
  */
 export const executionById = (id = "$2", alias = "") =>
   `${alias}trace_id = left(${id}, 32) AND ${alias}execution_id = ${id} AND (${alias}tenant_id = $1) IS TRUE`
+
+/**
+ * Every execution whose id is `id` (a FROM item: use it as `${executionsWithId()} x`): native ones through
+ * executions_trace_id, the one an OTLP root span made through its trace's claim in execution_traces, which
+ * holds its start time, and then the primary key (tenant_id, start_time, trace_id, span_id) (migrations/0021).
+ */
+export const executionsWithId = (id = "$2") =>
+  `(SELECT * FROM executions WHERE ${executionById(id)} AND source = 'api'
+    UNION ALL
+    SELECT * FROM executions
+    WHERE tenant_id = $1 AND start_time = (SELECT c.start_time FROM execution_traces c WHERE c.tenant_id = $1 AND c.trace_id = left(${id}, 32))
+      AND trace_id = left(${id}, 32) AND execution_id = ${id} AND source = 'otlp')`

@@ -51,7 +51,12 @@ export const startExecution = (tx: Queryable, job: StartJob) =>
       ]
     )
     if (rows.length > 0) {
-      yield* tx.query(`DELETE FROM executions WHERE ${executionById()} AND source = 'otlp'`, [job.tenantId, executionId])
+      yield* tx.query(
+        `DELETE FROM executions
+         WHERE tenant_id = $1 AND start_time = (SELECT c.start_time FROM execution_traces c WHERE c.tenant_id = $1 AND c.trace_id = left($2, 32))
+           AND trace_id = left($2, 32) AND execution_id = $2 AND source = 'otlp'`,
+        [job.tenantId, executionId]
+      )
     }
     return { applied: rows.length > 0, points: [] } satisfies Applied
   })

@@ -210,7 +210,8 @@ export const insertSpans = (
  * The root claims its trace in execution_traces (migrations/0014) and the execution is inserted only
  * for a claim that is new, in the same statement: a replayed batch, a trace with a native execution,
  * and a root of the same trace stored by another batch at the same moment all find the claim taken.
- * One root per trace: of a trace's roots in the batch, the earliest.
+ * One root per trace: of a trace's roots in the batch, the earliest. The claim holds the execution's start
+ * time: its id finds it through the claim and the primary key (migrations/0021, src/db/executionByTrace.ts).
  */
 const FAILED = textElement("failed")
 const COMPLETED = textElement("completed")
@@ -227,7 +228,8 @@ export const upsertSpanExecutions = (tx: Queryable, tenantId: string, spans: Rea
   const roots = [...byTrace.values()].sort((a, b) => (a.traceId < b.traceId ? -1 : a.traceId > b.traceId ? 1 : 0))
   return tx.query(
     `WITH claimed AS (
-       INSERT INTO execution_traces (tenant_id, trace_id) SELECT $1, c FROM unnest($2::text[]) AS c ON CONFLICT DO NOTHING RETURNING trace_id
+       INSERT INTO execution_traces (tenant_id, trace_id, start_time) SELECT $1, c, to_timestamp(s / 1000.0) FROM unnest($2::text[], $7::float8[]) AS c(c, s)
+       ON CONFLICT DO NOTHING RETURNING trace_id
      )
      INSERT INTO executions (tenant_id, trace_id, span_id, execution_id, operation_name, service_name, status, source, start_time, end_time,
                              duration_ms, metadata, last_seq)

@@ -6,7 +6,7 @@ import type { ExecutionDetailView } from "../domain/queryViews.ts"
 import type { ExecutionView } from "../domain/views.ts"
 import type { PerformanceAnalysis } from "./analysis.ts"
 import { analyseExecution, executionSubtree, loadDetail, loadTraceSpans } from "./ExecutionDetail.ts"
-import { executionById } from "../db/executionByTrace.ts"
+import { executionsWithId } from "../db/executionByTrace.ts"
 
 interface ExecutionRow {
   execution_id: string
@@ -94,7 +94,7 @@ export const getExecution = (q: Queryable, tenantId: string, executionId: string
          SELECT json_agg(json_build_object('n', ev.event_name, 'ty', ev.event_type, 't', ev.t, 'm', ev.metadata) ORDER BY ev.time, ev.event_key)
          FROM (SELECT event_name, event_type, time, event_key, metadata, extract(epoch FROM time) * 1000 AS t FROM execution_events
                WHERE tenant_id = $1 AND trace_id = $2 AND execution_id = $3 ORDER BY time, event_key LIMIT 10000) ev), '[]'::json) AS events_json
-       FROM executions x WHERE ${executionById("$3", "x.")} ORDER BY x.source = 'api' DESC, x.start_time LIMIT 1`, [tenantId, traceId, executionId]
+       FROM ${executionsWithId("$3")} x ORDER BY x.source = 'api' DESC, x.start_time LIMIT 1`, [tenantId, traceId, executionId]
     )
     const row = rows[0]
     if (row === undefined) return Option.none<ExecutionView>()
@@ -128,7 +128,7 @@ const makeReader = Effect.gen(function* () {
   /** The last applied sequence number, to resume an execution's counter after its Redis key expired. */
   const lastSeq = (tenantId: string, executionId: string) =>
     db.query<{ last_seq: number }>(
-      `SELECT last_seq FROM executions WHERE ${executionById()} ORDER BY source = 'api' DESC LIMIT 1`, [tenantId, executionId]
+      `SELECT last_seq FROM ${executionsWithId()} x ORDER BY source = 'api' DESC LIMIT 1`, [tenantId, executionId]
     ).pipe(Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), (r) => Number(r.last_seq))))
   /**
    * Does the trace already hold an execution (then a new one in it goes by `<traceId>-<spanId>`)? Its row in

@@ -105,9 +105,22 @@ describe("retention of executions and their trace claims (embedded, maintainNow)
       const t = `retain-${randomUUID().slice(0, 8)}`
       const [old, recent] = [hex(16), hex(16)]
       const now = Date.now()
-      yield* upsertSpanExecutions(db, t, [root(old, now - 40 * DAY), root(recent, now - 3_600_000)])
+      // As the code of 0015's time stored them: its claim named only the trace.
+      for (const [trace, ms] of [[old, now - 40 * DAY], [recent, now - 3_600_000]] as const) {
+        yield* db.query("INSERT INTO execution_traces (tenant_id, trace_id) VALUES ($1, $2)", [t, trace])
+        yield* db.query(
+          `INSERT INTO executions (tenant_id, trace_id, span_id, execution_id, operation_name, service_name, status, source, start_time, end_time, duration_ms, last_seq)
+           VALUES ($1, $2, $3, $2, 'GET /checkout', 'checkout', 'completed', 'otlp', to_timestamp($4 / 1000.0), to_timestamp($4 / 1000.0 + 0.04), 40, 0)`,
+          [t, trace, hex(8), ms]
+        )
+      }
       // 0016 and whatever came after it.
       expect((yield* migrateFromDir().pipe(quiet))[0]).toBe("0016_execution_retention.sql")
+      // 0021 gave each claim its execution's start.
+      const starts = yield* db.query<{ same: boolean }>(
+        "SELECT c.start_time = x.start_time AS same FROM execution_traces c JOIN executions x USING (tenant_id, trace_id) WHERE c.tenant_id = $1", [t]
+      )
+      expect(starts.map((r) => r.same)).toEqual([true, true])
       const ages = yield* db.query<{ age: number }>("SELECT extract(epoch FROM now() - claimed_at)::float8 AS age FROM execution_traces WHERE tenant_id = $1", [t])
       expect(ages).toHaveLength(2)
       expect(ages.every((a) => a.age >= 0 && a.age < 600)).toBe(true)

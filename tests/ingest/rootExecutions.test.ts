@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Logger, LogLevel, Schema, Scope } from "effect"
+import { Effect, Exit, Fiber, Logger, LogLevel, Option, Schema, Scope } from "effect"
 import { randomBytes, randomUUID } from "node:crypto"
 import { Db } from "../../src/db/Db.ts"
 import type { DbClient } from "../../src/db/Db.ts"
@@ -11,6 +11,7 @@ import { ExecutionStartJob } from "../../src/domain/jobs.ts"
 import type { SpanRow } from "../../src/domain/jobs.ts"
 import { startExecution } from "../../src/ingest/executions.ts"
 import { upsertSpanExecutions } from "../../src/ingest/persist.ts"
+import { getExecution } from "../../src/query/ExecutionReader.ts"
 import { freePort } from "../support/processes.ts"
 import { timescaleSkipReason, timescaleTestUrl } from "../support/timescaleServer.ts"
 import { embeddedSeed } from "../support/harness.ts"
@@ -44,6 +45,22 @@ const run = <A>(e: Effect.Effect<A, unknown>) => Effect.runPromise(e)
 
 /** What holds on either database. */
 const semantics = (db: () => DbClient) => {
+  it("finds an execution by its id: a root span's through its claim's start time and the primary key, a native one through executions_trace_id, which holds only those", async () => {
+    const t = `roots-${randomUUID().slice(0, 8)}`
+    const [fromRoot, native] = [hex(16), hex(16)]
+    // A fractional millisecond (OTLP's nanoseconds): the claim and the execution round it alike.
+    const root = span(fromRoot, hex(8), null, T0 + 0.4567)
+    await run(upsertSpanExecutions(db(), t, [root]))
+    const nativeSpan = hex(8)
+    expect((await run(db().transaction((tx) => startExecution(tx, startJob(t, native, nativeSpan))))).applied).toBe(true)
+    expect(Option.getOrThrow(await run(getExecution(db(), t, fromRoot)))).toMatchObject({ executionId: fromRoot, spanId: root.spanId, status: "completed" })
+    expect(Option.getOrThrow(await run(getExecution(db(), t, native)))).toMatchObject({ executionId: native, spanId: nativeSpan, status: "active" })
+    expect(Option.isNone(await run(getExecution(db(), `other-${t}`, fromRoot)))).toBe(true)
+    expect(Option.isNone(await run(getExecution(db(), t, hex(16))))).toBe(true)
+    const index = await run(db().query<{ indexdef: string }>("SELECT indexdef FROM pg_indexes WHERE indexname = 'executions_trace_id'"))
+    expect(index.map((i) => i.indexdef)).toEqual([expect.stringMatching(/\(trace_id\) WHERE \(source = 'api'::text\)$/)])
+  }, 60_000)
+
   it("one execution per trace: of two roots in one batch, the earliest; a replayed batch doubles nothing", async () => {
     const t = `roots-${randomUUID().slice(0, 8)}`
     const [a, b] = [hex(16), hex(16)]

@@ -42,7 +42,7 @@ export const storedInheritance = (q: Queryable, tenantId: string, traces: Readon
          UNION ALL
          SELECT x.span_id, x.parent_span_id, ${INHERITED_COLUMNS.split(", ").map((c) => `NULL::text AS ${c}`).join(", ")},
                 (CASE WHEN jsonb_typeof(x.tags) = 'object' THEN x.tags ELSE '{}'::jsonb END) || jsonb_strip_nulls(jsonb_build_object('mplp.user.id', x.context ->> 'userId'))
-         FROM executions x WHERE x.trace_id = ANY($2::text[]) AND (x.tenant_id = $1) IS TRUE AND x.span_id = ANY($3::text[])`,
+         FROM executions x WHERE x.trace_id = ANY($2::text[]) AND (x.tenant_id = $1) IS TRUE AND x.span_id = ANY($3::text[]) AND x.source = 'api'`,
         [tenantId, traces, [...frontier.keys()]]
       )
       const next = new Map<string, Array<string>>()
