@@ -17,13 +17,16 @@ export const executionById = (id = "$2", alias = "") =>
   `${alias}trace_id = left(${id}, 32) AND ${alias}execution_id = ${id} AND (${alias}tenant_id = $1) IS TRUE`
 
 /**
- * Every execution whose id is `id` (a FROM item: use it as `${executionsWithId()} x`): native ones through
- * executions_trace_id, the one an OTLP root span made through its trace's claim in execution_traces, which
- * holds its start time, and then the primary key (tenant_id, start_time, trace_id, span_id) (migrations/0021).
+ * The execution an OTLP root span made whose id is `id` (its trace id): through its trace's claim in
+ * execution_traces, which holds its start time, then the primary key (tenant_id, start_time, trace_id,
+ * span_id); executions_trace_id holds only native executions (migrations/0021).
  */
+export const rootExecutionById = (id = "$2") =>
+  `tenant_id = $1 AND start_time = (SELECT c.start_time FROM execution_traces c WHERE c.tenant_id = $1 AND c.trace_id = left(${id}, 32))
+   AND trace_id = left(${id}, 32) AND execution_id = ${id} AND source = 'otlp'`
+
+/** Every execution whose id is `id`, native or from a root span (a FROM item: use it as `${executionsWithId()} x`). */
 export const executionsWithId = (id = "$2") =>
   `(SELECT * FROM executions WHERE ${executionById(id)} AND source = 'api'
     UNION ALL
-    SELECT * FROM executions
-    WHERE tenant_id = $1 AND start_time = (SELECT c.start_time FROM execution_traces c WHERE c.tenant_id = $1 AND c.trace_id = left(${id}, 32))
-      AND trace_id = left(${id}, 32) AND execution_id = ${id} AND source = 'otlp')`
+    SELECT * FROM executions WHERE ${rootExecutionById(id)})`

@@ -6,7 +6,7 @@ import { executionIdOfJob } from "../domain/jobs.ts"
 import type { ExecutionFinishJob, ExecutionStartJob, ExecutionUpdateJob, MetricRow } from "../domain/jobs.ts"
 import { insertExecutionSpan } from "./executionSpan.ts"
 import { hash64, insertMetricPoints } from "./persist.ts"
-import { executionById } from "../db/executionByTrace.ts"
+import { executionById, rootExecutionById } from "../db/executionByTrace.ts"
 
 /** An update that arrived before its predecessor: the job is retried (with back-off) until it is next in line. */
 export class OutOfOrder extends Data.TaggedError("OutOfOrder")<{ readonly message: string }> {}
@@ -51,12 +51,7 @@ export const startExecution = (tx: Queryable, job: StartJob) =>
       ]
     )
     if (rows.length > 0) {
-      yield* tx.query(
-        `DELETE FROM executions
-         WHERE tenant_id = $1 AND start_time = (SELECT c.start_time FROM execution_traces c WHERE c.tenant_id = $1 AND c.trace_id = left($2, 32))
-           AND trace_id = left($2, 32) AND execution_id = $2 AND source = 'otlp'`,
-        [job.tenantId, executionId]
-      )
+      yield* tx.query(`DELETE FROM executions WHERE ${rootExecutionById()}`, [job.tenantId, executionId])
     }
     return { applied: rows.length > 0, points: [] } satisfies Applied
   })
