@@ -43,3 +43,11 @@ export const mergeHistograms = (hs: ReadonlyArray<DurationHistogram>): DurationH
   min: hs.reduce((m, h) => (h.count > 0 ? Math.min(m, h.min) : m), Number.POSITIVE_INFINITY),
   max: hs.reduce((m, h) => (h.count > 0 ? Math.max(m, h.max) : m), Number.NEGATIVE_INFINITY)
 })
+
+/**
+ * The histogram of a row as the GenAI readers select it from the aggregates: `calls` (its count), the summed
+ * `le_*` columns, `dmin` and `dmax` (src/query/genaiUsage.ts, src/query/genaiGraph.ts).
+ */
+export const histogramOfRow = (r: Readonly<Record<string, unknown>>): DurationHistogram => ({
+  count: Number(r.calls ?? 0), cumulative: LE_COLUMNS.map((c) => Number(r[c] ?? 0)), min: Number(r.dmin ?? 0), max: Number(r.dmax ?? 0)
+})

@@ -1,7 +1,7 @@
 import { Effect } from "effect"
 import type { Queryable } from "../db/Db.ts"
 import type { AgentGraphView } from "../domain/genaiViews.ts"
-import { LE_COLUMNS, quantileFromHistogram } from "../domain/histogram.ts"
+import { histogramOfRow, LE_COLUMNS, quantileFromHistogram } from "../domain/histogram.ts"
 
 // GET /api/genai/graph: agents, tools and models as nodes; "invokes" edges from parent/child spans.
 // The edge is known at ingest (the spans' genai_* columns): a model or tool call names the agent it ran under (its
@@ -36,14 +36,10 @@ type Row = {
   [le: string]: number | string | null
 }
 
-const stats = (r: Row) => {
-  const calls = Number(r.calls)
-  const hist = { count: calls, cumulative: LE_COLUMNS.map((c) => Number(r[c] ?? 0)), min: Number(r.dmin ?? 0), max: Number(r.dmax ?? 0) }
-  return {
-    calls, errors: Number(r.errors), p95Ms: quantileFromHistogram(hist, 0.95),
-    inputTokens: Number(r.input_tokens), outputTokens: Number(r.output_tokens), costUsd: Number(r.cost_usd), unpricedTokens: Number(r.unpriced_tokens)
-  }
-}
+const stats = (r: Row) => ({
+  calls: Number(r.calls), errors: Number(r.errors), p95Ms: quantileFromHistogram(histogramOfRow(r), 0.95),
+  inputTokens: Number(r.input_tokens), outputTokens: Number(r.output_tokens), costUsd: Number(r.cost_usd), unpricedTokens: Number(r.unpriced_tokens)
+})
 
 /** The range widened to whole minutes (the aggregate's buckets), then cut to its last GENAI_GRAPH_MAX_RANGE_MS. */
 export const graphRange = (fromMs: number, toMs: number) => {

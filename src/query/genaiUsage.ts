@@ -1,7 +1,7 @@
 import { Effect } from "effect"
 import type { Queryable } from "../db/Db.ts"
 import type { GenaiGroupBy, GenaiUsageView } from "../domain/genaiViews.ts"
-import { LE_COLUMNS, mergeHistograms, quantileFromHistogram } from "../domain/histogram.ts"
+import { histogramOfRow, LE_COLUMNS, mergeHistograms, quantileFromHistogram } from "../domain/histogram.ts"
 import type { DurationHistogram } from "../domain/histogram.ts"
 import { badParam, formatDuration } from "./params.ts"
 import { hourlyOnlyRowsSql } from "../db/genaiUsageRows.ts"
@@ -94,9 +94,6 @@ const add = (a: Stats, b: Stats): Stats => ({
   unpricedTokens: a.unpricedTokens + b.unpricedTokens
 })
 const ZERO: Stats = { calls: 0, errors: 0, inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, costUsd: 0, unpricedTokens: 0 }
-const histOf = (r: Row): DurationHistogram => ({
-  count: Number(r.calls ?? 0), cumulative: LE_COLUMNS.map((c) => Number(r[c] ?? 0)), min: Number(r.dmin ?? 0), max: Number(r.dmax ?? 0)
-})
 
 /** The SQL of a plan: one row per group (and bucket, for a series). `$4` is the kind whose calls count. */
 export const usageSql = (groupBy: GenaiGroupBy, plan: UsagePlan) => {
@@ -128,7 +125,7 @@ export const queryGenaiUsage = (q: Queryable, tenantId: string, req: { fromMs: n
       groups.set(r.key, g)
       const s = statsOf(r)
       g.stats = add(g.stats, s)
-      if (s.calls > 0) g.hists.push(histOf(r))
+      if (s.calls > 0) g.hists.push(histogramOfRow(r))
       if (plan.bucketSeconds !== null && r.t !== null) g.series.push({ time: new Date(Number(r.t)).toISOString(), ...s })
     }
     const out = [...groups]
