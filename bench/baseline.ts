@@ -4,6 +4,7 @@ import type { DbClient } from "../src/db/Db.ts"
 import { decodeTraces } from "../src/ingest/otlp/index.ts"
 import { dedupKeys, insertMetricPoints, insertSpans, upsertSpanExecutions } from "../src/ingest/persist.ts"
 import { dbKind, openBenchDbWithCopy, refreshAggregate, runScoped } from "./benchDb.ts"
+import { dbServerCpuReader } from "./dbServerMeter.ts"
 import { METRIC_COLUMNS, metricLines, SPAN_COLUMNS, spanLines } from "./copyBaseline.ts"
 import type { CopyTarget } from "./copyBaseline.ts"
 import { metricBatch, rowsOf } from "./data.ts"
@@ -35,7 +36,29 @@ export interface BaselineRun {
   readonly refreshCpuUsPerSpanRow: number
   /** Cores the machine's other processes used meanwhile (they compete for the same cores). */
   readonly otherCores: number | null
+  /**
+   * On a TimescaleDB server on this machine: the server's own CPU µs per row (bench/dbServerMeter.ts) of the
+   * span COPY and of the roots' upsert, to hold the end-to-end "database server CPU per span" against.
+   */
+  readonly serverCpuUsPerCopySpanRow?: number
+  readonly serverCpuUsPerRootsSpan?: number
+  readonly serverCpuUsPerCopyMetricRow?: number
+  readonly serverCpuUsPerRefreshMetricRow?: number
+  readonly serverCpuUsPerRefreshSpanRow?: number
 }
+
+type ServerCpu = (() => { primary: number; replica: number }) | undefined
+
+/** Wall seconds, this process's CPU seconds and the database server's an effect took. */
+const timedOn = <A, E>(server: ServerCpu, effect: Effect.Effect<A, E>) =>
+  Effect.gen(function* () {
+    const s0 = server?.().primary
+    const t = yield* timed(effect)
+    const s1 = server?.().primary
+    return { ...t, serverCpuSeconds: s0 === undefined || s1 === undefined ? undefined : s1 - s0 }
+  })
+
+const perRow = (seconds: number | undefined, rows: number) => (seconds === undefined ? undefined : (seconds * 1e6) / rows)
 
 /** Wall seconds and this process's CPU seconds an effect took. */
 const timed = <A, E>(effect: Effect.Effect<A, E>) =>
@@ -56,7 +79,7 @@ const timed = <A, E>(effect: Effect.Effect<A, E>) =>
  * same dedup keys); spans are the otlp scenario's requests, decoded by the service's own OTLP decoder
  * before the clock starts; the CSV text is built before the clock starts too.
  */
-export const baselineRun = (db: DbClient, copy: CopyTarget, run: number, metricRows: number, spanRows: number, spansPerRequest: number) =>
+export const baselineRun = (db: DbClient, copy: CopyTarget, run: number, metricRows: number, spanRows: number, spansPerRequest: number, server: ServerCpu = undefined) =>
   Effect.gen(function* () {
     const tenant = `bench-base-${randomUUID().slice(0, 8)}`
     const copyTenant = `${tenant}-copy`
@@ -70,7 +93,7 @@ export const baselineRun = (db: DbClient, copy: CopyTarget, run: number, metricR
     const copyFirst = run % 2 === 1
     const others = othersMeter()
     const unnestMetrics = timed(Effect.forEach(batches, (b) => insertMetricPoints(db, tenant, b.rows, b.keys), { discard: true }))
-    const copyMetrics = timed(copy.copy("metric_points", METRIC_COLUMNS, metricCsv))
+    const copyMetrics = timedOn(server, copy.copy("metric_points", METRIC_COLUMNS, metricCsv))
     const [metric, copyMetric] = copyFirst
       ? yield* Effect.map(Effect.zip(copyMetrics, unnestMetrics), ([c, u]) => [u, c] as const)
       : yield* Effect.zip(unnestMetrics, copyMetrics)
@@ -80,17 +103,17 @@ export const baselineRun = (db: DbClient, copy: CopyTarget, run: number, metricR
     for (let i = 0; i < spans.length; i += BASELINE_BATCH) spanBatches.push(spans.slice(i, i + BASELINE_BATCH))
     const spanCsv = spanLines(copyTenant, spans)
     const unnestSpans = timed(Effect.forEach(spanBatches, (b) => insertSpans(db, tenant, b), { discard: true }))
-    const copySpans = timed(copy.copy("spans", SPAN_COLUMNS, spanCsv))
+    const copySpans = timedOn(server, copy.copy("spans", SPAN_COLUMNS, spanCsv))
     const [span, copySpan] = copyFirst
       ? yield* Effect.map(Effect.zip(copySpans, unnestSpans), ([c, u]) => [u, c] as const)
       : yield* Effect.zip(unnestSpans, copySpans)
     const otherCores = others()
     // What the ingest stage also does with a span batch: its root spans become executions.
-    const roots = yield* timed(Effect.forEach(spanBatches, (b) => upsertSpanExecutions(db, tenant, b), { discard: true }))
+    const roots = yield* timedOn(server, Effect.forEach(spanBatches, (b) => upsertSpanExecutions(db, tenant, b), { discard: true }))
     // What the service adds later for the same rows: materialising the continuous aggregates (its
     // AggregateRefresher in embedded mode, TimescaleDB's policies on a server).
-    const refresh1m = yield* timed(refreshAggregate(db, "metric_points_1m", "1 minute"))
-    const refreshRed = yield* timed(refreshAggregate(db, "spans_1m", "1 minute"))
+    const refresh1m = yield* timedOn(server, refreshAggregate(db, "metric_points_1m", "1 minute"))
+    const refreshRed = yield* timedOn(server, refreshAggregate(db, "spans_1m", "1 minute"))
     const m = batches.reduce((n, b) => n + b.rows.length, 0)
     return {
       metricRows: m, metricSeconds: metric.seconds, metricRowsPerSecond: m / metric.seconds,
@@ -98,7 +121,12 @@ export const baselineRun = (db: DbClient, copy: CopyTarget, run: number, metricR
       copyMetricRowsPerSecond: m / copyMetric.seconds, copySpanRowsPerSecond: spans.length / copySpan.seconds,
       cpuUsPerMetricRow: (metric.cpuSeconds * 1e6) / m, cpuUsPerSpanRow: (span.cpuSeconds * 1e6) / spans.length, otherCores,
       executionsUpsertCpuUsPerSpan: (roots.cpuSeconds * 1e6) / spans.length,
-      refreshCpuUsPerMetricRow: (refresh1m.cpuSeconds * 1e6) / m, refreshCpuUsPerSpanRow: (refreshRed.cpuSeconds * 1e6) / spans.length
+      refreshCpuUsPerMetricRow: (refresh1m.cpuSeconds * 1e6) / m, refreshCpuUsPerSpanRow: (refreshRed.cpuSeconds * 1e6) / spans.length,
+      serverCpuUsPerCopyMetricRow: perRow(copyMetric.serverCpuSeconds, m),
+      serverCpuUsPerCopySpanRow: perRow(copySpan.serverCpuSeconds, spans.length),
+      serverCpuUsPerRootsSpan: perRow(roots.serverCpuSeconds, spans.length),
+      serverCpuUsPerRefreshMetricRow: perRow(refresh1m.serverCpuSeconds, m),
+      serverCpuUsPerRefreshSpanRow: perRow(refreshRed.serverCpuSeconds, spans.length)
     } satisfies BaselineRun
   })
 
@@ -107,9 +135,11 @@ export const baseline = (runs: number, metricRows: number, spanRows: number, spa
   Effect.gen(function* () {
     const t0 = performance.now()
     const { db, copy } = yield* openBenchDbWithCopy
+    const url = process.env.DATABASE_URL
+    const server = url === undefined || url === "" ? undefined : yield* Effect.promise(() => dbServerCpuReader(url))
     const setupSeconds = (performance.now() - t0) / 1000
     const results: Array<BaselineRun> = []
-    for (let r = 0; r < runs; r++) results.push(yield* baselineRun(db, copy, r, metricRows, spanRows, spansPerRequest))
+    for (let r = 0; r < runs; r++) results.push(yield* baselineRun(db, copy, r, metricRows, spanRows, spansPerRequest, server))
     return { setupSeconds, runs: results, kind: db.kind }
   })
 
@@ -159,7 +189,16 @@ export const runBaseline = async (o: Options): Promise<ScenarioResult & { baseli
       fig("baseline", "  then upserting their root spans into executions: CPU per span", "µs", runs.map((x) => x.executionsUpsertCpuUsPerSpan)),
       fig("baseline", "  then refreshing metric_points_1m: CPU per row", "µs", runs.map((x) => x.refreshCpuUsPerMetricRow)),
       fig("baseline", "  then refreshing spans_1m: CPU per row", "µs", runs.map((x) => x.refreshCpuUsPerSpanRow)),
-      fig("baseline", "other processes on the machine", "cores", runs.map((x) => x.otherCores ?? Number.NaN))
+      fig("baseline", "other processes on the machine", "cores", runs.map((x) => x.otherCores ?? Number.NaN)),
+      ...(runs.every((x) => x.serverCpuUsPerCopySpanRow !== undefined)
+        ? [
+          fig("baseline", "metric_points COPY: database server CPU per row", "µs", runs.map((x) => x.serverCpuUsPerCopyMetricRow ?? Number.NaN)),
+          fig("baseline", "spans COPY: database server CPU per row", "µs", runs.map((x) => x.serverCpuUsPerCopySpanRow ?? Number.NaN)),
+          fig("baseline", "  their root spans upserted into executions: database server CPU per span", "µs", runs.map((x) => x.serverCpuUsPerRootsSpan ?? Number.NaN)),
+          fig("baseline", "  metric_points_1m refreshed over them: database server CPU per row", "µs", runs.map((x) => x.serverCpuUsPerRefreshMetricRow ?? Number.NaN)),
+          fig("baseline", "  spans_1m refreshed over them: database server CPU per span", "µs", runs.map((x) => x.serverCpuUsPerRefreshSpanRow ?? Number.NaN))
+        ]
+        : [])
     ],
     details: { database: r.kind, setupSeconds: r.setupSeconds, warmupRun: r.runs[0], runs },
     baseline: { metricRowsPerSecond: metricBase.summary, spanRowsPerSecond: spanBase.summary, metricPath: metricBase.path, spanPath: spanBase.path }

@@ -50,6 +50,8 @@ export interface AppSettings {
   readonly jobLockMs: number
   /** Connections per process to a DATABASE_URL server; 1 against a shared embedded database. */
   readonly dbPoolMax: number
+  /** COPY statements per table one process runs at once on a server; the others' rows wait and are merged (src/db/copyCoalescer.ts). */
+  readonly dbCopyStreams: number
   /** Idle connections are closed after this; a few ms against a shared embedded database (one connection at a time). */
   readonly dbIdleMs: number
   /** Embedded mode only: serve the in-process database on this port so other processes can share it. */
@@ -221,6 +223,7 @@ const settings = Config.all({
     Config.withDefault(1000)
   ),
   dbPoolMax: positiveInt("MPLP_DB_POOL_MAX", 10),
+  dbCopyStreams: positiveInt("MPLP_DB_COPY_STREAMS", 1),
   dbIdleMs: positiveInt("MPLP_DB_IDLE_MS", 10_000),
   embeddedDbPort: Config.option(Config.port("MPLP_EMBEDDED_DB_PORT")),
   authMaxFailures: positiveInt("MPLP_AUTH_MAX_FAILURES", 20),

@@ -16,7 +16,7 @@ export class Db extends Context.Tag("db/Db")<Db, DbClient>() {
       const config = yield* AppConfig
       const client = yield* Option.match(config.databaseUrl, {
         onNone: () => makeEmbeddedThread(config.dataDir, undefined, Option.getOrUndefined(config.embeddedSeed)),
-        onSome: (url) => makePgPool(Redacted.value(url), config.dbPoolMax, config.dbIdleMs)
+        onSome: (url) => makePgPool(Redacted.value(url), config.dbPoolMax, config.dbIdleMs, undefined, config.dbCopyStreams)
       })
       return traced(client)
     })

@@ -1,6 +1,7 @@
 import { Cause, Effect, Exit, Option } from "effect"
 import pg from "pg"
 import { COPY_UNSUPPORTED, DbError } from "./client.ts"
+import { makeCopyCoalescer } from "./copyCoalescer.ts"
 import { makeFairGate } from "./fairGate.ts"
 import type { DbClient, Queryable, Row } from "./client.ts"
 
@@ -53,8 +54,11 @@ const copyIn = (conn: pg.PoolClient, text: string, data: Buffer) =>
     })
   })
 
+/** Bytes of COPY text one merged statement takes at most: ~8,000 spans, a few hundred ms of a server's backend. */
+export const COPY_MERGE_BYTES = 4 * 1024 * 1024
+
 /** A pg pool against a real TimescaleDB server; `statementTimeoutMs` sets statement_timeout in each of its sessions. */
-export const makePgPool = (url: string, max = 10, idleTimeoutMillis = 10_000, statementTimeoutMs?: number) =>
+export const makePgPool = (url: string, max = 10, idleTimeoutMillis = 10_000, statementTimeoutMs?: number, copyStreams: number | "separate" = 1) =>
   Effect.gen(function* () {
     const pool = yield* Effect.acquireRelease(
       Effect.sync(() => {
@@ -80,6 +84,21 @@ export const makePgPool = (url: string, max = 10, idleTimeoutMillis = 10_000, st
         ? Effect.succeed(copyable)
         : gate(false, raw.query<{ v: string }>("SELECT version() AS v")).pipe(Effect.map((rows) => (copyable = !/Emscripten/.test(String(rows[0]?.v ?? "")))))
     )
+    const copy = (table: string, columns: ReadonlyArray<string>, rows: Buffer) => {
+      const text = `COPY ${table} (${columns.join(", ")}) FROM STDIN`
+      return gate(false, Effect.acquireUseRelease(
+        Effect.tryPromise({ try: () => pool.connect(), catch: (cause) => new DbError({ cause }) }),
+        (conn) => Effect.tryPromise({ try: () => copyIn(conn, text, rows), catch: (cause) => new DbError({ cause, sql: text }) }),
+        // A connection whose COPY ended without the server's answer (broken, or interrupted mid-statement) is destroyed.
+        (conn, exit) => Effect.sync(() => conn.release(
+          Exit.isSuccess(exit) || Option.exists(Cause.failureOption(exit.cause), (e) => e.code !== undefined) ? undefined : true
+        ))
+      ))
+    }
+    // The COPYs of concurrent jobs into one table go as fewer, larger statements (src/db/copyCoalescer.ts),
+    // `copyStreams` of them at once (MPLP_DB_COPY_STREAMS); "separate": each COPY its own statement, as
+    // bench/copyMerge.ts compares.
+    const coalesced = copyStreams === "separate" ? copy : makeCopyCoalescer(copy, { maxInFlight: Math.max(1, copyStreams), maxBytes: COPY_MERGE_BYTES })
     const client: DbClient = {
       kind: "postgres",
       query: (text, values) => gate(false, raw.query(text, values)),
@@ -100,19 +119,11 @@ export const makePgPool = (url: string, max = 10, idleTimeoutMillis = 10_000, st
               })
             )
         )),
-      copyFrom: (table, columns, rows) => {
-        const text = `COPY ${table} (${columns.join(", ")}) FROM STDIN`
-        const copy = gate(false, Effect.acquireUseRelease(
-          Effect.tryPromise({ try: () => pool.connect(), catch: (cause) => new DbError({ cause }) }),
-          (conn) => Effect.tryPromise({ try: () => copyIn(conn, text, rows), catch: (cause) => new DbError({ cause, sql: text }) }),
-          // A connection whose COPY ended without the server's answer (broken, or interrupted mid-statement) is destroyed.
-          (conn, exit) => Effect.sync(() => conn.release(
-            Exit.isSuccess(exit) || Option.exists(Cause.failureOption(exit.cause), (e) => e.code !== undefined) ? undefined : true
-          ))
-        ))
-        return Effect.flatMap(canCopy, (ok) =>
-          ok ? copy : Effect.fail(new DbError({ cause: { code: COPY_UNSUPPORTED, message: "COPY FROM STDIN is not taken by the embedded database's wire server" }, sql: text })))
-      },
+      copyFrom: (table, columns, rows) =>
+        Effect.flatMap(canCopy, (ok) =>
+          ok
+            ? coalesced(table, columns, rows)
+            : Effect.fail(new DbError({ cause: { code: COPY_UNSUPPORTED, message: "COPY FROM STDIN is not taken by the embedded database's wire server" }, sql: `COPY ${table}` }))),
       ping: gate(false, raw.query("SELECT 1")).pipe(Effect.asVoid)
     }
     return client

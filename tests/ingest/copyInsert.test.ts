@@ -132,6 +132,29 @@ const suite = (name: string, open: Effect.Effect<DbClient, unknown, Scope.Scope>
     expect(after).toHaveLength(cases.length + 10)
     expect(after).toEqual(await storedRows(db, "spans", t.insert))
   }, 60_000)
+  it("batches of several tenants at once, one of them delivered again: every tenant's rows stored once (a server merges them into fewer COPYs)", async () => {
+    const id = randomUUID().slice(0, 8)
+    const cases = spanCases(300)
+    const reference = `ref-${id}`
+    await Effect.runPromise(insertCases(insertOnly(db), reference, cases))
+    const others = Array.from({ length: 5 }, (_, i) => `at-once-${i}-${id}`)
+    const again = `again-${id}`
+    await Effect.runPromise(insertCases(db, again, cases))
+    const points0 = points(400)
+    const metricsTenant = `m-${id}`
+    const keys = dedupKeys(points0, "native", `job-${metricsTenant}`)
+    await Effect.runPromise(Effect.all([
+      ...others.map((t) => insertCases(db, t, cases)),
+      insertCases(db, again, cases),
+      insertMetricPoints(db, metricsTenant, points0, keys),
+      insertMetricPoints(db, metricsTenant, points0, keys)
+    ], { concurrency: "unbounded", discard: true }))
+    const expected = await storedRows(db, "spans", reference)
+    expect(expected).toHaveLength(cases.length)
+    for (const t of [...others, again]) expect(await storedRows(db, "spans", t)).toEqual(expected)
+    expect(await storedRows(db, "metric_points", metricsTenant)).toHaveLength(points0.length)
+  }, 60_000)
+
   it(`${name}: the client has a COPY path`, () => {
     expect(db.copyFrom).toBeDefined()
   })
