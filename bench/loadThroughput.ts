@@ -132,7 +132,7 @@ export const throughput = async (c: ThroughputConfig) => {
     const itemsIn = (d: unknown, k: string) => (typeof d === "object" && d !== null && k in d && Array.isArray((d as Record<string, unknown>)[k]) ? ((d as Record<string, unknown>)[k] as Array<unknown>).length : 0)
     const payload = {
       httpBodyBytesPerItem: (typeof bodies[0] === "string" ? Buffer.byteLength(bodies[0]) : bodies[0]!.length) / c.batchSize,
-      ingestJobBytesPerItem: ingestJob === undefined ? null : bytes(ingestJob.data) / Math.max(1, c.mode === "metrics" ? itemsIn(ingestJob.data, "points") || itemsIn(ingestJob.data, "value") : itemsIn(ingestJob.data, "spans") || itemsIn(ingestJob.data, "traceId")),
+      ingestJobBytesPerItem: ingestJob === undefined ? null : bytes(ingestJob.data) / Math.max(1, c.mode === "metrics" ? itemsIn(ingestJob.data, "points") || itemsIn(ingestJob.data, "value") : itemsIn(ingestJob.data, "spans") || itemsIn(ingestJob.data, "spanId")),
       aggregateJobBytes: aggregateJob === undefined ? null : bytes(aggregateJob.data),
       aggregateJobPartials: aggregateJob === undefined ? null : itemsIn(aggregateJob.data, "partials")
     }
