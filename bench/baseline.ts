@@ -4,7 +4,8 @@ import type { DbClient } from "../src/db/Db.ts"
 import { decodeTraces } from "../src/ingest/otlp/index.ts"
 import { dedupKeys, insertMetricPoints, insertSpans, upsertSpanExecutions } from "../src/ingest/persist.ts"
 import { dbKind, openBenchDbWithCopy, refreshAggregate, runScoped } from "./benchDb.ts"
-import { dbServerCpuReader } from "./dbServerMeter.ts"
+import { dbServerCpuOfEnv } from "./dbServerMeter.ts"
+import type { DbServerCpu } from "./dbServerMeter.ts"
 import { METRIC_COLUMNS, metricLines, SPAN_COLUMNS, spanLines } from "./copyBaseline.ts"
 import type { CopyTarget } from "./copyBaseline.ts"
 import { metricBatch, rowsOf } from "./data.ts"
@@ -37,8 +38,8 @@ export interface BaselineRun {
   /** Cores the machine's other processes used meanwhile (they compete for the same cores). */
   readonly otherCores: number | null
   /**
-   * On a TimescaleDB server on this machine: the server's own CPU µs per row (bench/dbServerMeter.ts) of the
-   * span COPY and of the roots' upsert, to hold the end-to-end "database server CPU per span" against.
+   * On a TimescaleDB server on this machine: the server's own CPU µs per row (bench/dbServerMeter.ts) of each
+   * table's COPY, the roots' upsert and each refresh, to hold the end-to-end "database server CPU" against.
    */
   readonly serverCpuUsPerCopySpanRow?: number
   readonly serverCpuUsPerRootsSpan?: number
@@ -47,10 +48,8 @@ export interface BaselineRun {
   readonly serverCpuUsPerRefreshSpanRow?: number
 }
 
-type ServerCpu = (() => { primary: number; replica: number }) | undefined
-
 /** Wall seconds, this process's CPU seconds and the database server's an effect took. */
-const timedOn = <A, E>(server: ServerCpu, effect: Effect.Effect<A, E>) =>
+const timedOn = <A, E>(server: DbServerCpu | undefined, effect: Effect.Effect<A, E>) =>
   Effect.gen(function* () {
     const s0 = server?.().primary
     const t = yield* timed(effect)
@@ -79,7 +78,7 @@ const timed = <A, E>(effect: Effect.Effect<A, E>) =>
  * same dedup keys); spans are the otlp scenario's requests, decoded by the service's own OTLP decoder
  * before the clock starts; the CSV text is built before the clock starts too.
  */
-export const baselineRun = (db: DbClient, copy: CopyTarget, run: number, metricRows: number, spanRows: number, spansPerRequest: number, server: ServerCpu = undefined) =>
+export const baselineRun = (db: DbClient, copy: CopyTarget, run: number, metricRows: number, spanRows: number, spansPerRequest: number, server: DbServerCpu | undefined = undefined) =>
   Effect.gen(function* () {
     const tenant = `bench-base-${randomUUID().slice(0, 8)}`
     const copyTenant = `${tenant}-copy`
@@ -135,8 +134,7 @@ export const baseline = (runs: number, metricRows: number, spanRows: number, spa
   Effect.gen(function* () {
     const t0 = performance.now()
     const { db, copy } = yield* openBenchDbWithCopy
-    const url = process.env.DATABASE_URL
-    const server = url === undefined || url === "" ? undefined : yield* Effect.promise(() => dbServerCpuReader(url))
+    const server = yield* Effect.promise(dbServerCpuOfEnv)
     const setupSeconds = (performance.now() - t0) / 1000
     const results: Array<BaselineRun> = []
     for (let r = 0; r < runs; r++) results.push(yield* baselineRun(db, copy, r, metricRows, spanRows, spansPerRequest, server))

@@ -64,7 +64,16 @@ export interface DbServerMeter {
  * A reader of the server's (and its replicas') CPU seconds so far, from /proc: undefined when the server
  * is not on this machine. Processes that ended since the last read are counted as last seen.
  */
-export const dbServerCpuReader = async (url: string): Promise<(() => { primary: number; replica: number }) | undefined> => {
+/** CPU seconds so far of a server (`primary`) and of its replicas on the machine. */
+export type DbServerCpu = () => { primary: number; replica: number }
+
+/** The reader of DATABASE_URL's server: undefined embedded, or when the server is not on this machine. */
+export const dbServerCpuOfEnv = (): Promise<DbServerCpu | undefined> => {
+  const url = process.env.DATABASE_URL
+  return url === undefined || url === "" ? Promise.resolve(undefined) : dbServerCpuReader(url)
+}
+
+export const dbServerCpuReader = async (url: string): Promise<DbServerCpu | undefined> => {
   const client = new pg.Client({ connectionString: url })
   let postmaster: number
   let ofOtherDb: (cmd: string) => boolean

@@ -21,7 +21,8 @@ import { sanitizeGenai } from "../src/ingest/genai/sanitize.ts"
 import { decodeTraces } from "../src/ingest/otlp/index.ts"
 import { insertSpans, upsertSpanExecutions } from "../src/ingest/persist.ts"
 import { openBenchDb, refreshAggregate, runScoped } from "./benchDb.ts"
-import { dbServerCpuReader } from "./dbServerMeter.ts"
+import { dbServerCpuOfEnv } from "./dbServerMeter.ts"
+import type { DbServerCpu } from "./dbServerMeter.ts"
 import { makeTraceRequest } from "./otlpRequests.ts"
 
 const BATCHES = Number(process.argv[2] ?? 40)
@@ -48,7 +49,7 @@ const slow = Schema.decodeUnknownSync(AggregateJob)
 const decode = (u: unknown) => fast?.(u) ?? slow(u)
 
 /** A TimescaleDB server's CPU seconds so far (DATABASE_URL, on this machine), its replicas' included. */
-type ServerCpu = (() => { primary: number; replica: number }) | undefined
+type ServerCpu = DbServerCpu | undefined
 const zero = (): Record<Stage, number> => ({ sanitize: 0, derive: 0, insert: 0, roots: 0, loops: 0, series: 0, encode: 0, refresh: 0, refresh1h: 0 })
 
 const run = (db: DbClient, tenant: string, batches: ReadonlyArray<ReadonlyArray<DecodedSpan>>, serverCpu: ServerCpu) =>
@@ -102,8 +103,7 @@ const main = Effect.gen(function* () {
   const now = Date.now() - 90 * 60_000
   const make = (offset: number) => Array.from({ length: BATCHES }, (_, b) => decodeTraces(makeTraceRequest(SPANS, now + offset + b * 600, false, true).protobuf, "protobuf").spans)
   // A warm-up of each kind, then the two measured in turns.
-  const url = process.env.DATABASE_URL
-  const serverCpu: ServerCpu = url === undefined || url === "" ? undefined : yield* Effect.promise(() => dbServerCpuReader(url))
+  const serverCpu: ServerCpu = yield* Effect.promise(dbServerCpuOfEnv)
   yield* run(db, "warm-g", make(-600_000).slice(0, 4), serverCpu)
   yield* run(db, "warm-p", make(-500_000).slice(0, 4).map((b) => b.map(strip)), serverCpu)
   const genaiBatches = make(0)

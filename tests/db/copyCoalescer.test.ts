@@ -21,15 +21,19 @@ const makeStatements = (fails: (data: string) => boolean = () => false) =>
         while (sent.length <= i) yield* Effect.yieldNow()
         yield* Deferred.succeed(sent[i]!.finish, undefined)
       })
-    return { sent, run, finishNext }
+    return { sent, run, finishNext, rows: () => sent.map((x) => x.data) }
   })
+
+type Copy = ReturnType<typeof makeCopyCoalescer>
+/** A caller asking for one row of table "t". */
+const ask = (copy: Copy, row: string) => Effect.fork(copy("t", ["x"], Buffer.from(row)))
 
 const settle = Effect.repeatN(Effect.yieldNow(), 20)
 
 describe("COPY group commit (makeCopyCoalescer)", () => {
   it.effect("sends the rows asked for while a COPY runs as one statement, and ends each caller once its rows are in", () =>
     Effect.gen(function* () {
-      const { finishNext, run, sent } = yield* makeStatements()
+      const { finishNext, rows, run, sent } = yield* makeStatements()
       const copy = makeCopyCoalescer(run, { maxInFlight: 1, maxBytes: 1 << 20 })
       const a = yield* Effect.fork(copy("spans", ["x"], Buffer.from("a\n")).pipe(inLane("tenant-a")))
       yield* settle
@@ -44,7 +48,7 @@ describe("COPY group commit (makeCopyCoalescer)", () => {
       yield* Fiber.join(a)
       yield* settle
       // One statement of b and c, in the service's lane weighed as their rows together; neither ends before it does.
-      expect(sent.map((s) => s.data)).toEqual(["a\n", "m\n", "b\nc\n"])
+      expect(rows()).toEqual(["a\n", "m\n", "b\nc\n"])
       expect(sent[2]!.cost).toBe(7)
       expect(sent[0]!.lane).toBe("tenant-a")
       expect(sent[2]!.lane).toBe("")
@@ -60,18 +64,18 @@ describe("COPY group commit (makeCopyCoalescer)", () => {
 
   it.effect("caps a merged statement at maxBytes; the rest go in the next one", () =>
     Effect.gen(function* () {
-      const { finishNext, run, sent } = yield* makeStatements()
+      const { finishNext, rows, run } = yield* makeStatements()
       const copy = makeCopyCoalescer(run, { maxInFlight: 1, maxBytes: 6 })
-      const first = yield* Effect.fork(copy("t", ["x"], Buffer.from("0\n")))
+      const first = yield* ask(copy, "0\n")
       yield* settle
-      const rest = yield* Effect.forEach(["1\n", "2\n", "3\n", "4\n"], (r) => Effect.fork(copy("t", ["x"], Buffer.from(r))))
+      const rest = yield* Effect.forEach(["1\n", "2\n", "3\n", "4\n"], (r) => ask(copy, r))
       yield* settle
       yield* finishNext(0)
       yield* settle
-      expect(sent.map((s) => s.data)).toEqual(["0\n", "1\n2\n3\n"])
+      expect(rows()).toEqual(["0\n", "1\n2\n3\n"])
       yield* finishNext(1)
       yield* settle
-      expect(sent.map((s) => s.data)).toEqual(["0\n", "1\n2\n3\n", "4\n"])
+      expect(rows()).toEqual(["0\n", "1\n2\n3\n", "4\n"])
       yield* finishNext(2)
       yield* Fiber.join(first)
       yield* Effect.forEach(rest, Fiber.join)
@@ -80,13 +84,13 @@ describe("COPY group commit (makeCopyCoalescer)", () => {
   it.effect("a merged statement that fails is sent again part by part: only the part holding the stored row fails", () =>
     Effect.gen(function* () {
       // Any statement holding "dup" fails, as a COPY of a row already stored does.
-      const { finishNext, run, sent } = yield* makeStatements((d) => d.includes("dup"))
+      const { finishNext, rows, run } = yield* makeStatements((d) => d.includes("dup"))
       const copy = makeCopyCoalescer(run, { maxInFlight: 1, maxBytes: 1 << 20 })
-      const first = yield* Effect.fork(copy("t", ["x"], Buffer.from("0\n")))
+      const first = yield* ask(copy, "0\n")
       yield* settle
-      const ok1 = yield* Effect.fork(copy("t", ["x"], Buffer.from("ok1\n")))
-      const dup = yield* Effect.fork(copy("t", ["x"], Buffer.from("dup\n")))
-      const ok2 = yield* Effect.fork(copy("t", ["x"], Buffer.from("ok2\n")))
+      const ok1 = yield* ask(copy, "ok1\n")
+      const dup = yield* ask(copy, "dup\n")
+      const ok2 = yield* ask(copy, "ok2\n")
       yield* settle
       for (let i = 0; i < 5; i++) yield* finishNext(i)
       yield* Fiber.join(first)
@@ -94,75 +98,75 @@ describe("COPY group commit (makeCopyCoalescer)", () => {
       expect(yield* Fiber.join(ok2).pipe(Effect.exit)).toEqual(Exit.void)
       const failed = yield* Fiber.join(dup).pipe(Effect.flip)
       expect(failed.code).toBe("23505")
-      expect(sent.map((s) => s.data)).toEqual(["0\n", "ok1\ndup\nok2\n", "ok1\n", "dup\n", "ok2\n"])
+      expect(rows()).toEqual(["0\n", "ok1\ndup\nok2\n", "ok1\n", "dup\n", "ok2\n"])
     }))
 
   it.effect("a waiting caller that is interrupted leaves the queue, and one handed the slot passes it on", () =>
     Effect.gen(function* () {
-      const { finishNext, run, sent } = yield* makeStatements()
+      const { finishNext, rows, run } = yield* makeStatements()
       const copy = makeCopyCoalescer(run, { maxInFlight: 1, maxBytes: 1 << 20 })
-      const first = yield* Effect.fork(copy("t", ["x"], Buffer.from("0\n")))
+      const first = yield* ask(copy, "0\n")
       yield* settle
-      const gone = yield* Effect.fork(copy("t", ["x"], Buffer.from("gone\n")))
-      const kept = yield* Effect.fork(copy("t", ["x"], Buffer.from("kept\n")))
+      const gone = yield* ask(copy, "gone\n")
+      const kept = yield* ask(copy, "kept\n")
       yield* settle
       yield* Fiber.interrupt(gone)
       yield* finishNext(0)
       yield* Fiber.join(first)
       yield* settle
-      expect(sent.map((s) => s.data)).toEqual(["0\n", "kept\n"])
+      expect(rows()).toEqual(["0\n", "kept\n"])
       yield* finishNext(1)
       yield* Fiber.join(kept)
       // The slot is free again: a new caller leads at once.
-      const later = yield* Effect.fork(copy("t", ["x"], Buffer.from("later\n")))
+      const later = yield* ask(copy, "later\n")
       yield* settle
-      expect(sent.map((s) => s.data)).toEqual(["0\n", "kept\n", "later\n"])
+      expect(rows()).toEqual(["0\n", "kept\n", "later\n"])
       yield* finishNext(2)
       yield* Fiber.join(later)
     }))
 
   it.effect("a leader interrupted mid-statement fails the parts it took, and the next waiting caller leads", () =>
     Effect.gen(function* () {
-      const { finishNext, run, sent } = yield* makeStatements()
+      const { finishNext, rows, run } = yield* makeStatements()
       const copy = makeCopyCoalescer(run, { maxInFlight: 1, maxBytes: 1 << 20 })
-      const first = yield* Effect.fork(copy("t", ["x"], Buffer.from("0\n")))
+      const first = yield* ask(copy, "0\n")
       yield* settle
-      const b = yield* Effect.fork(copy("t", ["x"], Buffer.from("b\n")))
+      const b = yield* ask(copy, "b\n")
       yield* settle
       yield* Fiber.interrupt(first)
       yield* settle
       // b was not in the interrupted statement: it leads its own.
-      expect(sent.map((s) => s.data)).toEqual(["0\n", "b\n"])
+      expect(rows()).toEqual(["0\n", "b\n"])
       yield* finishNext(1)
       expect(yield* Fiber.join(b).pipe(Effect.exit)).toEqual(Exit.void)
       // A caller handed the slot and cancelled in its own statement frees the slot too.
-      const lead = yield* Effect.fork(copy("t", ["x"], Buffer.from("e\n")))
+      const lead = yield* ask(copy, "e\n")
       yield* settle
-      const c = yield* Effect.fork(copy("t", ["x"], Buffer.from("c\n")))
+      const c = yield* ask(copy, "c\n")
       yield* settle
       yield* finishNext(2)
       yield* Fiber.join(lead)
       yield* settle
-      expect(sent.map((s) => s.data)).toEqual(["0\n", "b\n", "e\n", "c\n"])
+      expect(rows()).toEqual(["0\n", "b\n", "e\n", "c\n"])
       yield* Fiber.interrupt(c)
       yield* settle
-      const after = yield* Effect.fork(copy("t", ["x"], Buffer.from("f\n")))
+      const after = yield* ask(copy, "f\n")
       yield* settle
-      expect(sent.map((s) => s.data)).toEqual(["0\n", "b\n", "e\n", "c\n", "f\n"])
+      expect(rows()).toEqual(["0\n", "b\n", "e\n", "c\n", "f\n"])
       yield* finishNext(4)
       yield* Fiber.join(after)
     }))
 
   it.effect("up to maxInFlight statements run at once", () =>
     Effect.gen(function* () {
-      const { finishNext, run, sent } = yield* makeStatements()
+      const { finishNext, rows, run } = yield* makeStatements()
       const copy = makeCopyCoalescer(run, { maxInFlight: 2, maxBytes: 1 << 20 })
-      const fibers = yield* Effect.forEach(["a\n", "b\n", "c\n", "d\n"], (r) => Effect.fork(copy("t", ["x"], Buffer.from(r))))
+      const fibers = yield* Effect.forEach(["a\n", "b\n", "c\n", "d\n"], (r) => ask(copy, r))
       yield* settle
-      expect(sent.map((s) => s.data)).toEqual(["a\n", "b\n"])
+      expect(rows()).toEqual(["a\n", "b\n"])
       yield* finishNext(1)
       yield* settle
-      expect(sent.map((s) => s.data)).toEqual(["a\n", "b\n", "c\nd\n"])
+      expect(rows()).toEqual(["a\n", "b\n", "c\nd\n"])
       yield* finishNext(0)
       yield* finishNext(2)
       yield* Effect.forEach(fibers, Fiber.join)
