@@ -2,8 +2,8 @@ import { Deferred, Effect, Exit, FiberId, FiberRef } from "effect"
 import { DbError } from "./client.ts"
 import { DbCost, DbLane } from "./fairGate.ts"
 
-/** Sends one `COPY table (columns) FROM STDIN` of `data` (rows in COPY's text format). */
-export type CopyRun = (table: string, columns: ReadonlyArray<string>, data: Buffer) => Effect.Effect<void, DbError>
+/** Sends one `COPY table (columns) FROM STDIN` of the parts' rows (COPY's text format), in order, without joining them. */
+export type CopyRun = (table: string, columns: ReadonlyArray<string>, parts: ReadonlyArray<Buffer>) => Effect.Effect<void, DbError>
 
 export interface CoalescerOptions {
   /** COPYs of one table and column list running at once; the others wait and are merged. */
@@ -92,13 +92,13 @@ export const makeCopyCoalescer = (run: CopyRun, options: CoalescerOptions) => {
       }
       const cost = taken.reduce((n, p) => n + p.cost, 0)
       const alone = (p: Part) =>
-        Effect.exit(run(table, columns, p.data).pipe(Effect.locally(DbCost, p.cost), Effect.locally(DbLane, p.lane))).pipe(Effect.map((exit) => settle(p, exit)))
+        Effect.exit(run(table, columns, [p.data]).pipe(Effect.locally(DbCost, p.cost), Effect.locally(DbLane, p.lane))).pipe(Effect.map((exit) => settle(p, exit)))
       const statement: Effect.Effect<void> = taken.length === 0
         ? Effect.void
         : taken.length === 1
         ? alone(taken[0]!)
         // Several tenants' rows: the service's own lane at the gate, weighed as all of them (no tenant pays for another's).
-        : Effect.exit(run(table, columns, Buffer.concat(taken.map((p) => p.data), bytes)).pipe(Effect.locally(DbCost, cost), Effect.locally(DbLane, ""))).pipe(
+        : Effect.exit(run(table, columns, taken.map((p) => p.data)).pipe(Effect.locally(DbCost, cost), Effect.locally(DbLane, ""))).pipe(
           Effect.flatMap((exit) =>
             Exit.isSuccess(exit)
               ? Effect.sync(() => {

@@ -26,9 +26,17 @@ const wrap = (client: pg.Pool | pg.PoolClient): Queryable => ({
 // pg's connection writes COPY data with these (pg/lib/connection.js); @types/pg leaves them out.
 declare module "pg" {
   interface Connection {
-    sendCopyFromChunk(chunk: Buffer): void
+    _send(buffer: Buffer): boolean
     endCopyFrom(): void
   }
+}
+
+/** A CopyData message's header: 'd' and the length of the message (itself and the data behind it). */
+const copyDataHeader = (dataBytes: number): Buffer => {
+  const h = Buffer.allocUnsafe(5)
+  h[0] = 0x64
+  h.writeInt32BE(dataBytes + 4, 1)
+  return h
 }
 
 /**
@@ -38,12 +46,19 @@ declare module "pg" {
  * server's error arrives while it waits for the socket to drain (brianc/node-pg-copy-streams#171): an error
  * that a row already stored provokes here by design.
  */
-const copyIn = (conn: pg.PoolClient, text: string, data: Buffer) =>
+const copyIn = (conn: pg.PoolClient, text: string, parts: ReadonlyArray<Buffer>) =>
   new Promise<void>((resolve, reject) => {
     conn.query({
       submit: (connection: pg.Connection) => {
         connection.query(text)
-        connection.sendCopyFromChunk(data)
+        // Each part a CopyData message of its own, its header then the part as it is, in one write: pg's
+        // sendCopyFromChunk copies a chunk into a new buffer, and the merged parts were concatenated first.
+        connection.stream.cork()
+        for (const part of parts) {
+          connection._send(copyDataHeader(part.length))
+          connection._send(part)
+        }
+        connection.stream.uncork()
         connection.endCopyFrom()
       },
       handleCopyInResponse: () => {},
@@ -84,7 +99,7 @@ export const makePgPool = (url: string, max = 10, idleTimeoutMillis = 10_000, st
         ? Effect.succeed(copyable)
         : gate(false, raw.query<{ v: string }>("SELECT version() AS v")).pipe(Effect.map((rows) => (copyable = !/Emscripten/.test(String(rows[0]?.v ?? "")))))
     )
-    const copy = (table: string, columns: ReadonlyArray<string>, rows: Buffer) => {
+    const copy = (table: string, columns: ReadonlyArray<string>, rows: ReadonlyArray<Buffer>) => {
       const text = `COPY ${table} (${columns.join(", ")}) FROM STDIN`
       return gate(false, Effect.acquireUseRelease(
         Effect.tryPromise({ try: () => pool.connect(), catch: (cause) => new DbError({ cause }) }),
@@ -98,7 +113,7 @@ export const makePgPool = (url: string, max = 10, idleTimeoutMillis = 10_000, st
     // The COPYs of concurrent jobs into one table go as fewer, larger statements (src/db/copyCoalescer.ts),
     // `copyStreams` of them at once (MPLP_DB_COPY_STREAMS); "separate": each COPY its own statement, as
     // bench/copyMerge.ts compares.
-    const coalesced = copyStreams === "separate" ? copy : makeCopyCoalescer(copy, { maxInFlight: Math.max(1, copyStreams), maxBytes: COPY_MERGE_BYTES })
+    const coalesced = copyStreams === "separate" ? (table: string, columns: ReadonlyArray<string>, rows: Buffer) => copy(table, columns, [rows]) : makeCopyCoalescer(copy, { maxInFlight: Math.max(1, copyStreams), maxBytes: COPY_MERGE_BYTES })
     const client: DbClient = {
       kind: "postgres",
       query: (text, values) => gate(false, raw.query(text, values)),

@@ -7,7 +7,7 @@ import { holdAttributes } from "./genai/heldAttributes.ts"
 import type { GenaiRecord } from "./genai/recognize.ts"
 import { costing, statementContention } from "../db/fairGate.ts"
 import { COPY_UNSUPPORTED } from "../db/client.ts"
-import { copyJson, copyText, copyTimestamp, copyValue } from "./copyText.ts"
+import { copyJson, copyText, copyTimestamp, copyValue, CopyRows } from "./copyText.ts"
 import { float8Array, int8Array, jsonArray, jsonElement, nullableArray, once, textArray, textArrayOf, textElement } from "./pgArrays.ts"
 
 /**
@@ -61,8 +61,8 @@ const UNIQUE_VIOLATION = "23505"
  * COPY has no ON CONFLICT: a chunk holding a row already stored (a redelivered job, a resent export, or
  * the same row twice) fails whole, storing none of it, and goes again by the INSERT, which skips that
  * row. No transaction is needed around it: COPY is one statement. `rows` gives the chunk's bytes, each
- * row encoded apart then concatenated (joining the rows' strings, each a rope of its fields, cost three
- * times as much per span), or undefined when COPY's text cannot give a value as the INSERT stores it
+ * row's text written into one buffer after the last (CopyRows; joining the rows' strings, each a rope of
+ * its fields, cost three times as much per span), or undefined when COPY's text cannot give a value as the INSERT stores it
  * (copyTimestamp's range): that chunk goes by the INSERT.
  */
 const copyOrInsert = (
@@ -75,6 +75,10 @@ const copyOrInsert = (
       ? Effect.asVoid(insert())
       : copy(table, columns, data).pipe(Effect.catchIf((e) => e.code === UNIQUE_VIOLATION || e.code === COPY_UNSUPPORTED, () => Effect.asVoid(insert())))
   })
+
+/** A first guess of a row's COPY text (a metric point's is ~120 bytes, a span's ~500; the buffer grows past it). */
+const METRIC_ROW_BYTES = 160
+const SPAN_ROW_BYTES = 640
 
 const METRIC_COLUMNS = ["tenant_id", "time", "name", "value", "service_name", "trace_id", "attributes", "dedup_key"]
 
@@ -90,14 +94,14 @@ export const insertMetricPoints = (tx: Queryable, tenantId: string, points: Read
       copyOrInsert(
         tx, "metric_points", METRIC_COLUMNS,
         () => {
-          const rows = new Array<Buffer>(chunk.length)
+          const rows = new CopyRows(chunk.length * METRIC_ROW_BYTES)
           for (let i = 0; i < chunk.length; i++) {
             const [p, k] = chunk[i]!
             const time = copied.times(p.timeMs)
             if (time === undefined) return undefined
-            rows[i] = Buffer.from(`${copied.tenant}\t${time}\t${copied.names(p.name)}\t${p.value}\t${copied.services(p.serviceName)}\t${copyText(p.traceId)}\t${copied.attributes(p.attributes)}\t${k}\n`)
+            rows.push(`${copied.tenant}\t${time}\t${copied.names(p.name)}\t${p.value}\t${copied.services(p.serviceName)}\t${copyText(p.traceId)}\t${copied.attributes(p.attributes)}\t${k}\n`)
           }
-          return Buffer.concat(rows)
+          return rows.bytes()
         },
         () => tx.query(
           `INSERT INTO metric_points (${METRIC_COLUMNS.join(", ")})
@@ -149,7 +153,7 @@ export const insertSpans = (
       const copyRows = () => {
         // A GenAI column's repeated text (a model, an agent) is escaped once.
         const values = extra.map((c) => (c.type === "text" ? once(copyValue) : copyValue))
-        const rows = new Array<Buffer>(chunk.length)
+        const rows = new CopyRows(chunk.length * SPAN_ROW_BYTES)
         const fields = new Array<string>(extra.length)
         for (let i = 0; i < chunk.length; i++) {
           const s = chunk[i]!
@@ -158,15 +162,15 @@ export const insertSpans = (
           if (start === undefined || end === undefined) return undefined
           const row = `${copied.tenant}\t${copyText(s.traceId)}\t${copyText(s.spanId)}\t${copyText(s.parentSpanId)}\t${copyText(s.name)}\t${s.kind}\t${s.statusCode}\t${copyText(s.statusMessage)}\t${copied.services(s.serviceName)}\t${copyText(s.scopeName)}\t${start}\t${end}\t${s.durationMs}\t${copied.resources(s.resourceAttributes)}\t${copyJson(kept[i]!.attributes)}\t${copyJson(s.events)}\t${copyJson(s.links)}`
           if (extra.length === 0) {
-            rows[i] = Buffer.from(`${row}\n`)
+            rows.push(`${row}\n`)
             continue
           }
           // The GenAI fields joined (one flat string) rather than appended one by one: a rope of two dozen
           // pieces per row cost Buffer.from more to flatten than the fields themselves (profiles).
           for (let c = 0; c < extra.length; c++) fields[c] = values[c]!(extra[c]!.values[i] ?? null)
-          rows[i] = Buffer.from(`${row}\t${fields.join("\t")}\n`)
+          rows.push(`${row}\t${fields.join("\t")}\n`)
         }
-        return Buffer.concat(rows)
+        return rows.bytes()
       }
       return copyOrInsert(tx, "spans", columns, copyRows, () => tx.query(
         `INSERT INTO spans (${columns.join(", ")})

@@ -9,12 +9,14 @@ import { costing, DbCost, DbLane, inLane } from "../../src/db/fairGate.ts"
 const makeStatements = (fails: (data: string) => boolean = () => false) =>
   Effect.gen(function* () {
     const sent: Array<{ table: string; data: string; lane: string; cost: number; finish: Deferred.Deferred<void> }> = []
-    const run = (table: string, _columns: ReadonlyArray<string>, data: Buffer) =>
+    const run = (table: string, _columns: ReadonlyArray<string>, parts: ReadonlyArray<Buffer>) =>
       Effect.gen(function* () {
         const finish = yield* Deferred.make<void>()
-        sent.push({ table, data: data.toString(), lane: yield* FiberRef.get(DbLane), cost: yield* FiberRef.get(DbCost), finish })
+        // The parts go as one statement's data, in order.
+        const data = Buffer.concat(parts).toString()
+        sent.push({ table, data, lane: yield* FiberRef.get(DbLane), cost: yield* FiberRef.get(DbCost), finish })
         yield* Deferred.await(finish)
-        if (fails(data.toString())) return yield* new DbError({ cause: { code: "23505", message: "duplicate key value violates unique constraint" } })
+        if (fails(data)) return yield* new DbError({ cause: { code: "23505", message: "duplicate key value violates unique constraint" } })
       })
     const finishNext = (i: number) =>
       Effect.gen(function* () {
