@@ -23,7 +23,7 @@ const wrap = (client: pg.Pool | pg.PoolClient): Queryable => ({
     Effect.tryPromise({ try: async () => void (await client.query(sql)), catch: (cause) => new DbError({ cause, sql }) })
 })
 
-// pg's connection writes COPY data with these (pg/lib/connection.js); @types/pg leaves them out.
+// pg's connection writes COPY's messages with these (pg/lib/connection.js); @types/pg leaves them out.
 declare module "pg" {
   interface Connection {
     _send(buffer: Buffer): boolean

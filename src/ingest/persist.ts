@@ -62,8 +62,8 @@ const UNIQUE_VIOLATION = "23505"
  * the same row twice) fails whole, storing none of it, and goes again by the INSERT, which skips that
  * row. No transaction is needed around it: COPY is one statement. `rows` gives the chunk's bytes, each
  * row's text written into one buffer after the last (CopyRows; joining the rows' strings, each a rope of
- * its fields, cost three times as much per span), or undefined when COPY's text cannot give a value as the INSERT stores it
- * (copyTimestamp's range): that chunk goes by the INSERT.
+ * its fields, cost three times as much per span), or undefined when COPY's text cannot give a value as
+ * the INSERT stores it (copyTimestamp's range): that chunk goes by the INSERT.
  */
 const copyOrInsert = (
   tx: Queryable, table: string, columns: ReadonlyArray<string>, rows: () => Buffer | undefined, insert: () => Effect.Effect<unknown, DbError>
@@ -166,7 +166,7 @@ export const insertSpans = (
             continue
           }
           // The GenAI fields joined (one flat string) rather than appended one by one: a rope of two dozen
-          // pieces per row cost Buffer.from more to flatten than the fields themselves (profiles).
+          // pieces per row cost its write more to flatten than the fields themselves (profiles).
           for (let c = 0; c < extra.length; c++) fields[c] = values[c]!(extra[c]!.values[i] ?? null)
           rows.push(`${row}\t${fields.join("\t")}\n`)
         }
