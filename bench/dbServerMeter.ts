@@ -60,10 +60,6 @@ export interface DbServerMeter {
   readonly stop: () => Promise<void>
 }
 
-/**
- * A reader of the server's (and its replicas') CPU seconds so far, from /proc: undefined when the server
- * is not on this machine. Processes that ended since the last read are counted as last seen.
- */
 /** CPU seconds so far of a server (`primary`) and of its replicas on the machine. */
 export type DbServerCpu = () => { primary: number; replica: number }
 
@@ -73,6 +69,10 @@ export const dbServerCpuOfEnv = (): Promise<DbServerCpu | undefined> => {
   return url === undefined || url === "" ? Promise.resolve(undefined) : dbServerCpuReader(url)
 }
 
+/**
+ * A reader of the server's (and its replicas') CPU seconds so far, from /proc: undefined when the server
+ * is not on this machine. Processes that ended since the last read are counted as last seen.
+ */
 export const dbServerCpuReader = async (url: string): Promise<DbServerCpu | undefined> => {
   const client = new pg.Client({ connectionString: url })
   let postmaster: number
