@@ -8,13 +8,13 @@ import { costing, DbCost, DbLane, inLane } from "../../src/db/fairGate.ts"
 // pool's COPY (the real one is proven against a TimescaleDB server by tests/ingest/copyInsert.test.ts).
 const makeStatements = (fails: (data: string) => boolean = () => false) =>
   Effect.gen(function* () {
-    const sent: Array<{ table: string; data: string; lane: string; cost: number; finish: Deferred.Deferred<void> }> = []
+    const sent: Array<{ table: string; data: string; parts: number; lane: string; cost: number; finish: Deferred.Deferred<void> }> = []
     const run = (table: string, _columns: ReadonlyArray<string>, parts: ReadonlyArray<Buffer>) =>
       Effect.gen(function* () {
         const finish = yield* Deferred.make<void>()
         // The parts go as one statement's data, in order.
         const data = Buffer.concat(parts).toString()
-        sent.push({ table, data, lane: yield* FiberRef.get(DbLane), cost: yield* FiberRef.get(DbCost), finish })
+        sent.push({ table, data, parts: parts.length, lane: yield* FiberRef.get(DbLane), cost: yield* FiberRef.get(DbCost), finish })
         yield* Deferred.await(finish)
         if (fails(data)) return yield* new DbError({ cause: { code: "23505", message: "duplicate key value violates unique constraint" } })
       })
@@ -51,6 +51,8 @@ describe("COPY group commit (makeCopyCoalescer)", () => {
       yield* settle
       // One statement of b and c, in the service's lane weighed as their rows together; neither ends before it does.
       expect(rows()).toEqual(["a\n", "m\n", "b\nc\n"])
+      // Each caller's rows go as they are (a CopyData message each, src/db/pgPool.ts), not joined first.
+      expect(sent.map((s) => s.parts)).toEqual([1, 1, 2])
       expect(sent[2]!.cost).toBe(7)
       expect(sent[0]!.lane).toBe("tenant-a")
       expect(sent[2]!.lane).toBe("")
