@@ -64,7 +64,9 @@ export class SelfMetricExporter implements PushMetricExporter {
 // The SDK's objects in the decoded OTLP shape (src/ingest/otlp/types.ts), so the same normalisers as
 // POST /v1/traces and /v1/metrics check and convert them.
 
-const nanos = (t: HrTime): Otlp.UnixNanos => (BigInt(t[0]) * 1_000_000_000n + BigInt(t[1])).toString()
+// An HrTime ([seconds, nanoseconds]) as the decoded shape's whole milliseconds and the nanoseconds past them.
+const ms = (t: HrTime): number => t[0] * 1000 + Math.floor(t[1] / 1e6)
+const ns = (t: HrTime): number => t[1] % 1e6
 
 const anyValue = (v: unknown): Otlp.AnyValue => {
   if (typeof v === "string") return { stringValue: v }
@@ -94,11 +96,11 @@ const spanOf = (s: ReadableSpan): Otlp.Span => {
     name: s.name,
     // OTLP numbers kinds from 1 (INTERNAL); the API's enum from 0.
     kind: s.kind + 1,
-    startTimeUnixNano: nanos(s.startTime),
-    endTimeUnixNano: nanos(s.endTime),
+    startMs: ms(s.startTime), startNs: ns(s.startTime),
+    endMs: ms(s.endTime), endNs: ns(s.endTime),
     attributes: keyValues(s.attributes),
     droppedAttributesCount: s.droppedAttributesCount,
-    events: s.events.map((e) => ({ timeUnixNano: nanos(e.time), name: e.name, attributes: keyValues(e.attributes), droppedAttributesCount: 0 })),
+    events: s.events.map((e) => ({ timeMs: ms(e.time), timeNs: ns(e.time), name: e.name, attributes: keyValues(e.attributes), droppedAttributesCount: 0 })),
     droppedEventsCount: s.droppedEventsCount,
     links: s.links.map((l) => ({
       traceId: l.context.traceId, spanId: l.context.spanId, traceState: "", attributes: keyValues(l.attributes), droppedAttributesCount: 0, flags: l.context.traceFlags
@@ -126,8 +128,8 @@ export const traceRequestOf = (spans: ReadonlyArray<ReadableSpan>): Otlp.ExportT
 
 const numberPoint = (p: { readonly startTime: HrTime; readonly endTime: HrTime; readonly attributes: Attributes; readonly value: unknown }): Otlp.NumberDataPoint => ({
   attributes: keyValues(p.attributes),
-  startTimeUnixNano: nanos(p.startTime),
-  timeUnixNano: nanos(p.endTime),
+  startMs: ms(p.startTime), startNs: ns(p.startTime),
+  timeMs: ms(p.endTime), timeNs: ns(p.endTime),
   ...(typeof p.value === "number" ? { asDouble: p.value } : {}),
   flags: 0
 })
@@ -147,8 +149,8 @@ const metricOf = (m: MetricData): Otlp.Metric | undefined => {
           aggregationTemporality: temporality,
           dataPoints: m.dataPoints.map((p) => ({
             attributes: keyValues(p.attributes),
-            startTimeUnixNano: nanos(p.startTime),
-            timeUnixNano: nanos(p.endTime),
+            startMs: ms(p.startTime), startNs: ns(p.startTime),
+            timeMs: ms(p.endTime), timeNs: ns(p.endTime),
             count: p.value.count,
             ...(p.value.sum === undefined ? {} : { sum: p.value.sum }),
             bucketCounts: p.value.buckets.counts,

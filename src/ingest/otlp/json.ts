@@ -1,6 +1,6 @@
 import { OtlpDecodeError } from "./errors.ts"
 import {
-  collect, countNested, enumValue, field, hexId, isObj, keyValues, list, nanos, obj, resource, scope, str, uint
+  collect, countNested, digitsMs, digitsNs, enumValue, field, hexId, isObj, keyValues, list, nanos, obj, resource, scope, str, uint
 } from "./jsonCommon.ts"
 import type { Obj } from "./jsonCommon.ts"
 import type { ExportTraceServiceRequest, Rejections, ResourceSpans, ScopeSpans, Span, SpanEvent, SpanLink, Status } from "./types.ts"
@@ -52,6 +52,8 @@ const scopeSpansFrom = (o: Obj, path: string, rej: Rejections): ScopeSpans => {
 
 const spanFrom = (v: unknown): Span => {
   const o = obj(v, "span")
+  // Each timestamp's digits, read where the field stands, so that the first bad field is the one reported, as before.
+  let t: string
   return {
     traceId: hexId(field(o, "traceId", "trace_id"), "traceId"),
     spanId: hexId(field(o, "spanId", "span_id"), "spanId"),
@@ -60,8 +62,8 @@ const spanFrom = (v: unknown): Span => {
     flags: uint(o.flags, "flags"),
     name: str(o.name, "name"),
     kind: enumValue(o.kind, SPAN_KIND, "kind"),
-    startTimeUnixNano: nanos(field(o, "startTimeUnixNano", "start_time_unix_nano"), "startTimeUnixNano"),
-    endTimeUnixNano: nanos(field(o, "endTimeUnixNano", "end_time_unix_nano"), "endTimeUnixNano"),
+    startMs: digitsMs(t = nanos(field(o, "startTimeUnixNano", "start_time_unix_nano"), "startTimeUnixNano")), startNs: digitsNs(t),
+    endMs: digitsMs(t = nanos(field(o, "endTimeUnixNano", "end_time_unix_nano"), "endTimeUnixNano")), endNs: digitsNs(t),
     attributes: keyValues(o.attributes),
     droppedAttributesCount: uint(field(o, "droppedAttributesCount", "dropped_attributes_count"), "droppedAttributesCount"),
     events: list(o.events, "events").map(eventFrom),
@@ -74,8 +76,9 @@ const spanFrom = (v: unknown): Span => {
 
 const eventFrom = (v: unknown): SpanEvent => {
   const o = obj(v, "event")
+  const time = nanos(field(o, "timeUnixNano", "time_unix_nano"), "event.timeUnixNano")
   return {
-    timeUnixNano: nanos(field(o, "timeUnixNano", "time_unix_nano"), "event.timeUnixNano"),
+    timeMs: digitsMs(time), timeNs: digitsNs(time),
     name: str(o.name, "event.name"),
     attributes: keyValues(o.attributes),
     droppedAttributesCount: uint(field(o, "droppedAttributesCount", "dropped_attributes_count"), "droppedAttributesCount")

@@ -1,5 +1,5 @@
 import { MAX_ATTRIBUTE_DEPTH } from "../../domain/limits.ts"
-import type { AnyValue, InstrumentationScope, KeyValue, Rejections, Resource, UnixNanos } from "./types.ts"
+import type { AnyValue, InstrumentationScope, KeyValue, Rejections, Resource } from "./types.ts"
 import { reject } from "./types.ts"
 
 /**
@@ -84,11 +84,26 @@ export const double = (v: unknown, what: string): number => {
 
 export const optionalDouble = (v: unknown, what: string): number | undefined => (v == null ? undefined : double(v, what))
 
-export const nanos = (v: unknown, what: string): UnixNanos => {
+/** A UnixNanos field's decimal digits ("0" when absent), checked; split by digitsMs and digitsNs. */
+export const nanos = (v: unknown, what: string): string => {
   if (v == null) return "0"
   if (typeof v === "string" && DIGITS.test(v)) return v
   if (typeof v === "number" && Number.isInteger(v) && v >= 0 && v < UINT64_LIMIT) return Number.isSafeInteger(v) ? String(v) : BigInt(v).toString()
   return invalid(`${what} must be unsigned decimal nanoseconds`)
+}
+
+/** Whole milliseconds of decimal nanoseconds, exact (at most 14 digits); parsed in place, no substrings. */
+export const digitsMs = (n: string): number => {
+  let v = 0
+  for (let i = 0, end = n.length - 6; i < end; i++) v = v * 10 + n.charCodeAt(i) - 48
+  return v
+}
+
+/** The nanoseconds past the whole milliseconds of decimal nanoseconds. */
+export const digitsNs = (n: string): number => {
+  let v = 0
+  for (let i = Math.max(0, n.length - 6); i < n.length; i++) v = v * 10 + n.charCodeAt(i) - 48
+  return v
 }
 
 /** Same rule as the protobuf path: safe integers as numbers, other int64 as exact decimal strings. */

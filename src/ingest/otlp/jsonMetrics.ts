@@ -1,12 +1,12 @@
 import { OtlpDecodeError } from "./errors.ts"
 import {
-  bool, collect, countNested, double, enumValue, field, int, isObj, keyValues, list, nanos, obj, optionalDouble,
+  bool, collect, countNested, digitsMs, digitsNs, double, enumValue, field, int, isObj, keyValues, list, nanos, obj, optionalDouble,
   resource, scope, str, uint
 } from "./jsonCommon.ts"
 import type { Obj } from "./jsonCommon.ts"
 import type {
   Buckets, ExponentialHistogramDataPoint, ExportMetricsServiceRequest, HistogramDataPoint, Metric, NumberDataPoint,
-  Rejections, ResourceMetrics, ScopeMetrics, SummaryDataPoint, UnixNanos
+  Rejections, ResourceMetrics, ScopeMetrics, SummaryDataPoint
 } from "./types.ts"
 
 const TEMPORALITY: Readonly<Record<string, number>> = {
@@ -86,15 +86,18 @@ const metricFrom = (o: Obj, path: string, rej: Rejections): Metric => {
 
 interface PointBase {
   attributes: NumberDataPoint["attributes"]
-  startTimeUnixNano: UnixNanos
-  timeUnixNano: UnixNanos
+  startMs: number
+  startNs: number
+  timeMs: number
+  timeNs: number
 }
 
-const base = (p: Obj): PointBase => ({
-  attributes: keyValues(p.attributes),
-  startTimeUnixNano: nanos(field(p, "startTimeUnixNano", "start_time_unix_nano"), "startTimeUnixNano"),
-  timeUnixNano: nanos(field(p, "timeUnixNano", "time_unix_nano"), "timeUnixNano")
-})
+const base = (p: Obj): PointBase => {
+  const attributes = keyValues(p.attributes)
+  const start = nanos(field(p, "startTimeUnixNano", "start_time_unix_nano"), "startTimeUnixNano")
+  const time = nanos(field(p, "timeUnixNano", "time_unix_nano"), "timeUnixNano")
+  return { attributes, startMs: digitsMs(start), startNs: digitsNs(start), timeMs: digitsMs(time), timeNs: digitsNs(time) }
+}
 
 const numberPoint = (p: Obj): NumberDataPoint => {
   const out: NumberDataPoint = { ...base(p), flags: uint(p.flags, "flags") }

@@ -2,7 +2,7 @@ import { MAX_NAME_LENGTH, outsideWindow } from "../../domain/limits.ts"
 import type { TimeWindow } from "../../domain/limits.ts"
 import { attributesProblem, attributesToRecord, resourceProblem, serviceNameOf } from "./attributes.ts"
 import type { ExportTraceServiceRequest, Rejections, Span } from "./types.ts"
-import { iso, makeRejections, nanosToMs, reject, subMsNanos, wholeMs } from "./types.ts"
+import { floatMs, iso, makeRejections, reject } from "./types.ts"
 
 export { normalizeMetrics } from "./normalizeMetrics.ts"
 export type { MetricPointRow, MetricsResult } from "./normalizeMetrics.ts"
@@ -71,8 +71,8 @@ const spanProblem = (s: Span): string | undefined => {
   if (!isHexId(s.traceId, 32)) return `traceId must be 32 hex characters, not all zero (got ${show(s.traceId)})`
   if (!isHexId(s.spanId, 16)) return `spanId must be 16 hex characters, not all zero (got ${show(s.spanId)})`
   if (parentOf(s) !== null && !isHexId(s.parentSpanId, 16)) return `parentSpanId must be empty or 16 hex characters (got ${show(s.parentSpanId)})`
-  if (s.startTimeUnixNano === "0") return "startTimeUnixNano is missing"
-  if (s.endTimeUnixNano === "0") return "endTimeUnixNano is missing"
+  if (s.startMs === 0 && s.startNs === 0) return "startTimeUnixNano is missing"
+  if (s.endMs === 0 && s.endNs === 0) return "endTimeUnixNano is missing"
   if (!(s.kind >= 0 && s.kind <= MAX_SPAN_KIND)) return `kind ${s.kind} is not a SpanKind (0-${MAX_SPAN_KIND})`
   if (!(s.status.code >= 0 && s.status.code <= MAX_STATUS_CODE)) return `status.code ${s.status.code} is not a status code (0-${MAX_STATUS_CODE})`
   if (s.name.length > MAX_NAME_LENGTH) return `name is ${s.name.length} characters long (at most ${MAX_NAME_LENGTH})`
@@ -123,10 +123,7 @@ export const normalizeTraces = (req: ExportTraceServiceRequest, rej: Rejections 
           reject(rej, 1, `span ${show(s.spanId)} of trace ${show(s.traceId)}: ${problem}`)
           continue
         }
-        const startMs = wholeMs(s.startTimeUnixNano)
-        const startNs = subMsNanos(s.startTimeUnixNano)
-        const endMs = wholeMs(s.endTimeUnixNano)
-        const endNs = subMsNanos(s.endTimeUnixNano)
+        const { startMs, startNs, endMs, endNs } = s
         const late = timeProblem(window, startMs, endMs)
         if (late !== undefined) {
           reject(rej, 1, `span ${show(s.spanId)} of trace ${show(s.traceId)}: ${late}`)
@@ -148,7 +145,7 @@ export const normalizeTraces = (req: ExportTraceServiceRequest, rej: Rejections 
           scopeName,
           resourceAttributes,
           attributes: attributesToRecord(s.attributes),
-          events: s.events.map((e) => ({ name: e.name, timeMs: nanosToMs(e.timeUnixNano), attributes: attributesToRecord(e.attributes) })),
+          events: s.events.map((e) => ({ name: e.name, timeMs: floatMs(e.timeMs, e.timeNs), attributes: attributesToRecord(e.attributes) })),
           links: s.links.map((l) => ({ traceId: l.traceId, spanId: l.spanId, attributes: attributesToRecord(l.attributes) }))
         })
       }

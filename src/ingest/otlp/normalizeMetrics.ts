@@ -2,9 +2,9 @@ import { MAX_NAME_LENGTH, outsideWindow, storableValue, VALUE_RANGE } from "../.
 import type { TimeWindow } from "../../domain/limits.ts"
 import { attributesProblem, attributesToRecord, resourceProblem, serviceNameOf } from "./attributes.ts"
 import type {
-  ExportMetricsServiceRequest, KeyValue, Metric, NumberDataPoint, Rejections, SummaryDataPoint, UnixNanos
+  ExportMetricsServiceRequest, KeyValue, Metric, NumberDataPoint, Rejections, SummaryDataPoint
 } from "./types.ts"
-import { iso, makeRejections, nanosToMs, reject } from "./types.ts"
+import { floatMs, iso, makeRejections, reject } from "./types.ts"
 
 export interface MetricPointRow {
   readonly name: string
@@ -26,7 +26,8 @@ const NO_RECORDED_VALUE = 1
 
 interface PointCommon {
   readonly attributes: Array<KeyValue>
-  readonly timeUnixNano: UnixNanos
+  readonly timeMs: number
+  readonly timeNs: number
   readonly flags: number
 }
 
@@ -75,7 +76,7 @@ const pointProblem = <P extends PointCommon>(c: EmitContext, p: P, timeMs: numbe
   if (c.unstorable !== undefined) return c.unstorable
   if (c.m.name === "") return "metric name is missing"
   if (c.m.name.length > MAX_NAME_LENGTH) return `metric name is ${c.m.name.length} characters long (at most ${MAX_NAME_LENGTH})`
-  if (p.timeUnixNano === "0") return "timeUnixNano is missing"
+  if (p.timeMs === 0 && p.timeNs === 0) return "timeUnixNano is missing"
   if (c.window !== undefined && outsideWindow(c.window, timeMs)) {
     return `time ${iso(timeMs)} is outside the accepted window (${iso(c.window.minMs)} to ${iso(c.window.maxMs)})`
   }
@@ -86,7 +87,7 @@ const emit = <P extends PointCommon>(c: EmitContext, dataPoints: ReadonlyArray<P
   const { m, serviceName, out, rej } = c
   for (const p of dataPoints) {
     if ((p.flags & NO_RECORDED_VALUE) !== 0) continue
-    const timeMs = nanosToMs(p.timeUnixNano)
+    const timeMs = floatMs(p.timeMs, p.timeNs)
     const rows = pointProblem(c, p, timeMs) ?? rowsOf(p)
     if (typeof rows === "string") {
       reject(rej, 1, `metric ${JSON.stringify(m.name.slice(0, 64))}: ${rows}`)

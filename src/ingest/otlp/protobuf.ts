@@ -53,7 +53,7 @@ const decodeScopeSpans = (r: ProtoReader, end: number): ScopeSpans => {
 const decodeSpan = (r: ProtoReader, end: number): Span => {
   const s: Span = {
     traceId: "", spanId: "", traceState: "", parentSpanId: "", flags: 0, name: "", kind: 0,
-    startTimeUnixNano: "0", endTimeUnixNano: "0", attributes: [], droppedAttributesCount: 0,
+    startMs: 0, startNs: 0, endMs: 0, endNs: 0, attributes: [], droppedAttributesCount: 0,
     events: [], droppedEventsCount: 0, links: [], droppedLinksCount: 0, status: { message: "", code: 0 }
   }
   while (r.pos < end) {
@@ -65,8 +65,8 @@ const decodeSpan = (r: ProtoReader, end: number): Span => {
       case 34: s.parentSpanId = r.hex(); break
       case 42: s.name = r.string(); break
       case 48: s.kind = r.int32(); break
-      case 57: s.startTimeUnixNano = r.nanos(); break
-      case 65: s.endTimeUnixNano = r.nanos(); break
+      case 57: s.startMs = r.nanosMs(); s.startNs = r.subMsNs; break
+      case 65: s.endMs = r.nanosMs(); s.endNs = r.subMsNs; break
       case 74: s.attributes.push(decodeKeyValue(r, r.end())); break
       case 80: s.droppedAttributesCount = r.uint32(); break
       case 90: s.events.push(decodeEvent(r, r.end())); break
@@ -83,11 +83,11 @@ const decodeSpan = (r: ProtoReader, end: number): Span => {
 }
 
 const decodeEvent = (r: ProtoReader, end: number): SpanEvent => {
-  const e: SpanEvent = { timeUnixNano: "0", name: "", attributes: [], droppedAttributesCount: 0 }
+  const e: SpanEvent = { timeMs: 0, timeNs: 0, name: "", attributes: [], droppedAttributesCount: 0 }
   while (r.pos < end) {
     const tag = r.uint32()
     switch (tag) {
-      case 9: e.timeUnixNano = r.nanos(); break
+      case 9: e.timeMs = r.nanosMs(); e.timeNs = r.subMsNs; break
       case 18: e.name = r.string(); break
       case 26: e.attributes.push(decodeKeyValue(r, r.end())); break
       case 32: e.droppedAttributesCount = r.uint32(); break

@@ -100,14 +100,14 @@ const decodeSum = (r: ProtoReader, end: number): NonNullable<Metric["sum"]> => {
 }
 
 const decodeNumberPoint = (r: ProtoReader, end: number): NumberDataPoint => {
-  const p: NumberDataPoint = { attributes: [], startTimeUnixNano: "0", timeUnixNano: "0", flags: 0 }
+  const p: NumberDataPoint = { attributes: [], startMs: 0, startNs: 0, timeMs: 0, timeNs: 0, flags: 0 }
   let value: { asDouble: number } | { asInt: number } | undefined
   while (r.pos < end) {
     const tag = r.uint32()
     switch (tag) {
       case 58: p.attributes.push(decodeKeyValue(r, r.end())); break
-      case 17: p.startTimeUnixNano = r.nanos(); break
-      case 25: p.timeUnixNano = r.nanos(); break
+      case 17: p.startMs = r.nanosMs(); p.startNs = r.subMsNs; break
+      case 25: p.timeMs = r.nanosMs(); p.timeNs = r.subMsNs; break
       case 33: value = { asDouble: r.double() }; break
       case 49: value = { asInt: r.sfixed64() }; break
       case 64: p.flags = r.uint32(); break
@@ -120,14 +120,14 @@ const decodeNumberPoint = (r: ProtoReader, end: number): NumberDataPoint => {
 
 const decodeHistogramPoint = (r: ProtoReader, end: number): HistogramDataPoint => {
   const p: HistogramDataPoint = {
-    attributes: [], startTimeUnixNano: "0", timeUnixNano: "0", count: 0, bucketCounts: [], explicitBounds: [], flags: 0
+    attributes: [], startMs: 0, startNs: 0, timeMs: 0, timeNs: 0, count: 0, bucketCounts: [], explicitBounds: [], flags: 0
   }
   while (r.pos < end) {
     const tag = r.uint32()
     switch (tag) {
       case 74: p.attributes.push(decodeKeyValue(r, r.end())); break
-      case 17: p.startTimeUnixNano = r.nanos(); break
-      case 25: p.timeUnixNano = r.nanos(); break
+      case 17: p.startMs = r.nanosMs(); p.startNs = r.subMsNs; break
+      case 25: p.timeMs = r.nanosMs(); p.timeNs = r.subMsNs; break
       case 33: p.count = r.fixed64(); break
       case 41: p.sum = r.double(); break
       case 49: case 50: readRepeated64(r, tag, p.bucketCounts, false); break
@@ -144,15 +144,15 @@ const decodeHistogramPoint = (r: ProtoReader, end: number): HistogramDataPoint =
 
 const decodeExponentialPoint = (r: ProtoReader, end: number): ExponentialHistogramDataPoint => {
   const p: ExponentialHistogramDataPoint = {
-    attributes: [], startTimeUnixNano: "0", timeUnixNano: "0", count: 0, scale: 0, zeroCount: 0,
+    attributes: [], startMs: 0, startNs: 0, timeMs: 0, timeNs: 0, count: 0, scale: 0, zeroCount: 0,
     positive: { offset: 0, bucketCounts: [] }, negative: { offset: 0, bucketCounts: [] }, zeroThreshold: 0, flags: 0
   }
   while (r.pos < end) {
     const tag = r.uint32()
     switch (tag) {
       case 10: p.attributes.push(decodeKeyValue(r, r.end())); break
-      case 17: p.startTimeUnixNano = r.nanos(); break
-      case 25: p.timeUnixNano = r.nanos(); break
+      case 17: p.startMs = r.nanosMs(); p.startNs = r.subMsNs; break
+      case 25: p.timeMs = r.nanosMs(); p.timeNs = r.subMsNs; break
       case 33: p.count = r.fixed64(); break
       case 41: p.sum = r.double(); break
       case 48: p.scale = r.sint32(); break
@@ -188,14 +188,14 @@ const decodeBuckets = (r: ProtoReader, end: number): Buckets => {
 
 const decodeSummaryPoint = (r: ProtoReader, end: number): SummaryDataPoint => {
   const p: SummaryDataPoint = {
-    attributes: [], startTimeUnixNano: "0", timeUnixNano: "0", count: 0, sum: 0, quantileValues: [], flags: 0
+    attributes: [], startMs: 0, startNs: 0, timeMs: 0, timeNs: 0, count: 0, sum: 0, quantileValues: [], flags: 0
   }
   while (r.pos < end) {
     const tag = r.uint32()
     switch (tag) {
       case 58: p.attributes.push(decodeKeyValue(r, r.end())); break
-      case 17: p.startTimeUnixNano = r.nanos(); break
-      case 25: p.timeUnixNano = r.nanos(); break
+      case 17: p.startMs = r.nanosMs(); p.startNs = r.subMsNs; break
+      case 25: p.timeMs = r.nanosMs(); p.timeNs = r.subMsNs; break
       case 33: p.count = r.fixed64(); break
       case 41: p.sum = r.double(); break
       case 50: p.quantileValues.push(decodeQuantile(r, r.end())); break

@@ -4,32 +4,18 @@
  * OTLP/JSON, all fixed by the decoders:
  * - every field is present (proto3 defaults: "", 0, false, []);
  * - trace/span ids are lowercase hex ("" when absent);
- * - timestamps are `UnixNanos`, a string of decimal digits ("0" when absent), never BigInt;
+ * - a uint64 timestamp `xTimeUnixNano` is two numbers, `xMs` (whole milliseconds, exact) and `xNs` (the
+ *   nanoseconds past them, 0–999,999), both 0 when absent: no BigInt, no decimal string;
  * - enums are numbers; uint64 counts and `asInt` are numbers (they end up as float values anyway);
  * - `intValue` attributes are numbers when safe integers, else exact decimal strings;
  * - `bytesValue` is standard base64.
  */
-export type UnixNanos = string
-
-/** Whole milliseconds of a UnixNanos, exact (at most 14 digits); parsed in place, no substrings. */
-export const wholeMs = (n: UnixNanos): number => {
-  let v = 0
-  for (let i = 0, end = n.length - 6; i < end; i++) v = v * 10 + n.charCodeAt(i) - 48
-  return v
-}
-
-/** The sub-millisecond nanoseconds of a UnixNanos. */
-export const subMsNanos = (n: UnixNanos): number => {
-  let v = 0
-  for (let i = Math.max(0, n.length - 6); i < n.length; i++) v = v * 10 + n.charCodeAt(i) - 48
-  return v
-}
 
 /** An epoch-ms time for a message: ISO-8601, or the number itself beyond what a Date can hold. */
 export const iso = (ms: number): string => (Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : String(ms))
 
 /** Epoch ms as a float; a double near 1.7e12 resolves ~0.25 µs, so this is the precision limit. */
-export const nanosToMs = (n: UnixNanos): number => wholeMs(n) + subMsNanos(n) / 1e6
+export const floatMs = (ms: number, ns: number): number => ms + ns / 1e6
 
 export interface AnyValue {
   readonly stringValue?: string
@@ -64,7 +50,8 @@ export interface Status {
 }
 
 export interface SpanEvent {
-  timeUnixNano: UnixNanos
+  timeMs: number
+  timeNs: number
   name: string
   attributes: Array<KeyValue>
   droppedAttributesCount: number
@@ -87,8 +74,10 @@ export interface Span {
   flags: number
   name: string
   kind: number
-  startTimeUnixNano: UnixNanos
-  endTimeUnixNano: UnixNanos
+  startMs: number
+  startNs: number
+  endMs: number
+  endNs: number
   attributes: Array<KeyValue>
   droppedAttributesCount: number
   events: Array<SpanEvent>
@@ -116,8 +105,10 @@ export interface ExportTraceServiceRequest {
 
 export interface NumberDataPoint {
   attributes: Array<KeyValue>
-  startTimeUnixNano: UnixNanos
-  timeUnixNano: UnixNanos
+  startMs: number
+  startNs: number
+  timeMs: number
+  timeNs: number
   asDouble?: number
   asInt?: number
   flags: number
@@ -125,8 +116,10 @@ export interface NumberDataPoint {
 
 export interface HistogramDataPoint {
   attributes: Array<KeyValue>
-  startTimeUnixNano: UnixNanos
-  timeUnixNano: UnixNanos
+  startMs: number
+  startNs: number
+  timeMs: number
+  timeNs: number
   count: number
   sum?: number
   bucketCounts: Array<number>
@@ -143,8 +136,10 @@ export interface Buckets {
 
 export interface ExponentialHistogramDataPoint {
   attributes: Array<KeyValue>
-  startTimeUnixNano: UnixNanos
-  timeUnixNano: UnixNanos
+  startMs: number
+  startNs: number
+  timeMs: number
+  timeNs: number
   count: number
   sum?: number
   scale: number
@@ -164,8 +159,10 @@ export interface ValueAtQuantile {
 
 export interface SummaryDataPoint {
   attributes: Array<KeyValue>
-  startTimeUnixNano: UnixNanos
-  timeUnixNano: UnixNanos
+  startMs: number
+  startNs: number
+  timeMs: number
+  timeNs: number
   count: number
   sum: number
   quantileValues: Array<ValueAtQuantile>

@@ -1,6 +1,5 @@
 import { OtlpDecodeError } from "./errors.ts"
-import { hexString, shortAscii, uint64ToDecimal } from "./strings.ts"
-import type { UnixNanos } from "./types.ts"
+import { hexString, shortAscii } from "./strings.ts"
 
 /** Protobuf wire types. */
 export const VARINT = 0
@@ -34,6 +33,8 @@ export class ProtoReader {
   // Scratch halves of the last 64-bit varint, so that reading one allocates nothing.
   lo = 0
   hi = 0
+  // The nanoseconds past the milliseconds of the last nanosMs.
+  subMsNs = 0
   private traceIdAt = -1
   private traceId = ""
 
@@ -157,9 +158,18 @@ export class ProtoReader {
     return this.view.getFloat64(this.take(8), true)
   }
 
-  nanos(): UnixNanos {
+  /**
+   * A fixed64 UnixNanos: its whole milliseconds, exact, without BigInt or a string; the nanoseconds
+   * past them are then in `subMsNs`. 2^32 = 4294·10^6 + 967,296 keeps every intermediate below 2^53.
+   */
+  nanosMs(): number {
     const p = this.take(8)
-    return uint64ToDecimal(this.view.getUint32(p, true), this.view.getUint32(p + 4, true))
+    const hi = this.view.getUint32(p + 4, true)
+    const t = hi * 967296 + this.view.getUint32(p, true)
+    // t < 2^32·967,297, so t / 10^6 < 2^32, where a double resolves 2^-21 < 10^-6: the floor is exact.
+    const q = Math.floor(t / 1e6)
+    this.subMsNs = t - q * 1e6
+    return hi * 4294 + q
   }
 
   /** Reads a length prefix and returns the end offset of the field it announces. */
