@@ -137,8 +137,8 @@ export const normalizeTraces = (req: ExportTraceServiceRequest, rej: Rejections 
           kind: s.kind,
           statusCode: s.status.code,
           statusMessage: s.status.message === "" ? null : s.status.message,
-          startTimeMs: startMs + startNs / 1e6,
-          endTimeMs: endMs + endNs / 1e6,
+          startTimeMs: floatMs(startMs, startNs),
+          endTimeMs: floatMs(endMs, endNs),
           // From the exact parts, so short spans keep ns precision that the epoch floats lose.
           durationMs: endMs - startMs + (endNs - startNs) / 1e6,
           serviceName,
